@@ -1,0 +1,61 @@
+# getmusic — build, test, bench, demo. See README.md.
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
+LDLIBS  += -lm -pthread
+BUILD   ?= build
+
+LIB_SRC   := $(sort $(wildcard src/*.c))
+LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
+PYTHON    ?= /usr/bin/python3
+
+.PHONY: all test sanitize fuzz fuzz-long bench demo deps clean
+all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
+
+$(BUILD)/obj/%.o: src/%.c include/getmusic.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libgetmusic.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/getmusic: tools/getmusic.c $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+
+$(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+
+# Every test binary, then the total "N passed, N failed" line.
+test: $(TEST_BIN) $(BUILD)/getmusic
+	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) tests/run.sh $(TEST_BIN)
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize:
+	$(MAKE) test BUILD=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDLIBS="-lm -pthread -fsanitize=address,undefined"
+
+# libFuzzer target for the MIDI reader. FUZZ_SECONDS=600 for a long run.
+FUZZ_SECONDS ?= 30
+$(BUILD)/fuzz_midi: tests/fuzz_midi.c $(LIB_SRC) include/getmusic.h
+	@mkdir -p $(BUILD)
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz_midi.c $(LIB_SRC) -lm -pthread -o $@
+fuzz: $(BUILD)/fuzz_midi
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
+
+bench: $(BUILD)/getmusic
+	@PYTHON=$(PYTHON) bench/run.sh $(BUILD)/getmusic
+
+demo:
+	@tools/demo.sh
+
+deps:
+	@tools/install-deps.sh
+
+clean:
+	rm -rf build build-san

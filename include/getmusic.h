@@ -1,0 +1,323 @@
+/*
+ * getmusic.h — public API of libgetmusic.
+ *
+ * A C11 implementation of GETMusic (GETScore token grids + GETDiff discrete
+ * diffusion). This header covers the foundation: MIDI in/out, the score
+ * model, track classes, key finding, chord recognition, GETScore grids and
+ * vocabularies, and training-corpus preparation.
+ *
+ * Conventions (see DESIGN.md §4, §8):
+ *   - Functions return 0 on success and non-zero on failure; on failure they
+ *     write a one-line, NUL-terminated reason into `err` (GM_ERR_SIZE bytes,
+ *     may be NULL). Constructors that return a pointer return NULL on failure.
+ *   - Nothing in the library prints to stdout or calls exit().
+ *   - Every *_init has a matching *_free; *_free(NULL-ish) is a no-op.
+ */
+#ifndef GETMUSIC_H
+#define GETMUSIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GM_ERR_SIZE 256
+#define GM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Score model                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* One note. Times are in MIDI ticks of the owning score. */
+typedef struct {
+    int64_t tick;       /* onset, ticks from the start of the piece (>= 0) */
+    int64_t duration;   /* ticks, >= 1 after reading (zero-length notes become 1) */
+    uint8_t pitch;      /* 0..127 (drums: GM percussion key) */
+    uint8_t velocity;   /* 1..127 */
+    uint8_t channel;    /* 0..15, as in the source file */
+    uint8_t flags;      /* GM_NOTE_* bits */
+} gm_note;
+
+#define GM_NOTE_GENERATED 1u /* written by the model (plot marks these apart) */
+
+/* One track: the notes of one (source MIDI track, channel) pair. */
+typedef struct {
+    char name[64];      /* track name meta event, "" if none */
+    int program;        /* GM program 0..127 in effect at the first note */
+    int channel;        /* 0..15; 9 = GM drums */
+    int is_drum;        /* 1 when channel 9 (or the track class is drums) */
+    int source_track;   /* index of the MIDI track chunk it came from */
+    int cls;            /* track class in some layout, -1 = none/unassigned */
+    gm_note *notes;     /* [n_notes], sorted by (tick, pitch) after reading */
+    size_t n_notes;
+    size_t cap_notes;
+} gm_track;
+
+typedef struct { int64_t tick; uint32_t usec_per_quarter; } gm_tempo;
+/* denominator is the real note value (4 = quarter, 8 = eighth). */
+typedef struct { int64_t tick; uint8_t numerator, denominator; } gm_timesig;
+typedef struct { int64_t tick; int8_t sharps; uint8_t minor; } gm_keysig;
+
+typedef struct {
+    int ticks_per_quarter;     /* > 0 (SMPTE files are converted or rejected) */
+    int midi_format;           /* 0, 1 or 2 as read; 1 when built in memory */
+    gm_track *tracks; int n_tracks; int cap_tracks;
+    gm_tempo *tempos; int n_tempos;       /* sorted by tick; may be empty (= 120 bpm) */
+    gm_timesig *timesigs; int n_timesigs; /* sorted by tick; may be empty (= 4/4) */
+    gm_keysig *keysigs; int n_keysigs;    /* sorted by tick */
+    int64_t end_tick;          /* last event tick (end of track), >= every note end */
+} gm_score;
+
+void gm_score_init(gm_score *s, int ticks_per_quarter);
+void gm_score_free(gm_score *s);
+/* Appends an empty track; returns its index or -1 (out of memory). */
+int  gm_score_add_track(gm_score *s, const char *name, int program, int channel, int is_drum);
+int  gm_track_add_note(gm_track *t, int64_t tick, int64_t duration, int pitch, int velocity, int channel);
+int  gm_score_add_tempo(gm_score *s, int64_t tick, uint32_t usec_per_quarter);
+int  gm_score_add_timesig(gm_score *s, int64_t tick, int numerator, int denominator);
+int  gm_score_add_keysig(gm_score *s, int64_t tick, int sharps, int minor);
+int  gm_score_copy(gm_score *dst, const gm_score *src); /* deep copy; dst uninitialised */
+void gm_score_sort(gm_score *s);          /* sort notes, tempos, metres; recompute end_tick */
+size_t gm_score_n_notes(const gm_score *s);
+
+/* ------------------------------------------------------------------------ */
+/* MIDI files (src/midi.c)                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Reads a Standard MIDI File (type 0, 1 or 2) into `out` (uninitialised on
+ * entry; initialised on success, left freed on failure). Tracks are split per
+ * (MIDI track, channel). Bounded: never loops forever, never allocates more
+ * than a small multiple of the file size. */
+int gm_midi_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err);
+int gm_midi_read_file(const char *path, gm_score *out, char *err);
+/* Writes a type 1 file: a conductor track (tempo, metre, key), then one track
+ * per gm_track with its name and program change. Written to a temporary file
+ * and renamed, so an existing file is never left half-written. */
+int gm_midi_write_file(const char *path, const gm_score *s, char *err);
+/* Same bytes into a malloc'd buffer (*out_data, caller frees). */
+int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* Time grid: bars and columns (src/score.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The bar lines of a score and their column positions on a grid of
+ * `steps_per_quarter` steps per quarter note (4 = 16th notes). A bar in n/d
+ * has n*4*steps_per_quarter/d columns (4/4 → 16, 3/4 → 12, 6/8 → 12). */
+typedef struct {
+    int steps_per_quarter; /* grid resolution, 4 = 16ths */
+    int ticks_per_quarter; /* of the score it came from */
+    int n_bars;
+    int64_t *bar_tick;     /* [n_bars+1] start tick of each bar; last = end */
+    int *bar_col;          /* [n_bars+1] first column of each bar; last = n_cols */
+    uint8_t *bar_num;      /* [n_bars] time signature numerator of each bar */
+    uint8_t *bar_den;      /* [n_bars] time signature denominator of each bar */
+    int n_cols;
+} gm_barmap;
+
+/* Builds the bar map covering [0, max(end_tick, min_ticks)). */
+int  gm_barmap_build(gm_barmap *bm, const gm_score *s, int steps_per_quarter, char *err);
+void gm_barmap_free(gm_barmap *bm);
+/* Column of a tick, rounded to the nearest grid step (clamped to [0,n_cols-1]). */
+int  gm_barmap_tick_to_col(const gm_barmap *bm, int64_t tick);
+/* Tick of a column start. */
+int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col);
+/* Bar index containing a tick / a column. */
+int  gm_barmap_bar_of_tick(const gm_barmap *bm, int64_t tick);
+int  gm_barmap_bar_of_col(const gm_barmap *bm, int col);
+
+/* Snaps every note onset to the nearest grid step and every duration to a
+ * whole number of steps (>= 1), keeping bar lines where they are. */
+int gm_score_quantize(gm_score *s, int steps_per_quarter, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* Track classes and layouts (src/score.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Roles that GM program families (and track names) map to. */
+enum {
+    GM_ROLE_LEAD = 0,     /* melody: names melody/vocal/lead; brass, reed, pipe, synth lead */
+    GM_ROLE_COUNTER,      /* counter-melody: name "bridge"/"counter" */
+    GM_ROLE_PIANO,        /* piano, chromatic percussion, organ */
+    GM_ROLE_GUITAR,       /* guitars */
+    GM_ROLE_BASS,         /* basses */
+    GM_ROLE_STRINGS,      /* strings, ensemble, synth pads */
+    GM_ROLE_DRUMS,        /* channel 10 */
+    GM_ROLE_OTHER,        /* synth effects, ethnic, percussive, sound effects */
+    GM_N_ROLES
+};
+const char *gm_role_name(int role);
+/* Role of a track from its name (first) and program/drum flag (then). */
+int gm_track_role(const gm_track *t);
+/* Role of a GM program by family alone (no name). */
+int gm_program_role(int program, int is_drum);
+
+#define GM_MAX_CLASSES 16
+
+/* One track class of a model: two grid rows (pitch, duration). */
+typedef struct {
+    char name[32];        /* "lead", "piano", ... */
+    char prefix;          /* vocabulary token prefix letter ('M','B','D','G','P','S',...) */
+    int is_drum;          /* drums: pitches kept in their own token space, never transposed */
+    int out_program;      /* GM program written on output */
+    int velocity;         /* velocity written on output */
+    uint32_t roles;       /* bit mask (1u << GM_ROLE_*) of roles this class takes first */
+    uint32_t fallback;    /* roles it takes when no class takes them first */
+} gm_class;
+
+typedef struct {
+    char name[32];        /* "original", "default" */
+    int n_classes;
+    gm_class cls[GM_MAX_CLASSES];
+    /* Chords are always the last two rows (root, quality). */
+} gm_layout;
+
+/* Presets: "original" (lead, bass, drums, guitar, piano, strings) and
+ * "default" (lead, counter, piano, drums). Returns 0 or -1 for an unknown name. */
+int gm_layout_preset(gm_layout *l, const char *name, char *err);
+static inline int gm_layout_rows(const gm_layout *l) { return 2 * l->n_classes + 2; }
+/* Class index of a track in this layout, or -1 if none takes it. */
+int gm_layout_classify(const gm_layout *l, const gm_track *t);
+int gm_layout_find(const gm_layout *l, const char *class_name); /* -1 if absent */
+
+/* ------------------------------------------------------------------------ */
+/* Key finding and transposition (src/key.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int tonic;      /* pitch class 0..11 (0 = C) */
+    int minor;      /* 0 major, 1 minor */
+    float score;    /* correlation of the best template */
+} gm_key;
+
+/* Key from a duration×velocity weighted pitch-class histogram of the
+ * non-drum notes, matched to major/minor profiles. Empty score → C major. */
+gm_key gm_key_find(const gm_score *s);
+/* Semitones to add so the key becomes C major / A minor, in -5..+6. */
+int  gm_key_shift_to_c(gm_key k);
+/* Adds `semitones` to every non-drum pitch (octave-folded to stay in 0..127). */
+void gm_score_transpose(gm_score *s, int semitones);
+const char *gm_key_name(gm_key k, char *buf, size_t n); /* "Gb major" */
+
+/* ------------------------------------------------------------------------ */
+/* Chord recognition (src/chord.c)                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Qualities in vocabulary order of the original dict.txt. */
+enum { GM_Q_MAJ = 0, GM_Q_MIN, GM_Q_AUG, GM_Q_DIM, GM_Q_DOM7, GM_Q_MAJ7, GM_Q_MIN7, GM_Q_M7B5, GM_N_QUALITIES };
+
+typedef struct {
+    int8_t root;    /* 0..11, or -1 = no chord (N) */
+    int8_t quality; /* GM_Q_*, or -1 when root is -1 */
+} gm_chord;
+
+/* One chord per bar of `bm` from the non-drum notes, smoothed by the
+ * HMM/Viterbi key-chord model (Magenta's parameters). out: [bm->n_bars]. */
+int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, char *err);
+/* "C", "Am", "G7", "Bdim", "Fmaj7", "Em7", "Bm7b5", "Caug", "N" */
+const char *gm_chord_name(gm_chord c, char *buf, size_t n);
+/* Parses "C G Am F7 ..." style names; returns 0 or -1 with err. */
+int gm_chord_parse(const char *name, gm_chord *out, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* GETScore: vocabulary and token grid (src/getscore.c)                      */
+/* ------------------------------------------------------------------------ */
+
+#define GM_N_DURATIONS 15
+/* Duration tokens decode to these numbers of 16th notes. */
+extern const int gm_duration_steps[GM_N_DURATIONS];
+/* Token of a duration in grid steps (nearest, clipping to 1..52). */
+int gm_duration_token(int steps);
+
+typedef struct gm_vocab gm_vocab; /* opaque */
+
+/* Loads the original GETMusic dict.txt (token<TAB>count per line, id = line
+ * number) for the given layout (classes are matched by token prefix). */
+gm_vocab *gm_vocab_load(const char *path, const gm_layout *l, char *err);
+int  gm_vocab_save(const gm_vocab *v, const char *path, char *err); /* same text format */
+void gm_vocab_free(gm_vocab *v);
+
+/* Building from a corpus: count every compound pitch token per class, then
+ * finish with the frequency rule (cumulative share < `coverage` (0.9) and count
+ * > `min_count`). Single pitches of each class are always in the vocabulary. */
+typedef struct gm_vocab_builder gm_vocab_builder;
+gm_vocab_builder *gm_vocab_builder_new(const gm_layout *l);
+/* pitches sorted unique, n >= 1; thread-safe only with external locking. */
+int  gm_vocab_builder_add(gm_vocab_builder *b, int cls, const uint8_t *pitches, int n, uint32_t count);
+int  gm_vocab_builder_merge(gm_vocab_builder *dst, const gm_vocab_builder *src);
+gm_vocab *gm_vocab_builder_finish(const gm_vocab_builder *b, double coverage, uint32_t min_count, char *err);
+void gm_vocab_builder_free(gm_vocab_builder *b);
+
+int gm_vocab_size(const gm_vocab *v);      /* number of real tokens (ids 0..size-1) */
+int gm_vocab_pad(const gm_vocab *v);       /* id of <pad> */
+int gm_vocab_empty(const gm_vocab *v);     /* EMPTY = size */
+int gm_vocab_mask(const gm_vocab *v);      /* MASK = size + 1 */
+int gm_vocab_n_classes(const gm_vocab *v);
+/* [begin, end) id range of class `cls` pitch tokens, of chord roots (cls = -1),
+ * of chord qualities (cls = -2), of durations (cls = -3). */
+int gm_vocab_range(const gm_vocab *v, int cls, int *begin, int *end);
+const char *gm_vocab_token(const gm_vocab *v, int id); /* "P60 64 67", "T4", "<pad>", "EMPTY" */
+uint32_t gm_vocab_count(const gm_vocab *v, int id);
+/* Exact compound lookup (pitches sorted unique; drums as GM keys 0..127): id or -1. */
+int gm_vocab_lookup(const gm_vocab *v, int cls, const uint8_t *pitches, int n);
+/* Closest in-vocabulary subset: most notes kept, ties by corpus count. id or -1. */
+int gm_vocab_closest(const gm_vocab *v, int cls, const uint8_t *pitches, int n);
+/* Pitches of a pitch token of class cls: returns the count written to out[128]. */
+int gm_vocab_pitches(const gm_vocab *v, int id, uint8_t *out);
+
+/* The token grid: rows = 2 per class (pitch, duration) + 2 chord rows. */
+typedef struct {
+    int n_rows;
+    int n_cols;
+    int32_t *tok;       /* [n_rows][n_cols], row-major */
+    gm_barmap bm;       /* bar lines → columns (owned) */
+} gm_grid;
+
+typedef struct {
+    size_t notes_in;        /* notes of classified tracks */
+    size_t notes_exact;     /* kept with the same onset column, pitch, duration token */
+    size_t notes_dropped;   /* lost to out-of-vocabulary subset choice or collisions */
+    size_t compounds_oov;   /* compound tokens replaced by a closest subset */
+    size_t tracks_unmapped; /* tracks no class took (not encoded) */
+} gm_encode_stats;
+
+/* Score (quantised or not: onsets are rounded to columns) → grid. Tracks are
+ * classified with the layout; several tracks of one class are merged. chords:
+ * [bm.n_bars] or NULL to leave chord rows as EMPTY. Absent classes are EMPTY. */
+int gm_grid_encode(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
+                   const gm_chord *chords, gm_encode_stats *stats, char *err);
+/* Grid → score: one track per present class with its output program, name and
+ * velocity; the template gives ticks per quarter, tempo map, metre, key
+ * (may be NULL: 480 tpq, 120 bpm, the grid's bar map metre). */
+int gm_grid_decode(const gm_grid *g, const gm_layout *l, const gm_vocab *v,
+                   const gm_score *tmpl, gm_score *out, char *err);
+void gm_grid_free(gm_grid *g);
+/* Human-readable dump: one line per column range, token strings per row. */
+int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char **out_text, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* Corpus preparation (src/corpus.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *layout;        /* preset name, default "default" */
+    const char *vocab_path;    /* existing vocabulary to use, NULL = build one */
+    int window_cols;           /* 512 */
+    int hop_cols;              /* window step, default 256 (overlap of half a window) */
+    double vocab_coverage;     /* 0.9 */
+    uint32_t vocab_min_count;  /* 1? original-like threshold */
+    double valid_fraction;     /* share of songs held out, by song id hash */
+    int n_threads;             /* 0 = all cores */
+    int transpose_to_c;        /* 1 */
+    void (*progress)(void *user_data, size_t done, size_t total);
+    void *user_data;
+} gm_prepare_params;
+
+gm_prepare_params gm_prepare_default_params(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GETMUSIC_H */

@@ -1,0 +1,53 @@
+/*
+ * test.h — a tiny test harness. Each test binary counts checks and ends with
+ * the plain line "NAME: N passed, N failed[, N skipped]" and exits non-zero
+ * on any failure. tests/run.sh adds the binaries up.
+ */
+#ifndef GM_TEST_H
+#define GM_TEST_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int t_pass, t_fail, t_skip;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) {                                                        \
+            t_pass++;                                                      \
+        } else {                                                           \
+            t_fail++;                                                      \
+            fprintf(stderr, "FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+        }                                                                  \
+    } while (0)
+
+#define SKIP(...)                                                          \
+    do {                                                                   \
+        t_skip++;                                                          \
+        fprintf(stderr, "SKIP: ");                                         \
+        fprintf(stderr, __VA_ARGS__);                                      \
+        fputc('\n', stderr);                                               \
+    } while (0)
+
+/* ../shared/data when present (CI has it), else NULL: data tests then skip. */
+static inline const char *test_data_dir(void) {
+    static const char *cands[] = {"../shared/data", "../../shared/data"};
+    const char *env = getenv("GETMUSIC_DATA");
+    struct stat st;
+    if (env && stat(env, &st) == 0) return env;
+    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++)
+        if (stat(cands[i], &st) == 0 && S_ISDIR(st.st_mode)) return cands[i];
+    return NULL;
+}
+
+static inline int test_done(const char *name) {
+    if (t_skip)
+        printf("%s: %d passed, %d failed, %d skipped\n", name, t_pass, t_fail, t_skip);
+    else
+        printf("%s: %d passed, %d failed\n", name, t_pass, t_fail);
+    return t_fail ? 1 : 0;
+}
+#endif
