@@ -178,3 +178,287 @@ size_t gm_score_n_notes(const gm_score *s) {
     for (int i = 0; i < s->n_tracks; i++) n += s->tracks[i].n_notes;
     return n;
 }
+
+/* ======================================================================== */
+/* Bar map: bar lines and their grid columns                                 */
+/* ======================================================================== */
+
+/* A piece longer than this many columns (about 260,000 bars of 4/4) is
+ * refused: real music is far shorter, and a corrupt delta time must not make
+ * us allocate gigabytes. */
+#define GM_MAX_COLS (1 << 22)
+
+void gm_barmap_free(gm_barmap *bm) {
+    if (!bm) return;
+    free(bm->bar_tick);
+    free(bm->bar_col);
+    free(bm->bar_num);
+    free(bm->bar_den);
+    memset(bm, 0, sizeof *bm);
+}
+
+/* Rounded a*b/c for non-negative a, positive b and c, without overflow for
+ * the sizes we allow (ticks < 2^40, b < 2^16). */
+static int64_t muldiv_round(int64_t a, int64_t b, int64_t c) { return (2 * a * b + c) / (2 * c); }
+
+int gm_barmap_build(gm_barmap *bm, const gm_score *s, int spq, char *err) {
+    memset(bm, 0, sizeof *bm);
+    if (spq < 1 || spq > 96) return gm_fail(err, "grid resolution %d steps per quarter is out of range 1..96", spq);
+    int64_t tpq = s->ticks_per_quarter;
+    if (tpq < 1) return gm_fail(err, "ticks per quarter must be positive");
+    bm->steps_per_quarter = spq;
+    bm->ticks_per_quarter = (int)tpq;
+    int64_t end = s->end_tick > 0 ? s->end_tick : 1;
+
+    /* Two passes: count bars, then fill. Metre at bar start = the last time
+     * signature at or before it; a time signature falling inside a bar ends
+     * that bar early (the short bar keeps its own column count). */
+    int cap = 0, n = 0;
+    int64_t cols = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t tick = 0;
+        int ts = -1;
+        n = 0;
+        cols = 0;
+        while (tick < end || n == 0) {
+            while (ts + 1 < s->n_timesigs && s->timesigs[ts + 1].tick <= tick) ts++;
+            int num = ts >= 0 ? s->timesigs[ts].numerator : 4;
+            int den = ts >= 0 ? s->timesigs[ts].denominator : 4;
+            /* Bar length in ticks: num * (4/den) quarters. */
+            int64_t len = muldiv_round((int64_t)num * 4, tpq, den);
+            if (len < 1) len = 1;
+            int64_t next = tick + len;
+            if (ts + 1 < s->n_timesigs && s->timesigs[ts + 1].tick < next && s->timesigs[ts + 1].tick > tick)
+                next = s->timesigs[ts + 1].tick;
+            int64_t c = muldiv_round(next - tick, spq, tpq);
+            if (c < 1) c = 1;
+            if (pass == 1) {
+                bm->bar_tick[n] = tick;
+                bm->bar_col[n] = (int)cols;
+                bm->bar_num[n] = (uint8_t)num;
+                bm->bar_den[n] = (uint8_t)den;
+            }
+            cols += c;
+            n++;
+            tick = next;
+            if (cols > GM_MAX_COLS) {
+                gm_barmap_free(bm);
+                return gm_fail(err, "piece is too long (over %d grid columns)", GM_MAX_COLS);
+            }
+            if (pass == 1) {
+                bm->bar_tick[n] = tick;
+                bm->bar_col[n] = (int)cols;
+            }
+        }
+        if (pass == 0) {
+            cap = n;
+            bm->bar_tick = malloc((size_t)(cap + 1) * sizeof *bm->bar_tick);
+            bm->bar_col = malloc((size_t)(cap + 1) * sizeof *bm->bar_col);
+            bm->bar_num = malloc((size_t)cap);
+            bm->bar_den = malloc((size_t)cap);
+            if (!bm->bar_tick || !bm->bar_col || !bm->bar_num || !bm->bar_den) {
+                gm_barmap_free(bm);
+                return gm_fail(err, "out of memory for %d bars", cap);
+            }
+        }
+    }
+    bm->n_bars = n;
+    bm->n_cols = (int)cols;
+    return 0;
+}
+
+int gm_barmap_bar_of_tick(const gm_barmap *bm, int64_t tick) {
+    int lo = 0, hi = bm->n_bars - 1; /* last bar whose start <= tick */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (bm->bar_tick[mid] <= tick) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+int gm_barmap_bar_of_col(const gm_barmap *bm, int col) {
+    int lo = 0, hi = bm->n_bars - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (bm->bar_col[mid] <= col) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Column of a tick, nearest grid step, in [0, n_cols] (n_cols = the end). */
+static int64_t tick_to_col_unclamped(const gm_barmap *bm, int64_t tick) {
+    if (tick <= 0) return 0;
+    if (tick >= bm->bar_tick[bm->n_bars]) /* past the end: extend the last bar's grid */
+        return bm->n_cols + muldiv_round(tick - bm->bar_tick[bm->n_bars], bm->steps_per_quarter, bm->ticks_per_quarter);
+    int b = gm_barmap_bar_of_tick(bm, tick);
+    int64_t c = bm->bar_col[b] + muldiv_round(tick - bm->bar_tick[b], bm->steps_per_quarter, bm->ticks_per_quarter);
+    return c < bm->bar_col[b + 1] ? c : bm->bar_col[b + 1];
+}
+
+int gm_barmap_tick_to_col(const gm_barmap *bm, int64_t tick) {
+    int64_t c = tick_to_col_unclamped(bm, tick);
+    if (c > bm->n_cols - 1) c = bm->n_cols - 1;
+    return (int)c;
+}
+
+int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col) {
+    if (col <= 0) return 0;
+    if (col >= bm->n_cols)
+        return bm->bar_tick[bm->n_bars] + muldiv_round(col - bm->n_cols, bm->ticks_per_quarter, bm->steps_per_quarter);
+    int b = gm_barmap_bar_of_col(bm, col);
+    return bm->bar_tick[b] + muldiv_round(col - bm->bar_col[b], bm->ticks_per_quarter, bm->steps_per_quarter);
+}
+
+int gm_score_quantize(gm_score *s, int spq, char *err) {
+    gm_score_sort(s);
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, s, spq, err)) return -1;
+    for (int i = 0; i < s->n_tracks; i++) {
+        gm_track *t = &s->tracks[i];
+        for (size_t k = 0; k < t->n_notes; k++) {
+            gm_note *n = &t->notes[k];
+            int64_t c0 = tick_to_col_unclamped(&bm, n->tick);
+            int64_t c1 = tick_to_col_unclamped(&bm, n->tick + n->duration);
+            if (c1 <= c0) c1 = c0 + 1; /* a note never vanishes: at least one step */
+            n->tick = gm_barmap_col_to_tick(&bm, (int)c0);
+            n->duration = gm_barmap_col_to_tick(&bm, (int)c1) - n->tick;
+            if (n->duration < 1) n->duration = 1;
+        }
+    }
+    gm_barmap_free(&bm);
+    gm_score_sort(s);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Track classes                                                             */
+/* ======================================================================== */
+
+static const char *role_names[GM_N_ROLES] = {"lead", "counter", "piano", "guitar", "bass", "strings", "drums", "other"};
+
+const char *gm_role_name(int role) { return role >= 0 && role < GM_N_ROLES ? role_names[role] : "?"; }
+
+/*
+ * GM program family → role. This is the table of DESIGN.md §3 (also in
+ * README.md, "Track classes"):
+ *
+ *   programs  family                     role
+ *   0–7       piano                      piano
+ *   8–15      chromatic percussion       piano
+ *   16–23     organ                      piano
+ *   24–31     guitar                     guitar
+ *   32–39     bass                       bass
+ *   40–55     strings, ensemble          strings
+ *   56–63     brass                      lead
+ *   64–71     reed                       lead
+ *   72–79     pipe                       lead
+ *   80–87     synth lead                 lead
+ *   88–95     synth pad                  strings
+ *   96–103    synth effects              strings (mostly pad-like)
+ *   104–108   sitar, banjo, shamisen, koto, kalimba   guitar (plucked)
+ *   109–111   bagpipe, fiddle, shanai    lead
+ *   112–119   percussive (bells, toms)   other
+ *   120–127   sound effects              other
+ *   channel 10 (any program)             drums
+ */
+int gm_program_role(int program, int is_drum) {
+    if (is_drum) return GM_ROLE_DRUMS;
+    program &= 127;
+    if (program < 24) return GM_ROLE_PIANO;
+    if (program < 32) return GM_ROLE_GUITAR;
+    if (program < 40) return GM_ROLE_BASS;
+    if (program < 56) return GM_ROLE_STRINGS;
+    if (program < 88) return GM_ROLE_LEAD;
+    if (program < 104) return GM_ROLE_STRINGS;
+    if (program < 109) return GM_ROLE_GUITAR;
+    if (program < 112) return GM_ROLE_LEAD;
+    return GM_ROLE_OTHER;
+}
+
+/* Case-insensitive substring test. */
+static int name_has(const char *name, const char *word) {
+    size_t n = strlen(word);
+    for (const char *p = name; *p; p++) {
+        size_t k = 0;
+        while (k < n && p[k] && tolower((unsigned char)p[k]) == word[k]) k++;
+        if (k == n) return 1;
+    }
+    return 0;
+}
+
+/*
+ * Track name → role, checked before the program (POP909 stores every track
+ * as program 0, so its MELODY/BRIDGE/PIANO names are what tell them apart):
+ *   melody, vocal, voice, lead, sing  → lead
+ *   bridge, counter                  → counter
+ *   bass → bass; guitar → guitar; string → strings; piano → piano
+ * A drum track (channel 10) is always drums whatever its name.
+ */
+int gm_track_role(const gm_track *t) {
+    if (t->is_drum) return GM_ROLE_DRUMS;
+    static const struct { const char *word; int role; } names[] = {
+        {"melody", GM_ROLE_LEAD}, {"vocal", GM_ROLE_LEAD}, {"voice", GM_ROLE_LEAD},
+        {"lead", GM_ROLE_LEAD},   {"sing", GM_ROLE_LEAD},  {"bridge", GM_ROLE_COUNTER},
+        {"counter", GM_ROLE_COUNTER}, {"bass", GM_ROLE_BASS}, {"guitar", GM_ROLE_GUITAR},
+        {"string", GM_ROLE_STRINGS},  {"piano", GM_ROLE_PIANO},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (name_has(t->name, names[i].word)) return names[i].role;
+    return gm_program_role(t->program, 0);
+}
+
+#define R(x) (1u << GM_ROLE_##x)
+
+/* Layout presets. `roles` are taken first; `fallback` roles go to a class
+ * when no class of the layout takes them first. Velocities of the original
+ * are from GETMusic's decoder (lead 114, bass/drums/piano 98, guitar 82,
+ * strings 50). */
+static const gm_layout preset_original = {
+    "original", 6,
+    {
+        {"lead", 'M', 0, 80, 114, R(LEAD), R(COUNTER)},
+        {"bass", 'B', 0, 32, 98, R(BASS), 0},
+        {"drums", 'D', 1, 0, 98, R(DRUMS), 0},
+        {"guitar", 'G', 0, 25, 82, R(GUITAR), 0},
+        {"piano", 'P', 0, 0, 98, R(PIANO), R(OTHER)},
+        {"strings", 'S', 0, 48, 50, R(STRINGS), 0},
+    },
+};
+
+/* Our default: what POP909 (MELODY, BRIDGE, PIANO) and Groove (drums)
+ * support. Guitar, bass, strings and other accompaniment fall back to piano. */
+static const gm_layout preset_default = {
+    "default", 4,
+    {
+        {"lead", 'M', 0, 80, 114, R(LEAD), 0},
+        {"counter", 'R', 0, 71, 90, R(COUNTER), 0},
+        {"piano", 'P', 0, 0, 98, R(PIANO), R(GUITAR) | R(BASS) | R(STRINGS) | R(OTHER)},
+        {"drums", 'D', 1, 0, 98, R(DRUMS), 0},
+    },
+};
+#undef R
+
+int gm_layout_preset(gm_layout *l, const char *name, char *err) {
+    if (!name || !strcmp(name, "default")) *l = preset_default;
+    else if (!strcmp(name, "original")) *l = preset_original;
+    else return gm_fail(err, "unknown track layout '%s' (known: default, original)", name);
+    return 0;
+}
+
+int gm_layout_find(const gm_layout *l, const char *class_name) {
+    for (int i = 0; i < l->n_classes; i++)
+        if (!strcmp(l->cls[i].name, class_name)) return i;
+    return -1;
+}
+
+int gm_layout_classify(const gm_layout *l, const gm_track *t) {
+    int role = gm_track_role(t);
+    uint32_t bit = 1u << role;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < l->n_classes; i++) {
+            const gm_class *c = &l->cls[i];
+            if (c->is_drum != t->is_drum) continue; /* drums never mix with pitched classes */
+            if ((pass == 0 ? c->roles : c->fallback) & bit) return i;
+        }
+    return -1;
+}
