@@ -302,20 +302,65 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    const char *layout;        /* preset name, default "default" */
-    const char *vocab_path;    /* existing vocabulary to use, NULL = build one */
-    int window_cols;           /* 512 */
-    int hop_cols;              /* window step, default 256 (overlap of half a window) */
-    double vocab_coverage;     /* 0.9 */
-    uint32_t vocab_min_count;  /* 1? original-like threshold */
-    double valid_fraction;     /* share of songs held out, by song id hash */
-    int n_threads;             /* 0 = all cores */
-    int transpose_to_c;        /* 1 */
+    const char *layout;        /* track layout preset, "default" */
+    const char *vocab_path;    /* vocabulary to use (dict.txt format); NULL = build from the songs */
+    int window_cols;           /* columns per training segment, 512 (32 bars of 4/4) */
+    int hop_cols;              /* step between segment starts, 256 (half-window overlap) */
+    double vocab_coverage;     /* frequency rule: cumulative share, 0.9 */
+    uint32_t vocab_min_count;  /* frequency rule: count must exceed this, 10 */
+    int valid_percent;         /* songs held out for validation, by song-name hash, 10 */
+    int n_threads;             /* 0 = all online cores */
+    int transpose_to_c;        /* 1: shift every song to C major / A minor */
+    /* Called from worker threads (serialised by the library) as files finish. */
     void (*progress)(void *user_data, size_t done, size_t total);
     void *user_data;
 } gm_prepare_params;
 
 gm_prepare_params gm_prepare_default_params(void);
+
+/* One skipped input file and why. */
+typedef struct { char path[512]; char reason[GM_ERR_SIZE]; } gm_prepare_skip;
+
+typedef struct {
+    size_t files;               /* MIDI files found */
+    size_t songs;               /* read and used */
+    size_t songs_valid;         /* of which held out */
+    size_t segments_train, segments_valid;
+    size_t segments_duplicate;  /* dropped as exact duplicates of an earlier segment */
+    size_t segments_empty;      /* dropped: no note in any track */
+    size_t notes_in, notes_exact, compounds_oov;
+    size_t tracks_unmapped;
+    int vocab_class_size[GM_MAX_CLASSES];
+    int vocab_size;
+    gm_prepare_skip *skipped;   /* [n_skipped], owned; free with gm_prepare_summary_free */
+    size_t n_skipped;
+    double seconds;
+} gm_prepare_summary;
+
+/* Walks the inputs (files or folders, recursively, *.mid / *.midi), and
+ * writes the corpus folder `out_dir`: corpus.bin (segments), vocab.txt,
+ * summary.txt and summary.json. */
+int  gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, const gm_prepare_params *p,
+                gm_prepare_summary *sum, char *err);
+void gm_prepare_summary_free(gm_prepare_summary *sum);
+
+/* A prepared corpus, loaded and checked (magic, version, sizes, CRC32s). */
+typedef struct {
+    gm_layout layout;
+    gm_vocab *vocab;
+    int n_rows;                 /* 2 * n_classes + 2 */
+    int window_cols;
+    size_t n_segments;
+    size_t n_songs;
+    uint16_t *tokens;           /* [n_segments][n_rows][window_cols] */
+    uint32_t *seg_song;         /* [n_segments] song index */
+    uint32_t *seg_col;          /* [n_segments] first column in its song */
+    uint8_t *seg_valid;         /* [n_segments] 1 = validation split */
+    char **song_names;          /* [n_songs] path relative to its input folder */
+} gm_corpus;
+
+int  gm_corpus_load(gm_corpus *c, const char *dir, char *err);
+void gm_corpus_free(gm_corpus *c);
 
 #ifdef __cplusplus
 }
