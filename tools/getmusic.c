@@ -1,0 +1,465 @@
+/*
+ * getmusic — the command-line tool.
+ *
+ *   getmusic info SONG.mid [--json] [--layout L]
+ *   getmusic prepare DIR... -o CORPUS [--vocab V] [options]
+ *   getmusic dump SONG.mid [--vocab V] [--layout L] [--bars A-B]
+ *
+ * Exit status: 0 ok, 1 bad input or usage (one line on stderr), 2 internal
+ * failure. Progress bars go to stderr, only on a terminal and without --quiet.
+ */
+#include "getmusic.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 1
+#define EXIT_INTERNAL 2
+
+static const char *prog = "getmusic";
+
+/* Prints "getmusic: <reason>" and returns the exit status to use. */
+static int die(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return status;
+}
+
+/* Whole-string integer in [lo, hi], or -1 with a message. */
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    if (!s) { die(EXIT_USAGE, "%s needs a value", opt); return -1; }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        die(EXIT_USAGE, "%s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    if (!s) { die(EXIT_USAGE, "%s needs a value", opt); return -1; }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        die(EXIT_USAGE, "%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ======================================================================== */
+/* Progress bar                                                              */
+/* ======================================================================== */
+
+typedef struct { int on; const char *label; struct timespec t0; int last_pct; } progress;
+
+static double since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void progress_cb(void *user, size_t done, size_t total) {
+    progress *p = user;
+    if (!p->on || !total) return;
+    int pct = (int)(100.0 * (double)done / (double)total);
+    if (pct == p->last_pct && done != total) return;
+    p->last_pct = pct;
+    double el = since(&p->t0);
+    double eta = done ? el * (double)(total - done) / (double)done : 0;
+    char bar[31];
+    int fill = pct * 30 / 100;
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+    fprintf(stderr, "\r%s [%s] %3d%%  %.1fs elapsed, ETA %.1fs ", p->label, bar, pct, el, eta);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ======================================================================== */
+/* info                                                                      */
+/* ======================================================================== */
+
+static const char *gm_program_names[128] = {
+    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano", "Electric Piano 1",
+    "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel", "Music Box", "Vibraphone", "Marimba",
+    "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ",
+    "Reed Organ", "Accordion", "Harmonica", "Tango Accordion", "Nylon Guitar", "Steel Guitar", "Jazz Guitar",
+    "Clean Guitar", "Muted Guitar", "Overdriven Guitar", "Distortion Guitar", "Guitar Harmonics", "Acoustic Bass",
+    "Finger Bass", "Pick Bass", "Fretless Bass", "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2",
+    "Violin", "Viola", "Cello", "Contrabass", "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani",
+    "String Ensemble 1", "String Ensemble 2", "Synth Strings 1", "Synth Strings 2", "Choir Aahs", "Voice Oohs",
+    "Synth Voice", "Orchestra Hit", "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section",
+    "Synth Brass 1", "Synth Brass 2", "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe", "English Horn",
+    "Bassoon", "Clarinet", "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle", "Shakuhachi", "Whistle",
+    "Ocarina", "Square Lead", "Sawtooth Lead", "Calliope Lead", "Chiff Lead", "Charang Lead", "Voice Lead",
+    "Fifths Lead", "Bass + Lead", "New Age Pad", "Warm Pad", "Polysynth Pad", "Choir Pad", "Bowed Pad",
+    "Metallic Pad", "Halo Pad", "Sweep Pad", "Rain FX", "Soundtrack FX", "Crystal FX", "Atmosphere FX",
+    "Brightness FX", "Goblins FX", "Echoes FX", "Sci-fi FX", "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba",
+    "Bagpipe", "Fiddle", "Shanai", "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom",
+    "Synth Drum", "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet", "Telephone Ring",
+    "Helicopter", "Applause", "Gunshot",
+};
+
+/* Seconds at a tick, through the tempo map. */
+static double tick_seconds(const gm_score *s, int64_t tick) {
+    double sec = 0, usec = 500000;
+    int64_t at = 0;
+    for (int i = 0; i < s->n_tempos && s->tempos[i].tick < tick; i++) {
+        sec += (double)(s->tempos[i].tick - at) * usec / 1e6 / s->ticks_per_quarter;
+        at = s->tempos[i].tick;
+        usec = s->tempos[i].usec_per_quarter;
+    }
+    return sec + (double)(tick - at) * usec / 1e6 / s->ticks_per_quarter;
+}
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *in = NULL, *layout_name = "default";
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1]) return die(EXIT_USAGE, "info: unknown option '%s'", argv[i]);
+        else if (!in) in = argv[i];
+        else return die(EXIT_USAGE, "info: one file at a time ('%s' is extra)", argv[i]);
+    }
+    if (!in) return die(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]");
+    char err[GM_ERR_SIZE];
+    gm_layout layout;
+    if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "%s", err);
+    gm_score s;
+    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, &s, 4, err)) {
+        gm_score_free(&s);
+        return die(EXIT_USAGE, "%s: %s", in, err);
+    }
+    gm_chord *chords = malloc((size_t)bm.n_bars * sizeof *chords);
+    if (!chords || gm_chords_recognize(&s, &bm, chords, err)) {
+        free(chords);
+        gm_barmap_free(&bm);
+        gm_score_free(&s);
+        return die(EXIT_INTERNAL, "%s: chord recognition failed: %s", in, chords ? err : "out of memory");
+    }
+    gm_key key = gm_key_find(&s);
+    char kb[32], cb[16];
+    gm_key_name(key, kb, sizeof kb);
+    double secs = tick_seconds(&s, s.end_tick);
+
+    if (json) {
+        printf("{\"file\": ");
+        json_str(in);
+        printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
+               "\"columns\": %d, \"notes\": %zu, \"key\": ",
+               s.midi_format, s.ticks_per_quarter, (long long)s.end_tick, secs, bm.n_bars, bm.n_cols, gm_score_n_notes(&s));
+        json_str(kb);
+        printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
+        json_str(layout.name);
+        printf(", \"tempos\": [");
+        for (int i = 0; i < s.n_tempos; i++)
+            printf("%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s.tempos[i].tick,
+                   gm_barmap_bar_of_tick(&bm, s.tempos[i].tick) + 1, 60e6 / s.tempos[i].usec_per_quarter);
+        printf("], \"time_signatures\": [");
+        for (int i = 0; i < s.n_timesigs; i++)
+            printf("%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
+                   (long long)s.timesigs[i].tick, gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1,
+                   s.timesigs[i].numerator, s.timesigs[i].denominator);
+        printf("], \"tracks\": [");
+        for (int i = 0; i < s.n_tracks; i++) {
+            const gm_track *t = &s.tracks[i];
+            int cls = gm_layout_classify(&layout, t);
+            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
+            json_str(t->name);
+            printf(", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
+            json_str(t->is_drum ? "Drum kit" : gm_program_names[t->program & 127]);
+            printf(", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
+            json_str(gm_role_name(gm_track_role(t)));
+            printf(", \"class\": ");
+            if (cls >= 0) json_str(layout.cls[cls].name); else printf("null");
+            printf("}");
+        }
+        printf("], \"chords\": [");
+        for (int b = 0; b < bm.n_bars; b++) {
+            printf("%s", b ? ", " : "");
+            json_str(gm_chord_name(chords[b], cb, sizeof cb));
+        }
+        printf("]}\n");
+    } else {
+        int mins = (int)(secs / 60);
+        printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s.midi_format, s.ticks_per_quarter);
+        printf("length    %d bars, %d:%04.1f, %zu notes\n", bm.n_bars, mins, secs - 60 * mins, gm_score_n_notes(&s));
+        printf("tempo    ");
+        if (!s.n_tempos) printf(" 120 bpm (default)");
+        for (int i = 0; i < s.n_tempos && i < 8; i++)
+            printf(" %.1f bpm (bar %d)%s", 60e6 / s.tempos[i].usec_per_quarter, gm_barmap_bar_of_tick(&bm, s.tempos[i].tick) + 1,
+                   i + 1 < s.n_tempos ? "," : "");
+        if (s.n_tempos > 8) printf(" ... %d changes in all", s.n_tempos);
+        printf("\nmetre    ");
+        if (!s.n_timesigs) printf(" 4/4 (default)");
+        for (int i = 0; i < s.n_timesigs && i < 8; i++)
+            printf(" %d/%d (bar %d)%s", s.timesigs[i].numerator, s.timesigs[i].denominator,
+                   gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1, i + 1 < s.n_timesigs ? "," : "");
+        if (s.n_timesigs > 8) printf(" ... %d changes in all", s.n_timesigs);
+        printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
+        printf("tracks    (layout '%s')\n", layout.name);
+        printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
+        for (int i = 0; i < s.n_tracks; i++) {
+            const gm_track *t = &s.tracks[i];
+            int cls = gm_layout_classify(&layout, t);
+            char pn[40];
+            if (t->is_drum) snprintf(pn, sizeof pn, "drums");
+            else snprintf(pn, sizeof pn, "%d %s", t->program, gm_program_names[t->program & 127]);
+            printf("  %2d  %-20.20s %3d  %-24.24s %6zu  %-8s %s\n", i, t->name[0] ? t->name : "-", t->channel + 1, pn,
+                   t->n_notes, gm_role_name(gm_track_role(t)), cls >= 0 ? layout.cls[cls].name : "(none: passed through)");
+        }
+        printf("chords    (one per bar)\n");
+        for (int b = 0; b < bm.n_bars; b++) {
+            if (b % 8 == 0) printf("  %4d |", b + 1);
+            printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
+            if (b % 8 == 7 || b + 1 == bm.n_bars) printf("\n");
+        }
+    }
+    free(chords);
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
+    return 0;
+}
+
+/* ======================================================================== */
+/* prepare                                                                   */
+/* ======================================================================== */
+
+static void usage_prepare(FILE *f) {
+    fprintf(f,
+            "usage: getmusic prepare DIR|FILE... -o CORPUS [options]\n"
+            "  Walks folders of MIDI files and writes a training corpus folder:\n"
+            "  corpus.bin, vocab.txt, summary.txt, summary.json.\n"
+            "options:\n"
+            "  -o, --output DIR      corpus folder to write (required)\n"
+            "  --vocab FILE          use this vocabulary (dict.txt format) instead of building one\n"
+            "  --layout NAME         track layout: default (lead, counter, piano, drums) or original\n"
+            "  --window N            columns per segment (default 512 = 32 bars of 4/4)\n"
+            "  --hop N               columns between segment starts (default 256)\n"
+            "  --coverage X          vocabulary frequency rule: cumulative share (default 0.9)\n"
+            "  --min-count N         vocabulary frequency rule: count above N (default 10)\n"
+            "  --valid-percent P     songs held out for validation (default 10)\n"
+            "  --threads N           worker threads (default: all cores)\n"
+            "  --no-transpose        keep songs in their own key (default: to C major / A minor)\n"
+            "  --quiet               no progress bar\n"
+            "  --json                print the summary as JSON on stdout\n");
+}
+
+static int cmd_prepare(int argc, char **argv) {
+    gm_prepare_params p = gm_prepare_default_params();
+    const char *out = NULL;
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_in = 0, quiet = 0, json = 0, status = 0;
+    long v = 0;
+    double x = 0;
+    if (!inputs) return die(EXIT_INTERNAL, "out of memory");
+    for (int i = 0; i < argc && !status; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); return 0; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = die(EXIT_USAGE, "%s needs a folder", a); out = val; i++; }
+        else if (!strcmp(a, "--vocab")) { if (!val) status = die(EXIT_USAGE, "--vocab needs a file"); p.vocab_path = val; i++; }
+        else if (!strcmp(a, "--layout")) { if (!val) status = die(EXIT_USAGE, "--layout needs a name"); p.layout = val; i++; }
+        else if (!strcmp(a, "--window")) { if (parse_int(a, val, 16, 65536, &v)) status = 1; p.window_cols = (int)v; i++; }
+        else if (!strcmp(a, "--hop")) { if (parse_int(a, val, 1, 65536, &v)) status = 1; p.hop_cols = (int)v; i++; }
+        else if (!strcmp(a, "--coverage")) { if (parse_double(a, val, 0.001, 1.0, &x)) status = 1; p.vocab_coverage = x; i++; }
+        else if (!strcmp(a, "--min-count")) { if (parse_int(a, val, 0, 1000000000, &v)) status = 1; p.vocab_min_count = (uint32_t)v; i++; }
+        else if (!strcmp(a, "--valid-percent")) { if (parse_int(a, val, 0, 100, &v)) status = 1; p.valid_percent = (int)v; i++; }
+        else if (!strcmp(a, "--threads")) { if (parse_int(a, val, 1, 64, &v)) status = 1; p.n_threads = (int)v; i++; }
+        else if (!strcmp(a, "--no-transpose")) p.transpose_to_c = 0;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-' && a[1]) status = die(EXIT_USAGE, "prepare: unknown option '%s' (see getmusic prepare --help)", a);
+        else inputs[n_in++] = a;
+    }
+    if (!status && !out) status = die(EXIT_USAGE, "prepare: give the corpus folder with -o CORPUS");
+    if (!status && !n_in) status = die(EXIT_USAGE, "prepare: give at least one folder or MIDI file");
+    if (status) { free(inputs); return status; }
+    if (p.hop_cols > p.window_cols) { free(inputs); return die(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
+
+    progress pr = {.on = !quiet && !json && isatty(2), .label = "prepare", .last_pct = -1};
+    clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    p.progress = progress_cb;
+    p.user_data = &pr;
+    gm_prepare_summary sm;
+    char err[GM_ERR_SIZE];
+    if (gm_prepare(inputs, n_in, out, &p, &sm, err)) {
+        free(inputs);
+        return die(EXIT_USAGE, "prepare: %s", err);
+    }
+    free(inputs);
+    if (json) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/summary.json", out);
+        FILE *f = fopen(path, "r");
+        int c;
+        if (f) { while ((c = fgetc(f)) != EOF) putchar(c); fclose(f); }
+    } else {
+        printf("corpus    %s\n", out);
+        printf("songs     %zu used (%zu validation), %zu of %zu files skipped\n", sm.songs, sm.songs_valid, sm.n_skipped, sm.files);
+        printf("segments  %zu train, %zu validation (%zu duplicates, %zu empty dropped)\n", sm.segments_train,
+               sm.segments_valid, sm.segments_duplicate, sm.segments_empty);
+        printf("notes     %zu, %.2f%% kept exactly by encode/decode, %zu out-of-vocabulary compounds\n", sm.notes_in,
+               sm.notes_in ? 100.0 * sm.notes_exact / sm.notes_in : 0.0, sm.compounds_oov);
+        printf("vocab     %d tokens\n", sm.vocab_size);
+        printf("time      %.2f s\n", sm.seconds);
+        for (size_t i = 0; i < sm.n_skipped && i < 10; i++) printf("skipped   %s: %s\n", sm.skipped[i].path, sm.skipped[i].reason);
+        if (sm.n_skipped > 10) printf("skipped   ... %zu more in %s/summary.txt\n", sm.n_skipped - 10, out);
+    }
+    gm_prepare_summary_free(&sm);
+    return 0;
+}
+
+/* ======================================================================== */
+/* dump                                                                      */
+/* ======================================================================== */
+
+static int cmd_dump(int argc, char **argv) {
+    const char *in = NULL, *vocab_path = NULL, *layout_name = "default";
+    long bar_a = 1, bar_b = LONG_MAX;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--vocab") && i + 1 < argc) vocab_path = argv[++i];
+        else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
+        else if (!strcmp(argv[i], "--bars") && i + 1 < argc) {
+            const char *r = argv[++i];
+            char *end;
+            bar_a = strtol(r, &end, 10);
+            bar_b = *end == '-' ? strtol(end + 1, &end, 10) : bar_a;
+            if (*end || bar_a < 1 || bar_b < bar_a) return die(EXIT_USAGE, "--bars: '%s' is not a range like 9-16", r);
+        } else if (argv[i][0] == '-' && argv[i][1]) return die(EXIT_USAGE, "dump: unknown option '%s'", argv[i]);
+        else if (!in) in = argv[i];
+        else return die(EXIT_USAGE, "dump: one file at a time");
+    }
+    if (!in) return die(EXIT_USAGE, "usage: getmusic dump SONG.mid [--vocab VOCAB] [--layout L] [--bars A-B]");
+    char err[GM_ERR_SIZE];
+    gm_layout layout;
+    if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "%s", err);
+    gm_score s;
+    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    int status = 0;
+    gm_vocab *v = NULL;
+    gm_barmap bm = {0};
+    gm_chord *chords = NULL;
+    gm_grid g = {0};
+    char *text = NULL;
+    if (gm_score_quantize(&s, 4, err) || gm_barmap_build(&bm, &s, 4, err)) { status = die(EXIT_USAGE, "%s: %s", in, err); goto out; }
+    for (int i = 0; i < s.n_tracks; i++) s.tracks[i].cls = gm_layout_classify(&layout, &s.tracks[i]);
+    if (vocab_path) {
+        if (!(v = gm_vocab_load(vocab_path, &layout, err))) { status = die(EXIT_USAGE, "%s", err); goto out; }
+    } else {
+        /* No vocabulary given: one of this song's own tokens, so nothing is lost. */
+        gm_vocab_builder *b = gm_vocab_builder_new(&layout);
+        if (!b) { status = die(EXIT_INTERNAL, "out of memory"); goto out; }
+        for (int i = 0; i < s.n_tracks; i++) {
+            const gm_track *t = &s.tracks[i];
+            if (t->cls < 0) continue;
+            for (size_t k = 0; k < t->n_notes;) { /* notes sorted by tick: group onsets */
+                uint8_t set[128];
+                int m = 0;
+                size_t j = k;
+                for (; j < t->n_notes && t->notes[j].tick == t->notes[k].tick; j++)
+                    if (!m || set[m - 1] != t->notes[j].pitch) set[m++] = t->notes[j].pitch;
+                gm_vocab_builder_add(b, t->cls, set, m, 1);
+                k = j;
+            }
+        }
+        v = gm_vocab_builder_finish(b, 1.0, 0, err);
+        gm_vocab_builder_free(b);
+        if (!v) { status = die(EXIT_INTERNAL, "%s", err); goto out; }
+    }
+    if (!(chords = malloc((size_t)bm.n_bars * sizeof *chords)) || gm_chords_recognize(&s, &bm, chords, err)) {
+        status = die(EXIT_INTERNAL, "chord recognition failed");
+        goto out;
+    }
+    if (gm_grid_encode(&g, &s, &layout, v, chords, NULL, err)) { status = die(EXIT_USAGE, "%s: %s", in, err); goto out; }
+    if (bar_a > g.bm.n_bars) { status = die(EXIT_USAGE, "--bars: the piece has %d bars", g.bm.n_bars); goto out; }
+    if (bar_b > g.bm.n_bars) bar_b = g.bm.n_bars;
+    if (gm_grid_dump(&g, &layout, v, &text, err)) { status = die(EXIT_INTERNAL, "%s", err); goto out; }
+    /* The dump has one block per bar starting with "bar N": print the asked range. */
+    if (bar_a == 1 && bar_b == g.bm.n_bars) fputs(text, stdout);
+    else {
+        int bar = 0;
+        for (char *line = text; *line;) {
+            char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+            int b;
+            if (sscanf(line, "bar %d", &b) == 1) bar = b;
+            if (bar == 0 || (bar >= bar_a && bar <= bar_b)) fwrite(line, 1, len, stdout);
+            line += len;
+        }
+    }
+out:
+    free(text);
+    gm_grid_free(&g);
+    free(chords);
+    gm_barmap_free(&bm);
+    gm_vocab_free(v);
+    gm_score_free(&s);
+    return status;
+}
+
+/* ======================================================================== */
+/* main                                                                      */
+/* ======================================================================== */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "getmusic %s — arrange music with GETMusic on the CPU\n\n"
+            "usage:\n"
+            "  getmusic info SONG.mid [--json] [--layout L]     tracks, classes, tempo, metre, bars, key, chords\n"
+            "  getmusic prepare DIR... -o CORPUS [options]      MIDI folders → training corpus (+ vocabulary)\n"
+            "  getmusic dump SONG.mid [--vocab V] [--bars A-B]  the GETScore token grid as text\n"
+            "  getmusic --version | --help\n\n"
+            "Run 'getmusic COMMAND --help' for a command's options.\n",
+            GM_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    if (!strcmp(cmd, "--version")) { printf("getmusic %s\n", GM_VERSION); return 0; }
+    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+        if (!strcmp(cmd, "prepare")) { usage_prepare(stdout); return 0; }
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "prepare")) return cmd_prepare(argc - 2, argv + 2);
+    if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "generate") || !strcmp(cmd, "eval") || !strcmp(cmd, "render") ||
+        !strcmp(cmd, "plot"))
+        return die(EXIT_USAGE, "'%s' is not in this build yet (see the open issues); available: info, prepare, dump", cmd);
+    usage(stderr);
+    return die(EXIT_USAGE, "unknown command '%s'", cmd);
+}
