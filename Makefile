@@ -9,6 +9,7 @@ LIB_SRC   := $(sort $(wildcard src/*.c))
 LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
+TEST_SH   := $(sort $(wildcard tests/test_*.sh))
 PYTHON    ?= /usr/bin/python3
 
 .PHONY: all test sanitize fuzz fuzz-long bench demo deps clean
@@ -30,7 +31,7 @@ $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 
 # Every test binary, then the total "N passed, N failed" line.
 test: $(TEST_BIN) $(BUILD)/getmusic
-	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) tests/run.sh $(TEST_BIN)
+	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) tests/run.sh $(TEST_BIN) $(TEST_SH)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
@@ -39,14 +40,17 @@ sanitize:
 
 # libFuzzer target for the MIDI reader. FUZZ_SECONDS=600 for a long run.
 FUZZ_SECONDS ?= 30
-$(BUILD)/fuzz_midi: tests/fuzz_midi.c $(LIB_SRC) include/getmusic.h
+$(BUILD)/fuzz_midi: tests/fuzz_midi.c src/midi.c src/score.c include/getmusic.h
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz_midi.c $(LIB_SRC) -lm -pthread -o $@
+	    tests/fuzz_midi.c src/midi.c src/score.c -lm -pthread -o $@
 fuzz: $(BUILD)/fuzz_midi
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
+
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 bench: $(BUILD)/getmusic
 	@PYTHON=$(PYTHON) bench/run.sh $(BUILD)/getmusic

@@ -244,6 +244,10 @@ void gm_vocab_free(gm_vocab *v);
  * > `min_count`). Single pitches of each class are always in the vocabulary. */
 typedef struct gm_vocab_builder gm_vocab_builder;
 gm_vocab_builder *gm_vocab_builder_new(const gm_layout *l);
+/* A monophonic class keeps only its 128 single pitches (its compounds are not
+ * counted). As in the original, the class that takes the lead role first is
+ * monophonic by default; this switches it per class. 0 or -1 (bad class). */
+int  gm_vocab_builder_set_monophonic(gm_vocab_builder *b, int cls, int on);
 /* pitches sorted unique, n >= 1; thread-safe only with external locking. */
 int  gm_vocab_builder_add(gm_vocab_builder *b, int cls, const uint8_t *pitches, int n, uint32_t count);
 int  gm_vocab_builder_merge(gm_vocab_builder *dst, const gm_vocab_builder *src);

@@ -87,7 +87,6 @@ static const int quality_tones[GM_N_QUALITIES][4] = {
 };
 static const int major_scale[7] = {0, 2, 4, 5, 7, 9, 11};
 
-static int chord_index(int root, int q) { return 1 + root * GM_N_QUALITIES + q; }
 
 /* Pitch-class mask (bit p set = pitch class p sounds) of chord index c. */
 static unsigned chord_mask(int c) {

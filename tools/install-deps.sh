@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages getmusic needs, only those missing.
+#   build: gcc, make, clang + libFuzzer/sanitizer runtimes
+#   bench: python3-mido (the reference MIDI reader we compare against)
+set -euo pipefail
+pkgs="build-essential clang libclang-rt-14-dev python3-mido"
+need=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
+done
+[ -z "$need" ] && exit 0
+echo "installing:$need" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq $need >/dev/null
