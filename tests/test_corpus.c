@@ -1,0 +1,226 @@
+/* test_corpus.c — gm_prepare and gm_corpus_load: counts, de-duplication,
+ * skipped files, split, determinism across thread counts, and that a corrupt
+ * or truncated corpus is refused with a reason. */
+#include "getmusic.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void write_song(const char *name, int bars, int variant, int drums_only) {
+    gm_score s;
+    gm_score_init(&s, 480);
+    gm_score_add_tempo(&s, 0, 500000);
+    gm_score_add_timesig(&s, 0, 4, 4);
+    if (!drums_only) {
+        int lead = gm_score_add_track(&s, "Melody", 0, 0, 0);
+        int piano = gm_score_add_track(&s, "Piano", 0, 1, 0);
+        uint32_t h = 12345u + (uint32_t)variant; /* LCG: no two windows alike */
+        for (int b = 0; b < bars; b++) {
+            int root = 48 + ((b * 5 + variant) % 12);
+            for (int q = 0; q < 4; q++) {
+                h = h * 1664525u + 1013904223u;
+                gm_track_add_note(&s.tracks[lead], (int64_t)b * 1920 + q * 480, 480, 60 + (int)(h >> 28), 100, 0);
+            }
+            for (int k = 0; k < 3; k++) gm_track_add_note(&s.tracks[piano], (int64_t)b * 1920, 1920, root + (k ? 3 + k : 0), 80, 1);
+        }
+    } else {
+        int d = gm_score_add_track(&s, "Drums", 0, 9, 1);
+        for (int b = 0; b < bars; b++)
+            for (int q = 0; q < 8; q++) /* a snare that moves each bar keeps windows apart */
+                gm_track_add_note(&s.tracks[d], (int64_t)b * 1920 + q * 240, 60, q == b % 8 ? 38 : q % 2 ? 42 : 36, 100, 9);
+    }
+    gm_score_sort(&s);
+    char path[512], err[GM_ERR_SIZE];
+    snprintf(path, sizeof path, "%s/in/%s", tmpdir, name);
+    CHECK(gm_midi_write_file(path, &s, err) == 0, "write %s: %s", path, err);
+    gm_score_free(&s);
+}
+
+static int64_t file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) ? -1 : (int64_t)st.st_size;
+}
+
+static uint8_t *slurp(const char *p, size_t *n) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *d = malloc(*n ? *n : 1);
+    if (d && fread(d, 1, *n, f) != *n) { free(d); d = NULL; }
+    fclose(f);
+    return d;
+}
+
+static void spit(const char *p, const uint8_t *d, size_t n) {
+    FILE *f = fopen(p, "wb");
+    if (!f) return;
+    fwrite(d, 1, n, f);
+    fclose(f);
+}
+
+static void test_prepare_synthetic(void) {
+    char in[300], out1[300], out2[300], err[GM_ERR_SIZE] = "";
+    snprintf(in, sizeof in, "%s/in", tmpdir);
+    mkdir(in, 0777);
+    write_song("a.mid", 40, 0, 0);
+    write_song("b_copy_of_a.mid", 40, 0, 0); /* same notes: every segment a duplicate */
+    write_song("c.mid", 20, 7, 0);
+    write_song("drums.MID", 12, 0, 1);
+    char junk[400];
+    snprintf(junk, sizeof junk, "%s/junk.mid", in);
+    spit(junk, (const uint8_t *)"definitely not MIDI", 19);
+
+    gm_prepare_params p = gm_prepare_default_params();
+    p.window_cols = 128; /* 8 bars */
+    p.hop_cols = 64;
+    p.valid_percent = 0;
+    p.n_threads = 1;
+    p.vocab_min_count = 0;
+    p.vocab_coverage = 1.0; /* every compound in the vocabulary: encoding is exact */
+    const char *inputs[] = {in};
+    gm_prepare_summary sm;
+    snprintf(out1, sizeof out1, "%s/c1", tmpdir);
+    int rc = gm_prepare(inputs, 1, out1, &p, &sm, err);
+    CHECK(rc == 0, "prepare: %s", err);
+    if (rc) return;
+    CHECK(sm.files == 5, "files %zu", sm.files);
+    CHECK(sm.songs == 4, "songs %zu", sm.songs);
+    CHECK(sm.n_skipped == 1 && strstr(sm.skipped[0].path, "junk.mid") && sm.skipped[0].reason[0], "skipped");
+    /* a: 40 bars, windows of 8 bars every 4 bars: starts 0,4,...,32 → 9 (the
+     * one at bar 32 reaches the end); its copy adds 9 duplicates. */
+    CHECK(sm.segments_duplicate == 9, "duplicates %zu", sm.segments_duplicate);
+    /* c: 20 bars → starts 0,4,8,12 = 4; drums: 12 bars → starts 0,4 = 2 */
+    CHECK(sm.segments_train == 9 + 4 + 2, "train segments %zu", sm.segments_train);
+    CHECK(sm.segments_valid == 0, "valid %zu", sm.segments_valid);
+    CHECK(sm.notes_in > 0 && sm.notes_exact == sm.notes_in, "grid-aligned notes all kept: %zu of %zu", sm.notes_exact, sm.notes_in);
+    gm_prepare_summary_free(&sm);
+
+    gm_corpus c;
+    rc = gm_corpus_load(&c, out1, err);
+    CHECK(rc == 0, "load: %s", err);
+    if (rc) return;
+    CHECK(c.n_segments == 15 && c.n_songs == 4 && c.window_cols == 128 && c.n_rows == 10, "sizes %zu %zu %d %d",
+          c.n_segments, c.n_songs, c.window_cols, c.n_rows);
+    CHECK(!strcmp(c.layout.name, "default") && c.layout.n_classes == 4, "layout");
+    int empty = gm_vocab_empty(c.vocab), R = c.n_rows, W = c.window_cols;
+    /* Songs are in path order: a, b (no segments left), c, drums. */
+    CHECK(!strcmp(c.song_names[0], "a.mid") && !strcmp(c.song_names[3], "drums.MID"), "names %s %s", c.song_names[0], c.song_names[3]);
+    int counter_empty = 1, drums_only = 1;
+    for (size_t s = 0; s < c.n_segments; s++) {
+        const uint16_t *seg = c.tokens + s * R * W;
+        CHECK(c.seg_col[s] % 16 == 0, "segment starts on a bar line");
+        for (int col = 0; col < W; col++) {
+            if (c.seg_song[s] != 3 && (seg[2 * W + col] != empty || seg[3 * W + col] != empty)) counter_empty = 0;
+            if (c.seg_song[s] == 3 && (seg[0 * W + col] != empty || seg[6 * W + col] == empty)) drums_only = 0;
+        }
+    }
+    CHECK(counter_empty, "absent counter class is EMPTY");
+    CHECK(drums_only, "drum song: melodic rows EMPTY, drum rows present");
+    /* The last window of a (bars 32-39 of 40) is full; c's window at bar 12
+     * has 8 bars of music: nothing after the end but EMPTY. */
+    gm_corpus_free(&c);
+
+    /* Same bytes with two threads. */
+    p.n_threads = 2;
+    snprintf(out2, sizeof out2, "%s/c2", tmpdir);
+    CHECK(gm_prepare(inputs, 1, out2, &p, &sm, err) == 0, "prepare 2 threads: %s", err);
+    gm_prepare_summary_free(&sm);
+    char f1[400], f2[400];
+    snprintf(f1, sizeof f1, "%s/corpus.bin", out1);
+    snprintf(f2, sizeof f2, "%s/corpus.bin", out2);
+    size_t n1 = 0, n2 = 0;
+    uint8_t *d1 = slurp(f1, &n1), *d2 = slurp(f2, &n2);
+    CHECK(d1 && d2 && n1 == n2 && !memcmp(d1, d2, n1), "1 and 2 threads give the same corpus");
+    free(d2);
+
+    /* Corruption: a flipped token byte, a truncation, a bad magic, a changed vocabulary. */
+    if (d1) {
+        d1[n1 - 3] ^= 0x40;
+        spit(f2, d1, n1);
+        CHECK(gm_corpus_load(&c, out2, err) != 0 && strstr(err, "checksum"), "flipped byte: %s", err);
+        d1[n1 - 3] ^= 0x40;
+        spit(f2, d1, n1 - 100);
+        CHECK(gm_corpus_load(&c, out2, err) != 0 && err[0], "truncated: %s", err);
+        d1[0] = 'X';
+        spit(f2, d1, n1);
+        CHECK(gm_corpus_load(&c, out2, err) != 0 && strstr(err, "magic"), "magic: %s", err);
+        d1[0] = 'G';
+        spit(f2, d1, n1);
+        char vp[400];
+        snprintf(vp, sizeof vp, "%s/vocab.txt", out2);
+        FILE *vf = fopen(vp, "a");
+        if (vf) { fputs("P1 2 3\t5\n", vf); fclose(vf); }
+        CHECK(gm_corpus_load(&c, out2, err) != 0 && strstr(err, "vocab"), "vocab changed: %s", err);
+        spit(f2, d1, 40);
+        CHECK(gm_corpus_load(&c, out2, err) != 0 && err[0], "tiny: %s", err);
+    }
+    free(d1);
+    CHECK(gm_corpus_load(&c, "/nonexistent/corpus", err) != 0 && err[0], "missing: %s", err);
+
+    /* Bad parameters and inputs. */
+    p.window_cols = 8;
+    CHECK(gm_prepare(inputs, 1, out2, &p, &sm, err) != 0 && strstr(err, "window"), "bad window: %s", err);
+    p = gm_prepare_default_params();
+    const char *none[] = {"/nonexistent/folder"};
+    CHECK(gm_prepare(none, 1, out2, &p, &sm, err) != 0 && err[0], "missing input: %s", err);
+    (void)file_size;
+}
+
+static void test_prepare_pop909(void) {
+    const char *data = test_data_dir();
+    if (!data) { SKIP("../shared/data absent: POP909 corpus test"); return; }
+    char in[300], out[300], err[GM_ERR_SIZE] = "";
+    snprintf(in, sizeof in, "%s/in909", tmpdir);
+    mkdir(in, 0777);
+    /* 12 songs by link, so the test stays quick. */
+    int linked = 0;
+    for (int i = 1; i <= 12; i++) {
+        char src[1024], dst[512];
+        snprintf(src, sizeof src, "%s/pop909/%03d/%03d.mid", data, i, i);
+        if (src[0] != '/') {
+            char cwd[256];
+            if (getcwd(cwd, sizeof cwd)) { char t[1024]; snprintf(t, sizeof t, "%s/%s", cwd, src); snprintf(src, sizeof src, "%s", t); }
+        }
+        snprintf(dst, sizeof dst, "%s/%03d.mid", in, i);
+        linked += symlink(src, dst) == 0;
+    }
+    CHECK(linked == 12, "linked %d", linked);
+    gm_prepare_params p = gm_prepare_default_params();
+    p.valid_percent = 25;
+    const char *inputs[] = {in};
+    gm_prepare_summary sm;
+    snprintf(out, sizeof out, "%s/c909", tmpdir);
+    int rc = gm_prepare(inputs, 1, out, &p, &sm, err);
+    CHECK(rc == 0, "prepare POP909: %s", err);
+    if (rc) return;
+    CHECK(sm.songs == 12 && sm.n_skipped == 0, "songs %zu skipped %zu", sm.songs, sm.n_skipped);
+    CHECK(sm.segments_train > 12, "segments %zu", sm.segments_train);
+    double kept = sm.notes_in ? (double)sm.notes_exact / sm.notes_in : 0;
+    fprintf(stderr, "POP909 001-012: %zu notes, %.2f%% kept exactly, %zu OOV compounds, vocab %d\n", sm.notes_in,
+            100 * kept, sm.compounds_oov, sm.vocab_size);
+    CHECK(kept > 0.97, "kept %.4f", kept);
+    gm_prepare_summary_free(&sm);
+    gm_corpus c;
+    CHECK(gm_corpus_load(&c, out, err) == 0, "load: %s", err);
+    int split_ok = 1;
+    for (size_t s = 1; s < c.n_segments; s++)
+        if (c.seg_song[s] == c.seg_song[s - 1] && c.seg_valid[s] != c.seg_valid[s - 1]) split_ok = 0;
+    CHECK(split_ok, "every segment of a song is on one side");
+    gm_corpus_free(&c);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gm_test_corpus_XXXXXX");
+    if (!mkdtemp(tmpdir)) { printf("test_corpus: 0 passed, 1 failed\n"); return 1; }
+    test_prepare_synthetic();
+    test_prepare_pop909();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_done("test_corpus");
+}
