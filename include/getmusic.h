@@ -241,7 +241,8 @@ void gm_vocab_free(gm_vocab *v);
 
 /* Building from a corpus: count every compound pitch token per class, then
  * finish with the frequency rule (cumulative share < `coverage` (0.9) and count
- * > `min_count`). Single pitches of each class are always in the vocabulary. */
+ * > `min_count`; coverage >= 1 lifts the share limit). Single pitches of each
+ * class are always in the vocabulary. */
 typedef struct gm_vocab_builder gm_vocab_builder;
 gm_vocab_builder *gm_vocab_builder_new(const gm_layout *l);
 /* A monophonic class keeps only its 128 single pitches (its compounds are not
@@ -282,6 +283,7 @@ typedef struct {
 typedef struct {
     size_t notes_in;        /* notes of classified tracks */
     size_t notes_exact;     /* kept with the same onset column, pitch, duration token */
+    size_t notes_onset_pitch; /* kept with the same onset column and pitch (any duration) */
     size_t notes_dropped;   /* lost to out-of-vocabulary subset choice or collisions */
     size_t compounds_oov;   /* compound tokens replaced by a closest subset */
     size_t tracks_unmapped; /* tracks no class took (not encoded) */
@@ -332,7 +334,7 @@ typedef struct {
     size_t segments_train, segments_valid;
     size_t segments_duplicate;  /* dropped as exact duplicates of an earlier segment */
     size_t segments_empty;      /* dropped: no note in any track */
-    size_t notes_in, notes_exact, compounds_oov;
+    size_t notes_in, notes_exact, notes_onset_pitch, compounds_oov;
     size_t tracks_unmapped;
     int vocab_class_size[GM_MAX_CLASSES];
     int vocab_size;

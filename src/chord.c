@@ -21,10 +21,10 @@
  *
  * The full transition matrix is 1164² entries, but it is structured: a key
  * change does not depend on the previous chord, so its best predecessor is
- * the best state of any other key. We therefore only loop over chords within
- * a key (12·97·97 per frame) plus a per-key maximum; the result is the same
- * path as the dense form, ties going to the lowest state index as numpy's
- * argmax does.
+ * the best state of any other key; within a key, the previous chord matters
+ * only through its group (see chord_model). A frame costs about 12·97·11
+ * steps instead of 1164², and gives the same path as the dense form, ties
+ * going to the lowest state index as numpy's argmax does.
  *
  * Frames are the bars of a gm_barmap. A frame's pitch-class vector sums, per
  * pitch class, the ticks of each non-drum note that overlap the bar (as in
@@ -52,9 +52,15 @@
 /* ======================================================================== */
 
 /* Magenta's (and GETMusic's) transition parameters. */
+#ifndef CHORD_KEY_CHANGE_PROB
 #define CHORD_KEY_CHANGE_PROB 0.001
+#endif
+#ifndef CHORD_CHANGE_PROB
 #define CHORD_CHANGE_PROB 0.5
+#endif
+#ifndef CHORD_OUT_OF_KEY_PROB
 #define CHORD_OUT_OF_KEY_PROB 0.01
+#endif
 /* Emission sharpness (Magenta's default). Overridable at compile time for
  * the tuning runs of bench/chord_accuracy.c. */
 #ifndef CHORD_CONCENTRATION
@@ -101,16 +107,28 @@ static unsigned chord_mask(int c) {
 /* Model tables                                                              */
 /* ======================================================================== */
 
+/* Within a key, the chance of moving from c1 to c2 depends on c1 only
+ * through P(c1 | key), which depends only on how many of c1's tones are in
+ * and out of the key. Chords are therefore grouped by that (in, out) pair
+ * (10 groups), and a frame's best predecessor of c2 is found among the best
+ * previous chord of each group rather than among all 97. */
+#define MAX_GROUPS 25 /* (in, out) with in, out in 0..4 */
+
 typedef struct {
     double key_chord[N_KEYS][N_CHORDS];      /* log P(chord | key) */
     double stay;                             /* log P(same key, same chord) */
-    double change[N_KEYS][N_CHORDS][N_CHORDS]; /* log P(k,c1 → k,c2), c1 != c2 */
     double key_jump[N_KEYS][N_CHORDS];       /* log P(k1,· → k2,c2), k1 != k2 */
+    int n_groups;
+    uint8_t group[N_KEYS][N_CHORDS];         /* group of chord c in key k */
+    double change[N_KEYS][MAX_GROUPS][MAX_GROUPS]; /* log P(k,c1 → k,c2), c1 != c2, by groups */
     double templ[N_CHORDS][12];              /* unit chord vectors (N = 0) */
 } chord_model;
 
 static void model_build(chord_model *m) {
-    double p[N_KEYS][N_CHORDS];
+    double p[N_KEYS][N_CHORDS], gp[N_KEYS][MAX_GROUPS];
+    int gid[MAX_GROUPS];
+    for (int g = 0; g < MAX_GROUPS; g++) gid[g] = -1;
+    m->n_groups = 0;
     for (int k = 0; k < N_KEYS; k++) {
         unsigned key_mask = 0;
         for (int j = 0; j < 7; j++) key_mask |= 1u << ((k + major_scale[j]) % 12);
@@ -120,21 +138,25 @@ static void model_build(chord_model *m) {
             int in = __builtin_popcount(cm & key_mask), out = __builtin_popcount(cm & ~key_mask);
             p[k][c] = pow(1 - CHORD_OUT_OF_KEY_PROB, in) * pow(CHORD_OUT_OF_KEY_PROB, out);
             sum += p[k][c];
+            int g = in * 5 + out;
+            if (gid[g] < 0) gid[g] = m->n_groups++;
+            m->group[k][c] = (uint8_t)gid[g];
         }
         for (int c = 0; c < N_CHORDS; c++) {
             p[k][c] /= sum;
             m->key_chord[k][c] = log(p[k][c]);
+            gp[k][m->group[k][c]] = p[k][c];
         }
     }
     m->stay = log((1 - CHORD_KEY_CHANGE_PROB) * (1 - CHORD_CHANGE_PROB));
     for (int k = 0; k < N_KEYS; k++)
-        for (int c2 = 0; c2 < N_CHORDS; c2++) {
+        for (int g1 = 0; g1 < m->n_groups; g1++)
+            for (int g2 = 0; g2 < m->n_groups; g2++)
+                m->change[k][g1][g2] = log((1 - CHORD_KEY_CHANGE_PROB) * CHORD_CHANGE_PROB *
+                                           (gp[k][g2] + gp[k][g1] / (N_CHORDS - 1)));
+    for (int k = 0; k < N_KEYS; k++)
+        for (int c2 = 0; c2 < N_CHORDS; c2++)
             m->key_jump[k][c2] = log(CHORD_KEY_CHANGE_PROB / (N_KEYS - 1) * p[k][c2]);
-            for (int c1 = 0; c1 < N_CHORDS; c1++)
-                m->change[k][c1][c2] = c1 == c2 ? m->stay
-                    : log((1 - CHORD_KEY_CHANGE_PROB) * CHORD_CHANGE_PROB *
-                          (p[k][c2] + p[k][c1] / (N_CHORDS - 1)));
-        }
     for (int c = 0; c < N_CHORDS; c++) {
         unsigned cm = chord_mask(c);
         int n = __builtin_popcount(cm);
@@ -148,10 +170,10 @@ static void model_build(chord_model *m) {
 
 typedef struct { int64_t a, b; int pitch; double w; } span; /* a note's part in one bar */
 
-/* Adds the lowest-sounding-pitch weight of bar [t0,t1) to x, from the spans
- * that overlap it: the bar is cut at every span edge, and each piece gives
- * its length × bass weight to the pitch class of its lowest pitch. */
-static void add_bass(const span *sp, int n, int64_t t0, int64_t t1, double *x, int64_t *cuts) {
+/* Bass histogram of bar [t0,t1) from the spans that overlap it: the bar is
+ * cut at every span edge, and each piece adds its length to the pitch class
+ * of its lowest sounding pitch. cuts: room for 2n+2 ticks. */
+static void bass_histogram(const span *sp, int n, int64_t t0, int64_t t1, double *bass, int64_t *cuts) {
     int nc = 0;
     cuts[nc++] = t0;
     cuts[nc++] = t1;
@@ -172,15 +194,17 @@ static void add_bass(const span *sp, int n, int64_t t0, int64_t t1, double *x, i
         int low = 128;
         for (int s = 0; s < n; s++)
             if (sp[s].a <= a && sp[s].b >= b && sp[s].pitch < low) low = sp[s].pitch;
-        if (low < 128) x[low % 12] += CHORD_BASS_WEIGHT * (double)(b - a);
+        if (low < 128) bass[low % 12] += (double)(b - a);
     }
 }
 
-/* x: [n_bars][12], unit-normalised rows (zero rows for empty bars). Returns
- * the number of bars with any note, or -1 when out of memory. */
-static int bar_vectors(const gm_score *s, const gm_barmap *bm, double *x) {
+/* x: [n_bars][12], unit-normalised rows (zero rows for empty bars);
+ * bass: [n_bars][12], ticks each pitch class was the lowest sounding one.
+ * Returns the number of bars with any note, or -1 when out of memory. */
+static int bar_vectors(const gm_score *s, const gm_barmap *bm, double *x, double *bass) {
     int nb = bm->n_bars;
     memset(x, 0, (size_t)nb * 12 * sizeof *x);
+    memset(bass, 0, (size_t)nb * 12 * sizeof *bass);
     const int64_t end = bm->bar_tick[nb];
 
     /* Bucket every note's overlap with every bar: first count, then fill. */
@@ -233,8 +257,8 @@ static int bar_vectors(const gm_score *s, const gm_barmap *bm, double *x) {
             }
         }
     }
-    int64_t *cuts = CHORD_BASS_WEIGHT > 0 ? malloc((2 * (size_t)maxn + 2) * sizeof *cuts) : NULL;
-    if (CHORD_BASS_WEIGHT > 0 && !cuts) {
+    int64_t *cuts = malloc((2 * (size_t)maxn + 2) * sizeof *cuts);
+    if (!cuts) {
         free(count); free(start); free(sp);
         return -1;
     }
@@ -244,7 +268,9 @@ static int bar_vectors(const gm_score *s, const gm_barmap *bm, double *x) {
         const span *bs = sp + start[bar];
         int n = start[bar + 1] - start[bar];
         for (int i = 0; i < n; i++) xb[bs[i].pitch % 12] += bs[i].w * (double)(bs[i].b - bs[i].a);
-        if (CHORD_BASS_WEIGHT > 0 && n > 0) add_bass(bs, n, bm->bar_tick[bar], bm->bar_tick[bar + 1], xb, cuts);
+        double *bb = bass + (size_t)bar * 12;
+        if (n > 0) bass_histogram(bs, n, bm->bar_tick[bar], bm->bar_tick[bar + 1], bb, cuts);
+        for (int pc = 0; pc < 12; pc++) xb[pc] += CHORD_BASS_WEIGHT * bb[pc];
         double norm = 0;
         for (int pc = 0; pc < 12; pc++) norm += xb[pc] * xb[pc];
         if (norm > 0) {
@@ -274,17 +300,17 @@ int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, c
     if (!bm->bar_tick) return gm_fail(err, "chord recognition: bar map has no bar lines");
 
     chord_model *m = malloc(sizeof *m);
-    double *x = malloc((size_t)nb * 12 * sizeof *x);
+    double *x = malloc((size_t)nb * 12 * sizeof *x), *bass = malloc((size_t)nb * 12 * sizeof *bass);
     double *emit = malloc(N_CHORDS * sizeof *emit);
     double *prev = malloc(N_STATES * sizeof *prev), *cur = malloc(N_STATES * sizeof *cur);
     int16_t *back = malloc((size_t)nb * N_STATES * sizeof *back);
     int rc = -1;
-    if (!m || !x || !emit || !prev || !cur || !back) {
+    if (!m || !x || !bass || !emit || !prev || !cur || !back) {
         gm_fail(err, "chord recognition: out of memory for %d bars", nb);
         goto done;
     }
     model_build(m);
-    int nonempty = bar_vectors(s, bm, x);
+    int nonempty = bar_vectors(s, bm, x, bass);
     if (nonempty < 0) {
         gm_fail(err, "chord recognition: out of memory for %d bars", nb);
         goto done;
@@ -319,13 +345,26 @@ int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, c
             int16_t *bk = back + (size_t)f * N_STATES;
             for (int k = 0; k < N_KEYS; k++) {
                 const double *pk = prev + k * N_CHORDS;
+                const uint8_t *gk = m->group[k];
                 int jump = k == k1 ? b2 : b1;
+                /* Best and second best previous chord of each group (lowest
+                 * index on ties); the second stands in when the best is c2. */
+                int top1[MAX_GROUPS], top2[MAX_GROUPS];
+                for (int g = 0; g < m->n_groups; g++) top1[g] = top2[g] = -1;
+                for (int c1 = 0; c1 < N_CHORDS; c1++) {
+                    int g = gk[c1];
+                    if (top1[g] < 0 || pk[c1] > pk[top1[g]]) { top2[g] = top1[g]; top1[g] = c1; }
+                    else if (top2[g] < 0 || pk[c1] > pk[top2[g]]) top2[g] = c1;
+                }
                 for (int c2 = 0; c2 < N_CHORDS; c2++) {
-                    double bv = -INFINITY;
-                    int bi = N_STATES;
-                    for (int c1 = 0; c1 < N_CHORDS; c1++) {
-                        double v = pk[c1] + m->change[k][c1][c2];
-                        if (v > bv) { bv = v; bi = k * N_CHORDS + c1; }
+                    const double *tr = &m->change[k][0][gk[c2]];
+                    double bv = pk[c2] + m->stay;
+                    int bi = k * N_CHORDS + c2;
+                    for (int g = 0; g < m->n_groups; g++) {
+                        int c1 = top1[g] == c2 ? top2[g] : top1[g];
+                        if (c1 < 0) continue;
+                        double v = pk[c1] + tr[g * MAX_GROUPS];
+                        if (BETTER(v, k * N_CHORDS + c1, bv, bi)) { bv = v; bi = k * N_CHORDS + c1; }
                     }
                     double jv = prev[jump] + m->key_jump[k][c2];
                     if (BETTER(jv, jump, bv, bi)) { bv = jv; bi = jump; }
@@ -344,12 +383,23 @@ int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, c
         int c = st % N_CHORDS;
         out[f] = c == 0 ? (gm_chord){-1, -1}
                         : (gm_chord){(int8_t)((c - 1) / GM_N_QUALITIES), (int8_t)((c - 1) % GM_N_QUALITIES)};
+        if (out[f].quality == GM_Q_AUG) {
+            /* C+, E+ and G#+ are one pitch-class set, so the model cannot
+             * tell their roots apart (the key prior picks one): name the
+             * chord after whichever of the three sounds longest in the bass. */
+            const double *bb = bass + (size_t)f * 12;
+            int r = out[f].root, best = r;
+            for (int j = 1; j < 3; j++)
+                if (bb[(r + 4 * j) % 12] > bb[best]) best = (r + 4 * j) % 12;
+            out[f].root = (int8_t)best;
+        }
         if (f > 0) st = back[(size_t)f * N_STATES + st];
     }
     rc = 0;
 done:
     free(m);
     free(x);
+    free(bass);
     free(emit);
     free(prev);
     free(cur);
@@ -407,9 +457,8 @@ int gm_chord_parse(const char *name, gm_chord *out, char *err) {
         return gm_fail(err, "'%s' is not a chord name (expected a root A-G, or N)", buf);
     int root = letter_pc[buf[0] - 'A'];
     const char *p = buf + 1;
-    /* Accidentals: '#' or 'b'. A 'b' is a flat only if what follows is
-     * still a valid quality ("Bb", "Bbm7"); none of our suffixes start with b. */
-    while (*p == '#' || *p == 'b') {
+    /* Up to two accidentals, '#' or 'b' (no quality suffix starts with b). */
+    for (int acc = 0; acc < 2 && (*p == '#' || *p == 'b'); acc++) {
         root += *p == '#' ? 1 : -1;
         p++;
     }

@@ -427,8 +427,9 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
         fprintf(f, "files found        %zu\nsongs used         %zu (%zu held out for validation)\n", sm->files, sm->songs, sm->songs_valid);
         fprintf(f, "segments           %zu train, %zu validation\n", sm->segments_train, sm->segments_valid);
         fprintf(f, "segments dropped   %zu duplicate, %zu empty\n", sm->segments_duplicate, sm->segments_empty);
-        fprintf(f, "notes encoded      %zu, kept exactly %zu (%.2f%%), compounds out of vocabulary %zu\n", sm->notes_in,
-                sm->notes_exact, sm->notes_in ? 100.0 * sm->notes_exact / sm->notes_in : 0.0, sm->compounds_oov);
+        fprintf(f, "notes encoded      %zu: onset and pitch kept %.2f%%, also duration token %.2f%%; compounds out of vocabulary %zu\n",
+                sm->notes_in, sm->notes_in ? 100.0 * sm->notes_onset_pitch / sm->notes_in : 0.0,
+                sm->notes_in ? 100.0 * sm->notes_exact / sm->notes_in : 0.0, sm->compounds_oov);
         fprintf(f, "tracks unmapped    %zu\nvocabulary         %d tokens:", sm->tracks_unmapped, sm->vocab_size);
         for (int c = 0; c < l->n_classes; c++) fprintf(f, " %s %d", l->cls[c].name, sm->vocab_class_size[c]);
         fprintf(f, "\nseconds            %.2f\nskipped files      %zu\n", sm->seconds, sm->n_skipped);
@@ -442,10 +443,10 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
         json_str(f, l->name);
         fprintf(f, ", \"window_cols\": %d, \"hop_cols\": %d, \"files\": %zu, \"songs\": %zu, \"songs_valid\": %zu, "
                    "\"segments_train\": %zu, \"segments_valid\": %zu, \"segments_duplicate\": %zu, \"segments_empty\": %zu, "
-                   "\"notes_in\": %zu, \"notes_exact\": %zu, \"compounds_oov\": %zu, \"tracks_unmapped\": %zu, "
+                   "\"notes_in\": %zu, \"notes_exact\": %zu, \"notes_onset_pitch\": %zu, \"compounds_oov\": %zu, \"tracks_unmapped\": %zu, "
                    "\"vocab_size\": %d, \"vocab_classes\": {",
                 p->window_cols, p->hop_cols, sm->files, sm->songs, sm->songs_valid, sm->segments_train, sm->segments_valid,
-                sm->segments_duplicate, sm->segments_empty, sm->notes_in, sm->notes_exact, sm->compounds_oov,
+                sm->segments_duplicate, sm->segments_empty, sm->notes_in, sm->notes_exact, sm->notes_onset_pitch, sm->compounds_oov,
                 sm->tracks_unmapped, sm->vocab_size);
         for (int c = 0; c < l->n_classes; c++) {
             fprintf(f, "%s", c ? ", " : "");
@@ -597,6 +598,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
         sm->songs_valid += valid;
         sm->notes_in += so->stats.notes_in;
         sm->notes_exact += so->stats.notes_exact;
+        sm->notes_onset_pitch += so->stats.notes_onset_pitch;
         sm->compounds_oov += so->stats.compounds_oov;
         sm->tracks_unmapped += so->tracks_unmapped;
         size_t name_len = strlen(files.v[i].name);

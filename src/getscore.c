@@ -140,6 +140,9 @@ struct gm_vocab {
     int cls_end[GM_MAX_CLASSES];    /* [n_classes] one past its last id */
     int root_begin, qual_begin;     /* first id of the 12 roots, of the 8 qualities */
     int8_t *kind;                   /* [cap] class index, or K_* */
+    uint8_t *odd;                   /* [cap] 1 = pitch token naming a pitch outside the class's
+                                       range (the original has 12 bass tokens with negative
+                                       pitches): kept for its id, never looked up or chosen */
     pmask *mask;                    /* [cap] pitch set of pitch tokens, else zero */
     uint32_t *count;                /* [cap] corpus count from the file / builder */
     uint32_t *text_off;             /* [cap] offset of the token string in text */
@@ -152,6 +155,7 @@ struct gm_vocab {
 void gm_vocab_free(gm_vocab *v) {
     if (!v) return;
     free(v->kind);
+    free(v->odd);
     free(v->mask);
     free(v->count);
     free(v->text_off);
@@ -175,13 +179,15 @@ static int vocab_push(gm_vocab *v, int kind, pmask m, uint32_t count, const char
         int cap = v->cap ? 2 * v->cap : 1024;
         int8_t *k = realloc(v->kind, (size_t)cap * sizeof *k);
         if (k) v->kind = k;
+        uint8_t *od = realloc(v->odd, (size_t)cap * sizeof *od);
+        if (od) v->odd = od;
         pmask *mm = realloc(v->mask, (size_t)cap * sizeof *mm);
         if (mm) v->mask = mm;
         uint32_t *c = realloc(v->count, (size_t)cap * sizeof *c);
         if (c) v->count = c;
         uint32_t *o = realloc(v->text_off, (size_t)cap * sizeof *o);
         if (o) v->text_off = o;
-        if (!k || !mm || !c || !o) return -1;
+        if (!k || !od || !mm || !c || !o) return -1;
         v->cap = cap;
     }
     size_t len = strlen(s) + 1;
@@ -198,6 +204,7 @@ static int vocab_push(gm_vocab *v, int kind, pmask m, uint32_t count, const char
     v->text_off[v->n] = (uint32_t)v->text_len;
     v->text_len += len;
     v->kind[v->n] = (int8_t)kind;
+    v->odd[v->n] = 0;
     v->mask[v->n] = m;
     v->count[v->n] = count;
     v->n++;
@@ -231,7 +238,7 @@ static int vocab_index(gm_vocab *v) {
     memset(v->hash, 0xff, v->hash_cap * sizeof *v->hash);
     for (int id = 0; id < v->n; id++) {
         int c = v->kind[id];
-        if (c < 0) continue;
+        if (c < 0 || v->odd[id]) continue;
         size_t h = (size_t)pm_hash(c, v->mask[id]) & (v->hash_cap - 1);
         while (v->hash[h] >= 0) {
             int o = v->hash[h];
@@ -303,29 +310,38 @@ static int check_layout(const gm_layout *l, char *err) {
 
 /* Parses "P60 64 67" style pitch lists after the prefix: decimal numbers
  * without leading zeros, one space apart, strictly increasing (so the
- * string is the canonical one). Drum values must lie in 128..255 and are
- * stored as GM keys. Returns 0 or -1 with a reason in why. */
-static int parse_pitches(const char *s, int is_drum, pmask *out, const char **why) {
+ * string is the canonical one). Drum values lie in 128..255 and are stored
+ * as GM keys. Pitched values may be negative: the original dict.txt has
+ * bass tokens such as "B-9 14 38 59 86" (a transposition that was not
+ * folded back into range); *odd is then set and only the in-range pitches
+ * go into the mask, as the original decoder plays those and skips the
+ * negative ones. Returns 0 or -1 with a reason in why. */
+static int parse_pitches(const char *s, int is_drum, pmask *out, int *odd, const char **why) {
     pmask m = {{0, 0}};
-    int prev = -1;
+    int prev = INT_MIN;
     const char *p = s;
+    *odd = 0;
     for (;;) {
+        int neg = 0;
+        if (*p == '-' && !is_drum) neg = 1, p++;
         if (*p < '0' || *p > '9') { *why = "expected a pitch number"; return -1; }
-        if (*p == '0' && p[1] >= '0' && p[1] <= '9') { *why = "pitch with a leading zero"; return -1; }
+        if (*p == '0' && ((p[1] >= '0' && p[1] <= '9') || neg)) { *why = "pitch with a leading zero or -0"; return -1; }
         int val = 0;
         while (*p >= '0' && *p <= '9') {
             val = val * 10 + (*p - '0');
             if (val > 255) { *why = "pitch out of range"; return -1; }
             p++;
         }
+        if (neg) val = -val;
         int lo = is_drum ? 128 : 0;
-        if (val < lo || val > lo + 127) {
-            *why = is_drum ? "drum pitch outside 128..255" : "pitch outside 0..127";
+        if (val < -128 || val > lo + 127 || (is_drum && val < lo)) {
+            *why = is_drum ? "drum pitch outside 128..255" : "pitch outside -128..127";
             return -1;
         }
         if (val <= prev) { *why = "pitches not strictly increasing"; return -1; }
         prev = val;
-        pm_set(&m, val - lo);
+        if (val < lo) *odd = 1;
+        else pm_set(&m, val - lo);
         if (!*p) break;
         if (*p != ' ') { *why = "unexpected character"; return -1; }
         p++;
@@ -336,7 +352,8 @@ static int parse_pitches(const char *s, int is_drum, pmask *out, const char **wh
 
 /* Is this a pitch token of some class (a letter then a digit)? */
 static int looks_like_pitch_token(const char *tok) {
-    return tok[0] && tok[0] != 'T' && tok[1] >= '0' && tok[1] <= '9';
+    const char *d = tok[0] && tok[1] == '-' ? tok + 2 : tok + 1;
+    return tok[0] && tok[0] != 'T' && *d >= '0' && *d <= '9';
 }
 
 gm_vocab *gm_vocab_load(const char *path, const gm_layout *l, char *err) {
@@ -454,13 +471,15 @@ gm_vocab *gm_vocab_load(const char *path, const gm_layout *l, char *err) {
                 memset(have_single, 0, sizeof have_single);
             }
             pmask m;
-            if (parse_pitches(tok + 1, l->cls[cls].is_drum, &m, &why)) goto bad_line;
-            if (pm_count(m) == 1) {
+            int odd;
+            if (parse_pitches(tok + 1, l->cls[cls].is_drum, &m, &odd, &why)) goto bad_line;
+            if (pm_count(m) == 1 && !odd) {
                 uint8_t one[128];
                 pm_list(m, one);
                 have_single[one[0]] = 1;
             }
             if (vocab_push(v, cls, m, (uint32_t)count, tok)) goto oom;
+            v->odd[v->n - 1] = (uint8_t)odd;
         } else {
             /* Chord roots, then qualities, in the fixed order. */
             if (chord_at == 0) {
@@ -618,7 +637,7 @@ static int vocab_closest_mask(const gm_vocab *v, int cls, pmask q) {
     int best = -1, best_n = 0;
     uint32_t best_count = 0;
     for (int t = v->cls_begin[cls]; t < v->cls_end[cls]; t++) {
-        if (!pm_subset(v->mask[t], q)) continue;
+        if (v->odd[t] || !pm_subset(v->mask[t], q)) continue;
         int k = pm_count(v->mask[t]);
         if (k > best_n || (k == best_n && v->count[t] > best_count)) {
             best = t;
@@ -762,8 +781,8 @@ gm_vocab *gm_vocab_builder_finish(const gm_vocab_builder *b, double coverage, ui
         gm_fail(err, "no vocabulary builder");
         return NULL;
     }
-    if (!(coverage >= 0.0 && coverage <= 1.0)) {
-        gm_fail(err, "vocabulary coverage %g is outside 0..1", coverage);
+    if (!(coverage >= 0.0)) {
+        gm_fail(err, "vocabulary coverage %g is negative or not a number", coverage);
         return NULL;
     }
     gm_vocab *v = vocab_new(b->l.cls, b->l.n_classes);
@@ -789,12 +808,15 @@ gm_vocab *gm_vocab_builder_finish(const gm_vocab_builder *b, double coverage, ui
         qsort(list, n, sizeof *list, cmp_bentry);
         /* The original rule: the running sum includes the current compound
          * and must stay strictly below coverage × total; the count must
-         * exceed min_count; the first compound failing either ends it. */
+         * exceed min_count; the first compound failing either ends it.
+         * Coverage >= 1 lifts the share limit (with the strict < even 1.0
+         * would drop the last compound, which is never what a caller asking
+         * for everything means). */
         double limit = coverage * (double)total;
         uint64_t run = 0;
         for (size_t i = 0; i < n; i++) {
             run += list[i].count;
-            if (!((double)run < limit && list[i].count > min_count)) break;
+            if (!((coverage >= 1.0 || (double)run < limit) && list[i].count > min_count)) break;
             if (vocab_push_pitch(v, c, list[i].m, clamp32(list[i].count))) goto oom;
         }
         v->cls_end[c] = v->n;
@@ -832,21 +854,17 @@ static int check_vocab_layout(const gm_vocab *v, const gm_layout *l, char *err) 
     return 0;
 }
 
-/* Column of a note end: like gm_barmap_tick_to_col but not clamped at the
- * last column, so a note ending exactly at the end keeps its length. */
+/* Column of a note end: nearest grid step (halves round up, as
+ * gm_barmap_tick_to_col does) but not clamped to the last column, so a note
+ * ending at or near the end of the piece keeps its length. */
 static int64_t end_col(const gm_barmap *bm, int64_t tick) {
-    int64_t last = bm->bar_tick[bm->n_bars];
-    if (tick < last) {
-        int c = gm_barmap_tick_to_col(bm, tick);
-        /* tick_to_col clamps to n_cols-1; inside the map that only bites
-         * when rounding reaches the final bar line. */
-        if (c == bm->n_cols - 1 && gm_barmap_col_to_tick(bm, bm->n_cols) - tick <
-                                       tick - gm_barmap_col_to_tick(bm, bm->n_cols - 1))
-            return bm->n_cols;
-        return c;
-    }
     int64_t tpq = bm->ticks_per_quarter, spq = bm->steps_per_quarter;
-    return bm->n_cols + (2 * (tick - last) * spq + tpq) / (2 * tpq);
+    if (tick <= 0) return 0;
+    int64_t last = bm->bar_tick[bm->n_bars];
+    if (tick >= last) return bm->n_cols + (2 * (tick - last) * spq + tpq) / (2 * tpq);
+    int b = gm_barmap_bar_of_tick(bm, tick);
+    int64_t c = bm->bar_col[b] + (2 * (tick - bm->bar_tick[b]) * spq + tpq) / (2 * tpq);
+    return c < bm->bar_col[b + 1] ? c : bm->bar_col[b + 1];
 }
 
 /* One note of a class, placed on the grid. */
@@ -946,11 +964,21 @@ int gm_grid_encode(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_v
                 prow[gn[a].col] = id;
                 drow[gn[a].col] = dur;
             }
-            /* Each (column, pitch) decodes to one note; extra copies are lost. */
-            for (size_t k = a; k < e; k++) {
-                int first = k == a || gn[k].pitch != gn[k - 1].pitch;
-                if (!first || !pm_has(kept, gn[k].pitch)) st.notes_dropped++;
-                else if (gm_duration_token(gn[k].steps) == dur) st.notes_exact++;
+            /* Each (column, pitch) decodes to one note with the shared
+             * duration: with several copies of a pitch, the copy that has
+             * that duration (if any) survives and the others are lost. */
+            for (size_t k = a; k < e;) {
+                size_t r = k;
+                int match = 0;
+                for (; r < e && gn[r].pitch == gn[k].pitch; r++) match |= gm_duration_token(gn[r].steps) == dur;
+                if (!pm_has(kept, gn[k].pitch)) {
+                    st.notes_dropped += r - k;
+                } else {
+                    st.notes_onset_pitch++;
+                    st.notes_exact += (size_t)match;
+                    st.notes_dropped += r - k - 1;
+                }
+                k = r;
             }
             a = e;
         }
@@ -1115,16 +1143,24 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 }
 
 /*
- * One block per bar; one line per row that has something other than <pad>
- * in the bar, listing "offset:token" for each non-pad cell. Runs of one
- * token (chord rows, EMPTY) are written once with "xN", so a 4/4 bar takes
- * a handful of short lines:
+ * A header (size, and the rows that are EMPTY throughout, which are not
+ * repeated per bar), then one block per bar with one line per row that has
+ * something other than <pad> in it, listing "offset:token" for each non-pad
+ * cell. A run of one token (chord rows) is written once with "xN", so a 4/4
+ * bar takes a handful of short lines:
  *
  *   bar 2  cols 16..31  4/4
  *     lead.pitch     0:M72 4:M74 8:M76
  *     lead.dur       0:T4 4:T4 8:T5
  *     chord.root     0:C x16
  */
+static void row_name(char *buf, size_t n, const gm_layout *l, int r) {
+    if (r < 2 * l->n_classes)
+        snprintf(buf, n, "%s.%s", l->cls[r / 2].name, r % 2 ? "dur" : "pitch");
+    else
+        snprintf(buf, n, "chord.%s", r % 2 ? "quality" : "root");
+}
+
 int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char **out_text, char *err) {
     *out_text = NULL;
     if (!g || !g->tok) return gm_fail(err, "no grid");
@@ -1136,6 +1172,22 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
     int n_bars = have_bars ? g->bm.n_bars : (g->n_cols + 15) / 16;
     sb_printf(&sb, "grid: %d rows x %d cols, %d bars, layout %s, vocabulary %d tokens\n", g->n_rows, g->n_cols,
               n_bars, l->name, v->n);
+    /* [n_rows] 1 = the row is EMPTY in every column */
+    uint8_t *all_empty = calloc((size_t)g->n_rows, 1);
+    if (!all_empty) return gm_fail(err, "out of memory");
+    int n_all_empty = 0;
+    for (int r = 0; r < g->n_rows; r++) {
+        const int32_t *row = g->tok + (size_t)r * g->n_cols; /* [n_cols] */
+        int j = 0;
+        while (j < g->n_cols && row[j] == v->n) j++;
+        if (j == g->n_cols && g->n_cols > 0) {
+            char name[48];
+            row_name(name, sizeof name, l, r);
+            sb_printf(&sb, "%s%s", n_all_empty++ ? ", " : "EMPTY rows: ", name);
+            all_empty[r] = 1;
+        }
+    }
+    if (n_all_empty) sb_printf(&sb, "\n");
     for (int bar = 0; bar < n_bars; bar++) {
         int c0 = have_bars ? g->bm.bar_col[bar] : 16 * bar;
         int c1 = have_bars ? g->bm.bar_col[bar + 1] : (16 * bar + 16 < g->n_cols ? 16 * bar + 16 : g->n_cols);
@@ -1147,12 +1199,9 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
             const int32_t *row = g->tok + (size_t)r * g->n_cols; /* [n_cols] */
             int any = 0;
             for (int j = c0; j < c1 && !any; j++) any = row[j] != pad;
-            if (!any) continue;
+            if (!any || all_empty[r]) continue;
             char name[48];
-            if (r < 2 * l->n_classes)
-                snprintf(name, sizeof name, "%s.%s", l->cls[r / 2].name, r % 2 ? "dur" : "pitch");
-            else
-                snprintf(name, sizeof name, "chord.%s", r % 2 ? "quality" : "root");
+            row_name(name, sizeof name, l, r);
             sb_printf(&sb, "  %-14s", name);
             for (int j = c0; j < c1;) {
                 int k = j + 1;
@@ -1171,6 +1220,7 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
             sb_printf(&sb, "\n");
         }
     }
+    free(all_empty);
     if (sb.oom) {
         free(sb.s);
         return gm_fail(err, "out of memory writing the grid dump");

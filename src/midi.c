@@ -42,6 +42,7 @@
 
 #define GM_MIDI_MAX_BYTES ((size_t)64 << 20)   /* larger inputs are refused */
 #define GM_MIDI_MAX_TICK (INT64_C(1) << 60)    /* tick sums saturate here */
+#define GM_MIDI_MAX_TRACKS 65536               /* (chunk, channel, program) tracks */
 #define GM_VLQ_MAX 0x0FFFFFFFu                 /* largest 4-byte VLQ */
 
 /* ======================================================================== */
@@ -101,6 +102,7 @@ typedef struct {
     /* open notes */
     pend_note *pool;
     int32_t n_pool, cap_pool, free_head;
+    int32_t n_open;             /* open notes (skips the close-all scan) */
     int32_t head[16 * 128], tail[16 * 128];
     /* per chunk */
     int track_of[16][128];      /* gm_track index per (channel, program), -1 */
@@ -159,9 +161,19 @@ static int note_on(reader *r, int ch, int pitch, int velocity, int64_t tick) {
              : r->format == 1 ? global_program(r, ch, tick) : 0;
     int ti = r->track_of[ch][prog];
     if (ti < 0) {
+        /* A track costs ~200 bytes for a few bytes of file (a program change
+         * and a note), so many tiny chunks could blow memory up: cap them. */
+        if (r->s->n_tracks >= GM_MIDI_MAX_TRACKS)
+            return gm_fail(r->err, "too many tracks (over %d channel/program combinations)", GM_MIDI_MAX_TRACKS);
         ti = gm_score_add_track(r->s, "", prog, ch, ch == 9);
         if (ti < 0) return reader_fail_oom(r);
-        r->s->tracks[ti].source_track = r->chunk_idx;
+        gm_track *t = &r->s->tracks[ti];
+        t->source_track = r->chunk_idx;
+        /* start small (gm_track_add_note doubles from here): most split
+         * tracks of odd files hold a handful of notes */
+        t->notes = malloc(8 * sizeof *t->notes);
+        if (!t->notes) return reader_fail_oom(r);
+        t->cap_notes = 8;
         r->track_of[ch][prog] = ti;
     }
     int32_t slot = r->free_head;
@@ -185,6 +197,7 @@ static int note_on(reader *r, int ch, int pitch, int velocity, int64_t tick) {
     int key = ch * 128 + pitch;
     if (r->tail[key] >= 0) r->pool[r->tail[key]].next = slot; else r->head[key] = slot;
     r->tail[key] = slot;
+    r->n_open++;
     return 0;
 }
 
@@ -198,6 +211,7 @@ static int note_off(reader *r, int ch, int pitch, int64_t tick) {
     if (r->head[key] < 0) r->tail[key] = -1;
     pn->next = r->free_head;
     r->free_head = slot;
+    r->n_open--;
     /* gm_track_add_note turns a zero-length note into duration 1 */
     if (gm_track_add_note(&r->s->tracks[pn->track], pn->tick, tick - pn->tick, pitch, pn->velocity, ch))
         return reader_fail_oom(r);
@@ -321,7 +335,7 @@ static int read_chunk_notes(reader *r, const uint8_t *p, size_t n, int64_t base,
     r->name[0] = 0;
     int64_t end;
     int rc = parse_chunk(r, p, n, base, &end);
-    for (int key = 0; key < 16 * 128 && !rc; key++)
+    for (int key = 0; key < 16 * 128 && r->n_open && !rc; key++)
         while (r->head[key] >= 0 && !rc) rc = note_off(r, key / 128, key % 128, end);
     if (rc) return rc;
     for (int t = first_track; t < r->s->n_tracks; t++) gm_strlcpy(r->s->tracks[t].name, r->name, sizeof r->s->tracks[t].name);
@@ -499,7 +513,7 @@ done:
 typedef struct { uint8_t *d; size_t n, cap; int oom; } wbuf;
 
 static void put(wbuf *b, const void *src, size_t k) {
-    if (b->oom) return;
+    if (b->oom || k == 0) return;
     if (b->n + k > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + k) cap *= 2;

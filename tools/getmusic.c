@@ -329,7 +329,8 @@ static int cmd_prepare(int argc, char **argv) {
         printf("songs     %zu used (%zu validation), %zu of %zu files skipped\n", sm.songs, sm.songs_valid, sm.n_skipped, sm.files);
         printf("segments  %zu train, %zu validation (%zu duplicates, %zu empty dropped)\n", sm.segments_train,
                sm.segments_valid, sm.segments_duplicate, sm.segments_empty);
-        printf("notes     %zu, %.2f%% kept exactly by encode/decode, %zu out-of-vocabulary compounds\n", sm.notes_in,
+        printf("notes     %zu: %.2f%% keep onset and pitch through encode/decode, %.2f%% also the duration token;"
+               " %zu out-of-vocabulary compounds\n", sm.notes_in, sm.notes_in ? 100.0 * sm.notes_onset_pitch / sm.notes_in : 0.0,
                sm.notes_in ? 100.0 * sm.notes_exact / sm.notes_in : 0.0, sm.compounds_oov);
         printf("vocab     %d tokens\n", sm.vocab_size);
         printf("time      %.2f s\n", sm.seconds);
