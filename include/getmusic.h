@@ -128,6 +128,17 @@ int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col);
 int  gm_barmap_bar_of_tick(const gm_barmap *bm, int64_t tick);
 int  gm_barmap_bar_of_col(const gm_barmap *bm, int col);
 
+/* Seconds ↔ ticks through the tempo map (120 bpm before the first tempo). */
+double  gm_score_tick_to_seconds(const gm_score *s, int64_t tick);
+int64_t gm_score_seconds_to_tick(const gm_score *s, double seconds);
+
+/* Bar lines from a beat annotation such as POP909's beat_midi.txt (lines of
+ * "seconds is_beat is_downbeat"), for files whose declared metre is not the
+ * music's (POP909 declares 1/4 or 2/4): replaces the time signatures with n/4
+ * bars from the first downbeat on (n = the most common downbeat spacing in
+ * beats) and a lead-in bar before it. Returns 0, or -1 with err. */
+int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err);
+
 /* Snaps every note onset to the nearest grid step and every duration to a
  * whole number of steps (>= 1), keeping bar lines where they are. */
 int gm_score_quantize(gm_score *s, int steps_per_quarter, char *err);

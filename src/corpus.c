@@ -218,6 +218,16 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
         gm_strlcpy(so->reason, err, sizeof so->reason);
         return 0;
     }
+    /* POP909 declares 1/4 or 2/4; its beat_midi.txt beside the file has the
+     * real downbeats, so bars (and chords per bar) follow the music. */
+    char beats[4200];
+    const char *slash = strrchr(f->path, '/');
+    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - f->path) : 0, f->path, slash ? "/" : "");
+    if (access(beats, R_OK) == 0 && gm_score_metre_from_beat_file(s, beats, err)) {
+        gm_strlcpy(so->reason, err, sizeof so->reason);
+        gm_score_free(s);
+        return 0;
+    }
     int used = 0;
     for (int i = 0; i < s->n_tracks; i++) {
         s->tracks[i].cls = gm_layout_classify(l, &s->tracks[i]);

@@ -462,3 +462,64 @@ int gm_layout_classify(const gm_layout *l, const gm_track *t) {
         }
     return -1;
 }
+
+/* ======================================================================== */
+/* Time in seconds, and bar lines from beat annotations                      */
+/* ======================================================================== */
+
+double gm_score_tick_to_seconds(const gm_score *s, int64_t tick) {
+    double sec = 0, usec = 500000;
+    int64_t at = 0;
+    for (int i = 0; i < s->n_tempos && s->tempos[i].tick < tick; i++) {
+        sec += (double)(s->tempos[i].tick - at) * usec / 1e6 / s->ticks_per_quarter;
+        at = s->tempos[i].tick;
+        usec = s->tempos[i].usec_per_quarter;
+    }
+    return sec + (double)(tick - at) * usec / 1e6 / s->ticks_per_quarter;
+}
+
+int64_t gm_score_seconds_to_tick(const gm_score *s, double sec) {
+    double t0 = 0, usec = 500000;
+    int64_t tick = 0;
+    for (int i = 0; i < s->n_tempos; i++) {
+        double dt = (double)(s->tempos[i].tick - tick) * usec / 1e6 / s->ticks_per_quarter;
+        if (t0 + dt > sec) break;
+        t0 += dt;
+        tick = s->tempos[i].tick;
+        usec = s->tempos[i].usec_per_quarter;
+    }
+    double t = (double)tick + (sec - t0) * 1e6 / usec * s->ticks_per_quarter;
+    return t < 0 ? 0 : t > 1e15 ? (int64_t)1e15 : (int64_t)(t + 0.5);
+}
+
+int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return gm_fail(err, "cannot open %s", path);
+    double t, a, b, first_t = 0;
+    int first = -1, since = -1, lines = 0;
+    long hist[17] = {0}; /* downbeat spacings in beats */
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lf %lf %lf", &t, &a, &b) != 3) {
+            fclose(f);
+            return gm_fail(err, "%s: line %d is not 'seconds beat downbeat'", path, lines + 1);
+        }
+        if (b == 1.0) {
+            if (first < 0) { first = lines; first_t = t; }
+            else if (since > 0 && since <= 16) hist[since]++;
+            since = 0;
+        }
+        if (since >= 0) since++;
+        lines++;
+    }
+    fclose(f);
+    if (first < 0) return gm_fail(err, "%s: no downbeat marked", path);
+    int n = 4;
+    for (int k = 1; k <= 16; k++)
+        if (hist[k] > hist[n]) n = k;
+    int64_t d0 = gm_score_seconds_to_tick(s, first_t);
+    s->n_timesigs = 0;
+    if (gm_score_add_timesig(s, 0, n, 4) || (d0 > 0 && gm_score_add_timesig(s, d0, n, 4)))
+        return gm_fail(err, "out of memory");
+    return 0;
+}

@@ -8,7 +8,7 @@
 #define TPQ 480
 #define BAR (4 * TPQ)
 /* Per-bar root accuracy floor on the POP909 sample (see test_pop909). */
-#define POP909_ROOT_FLOOR 0.50
+#define POP909_ROOT_FLOOR 0.82
 
 /* ======================================================================== */
 /* Helpers                                                                   */
@@ -389,6 +389,28 @@ static void test_chord_edges(void) {
     CHECK(gm_chords_recognize(&s, &bm, NULL, err) != 0 && err[0], "null out refused");
     gm_barmap_free(&bm);
     gm_score_free(&s);
+
+    /* Long held notes cost nothing extra: 3000 notes each held 3000 bars
+     * (9 M note-bars) — C major throughout, quickly. */
+    tr = new_piano(&s);
+    for (int i = 0; i < 3000; i++) gm_track_add_note(tr, i, 3000LL * BAR, 48 + 12 * (i % 3) + (i % 3 == 1 ? 4 : i % 3 == 2 ? 7 : 0), 80, 0);
+    gm_score_sort(&s);
+    CHECK(gm_barmap_build(&bm, &s, 4, err) == 0, "%s", err);
+    gm_chord *many = malloc((size_t)bm.n_bars * sizeof *many);
+    CHECK(many && gm_chords_recognize(&s, &bm, many, err) == 0, "held notes: %s", err);
+    int allc = many != NULL;
+    for (int i = 0; many && i < bm.n_bars; i++) allc &= many[i].root == 0 && many[i].quality == GM_Q_MAJ;
+    CHECK(allc && bm.n_bars >= 3001, "held C major over %d bars", bm.n_bars);
+    free(many);
+    gm_barmap_free(&bm);
+
+    /* Absurdly long pieces are refused with a reason, not allocated. */
+    s.end_tick = 70000LL * BAR;
+    CHECK(gm_barmap_build(&bm, &s, 4, err) == 0, "%s", err);
+    err[0] = 0;
+    CHECK(gm_chords_recognize(&s, &bm, out, err) != 0 && strstr(err, "bars"), "70000 bars: %s", err);
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
 }
 
 /* ======================================================================== */
@@ -528,7 +550,8 @@ static void test_pop909(void) {
     double acc = counted ? (double)correct / counted : 0;
     printf("pop909: %d songs, %d labelled bars, root accuracy %.1f%%\n", songs, counted, 100 * acc);
     CHECK(songs >= 40 && counted > 2000, "songs %d bars %d", songs, counted);
-    /* Measured 0.xx on this sample (bench/chord_accuracy.c gives all 818). */
+    /* Measured 85.4% on this sample with the files' own (1-2 beat) bars when
+     * the floor was set; bench/chord_accuracy.c evaluates all 818 songs. */
     CHECK(acc > POP909_ROOT_FLOOR, "root accuracy %.3f below %.2f", acc, POP909_ROOT_FLOOR);
 }
 

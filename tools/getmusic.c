@@ -117,18 +117,6 @@ static const char *gm_program_names[128] = {
     "Helicopter", "Applause", "Gunshot",
 };
 
-/* Seconds at a tick, through the tempo map. */
-static double tick_seconds(const gm_score *s, int64_t tick) {
-    double sec = 0, usec = 500000;
-    int64_t at = 0;
-    for (int i = 0; i < s->n_tempos && s->tempos[i].tick < tick; i++) {
-        sec += (double)(s->tempos[i].tick - at) * usec / 1e6 / s->ticks_per_quarter;
-        at = s->tempos[i].tick;
-        usec = s->tempos[i].usec_per_quarter;
-    }
-    return sec + (double)(tick - at) * usec / 1e6 / s->ticks_per_quarter;
-}
-
 static void json_str(const char *s) {
     putchar('"');
     for (; *s; s++) {
@@ -156,6 +144,11 @@ static int cmd_info(int argc, char **argv) {
     if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "%s", err);
     gm_score s;
     if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    /* A POP909-style beat annotation beside the file gives the real bar lines. */
+    char beats[4200];
+    const char *slash = strrchr(in, '/');
+    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - in) : 0, in, slash ? "/" : "");
+    int metre_from_beats = access(beats, R_OK) == 0 && gm_score_metre_from_beat_file(&s, beats, err) == 0;
     gm_barmap bm;
     if (gm_barmap_build(&bm, &s, 4, err)) {
         gm_score_free(&s);
@@ -171,7 +164,7 @@ static int cmd_info(int argc, char **argv) {
     gm_key key = gm_key_find(&s);
     char kb[32], cb[16];
     gm_key_name(key, kb, sizeof kb);
-    double secs = tick_seconds(&s, s.end_tick);
+    double secs = gm_score_tick_to_seconds(&s, s.end_tick);
 
     if (json) {
         printf("{\"file\": ");
@@ -227,6 +220,7 @@ static int cmd_info(int argc, char **argv) {
             printf(" %d/%d (bar %d)%s", s.timesigs[i].numerator, s.timesigs[i].denominator,
                    gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1, i + 1 < s.n_timesigs ? "," : "");
         if (s.n_timesigs > 8) printf(" ... %d changes in all", s.n_timesigs);
+        if (metre_from_beats) printf("  (bars from %s)", beats);
         printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
         printf("tracks    (layout '%s')\n", layout.name);
         printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
