@@ -1,8 +1,9 @@
 # getmusic — build, test, bench, demo. See README.md.
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
-LDLIBS  += -lm -pthread
+# `override` so that `make CFLAGS=...` (as sanitize does) keeps these.
+override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
+override LDLIBS += -lm -pthread
 BUILD   ?= build
 
 LIB_SRC   := $(sort $(wildcard src/*.c))
@@ -24,10 +25,10 @@ $(BUILD)/libgetmusic.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/getmusic: tools/getmusic.c $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 # Every test binary, then the total "N passed, N failed" line.
 test: $(TEST_BIN) $(BUILD)/getmusic
@@ -36,7 +37,7 @@ test: $(TEST_BIN) $(BUILD)/getmusic
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
 	$(MAKE) test BUILD=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDLIBS="-lm -pthread -fsanitize=address,undefined"
+	    LDFLAGS="-fsanitize=address,undefined"
 
 # libFuzzer target for the MIDI reader. FUZZ_SECONDS=600 for a long run.
 FUZZ_SECONDS ?= 30
@@ -50,7 +51,7 @@ fuzz: $(BUILD)/fuzz_midi
 	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 bench: $(BUILD)/getmusic
 	@PYTHON=$(PYTHON) bench/run.sh $(BUILD)/getmusic

@@ -29,3 +29,7 @@ printf '%-46s %10.3f %9.1fx\n' "getmusic: read + pair notes (C, 1 thread)" "$t_o
 printf '%-46s %10.3f %9.1fx\n' "getmusic prepare: whole corpus (2 threads)" "$t_prep" "$(calc "$t_ref / $t_prep")"
 printf '\nnotes read: getmusic %s, mido %s\n' "$(field "$ours" notes)" "$(field "$ref" notes)"
 sed 's/^/  /' "$tmp/prep.txt"
+
+# 3. Chord recognition and key finding against POP909's own labels.
+make -s build/bench_chord_accuracy >/dev/null
+build/bench_chord_accuracy "$DATA"
