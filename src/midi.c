@@ -25,9 +25,19 @@
  * [5,15), cannot survive any MIDI round trip: the event stream is the same as
  * for [0,15) and [5,30). They come back in that FIFO form.)
  *
+ * Tracks: one gm_track per (chunk, channel, program), the program being the
+ * one in effect when the note starts: the chunk's own last program change on
+ * that channel, else (type 1) the last one for that channel at or before the
+ * note in any chunk (some files keep every program change in the first
+ * track), else 0. Name = the chunk's first track name; tracks without notes
+ * are dropped, while tempo, metre and key events of every chunk are kept.
+ * Type 2 chunks are independent sequences, placed one after another in time.
+ * SMPTE division: see set_division().
+ *
  * Bounds: every event consumes at least one byte, a note at least three, so
- * the number of notes, tracks and program changes is bounded by the file
- * size; ticks saturate at GM_MIDI_MAX_TICK so sums cannot overflow.
+ * the number of notes and program changes is bounded by the file size; the
+ * split tracks are capped at GM_MIDI_MAX_TRACKS; ticks saturate at
+ * GM_MIDI_MAX_TICK so sums cannot overflow.
  */
 #include "getmusic.h"
 #include "util.h"
@@ -465,41 +475,41 @@ done:
     return rc;
 }
 
+/* The reason does not repeat the path: callers name the file themselves
+ * ("song.mid: not a MIDI file (no MThd header)"). */
 int gm_midi_read_file(const char *path, gm_score *out, char *err) {
-    char why[GM_ERR_SIZE] = "";
     uint8_t *buf = NULL;
     int rc = -1;
     int fd = open(path, O_RDONLY);
     memset(out, 0, sizeof *out);
-    if (fd < 0) { gm_fail(err, "%s: %s", path, strerror(errno)); goto done; }
+    if (fd < 0) { gm_fail(err, "cannot open: %s", strerror(errno)); goto done; }
     struct stat st;
-    if (fstat(fd, &st)) { gm_fail(err, "%s: %s", path, strerror(errno)); goto done; }
-    if (S_ISDIR(st.st_mode)) { gm_fail(err, "%s: is a directory", path); goto done; }
-    if (st.st_size > (off_t)GM_MIDI_MAX_BYTES) { gm_fail(err, "%s: MIDI file too large (%lld bytes, limit 64 MiB)", path, (long long)st.st_size); goto done; }
+    if (fstat(fd, &st)) { gm_fail(err, "cannot stat: %s", strerror(errno)); goto done; }
+    if (S_ISDIR(st.st_mode)) { gm_fail(err, "is a directory, not a MIDI file"); goto done; }
+    if (st.st_size > (off_t)GM_MIDI_MAX_BYTES) { gm_fail(err, "MIDI file too large (%lld bytes, limit 64 MiB)", (long long)st.st_size); goto done; }
     /* Read until EOF rather than trusting st_size (pipes, files that grow);
      * one byte past the limit is enough to know it is too large. */
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
     buf = malloc(cap);
-    if (!buf) { gm_fail(err, "%s: out of memory", path); goto done; }
+    if (!buf) { gm_fail(err, "out of memory reading a %zu-byte file", cap); goto done; }
     for (;;) {
         if (n == cap) {
-            if (cap > GM_MIDI_MAX_BYTES) { gm_fail(err, "%s: MIDI file too large (limit 64 MiB)", path); goto done; }
+            if (cap > GM_MIDI_MAX_BYTES) { gm_fail(err, "MIDI file too large (limit 64 MiB)"); goto done; }
             uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { gm_fail(err, "%s: out of memory", path); goto done; }
+            if (!nb) { gm_fail(err, "out of memory reading a file of over %zu bytes", cap); goto done; }
             buf = nb;
             cap *= 2;
         }
         ssize_t k = read(fd, buf + n, cap - n);
         if (k < 0) {
             if (errno == EINTR) continue;
-            gm_fail(err, "%s: %s", path, strerror(errno));
+            gm_fail(err, "read failed: %s", strerror(errno));
             goto done;
         }
         if (k == 0) break;
         n += (size_t)k;
     }
-    if (gm_midi_read_mem(buf, n, out, why)) { gm_fail(err, "%s: %s", path, why); goto done; }
-    rc = 0;
+    rc = gm_midi_read_mem(buf, n, out, err);
 done:
     if (fd >= 0) close(fd);
     free(buf);
@@ -719,7 +729,8 @@ done:
 }
 
 /* Writes to "path.tmp.XXXXXX" in the same folder, fsyncs and renames, so a
- * reader never sees a half-written file and an old one survives a failure. */
+ * reader never sees a half-written file and an old one survives a failure.
+ * Like reading, the reason does not repeat the path. */
 int gm_midi_write_file(const char *path, const gm_score *s, char *err) {
     uint8_t *data = NULL;
     size_t size = 0;
@@ -728,11 +739,11 @@ int gm_midi_write_file(const char *path, const gm_score *s, char *err) {
     if (gm_midi_write_mem(s, &data, &size, err)) return -1;
     size_t plen = strlen(path);
     tmp = malloc(plen + 12);
-    if (!tmp) { gm_fail(err, "%s: out of memory", path); goto done; }
+    if (!tmp) { gm_fail(err, "out of memory"); goto done; }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     fd = mkstemp(tmp);
-    if (fd < 0) { gm_fail(err, "%s: cannot create temporary file: %s", path, strerror(errno)); free(tmp); tmp = NULL; goto done; }
+    if (fd < 0) { gm_fail(err, "cannot create a temporary file beside it: %s", strerror(errno)); free(tmp); tmp = NULL; goto done; }
     /* mkstemp makes 0600; a MIDI file is for sharing. Keep an existing
      * file's mode, else use 0644. */
     struct stat st;
@@ -741,16 +752,16 @@ int gm_midi_write_file(const char *path, const gm_score *s, char *err) {
         ssize_t k = write(fd, data + off, size - off);
         if (k < 0) {
             if (errno == EINTR) continue;
-            gm_fail(err, "%s: write failed: %s", path, strerror(errno));
+            gm_fail(err, "write failed: %s", strerror(errno));
             goto done;
         }
         off += (size_t)k;
     }
-    if (fsync(fd)) { gm_fail(err, "%s: fsync failed: %s", path, strerror(errno)); goto done; }
+    if (fsync(fd)) { gm_fail(err, "fsync failed: %s", strerror(errno)); goto done; }
     int cr = close(fd);
     fd = -1;
-    if (cr) { gm_fail(err, "%s: close failed: %s", path, strerror(errno)); goto done; }
-    if (rename(tmp, path)) { gm_fail(err, "%s: rename failed: %s", path, strerror(errno)); goto done; }
+    if (cr) { gm_fail(err, "close failed: %s", strerror(errno)); goto done; }
+    if (rename(tmp, path)) { gm_fail(err, "rename failed: %s", strerror(errno)); goto done; }
     rc = 0;
 done:
     if (fd >= 0) close(fd);

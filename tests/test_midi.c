@@ -316,9 +316,9 @@ static void test_rejections(void) {
     read_rejected(big, n, "too many tracks", "track cap");
     free(big);
 
-    /* Missing file: one-line reason naming the path. */
+    /* Missing file: one-line reason (the caller names the path). */
     gm_score s;
-    CHECK(gm_midi_read_file("/nonexistent/x.mid", &s, g_err) != 0 && strstr(g_err, "/nonexistent/x.mid"), "missing file: %s", g_err);
+    CHECK(gm_midi_read_file("/nonexistent/x.mid", &s, g_err) != 0 && strstr(g_err, "No such file"), "missing file: %s", g_err);
 }
 
 /* ======================================================================== */
@@ -521,6 +521,16 @@ static void test_write_file(void) {
     } else {
         CHECK(0, "read_file: %s", g_err);
     }
+    /* A failed write leaves the old file as it was. */
+    s.ticks_per_quarter = 40000;
+    CHECK(gm_midi_write_file(path, &s, g_err) != 0 && strstr(g_err, "ticks per quarter"), "tpq 40000: %s", g_err);
+    s.ticks_per_quarter = 480;
+    if (gm_midi_read_file(path, &got, g_err) == 0) {
+        CHECK(gm_score_n_notes(&got) == 1, "old file kept");
+        gm_score_free(&got);
+    } else {
+        CHECK(0, "old file unreadable: %s", g_err);
+    }
     /* No temporary left behind. */
     int entries = 0;
     DIR *d = opendir(dir);
@@ -603,7 +613,7 @@ static void test_data(void) {
             n_read++;
         } else {
             CHECK(g_err[0] && !strchr(g_err, '\n') && strlen(g_err) < GM_ERR_SIZE, "%s: reason '%s'", l.a[i], g_err);
-            fprintf(stderr, "fixture rejected: %s\n", g_err);
+            fprintf(stderr, "fixture rejected: %s: %s\n", l.a[i], g_err);
             n_rej++;
         }
     }
