@@ -1,9 +1,19 @@
 # getmusic — build, test, bench, demo. See README.md.
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
+# OpenBLAS: Debian's OpenMP build, linked by path, so that its threads and
+# our OpenMP regions share one libgomp pool instead of two pools fighting over
+# two cores (whatever the system's libblas alternative points at).
+OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+ifneq ($(wildcard $(OPENBLAS_DIR)/libopenblas.so.0),)
+  BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-openmp
+  BLAS_LIBS   := -L$(OPENBLAS_DIR) -l:libopenblas.so.0 -Wl,-rpath,$(OPENBLAS_DIR)
+else
+  BLAS_LIBS   := -lopenblas
+endif
 # `override` so that `make CFLAGS=...` (as sanitize does) keeps these.
-override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
-override LDLIBS += -lm -pthread
+override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread -fopenmp $(BLAS_CFLAGS)
+override LDLIBS += $(BLAS_LIBS) -fopenmp -lm -pthread
 BUILD   ?= build
 
 LIB_SRC   := $(sort $(wildcard src/*.c))

@@ -1,0 +1,74 @@
+/*
+ * diffusion.h — absorbing-state discrete diffusion over GETScore grids
+ * (dev/MODEL.md): schedule, corruption, loss weights, importance sampling of
+ * timesteps, and the confidence-ordered sampler.
+ */
+#ifndef GM_DIFFUSION_H
+#define GM_DIFFUSION_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "getdiff.h"
+
+#define GD_MAX_T 1000
+
+typedef struct {
+    int T;
+    double att[GD_MAX_T]; /* cumulative keep probability at t */
+    double ctt[GD_MAX_T]; /* cumulative mask probability at t */
+} gd_schedule;
+
+void gd_schedule_init(gd_schedule *s, int T);
+/* KL weight of a masked cell at t: 1 − ctt[t−1]/ctt[t] (1 at t = 0). */
+double gd_schedule_a(const gd_schedule *s, int t);
+
+/* xt = x0 with each target cell (cond 0, not EMPTY) replaced by MASK with
+ * probability ctt[t]. x0, cond, xt: (B, R, L); t: (B). rng: state in/out. */
+void gd_corrupt(int32_t *xt, const int32_t *x0, const uint8_t *cond, const int32_t *t, int B, int R, int L, int V,
+                const gd_schedule *s, uint64_t *rng);
+
+/* Per-cell targets and weights in the (B, L, R) order of the model's cells,
+ * so that Σ wt·(−log p(y)) is the loss of MODEL.md:
+ *   wt = w·(m·a_t + 0.001·(2 − t/T)) / (n_b·T·pt_b·B)
+ * (w = 1 target, 0.5 condition, 0 EMPTY; m = masked). y is 0 where wt is 0. */
+void gd_loss_weights(int32_t *y, float *wt, const int32_t *x0, const int32_t *xt, const uint8_t *cond, const int32_t *t,
+                     const float *pt, int B, int R, int L, int V, const gd_schedule *s);
+/* main_b / n_b per sample (the KL part only, what importance sampling
+ * tracks) from per-cell NLLs nll (B, L, R). out: (B). */
+void gd_main_loss(double *out, const float *nll, const int32_t *x0, const int32_t *xt, const uint8_t *cond,
+                  const int32_t *t, int B, int R, int L, int V, const gd_schedule *s);
+
+/* Importance sampling of t on sqrt(E[L_t²]) (uniform until each t has 10 samples). */
+typedef struct {
+    int T;
+    double Lt2[GD_MAX_T];
+    int count[GD_MAX_T];
+} gd_tsampler;
+void gd_tsampler_init(gd_tsampler *ts, int T);
+/* Draws t and its probability pt. */
+int gd_tsampler_draw(const gd_tsampler *ts, uint64_t *rng, float *pt);
+/* Records a sample's main loss per cell at t. */
+void gd_tsampler_update(gd_tsampler *ts, int t, double loss);
+
+/* ---- sampling ----------------------------------------------------------- */
+typedef struct {
+    int steps;           /* denoising steps, 1..T (T = the full schedule) */
+    float temperature;   /* > 0; 1 = the model's distribution */
+    int top_k;           /* 0 = off; else sample among the k most likely allowed tokens */
+    uint64_t seed;
+    void (*progress)(void *user_data, int step, int steps);
+    void *user_data;
+} gd_sample_params;
+
+gd_sample_params gd_sample_default_params(void);
+
+/* Generates every MASK cell of x (R, L) in place. cond (R, L): 1 for given
+ * cells. Row r may only take tokens in [lo[r], hi[r]) or `pad`. EMPTY cells
+ * stay EMPTY. Returns 0, or -1 with err. Same seed, same result. */
+int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo, const int *hi, int pad,
+              const gd_sample_params *p, char *err);
+
+uint64_t gd_rng_next(uint64_t *s);
+double gd_rng_uniform(uint64_t *s);
+
+#endif

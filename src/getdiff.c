@@ -1,0 +1,592 @@
+/*
+ * getdiff.c — the GETDiff network: parameter table, forward, backward, AdamW.
+ * The math is dev/MODEL.md; dev/reference.py is the same model in PyTorch and
+ * tests/test_getdiff.c checks this file against it (dev/golden.bin).
+ *
+ * Shapes: B samples, L columns, N = B·L column tokens, R rows, E cell dim,
+ * RE = R·E, H hidden, F feed-forward, V real tokens.
+ */
+#include "getdiff.h"
+
+#include "nn.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ======================================================================== */
+/* The model object                                                          */
+/* ======================================================================== */
+
+/* Activations of one forward pass, kept for backward. */
+typedef struct {
+    float *ts;     /* (B, 128) timestep sinusoid */
+    float *te1h;   /* (B, E) before SiLU */
+    float *te1a;   /* (B, E) */
+    float *te;     /* (B, E) timestep embedding */
+    float *u0;     /* (N, RE) summed cell embeddings, concatenated per column */
+    float *u;      /* (N, RE) after LayerNorm (and dropout) */
+    float *lne_mean, *lne_rstd; /* (N) */
+    uint8_t *u_keep; /* (N, RE) dropout mask */
+    float *p1h;    /* (N, H) */
+    float *p1a;    /* (N, H) */
+    float *h0;     /* (N, H) encoder input */
+    /* per layer l: pointers at l * N * size */
+    float *q, *k, *v;      /* (NL, N, H) before rotary (v has none) */
+    float *qr, *kr;        /* (NL, N, H) after rotary */
+    float *att;            /* (NL, N, H) attention output (heads merged) */
+    float *lse;            /* (NL, B, NH, L) */
+    float *ao;             /* (NL, N, H) attention dense output (after dropout) */
+    uint8_t *ao_keep;      /* (NL, N, H) */
+    float *r1;             /* (NL, N, H) residual before LayerNorm 1 */
+    float *ln1_mean, *ln1_rstd; /* (NL, N) */
+    float *h1;             /* (NL, N, H) */
+    float *fch;            /* (NL, N, F) before GELU */
+    float *fca;            /* (NL, N, F) */
+    float *fo;             /* (NL, N, H) after dropout */
+    uint8_t *fo_keep;      /* (NL, N, H) */
+    float *r2;             /* (NL, N, H) */
+    float *ln2_mean, *ln2_rstd; /* (NL, N) */
+    float *h2;             /* (NL, N, H) layer output */
+    float *o1h;            /* (N, RE) */
+    float *o1a;            /* (N, RE) */
+    float *c;              /* (N, RE) = (N·R, E) output cells */
+} gd_acts;
+
+struct gd_model {
+    gd_config cfg;
+    gd_params p, g;        /* parameters and gradients (same table) */
+    float *params;         /* [n_params] */
+    float *grads;          /* [n_params] or NULL */
+    float *adam_m, *adam_v;/* [n_params] or NULL */
+    size_t n_params;
+    gd_tensor *tensors;
+    int n_tensors;
+    /* activations for up to cap_N column tokens */
+    gd_acts a;
+    void *act_mem;
+    size_t cap_N;
+    int B, L, training;    /* of the last forward */
+    const int32_t *x;      /* of the last forward (borrowed) */
+    const uint8_t *cond;
+    float *scratch;        /* attention / CE / probs scratch */
+    size_t scratch_n;
+    float *tmp[8];         /* (N, max(H, F, RE)) backward temporaries */
+    float *dc;             /* (N, RE) */
+    uint64_t rng;
+};
+
+const gd_config *gd_model_config(const gd_model *m) { return &m->cfg; }
+size_t gd_model_n_params(const gd_model *m) { return m->n_params; }
+float *gd_model_params(gd_model *m) { return m->params; }
+float *gd_model_grads(gd_model *m) { return m->grads; }
+const gd_params *gd_model_p(const gd_model *m) { return &m->p; }
+int gd_model_n_tensors(const gd_model *m) { return m->n_tensors; }
+const gd_tensor *gd_model_tensor(const gd_model *m, int i) { return &m->tensors[i]; }
+
+const gd_tensor *gd_model_find(const gd_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
+    return NULL;
+}
+
+/* ======================================================================== */
+/* Parameter table                                                           */
+/* ======================================================================== */
+
+/* The table is built twice from one list: first to count, then to carve.
+ * Stacked per-layer arrays (NL, ...) get one named tensor per layer. */
+typedef struct {
+    gd_model *m;
+    size_t off;
+    int carve;
+} table_builder;
+
+static void add(table_builder *tb, float **field, const char *name, int64_t rows, int64_t cols, int stacked) {
+    int reps = stacked ? tb->m->cfg.NL : 1;
+    size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
+    if (tb->carve) {
+        *field = tb->m->params + tb->off;
+        for (int l = 0; l < reps; l++) {
+            gd_tensor *t = &tb->m->tensors[tb->m->n_tensors++];
+            if (stacked) snprintf(t->name, sizeof t->name, "encoder.layer.%d.%s", l, name);
+            else snprintf(t->name, sizeof t->name, "%s", name);
+            t->n_dims = cols ? 2 : 1;
+            t->shape[0] = rows;
+            t->shape[1] = cols ? cols : 1;
+            t->offset = tb->off + (size_t)l * n;
+            t->n = n;
+        }
+    } else {
+        tb->m->n_tensors += reps;
+    }
+    tb->off += (size_t)reps * n;
+}
+
+static void build_table(table_builder *tb) {
+    const gd_config *c = &tb->m->cfg;
+    int64_t RE = (int64_t)c->R * c->E;
+    gd_params *p = &tb->m->p;
+    add(tb, &p->word, "embeddings.word_embeddings.weight", c->V + 2, c->E, 0);
+    add(tb, &p->type, "embeddings.token_type_embeddings.weight", 2, c->E, 0);
+    add(tb, &p->te1_w, "embeddings.time_embeddings.0.weight", c->E, GD_TIME_DIM, 0);
+    add(tb, &p->te1_b, "embeddings.time_embeddings.0.bias", c->E, 0, 0);
+    add(tb, &p->te2_w, "embeddings.time_embeddings.2.weight", c->E, c->E, 0);
+    add(tb, &p->te2_b, "embeddings.time_embeddings.2.bias", c->E, 0, 0);
+    add(tb, &p->lne_g, "embeddings.LayerNorm.weight", RE, 0, 0);
+    add(tb, &p->lne_b, "embeddings.LayerNorm.bias", RE, 0, 0);
+    add(tb, &p->p1_w, "embeddings_project.0.weight", c->H, RE, 0);
+    add(tb, &p->p1_b, "embeddings_project.0.bias", c->H, 0, 0);
+    add(tb, &p->p2_w, "embeddings_project.2.weight", c->H, c->H, 0);
+    add(tb, &p->p2_b, "embeddings_project.2.bias", c->H, 0, 0);
+    add(tb, &p->q_w, "attention.self.query.weight", c->H, c->H, 1);
+    add(tb, &p->q_b, "attention.self.query.bias", c->H, 0, 1);
+    add(tb, &p->k_w, "attention.self.key.weight", c->H, c->H, 1);
+    add(tb, &p->k_b, "attention.self.key.bias", c->H, 0, 1);
+    add(tb, &p->v_w, "attention.self.value.weight", c->H, c->H, 1);
+    add(tb, &p->v_b, "attention.self.value.bias", c->H, 0, 1);
+    add(tb, &p->ao_w, "attention.output.dense.weight", c->H, c->H, 1);
+    add(tb, &p->ao_b, "attention.output.dense.bias", c->H, 0, 1);
+    add(tb, &p->ln1_g, "attention.output.LayerNorm.weight", c->H, 0, 1);
+    add(tb, &p->ln1_b, "attention.output.LayerNorm.bias", c->H, 0, 1);
+    add(tb, &p->fc_w, "intermediate.dense.weight", c->F, c->H, 1);
+    add(tb, &p->fc_b, "intermediate.dense.bias", c->F, 0, 1);
+    add(tb, &p->fo_w, "output.dense.weight", c->H, c->F, 1);
+    add(tb, &p->fo_b, "output.dense.bias", c->H, 0, 1);
+    add(tb, &p->ln2_g, "output.LayerNorm.weight", c->H, 0, 1);
+    add(tb, &p->ln2_b, "output.LayerNorm.bias", c->H, 0, 1);
+    add(tb, &p->o1_w, "outputs_project.0.weight", RE, c->H, 0);
+    add(tb, &p->o1_b, "outputs_project.0.bias", RE, 0, 0);
+    add(tb, &p->o2_w, "outputs_project.2.weight", RE, RE, 0);
+    add(tb, &p->o2_b, "outputs_project.2.bias", RE, 0, 0);
+    add(tb, &p->lm_b, "lm_head.bias", c->V + 2, 0, 0);
+}
+
+/* The same table over another buffer (gradients): offsets are shared. */
+static void carve_like(gd_params *dst, const gd_params *src, const float *src_base, float *dst_base) {
+    float **d = (float **)dst;
+    float *const *s = (float *const *)src;
+    for (size_t i = 0; i < sizeof(gd_params) / sizeof(float *); i++) d[i] = dst_base + (s[i] - src_base);
+}
+
+gd_model *gd_model_new(const gd_config *cfg, char *err) {
+    const gd_config *c = cfg;
+    if (c->R < 2 || c->R > 64 || c->V < 2 || c->V > 1000000 || c->E < 1 || c->E > 4096 || c->H < 2 || c->H > 16384 ||
+        c->NL < 1 || c->NL > 128 || c->NH < 1 || c->H % c->NH || (c->H / c->NH) % 2 || c->F < 1 || c->F > 65536 ||
+        c->max_cols < 1 || c->max_cols > 65536 || c->T < 2 || c->T > 10000 || !(c->dropout >= 0 && c->dropout < 1)) {
+        gm_fail(err, "invalid model sizes (rows %d, vocab %d, embd %d, hidden %d, layers %d, heads %d, ffn %d, cols %d)",
+                c->R, c->V, c->E, c->H, c->NL, c->NH, c->F, c->max_cols);
+        return NULL;
+    }
+    gd_model *m = calloc(1, sizeof *m);
+    if (!m) { gm_fail(err, "out of memory"); return NULL; }
+    m->cfg = *cfg;
+    table_builder tb = {m, 0, 0};
+    build_table(&tb);
+    m->n_params = tb.off;
+    m->params = calloc(m->n_params, sizeof *m->params);
+    m->tensors = calloc((size_t)m->n_tensors, sizeof *m->tensors);
+    if (!m->params || !m->tensors) {
+        gd_model_free(m);
+        gm_fail(err, "out of memory for %zu parameters", tb.off);
+        return NULL;
+    }
+    m->n_tensors = 0;
+    tb = (table_builder){m, 0, 1};
+    build_table(&tb);
+    m->rng = 0x9E3779B97F4A7C15ull;
+    return m;
+}
+
+void gd_model_free(gd_model *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->grads);
+    free(m->adam_m);
+    free(m->adam_v);
+    free(m->tensors);
+    free(m->act_mem);
+    free(m->scratch);
+    for (int i = 0; i < 8; i++) free(m->tmp[i]);
+    free(m->dc);
+    free(m);
+}
+
+int gd_model_alloc_training(gd_model *m, char *err) {
+    if (m->grads) return 0;
+    m->grads = calloc(m->n_params, sizeof(float));
+    m->adam_m = calloc(m->n_params, sizeof(float));
+    m->adam_v = calloc(m->n_params, sizeof(float));
+    if (!m->grads || !m->adam_m || !m->adam_v) return gm_fail(err, "out of memory for gradients");
+    carve_like(&m->g, &m->p, m->params, m->grads);
+    return 0;
+}
+
+void gd_zero_grads(gd_model *m) {
+    if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+/* ======================================================================== */
+/* Random numbers: splitmix64 (init, dropout)                                */
+/* ======================================================================== */
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double uniform01(uint64_t *s) { return (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0); }
+static double normal(uint64_t *s) {
+    double u1 = uniform01(s), u2 = uniform01(s);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void gd_model_seed_dropout(gd_model *m, uint64_t seed) { m->rng = seed; }
+
+void gd_model_init_random(gd_model *m, uint64_t seed) {
+    uint64_t s = seed;
+    for (int i = 0; i < m->n_tensors; i++) {
+        gd_tensor *t = &m->tensors[i];
+        float *d = m->params + t->offset;
+        const char *nm = t->name;
+        size_t len = strlen(nm);
+        int is_ln = strstr(nm, "LayerNorm") != NULL;
+        int is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
+        for (size_t k = 0; k < t->n; k++)
+            d[k] = is_ln ? (is_bias ? 0.0f : 1.0f) : is_bias ? 0.0f : (float)(0.02 * normal(&s));
+    }
+    /* EMPTY never contributes: its embedding row is zero (as the original's padding_idx). */
+    memset(m->p.word + (size_t)m->cfg.V * m->cfg.E, 0, (size_t)m->cfg.E * sizeof(float));
+}
+
+/* ======================================================================== */
+/* Activation memory                                                         */
+/* ======================================================================== */
+
+static int ensure_acts(gd_model *m, int B, int L, char *err) {
+    const gd_config *c = &m->cfg;
+    size_t N = (size_t)B * L;
+    if (N <= m->cap_N && m->act_mem) return 0;
+    size_t RE = (size_t)c->R * c->E, H = (size_t)c->H, F = (size_t)c->F, NL = (size_t)c->NL;
+    /* float fields, in the order of gd_acts, with their sizes */
+    struct { float **f; size_t n; } fl[] = {
+        {&m->a.ts, (size_t)B * GD_TIME_DIM}, {&m->a.te1h, (size_t)B * c->E}, {&m->a.te1a, (size_t)B * c->E},
+        {&m->a.te, (size_t)B * c->E}, {&m->a.u0, N * RE}, {&m->a.u, N * RE}, {&m->a.lne_mean, N}, {&m->a.lne_rstd, N},
+        {&m->a.p1h, N * H}, {&m->a.p1a, N * H}, {&m->a.h0, N * H},
+        {&m->a.q, NL * N * H}, {&m->a.k, NL * N * H}, {&m->a.v, NL * N * H}, {&m->a.qr, NL * N * H},
+        {&m->a.kr, NL * N * H}, {&m->a.att, NL * N * H}, {&m->a.lse, NL * N * (size_t)c->NH},
+        {&m->a.ao, NL * N * H}, {&m->a.r1, NL * N * H}, {&m->a.ln1_mean, NL * N}, {&m->a.ln1_rstd, NL * N},
+        {&m->a.h1, NL * N * H}, {&m->a.fch, NL * N * F}, {&m->a.fca, NL * N * F}, {&m->a.fo, NL * N * H},
+        {&m->a.r2, NL * N * H}, {&m->a.ln2_mean, NL * N}, {&m->a.ln2_rstd, NL * N}, {&m->a.h2, NL * N * H},
+        {&m->a.o1h, N * RE}, {&m->a.o1a, N * RE}, {&m->a.c, N * RE},
+    };
+    struct { uint8_t **f; size_t n; } bl[] = {{&m->a.u_keep, N * RE}, {&m->a.ao_keep, NL * N * H}, {&m->a.fo_keep, NL * N * H}};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof fl / sizeof *fl; i++) total += fl[i].n * sizeof(float);
+    for (size_t i = 0; i < sizeof bl / sizeof *bl; i++) total += (bl[i].n + 15) & ~(size_t)15;
+    free(m->act_mem);
+    m->act_mem = malloc(total);
+    size_t wide = H > F ? H : F;
+    if (RE > wide) wide = RE;
+    size_t sc = nn_attention_scratch(L);
+    size_t sc2 = nn_tied_ce_scratch(c->V);
+    if (sc2 > sc) sc = sc2;
+    free(m->scratch);
+    m->scratch = malloc(sc * sizeof(float));
+    m->scratch_n = sc;
+    int bad = !m->act_mem || !m->scratch;
+    for (int i = 0; i < 8; i++) {
+        free(m->tmp[i]);
+        m->tmp[i] = malloc(N * wide * sizeof(float));
+        bad |= !m->tmp[i];
+    }
+    free(m->dc);
+    m->dc = malloc(N * RE * sizeof(float));
+    bad |= !m->dc;
+    if (bad) {
+        free(m->act_mem);
+        m->act_mem = NULL;
+        m->cap_N = 0;
+        return gm_fail(err, "out of memory for activations (%zu columns)", N);
+    }
+    char *p = m->act_mem;
+    for (size_t i = 0; i < sizeof fl / sizeof *fl; i++) { *fl[i].f = (float *)p; p += fl[i].n * sizeof(float); }
+    for (size_t i = 0; i < sizeof bl / sizeof *bl; i++) { *bl[i].f = (uint8_t *)p; p += (bl[i].n + 15) & ~(size_t)15; }
+    m->cap_N = N;
+    return 0;
+}
+
+/* ======================================================================== */
+/* Dropout                                                                   */
+/* ======================================================================== */
+
+/* In place: x[i] = keep ? x[i] / (1 − p) : 0; keep[i] saved for backward.
+ * Masks come from the model's RNG (serial: reproducible for a seed). */
+static void dropout_forward(float *x, uint8_t *keep, size_t n, float p, uint64_t *rng) {
+    float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = uniform01(rng) >= p;
+        x[i] = keep[i] ? x[i] * scale : 0.0f;
+    }
+}
+static void dropout_backward(float *d, const uint8_t *keep, size_t n, float p) {
+    float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) d[i] = keep[i] ? d[i] * scale : 0.0f;
+}
+
+/* ======================================================================== */
+/* Forward                                                                   */
+/* ======================================================================== */
+
+/* Timestep features: [cos(t·f_i), sin(t·f_i)], f_i = exp(−ln(10000)·i/64). */
+static void time_features(float *ts, const int32_t *t, int B) {
+    const int half = GD_TIME_DIM / 2;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < half; i++) {
+            double f = exp(-log(10000.0) * i / half);
+            ts[b * GD_TIME_DIM + i] = (float)cos(t[b] * f);
+            ts[b * GD_TIME_DIM + half + i] = (float)sin(t[b] * f);
+        }
+}
+
+int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t *t, int B, int L, int training,
+               char *err) {
+    const gd_config *c = &m->cfg;
+    if (B < 1 || L < 1 || L > c->max_cols) return gm_fail(err, "%d columns is outside 1..%d", L, c->max_cols);
+    for (int b = 0; b < B; b++)
+        if (t[b] < 0 || t[b] >= c->T) return gm_fail(err, "timestep %d outside 0..%d", t[b], c->T - 1);
+    for (size_t i = 0; i < (size_t)B * c->R * L; i++)
+        if (x[i] < 0 || x[i] > c->V + 1) return gm_fail(err, "token %d outside the vocabulary", x[i]);
+    if (ensure_acts(m, B, L, err)) return -1;
+    m->B = B;
+    m->L = L;
+    m->training = training && c->dropout > 0;
+    m->x = x;
+    m->cond = cond;
+    gd_acts *a = &m->a;
+    const gd_params *p = &m->p;
+    const int R = c->R, E = c->E, H = c->H, F = c->F, RE = R * E, N = B * L;
+    const float p_drop = c->dropout;
+
+    /* 1. timestep embedding (B, E) */
+    time_features(a->ts, t, B);
+    nn_linear_forward(a->te1h, a->ts, p->te1_w, p->te1_b, B, GD_TIME_DIM, E);
+    nn_silu_forward(a->te1a, a->te1h, (size_t)B * E);
+    nn_linear_forward(a->te, a->te1a, p->te2_w, p->te2_b, B, E, E);
+
+    /* 2. cells: token + condition flag + timestep, laid out per column (N, R·E) */
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++) {
+            float *dst = a->u0 + ((size_t)b * L + l) * RE;
+            for (int r = 0; r < R; r++) {
+                size_t i = ((size_t)b * R + r) * L + l;
+                const float *w = p->word + (size_t)x[i] * E;
+                const float *ty = p->type + (size_t)(cond[i] ? 1 : 0) * E;
+                const float *te = a->te + (size_t)b * E;
+                for (int e = 0; e < E; e++) dst[r * E + e] = w[e] + ty[e] + te[e];
+            }
+        }
+
+    /* 3. column LayerNorm, dropout, projection to H */
+    nn_layernorm_forward(a->u, a->lne_mean, a->lne_rstd, a->u0, p->lne_g, p->lne_b, N, RE, 1e-12f);
+    if (m->training) dropout_forward(a->u, a->u_keep, (size_t)N * RE, p_drop, &m->rng);
+    nn_linear_forward(a->p1h, a->u, p->p1_w, p->p1_b, N, RE, H);
+    nn_silu_forward(a->p1a, a->p1h, (size_t)N * H);
+    nn_linear_forward(a->h0, a->p1a, p->p2_w, p->p2_b, N, H, H);
+
+    /* 4. encoder layers (post-LN) */
+    const float *hin = a->h0;
+    for (int l = 0; l < c->NL; l++) {
+        size_t oH = (size_t)l * N * H, oF = (size_t)l * N * F, oN = (size_t)l * N;
+        size_t wHH = (size_t)l * H * H, wFH = (size_t)l * F * H, bH = (size_t)l * H, bF = (size_t)l * F;
+        float *q = a->q + oH, *k = a->k + oH, *v = a->v + oH, *qr = a->qr + oH, *kr = a->kr + oH;
+        float *att = a->att + oH, *ao = a->ao + oH, *r1 = a->r1 + oH, *h1 = a->h1 + oH;
+        float *fch = a->fch + oF, *fca = a->fca + oF, *fo = a->fo + oH, *r2 = a->r2 + oH, *h2 = a->h2 + oH;
+        nn_linear_forward(q, hin, p->q_w + wHH, p->q_b + bH, N, H, H);
+        nn_linear_forward(k, hin, p->k_w + wHH, p->k_b + bH, N, H, H);
+        nn_linear_forward(v, hin, p->v_w + wHH, p->v_b + bH, N, H, H);
+        nn_rope_forward(qr, q, B, L, c->NH, H / c->NH);
+        nn_rope_forward(kr, k, B, L, c->NH, H / c->NH);
+        nn_attention_forward(att, a->lse + oN * c->NH, qr, kr, v, B, L, c->NH, H / c->NH, m->scratch);
+        nn_linear_forward(ao, att, p->ao_w + wHH, p->ao_b + bH, N, H, H);
+        if (m->training) dropout_forward(ao, a->ao_keep + oH, (size_t)N * H, p_drop, &m->rng);
+        for (size_t i = 0; i < (size_t)N * H; i++) r1[i] = hin[i] + ao[i];
+        nn_layernorm_forward(h1, a->ln1_mean + oN, a->ln1_rstd + oN, r1, p->ln1_g + bH, p->ln1_b + bH, N, H, 1e-12f);
+        nn_linear_forward(fch, h1, p->fc_w + wFH, p->fc_b + bF, N, H, F);
+        nn_gelu_forward(fca, fch, (size_t)N * F);
+        nn_linear_forward(fo, fca, p->fo_w + wFH, p->fo_b + bH, N, F, H);
+        if (m->training) dropout_forward(fo, a->fo_keep + oH, (size_t)N * H, p_drop, &m->rng);
+        for (size_t i = 0; i < (size_t)N * H; i++) r2[i] = h1[i] + fo[i];
+        nn_layernorm_forward(h2, a->ln2_mean + oN, a->ln2_rstd + oN, r2, p->ln2_g + bH, p->ln2_b + bH, N, H, 1e-12f);
+        hin = h2;
+    }
+
+    /* 5. output cells (N, R·E) */
+    nn_linear_forward(a->o1h, hin, p->o1_w, p->o1_b, N, H, RE);
+    nn_silu_forward(a->o1a, a->o1h, (size_t)N * RE);
+    nn_linear_forward(a->c, a->o1a, p->o2_w, p->o2_b, N, RE, RE);
+    return 0;
+}
+
+void gd_probs(gd_model *m, float *out) {
+    const gd_config *c = &m->cfg;
+    nn_tied_softmax(out, m->a.c, m->p.word, m->p.lm_b, m->B * m->L * c->R, c->E, c->V);
+}
+
+/* ======================================================================== */
+/* Backward                                                                  */
+/* ======================================================================== */
+
+static void backward_network(gd_model *m) {
+    const gd_config *c = &m->cfg;
+    gd_acts *a = &m->a;
+    const gd_params *p = &m->p;
+    gd_params *g = &m->g;
+    const int B = m->B, L = m->L, R = c->R, E = c->E, H = c->H, F = c->F, RE = R * E, N = B * L;
+    const int NH = c->NH, HD = H / NH;
+    float *dh = m->tmp[0];   /* (N, H) gradient flowing down the residual stream */
+    float *dA = m->tmp[1];   /* (N, wide) */
+    float *dB = m->tmp[2];   /* (N, wide) */
+    float *dq = m->tmp[3], *dk = m->tmp[4], *dv = m->tmp[5], *dqr = m->tmp[6], *dkr = m->tmp[7]; /* (N, H) */
+
+    /* 5. output cells ← dc */
+    memset(dA, 0, (size_t)N * RE * sizeof(float));
+    nn_linear_backward(dA, g->o2_w, g->o2_b, m->dc, a->o1a, p->o2_w, N, RE, RE);
+    memset(dB, 0, (size_t)N * RE * sizeof(float));
+    nn_silu_backward(dB, dA, a->o1h, (size_t)N * RE);
+    const float *h_last = c->NL ? a->h2 + (size_t)(c->NL - 1) * N * H : a->h0;
+    memset(dh, 0, (size_t)N * H * sizeof(float));
+    nn_linear_backward(dh, g->o1_w, g->o1_b, dB, h_last, p->o1_w, N, H, RE);
+
+    /* 4. layers, last to first */
+    for (int l = c->NL - 1; l >= 0; l--) {
+        size_t oH = (size_t)l * N * H, oF = (size_t)l * N * F, oN = (size_t)l * N;
+        size_t wHH = (size_t)l * H * H, wFH = (size_t)l * F * H, bH = (size_t)l * H, bF = (size_t)l * F;
+        const float *hin = l ? a->h2 + (size_t)(l - 1) * N * H : a->h0;
+        /* h2 = LN2(r2), r2 = h1 + drop(fo) */
+        float *dr2 = dA;
+        memset(dr2, 0, (size_t)N * H * sizeof(float));
+        nn_layernorm_backward(dr2, g->ln2_g + bH, g->ln2_b + bH, dh, a->r2 + oH, a->ln2_mean + oN, a->ln2_rstd + oN,
+                              p->ln2_g + bH, N, H);
+        /* dh1 = dr2 (residual) + through the FFN */
+        memcpy(dh, dr2, (size_t)N * H * sizeof(float));
+        if (m->training) dropout_backward(dr2, a->fo_keep + oH, (size_t)N * H, c->dropout);
+        float *dfca = dB;
+        memset(dfca, 0, (size_t)N * F * sizeof(float));
+        nn_linear_backward(dfca, g->fo_w + wFH, g->fo_b + bH, dr2, a->fca + oF, p->fo_w + wFH, N, F, H);
+        float *dfch = dA; /* dr2 is no longer needed */
+        memset(dfch, 0, (size_t)N * F * sizeof(float));
+        nn_gelu_backward(dfch, dfca, a->fch + oF, (size_t)N * F);
+        nn_linear_backward(dh, g->fc_w + wFH, g->fc_b + bF, dfch, a->h1 + oH, p->fc_w + wFH, N, H, F);
+        /* h1 = LN1(r1), r1 = hin + drop(ao) */
+        float *dr1 = dA;
+        memset(dr1, 0, (size_t)N * H * sizeof(float));
+        nn_layernorm_backward(dr1, g->ln1_g + bH, g->ln1_b + bH, dh, a->r1 + oH, a->ln1_mean + oN, a->ln1_rstd + oN,
+                              p->ln1_g + bH, N, H);
+        memcpy(dh, dr1, (size_t)N * H * sizeof(float)); /* to hin, residual */
+        if (m->training) dropout_backward(dr1, a->ao_keep + oH, (size_t)N * H, c->dropout);
+        float *datt = dB;
+        memset(datt, 0, (size_t)N * H * sizeof(float));
+        nn_linear_backward(datt, g->ao_w + wHH, g->ao_b + bH, dr1, a->att + oH, p->ao_w + wHH, N, H, H);
+        memset(dqr, 0, (size_t)N * H * sizeof(float));
+        memset(dkr, 0, (size_t)N * H * sizeof(float));
+        memset(dv, 0, (size_t)N * H * sizeof(float));
+        nn_attention_backward(dqr, dkr, dv, datt, a->qr + oH, a->kr + oH, a->v + oH, a->att + oH, a->lse + oN * NH, B, L,
+                              NH, HD, m->scratch);
+        memset(dq, 0, (size_t)N * H * sizeof(float));
+        memset(dk, 0, (size_t)N * H * sizeof(float));
+        nn_rope_backward(dq, dqr, B, L, NH, HD);
+        nn_rope_backward(dk, dkr, B, L, NH, HD);
+        nn_linear_backward(dh, g->q_w + wHH, g->q_b + bH, dq, hin, p->q_w + wHH, N, H, H);
+        nn_linear_backward(dh, g->k_w + wHH, g->k_b + bH, dk, hin, p->k_w + wHH, N, H, H);
+        nn_linear_backward(dh, g->v_w + wHH, g->v_b + bH, dv, hin, p->v_w + wHH, N, H, H);
+    }
+
+    /* 3. projection ← dh0 */
+    float *dp1a = dA;
+    memset(dp1a, 0, (size_t)N * H * sizeof(float));
+    nn_linear_backward(dp1a, g->p2_w, g->p2_b, dh, a->p1a, p->p2_w, N, H, H);
+    float *dp1h = dB;
+    memset(dp1h, 0, (size_t)N * H * sizeof(float));
+    nn_silu_backward(dp1h, dp1a, a->p1h, (size_t)N * H);
+    float *du = dA;
+    memset(du, 0, (size_t)N * RE * sizeof(float));
+    nn_linear_backward(du, g->p1_w, g->p1_b, dp1h, a->u, p->p1_w, N, RE, H);
+    if (m->training) dropout_backward(du, a->u_keep, (size_t)N * RE, c->dropout);
+    float *du0 = dB;
+    memset(du0, 0, (size_t)N * RE * sizeof(float));
+    nn_layernorm_backward(du0, g->lne_g, g->lne_b, du, a->u0, a->lne_mean, a->lne_rstd, p->lne_g, N, RE);
+
+    /* 2. cells → token, flag and timestep embeddings (serial scatter: rows collide) */
+    float *dte = dA; /* (B, E) */
+    memset(dte, 0, (size_t)B * E * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++) {
+            const float *src = du0 + ((size_t)b * L + l) * RE;
+            for (int r = 0; r < R; r++) {
+                size_t i = ((size_t)b * R + r) * L + l;
+                float *gw = g->word + (size_t)m->x[i] * E;
+                float *gt = g->type + (size_t)(m->cond[i] ? 1 : 0) * E;
+                for (int e = 0; e < E; e++) {
+                    float d = src[r * E + e];
+                    gw[e] += d;
+                    gt[e] += d;
+                    dte[b * E + e] += d;
+                }
+            }
+        }
+    /* EMPTY's row stays zero, as a padding index does. */
+    memset(g->word + (size_t)c->V * E, 0, (size_t)E * sizeof(float));
+
+    /* 1. timestep MLP */
+    float *dte1a = dB;
+    memset(dte1a, 0, (size_t)B * E * sizeof(float));
+    nn_linear_backward(dte1a, g->te2_w, g->te2_b, dte, a->te1a, p->te2_w, B, E, E);
+    float *dte1h = dq;
+    memset(dte1h, 0, (size_t)B * E * sizeof(float));
+    nn_silu_backward(dte1h, dte1a, a->te1h, (size_t)B * E);
+    nn_linear_backward(NULL, g->te1_w, g->te1_b, dte1h, a->ts, p->te1_w, B, GD_TIME_DIM, E);
+}
+
+const float *gd_model_cells(const gd_model *m) { return m->a.c; }
+
+double gd_loss_backward(gd_model *m, const int32_t *y, const float *wt, float *logits_out, float *nll_out, int backward) {
+    const gd_config *c = &m->cfg;
+    int n = m->B * m->L * c->R;
+    if (backward) memset(m->dc, 0, (size_t)n * c->E * sizeof(float));
+    /* The tied output layer: logits over the first V rows of the embedding. */
+    double loss = nn_tied_ce(backward ? m->dc : NULL, backward ? m->g.word : NULL, backward ? m->g.lm_b : NULL,
+                             logits_out, nll_out, m->a.c, m->p.word, m->p.lm_b, y, wt, n, c->E, c->V, m->scratch);
+    if (backward) backward_network(m);
+    return loss;
+}
+
+/* ======================================================================== */
+/* AdamW                                                                     */
+/* ======================================================================== */
+
+void gd_adamw_step(gd_model *m, float lr, float beta1, float beta2, float eps, float wd, int step) {
+    /* As torch.optim.AdamW: decay first, then the bias-corrected Adam update. */
+    double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
+    float *w = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
+    size_t n = m->n_params;
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        w[i] -= lr * wd * w[i];
+        mm[i] = beta1 * mm[i] + (1 - beta1) * g[i];
+        vv[i] = beta2 * vv[i] + (1 - beta2) * g[i] * g[i];
+        double mhat = mm[i] / bc1, vhat = vv[i] / bc2;
+        w[i] -= (float)(lr * mhat / (sqrt(vhat) + eps));
+    }
+}
+
+double gd_grad_norm(gd_model *m) {
+    double s = 0;
+    for (size_t i = 0; i < m->n_params; i++) s += (double)m->grads[i] * m->grads[i];
+    return sqrt(s);
+}
