@@ -247,7 +247,11 @@ typedef struct gm_vocab gm_vocab; /* opaque */
 /* Loads the original GETMusic dict.txt (token<TAB>count per line, id = line
  * number) for the given layout (classes are matched by token prefix). */
 gm_vocab *gm_vocab_load(const char *path, const gm_layout *l, char *err);
+/* The same from text in memory (as stored in a model file); name is for messages. */
+gm_vocab *gm_vocab_parse(const char *text, size_t len, const char *name, const gm_layout *l, char *err);
 int  gm_vocab_save(const gm_vocab *v, const char *path, char *err); /* same text format */
+/* The same text into a malloc'd buffer. */
+int  gm_vocab_text(const gm_vocab *v, char **out, size_t *out_len, char *err);
 void gm_vocab_free(gm_vocab *v);
 
 /* Building from a corpus: count every compound pitch token per class, then
@@ -378,6 +382,39 @@ typedef struct {
 
 int  gm_corpus_load(gm_corpus *c, const char *dir, char *err);
 void gm_corpus_free(gm_corpus *c);
+
+/* ------------------------------------------------------------------------ */
+/* The model: GETDiff weights + track layout + vocabulary (src/model.c)      */
+/* ------------------------------------------------------------------------ */
+
+/* Sizes of a GETDiff network (rows and vocabulary come from layout and vocab). */
+typedef struct {
+    int embd;            /* cell embedding E (original 96) */
+    int hidden;          /* H (768) */
+    int layers;          /* (12) */
+    int heads;           /* (12); hidden/heads must be even */
+    int ffn;             /* (3072) */
+    int max_cols;        /* longest window in columns (original 1536; training uses 512) */
+    int diffusion_steps; /* T (100) */
+    float dropout;       /* 0.1 */
+} gm_model_params;
+
+typedef struct gm_model gm_model; /* opaque */
+
+gm_model_params gm_model_default_params(void);  /* the size we train and ship */
+gm_model_params gm_model_original_params(void); /* GETMusic's 86 M configuration */
+/* A new randomly initialised model (vocabulary copied). */
+gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vocab *v, uint64_t seed, char *err);
+/* Reads a GGUF model file; every size, key and tensor shape is checked. */
+gm_model *gm_model_load(const char *path, char *err);
+/* Writes GGUF atomically (temporary file + rename). source: provenance text. */
+int  gm_model_save(const gm_model *m, const char *path, const char *source, char *err);
+void gm_model_free(gm_model *m);
+gm_model_params gm_model_sizes(const gm_model *m);
+const gm_layout *gm_model_layout(const gm_model *m);
+const gm_vocab *gm_model_vocab(const gm_model *m);
+const char *gm_model_source(const gm_model *m); /* "" if none */
+size_t gm_model_n_params(const gm_model *m);
 
 #ifdef __cplusplus
 }

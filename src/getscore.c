@@ -356,6 +356,8 @@ static int looks_like_pitch_token(const char *tok) {
     return tok[0] && tok[0] != 'T' && *d >= '0' && *d <= '9';
 }
 
+static gm_vocab *vocab_parse(char *buf, size_t len, const char *path, const gm_layout *l, char *err);
+
 gm_vocab *gm_vocab_load(const char *path, const gm_layout *l, char *err) {
     if (check_layout(l, err)) return NULL;
     FILE *f = fopen(path, "rb");
@@ -396,6 +398,28 @@ gm_vocab *gm_vocab_load(const char *path, const gm_layout *l, char *err) {
     }
     buf[len] = 0;
 
+    return vocab_parse(buf, len, path, l, err);
+}
+
+gm_vocab *gm_vocab_parse(const char *text, size_t len, const char *name, const gm_layout *l, char *err) {
+    if (check_layout(l, err)) return NULL;
+    if (len > VOCAB_MAX_BYTES) {
+        gm_fail(err, "%s: vocabulary larger than %u bytes", name, VOCAB_MAX_BYTES);
+        return NULL;
+    }
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        gm_fail(err, "out of memory");
+        return NULL;
+    }
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    return vocab_parse(buf, len, name, l, err);
+}
+
+/* Parses dict.txt text in buf (len bytes, NUL at buf[len]; modified, freed
+ * here). `path` names the source in messages. */
+static gm_vocab *vocab_parse(char *buf, size_t len, const char *path, const gm_layout *l, char *err) {
     gm_vocab *v = vocab_new(l->cls, l->n_classes);
     if (!v) {
         free(buf);
@@ -1226,5 +1250,18 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
         return gm_fail(err, "out of memory writing the grid dump");
     }
     *out_text = sb.s;
+    return 0;
+}
+
+int gm_vocab_text(const gm_vocab *v, char **out, size_t *out_len, char *err) {
+    size_t cap = 16;
+    for (int id = 0; id < v->n; id++) cap += strlen(v->text + v->text_off[id]) + 12;
+    char *buf = malloc(cap);
+    if (!buf) return gm_fail(err, "out of memory");
+    size_t len = 0;
+    for (int id = 0; id < v->n; id++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s\t%u\n", v->text + v->text_off[id], v->count[id]);
+    *out = buf;
+    *out_len = len;
     return 0;
 }

@@ -1,0 +1,317 @@
+/*
+ * model.c — a model = GETDiff weights + the track layout + the vocabulary,
+ * and its GGUF file.
+ *
+ * GGUF keys (all written; on load the layout keys may be absent, then the
+ * preset named by getmusic.layout is used — converted original checkpoints):
+ *   general.architecture   "getmusic"
+ *   getmusic.rows, .vocab_size, .embd, .hidden, .layers, .heads, .ffn,
+ *   .max_cols, .diffusion_steps                      u32
+ *   getmusic.layout                                  string preset name
+ *   getmusic.layout.names        [string]  class names
+ *   getmusic.layout.prefixes     string    one prefix letter per class
+ *   getmusic.layout.is_drum, .programs, .velocities, .roles, .fallback  [i32]
+ *   getmusic.tokens [string], getmusic.token_counts [u32]   the vocabulary
+ *   getmusic.source                                  string provenance
+ * Tensors: the names of dev/MODEL.md, F32, ne = {in, out} for (out, in)
+ * weights; lm_head.weight is tied and not stored.
+ */
+#include "model.h"
+
+#include "gguf.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct gm_model {
+    gd_model *net;
+    gm_model_params sizes;
+    gm_layout layout;
+    gm_vocab *vocab;
+    char *source;
+};
+
+gd_model *gm_model_net(gm_model *m) { return m->net; }
+gm_model_params gm_model_sizes(const gm_model *m) { return m->sizes; }
+const gm_layout *gm_model_layout(const gm_model *m) { return &m->layout; }
+const gm_vocab *gm_model_vocab(const gm_model *m) { return m->vocab; }
+const char *gm_model_source(const gm_model *m) { return m->source ? m->source : ""; }
+size_t gm_model_n_params(const gm_model *m) { return gd_model_n_params(m->net); }
+
+gm_model_params gm_model_default_params(void) {
+    gm_model_params p = {.embd = 64, .hidden = 256, .layers = 4, .heads = 4, .ffn = 1024, .max_cols = 512,
+                         .diffusion_steps = 100, .dropout = 0.1f};
+    return p;
+}
+
+gm_model_params gm_model_original_params(void) {
+    gm_model_params p = {.embd = 96, .hidden = 768, .layers = 12, .heads = 12, .ffn = 3072, .max_cols = 1536,
+                         .diffusion_steps = 100, .dropout = 0.1f};
+    return p;
+}
+
+void gm_model_free(gm_model *m) {
+    if (!m) return;
+    gd_model_free(m->net);
+    gm_vocab_free(m->vocab);
+    free(m->source);
+    free(m);
+}
+
+static gd_config config_of(const gm_model_params *p, const gm_layout *l, int V) {
+    gd_config c = {.R = gm_layout_rows(l), .V = V, .E = p->embd, .H = p->hidden, .NL = p->layers, .NH = p->heads,
+                   .F = p->ffn, .max_cols = p->max_cols, .T = p->diffusion_steps, .dropout = p->dropout};
+    return c;
+}
+
+/* A private copy of a vocabulary, through its text form. */
+static gm_vocab *vocab_copy(const gm_vocab *v, const gm_layout *l, char *err) {
+    char *text;
+    size_t len;
+    if (gm_vocab_text(v, &text, &len, err)) return NULL;
+    gm_vocab *c = gm_vocab_parse(text, len, "vocabulary", l, err);
+    free(text);
+    return c;
+}
+
+gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vocab *v, uint64_t seed, char *err) {
+    if (gm_vocab_n_classes(v) != l->n_classes) {
+        gm_fail(err, "vocabulary has %d track classes, layout '%s' has %d", gm_vocab_n_classes(v), l->name, l->n_classes);
+        return NULL;
+    }
+    gm_model *m = calloc(1, sizeof *m);
+    if (!m) { gm_fail(err, "out of memory"); return NULL; }
+    m->sizes = *p;
+    m->layout = *l;
+    gd_config c = config_of(p, l, gm_vocab_size(v));
+    if (!(m->vocab = vocab_copy(v, l, err)) || !(m->net = gd_model_new(&c, err))) {
+        gm_model_free(m);
+        return NULL;
+    }
+    gd_model_init_random(m->net, seed);
+    return m;
+}
+
+/* ======================================================================== */
+/* Saving                                                                    */
+/* ======================================================================== */
+
+int gm_model_save(const gm_model *m, const char *path, const char *source, char *err) {
+    const gd_config *c = gd_model_config(m->net);
+    const gm_layout *l = &m->layout;
+    gguf_writer *w = gguf_writer_new();
+    if (!w) return gm_fail(err, "out of memory");
+    int bad = 0, V = gm_vocab_size(m->vocab);
+    const char **names = malloc((size_t)V * sizeof *names);
+    uint32_t *counts = malloc((size_t)V * sizeof *counts);
+    if (!names || !counts) bad = 1;
+    bad |= gguf_set_str(w, "general.architecture", "getmusic");
+    bad |= gguf_set_u32(w, "getmusic.rows", (uint32_t)c->R);
+    bad |= gguf_set_u32(w, "getmusic.vocab_size", (uint32_t)c->V);
+    bad |= gguf_set_u32(w, "getmusic.embd", (uint32_t)c->E);
+    bad |= gguf_set_u32(w, "getmusic.hidden", (uint32_t)c->H);
+    bad |= gguf_set_u32(w, "getmusic.layers", (uint32_t)c->NL);
+    bad |= gguf_set_u32(w, "getmusic.heads", (uint32_t)c->NH);
+    bad |= gguf_set_u32(w, "getmusic.ffn", (uint32_t)c->F);
+    bad |= gguf_set_u32(w, "getmusic.max_cols", (uint32_t)c->max_cols);
+    bad |= gguf_set_u32(w, "getmusic.diffusion_steps", (uint32_t)c->T);
+    bad |= gguf_set_f32(w, "getmusic.dropout", c->dropout);
+    bad |= gguf_set_str(w, "getmusic.layout", l->name);
+    const char *cn[GM_MAX_CLASSES];
+    char prefixes[GM_MAX_CLASSES + 1];
+    int32_t drum[GM_MAX_CLASSES], prog[GM_MAX_CLASSES], vel[GM_MAX_CLASSES], roles[GM_MAX_CLASSES], fb[GM_MAX_CLASSES];
+    for (int i = 0; i < l->n_classes; i++) {
+        cn[i] = l->cls[i].name;
+        prefixes[i] = l->cls[i].prefix;
+        drum[i] = l->cls[i].is_drum;
+        prog[i] = l->cls[i].out_program;
+        vel[i] = l->cls[i].velocity;
+        roles[i] = (int32_t)l->cls[i].roles;
+        fb[i] = (int32_t)l->cls[i].fallback;
+    }
+    prefixes[l->n_classes] = 0;
+    bad |= gguf_set_arr_str(w, "getmusic.layout.names", cn, (size_t)l->n_classes);
+    bad |= gguf_set_str(w, "getmusic.layout.prefixes", prefixes);
+    bad |= gguf_set_arr_i32(w, "getmusic.layout.is_drum", drum, (size_t)l->n_classes);
+    bad |= gguf_set_arr_i32(w, "getmusic.layout.programs", prog, (size_t)l->n_classes);
+    bad |= gguf_set_arr_i32(w, "getmusic.layout.velocities", vel, (size_t)l->n_classes);
+    bad |= gguf_set_arr_i32(w, "getmusic.layout.roles", roles, (size_t)l->n_classes);
+    bad |= gguf_set_arr_i32(w, "getmusic.layout.fallback", fb, (size_t)l->n_classes);
+    if (!bad) {
+        for (int i = 0; i < V; i++) {
+            names[i] = gm_vocab_token(m->vocab, i);
+            counts[i] = gm_vocab_count(m->vocab, i);
+        }
+        bad |= gguf_set_arr_str(w, "getmusic.tokens", names, (size_t)V);
+        bad |= gguf_set_arr_u32(w, "getmusic.token_counts", counts, (size_t)V);
+    }
+    const char *src = source ? source : m->source;
+    if (src) bad |= gguf_set_str(w, "getmusic.source", src);
+    const float *params = gd_model_params(m->net);
+    for (int i = 0; i < gd_model_n_tensors(m->net) && !bad; i++) {
+        const gd_tensor *t = gd_model_tensor(m->net, i);
+        int64_t ne[2] = {t->n_dims == 2 ? t->shape[1] : t->shape[0], t->shape[0]};
+        bad |= gguf_add_tensor(w, t->name, GGUF_TENSOR_F32, t->n_dims, ne, params + t->offset);
+    }
+    int rc = bad ? gm_fail(err, "out of memory building the model file") : gguf_write_file(w, path, err);
+    gguf_writer_free(w);
+    free(names);
+    free(counts);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Loading                                                                   */
+/* ======================================================================== */
+
+static int get_size(const gguf_ctx *g, const char *key, uint32_t lo, uint32_t hi, int *out, char *err) {
+    uint32_t v;
+    if (gguf_get_u32(g, key, &v, err)) return -1;
+    if (v < lo || v > hi) return gm_fail(err, "%s = %u is outside %u..%u", key, v, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+/* Layout from the file's keys, or from the preset it names. */
+static int read_layout(const gguf_ctx *g, gm_layout *l, char *err) {
+    char *name = NULL;
+    if (gguf_get_str(g, "getmusic.layout", &name, err)) return -1;
+    if (gguf_key_type(g, "getmusic.layout.names") < 0) {
+        int rc = gm_layout_preset(l, name, err);
+        free(name);
+        return rc;
+    }
+    memset(l, 0, sizeof *l);
+    gm_strlcpy(l->name, name, sizeof l->name);
+    free(name);
+    size_t n;
+    if (gguf_get_arr_n(g, "getmusic.layout.names", GGUF_TYPE_STRING, &n, err)) return -1;
+    if (n < 1 || n > GM_MAX_CLASSES) return gm_fail(err, "model has %zu track classes (1..%d allowed)", n, GM_MAX_CLASSES);
+    l->n_classes = (int)n;
+    char *pre = NULL;
+    if (gguf_get_str(g, "getmusic.layout.prefixes", &pre, err)) return -1;
+    int ok = strlen(pre) == n;
+    for (size_t i = 0; ok && i < n; i++) l->cls[i].prefix = pre[i];
+    free(pre);
+    if (!ok) return gm_fail(err, "getmusic.layout.prefixes does not have one letter per class");
+    const char *keys[5] = {"getmusic.layout.is_drum", "getmusic.layout.programs", "getmusic.layout.velocities",
+                           "getmusic.layout.roles", "getmusic.layout.fallback"};
+    for (int k = 0; k < 5; k++) {
+        const void *d;
+        size_t m;
+        if (gguf_get_arr_data(g, keys[k], GGUF_TYPE_INT32, &d, &m, err)) return -1;
+        if (m != n) return gm_fail(err, "%s has %zu entries, the layout %zu classes", keys[k], m, n);
+        for (size_t i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, (const char *)d + 4 * i, 4);
+            gm_class *c = &l->cls[i];
+            if (k == 0) c->is_drum = v != 0;
+            else if (k == 1) c->out_program = v & 127;
+            else if (k == 2) c->velocity = v < 1 ? 1 : v > 127 ? 127 : v;
+            else if (k == 3) c->roles = (uint32_t)v;
+            else c->fallback = (uint32_t)v;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *cn = NULL;
+        if (gguf_get_arr_str(g, "getmusic.layout.names", i, &cn, err)) return -1;
+        gm_strlcpy(l->cls[i].name, cn, sizeof l->cls[i].name);
+        free(cn);
+    }
+    return 0;
+}
+
+/* Vocabulary from getmusic.tokens / token_counts, parsed as dict.txt text. */
+static gm_vocab *read_vocab(const gguf_ctx *g, const gm_layout *l, char *err) {
+    size_t n, nc;
+    const void *cd;
+    if (gguf_get_arr_n(g, "getmusic.tokens", GGUF_TYPE_STRING, &n, err)) return NULL;
+    if (gguf_get_arr_data(g, "getmusic.token_counts", GGUF_TYPE_UINT32, &cd, &nc, err)) return NULL;
+    if (nc != n) { gm_fail(err, "getmusic.token_counts has %zu entries, getmusic.tokens %zu", nc, n); return NULL; }
+    size_t cap = 1024, len = 0;
+    char *text = malloc(cap);
+    if (!text) { gm_fail(err, "out of memory"); return NULL; }
+    for (size_t i = 0; i < n; i++) {
+        char *tok = NULL;
+        if (gguf_get_arr_str(g, "getmusic.tokens", i, &tok, err)) { free(text); return NULL; }
+        uint32_t count;
+        memcpy(&count, (const char *)cd + 4 * i, 4);
+        size_t need = strlen(tok) + 16;
+        if (strchr(tok, '\n') || strchr(tok, '\t')) {
+            free(tok);
+            free(text);
+            gm_fail(err, "getmusic.tokens[%zu] contains a tab or newline", i);
+            return NULL;
+        }
+        if (len + need > cap) {
+            while (len + need > cap) cap *= 2;
+            char *nt = realloc(text, cap);
+            if (!nt) { free(tok); free(text); gm_fail(err, "out of memory"); return NULL; }
+            text = nt;
+        }
+        len += (size_t)snprintf(text + len, cap - len, "%s\t%u\n", tok, count);
+        free(tok);
+    }
+    gm_vocab *v = gm_vocab_parse(text, len, "model vocabulary", l, err);
+    free(text);
+    return v;
+}
+
+gm_model *gm_model_load(const char *path, char *err) {
+    char e2[GM_ERR_SIZE];
+    gguf_ctx *g = gguf_open(path, err);
+    if (!g) return NULL;
+    gm_model *m = calloc(1, sizeof *m);
+    char *arch = NULL;
+    if (!m) { gm_fail(err, "out of memory"); goto fail; }
+    if (gguf_get_str(g, "general.architecture", &arch, e2) || strcmp(arch, "getmusic")) {
+        gm_fail(err, "%s: not a getmusic model (general.architecture is %s)", path, arch ? arch : "absent");
+        goto fail;
+    }
+    int R, V;
+    gm_model_params *p = &m->sizes;
+    if (get_size(g, "getmusic.rows", 4, 2 * GM_MAX_CLASSES + 2, &R, e2) ||
+        get_size(g, "getmusic.vocab_size", 17, 60000, &V, e2) ||
+        get_size(g, "getmusic.embd", 1, 4096, &p->embd, e2) || get_size(g, "getmusic.hidden", 2, 16384, &p->hidden, e2) ||
+        get_size(g, "getmusic.layers", 1, 128, &p->layers, e2) || get_size(g, "getmusic.heads", 1, 256, &p->heads, e2) ||
+        get_size(g, "getmusic.ffn", 1, 65536, &p->ffn, e2) || get_size(g, "getmusic.max_cols", 1, 65536, &p->max_cols, e2) ||
+        get_size(g, "getmusic.diffusion_steps", 2, 1000, &p->diffusion_steps, e2)) {
+        gm_fail(err, "%s: %s", path, e2);
+        goto fail;
+    }
+    p->dropout = 0.1f;
+    float dr;
+    if (gguf_key_type(g, "getmusic.dropout") >= 0 && gguf_get_f32(g, "getmusic.dropout", &dr, NULL) == 0 && dr >= 0 && dr < 1)
+        p->dropout = dr;
+    if (read_layout(g, &m->layout, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
+    if (gm_layout_rows(&m->layout) != R) {
+        gm_fail(err, "%s: %d rows, but its layout '%s' has %d classes (%d rows)", path, R, m->layout.name,
+                m->layout.n_classes, gm_layout_rows(&m->layout));
+        goto fail;
+    }
+    if (!(m->vocab = read_vocab(g, &m->layout, e2))) { gm_fail(err, "%s: %s", path, e2); goto fail; }
+    if (gm_vocab_size(m->vocab) != V) {
+        gm_fail(err, "%s: vocabulary mismatch: %d tokens listed, getmusic.vocab_size says %d", path, gm_vocab_size(m->vocab), V);
+        goto fail;
+    }
+    gd_config c = config_of(p, &m->layout, V);
+    if (!(m->net = gd_model_new(&c, e2))) { gm_fail(err, "%s: %s", path, e2); goto fail; }
+    float *params = gd_model_params(m->net);
+    for (int i = 0; i < gd_model_n_tensors(m->net); i++) {
+        const gd_tensor *t = gd_model_tensor(m->net, i);
+        int64_t ne[2] = {t->n_dims == 2 ? t->shape[1] : t->shape[0], t->shape[0]};
+        if (!gguf_find_tensor(g, t->name)) { gm_fail(err, "%s: tensor '%s' is missing", path, t->name); goto fail; }
+        if (gguf_read_f32(g, t->name, t->n_dims, ne, params + t->offset, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
+    }
+    char *src = NULL;
+    if (gguf_key_type(g, "getmusic.source") >= 0 && gguf_get_str(g, "getmusic.source", &src, NULL) == 0) m->source = src;
+    free(arch);
+    gguf_close(g);
+    return m;
+fail:
+    free(arch);
+    gguf_close(g);
+    gm_model_free(m);
+    return NULL;
+}
