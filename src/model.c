@@ -269,7 +269,7 @@ gm_model *gm_model_load(const char *path, char *err) {
         gm_fail(err, "%s: not a getmusic model (general.architecture is %s)", path, arch ? arch : "absent");
         goto fail;
     }
-    int R, V;
+    int R = 0, V = 0;
     gm_model_params *p = &m->sizes;
     if (get_size(g, "getmusic.rows", 4, 2 * GM_MAX_CLASSES + 2, &R, e2) ||
         get_size(g, "getmusic.vocab_size", 17, 60000, &V, e2) ||
