@@ -540,8 +540,8 @@ static void backward_network(gd_model *m) {
                 }
             }
         }
-    /* EMPTY's row stays zero, as a padding index does. */
-    memset(g->word + (size_t)c->V * E, 0, (size_t)E * sizeof(float));
+    /* No padding index (as the original): EMPTY's row, zero at init, learns
+     * like any other input embedding. */
 
     /* 1. timestep MLP */
     float *dte1a = dB;

@@ -1,0 +1,357 @@
+"""
+dev/reference.py — PyTorch reference of GETDiff, exactly as dev/MODEL.md writes it.
+
+This is the yardstick for the C engine (src/nn.c, src/getdiff.c,
+src/diffusion.c): dev/make_golden.py runs it on a tiny config and writes
+dev/golden.bin, which the C tests compare against; the benches run it beside
+the C engine on the same inputs.
+
+Parameter names are those of the original GETMusic checkpoint minus the
+prefix `rfm.roformer.input_transformers.`, so `GETDiffRef.state_dict()` has
+exactly the names of MODEL.md ("Parameters"), and a converted checkpoint loads
+with `load_state_dict`. `lm_head.weight` is tied to the token embedding and is
+not a key of its own (only `lm_head.bias`).
+
+Use Debian's Python: /usr/bin/python3 (python3-torch 1.13, CPU).
+
+    from reference import GETDiffConfig, GETDiffRef, getdiff_loss, corrupt
+    cfg = GETDiffConfig.tiny()
+    model = GETDiffRef(cfg)
+    logits = model(x, cond, t)                       # (B, R, L, V)
+    loss = getdiff_loss(logits, x0, x_t, cond, t, pt)
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+
+T_STEPS = 100      # diffusion steps
+TIME_DIM = 128     # sinusoidal timestep features
+LN_EPS = 1e-12
+AUX_WEIGHT = 0.001
+COND_WEIGHT = 0.5
+
+
+@dataclass
+class GETDiffConfig:
+    R: int = 14          # grid rows: 2 per track class + 2 chord rows
+    V: int = 11879       # real tokens; EMPTY = V, MASK = V + 1
+    E: int = 96          # cell embedding
+    H: int = 768         # hidden
+    NL: int = 12         # layers
+    NH: int = 12         # heads (HD = H / NH, even)
+    F: int = 3072        # feed-forward
+    max_cols: int = 1536 # longest sequence of columns
+    dropout: float = 0.1
+
+    @staticmethod
+    def original():
+        return GETDiffConfig()
+
+    @staticmethod
+    def tiny():
+        """The golden test config (MODEL.md "Sizes"); L = 12, B = 2 there."""
+        return GETDiffConfig(R=6, V=37, E=8, H=16, NL=2, NH=2, F=32, max_cols=64, dropout=0.0)
+
+    @property
+    def EMPTY(self):
+        return self.V
+
+    @property
+    def MASK(self):
+        return self.V + 1
+
+    @property
+    def HD(self):
+        return self.H // self.NH
+
+
+# ---------------------------------------------------------------------------
+# Fixed tables
+# ---------------------------------------------------------------------------
+
+def time_features(t, dtype=torch.float32):
+    """(B) int timesteps -> (B, 128) float32: [cos(t·f_0..f_63), sin(t·f_0..f_63)],
+    f_i = exp(−ln(10000)·i/64). Computed in double, rounded to float."""
+    half = TIME_DIM // 2
+    i = torch.arange(half, dtype=torch.float64)
+    f = torch.exp(-math.log(10000.0) * i / half)
+    a = t.to(torch.float64)[:, None] * f[None, :]
+    return torch.cat([torch.cos(a), torch.sin(a)], dim=-1).to(dtype)
+
+
+def rotary_tables(L, HD, dtype=torch.float32):
+    """(L, HD/2) cos and sin of θ[l, j] = l / 10000^(2j/HD), computed in double
+    (as HF RoFormer's table), rounded to float."""
+    l = torch.arange(L, dtype=torch.float64)[:, None]
+    j = torch.arange(HD // 2, dtype=torch.float64)[None, :]
+    theta = l / torch.pow(torch.tensor(10000.0, dtype=torch.float64), 2.0 * j / HD)
+    return torch.cos(theta).to(dtype), torch.sin(theta).to(dtype)
+
+
+def apply_rotary(x, cos, sin):
+    """x: (B, NH, L, HD); interleaved pairs (x[2j], x[2j+1]) rotated by θ[l, j]:
+    (a, b) -> (a·cos − b·sin, b·cos + a·sin)."""
+    a = x[..., 0::2]
+    b = x[..., 1::2]
+    ra = a * cos - b * sin
+    rb = b * cos + a * sin
+    return torch.stack([ra, rb], dim=-1).flatten(-2)
+
+
+# ---------------------------------------------------------------------------
+# Modules (attribute names give the checkpoint's parameter names)
+# ---------------------------------------------------------------------------
+
+class Embeddings(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.V + 2, c.E)        # no padding_idx: see MODEL.md
+        self.token_type_embeddings = nn.Embedding(2, c.E)
+        self.time_embeddings = nn.Sequential(nn.Linear(TIME_DIM, c.E), nn.SiLU(), nn.Linear(c.E, c.E))
+        self.LayerNorm = nn.LayerNorm(c.R * c.E, eps=LN_EPS)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.query = nn.Linear(c.H, c.H)
+        self.key = nn.Linear(c.H, c.H)
+        self.value = nn.Linear(c.H, c.H)
+
+
+class DenseLN(nn.Module):
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.dense = nn.Linear(n_in, n_out)
+        self.LayerNorm = nn.LayerNorm(n_out, eps=LN_EPS)
+
+
+class Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.self = SelfAttention(c)
+        self.output = DenseLN(c.H, c.H)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.H, c.F)
+
+
+class Layer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention = Attention(c)
+        self.intermediate = Intermediate(c)
+        self.output = DenseLN(c.F, c.H)
+
+
+class Encoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = nn.ModuleList([Layer(c) for _ in range(c.NL)])
+
+
+class LMHead(nn.Module):
+    """Output layer: weight tied to the token embedding (not a parameter here)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(c.V + 2))
+
+
+class GETDiffRef(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg.H % cfg.NH == 0 and (cfg.H // cfg.NH) % 2 == 0, "H/NH must be an even integer"
+        self.cfg = cfg
+        c = cfg
+        self.embeddings = Embeddings(c)
+        self.embeddings_project = nn.Sequential(nn.Linear(c.R * c.E, c.H), nn.SiLU(), nn.Linear(c.H, c.H))
+        self.encoder = Encoder(c)
+        self.outputs_project = nn.Sequential(nn.Linear(c.H, c.R * c.E), nn.SiLU(),
+                                             nn.Linear(c.R * c.E, c.R * c.E))
+        self.lm_head = LMHead(c)
+        self.init_weights()
+
+    # MODEL.md "Initialisation": normal(0, 0.02) weights and embeddings, zero
+    # biases, LayerNorm ones/zeros, EMPTY row of the token embedding zero.
+    @torch.no_grad()
+    def init_weights(self, generator=None):
+        for name, p in self.named_parameters():
+            if name.endswith("LayerNorm.weight"):
+                p.fill_(1.0)
+            elif name.endswith("bias"):
+                p.zero_()
+            else:
+                p.normal_(0.0, 0.02, generator=generator)
+        self.embeddings.word_embeddings.weight[self.cfg.EMPTY].zero_()
+
+    def forward(self, x, cond, t):
+        """x, cond: (B, R, L) int; t: (B) int -> logits (B, R, L, V)."""
+        c = self.cfg
+        B, R, L = x.shape
+        assert R == c.R and L <= c.max_cols
+        p = c.dropout if self.training else 0.0
+        emb = self.embeddings
+        word = emb.word_embeddings.weight
+
+        # 1. time embedding (B, E)
+        te = emb.time_embeddings(time_features(t, word.dtype))
+        # 2. cells (B, R, L, E)
+        e = word[x.long()] + emb.token_type_embeddings.weight[cond.long()] + te[:, None, None, :]
+        # 3. columns (B, L, R·E): cell r of column l at [r·E, (r+1)·E)
+        u = e.permute(0, 2, 1, 3).reshape(B, L, R * c.E)
+        u = emb.LayerNorm(u)
+        u = F.dropout(u, p, self.training)
+        h = self.embeddings_project(u)
+        # 4. post-LN RoFormer layers
+        cos, sin = rotary_tables(L, c.HD, word.dtype)
+        for lay in self.encoder.layer:
+            sa = lay.attention.self
+
+            def heads(y):
+                return y.view(B, L, c.NH, c.HD).transpose(1, 2)   # (B, NH, L, HD)
+
+            q = apply_rotary(heads(sa.query(h)), cos, sin)
+            k = apply_rotary(heads(sa.key(h)), cos, sin)
+            v = heads(sa.value(h))
+            a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(c.HD), dim=-1)
+            o = (a @ v).transpose(1, 2).reshape(B, L, c.H)
+            ao = lay.attention.output
+            h = ao.LayerNorm(h + F.dropout(ao.dense(o), p, self.training))
+            f = F.gelu(lay.intermediate.dense(h))                  # exact erf GELU
+            fo = lay.output
+            h = fo.LayerNorm(h + F.dropout(fo.dense(f), p, self.training))
+        # 5. output cells and tied logits over the V real tokens
+        co = self.outputs_project(h)                               # (B, L, R·E)
+        cells = co.view(B, L, R, c.E).permute(0, 2, 1, 3)          # (B, R, L, E)
+        return cells @ word[: c.V].t() + self.lm_head.bias[: c.V]
+
+
+# ---------------------------------------------------------------------------
+# Diffusion schedule, corruption, loss
+# ---------------------------------------------------------------------------
+
+def schedule(T=T_STEPS):
+    """(att, ctt), float64 tensors of length T: cumulative keep and mask probabilities."""
+    t = torch.arange(T, dtype=torch.float64)
+    att = 0.99999 + t * (0.000009 - 0.99999) / (T - 1)
+    ctt = 0.000009 + t * (0.99999 - 0.000009) / (T - 1)
+    return att, ctt
+
+
+def a_coef(t, T=T_STEPS):
+    """(B) int timesteps -> float64 a_t = 1 − ctt[t−1]/ctt[t] (t > 0), a_0 = 1."""
+    _, ctt = schedule(T)
+    t = t.long()
+    prev = ctt[(t - 1).clamp(min=0)]
+    a = 1.0 - prev / ctt[t]
+    return torch.where(t > 0, a, torch.ones_like(a))
+
+
+def corrupt(x0, cond, t, generator=None, *, V, T=T_STEPS):
+    """q(x_t | x0): each target cell (cond = 0, not EMPTY) becomes MASK with
+    probability ctt[t]; condition and EMPTY cells are unchanged.
+    x0, cond: (B, R, L); t: (B); V: real tokens (EMPTY = V, MASK = V + 1)."""
+    _, ctt = schedule(T)
+    u = torch.rand(x0.shape, generator=generator, dtype=torch.float64)
+    p = ctt[t.long()][:, None, None]
+    m = (u < p) & (cond == 0) & (x0 != V)
+    return torch.where(m, torch.full_like(x0, V + 1), x0)
+
+
+def cell_weights(x0, cond, V):
+    """w = 1 (target), 0.5 (condition), 0 (EMPTY, x0 == V) — float32 (B, R, L)."""
+    w = torch.where(cond != 0, torch.full(x0.shape, COND_WEIGHT), torch.ones(x0.shape))
+    return torch.where(x0 == V, torch.zeros(x0.shape), w).to(torch.float32)
+
+
+def getdiff_loss(logits, x0, x_t, cond, t, pt, T=T_STEPS, per_sample=False):
+    """MODEL.md "Loss". logits (B, R, L, V); x0, x_t, cond (B, R, L); t (B) int;
+    pt (B) importance weights. Returns the scalar mean_b L_b (or the (B) vector
+    when per_sample). A sample with no weighted cell contributes 0 (as the
+    original's scale = 0)."""
+    B, R, L, V = logits.shape
+    logp = torch.log_softmax(logits, dim=-1)
+    w = cell_weights(x0, cond, V)
+    y = x0.long().clamp(max=V - 1)                        # EMPTY cells have w = 0
+    nll = -logp.gather(-1, y[..., None]).squeeze(-1)      # (B, R, L)
+    m = (x_t == V + 1).to(torch.float32)
+    at = a_coef(t, T).to(torch.float32)
+    main = at * (w * m * nll).sum(dim=(1, 2))
+    aux = (AUX_WEIGHT * (2.0 - t.to(torch.float64) / T)).to(torch.float32) * (w * nll).sum(dim=(1, 2))
+    n = (w > 0).sum(dim=(1, 2)).to(torch.float32)
+    denom = n * float(T) * pt.to(torch.float32)
+    Lb = torch.where(n > 0, (main + aux) / torch.where(n > 0, denom, torch.ones_like(denom)),
+                     torch.zeros_like(main))
+    return Lb if per_sample else Lb.mean()
+
+
+def getdiff_loss_original(logits, x0, x_t, cond, t, pt, T=T_STEPS, per_sample=False):
+    """NOT the contract (MODEL.md is): the original GETMusic training loss
+    (DiffusionRFM._train_loss with its uniform share ~1e-10 per class) in
+    closed form, for comparison only. Checked against a log-space
+    re-derivation of the original to ~1e-6. It differs from getdiff_loss in:
+      - intact target/condition cells at t > 0 cost −log(r_t + (1 − r_t)·p(x0)),
+        r_t = att[t]/att[t−1] (the x0-parameterised posterior mixes in the
+        "resampled" hypotheses: the uniform share cancels in the ratio);
+      - at t = 0 the decoder NLL covers every weighted cell, not only masked ones;
+      - no 1/T: L_b = (main_b + aux_b) / (n_b · pt_b), and the batch is summed.
+    """
+    B, R, L, V = logits.shape
+    att, _ = schedule(T)
+    r = torch.ones(T, dtype=torch.float64)
+    r[1:] = att[1:] / att[:-1]
+    logp = torch.log_softmax(logits, dim=-1)
+    w = cell_weights(x0, cond, V)
+    lp = logp.gather(-1, x0.long().clamp(max=V - 1)[..., None]).squeeze(-1)
+    nll = -lp
+    m = (x_t == V + 1).to(logits.dtype)
+    at = a_coef(t, T).to(logits.dtype)[:, None, None]
+    rt = r[t.long()].to(logits.dtype)[:, None, None]
+    intact = -torch.log(rt + (1.0 - rt) * lp.exp())
+    kl = torch.where((t > 0)[:, None, None], m * at * nll + (1.0 - m) * intact, nll)
+    main = (w * kl).sum(dim=(1, 2))
+    aux = (AUX_WEIGHT * (2.0 - t.to(torch.float64) / T)).to(logits.dtype) * (w * nll).sum(dim=(1, 2))
+    n = (w > 0).sum(dim=(1, 2)).to(logits.dtype)
+    Lb = torch.where(n > 0, (main + aux) / (n.clamp(min=1) * pt.to(logits.dtype)), torch.zeros_like(main))
+    return Lb if per_sample else Lb.sum()
+
+
+def main_per_cell(logits, x0, x_t, cond, t, T=T_STEPS):
+    """main_b / n_b (detached), what train.c feeds the importance-sampling EMA."""
+    with torch.no_grad():
+        B, R, L, V = logits.shape
+        logp = torch.log_softmax(logits, dim=-1)
+        w = cell_weights(x0, cond, V)
+        nll = -logp.gather(-1, x0.long().clamp(max=V - 1)[..., None]).squeeze(-1)
+        m = (x_t == V + 1).to(torch.float32)
+        main = a_coef(t, T).to(torch.float32) * (w * m * nll).sum(dim=(1, 2))
+        n = (w > 0).sum(dim=(1, 2)).clamp(min=1).to(torch.float32)
+        return main / n
+
+
+if __name__ == "__main__":
+    # Smoke test: tiny config, forward + loss + backward.
+    cfg = GETDiffConfig.tiny()
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    m = GETDiffRef(cfg)
+    B, L = 2, 12
+    x0 = torch.randint(0, cfg.V, (B, cfg.R, L), generator=g)
+    cond = torch.zeros_like(x0)
+    t = torch.tensor([3, 80])
+    xt = corrupt(x0, cond, t, g, V=cfg.V)
+    logits = m(xt, cond, t)
+    loss = getdiff_loss(logits, x0, xt, cond, t, torch.full((B,), 1.0 / T_STEPS))
+    loss.backward()
+    print("params:", sum(p.numel() for p in m.parameters()), "loss:", loss.item(), "logits:", tuple(logits.shape))
+    print("keys:", len(m.state_dict()))

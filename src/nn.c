@@ -1,0 +1,449 @@
+/*
+ * nn.c — neural-network kernels for GETDiff (see nn.h and dev/MODEL.md).
+ *
+ * Every op is a forward/backward pair in the llm.c manner: outputs first, then
+ * inputs, then sizes; backward adds into gradients. Products go through
+ * OpenBLAS (cblas_sgemm); element- and row-wise loops use OpenMP. The two are
+ * never nested: each BLAS call is made from the serial part of the program, so
+ * OpenBLAS's own threads and the OpenMP team take turns on the cores.
+ *
+ * Numerics: row statistics (LayerNorm mean/variance, softmax sums, the
+ * log-sum-exp of the output layer) are accumulated in double after
+ * max-subtraction, so float32 results track a float32 PyTorch reference to
+ * about 1e-6 relative. Column reductions (bias and LayerNorm parameter
+ * gradients) are split by column blocks, never by rows, so the result does not
+ * depend on the number of threads.
+ */
+#include "nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+void openblas_set_num_threads(int num_threads); /* also in Debian's cblas.h; harmless twice */
+
+/* OpenMP regions below this many elements run on one thread: the fork/join
+ * costs more than the work (the tiny golden config is all below it). */
+#define NN_PAR_MIN 16384
+/* Rows of logits the output layer holds at once (nn_tied_ce). */
+#define NN_CE_CHUNK 256
+/* Columns per block in the column reductions. */
+#define NN_COL_BLOCK 64
+
+void nn_set_threads(int n) {
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Column sums: acc[j] += Σ_i a[i][j] over n rows of width d (row stride lda). */
+
+static void colsum_add(float *acc, const float *a, int n, int d, int lda) {
+    int nblk = (d + NN_COL_BLOCK - 1) / NN_COL_BLOCK;
+#pragma omp parallel for schedule(static) if ((size_t)n * d >= NN_PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * NN_COL_BLOCK, j1 = j0 + NN_COL_BLOCK < d ? j0 + NN_COL_BLOCK : d;
+        double s[NN_COL_BLOCK] = {0};
+        for (int i = 0; i < n; i++) {
+            const float *r = a + (size_t)i * lda;
+            for (int j = j0; j < j1; j++) s[j - j0] += r[j];
+        }
+        for (int j = j0; j < j1; j++) acc[j] += (float)s[j - j0];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Linear: y = x·wᵀ + b */
+
+void nn_linear_forward(float *y, const float *x, const float *w, const float *b, int n, int in, int out) {
+    float beta = 0.0f;
+    if (b) {
+#pragma omp parallel for schedule(static) if ((size_t)n * out >= NN_PAR_MIN)
+        for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out, b, (size_t)out * sizeof(float));
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+}
+
+void nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int n, int in,
+                        int out) {
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, 1.0f, dx, in);
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    if (db) colsum_add(db, dy, n, out, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm over the last dim */
+
+void nn_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, const float *b, int n, int d,
+                          float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)n * d >= NN_PAR_MIN)
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * d;
+        float *yi = y + (size_t)i * d;
+        double m = 0.0;
+        for (int j = 0; j < d; j++) m += xi[j];
+        m /= d;
+        double v = 0.0;
+        for (int j = 0; j < d; j++) {
+            double t = xi[j] - m;
+            v += t * t;
+        }
+        v /= d; /* biased variance, as torch */
+        float s = (float)(1.0 / sqrt(v + eps));
+        float mf = (float)m;
+        for (int j = 0; j < d; j++) yi[j] = (xi[j] - mf) * s * g[j] + b[j];
+        mean[i] = mf;
+        rstd[i] = s;
+    }
+}
+
+void nn_layernorm_backward(float *dx, float *dg, float *db, const float *dy, const float *x, const float *mean,
+                           const float *rstd, const float *g, int n, int d) {
+    if (dx) {
+#pragma omp parallel for schedule(static) if ((size_t)n * d >= NN_PAR_MIN)
+        for (int i = 0; i < n; i++) {
+            const float *xi = x + (size_t)i * d, *dyi = dy + (size_t)i * d;
+            float *dxi = dx + (size_t)i * d;
+            float m = mean[i], s = rstd[i];
+            double a = 0.0, bsum = 0.0; /* mean(dy·g), mean(dy·g·xhat) */
+            for (int j = 0; j < d; j++) {
+                float dn = dyi[j] * g[j];
+                a += dn;
+                bsum += (double)dn * ((xi[j] - m) * s);
+            }
+            float am = (float)(a / d), bm = (float)(bsum / d);
+            for (int j = 0; j < d; j++) {
+                float xh = (xi[j] - m) * s;
+                dxi[j] += (dyi[j] * g[j] - am - xh * bm) * s;
+            }
+        }
+    }
+    if (dg || db) {
+        int nblk = (d + NN_COL_BLOCK - 1) / NN_COL_BLOCK;
+#pragma omp parallel for schedule(static) if ((size_t)n * d >= NN_PAR_MIN)
+        for (int blk = 0; blk < nblk; blk++) {
+            int j0 = blk * NN_COL_BLOCK, j1 = j0 + NN_COL_BLOCK < d ? j0 + NN_COL_BLOCK : d;
+            double sg[NN_COL_BLOCK] = {0}, sb[NN_COL_BLOCK] = {0};
+            for (int i = 0; i < n; i++) {
+                const float *xi = x + (size_t)i * d, *dyi = dy + (size_t)i * d;
+                float m = mean[i], s = rstd[i];
+                for (int j = j0; j < j1; j++) {
+                    sg[j - j0] += dyi[j] * ((xi[j] - m) * s);
+                    sb[j - j0] += dyi[j];
+                }
+            }
+            for (int j = j0; j < j1; j++) {
+                if (dg) dg[j] += (float)sg[j - j0];
+                if (db) db[j] += (float)sb[j - j0];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* GELU (exact, erf) and SiLU */
+
+#define NN_SQRT1_2 0.70710678118654752440f
+#define NN_INV_SQRT_2PI 0.39894228040143267794f
+
+void nn_gelu_forward(float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.0f + erff(v * NN_SQRT1_2));
+    }
+}
+
+void nn_gelu_backward(float *dx, const float *dy, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * NN_SQRT1_2));
+        float pdf = NN_INV_SQRT_2PI * expf(-0.5f * v * v);
+        dx[i] += dy[i] * (cdf + v * pdf);
+    }
+}
+
+void nn_silu_forward(float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v / (1.0f + expf(-v));
+    }
+}
+
+void nn_silu_backward(float *dx, const float *dy, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float sg = 1.0f / (1.0f + expf(-v));
+        dx[i] += dy[i] * sg * (1.0f + v * (1.0f - sg));
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Softmax over rows, in place. Returns the row's log-sum-exp. */
+
+static float softmax_row(float *r, int d) {
+    float mx = r[0];
+    for (int j = 1; j < d; j++) mx = r[j] > mx ? r[j] : mx;
+    double s = 0.0;
+    for (int j = 0; j < d; j++) {
+        float e = expf(r[j] - mx);
+        r[j] = e;
+        s += e;
+    }
+    float inv = (float)(1.0 / s);
+    for (int j = 0; j < d; j++) r[j] *= inv;
+    return mx + (float)log(s);
+}
+
+void nn_softmax_forward(float *x, int n, int d) {
+#pragma omp parallel for schedule(static) if ((size_t)n * d >= NN_PAR_MIN)
+    for (int i = 0; i < n; i++) softmax_row(x + (size_t)i * d, d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rotary position embedding (interleaved pairs, base 10000, position = l) */
+
+/* cos/sin of θ = l / 10000^(2j/HD) for l < L, j < HD/2, computed in double and
+ * rounded once (as the RoFormer table is built in float64 then stored float32). */
+static int rope_table(float **cs, int L, int HD) {
+    int P = HD / 2;
+    float *t = malloc((size_t)L * P * 2 * sizeof(float));
+    if (!t) return -1;
+    for (int j = 0; j < P; j++) {
+        double inv = pow(10000.0, -2.0 * j / HD);
+        for (int l = 0; l < L; l++) {
+            double th = l * inv;
+            t[((size_t)l * P + j) * 2 + 0] = (float)cos(th);
+            t[((size_t)l * P + j) * 2 + 1] = (float)sin(th);
+        }
+    }
+    *cs = t;
+    return 0;
+}
+
+/* Fallback when the table cannot be allocated: recompute per element. */
+static inline void rope_cs(const float *tab, int l, int j, int P, int HD, float *c, float *s) {
+    if (tab) {
+        *c = tab[((size_t)l * P + j) * 2 + 0];
+        *s = tab[((size_t)l * P + j) * 2 + 1];
+    } else {
+        double th = l * pow(10000.0, -2.0 * j / HD);
+        *c = (float)cos(th);
+        *s = (float)sin(th);
+    }
+}
+
+void nn_rope_forward(float *y, const float *x, int B, int L, int NH, int HD) {
+    float *tab = NULL;
+    if (rope_table(&tab, L, HD)) tab = NULL;
+    int P = HD / 2, C = NH * HD, BL = B * L;
+#pragma omp parallel for schedule(static) if ((size_t)BL * C >= NN_PAR_MIN)
+    for (int bl = 0; bl < BL; bl++) {
+        int l = bl % L;
+        const float *xr = x + (size_t)bl * C;
+        float *yr = y + (size_t)bl * C;
+        for (int h = 0; h < NH; h++)
+            for (int j = 0; j < P; j++) {
+                float c, s;
+                rope_cs(tab, l, j, P, HD, &c, &s);
+                int o = h * HD + 2 * j;
+                float a = xr[o], b = xr[o + 1];
+                yr[o] = a * c - b * s;
+                yr[o + 1] = b * c + a * s;
+            }
+    }
+    free(tab);
+}
+
+void nn_rope_backward(float *dx, const float *dy, int B, int L, int NH, int HD) {
+    float *tab = NULL;
+    if (rope_table(&tab, L, HD)) tab = NULL;
+    int P = HD / 2, C = NH * HD, BL = B * L;
+#pragma omp parallel for schedule(static) if ((size_t)BL * C >= NN_PAR_MIN)
+    for (int bl = 0; bl < BL; bl++) {
+        int l = bl % L;
+        const float *gr = dy + (size_t)bl * C;
+        float *dr = dx + (size_t)bl * C;
+        for (int h = 0; h < NH; h++)
+            for (int j = 0; j < P; j++) {
+                float c, s;
+                rope_cs(tab, l, j, P, HD, &c, &s);
+                int o = h * HD + 2 * j;
+                float ga = gr[o], gb = gr[o + 1];
+                dr[o] += ga * c + gb * s;
+                dr[o + 1] += gb * c - ga * s;
+            }
+    }
+    free(tab);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attention. Heads are interleaved in (B, L, NH·HD): head h of batch b is the
+ * strided view base + b·L·C + h·HD with leading dimension C = NH·HD, which
+ * sgemm takes directly (no gather). Per (b, h) the L×L scores live in scratch
+ * only while that head is processed; lse is all that survives the forward. */
+
+size_t nn_attention_scratch(int L) { return 2 * (size_t)L * L + (size_t)L; }
+
+void nn_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int L, int NH,
+                          int HD, float *scratch) {
+    int C = NH * HD;
+    float scale = (float)(1.0 / sqrt((double)HD));
+    float *S = scratch;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            size_t off = (size_t)b * L * C + (size_t)h * HD;
+            float *ls = lse + ((size_t)b * NH + h) * L;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, HD, scale, q + off, C, k + off, C, 0.0f, S, L);
+#pragma omp parallel for schedule(static) if ((size_t)L * L >= NN_PAR_MIN)
+            for (int i = 0; i < L; i++) ls[i] = softmax_row(S + (size_t)i * L, L);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, HD, L, 1.0f, S, L, v + off, C, 0.0f, out + off, C);
+        }
+}
+
+void nn_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, const float *out, const float *lse, int B, int L, int NH, int HD,
+                           float *scratch) {
+    int C = NH * HD;
+    float scale = (float)(1.0 / sqrt((double)HD));
+    float *P = scratch, *dP = scratch + (size_t)L * L, *D = dP + (size_t)L * L;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            size_t off = (size_t)b * L * C + (size_t)h * HD;
+            const float *ls = lse + ((size_t)b * NH + h) * L;
+            /* P = exp(scale·q·kᵀ − lse), recomputed */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, HD, scale, q + off, C, k + off, C, 0.0f, P, L);
+#pragma omp parallel for schedule(static) if ((size_t)L * L >= NN_PAR_MIN)
+            for (int i = 0; i < L; i++) {
+                float *r = P + (size_t)i * L;
+                float m = ls[i];
+                for (int j = 0; j < L; j++) r[j] = expf(r[j] - m);
+                /* D[i] = rowsum(dout ∘ out) = Σ_j P_ij dP_ij */
+                const float *go = dout + off + (size_t)i * C, *oo = out + off + (size_t)i * C;
+                double s = 0.0;
+                for (int d = 0; d < HD; d++) s += (double)go[d] * oo[d];
+                D[i] = (float)s;
+            }
+            if (dv)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, HD, L, 1.0f, P, L, dout + off, C, 1.0f, dv + off, C);
+            if (!dq && !dk) continue;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, HD, 1.0f, dout + off, C, v + off, C, 0.0f, dP, L);
+            /* dS = P ∘ (dP − D), in place in dP */
+#pragma omp parallel for schedule(static) if ((size_t)L * L >= NN_PAR_MIN)
+            for (int i = 0; i < L; i++) {
+                float *r = dP + (size_t)i * L;
+                const float *p = P + (size_t)i * L;
+                float di = D[i];
+                for (int j = 0; j < L; j++) r[j] = p[j] * (r[j] - di);
+            }
+            if (dq)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, HD, L, scale, dP, L, k + off, C, 1.0f, dq + off,
+                            C);
+            if (dk)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, HD, L, scale, dP, L, q + off, C, 1.0f, dk + off,
+                            C);
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tied output layer + log-softmax + weighted NLL, chunked.
+ *
+ * A chunk is up to NN_CE_CHUNK row indices. When neither logits_out nor
+ * nll_out is asked for (training), rows with wt == 0 (EMPTY cells) never enter
+ * a chunk, so they cost nothing; otherwise every row enters (their loss and g
+ * are still zero). The chunk's c rows are gathered into a small buffer so one
+ * sgemm covers non-contiguous rows; scratch holds the (chunk, V) logits, which
+ * become g in place. */
+
+size_t nn_tied_ce_scratch(int V) { return (size_t)NN_CE_CHUNK * V; }
+
+double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *nll_out, const float *c, const float *W,
+                  const float *bias, const int32_t *y, const float *wt, int n, int E, int V, float *scratch) {
+    int grad = dc || dW || dbias;
+    int all_rows = logits_out || nll_out;
+    /* gather buffers: c rows, dc rows (small next to scratch: chunk·E each) */
+    float *cg = malloc((size_t)NN_CE_CHUNK * E * 2 * sizeof(float));
+    if (!cg) return NAN;
+    float *dcg = cg + (size_t)NN_CE_CHUNK * E;
+    float ones[NN_CE_CHUNK];
+    int idx[NN_CE_CHUNK];
+    double rowloss[NN_CE_CHUNK];
+    for (int j = 0; j < NN_CE_CHUNK; j++) ones[j] = 1.0f;
+    double loss = 0.0;
+    float *S = scratch;
+
+    int i = 0;
+    while (i < n) {
+        int m = 0;
+        for (; i < n && m < NN_CE_CHUNK; i++)
+            if (all_rows || wt[i] != 0.0f) idx[m++] = i;
+        if (m == 0) break;
+        for (int r = 0; r < m; r++) {
+            memcpy(cg + (size_t)r * E, c + (size_t)idx[r] * E, (size_t)E * sizeof(float));
+            memcpy(S + (size_t)r * V, bias, (size_t)V * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, V, E, 1.0f, cg, E, W, E, 1.0f, S, V);
+
+#pragma omp parallel for schedule(static) if ((size_t)m * V >= NN_PAR_MIN)
+        for (int r = 0; r < m; r++) {
+            int row = idx[r];
+            float *s = S + (size_t)r * V;
+            if (logits_out) memcpy(logits_out + (size_t)row * V, s, (size_t)V * sizeof(float));
+            float w = wt[row];
+            int yy = y[row];
+            int valid = yy >= 0 && yy < V;
+            if (w == 0.0f && !nll_out) { /* only here when logits_out was asked for */
+                rowloss[r] = 0.0;
+                if (grad) memset(s, 0, (size_t)V * sizeof(float));
+                continue;
+            }
+            float mx = s[0];
+            for (int v = 1; v < V; v++) mx = s[v] > mx ? s[v] : mx;
+            float ly = valid ? s[yy] : 0.0f;
+            double sum = 0.0;
+            for (int v = 0; v < V; v++) {
+                float e = expf(s[v] - mx);
+                s[v] = e;
+                sum += e;
+            }
+            double nll = (double)mx + log(sum) - (double)ly;
+            if (nll_out) nll_out[row] = valid ? (float)nll : 0.0f;
+            rowloss[r] = (w != 0.0f && valid) ? (double)w * nll : 0.0;
+            if (grad) {
+                if (w == 0.0f || !valid) {
+                    memset(s, 0, (size_t)V * sizeof(float));
+                } else {
+                    float f = (float)(w / sum);
+                    for (int v = 0; v < V; v++) s[v] *= f;
+                    s[yy] -= w;
+                }
+            }
+        }
+        for (int r = 0; r < m; r++) loss += rowloss[r]; /* fixed order: same for any thread count */
+
+        if (dc) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, E, V, 1.0f, S, V, W, E, 0.0f, dcg, E);
+            for (int r = 0; r < m; r++) {
+                float *d = dc + (size_t)idx[r] * E;
+                const float *g = dcg + (size_t)r * E;
+                for (int e = 0; e < E; e++) d[e] += g[e];
+            }
+        }
+        if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, E, m, 1.0f, S, V, cg, E, 1.0f, dW, E);
+        if (dbias) cblas_sgemv(CblasRowMajor, CblasTrans, m, V, 1.0f, S, V, ones, 1, 1.0f, dbias, 1);
+    }
+    free(cg);
+    return loss;
+}
+
+void nn_tied_softmax(float *p, const float *c, const float *W, const float *bias, int n, int E, int V) {
+    nn_linear_forward(p, c, W, bias, n, E, V);
+    nn_softmax_forward(p, n, V);
+}

@@ -1,0 +1,380 @@
+/* test_getdiff.c — the C engine against the PyTorch reference (dev/golden.bin,
+ * written by dev/make_golden.py): logits, loss, every gradient and the losses
+ * of 10 AdamW steps. Prints the worst error per tensor; fails outside the
+ * tolerance. Also: the diffusion schedule and loss weights, the sampler's
+ * contract, and model files (save → load, foreign and damaged files). */
+#include "diffusion.h"
+#include "getdiff.h"
+#include "getmusic.h"
+#include "model.h"
+#include "nn.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+/* ======================================================================== */
+/* Golden file                                                               */
+/* ======================================================================== */
+
+typedef struct {
+    char name[96];
+    int dtype; /* 0 f32, 1 i32 */
+    int ndim;
+    int64_t dims[8];
+    size_t n;
+    void *data;
+} entry;
+
+typedef struct { entry *e; int n; } golden;
+
+static uint32_t rd32(FILE *f, int *ok) {
+    uint8_t b[4];
+    if (fread(b, 1, 4, f) != 4) { *ok = 0; return 0; }
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static int golden_load(golden *g, const char *path) {
+    memset(g, 0, sizeof *g);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char magic[8];
+    int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "GMGOLDEN", 8);
+    uint32_t version = rd32(f, &ok), n = rd32(f, &ok);
+    ok = ok && version == 1 && n < 10000;
+    if (ok) g->e = calloc(n, sizeof *g->e);
+    for (uint32_t i = 0; ok && i < n; i++) {
+        entry *e = &g->e[i];
+        uint32_t len = rd32(f, &ok);
+        if (!ok || len >= sizeof e->name || fread(e->name, 1, len, f) != len) { ok = 0; break; }
+        e->dtype = (int)rd32(f, &ok);
+        e->ndim = (int)rd32(f, &ok);
+        if (!ok || e->ndim > 8) { ok = 0; break; }
+        e->n = 1;
+        for (int d = 0; d < e->ndim; d++) { e->dims[d] = rd32(f, &ok); e->n *= (size_t)e->dims[d]; }
+        if (!ok || e->n > 100000000) { ok = 0; break; }
+        e->data = malloc(e->n * 4 + 1);
+        if (!e->data || fread(e->data, 4, e->n, f) != e->n) { ok = 0; break; }
+        g->n++;
+    }
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+static void golden_free(golden *g) {
+    for (int i = 0; i < g->n; i++) free(g->e[i].data);
+    free(g->e);
+}
+
+static entry *find(golden *g, const char *name) {
+    for (int i = 0; i < g->n; i++)
+        if (!strcmp(g->e[i].name, name)) return &g->e[i];
+    return NULL;
+}
+
+/* Worst error of a against ref, relative to ref's largest magnitude. */
+static double compare(const char *what, const float *a, const float *ref, size_t n, double tol) {
+    double worst_abs = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - ref[i]);
+        if (!(d <= worst_abs)) worst_abs = d; /* NaN propagates */
+        if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
+    }
+    double rel = worst_abs / (scale > 0 ? scale : 1);
+    fprintf(stderr, "  %-58s max|ref| %.3e  worst abs %.3e  rel %.3e\n", what, scale, worst_abs, rel);
+    CHECK(rel <= tol, "%s: relative error %.3e above %.1e", what, rel, tol);
+    return rel;
+}
+
+static void test_golden(void) {
+    golden g;
+    if (golden_load(&g, "dev/golden.bin")) {
+        CHECK(0, "dev/golden.bin missing or unreadable (regenerate: /usr/bin/python3 dev/make_golden.py)");
+        return;
+    }
+    entry *ce = find(&g, "config");
+    CHECK(ce && ce->n == 10, "config entry");
+    if (!ce || ce->n != 10) { golden_free(&g); return; }
+    int32_t *cf = ce->data;
+    gd_config cfg = {.R = cf[0], .V = cf[1], .E = cf[2], .H = cf[3], .NL = cf[4], .NH = cf[5], .F = cf[6],
+                     .max_cols = cf[7], .T = cf[9], .dropout = 0.0f};
+    int L = cf[7], B = cf[8], R = cf[0], V = cf[1];
+    char err[GM_ERR_SIZE] = "";
+    gd_model *m = gd_model_new(&cfg, err);
+    CHECK(m != NULL, "model: %s", err);
+    if (!m) { golden_free(&g); return; }
+    CHECK(gd_model_alloc_training(m, err) == 0, "%s", err);
+    float *params = gd_model_params(m);
+    int missing = 0;
+    for (int i = 0; i < gd_model_n_tensors(m); i++) {
+        const gd_tensor *t = gd_model_tensor(m, i);
+        entry *e = find(&g, t->name);
+        if (!e || e->n != t->n) { missing++; fprintf(stderr, "  missing or wrong size: %s\n", t->name); continue; }
+        memcpy(params + t->offset, e->data, t->n * sizeof(float));
+    }
+    CHECK(missing == 0, "%d parameters missing from the golden file", missing);
+    entry *ex0 = find(&g, "x0"), *ext = find(&g, "x_t"), *econd = find(&g, "cond"), *et = find(&g, "t"),
+          *ept = find(&g, "pt"), *elog = find(&g, "logits"), *eloss = find(&g, "loss"), *eadam = find(&g, "adamw_losses");
+    CHECK(ex0 && ext && econd && et && ept && elog && eloss && eadam, "golden inputs present");
+    if (!(ex0 && ext && econd && et && ept && elog && eloss && eadam) || missing) { gd_model_free(m); golden_free(&g); return; }
+    size_t ncell = (size_t)B * R * L;
+    uint8_t *cond = malloc(ncell);
+    for (size_t i = 0; i < ncell; i++) cond[i] = (uint8_t)((int32_t *)econd->data)[i];
+    const int32_t *x0 = ex0->data, *xt = ext->data, *t = et->data;
+    const float *pt = ept->data;
+    int32_t *y = malloc(ncell * sizeof *y);
+    float *wt = malloc(ncell * sizeof *wt), *logits = malloc(ncell * (size_t)V * sizeof *logits);
+    float *logits_brl = malloc(ncell * (size_t)V * sizeof *logits_brl);
+    gd_schedule sch;
+    gd_schedule_init(&sch, cfg.T);
+
+    gd_zero_grads(m);
+    CHECK(gd_forward(m, xt, cond, t, B, L, 1, err) == 0, "forward: %s", err);
+    gd_loss_weights(y, wt, x0, xt, cond, t, pt, B, R, L, V, &sch);
+    double loss = gd_loss_backward(m, y, wt, logits, NULL, 1);
+    /* ours (B, L, R, V) → the reference's (B, R, L, V) */
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++)
+            for (int r = 0; r < R; r++)
+                memcpy(logits_brl + (((size_t)b * R + r) * L + l) * V, logits + (((size_t)b * L + l) * R + r) * V,
+                       (size_t)V * sizeof(float));
+    fprintf(stderr, "golden (R=%d V=%d E=%d H=%d layers=%d heads=%d F=%d L=%d B=%d): worst errors\n", R, V, cfg.E,
+            cfg.H, cfg.NL, cfg.NH, cfg.F, L, B);
+    compare("logits", logits_brl, elog->data, ncell * (size_t)V, 1e-4);
+    float lf = (float)loss;
+    compare("loss", &lf, eloss->data, 1, 1e-5);
+    const float *grads = gd_model_grads(m);
+    for (int i = 0; i < gd_model_n_tensors(m); i++) {
+        const gd_tensor *tn = gd_model_tensor(m, i);
+        char gname[96];
+        snprintf(gname, sizeof gname, "grad.%s", tn->name);
+        entry *e = find(&g, gname);
+        CHECK(e && e->n == tn->n, "%s present", gname);
+        if (e && e->n == tn->n) compare(gname, grads + tn->offset, e->data, tn->n, 2e-4);
+    }
+
+    /* 10 AdamW steps on the same batch: the loss before each step. */
+    float losses[10];
+    for (int s = 0; s < 10; s++) {
+        gd_zero_grads(m);
+        gd_forward(m, xt, cond, t, B, L, 1, err);
+        losses[s] = (float)gd_loss_backward(m, y, wt, NULL, NULL, 1);
+        gd_adamw_step(m, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1);
+    }
+    compare("adamw_losses (10 steps)", losses, eadam->data, 10, 1e-4);
+    CHECK(losses[9] < losses[0], "AdamW lowers the loss (%g → %g)", losses[0], losses[9]);
+
+    free(cond); free(y); free(wt); free(logits); free(logits_brl);
+    gd_model_free(m);
+    golden_free(&g);
+}
+
+/* ======================================================================== */
+/* Schedule and loss weights                                                 */
+/* ======================================================================== */
+
+static void test_schedule(void) {
+    gd_schedule s;
+    gd_schedule_init(&s, 100);
+    CHECK(fabs(s.att[0] - 0.99999) < 1e-12 && fabs(s.att[99] - 0.000009) < 1e-12, "att ends");
+    CHECK(fabs(s.ctt[0] - 0.000009) < 1e-12 && fabs(s.ctt[99] - 0.99999) < 1e-12, "ctt ends");
+    CHECK(gd_schedule_a(&s, 0) == 1.0, "a_0 = 1");
+    CHECK(fabs(gd_schedule_a(&s, 99) - (1 - s.ctt[98] / s.ctt[99])) < 1e-12 && gd_schedule_a(&s, 99) > 0, "a_99");
+    /* corruption: conditions and EMPTY never change; about ctt[t] of targets masked */
+    enum { B = 1, R = 4, L = 2000, V = 50 };
+    static int32_t x0[B * R * L], xt[B * R * L];
+    static uint8_t cond[B * R * L];
+    for (int i = 0; i < B * R * L; i++) { x0[i] = i % 7; cond[i] = (i / L) == 1; }
+    for (int l = 0; l < L; l++) x0[3 * L + l] = V; /* row 3 EMPTY */
+    int32_t t = 60;
+    uint64_t rng = 5;
+    gd_corrupt(xt, x0, cond, &t, B, R, L, V, &s, &rng);
+    int masked = 0, bad = 0;
+    for (int i = 0; i < B * R * L; i++) {
+        if (xt[i] == V + 1) { masked++; bad += cond[i] || x0[i] == V; }
+        else bad += xt[i] != x0[i];
+    }
+    double frac = masked / (2.0 * L);
+    CHECK(!bad, "conditions/EMPTY untouched");
+    CHECK(fabs(frac - s.ctt[60]) < 0.03, "masked share %.3f vs ctt %.3f", frac, s.ctt[60]);
+    /* loss weights: Σ over a sample of w·(m·a + aux)/(n·T·pt·B) */
+    static int32_t y[B * R * L];
+    static float wt[B * R * L];
+    float pt = 0.01f;
+    gd_loss_weights(y, wt, x0, xt, cond, &t, &pt, B, R, L, V, &s);
+    double sum = 0, want = 0, a = gd_schedule_a(&s, 60), aux = 0.001 * (2 - 0.6);
+    int n = 3 * L;
+    for (int i = 0; i < B * R * L; i++) sum += wt[i];
+    for (int i = 0; i < B * R * L; i++)
+        if (x0[i] != V) want += (cond[i] ? 0.5 : 1.0) * ((xt[i] == V + 1 ? a : 0) + aux);
+    want /= n * 100 * pt;
+    CHECK(fabs(sum - want) < 1e-6 * want, "weights sum %g want %g", sum, want);
+    /* importance sampler: uniform until warm, then favours large-loss t */
+    gd_tsampler ts;
+    gd_tsampler_init(&ts, 100);
+    float p;
+    int tt = gd_tsampler_draw(&ts, &rng, &p);
+    CHECK(tt >= 0 && tt < 100 && fabs(p - 0.01f) < 1e-7, "uniform while cold");
+    for (int k = 0; k < 100; k++)
+        for (int r = 0; r < 10; r++) gd_tsampler_update(&ts, k, k == 50 ? 100.0 : 1.0);
+    int hits = 0;
+    for (int k = 0; k < 1000; k++) hits += gd_tsampler_draw(&ts, &rng, &p) == 50;
+    CHECK(hits > 300, "importance sampling favours the large-loss step (%d/1000)", hits);
+}
+
+/* ======================================================================== */
+/* Sampler contract                                                          */
+/* ======================================================================== */
+
+static void test_sampler(void) {
+    gd_config cfg = {.R = 6, .V = 40, .E = 8, .H = 16, .NL = 2, .NH = 2, .F = 32, .max_cols = 64, .T = 100, .dropout = 0};
+    char err[GM_ERR_SIZE] = "";
+    gd_model *m = gd_model_new(&cfg, err);
+    CHECK(m != NULL, "%s", err);
+    if (!m) return;
+    gd_model_init_random(m, 3);
+    enum { R = 6, L = 48 };
+    int lo[R] = {16, 0, 20, 0, 30, 34}, hi[R] = {20, 15, 30, 15, 34, 40};
+    int pad = 15, V = 40;
+    int32_t x[R * L], x2[R * L], orig[R * L];
+    uint8_t cond[R * L];
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < L; l++) {
+            int i = r * L + l;
+            cond[i] = r >= 4; /* chord rows given */
+            x[i] = r == 2 || r == 3 ? V : r >= 4 ? lo[r] + l % (hi[r] - lo[r]) : V + 1; /* rows 2,3 EMPTY */
+        }
+    memcpy(orig, x, sizeof x);
+    memcpy(x2, x, sizeof x);
+    gd_sample_params sp = gd_sample_default_params();
+    sp.steps = 20;
+    sp.seed = 42;
+    CHECK(gd_sample(m, x, cond, L, lo, hi, pad, &sp, err) == 0, "sample: %s", err);
+    int bad = 0, left = 0;
+    for (int i = 0; i < R * L; i++) {
+        int r = i / L;
+        if (orig[i] == V + 1) {
+            left += x[i] == V + 1;
+            bad += !(x[i] == pad || (x[i] >= lo[r] && x[i] < hi[r]));
+        } else bad += x[i] != orig[i];
+    }
+    CHECK(!left, "every MASK filled (%d left)", left);
+    CHECK(!bad, "generated tokens in their row's range, the rest untouched (%d bad)", bad);
+    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0 && !memcmp(x, x2, sizeof x), "same seed, same output");
+    memcpy(x2, orig, sizeof x);
+    sp.seed = 43;
+    gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err);
+    CHECK(memcmp(x, x2, sizeof x) != 0, "another seed, another output");
+    memcpy(x2, orig, sizeof x);
+    sp.steps = 1; /* one step fills everything at t = 0 */
+    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0, "1 step");
+    sp.steps = 0;
+    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) != 0 && err[0], "0 steps refused");
+    sp.steps = 10;
+    sp.temperature = 0;
+    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) != 0 && err[0], "temperature 0 refused");
+    gd_model_free(m);
+}
+
+/* ======================================================================== */
+/* Model files                                                               */
+/* ======================================================================== */
+
+static void test_model_file(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_layout l;
+    gm_layout_preset(&l, "default", err);
+    /* a small vocabulary from a few compounds */
+    gm_vocab_builder *b = gm_vocab_builder_new(&l);
+    uint8_t c1[3] = {60, 64, 67}, c2[2] = {36, 42};
+    gm_vocab_builder_add(b, 2, c1, 3, 20);
+    gm_vocab_builder_add(b, 3, c2, 2, 20);
+    gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
+    gm_vocab_builder_free(b);
+    CHECK(v != NULL, "%s", err);
+    if (!v) return;
+    gm_model_params p = {.embd = 8, .hidden = 16, .layers = 2, .heads = 2, .ffn = 24, .max_cols = 64,
+                         .diffusion_steps = 100, .dropout = 0.1f};
+    gm_model *m = gm_model_new(&p, &l, v, 7, err);
+    CHECK(m != NULL, "new: %s", err);
+    if (!m) { gm_vocab_free(v); return; }
+    char dir[] = "/tmp/gm_test_model_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+    char path[256], bad[256];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
+    CHECK(gm_model_save(m, path, "unit test", err) == 0, "save: %s", err);
+    gm_model *m2 = gm_model_load(path, err);
+    CHECK(m2 != NULL, "load: %s", err);
+    if (m2) {
+        gd_model *a = gm_model_net(m), *c = gm_model_net(m2);
+        CHECK(gd_model_n_params(a) == gd_model_n_params(c) &&
+                  !memcmp(gd_model_params(a), gd_model_params(c), gd_model_n_params(a) * sizeof(float)),
+              "weights identical after save → load");
+        CHECK(gm_vocab_size(gm_model_vocab(m2)) == gm_vocab_size(v), "vocabulary size");
+        int same = 1;
+        for (int i = 0; i < gm_vocab_size(v); i++) same &= !strcmp(gm_vocab_token(v, i), gm_vocab_token(gm_model_vocab(m2), i));
+        CHECK(same, "vocabulary tokens identical");
+        const gm_layout *l2 = gm_model_layout(m2);
+        CHECK(l2->n_classes == 4 && !strcmp(l2->cls[1].name, "counter") && l2->cls[3].is_drum && l2->cls[0].velocity == 114,
+              "layout round trip");
+        CHECK(!strcmp(gm_model_source(m2), "unit test"), "source");
+        gm_model_params q = gm_model_sizes(m2);
+        CHECK(q.embd == 8 && q.hidden == 16 && q.layers == 2 && q.heads == 2 && q.ffn == 24 && q.max_cols == 64, "sizes");
+        gm_model_free(m2);
+    }
+    /* damaged files: truncations and flipped bytes fail cleanly or load */
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *d = malloc((size_t)n);
+    CHECK(fread(d, 1, (size_t)n, f) == (size_t)n, "read back");
+    fclose(f);
+    int clean = 1;
+    for (long cut = 0; cut < n; cut += n / 97 + 1) {
+        FILE *o = fopen(bad, "wb");
+        fwrite(d, 1, (size_t)cut, o);
+        fclose(o);
+        gm_model *x = gm_model_load(bad, err);
+        if (x || !err[0] || strchr(err, '\n')) clean = 0;
+        gm_model_free(x);
+    }
+    CHECK(clean, "every truncation is refused with a one-line reason");
+    uint64_t rng = 11;
+    int loaded = 0, refused = 0;
+    for (int k = 0; k < 200; k++) {
+        size_t at = (size_t)(gd_rng_next(&rng) % (uint64_t)n);
+        uint8_t old = d[at];
+        d[at] ^= (uint8_t)(1 + gd_rng_next(&rng) % 255);
+        FILE *o = fopen(bad, "wb");
+        fwrite(d, 1, (size_t)n, o);
+        fclose(o);
+        gm_model *x = gm_model_load(bad, err);
+        if (x) loaded++; else refused++;
+        gm_model_free(x);
+        d[at] = old;
+    }
+    CHECK(loaded + refused == 200, "200 corruptions: %d loaded, %d refused, no crash", loaded, refused);
+    free(d);
+    FILE *o = fopen(bad, "wb");
+    fputs("GGUF but not really", o);
+    fclose(o);
+    CHECK(gm_model_load(bad, err) == NULL && err[0], "foreign file: %s", err);
+    CHECK(gm_model_load("/nonexistent/model.gguf", err) == NULL && err[0], "missing file: %s", err);
+    unlink(path);
+    unlink(bad);
+    rmdir(dir);
+    gm_model_free(m);
+    gm_vocab_free(v);
+}
+
+int main(void) {
+    nn_set_threads(2);
+    test_golden();
+    test_schedule();
+    test_sampler();
+    test_model_file();
+    return test_done("test_getdiff");
+}
