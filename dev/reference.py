@@ -111,7 +111,9 @@ def apply_rotary(x, cos, sin):
 class Embeddings(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.word_embeddings = nn.Embedding(c.V + 2, c.E)        # no padding_idx: see MODEL.md
+        # No padding_idx: EMPTY's row gets a gradient like any other row (MODEL.md);
+        # the original passes padding_idx=EMPTY, which freezes that row at zero.
+        self.word_embeddings = nn.Embedding(c.V + 2, c.E)
         self.token_type_embeddings = nn.Embedding(2, c.E)
         self.time_embeddings = nn.Sequential(nn.Linear(TIME_DIM, c.E), nn.SiLU(), nn.Linear(c.E, c.E))
         self.LayerNorm = nn.LayerNorm(c.R * c.E, eps=LN_EPS)
