@@ -99,11 +99,11 @@ int main(int argc, char **argv) {
     size_t nc = (size_t)B * c.R * L;
     int32_t *x0 = malloc(nc * 4), *xt = malloc(nc * 4), *y = malloc(nc * 4), t[64];
     uint8_t *cond = malloc(nc);
-    float *wt = malloc(nc * 4), pt[64], *probs = train ? NULL : malloc(nc * (size_t)c.V * 4);
+    float *wt = malloc(nc * 4), *wi = malloc(nc * 4), *ri = malloc(nc * 4), pt[64], *probs = train ? NULL : malloc(nc * (size_t)c.V * 4);
     inputs(&c, B, L, x0, xt, cond, t, pt);
     gd_schedule s;
     gd_schedule_init(&s, c.T);
-    gd_loss_weights(y, wt, x0, xt, cond, t, pt, B, c.R, L, c.V, &s);
+    gd_loss_weights(y, wt, wi, ri, x0, xt, cond, t, pt, B, c.R, L, c.V, &s);
     double fl = forward_flops(&c, B, L);
     if (!strcmp(mode, "profile")) {
         /* phases of one step, after a warm-up step */
@@ -112,9 +112,9 @@ int main(int argc, char **argv) {
             gd_zero_grads(m);
             gd_forward(m, xt, cond, t, B, L, 1, err);
             double t1 = now();
-            gd_loss_backward(m, y, wt, NULL, NULL, 0);
+            gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 0);
             double t2 = now();
-            gd_loss_backward(m, y, wt, NULL, NULL, 1);
+            gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 1);
             double t3 = now();
             gd_adamw_step(m, 1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, k + 1);
             double t4 = now();
@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
         if (train) {
             gd_zero_grads(m);
             gd_forward(m, xt, cond, t, B, L, 1, err);
-            loss = gd_loss_backward(m, y, wt, NULL, NULL, 1);
+            loss = gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 1);
             gd_adamw_step(m, 1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, k + 1);
         } else {
             gd_forward(m, xt, cond, t, 1, L, 0, err);
@@ -145,6 +145,6 @@ int main(int argc, char **argv) {
            "\"cols_per_s\": %.1f, \"gflops\": %.2f, \"loss\": %.5f, \"peak_rss_mb\": %ld}\n",
            mode, argv[2], B, L, gd_model_n_params(m), best, B * L / best, flops / best / 1e9, loss, peak_rss_mb());
     gd_model_free(m);
-    free(x0); free(xt); free(y); free(cond); free(wt); free(probs);
+    free(x0); free(xt); free(y); free(cond); free(wt); free(wi); free(ri); free(probs);
     return 0;
 }

@@ -111,9 +111,8 @@ def apply_rotary(x, cos, sin):
 class Embeddings(nn.Module):
     def __init__(self, c):
         super().__init__()
-        # No padding_idx: EMPTY's row gets a gradient like any other row (MODEL.md);
-        # the original passes padding_idx=EMPTY, which freezes that row at zero.
-        self.word_embeddings = nn.Embedding(c.V + 2, c.E)
+        # padding_idx = EMPTY, as the original: that row stays zero, no gradient.
+        self.word_embeddings = nn.Embedding(c.V + 2, c.E, padding_idx=c.V)
         self.token_type_embeddings = nn.Embedding(2, c.E)
         self.time_embeddings = nn.Sequential(nn.Linear(TIME_DIM, c.E), nn.SiLU(), nn.Linear(c.E, c.E))
         self.LayerNorm = nn.LayerNorm(c.R * c.E, eps=LN_EPS)
@@ -208,7 +207,8 @@ class GETDiffRef(nn.Module):
         # 1. time embedding (B, E)
         te = emb.time_embeddings(time_features(t, word.dtype))
         # 2. cells (B, R, L, E)
-        e = word[x.long()] + emb.token_type_embeddings.weight[cond.long()] + te[:, None, None, :]
+        e = F.embedding(x.long(), word, padding_idx=c.EMPTY) + emb.token_type_embeddings.weight[cond.long()] \
+            + te[:, None, None, :]
         # 3. columns (B, L, R·E): cell r of column l at [r·E, (r+1)·E)
         u = e.permute(0, 2, 1, 3).reshape(B, L, R * c.E)
         u = emb.LayerNorm(u)
@@ -277,31 +277,10 @@ def cell_weights(x0, cond, V):
 
 
 def getdiff_loss(logits, x0, x_t, cond, t, pt, T=T_STEPS, per_sample=False):
-    """MODEL.md "Loss". logits (B, R, L, V); x0, x_t, cond (B, R, L); t (B) int;
-    pt (B) importance weights. Returns the scalar mean_b L_b (or the (B) vector
-    when per_sample). A sample with no weighted cell contributes 0 (as the
-    original's scale = 0)."""
-    B, R, L, V = logits.shape
-    logp = torch.log_softmax(logits, dim=-1)
-    w = cell_weights(x0, cond, V)
-    y = x0.long().clamp(max=V - 1)                        # EMPTY cells have w = 0
-    nll = -logp.gather(-1, y[..., None]).squeeze(-1)      # (B, R, L)
-    m = (x_t == V + 1).to(torch.float32)
-    at = a_coef(t, T).to(torch.float32)
-    main = at * (w * m * nll).sum(dim=(1, 2))
-    aux = (AUX_WEIGHT * (2.0 - t.to(torch.float64) / T)).to(torch.float32) * (w * nll).sum(dim=(1, 2))
-    n = (w > 0).sum(dim=(1, 2)).to(torch.float32)
-    denom = n * float(T) * pt.to(torch.float32)
-    Lb = torch.where(n > 0, (main + aux) / torch.where(n > 0, denom, torch.ones_like(denom)),
-                     torch.zeros_like(main))
-    return Lb if per_sample else Lb.mean()
-
-
-def getdiff_loss_original(logits, x0, x_t, cond, t, pt, T=T_STEPS, per_sample=False):
-    """NOT the contract (MODEL.md is): the original GETMusic training loss
+    """The contract (MODEL.md "Loss"): the original GETMusic training loss
     (DiffusionRFM._train_loss with its uniform share ~1e-10 per class) in
     closed form, for comparison only. Checked against a log-space
-    re-derivation of the original to ~1e-6. It differs from getdiff_loss in:
+    re-derivation of the original to ~1e-6. Compared with a plain masked-token KL:
       - intact target/condition cells at t > 0 cost −log(r_t + (1 − r_t)·p(x0)),
         r_t = att[t]/att[t−1] (the x0-parameterised posterior mixes in the
         "resampled" hypotheses: the uniform share cancels in the ratio);
@@ -329,7 +308,8 @@ def getdiff_loss_original(logits, x0, x_t, cond, t, pt, T=T_STEPS, per_sample=Fa
 
 
 def main_per_cell(logits, x0, x_t, cond, t, T=T_STEPS):
-    """main_b / n_b (detached), what train.c feeds the importance-sampling EMA."""
+    """main_b / n_b of the masked-cell KL alone (detached), a diagnostic; the
+    importance sampler tracks L_b² (MODEL.md)."""
     with torch.no_grad():
         B, R, L, V = logits.shape
         logp = torch.log_softmax(logits, dim=-1)

@@ -49,41 +49,43 @@ void gd_corrupt(int32_t *xt, const int32_t *x0, const uint8_t *cond, const int32
         }
 }
 
-void gd_loss_weights(int32_t *y, float *wt, const int32_t *x0, const int32_t *xt, const uint8_t *cond, const int32_t *t,
-                     const float *pt, int B, int R, int L, int V, const gd_schedule *s) {
+void gd_loss_weights(int32_t *y, float *wt, float *wi, float *ri, const int32_t *x0, const int32_t *xt,
+                     const uint8_t *cond, const int32_t *t, const float *pt, int B, int R, int L, int V,
+                     const gd_schedule *s) {
     const int T = s->T;
     for (int b = 0; b < B; b++) {
-        double a = gd_schedule_a(s, t[b]);
-        double aux = 0.001 * (2.0 - (double)t[b] / T);
+        int tb = t[b];
+        double a = gd_schedule_a(s, tb);
+        double r = tb > 0 ? s->att[tb] / s->att[tb - 1] : 1.0;
+        double aux = 0.001 * (2.0 - (double)tb / T);
         size_t n_b = 0;
         for (size_t i = (size_t)b * R * L; i < (size_t)(b + 1) * R * L; i++) n_b += x0[i] != V;
-        double norm = n_b ? 1.0 / ((double)n_b * T * pt[b] * B) : 0.0;
+        double norm = n_b && pt[b] > 0 ? 1.0 / ((double)n_b * pt[b]) : 0.0;
         for (int l = 0; l < L; l++)
-            for (int r = 0; r < R; r++) {
-                size_t i = ((size_t)b * R + r) * L + l; /* (B, R, L) */
-                size_t o = ((size_t)b * L + l) * R + r; /* (B, L, R) */
+            for (int rr = 0; rr < R; rr++) {
+                size_t i = ((size_t)b * R + rr) * L + l; /* (B, R, L) */
+                size_t o = ((size_t)b * L + l) * R + rr; /* (B, L, R) */
                 int empty = x0[i] == V;
                 double w = empty ? 0.0 : cond[i] ? 0.5 : 1.0;
                 int masked = xt[i] == V + 1;
-                wt[o] = (float)(w * ((masked ? a : 0.0) + aux) * norm);
+                double main_w = tb == 0 ? 1.0 : masked ? a : 0.0;
+                wt[o] = (float)(w * (main_w + aux) * norm);
+                wi[o] = tb > 0 && !masked ? (float)(w * norm) : 0.0f;
+                ri[o] = (float)r;
                 y[o] = empty ? 0 : x0[i];
             }
     }
 }
 
-void gd_main_loss(double *out, const float *nll, const int32_t *x0, const int32_t *xt, const uint8_t *cond,
-                  const int32_t *t, int B, int R, int L, int V, const gd_schedule *s) {
+void gd_sample_losses(double *out, const float *nll, const float *wt, const float *wi, const float *ri, int B, int R,
+                      int L) {
     for (int b = 0; b < B; b++) {
-        double a = gd_schedule_a(s, t[b]), sum = 0;
-        size_t n_b = 0;
-        for (int l = 0; l < L; l++)
-            for (int r = 0; r < R; r++) {
-                size_t i = ((size_t)b * R + r) * L + l, o = ((size_t)b * L + l) * R + r;
-                if (x0[i] == V) continue;
-                n_b++;
-                if (xt[i] == V + 1) sum += (cond[i] ? 0.5 : 1.0) * a * nll[o];
-            }
-        out[b] = n_b ? sum / (double)n_b : 0.0;
+        double sum = 0;
+        for (size_t o = (size_t)b * L * R; o < (size_t)(b + 1) * L * R; o++) {
+            sum += (double)wt[o] * nll[o];
+            if (wi[o] > 0) sum -= (double)wi[o] * log(ri[o] + (1.0 - ri[o]) * exp(-(double)nll[o]));
+        }
+        out[b] = sum;
     }
 }
 
@@ -99,8 +101,8 @@ void gd_tsampler_init(gd_tsampler *ts, int T) {
 int gd_tsampler_draw(const gd_tsampler *ts, uint64_t *rng, float *pt) {
     const int T = ts->T;
     int warm = 1;
-    for (int t = 0; t < T; t++)
-        if (ts->count[t] < 10) warm = 0;
+    for (int t = 0; t < T; t++) /* as the original: every t seen more than 10 times */
+        if (ts->count[t] <= 10) warm = 0;
     if (!warm) {
         *pt = 1.0f / T;
         return (int)(gd_rng_uniform(rng) * T) % T;

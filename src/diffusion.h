@@ -27,16 +27,21 @@ double gd_schedule_a(const gd_schedule *s, int t);
 void gd_corrupt(int32_t *xt, const int32_t *x0, const uint8_t *cond, const int32_t *t, int B, int R, int L, int V,
                 const gd_schedule *s, uint64_t *rng);
 
-/* Per-cell targets and weights in the (B, L, R) order of the model's cells,
- * so that Σ wt·(−log p(y)) is the loss of MODEL.md:
- *   wt = w·(m·a_t + 0.001·(2 − t/T)) / (n_b·T·pt_b·B)
- * (w = 1 target, 0.5 condition, 0 EMPTY; m = masked). y is 0 where wt is 0. */
-void gd_loss_weights(int32_t *y, float *wt, const int32_t *x0, const int32_t *xt, const uint8_t *cond, const int32_t *t,
-                     const float *pt, int B, int R, int L, int V, const gd_schedule *s);
-/* main_b / n_b per sample (the KL part only, what importance sampling
- * tracks) from per-cell NLLs nll (B, L, R). out: (B). */
-void gd_main_loss(double *out, const float *nll, const int32_t *x0, const int32_t *xt, const uint8_t *cond,
-                  const int32_t *t, int B, int R, int L, int V, const gd_schedule *s);
+/* Per-cell targets and loss weights in the (B, L, R) order of the model's
+ * cells, so that the loss of MODEL.md is
+ *   Σ_cells wt·(−log p(y)) + wi·(−log(ri + (1 − ri)·p(y)))
+ * with norm = 1/(n_b·pt_b):
+ *   t > 0, masked:  wt = w·(a_t + aux)·norm, wi = 0
+ *   t > 0, intact:  wt = w·aux·norm,         wi = w·norm, ri = r_t
+ *   t = 0:          wt = w·(1 + aux)·norm,   wi = 0
+ * (w = 1 target, 0.5 condition, 0 EMPTY; aux = 0.001·(2 − t/T)). y is 0 where w is 0. */
+void gd_loss_weights(int32_t *y, float *wt, float *wi, float *ri, const int32_t *x0, const int32_t *xt,
+                     const uint8_t *cond, const int32_t *t, const float *pt, int B, int R, int L, int V,
+                     const gd_schedule *s);
+/* L_b per sample (what importance sampling tracks) from per-cell NLLs and
+ * the weights above, all (B, L, R). out: (B). */
+void gd_sample_losses(double *out, const float *nll, const float *wt, const float *wi, const float *ri, int B, int R,
+                      int L);
 
 /* Importance sampling of t on sqrt(E[L_t²]) (uniform until each t has 10 samples). */
 typedef struct {

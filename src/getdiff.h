@@ -96,9 +96,12 @@ void gd_zero_grads(gd_model *m);
 int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t *t, int B, int L, int training,
                char *err);
 /* Loss and (if backward) all gradients, after gd_forward with the same B, L.
- * y, wt: per cell in (B, L, R) order — target token and loss weight (0 =
- * skipped); returns Σ wt·(−log p(y)). logits_out (B, L, R, V) optional. */
-double gd_loss_backward(gd_model *m, const int32_t *y, const float *wt, float *logits_out, float *nll_out, int backward);
+ * Per cell in (B, L, R) order: target y, weights wt, wi and ri (wi, ri may be
+ * NULL); returns Σ wt·(−log p(y)) + wi·(−log(ri + (1 − ri)·p(y))) (the loss of
+ * MODEL.md with diffusion.h's weights). logits_out (B, L, R, V) and nll_out
+ * (B, L, R) optional. */
+double gd_loss_backward(gd_model *m, const int32_t *y, const float *wt, const float *wi, const float *ri,
+                        float *logits_out, float *nll_out, int backward);
 /* After gd_forward: the output cells (B, L, R, E). */
 const float *gd_model_cells(const gd_model *m);
 /* After gd_forward: p(token) for every cell, (B, L, R, V), into out. */

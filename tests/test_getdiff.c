@@ -124,15 +124,16 @@ static void test_golden(void) {
     const int32_t *x0 = ex0->data, *xt = ext->data, *t = et->data;
     const float *pt = ept->data;
     int32_t *y = malloc(ncell * sizeof *y);
-    float *wt = malloc(ncell * sizeof *wt), *logits = malloc(ncell * (size_t)V * sizeof *logits);
+    float *wt = malloc(ncell * sizeof *wt), *wi = malloc(ncell * sizeof *wi), *ri = malloc(ncell * sizeof *ri);
+    float *logits = malloc(ncell * (size_t)V * sizeof *logits);
     float *logits_brl = malloc(ncell * (size_t)V * sizeof *logits_brl);
     gd_schedule sch;
     gd_schedule_init(&sch, cfg.T);
 
     gd_zero_grads(m);
     CHECK(gd_forward(m, xt, cond, t, B, L, 1, err) == 0, "forward: %s", err);
-    gd_loss_weights(y, wt, x0, xt, cond, t, pt, B, R, L, V, &sch);
-    double loss = gd_loss_backward(m, y, wt, logits, NULL, 1);
+    gd_loss_weights(y, wt, wi, ri, x0, xt, cond, t, pt, B, R, L, V, &sch);
+    double loss = gd_loss_backward(m, y, wt, wi, ri, logits, NULL, 1);
     /* ours (B, L, R, V) → the reference's (B, R, L, V) */
     for (int b = 0; b < B; b++)
         for (int l = 0; l < L; l++)
@@ -159,13 +160,13 @@ static void test_golden(void) {
     for (int s = 0; s < 10; s++) {
         gd_zero_grads(m);
         gd_forward(m, xt, cond, t, B, L, 1, err);
-        losses[s] = (float)gd_loss_backward(m, y, wt, NULL, NULL, 1);
+        losses[s] = (float)gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 1);
         gd_adamw_step(m, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1);
     }
     compare("adamw_losses (10 steps)", losses, eadam->data, 10, 1e-4);
     CHECK(losses[9] < losses[0], "AdamW lowers the loss (%g → %g)", losses[0], losses[9]);
 
-    free(cond); free(y); free(wt); free(logits); free(logits_brl);
+    free(cond); free(y); free(wt); free(wi); free(ri); free(logits); free(logits_brl);
     gd_model_free(m);
     golden_free(&g);
 }
@@ -198,18 +199,25 @@ static void test_schedule(void) {
     double frac = masked / (2.0 * L);
     CHECK(!bad, "conditions/EMPTY untouched");
     CHECK(fabs(frac - s.ctt[60]) < 0.03, "masked share %.3f vs ctt %.3f", frac, s.ctt[60]);
-    /* loss weights: Σ over a sample of w·(m·a + aux)/(n·T·pt·B) */
+    /* loss weights: with every p = 1 (nll 0) the loss is 0; with every p = e^-1
+     * (nll 1) it is Σ w·(main + aux) + Σ_intact w·(−log(r + (1 − r)/e)), over n·pt */
     static int32_t y[B * R * L];
-    static float wt[B * R * L];
+    static float wt[B * R * L], wi[B * R * L], ri[B * R * L], nll[B * R * L];
     float pt = 0.01f;
-    gd_loss_weights(y, wt, x0, xt, cond, &t, &pt, B, R, L, V, &s);
-    double sum = 0, want = 0, a = gd_schedule_a(&s, 60), aux = 0.001 * (2 - 0.6);
-    int n = 3 * L;
-    for (int i = 0; i < B * R * L; i++) sum += wt[i];
-    for (int i = 0; i < B * R * L; i++)
-        if (x0[i] != V) want += (cond[i] ? 0.5 : 1.0) * ((xt[i] == V + 1 ? a : 0) + aux);
-    want /= n * 100 * pt;
-    CHECK(fabs(sum - want) < 1e-6 * want, "weights sum %g want %g", sum, want);
+    gd_loss_weights(y, wt, wi, ri, x0, xt, cond, &t, &pt, B, R, L, V, &s);
+    double a = gd_schedule_a(&s, 60), aux = 0.001 * (2 - 0.6), r = s.att[60] / s.att[59], want = 0, got;
+    for (int i = 0; i < B * R * L; i++) {
+        if (x0[i] == V) continue;
+        double w = cond[i] ? 0.5 : 1.0;
+        want += w * (xt[i] == V + 1 ? a + aux : aux - log(r + (1 - r) * exp(-1.0)));
+    }
+    want /= 3.0 * L * pt;
+    for (int i = 0; i < B * R * L; i++) nll[i] = 1.0f;
+    gd_sample_losses(&got, nll, wt, wi, ri, B, R, L);
+    CHECK(fabs(got - want) < 1e-5 * want, "sample loss %g want %g", got, want);
+    for (int i = 0; i < B * R * L; i++) nll[i] = 0.0f;
+    gd_sample_losses(&got, nll, wt, wi, ri, B, R, L);
+    CHECK(fabs(got) < 1e-9, "perfect prediction costs 0 (%g)", got);
     /* importance sampler: uniform until warm, then favours large-loss t */
     gd_tsampler ts;
     gd_tsampler_init(&ts, 100);
@@ -217,7 +225,10 @@ static void test_schedule(void) {
     int tt = gd_tsampler_draw(&ts, &rng, &p);
     CHECK(tt >= 0 && tt < 100 && fabs(p - 0.01f) < 1e-7, "uniform while cold");
     for (int k = 0; k < 100; k++)
-        for (int r = 0; r < 10; r++) gd_tsampler_update(&ts, k, k == 50 ? 100.0 : 1.0);
+        for (int j = 0; j < 10; j++) gd_tsampler_update(&ts, k, k == 50 ? 100.0 : 1.0);
+    tt = gd_tsampler_draw(&ts, &rng, &p);
+    CHECK(fabs(p - 0.01f) < 1e-7, "still uniform after 10 samples each (the original wants more than 10)");
+    for (int k = 0; k < 100; k++) gd_tsampler_update(&ts, k, k == 50 ? 100.0 : 1.0);
     int hits = 0;
     for (int k = 0; k < 1000; k++) hits += gd_tsampler_draw(&ts, &rng, &p) == 50;
     CHECK(hits > 300, "importance sampling favours the large-loss step (%d/1000)", hits);
