@@ -57,6 +57,22 @@
 #define GGUF_MIN_TENSOR_BYTES 32
 #define GGUF_N_TYPES 13 /* value types 0..12 */
 
+/* Under AddressSanitizer the file is read into a heap block of exactly its
+ * size instead of being mapped: ASan cannot see a read past the end of a
+ * file that stays inside its last mapped page, but it does see one past a
+ * heap block, so the sanitizer and fuzz builds check the bounds checks to
+ * the byte. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GGUF_HEAP_COPY 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GGUF_HEAP_COPY 1
+#endif
+#endif
+#ifndef GGUF_HEAP_COPY
+#define GGUF_HEAP_COPY 0
+#endif
+
 /* ======================================================================== */
 /* Shared helpers                                                            */
 /* ======================================================================== */
@@ -453,21 +469,24 @@ int gguf_write_file(gguf_writer *w, const char *path, char *err) {
         add_align_key = 0;
     }
 
-    int rc = -1, fd = -1;
+    int rc = -1, fd = -1, created = 0;
     FILE *f = NULL;
+    wout o = {0};
     /* The temporary lives next to the target so that rename() is atomic
      * (same filesystem); readers see the old file or the new one, never a
      * partial one. */
     size_t n_tmp = strlen(path) + sizeof ".tmpXXXXXX";
     char *tmp = malloc(n_tmp);
-    if (!tmp) return gm_fail(err, "out of memory");
-    snprintf(tmp, n_tmp, "%s.tmpXXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        gm_fail(err, "cannot create a temporary file for '%s': %s", path, strerror(errno));
-        free(tmp);
-        return -1;
+    if (!tmp) {
+        gm_fail(err, "out of memory");
+        goto done;
     }
+    snprintf(tmp, n_tmp, "%s.tmpXXXXXX", path);
+    if ((fd = mkstemp(tmp)) < 0) {
+        gm_fail(err, "cannot create a temporary file for '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    created = 1;
     /* mkstemp makes the file 0600; a model file is meant to be shared. */
     (void)fchmod(fd, 0644);
     if (!(f = fdopen(fd, "wb"))) {
@@ -476,13 +495,12 @@ int gguf_write_file(gguf_writer *w, const char *path, char *err) {
     }
     fd = -1; /* owned by f now */
 
-    wout o = {f, 0, 0};
+    o.f = f;
     write_body(w, &o, align, add_align_key);
     if (!o.err && fflush(f) != 0) o.err = errno ? errno : EIO;
     if (!o.err && fsync(fileno(f)) != 0) o.err = errno ? errno : EIO;
-    int closed = fclose(f);
+    if (fclose(f) != 0 && !o.err) o.err = errno ? errno : EIO;
     f = NULL;
-    if (!o.err && closed != 0) o.err = errno ? errno : EIO;
     if (o.err) {
         gm_fail(err, "cannot write '%s': %s", path, strerror(o.err));
         goto done;
@@ -495,8 +513,8 @@ int gguf_write_file(gguf_writer *w, const char *path, char *err) {
     rc = 0;
 done:
     if (f) fclose(f);
-    if (fd >= 0) close(fd);
-    if (rc) unlink(tmp);
+    else if (fd >= 0) close(fd);
+    if (rc && created) unlink(tmp);
     free(tmp);
     return rc;
 }
@@ -515,8 +533,9 @@ typedef struct {
 } r_kv;
 
 struct gguf_ctx {
-    uint8_t *map;
+    uint8_t *map;            /* the file: mapped, or a heap copy (GGUF_HEAP_COPY) */
     size_t size;
+    int heap;                /* map is malloc'd, not mmap'd */
     uint32_t version;
     uint32_t alignment;
     r_kv *kv;                /* file order */
@@ -780,6 +799,31 @@ static int parse(gguf_ctx *g, char *err) {
     return rc;
 }
 
+static int load_map(gguf_ctx *g, int fd, const char *path, char *err) {
+    void *m = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) return gm_fail(err, "cannot map '%s': %s", path, strerror(errno));
+    g->map = m;
+    return 0;
+}
+
+/* Page-aligned like a mapping, so tensor data keeps its file alignment. */
+static int load_heap(gguf_ctx *g, int fd, const char *path, char *err) {
+    void *m = NULL;
+    if (posix_memalign(&m, 4096, g->size)) return gm_fail(err, "out of memory");
+    for (size_t got = 0; got < g->size;) {
+        ssize_t r = pread(fd, (uint8_t *)m + got, g->size - got, (off_t)got);
+        if (r <= 0) {
+            int e = r < 0 ? errno : EIO;
+            free(m);
+            return gm_fail(err, "cannot read '%s': %s", path, strerror(e));
+        }
+        got += (size_t)r;
+    }
+    g->map = m;
+    g->heap = 1;
+    return 0;
+}
+
 gguf_ctx *gguf_open(const char *path, char *err) {
     if (err) err[0] = 0;
     if (!path) { gm_fail(err, "gguf_open: NULL path"); return NULL; }
@@ -800,17 +844,12 @@ gguf_ctx *gguf_open(const char *path, char *err) {
         gm_fail(err, "out of memory");
     } else {
         g->size = (size_t)st.st_size;
-        void *m = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            gm_fail(err, "cannot map '%s': %s", path, strerror(errno));
+        if (GGUF_HEAP_COPY ? load_heap(g, fd, path, err) : load_map(g, fd, path, err)) {
             free(g);
             g = NULL;
-        } else {
-            g->map = m;
-            if (parse(g, err)) {
-                gguf_close(g);
-                g = NULL;
-            }
+        } else if (parse(g, err)) {
+            gguf_close(g);
+            g = NULL;
         }
     }
     close(fd); /* the mapping stays valid without the descriptor */
@@ -828,7 +867,8 @@ void gguf_close(gguf_ctx *g) {
     free(g->kv_sorted);
     free(g->t);
     free(g->t_sorted);
-    if (g->map) munmap(g->map, g->size);
+    if (g->heap) free(g->map);
+    else if (g->map) munmap(g->map, g->size);
     free(g);
 }
 
