@@ -40,9 +40,12 @@ $(BUILD)/getmusic: tools/getmusic.c $(BUILD)/libgetmusic.a
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
+$(BUILD)/tool_%: tests/tool_%.c $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+
 # Every test binary, then the total "N passed, N failed" line.
-test: $(TEST_BIN) $(BUILD)/getmusic
-	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) tests/run.sh $(TEST_BIN) $(TEST_SH)
+test: $(TEST_BIN) $(BUILD)/getmusic $(BUILD)/tool_probs
+	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) GETMUSIC_TOOL_PROBS=$(abspath $(BUILD)/tool_probs) tests/run.sh $(TEST_BIN) $(TEST_SH)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:

@@ -440,6 +440,12 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenMP threads that spin between parallel regions steal the core the
+     * BLAS call or the next region needs (2 cores, often shared): measured
+     * 1.4x faster training steps with passive waiting, even on an idle
+     * machine. libgomp reads this only at start-up, so set it and restart
+     * once; an explicit OMP_WAIT_POLICY from the user is respected. */
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
     if (argc < 2) { usage(stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
