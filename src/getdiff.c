@@ -250,6 +250,7 @@ static double normal(uint64_t *s) {
 }
 
 void gd_model_seed_dropout(gd_model *m, uint64_t seed) { m->rng = seed; }
+uint64_t gd_model_dropout_state(const gd_model *m) { return m->rng; }
 
 void gd_model_init_random(gd_model *m, uint64_t seed) {
     uint64_t s = seed;

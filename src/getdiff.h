@@ -107,6 +107,7 @@ const float *gd_model_cells(const gd_model *m);
 /* After gd_forward: p(token) for every cell, (B, L, R, V), into out. */
 void gd_probs(gd_model *m, float *out);
 void gd_model_seed_dropout(gd_model *m, uint64_t seed);
+uint64_t gd_model_dropout_state(const gd_model *m);
 
 /* AdamW on every parameter (decoupled weight decay, bias-corrected), step >= 1. */
 void gd_adamw_step(gd_model *m, float lr, float beta1, float beta2, float eps, float weight_decay, int step);

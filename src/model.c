@@ -98,10 +98,17 @@ gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vo
 /* ======================================================================== */
 
 int gm_model_save(const gm_model *m, const char *path, const char *source, char *err) {
-    const gd_config *c = gd_model_config(m->net);
-    const gm_layout *l = &m->layout;
     gguf_writer *w = gguf_writer_new();
     if (!w) return gm_fail(err, "out of memory");
+    int rc = gm_model_to_gguf(m, w, source) ? gm_fail(err, "out of memory building the model file")
+                                              : gguf_write_file(w, path, err);
+    gguf_writer_free(w);
+    return rc;
+}
+
+int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source) {
+    const gd_config *c = gd_model_config(m->net);
+    const gm_layout *l = &m->layout;
     int bad = 0, V = gm_vocab_size(m->vocab);
     const char **names = malloc((size_t)V * sizeof *names);
     uint32_t *counts = malloc((size_t)V * sizeof *counts);
@@ -154,11 +161,9 @@ int gm_model_save(const gm_model *m, const char *path, const char *source, char 
         int64_t ne[2] = {t->n_dims == 2 ? t->shape[1] : t->shape[0], t->shape[0]};
         bad |= gguf_add_tensor(w, t->name, GGUF_TENSOR_F32, t->n_dims, ne, params + t->offset);
     }
-    int rc = bad ? gm_fail(err, "out of memory building the model file") : gguf_write_file(w, path, err);
-    gguf_writer_free(w);
     free(names);
     free(counts);
-    return rc;
+    return bad ? -1 : 0;
 }
 
 /* ======================================================================== */
@@ -259,9 +264,15 @@ static gm_vocab *read_vocab(const gguf_ctx *g, const gm_layout *l, char *err) {
 }
 
 gm_model *gm_model_load(const char *path, char *err) {
-    char e2[GM_ERR_SIZE];
     gguf_ctx *g = gguf_open(path, err);
     if (!g) return NULL;
+    gm_model *m = gm_model_from_gguf(g, path, err);
+    gguf_close(g);
+    return m;
+}
+
+gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
+    char e2[GM_ERR_SIZE];
     gm_model *m = calloc(1, sizeof *m);
     char *arch = NULL;
     if (!m) { gm_fail(err, "out of memory"); goto fail; }
@@ -307,11 +318,9 @@ gm_model *gm_model_load(const char *path, char *err) {
     char *src = NULL;
     if (gguf_key_type(g, "getmusic.source") >= 0 && gguf_get_str(g, "getmusic.source", &src, NULL) == 0) m->source = src;
     free(arch);
-    gguf_close(g);
     return m;
 fail:
     free(arch);
-    gguf_close(g);
     gm_model_free(m);
     return NULL;
 }

@@ -3,5 +3,10 @@
 #define GM_MODEL_H
 #include "getdiff.h"
 #include "getmusic.h"
+#include "gguf.h"
 gd_model *gm_model_net(gm_model *m);
+/* The model's keys and tensors into a writer (checkpoints add their own). */
+int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source);
+/* A model from an opened file (path for messages). */
+gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err);
 #endif

@@ -31,11 +31,53 @@ void openblas_set_num_threads(int num_threads); /* also in Debian's cblas.h; har
 #define NN_CE_CHUNK 256
 /* Columns per block in the column reductions. */
 #define NN_COL_BLOCK 64
+/* A vectorized running max over mx (gcc); clang cannot vectorize it without
+ * -ffinite-math-only and would warn that the pragma failed. */
+#if defined(__clang__)
+#define NN_SIMD_MAX_MX
+#else
+#define NN_SIMD_MAX_MX _Pragma("omp simd reduction(max : mx)")
+#endif
 
 void nn_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* exp for the hot loops (softmax rows, attention, the output layer): glibc's
+ * expf is a scalar call that stops the loops vectorizing; this one inlines.
+ * Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, Cephes' degree-6 polynomial
+ * for e^r, then scale by 2^n through the exponent bits: within 2 ulp of expf.
+ * x is clamped to [−87.3, 88]: below, the result is ~1e-38 instead of a
+ * denormal or 0 (no softmax term notices); above, ~1.6e38 instead of inf. */
+
+static inline float nn_expf(float x) {
+    /* The clamp works on the bits: a float compare would keep the loop from
+     * vectorizing under the default -ftrapping-math. Positive floats order as
+     * signed ints (cap at 88.0f = 0x42b00000); negative floats order by
+     * magnitude as unsigned ints (cap at −87.3f = 0xc2ae999a). */
+    int32_t xi;
+    memcpy(&xi, &x, sizeof xi);
+    xi = xi > 0x42b00000 ? 0x42b00000 : xi;
+    uint32_t xu = (uint32_t)xi;
+    xu = xu > 0xc2ae999au ? 0xc2ae999au : xu;
+    memcpy(&x, &xu, sizeof x);
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x/ln2) */
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float sc;
+    memcpy(&sc, &e, sizeof sc);
+    return p * sc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -49,6 +91,7 @@ static void colsum_add(float *acc, const float *a, int n, int d, int lda) {
         double s[NN_COL_BLOCK] = {0};
         for (int i = 0; i < n; i++) {
             const float *r = a + (size_t)i * lda;
+#pragma omp simd
             for (int j = j0; j < j1; j++) s[j - j0] += r[j];
         }
         for (int j = j0; j < j1; j++) acc[j] += (float)s[j - j0];
@@ -85,9 +128,11 @@ void nn_layernorm_forward(float *y, float *mean, float *rstd, const float *x, co
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
         double m = 0.0;
+#pragma omp simd reduction(+ : m)
         for (int j = 0; j < d; j++) m += xi[j];
         m /= d;
         double v = 0.0;
+#pragma omp simd reduction(+ : v)
         for (int j = 0; j < d; j++) {
             double t = xi[j] - m;
             v += t * t;
@@ -95,6 +140,7 @@ void nn_layernorm_forward(float *y, float *mean, float *rstd, const float *x, co
         v /= d; /* biased variance, as torch */
         float s = (float)(1.0 / sqrt(v + eps));
         float mf = (float)m;
+#pragma omp simd
         for (int j = 0; j < d; j++) yi[j] = (xi[j] - mf) * s * g[j] + b[j];
         mean[i] = mf;
         rstd[i] = s;
@@ -110,12 +156,14 @@ void nn_layernorm_backward(float *dx, float *dg, float *db, const float *dy, con
             float *dxi = dx + (size_t)i * d;
             float m = mean[i], s = rstd[i];
             double a = 0.0, bsum = 0.0; /* mean(dy·g), mean(dy·g·xhat) */
+#pragma omp simd reduction(+ : a, bsum)
             for (int j = 0; j < d; j++) {
                 float dn = dyi[j] * g[j];
                 a += dn;
                 bsum += (double)dn * ((xi[j] - m) * s);
             }
             float am = (float)(a / d), bm = (float)(bsum / d);
+#pragma omp simd
             for (int j = 0; j < d; j++) {
                 float xh = (xi[j] - m) * s;
                 dxi[j] += (dyi[j] * g[j] - am - xh * bm) * s;
@@ -131,6 +179,7 @@ void nn_layernorm_backward(float *dx, float *dg, float *db, const float *dy, con
             for (int i = 0; i < n; i++) {
                 const float *xi = x + (size_t)i * d, *dyi = dy + (size_t)i * d;
                 float m = mean[i], s = rstd[i];
+#pragma omp simd
                 for (int j = j0; j < j1; j++) {
                     sg[j - j0] += dyi[j] * ((xi[j] - m) * s);
                     sb[j - j0] += dyi[j];
@@ -169,18 +218,18 @@ void nn_gelu_backward(float *dx, const float *dy, const float *x, size_t n) {
 }
 
 void nn_silu_forward(float *y, const float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = v / (1.0f + expf(-v));
+        y[i] = v / (1.0f + nn_expf(-v));
     }
 }
 
 void nn_silu_backward(float *dx, const float *dy, const float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        float sg = 1.0f / (1.0f + expf(-v));
+        float sg = 1.0f / (1.0f + nn_expf(-v));
         dx[i] += dy[i] * sg * (1.0f + v * (1.0f - sg));
     }
 }
@@ -190,14 +239,17 @@ void nn_silu_backward(float *dx, const float *dy, const float *x, size_t n) {
 
 static float softmax_row(float *r, int d) {
     float mx = r[0];
+    NN_SIMD_MAX_MX
     for (int j = 1; j < d; j++) mx = r[j] > mx ? r[j] : mx;
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (int j = 0; j < d; j++) {
-        float e = expf(r[j] - mx);
+        float e = nn_expf(r[j] - mx);
         r[j] = e;
         s += e;
     }
     float inv = (float)(1.0 / s);
+#pragma omp simd
     for (int j = 0; j < d; j++) r[j] *= inv;
     return mx + (float)log(s);
 }
@@ -324,7 +376,8 @@ void nn_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
             for (int i = 0; i < L; i++) {
                 float *r = P + (size_t)i * L;
                 float m = ls[i];
-                for (int j = 0; j < L; j++) r[j] = expf(r[j] - m);
+#pragma omp simd
+                for (int j = 0; j < L; j++) r[j] = nn_expf(r[j] - m);
                 /* D[i] = rowsum(dout ∘ out) = Σ_j P_ij dP_ij */
                 const float *go = dout + off + (size_t)i * C, *oo = out + off + (size_t)i * C;
                 double s = 0.0;
@@ -341,6 +394,7 @@ void nn_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 float *r = dP + (size_t)i * L;
                 const float *p = P + (size_t)i * L;
                 float di = D[i];
+#pragma omp simd
                 for (int j = 0; j < L; j++) r[j] = p[j] * (r[j] - di);
             }
             if (dq)
@@ -405,11 +459,13 @@ double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *
                 continue;
             }
             float mx = s[0];
+    NN_SIMD_MAX_MX
             for (int v = 1; v < V; v++) mx = s[v] > mx ? s[v] : mx;
             float ly = valid ? s[yy] : 0.0f;
             double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
             for (int v = 0; v < V; v++) {
-                float e = expf(s[v] - mx);
+                float e = nn_expf(s[v] - mx);
                 s[v] = e;
                 sum += e;
             }
@@ -421,6 +477,7 @@ double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *
                     memset(s, 0, (size_t)V * sizeof(float));
                 } else {
                     float f = (float)(w / sum);
+#pragma omp simd
                     for (int v = 0; v < V; v++) s[v] *= f;
                     s[yy] -= w;
                 }
