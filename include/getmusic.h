@@ -416,6 +416,51 @@ const gm_vocab *gm_model_vocab(const gm_model *m);
 const char *gm_model_source(const gm_model *m); /* "" if none */
 size_t gm_model_n_params(const gm_model *m);
 
+/* ------------------------------------------------------------------------ */
+/* Training (src/train.c)                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int step, steps;            /* optimizer steps done, planned */
+    int epoch;
+    double loss;                /* mean training loss per sample since the last report */
+    double val_loss;            /* last validation loss (NaN before the first) */
+    double lr;
+    double cols_per_s;
+    double eta_s;
+    int evaluated;              /* 1 when val_loss was just computed */
+} gm_train_progress;
+
+typedef struct {
+    const char *corpus;         /* prepared corpus folder */
+    const char *out;            /* MODEL.gguf: EMA weights; checkpoint at OUT.ckpt, log at OUT.log.jsonl */
+    const char *init;           /* fine-tune from this model file (its vocabulary must be the corpus') */
+    int resume;                 /* continue from OUT.ckpt */
+    gm_model_params sizes;      /* for a new model */
+    int batch;                  /* segments per micro-batch (4) */
+    int accum;                  /* micro-batches per optimizer step (1) */
+    int steps;                  /* optimizer steps in all (20000) */
+    int warmup;                 /* linear warm-up steps (1000) */
+    float lr, lr_min;           /* peak and final learning rate (1e-4 → 1e-6, linear decay) */
+    float weight_decay;         /* AdamW (0.01) */
+    float clip;                 /* global gradient-norm clip (0.5; 0 = off) */
+    float ema_decay;            /* EMA decay per update (0.9) */
+    int ema_every;              /* steps between EMA updates (100) */
+    int eval_every;             /* steps between validation losses (500) */
+    int eval_segments;          /* validation segments per evaluation (64) */
+    int ckpt_every;             /* steps between checkpoints (500) */
+    int threads;                /* 0 = all cores */
+    uint64_t seed;
+    volatile int *stop;         /* set to non-zero (e.g. by a signal handler) to checkpoint and stop */
+    void (*progress)(void *user_data, const gm_train_progress *p);
+    void *user_data;
+    int rank, world;            /* data-parallel position (MPI builds); 0, 1 otherwise */
+} gm_train_params;
+
+gm_train_params gm_train_default_params(void);
+/* Trains; returns 0 (finished or stopped cleanly with a checkpoint), -1 with err. */
+int gm_train(const gm_train_params *p, char *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -124,7 +124,7 @@ int gd_tsampler_draw(const gd_tsampler *ts, uint64_t *rng, float *pt) {
 void gd_tsampler_update(gd_tsampler *ts, int t, double loss) {
     if (t < 0 || t >= ts->T) return;
     double l2 = loss * loss;
-    ts->Lt2[t] = ts->count[t] ? 0.9 * ts->Lt2[t] + 0.1 * l2 : l2;
+    ts->Lt2[t] = (float)(0.9 * ts->Lt2[t] + 0.1 * l2); /* from 0, as the original */
     ts->count[t]++;
 }
 
