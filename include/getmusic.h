@@ -451,6 +451,7 @@ typedef struct {
     int ckpt_every;             /* steps between checkpoints (500) */
     int threads;                /* 0 = all cores */
     uint64_t seed;
+    int stop_after;             /* 0, or stop (with a checkpoint) after this many steps of this run */
     volatile int *stop;         /* set to non-zero (e.g. by a signal handler) to checkpoint and stop */
     void (*progress)(void *user_data, const gm_train_progress *p);
     void *user_data;

@@ -409,6 +409,7 @@ int gm_train(const gm_train_params *pp, char *err) {
     float *grads = gd_model_grads(tr.net), *w = gd_model_params(tr.net);
     while (tr.step < p->steps) {
         if (p->stop && *p->stop) break;
+        if (p->stop_after > 0 && tr.step - step0 >= p->stop_after) break;
         gd_zero_grads(tr.net);
         for (int a = 0; a < p->accum; a++) {
             /* every rank draws the whole global batch's segments, then takes its share */

@@ -359,6 +359,7 @@ static void usage_train(FILE *f) {
             "  --resume             continue from MODEL.gguf.ckpt (same corpus, same --seed)\n"
             "  --init MODEL.gguf    fine-tune from a model file (its vocabulary must be the corpus')\n"
             "  --steps N            optimizer steps in all (%d)\n"
+            "  --stop-after N       stop after N steps of this run, with a checkpoint (train in chunks)\n"
             "  --batch N            segments per micro-batch (%d)\n"
             "  --accum N            micro-batches per step, gradient accumulation (%d)\n"
             "  --lr X               peak learning rate (%g), --lr-min X final (%g)\n"
@@ -409,6 +410,7 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
         else if (!strcmp(a, "--resume")) p.resume = 1;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         INT_OPT("--steps", 1, 100000000, p.steps)
+        INT_OPT("--stop-after", 1, 100000000, p.stop_after)
         INT_OPT("--batch", 1, 256, p.batch)
         INT_OPT("--accum", 1, 4096, p.accum)
         INT_OPT("--warmup", 0, 100000000, p.warmup)
@@ -453,7 +455,7 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
     char err[GM_ERR_SIZE];
     if (gm_train(&p, err)) return die(EXIT_USAGE, "train: %s", err);
     if (rank == 0) {
-        if (stop_flag) fprintf(stderr, "\nstopped: checkpoint written to %s.ckpt (continue with --resume)\n", p.out);
+        if (stop_flag || p.stop_after) fprintf(stderr, "%sstopped: checkpoint written to %s.ckpt (continue with --resume)\n", ui.on ? "\n" : "", p.out);
         else printf("model     %s\ncheckpoint %s.ckpt\nlog       %s.log.jsonl\n", p.out, p.out, p.out);
     }
     return 0;

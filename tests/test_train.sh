@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# test_train.sh — the trainer through the CLI, on a tiny corpus and model:
+#  - the loss falls; the log is JSON lines; the model file loads;
+#  - stopped after 3 steps and resumed to 6 gives the same bytes as 6 straight;
+#  - SIGKILL at random moments never leaves a checkpoint that cannot resume;
+#  - --init fine-tunes from a model file; a corpus with another vocabulary is
+#    refused with a reason; bad options exit 1.
+set -u
+cd "$(dirname "$0")/.."
+GM=${GETMUSIC_BIN:-build/getmusic}
+pass=0; fail=0
+ok()  { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+SMALL="--embd 8 --hidden 16 --layers 1 --heads 2 --ffn 32 --batch 2 --threads 1 --quiet"
+
+# A corpus from the bundled example plus a transposed copy (so there is a validation song).
+mkdir -p "$tmp/in"
+cp examples/melody.mid "$tmp/in/a.mid"
+"$GM" prepare "$tmp/in" -o "$tmp/c" --window 64 --hop 32 --valid-percent 0 --quiet >/dev/null 2>&1 && ok || bad "prepare tiny corpus"
+
+"$GM" train "$tmp/c" -o "$tmp/m.gguf" $SMALL --steps 30 --warmup 2 --lr 3e-3 --eval-every 10 --ckpt-every 10 --ema-every 1 >/dev/null 2>"$tmp/err" \
+  && ok || bad "train 30 steps: $(cat "$tmp/err")"
+[ -s "$tmp/m.gguf" ] && [ -s "$tmp/m.gguf.ckpt" ] && [ -s "$tmp/m.gguf.log.jsonl" ] && ok || bad "outputs missing"
+if [ -x /usr/bin/python3 ]; then
+  /usr/bin/python3 - "$tmp/m.gguf.log.jsonl" <<'PY' && ok || bad "loss does not fall (log: $(head -c 300 "$tmp/m.gguf.log.jsonl"))"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows and rows[-1]["step"] == 30, rows[-1:]
+first, last = rows[0]["loss"], sum(r["loss"] for r in rows[-3:]) / 3
+assert last < first, (first, last)
+PY
+fi
+"$GM" info examples/melody.mid >/dev/null && ok || bad "info"
+
+# Stopped and resumed = straight through, byte for byte.
+"$GM" train "$tmp/c" -o "$tmp/s.gguf" $SMALL --steps 6 --warmup 2 --ckpt-every 100 --eval-every 3 >/dev/null 2>&1 || bad "straight run"
+"$GM" train "$tmp/c" -o "$tmp/r.gguf" $SMALL --steps 6 --warmup 2 --ckpt-every 100 --eval-every 3 --stop-after 3 >/dev/null 2>&1 || bad "first half"
+"$GM" train "$tmp/c" -o "$tmp/r.gguf" $SMALL --steps 6 --warmup 2 --ckpt-every 100 --eval-every 3 --resume >/dev/null 2>"$tmp/err" || bad "resume: $(cat "$tmp/err")"
+cmp -s "$tmp/s.gguf" "$tmp/r.gguf" && ok || bad "resumed model differs from the uninterrupted one"
+cmp -s "$tmp/s.gguf.ckpt" "$tmp/r.gguf.ckpt" && ok || bad "resumed checkpoint differs from the uninterrupted one"
+
+# SIGKILL at random moments: the checkpoint left behind always resumes.
+"$GM" train "$tmp/c" -o "$tmp/k.gguf" $SMALL --steps 2 --ckpt-every 1 >/dev/null 2>&1 || bad "kill test setup"
+killed_ok=1
+for i in 1 2 3 4 5 6; do
+  "$GM" train "$tmp/c" -o "$tmp/k.gguf" $SMALL --steps 100000 --ckpt-every 1 --eval-every 1000 --resume >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$((RANDOM % 9 + 1))"
+  kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  if ! "$GM" train "$tmp/c" -o "$tmp/k.gguf" $SMALL --steps 100000 --ckpt-every 1 --resume --stop-after 1 >/dev/null 2>"$tmp/err"; then
+    killed_ok=0; echo "after kill $i: $(cat "$tmp/err")" >&2
+  fi
+done
+[ "$killed_ok" = 1 ] && ok || bad "a killed run left a checkpoint that does not resume"
+ls "$tmp"/k.gguf*.tmp.* >/dev/null 2>&1 && echo "  (killed runs leave temporary files behind; they are never read)" >&2
+
+# Fine-tuning from a model file; a corpus of another vocabulary is refused.
+"$GM" train "$tmp/c" -o "$tmp/f.gguf" $SMALL --steps 3 --init "$tmp/m.gguf" >/dev/null 2>"$tmp/err" && ok || bad "--init: $(cat "$tmp/err")"
+"$GM" prepare "$tmp/in" -o "$tmp/c2" --window 64 --hop 32 --valid-percent 0 --layout original --quiet >/dev/null 2>&1
+msg=$("$GM" train "$tmp/c2" -o "$tmp/g.gguf" $SMALL --steps 3 --init "$tmp/m.gguf" 2>&1 >/dev/null); rc=$?
+[ $rc -eq 1 ] && grep -q "vocabulary" <<<"$msg" && [ "$(wc -l <<<"$msg")" -eq 1 ] && ok || bad "--init with another vocabulary: rc $rc, '$msg'"
+
+# Usage errors.
+for args in "" "$tmp/c" "$tmp/c -o $tmp/x.gguf --steps 0" "$tmp/c -o $tmp/x.gguf --heads 3" "$tmp/nope -o $tmp/x.gguf" \
+            "$tmp/c -o $tmp/x.gguf --resume --init $tmp/m.gguf" "$tmp/c -o $tmp/never.gguf --resume"; do
+  "$GM" train $args >/dev/null 2>&1; rc=$?
+  [ $rc -eq 1 ] && ok || bad "train $args: exit $rc, want 1"
+done
+echo "test_train: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
