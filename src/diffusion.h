@@ -46,8 +46,8 @@ void gd_sample_losses(double *out, const float *nll, const float *wt, const floa
 /* Importance sampling of t on sqrt(E[L_t²]) (uniform until each t has 10 samples). */
 typedef struct {
     int T;
-    double Lt2[GD_MAX_T];
-    int count[GD_MAX_T];
+    float Lt2[GD_MAX_T];   /* float: stored exactly in checkpoints */
+    int32_t count[GD_MAX_T];
 } gd_tsampler;
 void gd_tsampler_init(gd_tsampler *ts, int T);
 /* Draws t and its probability pt. */

@@ -84,6 +84,8 @@ const gd_config *gd_model_config(const gd_model *m) { return &m->cfg; }
 size_t gd_model_n_params(const gd_model *m) { return m->n_params; }
 float *gd_model_params(gd_model *m) { return m->params; }
 float *gd_model_grads(gd_model *m) { return m->grads; }
+float *gd_model_adam_m(gd_model *m) { return m->adam_m; }
+float *gd_model_adam_v(gd_model *m) { return m->adam_v; }
 const gd_params *gd_model_p(const gd_model *m) { return &m->p; }
 int gd_model_n_tensors(const gd_model *m) { return m->n_tensors; }
 const gd_tensor *gd_model_tensor(const gd_model *m, int i) { return &m->tensors[i]; }

@@ -81,6 +81,8 @@ const gd_config *gd_model_config(const gd_model *m);
 size_t gd_model_n_params(const gd_model *m);
 float *gd_model_params(gd_model *m);          /* [n_params] */
 float *gd_model_grads(gd_model *m);           /* [n_params], NULL until gd_model_alloc_training */
+float *gd_model_adam_m(gd_model *m);          /* [n_params] first moments, or NULL */
+float *gd_model_adam_v(gd_model *m);          /* [n_params] second moments, or NULL */
 const gd_params *gd_model_p(const gd_model *m);
 int gd_model_n_tensors(const gd_model *m);
 const gd_tensor *gd_model_tensor(const gd_model *m, int i);
