@@ -23,7 +23,7 @@ TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
 TEST_SH   := $(sort $(wildcard tests/test_*.sh))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all test sanitize fuzz fuzz-long bench demo deps clean
+.PHONY: all test sanitize fuzz bench demo deps clean mpi
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
 $(BUILD)/obj/%.o: src/%.c include/getmusic.h $(wildcard src/*.h)
@@ -65,6 +65,13 @@ fuzz: $(BUILD)/fuzz_midi
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+
+# Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.
+MPICC ?= mpicc
+$(BUILD)/getmusic-mpi: tools/getmusic.c $(LIB_SRC) include/getmusic.h $(wildcard src/*.h)
+	@mkdir -p $(BUILD)
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -DGM_MPI $(LDFLAGS) tools/getmusic.c $(LIB_SRC) $(LDLIBS) -o $@
+mpi: $(BUILD)/getmusic-mpi
 
 bench: $(BUILD)/getmusic
 	@PYTHON=$(PYTHON) bench/run.sh $(BUILD)/getmusic

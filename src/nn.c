@@ -28,7 +28,9 @@ void openblas_set_num_threads(int num_threads); /* also in Debian's cblas.h; har
  * costs more than the work (the tiny golden config is all below it). */
 #define NN_PAR_MIN 16384
 /* Rows of logits the output layer holds at once (nn_tied_ce). */
+#ifndef NN_CE_CHUNK
 #define NN_CE_CHUNK 256
+#endif
 /* Columns per block in the column reductions. */
 #define NN_COL_BLOCK 64
 /* A vectorized running max over mx (gcc); clang cannot vectorize it without

@@ -22,6 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef GM_MPI
+#include <mpi.h>
+#endif
+
 #define EXIT_USAGE 1
 #define EXIT_INTERNAL 2
 
@@ -586,7 +590,20 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "prepare")) return cmd_prepare(argc - 2, argv + 2);
     if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2, 0, 1);
+    if (!strcmp(cmd, "train")) {
+#ifdef GM_MPI
+        /* Data-parallel training: every rank runs this; rank 0 writes files. */
+        int rank = 0, world = 1;
+        MPI_Init(&argc, &argv);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &world);
+        int rc = cmd_train(argc - 2, argv + 2, rank, world);
+        MPI_Finalize();
+        return rc;
+#else
+        return cmd_train(argc - 2, argv + 2, 0, 1);
+#endif
+    }
     if (!strcmp(cmd, "generate") || !strcmp(cmd, "eval") || !strcmp(cmd, "render") ||
         !strcmp(cmd, "plot"))
         return die(EXIT_USAGE, "'%s' is not in this build yet (see the open issues); available: info, prepare, dump, train", cmd);
