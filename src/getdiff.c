@@ -75,8 +75,7 @@ struct gd_model {
     size_t scratch_n;
     float *tmp[8];         /* (N, max(H, F, RE)) backward temporaries */
     float *dc;             /* (N, RE) */
-    float *nll;            /* (N·R) per-cell −log p, loss scratch */
-    float *wsum;           /* (N·R) per-cell weights, loss scratch */
+
     uint64_t rng;
 };
 
@@ -215,8 +214,6 @@ void gd_model_free(gd_model *m) {
     free(m->scratch);
     for (int i = 0; i < 8; i++) free(m->tmp[i]);
     free(m->dc);
-    free(m->nll);
-    free(m->wsum);
     free(m);
 }
 
@@ -313,11 +310,7 @@ static int ensure_acts(gd_model *m, int B, int L, char *err) {
     }
     free(m->dc);
     m->dc = malloc(N * RE * sizeof(float));
-    free(m->nll);
-    m->nll = malloc(N * (size_t)c->R * sizeof(float));
-    free(m->wsum);
-    m->wsum = malloc(N * (size_t)c->R * sizeof(float));
-    bad |= !m->dc || !m->nll || !m->wsum;
+    bad |= !m->dc;
     if (bad) {
         free(m->act_mem);
         m->act_mem = NULL;
@@ -570,35 +563,12 @@ double gd_loss_backward(gd_model *m, const int32_t *y, const float *wt, const fl
                         float *logits_out, float *nll_out, int backward) {
     const gd_config *c = &m->cfg;
     int n = m->B * m->L * c->R;
-    float *nll = nll_out ? nll_out : m->nll;
-    double loss;
-    if (!wi) {
-        if (backward) memset(m->dc, 0, (size_t)n * c->E * sizeof(float));
-        loss = nn_tied_ce(backward ? m->dc : NULL, backward ? m->g.word : NULL, backward ? m->g.lm_b : NULL, logits_out,
-                          nll_out, m->a.c, m->p.word, m->p.lm_b, y, wt, n, c->E, c->V, m->scratch);
-    } else {
-        /* The intact-cell term −wi·log(ri + (1 − ri)·p) has the gradient of a
-         * cross-entropy weighted wi·(1 − ri)·p/(ri + (1 − ri)·p): one pass for
-         * p (every cell with a weight), one for the gradient with those weights. */
-        for (int i = 0; i < n; i++) m->wsum[i] = wt[i] + wi[i];
-        nn_tied_ce(NULL, NULL, NULL, logits_out, nll, m->a.c, m->p.word, m->p.lm_b, y, m->wsum, n, c->E, c->V, m->scratch);
-        loss = 0;
-        for (int i = 0; i < n; i++) {
-            double w_eff = wt[i];
-            if (wt[i] > 0) loss += (double)wt[i] * nll[i];
-            if (wi[i] > 0) {
-                double p = exp(-(double)nll[i]), mix = ri[i] + (1.0 - ri[i]) * p;
-                loss -= (double)wi[i] * log(mix);
-                w_eff += wi[i] * (1.0 - ri[i]) * p / mix;
-            }
-            m->wsum[i] = (float)w_eff;
-        }
-        if (backward) {
-            memset(m->dc, 0, (size_t)n * c->E * sizeof(float));
-            nn_tied_ce(m->dc, m->g.word, m->g.lm_b, NULL, NULL, m->a.c, m->p.word, m->p.lm_b, y, m->wsum, n, c->E, c->V,
-                       m->scratch);
-        }
-    }
+    if (backward) memset(m->dc, 0, (size_t)n * c->E * sizeof(float));
+    /* The tied output layer: logits over the first V rows of the embedding;
+     * one fused pass for the loss, its gradient and the intact-cell term. */
+    double loss = nn_tied_ce_mix(backward ? m->dc : NULL, backward ? m->g.word : NULL, backward ? m->g.lm_b : NULL,
+                                 logits_out, nll_out, m->a.c, m->p.word, m->p.lm_b, y, wt, wi, ri, n, c->E, c->V,
+                                 m->scratch);
     if (backward) backward_network(m);
     return loss;
 }

@@ -422,6 +422,12 @@ size_t nn_tied_ce_scratch(int V) { return (size_t)NN_CE_CHUNK * V; }
 
 double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *nll_out, const float *c, const float *W,
                   const float *bias, const int32_t *y, const float *wt, int n, int E, int V, float *scratch) {
+    return nn_tied_ce_mix(dc, dW, dbias, logits_out, nll_out, c, W, bias, y, wt, NULL, NULL, n, E, V, scratch);
+}
+
+double nn_tied_ce_mix(float *dc, float *dW, float *dbias, float *logits_out, float *nll_out, const float *c,
+                      const float *W, const float *bias, const int32_t *y, const float *wt, const float *wi,
+                      const float *ri, int n, int E, int V, float *scratch) {
     int grad = dc || dW || dbias;
     int all_rows = logits_out || nll_out;
     /* gather buffers: c rows, dc rows (small next to scratch: chunk·E each) */
@@ -439,7 +445,7 @@ double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *
     while (i < n) {
         int m = 0;
         for (; i < n && m < NN_CE_CHUNK; i++)
-            if (all_rows || wt[i] != 0.0f) idx[m++] = i;
+            if (all_rows || wt[i] != 0.0f || (wi && wi[i] != 0.0f)) idx[m++] = i;
         if (m == 0) break;
         for (int r = 0; r < m; r++) {
             memcpy(cg + (size_t)r * E, c + (size_t)idx[r] * E, (size_t)E * sizeof(float));
@@ -453,9 +459,10 @@ double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *
             float *s = S + (size_t)r * V;
             if (logits_out) memcpy(logits_out + (size_t)row * V, s, (size_t)V * sizeof(float));
             float w = wt[row];
+            float w_mix = wi ? wi[row] : 0.0f;
             int yy = y[row];
             int valid = yy >= 0 && yy < V;
-            if (w == 0.0f && !nll_out) { /* only here when logits_out was asked for */
+            if (w == 0.0f && w_mix == 0.0f && !nll_out) { /* only here when logits_out was asked for */
                 rowloss[r] = 0.0;
                 if (grad) memset(s, 0, (size_t)V * sizeof(float));
                 continue;
@@ -474,6 +481,13 @@ double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *
             double nll = (double)mx + log(sum) - (double)ly;
             if (nll_out) nll_out[row] = valid ? (float)nll : 0.0f;
             rowloss[r] = (w != 0.0f && valid) ? (double)w * nll : 0.0;
+            if (w_mix != 0.0f && valid) {
+                /* −wi·log(r + (1 − r)·p): the gradient of a cross-entropy
+                 * weighted wi·(1 − r)·p / (r + (1 − r)·p) */
+                double pr = exp(-nll), rr = ri[row], mix = rr + (1.0 - rr) * pr;
+                rowloss[r] -= (double)w_mix * log(mix);
+                w = (float)(w + w_mix * (1.0 - rr) * pr / mix);
+            }
             if (grad) {
                 if (w == 0.0f || !valid) {
                     memset(s, 0, (size_t)V * sizeof(float));

@@ -71,6 +71,14 @@ size_t nn_tied_ce_scratch(int V);
 double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *nll_out, const float *c, const float *W,
                   const float *bias, const int32_t *y, const float *wt, int n, int E, int V, float *scratch);
 
+/* The same with a second, "mixture" term per row (the diffusion loss's intact
+ * cells): loss += wi[i]·(−log(ri[i] + (1 − ri[i])·p(y[i]))), whose gradient is
+ * that of a cross-entropy weighted wi·(1 − ri)·p/(ri + (1 − ri)·p). wi, ri may
+ * be NULL (= nn_tied_ce). */
+double nn_tied_ce_mix(float *dc, float *dW, float *dbias, float *logits_out, float *nll_out, const float *c,
+                      const float *W, const float *bias, const int32_t *y, const float *wt, const float *wi,
+                      const float *ri, int n, int E, int V, float *scratch);
+
 /* Inference: probabilities p[n][V] = softmax(c·Wᵀ + bias) (one sgemm + row softmax). */
 void nn_tied_softmax(float *p, const float *c, const float *W, const float *bias, int n, int E, int V);
 

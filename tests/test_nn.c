@@ -454,6 +454,42 @@ static double ce_f(void) {
     return nn_tied_ce(NULL, NULL, NULL, NULL, NULL, CE.c, CE.W, CE.bias, CE.y, CE.wt, CE.n, CE.E, CE.V, CE.scr);
 }
 
+/* The mixture term of nn_tied_ce_mix: FD gradient check, and the loss against
+ * a direct evaluation of Σ wt·(−log p) + wi·(−log(r + (1 − r)·p)). */
+static float *MX_wi, *MX_ri;
+static double mix_f(void) {
+    return nn_tied_ce_mix(NULL, NULL, NULL, NULL, NULL, CE.c, CE.W, CE.bias, CE.y, CE.wt, MX_wi, MX_ri, CE.n, CE.E,
+                          CE.V, CE.scr);
+}
+
+static void test_tied_ce_mix(void) {
+    int n = 7, E = 5, V = 9;
+    float *c = falloc(n * E), *W = falloc((V + 2) * E), *bias = falloc(V + 2), *wt = falloc(n), *wi = falloc(n),
+          *ri = falloc(n), *nll = falloc(n);
+    int32_t y[7];
+    fill(c, n * E, -1, 1), fill(W, (V + 2) * E, -1, 1), fill(bias, V + 2, -0.5, 0.5);
+    for (int i = 0; i < n; i++) {
+        y[i] = (int32_t)(urand() * V);
+        wt[i] = i % 3 ? (float)(0.1 + urand()) : 0.0f; /* some rows: the mixture term only */
+        wi[i] = i % 2 ? (float)(0.2 + urand()) : 0.0f;
+        ri[i] = (float)(0.5 + 0.49 * urand());
+    }
+    float *scr = falloc(nn_tied_ce_scratch(V)), *dc = falloc(n * E), *dW = falloc((V + 2) * E), *db = falloc(V + 2);
+    double loss = nn_tied_ce_mix(dc, dW, db, NULL, NULL, c, W, bias, y, wt, wi, ri, n, E, V, scr);
+    float *one = falloc(n);
+    for (int i = 0; i < n; i++) one[i] = 1.0f;
+    nn_tied_ce(NULL, NULL, NULL, NULL, nll, c, W, bias, y, one, n, E, V, scr);
+    double want = 0;
+    for (int i = 0; i < n; i++) want += wt[i] * nll[i] - (wi[i] ? wi[i] * log(ri[i] + (1 - ri[i]) * exp(-(double)nll[i])) : 0);
+    CHECK(fabs(loss - want) <= 1e-5 * fabs(want), "tied_ce_mix loss %.9g vs %.9g", loss, want);
+    CE.c = c, CE.W = W, CE.bias = bias, CE.wt = wt, CE.scr = scr, CE.y = y, CE.n = n, CE.E = E, CE.V = V;
+    MX_wi = wi, MX_ri = ri;
+    report_fd("tied_ce_mix", fd_worst(c, n * E, dc, mix_f));
+    report_fd("tied_ce_mix", fd_worst(W, V * E, dW, mix_f));
+    report_fd("tied_ce_mix", fd_worst(bias, V, db, mix_f));
+    free(c), free(W), free(bias), free(wt), free(wi), free(ri), free(nll), free(scr), free(dc), free(dW), free(db), free(one);
+}
+
 static void test_tied_ce_small(void) {
     int n = 9, E = 6, V = 11;
     float *c = falloc(n * E), *W = falloc((V + 2) * E), *bias = falloc(V + 2), *wt = falloc(n);
@@ -680,6 +716,7 @@ int main(void) {
     test_rope();
     test_attention();
     test_tied_ce_small();
+    test_tied_ce_mix();
     test_tied_ce_chunks();
     test_tied_softmax();
     test_threads();
