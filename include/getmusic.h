@@ -42,7 +42,7 @@ typedef struct {
 
 #define GM_NOTE_GENERATED 1u /* written by the model (plot marks these apart) */
 
-/* One track: the notes of one (source MIDI track, channel) pair. */
+/* One track: the notes of one (source MIDI track, channel, program). */
 typedef struct {
     char name[64];      /* track name meta event, "" if none */
     int program;        /* GM program 0..127 in effect at the first note */
@@ -88,8 +88,8 @@ size_t gm_score_n_notes(const gm_score *s);
 
 /* Reads a Standard MIDI File (type 0, 1 or 2) into `out` (uninitialised on
  * entry; initialised on success, left freed on failure). Tracks are split per
- * (MIDI track, channel). Bounded: never loops forever, never allocates more
- * than a small multiple of the file size. */
+ * (MIDI track, channel, program). Bounded: never loops forever; memory stays
+ * within about 16× the file size (files over 64 MiB are refused). */
 int gm_midi_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err);
 int gm_midi_read_file(const char *path, gm_score *out, char *err);
 /* Writes a type 1 file: a conductor track (tempo, metre, key), then one track
@@ -200,7 +200,7 @@ int gm_layout_find(const gm_layout *l, const char *class_name); /* -1 if absent 
 typedef struct {
     int tonic;      /* pitch class 0..11 (0 = C) */
     int minor;      /* 0 major, 1 minor */
-    float score;    /* correlation of the best template */
+    float score;    /* match of the best ±1 scale template: in-scale share minus out-of-scale share, -1..1 */
 } gm_key;
 
 /* Key from a duration×velocity weighted pitch-class histogram of the
@@ -224,8 +224,10 @@ typedef struct {
     int8_t quality; /* GM_Q_*, or -1 when root is -1 */
 } gm_chord;
 
-/* One chord per bar of `bm` from the non-drum notes, smoothed by the
- * HMM/Viterbi key-chord model (Magenta's parameters). out: [bm->n_bars]. */
+/* One chord per bar of `bm` from the non-drum notes (lead tracks weigh 0.25),
+ * smoothed by the HMM/Viterbi key-chord model (Magenta's parameters). Empty
+ * bars carry a neighbouring chord; N (root -1) only when the piece has no
+ * pitched note. More than 65,536 bars is an error. out: [bm->n_bars]. */
 int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, char *err);
 /* "C", "Am", "G7", "Bdim", "Fmaj7", "Em7", "Bm7b5", "Caug", "N" */
 const char *gm_chord_name(gm_chord c, char *buf, size_t n);
