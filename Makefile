@@ -13,7 +13,7 @@ else
 endif
 # `override` so that `make CFLAGS=...` (as sanitize does) keeps these.
 override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread -fopenmp $(BLAS_CFLAGS)
-override LDLIBS += $(BLAS_LIBS) -fopenmp -lm -pthread
+override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread
 BUILD   ?= build
 
 LIB_SRC   := $(sort $(wildcard src/*.c))

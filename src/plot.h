@@ -48,7 +48,8 @@ void gm_canvas_line(gm_canvas *c, int x0, int y0, int x1, int y1, int thickness,
  * back to lower case), space . , - + ( ) : / = _ ; anything else is drawn as
  * a hollow box, one per UTF-8 character. (x, y) is the top-left corner,
  * scale 1..16 multiplies the glyph size: a glyph cell is 6*scale wide and
- * 7*scale tall, plus one row below for the descenders of g j p q y ,. Returns the drawn width in pixels, as gm_canvas_text_width. */
+ * 7*scale tall, plus one row below for the descenders of g j p q y ,.
+ * Returns the drawn width in pixels, as gm_canvas_text_width. */
 int gm_canvas_text(gm_canvas *c, int x, int y, const char *s, int scale, gm_rgb col);
 int gm_canvas_text_width(const char *s, int scale);
 

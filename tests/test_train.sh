@@ -31,7 +31,8 @@ first, last = rows[0]["loss"], sum(r["loss"] for r in rows[-3:]) / 3
 assert last < first, (first, last)
 PY
 fi
-"$GM" info examples/melody.mid >/dev/null && ok || bad "info"
+"$GM" plot-log "$tmp/m.gguf.log.jsonl" -o "$tmp/loss.png" 2>"$tmp/err" && [ -s "$tmp/loss.png" ] && ok || bad "plot-log: $(cat "$tmp/err")"
+"$GM" plot-log "$tmp/nothing.jsonl" -o "$tmp/x.png" >/dev/null 2>&1; [ $? -eq 1 ] && [ ! -e "$tmp/x.png" ] && ok || bad "plot-log of a missing log"
 
 # Stopped and resumed = straight through, byte for byte.
 "$GM" train "$tmp/c" -o "$tmp/s.gguf" $SMALL --steps 6 --warmup 2 --ckpt-every 100 --eval-every 3 >/dev/null 2>&1 || bad "straight run"

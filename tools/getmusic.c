@@ -9,6 +9,7 @@
  * failure. Progress bars go to stderr, only on a terminal and without --quiet.
  */
 #include "getmusic.h"
+#include "plot.h"
 
 #include <errno.h>
 #include <math.h>
@@ -466,6 +467,28 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
 }
 
 /* ======================================================================== */
+/* plot-log                                                                  */
+/* ======================================================================== */
+
+static int cmd_plot_log(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    long w = 900, h = 500;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) return die(EXIT_USAGE, "%s needs a file", a); out = val; i++; }
+        else if (!strcmp(a, "--width")) { if (parse_int(a, val, GM_PLOT_MIN_W, GM_PLOT_MAX_SIDE, &w)) return EXIT_USAGE; i++; }
+        else if (!strcmp(a, "--height")) { if (parse_int(a, val, GM_PLOT_MIN_H, GM_PLOT_MAX_SIDE, &h)) return EXIT_USAGE; i++; }
+        else if (a[0] == '-' && a[1]) return die(EXIT_USAGE, "plot-log: unknown option '%s'", a);
+        else if (!in) in = a;
+        else return die(EXIT_USAGE, "plot-log: one log at a time");
+    }
+    if (!in || !out) return die(EXIT_USAGE, "usage: getmusic plot-log MODEL.gguf.log.jsonl -o LOSS.png [--width W --height H]");
+    char err[GM_ERR_SIZE];
+    if (gm_plot_losses(in, out, (int)w, (int)h, err)) return die(EXIT_USAGE, "plot-log: %s", err);
+    return 0;
+}
+
+/* ======================================================================== */
 /* dump                                                                      */
 /* ======================================================================== */
 
@@ -565,6 +588,7 @@ static void usage(FILE *f) {
             "  getmusic prepare DIR... -o CORPUS [options]      MIDI folders → training corpus (+ vocabulary)\n"
             "  getmusic dump SONG.mid [--vocab V] [--bars A-B]  the GETScore token grid as text\n"
             "  getmusic train CORPUS -o MODEL.gguf [options]    train (or --resume, or --init to fine-tune)\n"
+            "  getmusic plot-log LOG.jsonl -o LOSS.png          loss curves of a training log\n"
             "  getmusic --version | --help\n\n"
             "Run 'getmusic COMMAND --help' for a command's options.\n",
             GM_VERSION);
@@ -604,9 +628,10 @@ int main(int argc, char **argv) {
         return cmd_train(argc - 2, argv + 2, 0, 1);
 #endif
     }
+    if (!strcmp(cmd, "plot-log")) return cmd_plot_log(argc - 2, argv + 2);
     if (!strcmp(cmd, "generate") || !strcmp(cmd, "eval") || !strcmp(cmd, "render") ||
         !strcmp(cmd, "plot"))
-        return die(EXIT_USAGE, "'%s' is not in this build yet (see the open issues); available: info, prepare, dump, train", cmd);
+        return die(EXIT_USAGE, "'%s' is not in this build yet (see the open issues); available: info, prepare, dump, train, plot-log", cmd);
     usage(stderr);
     return die(EXIT_USAGE, "unknown command '%s'", cmd);
 }

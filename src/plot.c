@@ -1,0 +1,740 @@
+/*
+ * plot.c — a tiny RGB rasteriser and the training-loss chart.
+ *
+ * The canvas is a plain [h][w][3] byte array with a clip rectangle. Every
+ * drawing primitive clips, so callers may pass any coordinates: lines are
+ * first cut to the clip rectangle (Liang–Barsky, in double) so that a far
+ * away end point costs nothing, then walked with Bresenham. There is no
+ * anti-aliasing: every series has one exact colour, which keeps the PNGs
+ * small and lets tests find the series by colour.
+ *
+ * The loss chart reads the trainer's JSON-lines log with a small flat-object
+ * scanner (not strstr: "loss" is a suffix of "val_loss"), tolerant of a line
+ * cut short by a writer that is still running, and of NaN / Infinity values
+ * as Python's json module writes them (such values are dropped).
+ */
+#include "getmusic.h" /* GM_ERR_SIZE */
+#include "plot.h"
+#include "util.h"
+
+#include <png.h> /* before setjmp.h: older libpng insists */
+#include <setjmp.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Canvas                                                                    */
+/* ------------------------------------------------------------------------ */
+
+gm_canvas *gm_canvas_new(int w, int h, gm_rgb bg) {
+    if (w < 1 || h < 1 || w > GM_CANVAS_MAX_SIDE || h > GM_CANVAS_MAX_SIDE) return NULL;
+    gm_canvas *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->rgb = malloc((size_t)w * (size_t)h * 3);
+    if (!c->rgb) {
+        free(c);
+        return NULL;
+    }
+    c->w = w;
+    c->h = h;
+    gm_canvas_reset_clip(c);
+    gm_canvas_fill_rect(c, 0, 0, w, h, bg);
+    return c;
+}
+
+void gm_canvas_free(gm_canvas *c) {
+    if (!c) return;
+    free(c->rgb);
+    free(c);
+}
+
+void gm_canvas_reset_clip(gm_canvas *c) {
+    c->clip_x0 = c->clip_y0 = 0;
+    c->clip_x1 = c->w;
+    c->clip_y1 = c->h;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void gm_canvas_set_clip(gm_canvas *c, int x0, int y0, int x1, int y1) {
+    c->clip_x0 = clampi(x0, 0, c->w);
+    c->clip_y0 = clampi(y0, 0, c->h);
+    c->clip_x1 = clampi(x1, c->clip_x0, c->w);
+    c->clip_y1 = clampi(y1, c->clip_y0, c->h);
+}
+
+static inline void put(gm_canvas *c, int x, int y, gm_rgb col) {
+    uint8_t *p = c->rgb + ((size_t)y * (size_t)c->w + (size_t)x) * 3;
+    p[0] = col.r;
+    p[1] = col.g;
+    p[2] = col.b;
+}
+
+void gm_canvas_set_pixel(gm_canvas *c, int x, int y, gm_rgb col) {
+    if (x >= c->clip_x0 && x < c->clip_x1 && y >= c->clip_y0 && y < c->clip_y1) put(c, x, y, col);
+}
+
+gm_rgb gm_canvas_get_pixel(const gm_canvas *c, int x, int y) {
+    if (x < 0 || y < 0 || x >= c->w || y >= c->h) return GM_RGB(0, 0, 0);
+    const uint8_t *p = c->rgb + ((size_t)y * (size_t)c->w + (size_t)x) * 3;
+    return GM_RGB(p[0], p[1], p[2]);
+}
+
+void gm_canvas_fill_rect(gm_canvas *c, int x, int y, int w, int h, gm_rgb col) {
+    /* 64-bit so that x + w cannot overflow for any int arguments */
+    long long x0 = x, y0 = y, x1 = (long long)x + w, y1 = (long long)y + h;
+    if (x0 < c->clip_x0) x0 = c->clip_x0;
+    if (y0 < c->clip_y0) y0 = c->clip_y0;
+    if (x1 > c->clip_x1) x1 = c->clip_x1;
+    if (y1 > c->clip_y1) y1 = c->clip_y1;
+    for (long long yy = y0; yy < y1; yy++)
+        for (long long xx = x0; xx < x1; xx++) put(c, (int)xx, (int)yy, col);
+}
+
+/* Liang–Barsky: cuts the segment to [xmin, xmax] × [ymin, ymax]; 0 when
+ * nothing is left. An unclipped segment keeps its end points exactly. */
+static int clip_segment(double *x0, double *y0, double *x1, double *y1,
+                        double xmin, double ymin, double xmax, double ymax) {
+    double dx = *x1 - *x0, dy = *y1 - *y0, t0 = 0, t1 = 1;
+    double p[4] = {-dx, dx, -dy, dy};
+    double q[4] = {*x0 - xmin, xmax - *x0, *y0 - ymin, ymax - *y0};
+    for (int i = 0; i < 4; i++) {
+        if (p[i] == 0) {
+            if (q[i] < 0) return 0; /* parallel to this edge and outside */
+            continue;
+        }
+        double r = q[i] / p[i];
+        if (p[i] < 0) {
+            if (r > t1) return 0;
+            if (r > t0) t0 = r;
+        } else {
+            if (r < t0) return 0;
+            if (r < t1) t1 = r;
+        }
+    }
+    double ox = *x0, oy = *y0;
+    if (t1 < 1) {
+        *x1 = ox + t1 * dx;
+        *y1 = oy + t1 * dy;
+    }
+    if (t0 > 0) {
+        *x0 = ox + t0 * dx;
+        *y0 = oy + t0 * dy;
+    }
+    return 1;
+}
+
+void gm_canvas_line(gm_canvas *c, int x0, int y0, int x1, int y1, int thickness, gm_rgb col) {
+    int t = clampi(thickness, 1, 64);
+    if (c->clip_x1 <= c->clip_x0 || c->clip_y1 <= c->clip_y0) return;
+    /* Clip to the clip rectangle grown by the brush, so that a thick line
+     * running just outside still paints its inner edge. */
+    double ax = x0, ay = y0, bx = x1, by = y1;
+    if (!clip_segment(&ax, &ay, &bx, &by, c->clip_x0 - t, c->clip_y0 - t, c->clip_x1 - 1 + t,
+                      c->clip_y1 - 1 + t))
+        return;
+    long xa = lround(ax), ya = lround(ay), xb = lround(bx), yb = lround(by);
+    long dx = labs(xb - xa), dy = -labs(yb - ya);
+    long sx = xa < xb ? 1 : -1, sy = ya < yb ? 1 : -1, e = dx + dy;
+    int off = (t - 1) / 2;
+    for (;;) {
+        if (t == 1)
+            gm_canvas_set_pixel(c, (int)xa, (int)ya, col);
+        else
+            gm_canvas_fill_rect(c, (int)xa - off, (int)ya - off, t, t, col);
+        if (xa == xb && ya == yb) break;
+        long e2 = 2 * e;
+        if (e2 >= dy) {
+            e += dy;
+            xa += sx;
+        }
+        if (e2 <= dx) {
+            e += dx;
+            ya += sy;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* 5x7 bitmap font                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* 5x7 glyphs plus a descender row (g j p q y ,), top row first; bit 4 is
+ * the leftmost column. */
+static const struct glyph { char ch; uint8_t rows[8]; } FONT[] = {
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}}, {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}}, {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}}, {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}}, {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}}, {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {' ', {0, 0, 0, 0, 0, 0, 0}},                      {'.', {0, 0, 0, 0, 0, 0x0C, 0x0C}},
+    {',', {0, 0, 0, 0, 0, 0x0C, 0x04, 0x08}},             {'-', {0, 0, 0, 0x1F, 0, 0, 0}},
+    {'+', {0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0}},       {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}},
+    {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}}, {':', {0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0}},
+    {'/', {0, 0x01, 0x02, 0x04, 0x08, 0x10, 0}},       {'=', {0, 0, 0x1F, 0, 0x1F, 0, 0}},
+    {'_', {0, 0, 0, 0, 0, 0, 0x1F}},
+    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}}, {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}},
+    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'a', {0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F}},       {'b', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E}},
+    {'c', {0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E}},       {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}},
+    {'e', {0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},       {'f', {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08}},
+    {'g', {0, 0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E}},    {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'i', {0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E}},    {'j', {0x02, 0, 0x06, 0x02, 0x02, 0x02, 0x12, 0x0C}},
+    {'k', {0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12}}, {'l', {0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'m', {0, 0, 0x1A, 0x15, 0x15, 0x11, 0x11}},       {'n', {0, 0, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'o', {0, 0, 0x0E, 0x11, 0x11, 0x11, 0x0E}},       {'p', {0, 0, 0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10}},
+    {'q', {0, 0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x01}},       {'r', {0, 0, 0x16, 0x19, 0x10, 0x10, 0x10}},
+    {'s', {0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E}},       {'t', {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06}},
+    {'u', {0, 0, 0x11, 0x11, 0x11, 0x13, 0x0D}},       {'v', {0, 0, 0x11, 0x11, 0x11, 0x0A, 0x04}},
+    {'w', {0, 0, 0x11, 0x11, 0x15, 0x15, 0x0A}},       {'x', {0, 0, 0x11, 0x0A, 0x04, 0x0A, 0x11}},
+    {'y', {0, 0, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E}},       {'z', {0, 0, 0x1F, 0x02, 0x04, 0x08, 0x1F}},
+};
+static const uint8_t GLYPH_BOX[8] = {0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F};
+#define FONT_W 5
+#define FONT_H 7 /* body height; the cell is FONT_ROWS tall */
+#define FONT_ROWS 8
+#define FONT_ADVANCE 6 /* glyph plus one column of space */
+
+static const uint8_t *glyph_rows(unsigned char ch) {
+    for (size_t i = 0; i < sizeof FONT / sizeof *FONT; i++)
+        if ((unsigned char)FONT[i].ch == ch) return FONT[i].rows;
+    if (ch >= 'A' && ch <= 'Z') return glyph_rows((unsigned char)(ch - 'A' + 'a'));
+    return GLYPH_BOX;
+}
+
+int gm_canvas_text_width(const char *s, int scale) {
+    scale = clampi(scale, 1, 16);
+    long long n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xC0) != 0x80) n++; /* one cell per UTF-8 character */
+    long long w = n ? (n * FONT_ADVANCE - 1) * scale : 0;
+    return w > 0x3fffffff ? 0x3fffffff : (int)w;
+}
+
+int gm_canvas_text(gm_canvas *c, int x, int y, const char *s, int scale, gm_rgb col) {
+    scale = clampi(scale, 1, 16);
+    long long gx = x; /* 64-bit: a long string far right must not overflow */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) == 0x80) continue;
+        /* only glyphs that touch the clip rectangle are drawn */
+        if (gx < c->clip_x1 && gx + FONT_W * scale > c->clip_x0 && (long long)y < c->clip_y1 &&
+            (long long)y + FONT_ROWS * scale > c->clip_y0) {
+            const uint8_t *g = glyph_rows(*p);
+            for (int r = 0; r < FONT_ROWS; r++)
+                for (int b = 0; b < FONT_W; b++)
+                    if (g[r] >> (FONT_W - 1 - b) & 1)
+                        gm_canvas_fill_rect(c, (int)gx + b * scale, y + r * scale, scale, scale, col);
+        }
+        gx += FONT_ADVANCE * scale;
+    }
+    return gm_canvas_text_width(s, scale);
+}
+
+/* ------------------------------------------------------------------------ */
+/* PNG output                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct { char msg[160]; } png_err_ctx;
+
+static void on_png_error(png_structp png, png_const_charp msg) {
+    png_err_ctx *e = png_get_error_ptr(png);
+    if (e) gm_strlcpy(e->msg, msg ? msg : "unknown error", sizeof e->msg);
+    png_longjmp(png, 1);
+}
+
+/* The default handler prints to stderr; library code stays quiet. */
+static void on_png_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+int gm_canvas_write_png(const gm_canvas *c, const char *path, char *err) {
+    if (!c || !c->rgb || !path || !*path) return gm_fail(err, "write png: null argument");
+    /* The temporary lives next to the target so that rename() is atomic. */
+    size_t n_tmp = strlen(path) + sizeof ".tmpXXXXXX";
+    char *tmp = malloc(n_tmp);
+    if (!tmp) return gm_fail(err, "write png '%s': out of memory", path);
+    snprintf(tmp, n_tmp, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        gm_fail(err, "cannot create a temporary file next to '%s': %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    (void)fchmod(fd, 0644); /* mkstemp makes 0600; a plot is meant to be shared */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        gm_fail(err, "cannot open '%s': %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+
+    /* Everything that the error path frees is set before setjmp and not
+     * changed after it, so no volatile is needed. */
+    png_err_ctx pe = {{0}};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &pe, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    int rc = -1;
+    if (!png || !info) {
+        gm_fail(err, "write png '%s': out of memory", path);
+        goto done;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        gm_fail(err, "write png '%s': libpng: %s", path, pe.msg);
+        goto done;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < c->h; y++) png_write_row(png, c->rgb + (size_t)y * (size_t)c->w * 3);
+    png_write_end(png, info);
+    rc = 0;
+
+done:
+    png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
+    if (rc == 0 && (fflush(f) || ferror(f) || fsync(fileno(f)))) rc = gm_fail(err, "cannot write '%s': %s", tmp, strerror(errno));
+    if (fclose(f) && rc == 0) rc = gm_fail(err, "cannot write '%s': %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path)) rc = gm_fail(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    if (rc) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Log reading                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct { double x, y; size_t order; } point;
+typedef struct { point *v; size_t n, cap; } series;
+
+static int series_push(series *s, double x, double y) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        if (cap > SIZE_MAX / sizeof *s->v) return -1;
+        point *v = realloc(s->v, cap * sizeof *v);
+        if (!v) return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n] = (point){x, y, s->n};
+    s->n++;
+    return 0;
+}
+
+/* The fields of one log line that the chart uses. */
+typedef struct { double step, loss, val; int has_step, has_loss, has_val; } log_line;
+
+static const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p;
+}
+
+/* Skips a JSON string starting at the opening quote; copies up to n-1 bytes
+ * of it (escapes left as written) into out when out is given. NULL when it
+ * does not end on this line. */
+static const char *scan_string(const char *p, const char *end, char *out, size_t n) {
+    size_t k = 0;
+    for (p++; p < end; p++) {
+        if (*p == '"') {
+            if (out) out[k] = 0;
+            return p + 1;
+        }
+        if (*p == '\\' && ++p == end) return NULL;
+        if (out && k + 1 < n) out[k++] = *p;
+    }
+    return NULL;
+}
+
+/* Skips one JSON value of any kind. Numbers go through strtod, which also
+ * takes NaN / Infinity (Python's json writes those); *num is set and *is_num
+ * to 1 only for a finite number. */
+static const char *scan_value(const char *p, const char *end, double *num, int *is_num) {
+    *is_num = 0;
+    if (p >= end) return NULL;
+    if (*p == '"') return scan_string(p, end, NULL, 0);
+    if (*p == '{' || *p == '[') { /* nested: skip, tracking depth and strings */
+        int depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                if (!(p = scan_string(p, end, NULL, 0))) return NULL;
+                continue;
+            }
+            if (*p == '{' || *p == '[') depth++;
+            if ((*p == '}' || *p == ']') && --depth == 0) return p + 1;
+            p++;
+        }
+        return NULL;
+    }
+    static const char *const lits[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t k = strlen(lits[i]);
+        if ((size_t)(end - p) >= k && !memcmp(p, lits[i], k)) return p + k;
+    }
+    char *q;
+    double v = strtod(p, &q); /* the line is NUL-terminated, so q <= end */
+    if (q == p || q > end) return NULL;
+    if (isfinite(v)) {
+        *num = v;
+        *is_num = 1;
+    }
+    return q;
+}
+
+#define MAX_STEP 1e15
+#define MAX_LOSS 1e30
+
+/* 0 when the line is one complete JSON object. */
+static int parse_line(const char *p, const char *end, log_line *r) {
+    memset(r, 0, sizeof *r);
+    p = skip_ws(p, end);
+    if (p == end || *p++ != '{') return -1;
+    p = skip_ws(p, end);
+    if (p < end && *p == '}') return skip_ws(p + 1, end) == end ? 0 : -1;
+    for (;;) {
+        char key[16];
+        double v = 0;
+        int is_num;
+        if (p == end || *p != '"' || !(p = scan_string(p, end, key, sizeof key))) return -1;
+        p = skip_ws(p, end);
+        if (p == end || *p++ != ':') return -1;
+        p = skip_ws(p, end);
+        if (!(p = scan_value(p, end, &v, &is_num))) return -1;
+        /* magnitudes are bounded so that axis arithmetic stays exact enough
+         * (step + 1 > step) and finite (max - min) */
+        if (is_num && !strcmp(key, "step") && fabs(v) <= MAX_STEP) r->step = v, r->has_step = 1;
+        if (is_num && !strcmp(key, "loss") && fabs(v) <= MAX_LOSS) r->loss = v, r->has_loss = 1;
+        if (is_num && !strcmp(key, "val_loss") && fabs(v) <= MAX_LOSS) r->val = v, r->has_val = 1;
+        p = skip_ws(p, end);
+        if (p == end) return -1;
+        if (*p == '}') return skip_ws(p + 1, end) == end ? 0 : -1;
+        if (*p++ != ',') return -1;
+        p = skip_ws(p, end);
+    }
+}
+
+#define LOG_LINE_MAX 8192 /* longer lines are skipped, not read whole */
+
+static int read_log(const char *path, series *train, series *val, char *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return gm_fail(err, "cannot open log '%s': %s", path, strerror(errno));
+    char *line = malloc(LOG_LINE_MAX + 1);
+    if (!line) {
+        fclose(f);
+        return gm_fail(err, "read log '%s': out of memory", path);
+    }
+    size_t n = 0, n_lines = 0, n_used = 0;
+    int too_long = 0, rc = 0;
+    for (;;) {
+        int ch = getc(f);
+        if (ch != EOF && ch != '\n') {
+            if (n < LOG_LINE_MAX) line[n++] = (char)ch;
+            else too_long = 1;
+            continue;
+        }
+        line[n] = 0;
+        const char *end = line + n;
+        if (skip_ws(line, end) != end || too_long) { /* blank lines do not count */
+            n_lines++;
+            log_line r;
+            if (!too_long && !parse_line(line, end, &r) && r.has_step && (r.has_loss || r.has_val)) {
+                n_used++;
+                if ((r.has_loss && series_push(train, r.step, r.loss)) ||
+                    (r.has_val && series_push(val, r.step, r.val))) {
+                    rc = gm_fail(err, "read log '%s': out of memory", path);
+                    break;
+                }
+            }
+        }
+        n = 0;
+        too_long = 0;
+        if (ch == EOF) break;
+    }
+    if (!rc && ferror(f)) rc = gm_fail(err, "cannot read log '%s': %s", path, strerror(errno));
+    else if (!rc && !n_lines) rc = gm_fail(err, "log '%s' is empty", path);
+    else if (!rc && !n_used)
+        rc = gm_fail(err, "log '%s' has no usable line (%zu lines, none a JSON object with numeric \"step\" and \"loss\" or \"val_loss\")",
+                     path, n_lines);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* By step; equal steps (a resumed run) keep the file order. */
+static int point_cmp(const void *a, const void *b) {
+    const point *p = a, *q = b;
+    if (p->x != q->x) return p->x < q->x ? -1 : 1;
+    return p->order < q->order ? -1 : p->order > q->order;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Axes                                                                      */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_TICKS 64
+typedef struct { double v; char label[32]; } tick; /* v in axis units (log10 on a log axis) */
+
+/* 1, 2 or 5 times a power of ten, near range / target. */
+static double nice_step(double range, int target) {
+    double raw = range / (target < 1 ? 1 : target);
+    if (!(raw > 0) || !isfinite(raw)) return 1; /* degenerate range: any step will do */
+    double mag = pow(10, floor(log10(raw)));
+    double f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+static void format_linear(char *buf, size_t n, double v, double step) {
+    int d = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    if (fabs(v) < step * 1e-6) v = 0; /* no "-0.0" */
+    if (d > 6 || fabs(v) >= 1e9) snprintf(buf, n, "%.3g", v);
+    else snprintf(buf, n, "%.*f", d, v);
+}
+
+/* Widens [*lo, *hi] to whole steps and fills ticks; returns their count. */
+static int linear_ticks(double *lo, double *hi, int target, int integer, tick *t) {
+    double s = nice_step(*hi - *lo, target);
+    if (integer && s < 1) s = 1;
+    double a = floor(*lo / s + 1e-9), b = ceil(*hi / s - 1e-9);
+    if (b <= a) b = a + 1;
+    *lo = a * s;
+    *hi = b * s;
+    int n = 0;
+    for (double k = a; k <= b + 0.5 && n < MAX_TICKS; k++) {
+        t[n].v = k * s;
+        format_linear(t[n].label, sizeof t[n].label, t[n].v, s);
+        n++;
+    }
+    return n;
+}
+
+/* Ticks at 1, 2, 5 × 10^k over short spans, at decades over long ones. */
+static int log_ticks(double lo, double hi, tick *t) {
+    double span = hi - lo;
+    static const double mult[3] = {1, 2, 5};
+    int n_mult = span <= 3 ? 3 : 1;
+    int every = span > 8 ? (int)ceil(span / 8) : 1;
+    int n = 0;
+    for (int k = (int)floor(lo); k <= (int)ceil(hi) && n < MAX_TICKS; k++) {
+        if (((k % every) + every) % every) continue;
+        for (int i = 0; i < n_mult && n < MAX_TICKS; i++) {
+            double v = log10(mult[i]) + k;
+            if (v < lo - 1e-9 || v > hi + 1e-9) continue;
+            t[n].v = v;
+            if (k >= -4 && k <= 5)
+                snprintf(t[n].label, sizeof t[n].label, "%.*f", k < 0 ? -k : 0, mult[i] * pow(10, k));
+            else
+                snprintf(t[n].label, sizeof t[n].label, "%.0fe%d", mult[i], k);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss chart                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define COL_WHITE GM_RGB(255, 255, 255)
+#define COL_AXIS  GM_RGB(0, 0, 0)
+#define COL_GRID  GM_RGB(230, 230, 230)
+#define COL_TEXT  GM_RGB(40, 40, 40)
+#define COL_FRAME GM_RGB(150, 150, 150)
+
+typedef struct {
+    int left, top, pw, ph; /* plot rectangle: [left, left+pw) × [top, top+ph) */
+    double x0, x1, y0, y1; /* axis ranges; y in log10 units when logy */
+    int logy;
+} frame;
+
+static int map_x(const frame *f, double x) {
+    return f->left + (int)lround((x - f->x0) / (f->x1 - f->x0) * (f->pw - 1));
+}
+static int map_y(const frame *f, double y) {
+    double v = f->logy ? log10(y) : y;
+    return f->top + f->ph - 1 - (int)lround((v - f->y0) / (f->y1 - f->y0) * (f->ph - 1));
+}
+
+static void polyline(gm_canvas *c, const frame *f, const point *p, const double *ys, size_t n, int thick, gm_rgb col) {
+    for (size_t i = 0; i < n; i++) {
+        int x = map_x(f, p[i].x), y = map_y(f, ys ? ys[i] : p[i].y);
+        if (i == 0) gm_canvas_line(c, x, y, x, y, thick, col);
+        else gm_canvas_line(c, map_x(f, p[i - 1].x), map_y(f, ys ? ys[i - 1] : p[i - 1].y), x, y, thick, col);
+    }
+}
+
+/* Debiased exponential moving average (as TensorBoard smooths), span about
+ * 5% of the points, so the curve neither lags behind nor starts from 0. */
+static void moving_average(const point *p, size_t n, double *out) {
+    double span = 0.05 * (double)n;
+    if (span < 1) span = 1;
+    double a = 2 / (span + 1), num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num = (1 - a) * num + a * p[i].y;
+        den = (1 - a) * den + a;
+        out[i] = num / den;
+    }
+}
+
+static void draw_legend(gm_canvas *c, const frame *f, int has_train, int has_val) {
+    const char *labels[3];
+    int kind[3], n = 0;
+    if (has_train) labels[n] = "train", kind[n++] = 0;
+    if (has_train) labels[n] = "train EMA", kind[n++] = 1;
+    if (has_val) labels[n] = "val", kind[n++] = 2;
+    int tw = 0;
+    for (int i = 0; i < n; i++) {
+        int w = gm_canvas_text_width(labels[i], 1);
+        if (w > tw) tw = w;
+    }
+    int sw = 22, row = 13;
+    int bw = 8 + sw + 6 + tw + 8, bh = 6 + n * row + 2;
+    int bx = f->left + f->pw - bw - 8, by = f->top + 8;
+    if (bx < f->left + 2) bx = f->left + 2;
+    gm_canvas_fill_rect(c, bx, by, bw, bh, COL_WHITE);
+    gm_canvas_line(c, bx, by, bx + bw - 1, by, 1, COL_FRAME);
+    gm_canvas_line(c, bx, by + bh - 1, bx + bw - 1, by + bh - 1, 1, COL_FRAME);
+    gm_canvas_line(c, bx, by, bx, by + bh - 1, 1, COL_FRAME);
+    gm_canvas_line(c, bx + bw - 1, by, bx + bw - 1, by + bh - 1, 1, COL_FRAME);
+    for (int i = 0; i < n; i++) {
+        int y = by + 6 + i * row + 3, x = bx + 8;
+        if (kind[i] == 0) gm_canvas_line(c, x, y, x + sw - 1, y, 1, GM_PLOT_TRAIN_RGB);
+        if (kind[i] == 1) gm_canvas_line(c, x, y, x + sw - 1, y, 2, GM_PLOT_EMA_RGB);
+        if (kind[i] == 2) {
+            gm_canvas_line(c, x, y, x + sw - 1, y, 2, GM_PLOT_VAL_RGB);
+            gm_canvas_fill_rect(c, x + sw / 2 - 2, y - 2, 5, 5, GM_PLOT_VAL_RGB);
+        }
+        gm_canvas_text(c, x + sw + 6, y - 3, labels[i], 1, COL_TEXT);
+    }
+}
+
+static void draw_chart(gm_canvas *c, const series *train, const double *ema, const series *val) {
+    /* data ranges */
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    const series *all[2] = {train, val};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < all[s]->n; i++) {
+            const point *p = &all[s]->v[i];
+            xmin = fmin(xmin, p->x), xmax = fmax(xmax, p->x);
+            ymin = fmin(ymin, p->y), ymax = fmax(ymax, p->y);
+        }
+    frame f = {0};
+    f.logy = ymin > 0 && ymax / ymin > 20;
+
+    /* layout: title, "loss" label, plot, tick labels, "step" label */
+    int W = c->w, H = c->h;
+    int title_scale = W >= 400 && H >= 260 ? 2 : 1;
+    f.top = 8 + FONT_H * title_scale + 8 + FONT_H + 6;
+    int bottom = 1 + 4 + 4 + FONT_H + 6 + FONT_H + 8;
+    int right = 28;
+    f.ph = H - f.top - bottom;
+
+    tick yt[MAX_TICKS], xt[MAX_TICKS];
+    int nyt;
+    if (f.logy) {
+        double lo = log10(ymin), hi = log10(ymax), pad = 0.04 * (hi - lo);
+        f.y0 = lo - pad;
+        f.y1 = hi + pad;
+        nyt = log_ticks(f.y0, f.y1, yt);
+    } else {
+        double span = ymax - ymin, pad = span > 0 ? 0.05 * span : (ymax != 0 ? 0.1 * fabs(ymax) : 1);
+        f.y0 = ymin - pad;
+        f.y1 = ymax + pad;
+        if (ymin >= 0 && f.y0 < 0) f.y0 = 0; /* losses are not negative: keep 0 as the floor */
+        nyt = linear_ticks(&f.y0, &f.y1, f.ph / 45, 0, yt);
+    }
+    int ylw = 0;
+    for (int i = 0; i < nyt; i++) {
+        int w = gm_canvas_text_width(yt[i].label, 1);
+        if (w > ylw) ylw = w;
+    }
+    f.left = 10 + ylw + 4 + 4;
+    f.pw = W - f.left - right;
+
+    /* x ticks: fewer when the labels would crowd each other */
+    int nxt = 0;
+    for (int target = f.pw / 80 > 1 ? f.pw / 80 : 1; target >= 1; target = target * 2 / 3) {
+        f.x0 = xmin;
+        f.x1 = xmax > xmin ? xmax : xmin + 1;
+        nxt = linear_ticks(&f.x0, &f.x1, target, 1, xt);
+        int xlw = gm_canvas_text_width(xt[nxt - 1].label, 1);
+        if (target == 1 || (xlw + 16) * nxt <= f.pw) break;
+    }
+
+    /* grid, then the series clipped to the plot rectangle */
+    for (int i = 0; i < nyt; i++) {
+        int y = f.top + f.ph - 1 - (int)lround((yt[i].v - f.y0) / (f.y1 - f.y0) * (f.ph - 1));
+        gm_canvas_line(c, f.left, y, f.left + f.pw - 1, y, 1, COL_GRID);
+    }
+    for (int i = 0; i < nxt; i++) {
+        int x = map_x(&f, xt[i].v);
+        gm_canvas_line(c, x, f.top, x, f.top + f.ph - 1, 1, COL_GRID);
+    }
+    gm_canvas_set_clip(c, f.left, f.top, f.left + f.pw, f.top + f.ph);
+    polyline(c, &f, train->v, NULL, train->n, 1, GM_PLOT_TRAIN_RGB);
+    polyline(c, &f, train->v, ema, train->n, 2, GM_PLOT_EMA_RGB);
+    polyline(c, &f, val->v, NULL, val->n, 2, GM_PLOT_VAL_RGB);
+    for (size_t i = 0; i < val->n; i++)
+        gm_canvas_fill_rect(c, map_x(&f, val->v[i].x) - 2, map_y(&f, val->v[i].y) - 2, 5, 5, GM_PLOT_VAL_RGB);
+    gm_canvas_reset_clip(c);
+
+    /* axes with ticks and labels */
+    int xa = f.left - 1, ya = f.top + f.ph; /* the axis lines sit just outside the plot */
+    gm_canvas_line(c, xa, f.top, xa, ya, 1, COL_AXIS);
+    gm_canvas_line(c, xa, ya, f.left + f.pw - 1, ya, 1, COL_AXIS);
+    gm_canvas_line(c, f.left, f.top - 1, f.left + f.pw - 1, f.top - 1, 1, COL_FRAME);
+    gm_canvas_line(c, f.left + f.pw, f.top - 1, f.left + f.pw, ya, 1, COL_FRAME);
+    for (int i = 0; i < nyt; i++) {
+        int y = f.top + f.ph - 1 - (int)lround((yt[i].v - f.y0) / (f.y1 - f.y0) * (f.ph - 1));
+        gm_canvas_line(c, xa - 4, y, xa - 1, y, 1, COL_AXIS);
+        gm_canvas_text(c, xa - 4 - 4 - gm_canvas_text_width(yt[i].label, 1), y - 3, yt[i].label, 1, COL_TEXT);
+    }
+    for (int i = 0; i < nxt; i++) {
+        int x = map_x(&f, xt[i].v);
+        gm_canvas_line(c, x, ya + 1, x, ya + 4, 1, COL_AXIS);
+        gm_canvas_text(c, x - gm_canvas_text_width(xt[i].label, 1) / 2, ya + 4 + 4, xt[i].label, 1, COL_TEXT);
+    }
+    const char *xl = "step", *yl = f.logy ? "loss (log scale)" : "loss";
+    gm_canvas_text(c, f.left + (f.pw - gm_canvas_text_width(xl, 1)) / 2, ya + 4 + 4 + FONT_H + 6, xl, 1, COL_TEXT);
+    gm_canvas_text(c, 10, f.top - FONT_H - 6, yl, 1, COL_TEXT);
+
+    const char *title = "getmusic training loss";
+    gm_canvas_text(c, (W - gm_canvas_text_width(title, title_scale)) / 2, 8, title, title_scale, COL_TEXT);
+    draw_legend(c, &f, train->n > 0, val->n > 0);
+}
+
+int gm_plot_losses(const char *log_path, const char *png_path, int width, int height, char *err) {
+    if (!log_path || !png_path) return gm_fail(err, "plot losses: null argument");
+    if (width < GM_PLOT_MIN_W || height < GM_PLOT_MIN_H || width > GM_PLOT_MAX_SIDE || height > GM_PLOT_MAX_SIDE)
+        return gm_fail(err, "plot losses: size %dx%d is outside %dx%d .. %dx%d", width, height, GM_PLOT_MIN_W,
+                       GM_PLOT_MIN_H, GM_PLOT_MAX_SIDE, GM_PLOT_MAX_SIDE);
+    series train = {0}, val = {0};
+    double *ema = NULL;
+    gm_canvas *c = NULL;
+    int rc = -1;
+    if (read_log(log_path, &train, &val, err)) goto done;
+    if (train.n) qsort(train.v, train.n, sizeof *train.v, point_cmp);
+    if (val.n) qsort(val.v, val.n, sizeof *val.v, point_cmp);
+    ema = malloc((train.n ? train.n : 1) * sizeof *ema);
+    c = gm_canvas_new(width, height, COL_WHITE);
+    if (!ema || !c) {
+        gm_fail(err, "plot losses: out of memory");
+        goto done;
+    }
+    moving_average(train.v, train.n, ema);
+    draw_chart(c, &train, ema, &val);
+    rc = gm_canvas_write_png(c, png_path, err);
+done:
+    gm_canvas_free(c);
+    free(ema);
+    free(train.v);
+    free(val.v);
+    return rc;
+}
