@@ -17,6 +17,6 @@ build/getmusic dump examples/melody.mid > "$out/melody.grid.txt"
 build/getmusic dump examples/melody.mid --bars 1-2
 echo
 echo "== getmusic prepare examples -o $out/corpus"
-build/getmusic prepare examples -o "$out/corpus" --quiet --valid-percent 0
+build/getmusic prepare examples -o "$out/corpus" --quiet --valid-percent 0 --min-count 0
 echo
 echo "demo outputs are in $out/"
