@@ -458,21 +458,6 @@ static void test_names(void) {
 /* POP909: per-bar root accuracy against the human chord labels              */
 /* ======================================================================== */
 
-/* Seconds → ticks through the score's tempo map (120 bpm before the first). */
-static int64_t sec_to_tick(const gm_score *s, double sec) {
-    double t0 = 0;            /* seconds at tick `tick` */
-    int64_t tick = 0;
-    double usec = 500000;
-    for (int i = 0; i < s->n_tempos; i++) {
-        double dt = (double)(s->tempos[i].tick - tick) * usec / 1e6 / s->ticks_per_quarter;
-        if (t0 + dt > sec) break;
-        t0 += dt;
-        tick = s->tempos[i].tick;
-        usec = s->tempos[i].usec_per_quarter;
-    }
-    return tick + (int64_t)((sec - t0) * 1e6 / usec * s->ticks_per_quarter + 0.5);
-}
-
 /* Correct / counted bars (labels other than N) of one song; -1 if unreadable. */
 static int pop909_song(const char *dir, int song, int *correct, int *counted) {
     char path[512], err[GM_ERR_SIZE];
@@ -511,7 +496,7 @@ static int pop909_song(const char *dir, int song, int *correct, int *counted) {
             if (gm_chord_parse(lab, &c, err)) continue;
             root = c.root;
         }
-        int64_t a = sec_to_tick(&s, t0), z = sec_to_tick(&s, t1);
+        int64_t a = gm_score_seconds_to_tick(&s, t0), z = gm_score_seconds_to_tick(&s, t1);
         for (int b = a >= bm.bar_tick[nb] ? nb : gm_barmap_bar_of_tick(&bm, a); b < nb && bm.bar_tick[b] < z; b++) {
             int64_t lo = a > bm.bar_tick[b] ? a : bm.bar_tick[b];
             int64_t hi = z < bm.bar_tick[b + 1] ? z : bm.bar_tick[b + 1];
