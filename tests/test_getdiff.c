@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ======================================================================== */
@@ -381,8 +382,35 @@ static void test_model_file(void) {
     gm_vocab_free(v);
 }
 
+/* The shipped model loads, has the default layout and runs one forward. */
+static void test_shipped_model(void) {
+    char err[GM_ERR_SIZE] = "";
+    struct stat st;
+    if (stat("models/default.gguf", &st)) { SKIP("models/default.gguf absent"); return; }
+    gm_model *m = gm_model_load("models/default.gguf", err);
+    CHECK(m != NULL, "models/default.gguf: %s", err);
+    if (!m) return;
+    const gm_layout *l = gm_model_layout(m);
+    CHECK(!strcmp(l->name, "default") && l->n_classes == 4, "layout %s", l->name);
+    gd_model *net = gm_model_net(m);
+    const gd_config *c = gd_model_config(net);
+    enum { L = 32 };
+    int32_t x[14 * L], t = 50;
+    uint8_t cond[14 * L];
+    for (int i = 0; i < c->R * L; i++) { x[i] = c->V + 1; cond[i] = 0; }
+    CHECK(gd_forward(net, x, cond, &t, 1, L, 0, err) == 0, "forward: %s", err);
+    float *p = malloc((size_t)c->R * L * c->V * sizeof *p);
+    gd_probs(net, p);
+    double sum = 0;
+    for (int v = 0; v < c->V; v++) sum += p[v];
+    CHECK(fabs(sum - 1) < 1e-4 && isfinite(sum), "probabilities sum to 1 (%g)", sum);
+    free(p);
+    gm_model_free(m);
+}
+
 int main(void) {
     nn_set_threads(2);
+    test_shipped_model();
     test_golden();
     test_schedule();
     test_sampler();
