@@ -39,11 +39,6 @@ static void write_song(const char *name, int bars, int variant, int drums_only) 
     gm_score_free(&s);
 }
 
-static int64_t file_size(const char *p) {
-    struct stat st;
-    return stat(p, &st) ? -1 : (int64_t)st.st_size;
-}
-
 static uint8_t *slurp(const char *p, size_t *n) {
     FILE *f = fopen(p, "rb");
     if (!f) return NULL;
@@ -168,7 +163,6 @@ static void test_prepare_synthetic(void) {
     p = gm_prepare_default_params();
     const char *none[] = {"/nonexistent/folder"};
     CHECK(gm_prepare(none, 1, out2, &p, &sm, err) != 0 && err[0], "missing input: %s", err);
-    (void)file_size;
 }
 
 static void test_prepare_pop909(void) {

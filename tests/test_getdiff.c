@@ -278,6 +278,29 @@ static void test_sampler(void) {
     sp.seed = 43;
     gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err);
     CHECK(memcmp(x, x2, sizeof x) != 0, "another seed, another output");
+    /* top-k 1 in one step (t = 0, one forward) is greedy: every MASK cell gets
+     * its row's most likely allowed token, whatever the seed. */
+    memcpy(x2, orig, sizeof x);
+    sp.steps = 1;
+    sp.top_k = 1;
+    sp.seed = 99;
+    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0, "top-k 1: %s", err);
+    int32_t t0 = 0;
+    gd_forward(m, orig, cond, &t0, 1, L, 0, err);
+    float *pr = malloc((size_t)R * L * V * sizeof *pr); /* (L, R, V) */
+    gd_probs(m, pr);
+    int greedy = 1;
+    for (int i = 0; i < R * L; i++) {
+        if (orig[i] != V + 1) continue;
+        int r = i / L, l = i % L, best = pad;
+        const float *q = pr + ((size_t)l * R + r) * V;
+        for (int v = lo[r]; v < hi[r]; v++)
+            if (q[v] > q[best]) best = v;
+        greedy &= x2[i] == best;
+    }
+    free(pr);
+    CHECK(greedy, "top-k 1 picks the most likely allowed token of every cell");
+    sp.top_k = 0;
     memcpy(x2, orig, sizeof x);
     sp.steps = 1; /* one step fills everything at t = 0 */
     CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0, "1 step");

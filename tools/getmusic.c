@@ -460,8 +460,8 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
     char err[GM_ERR_SIZE];
     if (gm_train(&p, err)) return die(EXIT_USAGE, "train: %s", err);
     if (rank == 0) {
-        if (stop_flag || p.stop_after) fprintf(stderr, "%sstopped: checkpoint written to %s.ckpt (continue with --resume)\n", ui.on ? "\n" : "", p.out);
-        else printf("model     %s\ncheckpoint %s.ckpt\nlog       %s.log.jsonl\n", p.out, p.out, p.out);
+        if (stop_flag) fprintf(stderr, "%sstopped: checkpoint written to %s.ckpt (continue with --resume)\n", ui.on ? "\n" : "", p.out);
+        else printf("model      %s\ncheckpoint %s.ckpt (--resume continues from it)\nlog        %s.log.jsonl\n", p.out, p.out, p.out);
     }
     return 0;
 }
