@@ -34,8 +34,11 @@ $(BUILD)/libgetmusic.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/getmusic: tools/getmusic.c $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+# The CLI: tools/getmusic.c (dispatch) + tools/cli.c (shared helpers) + one
+# tools/cmd_*.c per subcommand that has its own file.
+CLI_SRC := tools/getmusic.c tools/cli.c $(sort $(wildcard tools/cmd_*.c))
+$(BUILD)/getmusic: $(CLI_SRC) tools/cli.h $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) -Itools $(LDFLAGS) $(CLI_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
@@ -68,9 +71,9 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 
 # Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.
 MPICC ?= mpicc
-$(BUILD)/getmusic-mpi: tools/getmusic.c $(LIB_SRC) include/getmusic.h $(wildcard src/*.h)
+$(BUILD)/getmusic-mpi: $(CLI_SRC) tools/cli.h $(LIB_SRC) include/getmusic.h $(wildcard src/*.h)
 	@mkdir -p $(BUILD)
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -DGM_MPI $(LDFLAGS) tools/getmusic.c $(LIB_SRC) $(LDLIBS) -o $@
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -Itools -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(LIB_SRC) $(LDLIBS) -o $@
 mpi: $(BUILD)/getmusic-mpi
 
 bench: $(BUILD)/getmusic

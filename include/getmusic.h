@@ -382,6 +382,11 @@ typedef struct {
     char **song_names;          /* [n_songs] path relative to its input folder */
 } gm_corpus;
 
+/* 1 when `prepare` holds the song out for validation: `name` is its path
+ * relative to the input folder given to prepare ("001/001.mid" for
+ * pop909/001/001.mid), valid_percent as in gm_prepare_params. */
+int gm_song_is_validation(const char *name, int valid_percent);
+
 int  gm_corpus_load(gm_corpus *c, const char *dir, char *err);
 void gm_corpus_free(gm_corpus *c);
 
@@ -463,6 +468,21 @@ typedef struct {
 gm_train_params gm_train_default_params(void);
 /* Trains; returns 0 (finished or stopped cleanly with a checkpoint), -1 with err. */
 int gm_train(const gm_train_params *p, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* Generation (src/generate.c)                                               */
+/* ------------------------------------------------------------------------ */
+/* GENERATE-API (issue 5; edited by the generation work only) */
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation metrics (src/metrics.c)                                        */
+/* ------------------------------------------------------------------------ */
+/* METRICS-API (issue 6; edited by the metrics work only) */
+
+/* ------------------------------------------------------------------------ */
+/* Audio rendering (src/render.c)                                            */
+/* ------------------------------------------------------------------------ */
+/* RENDER-API (issue 5; edited by the rendering work only) */
 
 #ifdef __cplusplus
 }

@@ -503,6 +503,7 @@ void gm_prepare_summary_free(gm_prepare_summary *sum) {
 /* Song → validation split: a hash of its name, so the split is stable when
  * files are added and every segment of a song lands on one side. */
 static int song_is_valid(const char *name, int percent) { return (int)(fnv1a(name, strlen(name), FNV_SEED) % 100) < percent; }
+int gm_song_is_validation(const char *name, int valid_percent) { return name && song_is_valid(name, valid_percent); }
 
 /* Hash set of segment hashes (open addressing), to find duplicates. */
 typedef struct { uint64_t *keys; size_t *who; size_t cap; } hset;

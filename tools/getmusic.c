@@ -27,113 +27,7 @@
 #include <mpi.h>
 #endif
 
-#define EXIT_USAGE 1
-#define EXIT_INTERNAL 2
-
-static const char *prog = "getmusic";
-
-/* Prints "getmusic: <reason>" and returns the exit status to use. */
-static int die(int status, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return status;
-}
-
-/* Whole-string integer in [lo, hi], or -1 with a message. */
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
-    if (!s) { die(EXIT_USAGE, "%s needs a value", opt); return -1; }
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        die(EXIT_USAGE, "%s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
-    if (!s) { die(EXIT_USAGE, "%s needs a value", opt); return -1; }
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        die(EXIT_USAGE, "%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* ======================================================================== */
-/* Progress bar                                                              */
-/* ======================================================================== */
-
-typedef struct { int on; const char *label; struct timespec t0; int last_pct; } progress;
-
-static double since(const struct timespec *t0) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
-
-static void progress_cb(void *user, size_t done, size_t total) {
-    progress *p = user;
-    if (!p->on || !total) return;
-    int pct = (int)(100.0 * (double)done / (double)total);
-    if (pct == p->last_pct && done != total) return;
-    p->last_pct = pct;
-    double el = since(&p->t0);
-    double eta = done ? el * (double)(total - done) / (double)done : 0;
-    char bar[31];
-    int fill = pct * 30 / 100;
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-    bar[30] = 0;
-    fprintf(stderr, "\r%s [%s] %3d%%  %.1fs elapsed, ETA %.1fs ", p->label, bar, pct, el, eta);
-    if (done == total) fputc('\n', stderr);
-    fflush(stderr);
-}
-
-/* ======================================================================== */
-/* info                                                                      */
-/* ======================================================================== */
-
-static const char *gm_program_names[128] = {
-    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano", "Electric Piano 1",
-    "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel", "Music Box", "Vibraphone", "Marimba",
-    "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ",
-    "Reed Organ", "Accordion", "Harmonica", "Tango Accordion", "Nylon Guitar", "Steel Guitar", "Jazz Guitar",
-    "Clean Guitar", "Muted Guitar", "Overdriven Guitar", "Distortion Guitar", "Guitar Harmonics", "Acoustic Bass",
-    "Finger Bass", "Pick Bass", "Fretless Bass", "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2",
-    "Violin", "Viola", "Cello", "Contrabass", "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani",
-    "String Ensemble 1", "String Ensemble 2", "Synth Strings 1", "Synth Strings 2", "Choir Aahs", "Voice Oohs",
-    "Synth Voice", "Orchestra Hit", "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section",
-    "Synth Brass 1", "Synth Brass 2", "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe", "English Horn",
-    "Bassoon", "Clarinet", "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle", "Shakuhachi", "Whistle",
-    "Ocarina", "Square Lead", "Sawtooth Lead", "Calliope Lead", "Chiff Lead", "Charang Lead", "Voice Lead",
-    "Fifths Lead", "Bass + Lead", "New Age Pad", "Warm Pad", "Polysynth Pad", "Choir Pad", "Bowed Pad",
-    "Metallic Pad", "Halo Pad", "Sweep Pad", "Rain FX", "Soundtrack FX", "Crystal FX", "Atmosphere FX",
-    "Brightness FX", "Goblins FX", "Echoes FX", "Sci-fi FX", "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba",
-    "Bagpipe", "Fiddle", "Shanai", "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom",
-    "Synth Drum", "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet", "Telephone Ring",
-    "Helicopter", "Applause", "Gunshot",
-};
-
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
+#include "cli.h"
 
 static int cmd_info(int argc, char **argv) {
     const char *in = NULL, *layout_name = "default";
@@ -608,6 +502,10 @@ int main(int argc, char **argv) {
     if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
         if (!strcmp(cmd, "prepare")) { usage_prepare(stdout); return 0; }
         if (!strcmp(cmd, "train")) { usage_train(stdout); return 0; }
+        if (!strcmp(cmd, "generate")) { usage_generate(stdout); return 0; }
+        if (!strcmp(cmd, "eval")) { usage_eval(stdout); return 0; }
+        if (!strcmp(cmd, "render")) { usage_render(stdout); return 0; }
+        if (!strcmp(cmd, "plot")) { usage_plot(stdout); return 0; }
         usage(stdout);
         return 0;
     }
@@ -629,9 +527,10 @@ int main(int argc, char **argv) {
 #endif
     }
     if (!strcmp(cmd, "plot-log")) return cmd_plot_log(argc - 2, argv + 2);
-    if (!strcmp(cmd, "generate") || !strcmp(cmd, "eval") || !strcmp(cmd, "render") ||
-        !strcmp(cmd, "plot"))
-        return die(EXIT_USAGE, "'%s' is not in this build yet (see the open issues); available: info, prepare, dump, train, plot-log", cmd);
+    if (!strcmp(cmd, "generate")) return cmd_generate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "render")) return cmd_render(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     usage(stderr);
     return die(EXIT_USAGE, "unknown command '%s'", cmd);
 }

@@ -1,0 +1,39 @@
+/* cli.h — what the subcommand files of the command-line tool share. Each
+ * subcommand is `int cmd_NAME(int argc, char **argv)` with argv after the
+ * command name; it returns the process exit status (0 ok, 1 bad input or
+ * usage, 2 internal failure) and prints its own one-line reasons via die(). */
+#ifndef GM_CLI_H
+#define GM_CLI_H
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#define EXIT_USAGE 1
+#define EXIT_INTERNAL 2
+
+extern const char *prog; /* "getmusic" */
+
+/* Prints "getmusic: <reason>" to stderr and returns status. */
+int die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whole-string number in [lo, hi] into *out, or -1 after a one-line message. */
+int parse_int(const char *opt, const char *s, long lo, long hi, long *out);
+int parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+
+/* Progress bar on stderr (only when on: a terminal and not --quiet/--json). */
+typedef struct { int on; const char *label; struct timespec t0; int last_pct; } progress;
+double since(const struct timespec *t0);            /* seconds since t0 (monotonic) */
+void progress_cb(void *user, size_t done, size_t total); /* user: progress* */
+
+void json_str(const char *s);                       /* a JSON string literal on stdout */
+extern const char *gm_program_names[128];
+
+/* Subcommands living in their own files. */
+int cmd_generate(int argc, char **argv); /* tools/cmd_generate.c */
+int cmd_eval(int argc, char **argv);     /* tools/cmd_eval.c */
+int cmd_render(int argc, char **argv);   /* tools/cmd_render.c */
+int cmd_plot(int argc, char **argv);     /* tools/cmd_plot.c */
+void usage_generate(FILE *f);
+void usage_eval(FILE *f);
+void usage_render(FILE *f);
+void usage_plot(FILE *f);
+#endif
