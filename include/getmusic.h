@@ -472,17 +472,218 @@ int gm_train(const gm_train_params *p, char *err);
 /* ------------------------------------------------------------------------ */
 /* Generation (src/generate.c)                                               */
 /* ------------------------------------------------------------------------ */
-/* GENERATE-API (issue 5; edited by the generation work only) */
+/* What the chord rows hold while generating. */
+enum {
+    GM_CHORDS_CONDITIONS = 0, /* recognised from the notes that are kept */
+    GM_CHORDS_INPUT,          /* recognised from the whole input, replaced notes too (default) */
+    GM_CHORDS_GIVEN,          /* the `chords` array of the parameters */
+    GM_CHORDS_NONE            /* none: chord rows EMPTY, the model chooses the harmony */
+};
+
+/* Bars are 0-based here (the CLI's --bars 9-16 is {8, 15}). */
+typedef struct { int first, last; } gm_bar_range;
+
+typedef struct {
+    uint32_t targets;          /* classes to write, bit (1u << class); 0 = every class the input
+                                  lacks (with continue_bars: every class it has) */
+    const gm_bar_range *ranges; /* infilling: regenerate only these bars of the targets */
+    int n_ranges;              /* 0 = every bar */
+    int continue_bars;         /* > 0: append this many bars (metre and tempo of the last bar) */
+    int new_bars;              /* without an input score: the length in bars (4/4, 120 bpm) */
+    int chord_mode;            /* GM_CHORDS_* */
+    const gm_chord *chords;    /* GM_CHORDS_GIVEN: one per bar, repeated when shorter */
+    int n_chords;
+    int steps;                 /* denoising steps per window, 1..T (100) */
+    float temperature;         /* > 0 (1) */
+    int top_k;                 /* 0 = off */
+    uint64_t seed;             /* same seed, same model, same input: same output */
+    float chord_guidance;      /* classifier-free guidance on the chord rows, >= 0 (0 = off) */
+    int window_cols;           /* columns per window, 0 = the model's longest (max_cols) */
+    int context_cols;          /* columns of already written music before each later
+                                  window's first new column, 0 = a quarter of the window */
+    void (*progress)(void *user_data, size_t done, size_t total); /* denoising steps */
+    void *user_data;
+} gm_generate_params;
+
+gm_generate_params gm_generate_default_params(void);
+
+typedef struct {
+    int n_bars;                /* bars of the output */
+    int n_windows;             /* model windows run */
+    int shift;                 /* semitones the input was moved by to reach C major / A minor */
+    gm_key key;                /* key found in the input */
+    uint32_t targets;          /* classes written (bit per class) */
+    uint32_t given;            /* classes that conditioned the model */
+    int n_unmapped;            /* input tracks of no class: copied unchanged */
+    size_t notes_kept;         /* input notes copied unchanged */
+    size_t notes_generated;    /* notes written by the model */
+    int chords_given;          /* 1 when chords conditioned the model */
+    gm_chord *chords;          /* [n_bars] chord condition per bar in the input's key
+                                  (root -1 where none); free with gm_generate_report_free */
+} gm_generate_report;
+
+/* Writes the target tracks of `in` (NULL: from scratch) with the model and
+ * returns the whole piece in `out` (uninitialised on entry; initialised on
+ * success): every input track that is not a target is copied note for note;
+ * a target track keeps its notes outside the regenerated bars; generated
+ * notes carry GM_NOTE_GENERATED, one track per class (the class's name,
+ * program and velocity) unless the input had a track of that class to add
+ * them to. The input is moved to C for the model and the result moved back.
+ * Pieces longer than a window are generated window after window, each
+ * conditioned on what the ones before wrote. rep may be NULL. */
+int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *p, gm_score *out,
+                gm_generate_report *rep, char *err);
+void gm_generate_report_free(gm_generate_report *rep);
 
 /* ------------------------------------------------------------------------ */
 /* Evaluation metrics (src/metrics.c)                                        */
 /* ------------------------------------------------------------------------ */
-/* METRICS-API (issue 6; edited by the metrics work only) */
+/* MusPy's metrics (muspy/metrics/metrics.py) with MusPy's definitions and
+ * quirks, on a score or a subset of its tracks. Time steps are the score's
+ * ticks (MusPy's `resolution` = ticks_per_quarter). A NaN value is where
+ * MusPy returns nan; where MusPy would raise (no tracks at all, so its
+ * max() over tracks fails) we also give NaN. Which notes count:
+ *   pitched notes only (drum tracks skipped): n_pitches_used,
+ *     n_pitch_classes_used, pitch_range (but see its quirk), polyphony,
+ *     polyphony_rate, pitch_in_scale_rate, scale_consistency, pitch_entropy,
+ *     pitch_class_entropy;
+ *   every note, drums included: empty_beat_rate, empty_measure_rate,
+ *     groove_consistency, and the piece length (max note end) that
+ *     polyphony and polyphony_rate divide by;
+ *   drum notes only: drum_in_pattern_rate, drum_pattern_consistency. */
+enum {
+    GM_M_PITCH_RANGE = 0,         /* highest - lowest pitched note; 0 with no note; -127 with only drum notes (MusPy) */
+    GM_M_N_PITCHES_USED,          /* distinct pitches, 0..128 */
+    GM_M_N_PITCH_CLASSES_USED,    /* distinct pitch classes, 0..12 */
+    GM_M_POLYPHONY,               /* mean pitches on over the ticks where any is on */
+    GM_M_POLYPHONY_RATE,          /* share of ticks with more than `polyphony_threshold` (2) pitches on */
+    GM_M_PITCH_IN_SCALE_RATE,     /* share of pitched notes in the scale of `key` */
+    GM_M_SCALE_CONSISTENCY,       /* largest pitch_in_scale_rate over the 24 major/natural-minor scales */
+    GM_M_PITCH_ENTROPY,           /* bits, over the 128-bin note pitch histogram */
+    GM_M_PITCH_CLASS_ENTROPY,     /* bits, over the 12-bin histogram */
+    GM_M_EMPTY_BEAT_RATE,         /* share of beats (quarters) with no note sounding, 0..1 */
+    GM_M_EMPTY_MEASURE_RATE,      /* the same per measure of `measure_resolution` ticks */
+    GM_M_GROOVE_CONSISTENCY,      /* 1 - mean Hamming distance of neighbouring measures' onset vectors */
+    GM_M_DRUM_IN_PATTERN_RATE,    /* share of drum onsets on the `drum_meter` grid of a quarter */
+    GM_M_DRUM_PATTERN_CONSISTENCY,/* larger of the duple and triple drum_in_pattern_rate */
+    GM_N_METRICS
+};
+
+typedef struct {
+    double v[GM_N_METRICS]; /* indexed by GM_M_*; NaN = undefined (MusPy's nan) */
+} gm_metrics;
+
+/* MusPy's function name of metric m ("pitch_range", ...), NULL out of range. */
+const char *gm_metric_name(int m);
+
+enum { GM_METER_DUPLE = 0, GM_METER_TRIPLE = 1 };
+
+typedef struct {
+    int64_t measure_resolution; /* ticks per measure; 0 = gm_metrics_measure_resolution(s) */
+    int key_tonic;              /* scale of pitch_in_scale_rate: pitch class 0..11; -1 = gm_key_find(whole score) */
+    int key_minor;              /* with key_tonic >= 0: 0 major, 1 (natural) minor */
+    int drum_meter;             /* GM_METER_DUPLE (default) or GM_METER_TRIPLE; see metrics.c */
+    int polyphony_threshold;    /* polyphony_rate counts ticks with more pitches than this (2) */
+} gm_metrics_params;
+
+gm_metrics_params gm_metrics_default_params(void);
+
+/* Ticks per measure of the metre that covers most of the piece (4/4 when
+ * the score declares none): round(ticks_per_quarter * 4 * num / den). */
+int64_t gm_metrics_measure_resolution(const gm_score *s);
+
+/* MusPy's 14 metrics of the tracks of `s` whose track_mask[i] is non-zero
+ * (track_mask: [s->n_tracks], NULL = every track), as MusPy computes them on
+ * a Music holding only those tracks. p NULL = defaults. 0, or -1 with err
+ * (bad parameters, out of memory). */
+int gm_metrics_compute(const gm_score *s, const uint8_t *track_mask, const gm_metrics_params *p,
+                       gm_metrics *out, char *err);
+
+/* Accompaniment metrics against a reference. Histograms of the selected
+ * tracks' notes (drums included, as keys):
+ *   pitch:    128 bins of note pitch;
+ *   duration: note length in 16th notes (rounded to the nearest, at least
+ *             1), bins 1..32 then one bin for longer;
+ *   ioi:      inter-onset interval: onsets of all selected tracks together,
+ *             rounded to the 16th grid, distinct and sorted; the gaps
+ *             between neighbours in 16ths, bins 1..32 then one for longer.
+ * Overlap area = sum over bins of min(p, q) of the two histograms
+ * normalised to sum 1: 1 for the same distribution, 0 for disjoint ones,
+ * NaN when either histogram is empty. */
+enum { GM_OVERLAP_PITCH = 0, GM_OVERLAP_DURATION, GM_OVERLAP_IOI, GM_N_OVERLAPS };
+#define GM_OVERLAP_STEPS 32 /* duration and IOI bins: 1..32 16ths, index 32 = longer */
+
+typedef struct {
+    double pitch[128];                     /* note counts by pitch */
+    double duration[GM_OVERLAP_STEPS + 1]; /* [k] = notes of k+1 16ths; [32] = longer */
+    double ioi[GM_OVERLAP_STEPS + 1];      /* [k] = gaps of k+1 16ths; [32] = longer */
+} gm_histograms;
+
+const char *gm_overlap_name(int k); /* "pitch", "duration", "ioi"; NULL out of range */
+/* Counts (not normalised) of the selected tracks (mask as above). */
+int gm_metrics_histograms(const gm_score *s, const uint8_t *track_mask, gm_histograms *h, char *err);
+/* out[GM_N_OVERLAPS]: overlap areas of gen's selected tracks against ref's. */
+int gm_metrics_overlap(const gm_score *gen, const uint8_t *gen_mask, const gm_score *ref, const uint8_t *ref_mask,
+                       double out[GM_N_OVERLAPS], char *err);
+
+/* Chord accuracy: one chord per bar (gm_chords_recognize on a bar map of 16th
+ * steps) of gen's selected tracks and of ref's selected tracks (each on its
+ * own score's bar lines); the share of bars 0..min(bars)-1 with the same
+ * root and quality (N = N counts as the same). *n_bars (may be NULL) gets
+ * the bars compared. 0, or -1 with err. */
+int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, const gm_score *ref,
+                              const uint8_t *ref_mask, double *accuracy, int *n_bars, char *err);
 
 /* ------------------------------------------------------------------------ */
 /* Audio rendering (src/render.c)                                            */
 /* ------------------------------------------------------------------------ */
 /* RENDER-API (issue 5; edited by the rendering work only) */
+
+/* Offline rendering of a score to a 16-bit stereo PCM WAV file through
+ * FluidSynth and a General MIDI SoundFont. No audio device is opened, and
+ * FluidSynth's own log is captured (its last error goes into `err`), never
+ * printed. Note: FluidSynth's log handlers are process-wide; rendering
+ * installs ours. */
+typedef struct {
+    const char *soundfont;   /* .sf2 path; NULL = gm_render_find_soundfont() */
+    int sample_rate;         /* Hz, 8000..96000 (44100) */
+    double gain;             /* FluidSynth master gain, 0..10 (0.5; FluidSynth's own default is 0.2) */
+    double tail_s;           /* seconds rendered after the last note ends (release, reverb), 0..60 (1.5) */
+    int effects;             /* 1: FluidSynth's reverb and chorus on (1) */
+    double max_seconds;      /* longer pieces are refused (7200 = 2 hours) */
+    /* Called as audio is rendered: frames done of frames in all. */
+    void (*progress)(void *user_data, size_t done, size_t total);
+    void *user_data;
+} gm_render_params;
+
+typedef struct {
+    double seconds;          /* audio written, tail included */
+    size_t frames;           /* sample frames written (seconds * sample_rate) */
+    size_t notes;            /* notes played */
+    int channels;            /* synthesizer channels used */
+    int tracks_moved;        /* tracks played on another channel than their own (shared with another program) */
+    int peak;                /* largest |sample| written, 0..32767 */
+    size_t clipped;          /* samples clipped to the 16-bit range (lower the gain) */
+    char soundfont[512];     /* the SoundFont used */
+} gm_render_stats;
+
+gm_render_params gm_render_default_params(void);
+
+/* The SoundFont to use when none is given: $GETMUSIC_SOUNDFONT when set and
+ * non-empty (returned as is, even if missing, so the error names it), else
+ * the first readable of FluidR3_GM.sf2, TimGM6mb.sf2 and default-GM.sf2 in
+ * /usr/share/sounds/sf2 and /usr/share/soundfonts. NULL when none. */
+const char *gm_render_find_soundfont(void);
+
+/* Renders every note of `s` (tempo map applied; each track on its own
+ * channel and program, drums on drum channels with bank 128) to `wav_path`:
+ * from time 0 to the end of the last note plus p->tail_s. The file is
+ * written beside the target under a temporary name and renamed over it when
+ * complete, so an existing file is never left half-written. p may be NULL
+ * (defaults); stats may be NULL. Returns 0, or -1 with a one-line err (no
+ * SoundFont, SoundFont fails to load, cannot write, piece too long). */
+int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_params *p,
+                  gm_render_stats *stats, char *err);
 
 #ifdef __cplusplus
 }

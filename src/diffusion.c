@@ -188,6 +188,24 @@ static int sample_cell(const float *probs, int lo, int hi, int pad, float temper
     return best;
 }
 
+/* Classifier-free guidance: pc ← softmax((1+g)·log pc − g·log pu) per row.
+ * pc, pu: (n, V). Probabilities that underflowed to 0 stay 0. */
+static void guide_probs(float *pc, const float *pu, int n, int V, float g) {
+    for (int j = 0; j < n; j++) {
+        float *c = pc + (size_t)j * V;
+        const float *u = pu + (size_t)j * V;
+        double mx = -INFINITY;
+        for (int v = 0; v < V; v++) {
+            double lp = c[v] > 0 && u[v] > 0 ? (1.0 + g) * log(c[v]) - g * log(u[v]) : -INFINITY;
+            c[v] = (float)lp;
+            if (lp > mx) mx = lp;
+        }
+        double sum = 0;
+        for (int v = 0; v < V; v++) sum += c[v] = (float)exp(c[v] - mx);
+        for (int v = 0; v < V; v++) c[v] = (float)(c[v] / sum);
+    }
+}
+
 /* Timestep of denoising step i of S (T−1 down to 0, evenly). */
 static int step_t(int i, int S, int T) { return S == 1 ? 0 : (int)lround((double)(T - 1) * (S - 1 - i) / (S - 1)); }
 
@@ -211,11 +229,19 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
     float *conf = malloc(n_cells * sizeof *conf);          /* [n_masked] confidence per masked cell */
     keyed *order = malloc(n_cells * sizeof *order);        /* [n_masked] */
     const int chunk = 256;
+    int guided = 0;
+    if (p.guidance < 0 || !isfinite(p.guidance)) return gm_fail(err, "guidance must be a number >= 0");
+    if (p.guidance > 0 && p.guide_rows)
+        for (int r = 0; r < R; r++) guided |= p.guide_rows[r] != 0;
+    const int B = guided ? 2 : 1; /* batch 1: the same grid with the guide rows blanked */
     float *rows = malloc((size_t)chunk * E * sizeof *rows); /* (chunk, E) gathered cells */
     float *probs = malloc((size_t)chunk * V * sizeof *probs); /* (chunk, V) */
-    uint8_t *flags = malloc(n_cells);
+    float *probs_u = guided ? malloc((size_t)chunk * V * sizeof *probs_u) : NULL; /* (chunk, V) unguided */
+    uint8_t *flags = malloc((size_t)B * n_cells);              /* (B, R, L) condition flags */
+    int32_t *xb = guided ? malloc((size_t)B * n_cells * sizeof *xb) : NULL; /* (B, R, L) network input */
     int rc = -1;
-    if (!n_row || !left_row || !cells || !tok || !conf || !order || !rows || !probs || !flags) {
+    if (!n_row || !left_row || !cells || !tok || !conf || !order || !rows || !probs || !flags ||
+        (guided && (!probs_u || !xb))) {
         gm_fail(err, "out of memory for sampling");
         goto out;
     }
@@ -223,6 +249,8 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
         flags[i] = cond[i] ? 1 : 0;
         if (x[i] == MASK && !cond[i]) n_row[i / L]++;
     }
+    if (guided)
+        for (size_t i = 0; i < n_cells; i++) flags[n_cells + i] = p.guide_rows[i / L] ? 0 : flags[i];
     memcpy(left_row, n_row, (size_t)R * sizeof *left_row);
     uint64_t rng = p.seed ? p.seed : 1;
     const int S = p.steps;
@@ -232,7 +260,12 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
         for (size_t k = 0; k < n_cells; k++)
             if (x[k] == MASK && !cond[k]) cells[n_masked++] = (int)k;
         if (!n_masked) break;
-        if (gd_forward(m, x, flags, &t, 1, L, 0, err)) goto out;
+        const int32_t tb[2] = {t, t};
+        if (guided) {
+            memcpy(xb, x, n_cells * sizeof *xb);
+            for (size_t k = 0; k < n_cells; k++) xb[n_cells + k] = p.guide_rows[k / L] ? V : x[k];
+        }
+        if (gd_forward(m, guided ? xb : x, flags, tb, B, L, 0, err)) goto out;
         /* x̂0 for the masked cells only, in chunks: the model's cells are (L, R, E). */
         const float *cellv = gd_model_cells(m);
         const gd_params *pp = gd_model_p(m);
@@ -243,6 +276,14 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
                 memcpy(rows + (size_t)j * E, cellv + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
             }
             nn_tied_softmax(probs, rows, pp->word, pp->lm_b, n, E, V);
+            if (guided) { /* the same cells of batch 1 (L, R, E after the first L·R cells) */
+                for (int j = 0; j < n; j++) {
+                    int k = cells[a + j], r = k / L, l = k % L;
+                    memcpy(rows + (size_t)j * E, cellv + n_cells * E + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
+                }
+                nn_tied_softmax(probs_u, rows, pp->word, pp->lm_b, n, E, V);
+                guide_probs(probs, probs_u, n, V, p.guidance);
+            }
             for (int j = 0; j < n; j++) {
                 int k = cells[a + j], r = k / L;
                 tok[a + j] = sample_cell(probs + (size_t)j * V, lo[r], hi[r], pad, p.temperature, p.top_k, &rng, &conf[a + j]);
@@ -285,6 +326,8 @@ out:
     free(order);
     free(rows);
     free(probs);
+    free(probs_u);
+    free(xb);
     free(flags);
     return rc;
 }

@@ -61,6 +61,13 @@ typedef struct {
     float temperature;   /* > 0; 1 = the model's distribution */
     int top_k;           /* 0 = off; else sample among the k most likely allowed tokens */
     uint64_t seed;
+    /* Classifier-free guidance on some rows (the chords): each step also runs
+     * the network with those rows blanked to EMPTY (what training does 75% of
+     * the time) and samples from log p = (1+g)·log p(·|x) − g·log p(·|x minus
+     * rows), renormalised. g = 0 (default) or guide_rows NULL: off; one
+     * forward of batch 2 instead of 1 when on. */
+    float guidance;
+    const uint8_t *guide_rows; /* [R] 1 = a row to blank in the unguided pass */
     void (*progress)(void *user_data, int step, int steps);
     void *user_data;
 } gd_sample_params;

@@ -2,12 +2,15 @@
  * option parsing, the progress bar, JSON strings, GM program names. */
 #include "cli.h"
 
+#include "getmusic.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 
 const char *prog = "getmusic";
@@ -114,3 +117,51 @@ void json_str(const char *s) {
     putchar('"');
 }
 
+
+/* ======================================================================== */
+/* Reading a song the way every command does                                 */
+/* ======================================================================== */
+
+int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err) {
+    if (metre_from_beats) *metre_from_beats = 0;
+    if (gm_midi_read_file(path, s, err)) return -1;
+    /* A POP909-style beat annotation beside the file gives the real bar lines
+     * (POP909 declares 1/4 or 2/4). */
+    char beats[4200];
+    const char *slash = strrchr(path, '/');
+    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - path) : 0, path, slash ? "/" : "");
+    if (access(beats, R_OK) == 0) {
+        if (gm_score_metre_from_beat_file(s, beats, err)) {
+            gm_score_free(s);
+            return -1;
+        }
+        if (metre_from_beats) *metre_from_beats = 1;
+    }
+    return 0;
+}
+
+/* The shipped model: $GETMUSIC_MODEL, else models/default.gguf beside the
+ * executable's folder (build/../models, the source tree), an installed
+ * share/getmusic, or the working directory. */
+const char *cli_default_model(void) {
+    static char buf[4200];
+    const char *env = getenv("GETMUSIC_MODEL");
+    if (env && *env) return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            const char *rel[] = {"/../models/default.gguf", "/../share/getmusic/default.gguf", "/models/default.gguf"};
+            for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+                snprintf(buf, sizeof buf, "%s%s", exe, rel[i]);
+                if (access(buf, R_OK) == 0) return buf;
+            }
+        }
+    }
+    if (access("models/default.gguf", R_OK) == 0) return "models/default.gguf";
+    if (access("/usr/local/share/getmusic/default.gguf", R_OK) == 0) return "/usr/local/share/getmusic/default.gguf";
+    return NULL;
+}

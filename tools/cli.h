@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "getmusic.h"
+
 #define EXIT_USAGE 1
 #define EXIT_INTERNAL 2
 
@@ -26,6 +28,13 @@ void progress_cb(void *user, size_t done, size_t total); /* user: progress* */
 
 void json_str(const char *s);                       /* a JSON string literal on stdout */
 extern const char *gm_program_names[128];
+
+/* Reads a MIDI file (gm_midi_read_file) and, when a POP909-style
+ * beat_midi.txt lies beside it, takes the bar lines from it
+ * (*metre_from_beats = 1). 0, or -1 with err (s freed). */
+int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err);
+/* Path of the shipped model (see cli.c for the search order) or NULL. */
+const char *cli_default_model(void);
 
 /* Subcommands living in their own files. */
 int cmd_generate(int argc, char **argv); /* tools/cmd_generate.c */

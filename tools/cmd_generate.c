@@ -1,10 +1,345 @@
-/* cmd_generate.c — `getmusic generate` (placeholder until its issue lands). */
+/* cmd_generate.c — `getmusic generate`: write tracks with the model
+ * (accompaniment, infilling, continuation, from scratch). */
 #include "cli.h"
 
-void usage_generate(FILE *f) { fprintf(f, "getmusic generate: not in this build yet\n"); }
+#include "getmusic.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void usage_generate(FILE *f) {
+    fprintf(f,
+            "usage: getmusic generate [IN.mid] -o OUT.mid [options]\n\n"
+            "Writes the tracks you name (--targets) to fit the tracks IN.mid has; every\n"
+            "note of the other tracks is kept as it is.\n\n"
+            "  -o, --output OUT.mid    the result (written atomically)\n"
+            "  --targets a,b           tracks to write, e.g. piano,drums (the model's tracks:\n"
+            "                          see 'getmusic info --model'; default: the ones IN lacks)\n"
+            "  --bars A-B[,C-D...]     infill: regenerate only these bars (1-based) of the\n"
+            "                          targets; may be given more than once\n"
+            "  --bars N                without IN.mid: a new piece of N bars (4/4, 120 bpm)\n"
+            "  --continue N            append N bars to the targets (default: every track IN has)\n"
+            "  --chords SPEC           the chord condition: 'input' (default: recognised per bar\n"
+            "                          from all of IN, so a replaced chord track still gives its\n"
+            "                          harmony), 'kept' (only from the notes that are kept),\n"
+            "                          'none' (the model picks the harmony), \"C G Am F ...\"\n"
+            "                          (one per bar, repeated) or a file of such names\n"
+            "  --chord-guidance X      classifier-free guidance on the chords, X >= 0 (0 = off;\n"
+            "                          1-3 follows the chords more closely; twice the work)\n"
+            "  --model M.gguf          default: the shipped model (models/default.gguf)\n"
+            "  --steps N               denoising steps per window, 1..100 (default 100; fewer is faster)\n"
+            "  --seed S                same seed, same output, byte for byte (default 1)\n"
+            "  --temperature X         sampling temperature > 0 (default 1)\n"
+            "  --top-k K               sample among the K most likely tokens (default 0 = all)\n"
+            "  --window-bars N         bars per model window (default: as many as fit)\n"
+            "  --render OUT.wav        also render the result to audio\n"
+            "  --plot OUT.png          also draw the result (generated notes marked)\n"
+            "  --json                  a machine-readable summary on stdout\n"
+            "  --quiet                 no progress bar, no summary\n");
+}
+
+/* "9-16,20-24" or "9" → ranges appended (0-based). */
+static int parse_ranges(const char *s, gm_bar_range **v, int *n) {
+    const char *q = s;
+    while (*q) {
+        char *end;
+        errno = 0;
+        long a = strtol(q, &end, 10), b = a;
+        if (end == q || errno) return -1;
+        if (*end == '-') {
+            const char *q2 = end + 1;
+            b = strtol(q2, &end, 10);
+            if (end == q2 || errno) return -1;
+        }
+        if (a < 1 || b < a || b > INT_MAX / 2) return -1;
+        gm_bar_range *nv = realloc(*v, (size_t)(*n + 1) * sizeof **v);
+        if (!nv) return -1;
+        *v = nv;
+        (*v)[(*n)++] = (gm_bar_range){(int)a - 1, (int)b - 1};
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        q = end;
+    }
+    return *n ? 0 : -1;
+}
+
+/* Chord names separated by spaces, commas, '|' or new lines. */
+static int parse_chords(const char *text, gm_chord **out, int *n, char *err) {
+    char *copy = strdup(text);
+    if (!copy) return -1;
+    int cap = 0;
+    for (char *tok = strtok(copy, " \t\r\n,|"); tok; tok = strtok(NULL, " \t\r\n,|")) {
+        gm_chord ch;
+        if (gm_chord_parse(tok, &ch, err)) {
+            free(copy);
+            return -1;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            gm_chord *nv = realloc(*out, (size_t)cap * sizeof *nv);
+            if (!nv) { free(copy); return -1; }
+            *out = nv;
+        }
+        (*out)[(*n)++] = ch;
+    }
+    free(copy);
+    if (!*n) { snprintf(err, GM_ERR_SIZE, "no chord names"); return -1; }
+    return 0;
+}
+
+static char *read_text_file(const char *path, size_t max) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    return buf;
+}
+
+static void gen_progress_cb(void *user, size_t done, size_t total) { progress_cb(user, done, total); }
 
 int cmd_generate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return die(EXIT_USAGE, "'generate' is not in this build yet");
+    const char *in = NULL, *out_path = NULL, *model_path = NULL, *targets_s = NULL, *chords_s = NULL;
+    const char *wav = NULL, *png = NULL;
+    gm_bar_range *ranges = NULL;
+    int n_ranges = 0, json = 0, quiet = 0;
+    long new_bars = 0, cont = 0, steps = 100, top_k = 0, window_bars = 0;
+    long long seed = 1;
+    double temperature = 1.0, guidance = 0.0;
+    int status = EXIT_USAGE;
+    char err[GM_ERR_SIZE] = "";
+    const char *bars_arg = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        long tmp;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) out_path = val;
+        else if (!strcmp(a, "--model")) model_path = val;
+        else if (!strcmp(a, "--targets")) targets_s = val;
+        else if (!strcmp(a, "--chords")) chords_s = val;
+        else if (!strcmp(a, "--render")) wav = val;
+        else if (!strcmp(a, "--plot")) png = val;
+        else if (!strcmp(a, "--bars")) {
+            if (!val) { die(EXIT_USAGE, "--bars needs a value"); goto out; }
+            bars_arg = val;
+            /* With an input these are ranges; without, a length (decided below). */
+            if (parse_ranges(val, &ranges, &n_ranges)) { die(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val); goto out; }
+        } else if (!strcmp(a, "--continue")) { if (parse_int(a, val, 1, 100000, &cont)) goto out; }
+        else if (!strcmp(a, "--steps")) { if (parse_int(a, val, 1, 1000, &steps)) goto out; }
+        else if (!strcmp(a, "--top-k")) { if (parse_int(a, val, 0, 1000000, &top_k)) goto out; }
+        else if (!strcmp(a, "--window-bars")) { if (parse_int(a, val, 1, 10000, &window_bars)) goto out; }
+        else if (!strcmp(a, "--seed")) {
+            if (parse_int(a, val, 0, LONG_MAX, &tmp)) goto out;
+            seed = tmp;
+        } else if (!strcmp(a, "--temperature")) { if (parse_double(a, val, 1e-3, 100, &temperature)) goto out; }
+        else if (!strcmp(a, "--chord-guidance")) { if (parse_double(a, val, 0, 100, &guidance)) goto out; }
+        else if (!strcmp(a, "--json")) takes = 0, json = 1;
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, quiet = 1;
+        else if (a[0] == '-' && a[1]) { die(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a); goto out; }
+        else {
+            takes = 0;
+            if (in) { die(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a); goto out; }
+            in = a;
+        }
+        if (takes) {
+            if (!val) { die(EXIT_USAGE, "%s needs a value", a); goto out; }
+            i++;
+        }
+    }
+    if (!out_path) { die(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)"); goto out; }
+    if (!in) {
+        /* From scratch: --bars N is the length. */
+        if (!bars_arg || n_ranges != 1 || ranges[0].first != ranges[0].last) {
+            die(EXIT_USAGE, "without an input file, give the length: --bars N");
+            goto out;
+        }
+        new_bars = ranges[0].first + 1;
+        n_ranges = 0;
+        if (cont) { die(EXIT_USAGE, "--continue needs an input file"); goto out; }
+    }
+    if (n_ranges && cont) { die(EXIT_USAGE, "--bars and --continue do not go together"); goto out; }
+
+    /* ---- model ---- */
+    if (!model_path && !(model_path = cli_default_model())) {
+        die(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
+        goto out;
+    }
+    gm_model *model = gm_model_load(model_path, err);
+    if (!model) { die(EXIT_USAGE, "%s", err); goto out; }
+    const gm_layout *l = gm_model_layout(model);
+
+    gm_generate_params p = gm_generate_default_params();
+    gm_chord *chords = NULL;
+    int n_chords = 0;
+    gm_score song, result;
+    int have_song = 0, have_result = 0;
+    gm_generate_report rep = {0};
+    progress bar = {0};
+
+    /* ---- targets ---- */
+    if (targets_s) {
+        char *copy = strdup(targets_s);
+        if (!copy) { status = die(EXIT_INTERNAL, "out of memory"); goto out_model; }
+        for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", ")) {
+            int c = gm_layout_find(l, tok);
+            if (c < 0) {
+                char names[256] = "";
+                for (int k = 0; k < l->n_classes; k++) {
+                    strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
+                    strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
+                }
+                die(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
+                free(copy);
+                goto out_model;
+            }
+            p.targets |= 1u << c;
+        }
+        free(copy);
+        if (!p.targets) { die(EXIT_USAGE, "--targets: no track named"); goto out_model; }
+    }
+
+    /* ---- chords ---- */
+    if (chords_s) {
+        struct stat st;
+        if (!strcmp(chords_s, "input")) p.chord_mode = GM_CHORDS_INPUT;
+        else if (!strcmp(chords_s, "kept")) p.chord_mode = GM_CHORDS_CONDITIONS;
+        else if (!strcmp(chords_s, "none")) p.chord_mode = GM_CHORDS_NONE;
+        else {
+            char *text = NULL;
+            if (stat(chords_s, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (st.st_size > (1 << 20) || !(text = read_text_file(chords_s, 1 << 20))) {
+                    die(EXIT_USAGE, "--chords: cannot read '%s'", chords_s);
+                    goto out_model;
+                }
+            }
+            int bad = parse_chords(text ? text : chords_s, &chords, &n_chords, err);
+            free(text);
+            if (bad) { die(EXIT_USAGE, "--chords: %s", err[0] ? err : "out of memory"); goto out_model; }
+            p.chord_mode = GM_CHORDS_GIVEN;
+            p.chords = chords;
+            p.n_chords = n_chords;
+        }
+        if (!in && (p.chord_mode == GM_CHORDS_INPUT || p.chord_mode == GM_CHORDS_CONDITIONS)) {
+            die(EXIT_USAGE, "--chords %s needs an input file", chords_s);
+            goto out_model;
+        }
+    }
+
+    /* ---- input ---- */
+    if (in) {
+        if (cli_read_score(in, &song, NULL, err)) { die(EXIT_USAGE, "%s: %s", in, err); goto out_model; }
+        have_song = 1;
+        for (int i = 0; i < song.n_tracks; i++) {
+            const gm_track *t = &song.tracks[i];
+            if (t->n_notes && gm_layout_classify(l, t) < 0 && !quiet && !json)
+                fprintf(stderr, "%s: track '%s' (%s%s) is no track of the model; copied unchanged\n", prog,
+                        t->name[0] ? t->name : "unnamed", t->is_drum ? "drums" : "program ",
+                        t->is_drum ? "" : gm_program_names[t->program & 127]);
+        }
+        if (window_bars) {
+            gm_barmap bm;
+            if (gm_barmap_build(&bm, &song, 4, err)) { die(EXIT_USAGE, "%s: %s", in, err); goto out_model; }
+            int cols = bm.n_bars ? bm.bar_col[1] - bm.bar_col[0] : 16;
+            gm_barmap_free(&bm);
+            p.window_cols = (int)(window_bars * cols);
+        }
+    } else if (window_bars) {
+        p.window_cols = (int)window_bars * 16;
+    }
+    p.ranges = ranges;
+    p.n_ranges = n_ranges;
+    p.continue_bars = (int)cont;
+    p.new_bars = (int)new_bars;
+    p.steps = (int)steps;
+    p.seed = (uint64_t)seed;
+    p.temperature = (float)temperature;
+    p.top_k = (int)top_k;
+    p.chord_guidance = (float)guidance;
+    bar.on = !quiet && !json && isatty(2);
+    bar.label = "generating";
+    bar.last_pct = -1;
+    clock_gettime(CLOCK_MONOTONIC, &bar.t0);
+    p.progress = gen_progress_cb;
+    p.user_data = &bar;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (gm_generate(model, have_song ? &song : NULL, &p, &result, &rep, err)) {
+        if (bar.on) fputc('\n', stderr);
+        /* Requests the model cannot serve are the user's to fix. */
+        status = die(EXIT_USAGE, "%s", err);
+        goto out_model;
+    }
+    have_result = 1;
+    double secs = since(&t0);
+    if (gm_midi_write_file(out_path, &result, err)) { status = die(EXIT_USAGE, "%s", err); goto out_model; }
+    if (wav) { status = die(EXIT_USAGE, "--render: not in this build yet"); goto out_model; } /* RENDER-HOOK */
+    if (png) { status = die(EXIT_USAGE, "--plot: not in this build yet"); goto out_model; }     /* PLOT-HOOK */
+
+    /* ---- summary ---- */
+    char names_t[256] = "", names_g[256] = "", kb[32], cb[16];
+    for (int k = 0; k < l->n_classes; k++) {
+        char *dst = rep.targets >> k & 1 ? names_t : rep.given >> k & 1 ? names_g : NULL;
+        if (!dst) continue;
+        strncat(dst, dst[0] ? "," : "", 255 - strlen(dst));
+        strncat(dst, l->cls[k].name, 255 - strlen(dst));
+    }
+    gm_key_name(rep.key, kb, sizeof kb);
+    if (json) {
+        printf("{\"input\": ");
+        if (in) json_str(in); else printf("null");
+        printf(", \"output\": ");
+        json_str(out_path);
+        printf(", \"model\": ");
+        json_str(model_path);
+        printf(", \"bars\": %d, \"windows\": %d, \"steps\": %ld, \"seed\": %lld, \"key\": ", rep.n_bars, rep.n_windows, steps, seed);
+        json_str(kb);
+        printf(", \"targets\": [");
+        for (int k = 0, f = 0; k < l->n_classes; k++)
+            if (rep.targets >> k & 1) { printf(f++ ? ", " : ""); json_str(l->cls[k].name); }
+        printf("], \"given\": [");
+        for (int k = 0, f = 0; k < l->n_classes; k++)
+            if (rep.given >> k & 1) { printf(f++ ? ", " : ""); json_str(l->cls[k].name); }
+        printf("], \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chords\": ", rep.n_unmapped,
+               rep.notes_kept, rep.notes_generated);
+        if (!rep.chords_given) printf("null");
+        else {
+            printf("[");
+            for (int b = 0; b < rep.n_bars; b++) {
+                printf(b ? ", " : "");
+                if (rep.chords[b].root < 0) printf("null");
+                else json_str(gm_chord_name(rep.chords[b], cb, sizeof cb));
+            }
+            printf("]");
+        }
+        printf(", \"seconds\": %.3f", secs);
+        if (wav) { printf(", \"wav\": "); json_str(wav); }
+        if (png) { printf(", \"png\": "); json_str(png); }
+        printf("}\n");
+    } else if (!quiet) {
+        fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
+                prog, out_path, rep.n_bars, kb, rep.notes_generated, names_t, names_g[0] ? names_g : "nothing",
+                rep.chords_given ? (p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none",
+                rep.n_windows, rep.n_windows == 1 ? "" : "s", secs);
+        if (wav) fprintf(stderr, "%s: wrote %s\n", prog, wav);
+        if (png) fprintf(stderr, "%s: wrote %s\n", prog, png);
+    }
+    status = 0;
+out_model:
+    gm_generate_report_free(&rep);
+    if (have_result) gm_score_free(&result);
+    if (have_song) gm_score_free(&song);
+    free(chords);
+    gm_model_free(model);
+out:
+    free(ranges);
+    return status;
 }
