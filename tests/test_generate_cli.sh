@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# test_generate_cli.sh — `getmusic generate` on the command line: the shipped
+# model found without configuration, byte-identical output for one seed,
+# --json, infilling/continuation/from-scratch requests, and one-line errors
+# with exit 1 for bad requests. Few steps: this tests the plumbing, not music.
+set -u
+GM=${GETMUSIC_BIN:-build/getmusic}
+cd "$(dirname "$0")/.."
+pass=0; fail=0
+ok()   { pass=$((pass+1)); }
+bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+expect() { # expect STATUS DESCRIPTION -- command...
+  local want=$1 what=$2; shift 3
+  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
+  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
+  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then bad "$what: reason is not one line: $err"; return; fi
+  ok
+}
+finish() { echo "test_generate_cli: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+if [ ! -f models/default.gguf ]; then echo "SKIP: models/default.gguf absent" >&2; finish; fi
+ex=examples/melody.mid
+S="--steps 4 --quiet"
+
+expect 0 "generate --help" -- "$GM" generate --help
+expect 1 "no output" -- "$GM" generate $ex
+expect 1 "missing input" -- "$GM" generate "$tmp/nope.mid" -o "$tmp/x.mid"
+printf 'MThd junk' > "$tmp/junk.mid"
+expect 1 "junk input" -- "$GM" generate "$tmp/junk.mid" -o "$tmp/x.mid"
+expect 1 "unknown track" -- "$GM" generate $ex -o "$tmp/x.mid" --targets piano,tuba
+"$GM" generate $ex -o "$tmp/x.mid" --targets tuba 2>&1 | grep -q "lead, counter, piano, drums" && ok || bad "unknown track does not list the model's tracks"
+expect 1 "bars outside the piece" -- "$GM" generate $ex -o "$tmp/x.mid" --targets piano --bars 9-40
+expect 1 "bad bar range" -- "$GM" generate $ex -o "$tmp/x.mid" --targets piano --bars 9-x
+expect 1 "bars and continue" -- "$GM" generate $ex -o "$tmp/x.mid" --bars 2-3 --continue 4
+expect 1 "steps 0" -- "$GM" generate $ex -o "$tmp/x.mid" --steps 0
+expect 1 "steps above T" -- "$GM" generate $ex -o "$tmp/x.mid" --steps 500
+expect 1 "temperature 0" -- "$GM" generate $ex -o "$tmp/x.mid" --temperature 0
+expect 1 "bad chord" -- "$GM" generate $ex -o "$tmp/x.mid" --chords "C Hm7"
+expect 1 "scratch without --bars" -- "$GM" generate -o "$tmp/x.mid"
+expect 1 "missing model" -- "$GM" generate $ex -o "$tmp/x.mid" --model "$tmp/none.gguf"
+printf 'GGUF....' > "$tmp/bad.gguf"
+expect 1 "foreign model" -- "$GM" generate $ex -o "$tmp/x.mid" --model "$tmp/bad.gguf"
+expect 1 "unknown option" -- "$GM" generate $ex -o "$tmp/x.mid" --frob
+[ ! -e "$tmp/x.mid" ] && ok || bad "a failed request wrote its output"
+
+# The main job; same seed → same bytes; another seed → other bytes.
+expect 0 "accompaniment" -- "$GM" generate $ex -o "$tmp/a.mid" --targets counter,drums --seed 5 $S
+expect 0 "accompaniment again" -- "$GM" generate $ex -o "$tmp/b.mid" --targets counter,drums --seed 5 $S
+expect 0 "another seed" -- "$GM" generate $ex -o "$tmp/c.mid" --targets counter,drums --seed 6 $S
+cmp -s "$tmp/a.mid" "$tmp/b.mid" && ok || bad "same seed, different bytes"
+cmp -s "$tmp/a.mid" "$tmp/c.mid" && bad "another seed, same bytes" || ok
+info=$("$GM" info "$tmp/a.mid")
+grep -q "Melody.*52.*lead" <<<"$info" && ok || bad "the melody's 52 notes are not all kept: $info"
+grep -q "Chords.*48.*piano" <<<"$info" && ok || bad "the chord track's 48 notes are not all kept"
+grep -q "drums.*drums" <<<"$info" && ok || bad "no drum track written"
+# An existing output survives a failed request.
+cp "$tmp/a.mid" "$tmp/keep.mid"
+"$GM" generate $ex -o "$tmp/keep.mid" --targets tuba 2>/dev/null
+cmp -s "$tmp/a.mid" "$tmp/keep.mid" && ok || bad "a failed request changed an existing output"
+
+if [ -x /usr/bin/python3 ]; then
+  "$GM" generate $ex -o "$tmp/j.mid" --targets piano --bars 5-8 --steps 4 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==16 and d["targets"]==["piano"] and d["given"]==["lead"] and d["notes_generated"]>0 and len(d["chords"])==16 and d["chords"][0]=="C", d' \
+    && ok || bad "generate --json (infilling)"
+  "$GM" generate $ex -o "$tmp/k.mid" --continue 4 --steps 3 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==20 and set(d["targets"])=={"lead","piano"}, d' \
+    && ok || bad "generate --json (continuation)"
+  "$GM" generate -o "$tmp/s.mid" --bars 4 --chords "Am F C G" --targets piano,drums --steps 3 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==4 and d["chords"]==["Am","F","C","G"], d' \
+    && ok || bad "generate --json (from scratch, chords given)"
+fi
+printf 'Am F\nC G\n' > "$tmp/chords.txt"
+expect 0 "chords from a file" -- "$GM" generate -o "$tmp/f.mid" --bars 4 --chords "$tmp/chords.txt" $S
+expect 0 "chord guidance" -- "$GM" generate $ex -o "$tmp/g.mid" --targets piano --chord-guidance 1.5 --top-k 5 --temperature 0.9 $S
+finish
