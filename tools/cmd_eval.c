@@ -1,10 +1,722 @@
-/* cmd_eval.c — `getmusic eval` (placeholder until its issue lands). */
+/* cmd_eval.c — `getmusic eval`: MusPy's metrics of generated MIDI files, per
+ * piece and per track class, and with --ref the accompaniment metrics
+ * against reference files (histogram overlap areas per class, chord
+ * accuracy). The metrics live in src/metrics.c; this file finds the files,
+ * pairs them, groups tracks by class, runs the files on a few threads and
+ * prints a table or JSON.
+ *
+ * Pairing: GEN and REF arguments are each expanded in the order given, a
+ * folder into its *.mid / *.midi files (recursively, sorted by path), and
+ * the i-th GEN file is paired with the i-th REF file. Two folders with the
+ * same file names therefore pair by name; the counts must be equal. */
 #include "cli.h"
+#include "getmusic.h"
 
-void usage_eval(FILE *f) { fprintf(f, "getmusic eval: not in this build yet\n"); }
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_FILES 1000000
+#define MAX_GROUPS 64
+
+void usage_eval(FILE *f) {
+    fprintf(f,
+            "usage: getmusic eval GEN... [--ref REF...] [options]\n"
+            "  MusPy's metrics (MusPy's definitions and quirks) of each generated file, for\n"
+            "  the whole piece and per track class; with --ref, against reference files:\n"
+            "  overlap area (sum of min(p, q)) of the pitch, duration and inter-onset-interval\n"
+            "  histograms of each class, and chord accuracy (chords per bar of the generated\n"
+            "  classes vs the reference's chords).\n"
+            "  GEN, REF              MIDI files or folders (recursively *.mid, *.midi); the\n"
+            "                        i-th GEN file pairs with the i-th REF file, folders\n"
+            "                        listed in path order; the counts must match\n"
+            "  --ref REF...          reference files: every following argument that is not\n"
+            "                        an option\n"
+            "  --tracks a,b          classes scored for overlap and chord accuracy (default:\n"
+            "                        every class for overlap, every pitched class for chords)\n"
+            "  --layout L            track classes: default|original (default: default)\n"
+            "  --json                one JSON object on stdout (NaN as null)\n"
+            "  --quiet               no progress bar\n"
+            "  --threads N           files evaluated at once (default: all cores)\n"
+            "  Times are in the file's ticks (MusPy's resolution = ticks per quarter); the\n"
+            "  measure is the metre covering most of the piece; the scale of\n"
+            "  pitch_in_scale_rate is the piece's key; drum_in_pattern_rate uses the duple\n"
+            "  pattern. A beat_midi.txt (POP909) beside a file gives its bar lines.\n");
+}
+
+/* ======================================================================== */
+/* Finding files                                                             */
+/* ======================================================================== */
+
+typedef struct { char **v; size_t n, cap; } path_list;
+
+static int has_midi_ext(const char *s) {
+    size_t n = strlen(s);
+    return (n > 4 && !strcasecmp(s + n - 4, ".mid")) || (n > 5 && !strcasecmp(s + n - 5, ".midi"));
+}
+
+static int list_add(path_list *l, const char *p) {
+    if (l->n >= MAX_FILES) return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(p))) return -1;
+    l->n++;
+    return 0;
+}
+
+static void list_free(path_list *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Appends the MIDI files under dir (links to folders not followed, so no
+ * cycles; hidden entries skipped). 0, or -1 after a message. */
+static int walk(path_list *l, const char *dir, int depth) {
+    if (depth > 32) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return die(EXIT_USAGE, "eval: cannot open folder %s: %s", dir, strerror(errno)), -1;
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+        struct stat st;
+        if (lstat(path, &st)) continue;
+        if (S_ISDIR(st.st_mode)) rc = walk(l, path, depth + 1);
+        else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && has_midi_ext(e->d_name) && list_add(l, path)) {
+            die(EXIT_USAGE, "eval: too many files (limit %d) or out of memory", MAX_FILES);
+            rc = -1;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Expands the arguments in order: a file as itself, a folder into its MIDI
+ * files sorted by path. 0, or -1 after a message. */
+static int expand(char **args, int n, path_list *out) {
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(args[i], &st)) return die(EXIT_USAGE, "eval: %s: %s", args[i], strerror(errno)), -1;
+        if (S_ISDIR(st.st_mode)) {
+            size_t first = out->n;
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", args[i]);
+            size_t k = strlen(dir);
+            while (k > 1 && dir[k - 1] == '/') dir[--k] = 0; /* "gen/" → "gen": no "gen//a.mid" */
+            if (walk(out, dir, 0)) return -1;
+            if (out->n == first) return die(EXIT_USAGE, "eval: no MIDI files (*.mid, *.midi) in %s", args[i]), -1;
+            qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
+        } else if (list_add(out, args[i])) {
+            return die(EXIT_USAGE, "eval: too many files or out of memory"), -1;
+        }
+    }
+    return 0;
+}
+
+/* ======================================================================== */
+/* Per-file work                                                             */
+/* ======================================================================== */
+
+/* A group of tracks: the tracks of one layout class, or the unmapped tracks
+ * of one name. */
+typedef struct {
+    char name[80];
+    int cls;                  /* layout class, or -1 (unmapped tracks, by name) */
+    size_t notes;             /* notes of the generated file's tracks */
+    int n_tracks;             /* generated file's tracks in the group */
+    gm_metrics m;             /* MusPy's metrics of those tracks */
+    int scored;               /* overlap computed (reference given, class selected) */
+    double ov[GM_N_OVERLAPS]; /* overlap areas against the reference's group */
+} group_res;
+
+typedef struct {
+    const char *gen, *ref;    /* paths (ref NULL without --ref) */
+    int status;               /* 0 ok, else the exit status of its error */
+    char err[GM_ERR_SIZE + 256];
+    int bars;                 /* bars of the generated file (16th grid bar map) */
+    gm_metrics piece;
+    group_res *g;             /* [n_groups], classes in layout order, then unmapped names */
+    int n_groups, cap_groups;
+    double chord_acc;         /* NaN when not computed */
+    int has_chord;
+} file_res;
+
+typedef struct {
+    gm_layout layout;
+    uint32_t selected;        /* classes named by --tracks (bit per class), 0 = none given */
+    file_res *res;
+    size_t n_files;
+    size_t next, done;        /* under lock */
+    int stop;
+    pthread_mutex_t lock;
+    progress prog;
+} eval_job;
+
+/* Applies a POP909-style beat annotation beside the MIDI file, if any (as
+ * `getmusic info` does; an unusable one leaves the file's metre). */
+static void metre_from_beats(gm_score *s, const char *midi_path) {
+    char beats[4200], err[GM_ERR_SIZE];
+    const char *slash = strrchr(midi_path, '/');
+    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path,
+             slash ? "/" : "");
+    if (access(beats, R_OK) == 0) (void)gm_score_metre_from_beat_file(s, beats, err);
+}
+
+/* Name of the group of track i: its class's name, or its own name. */
+static void group_name(const gm_layout *l, const gm_score *s, int i, int cls, char *out, size_t n) {
+    if (cls >= 0) {
+        snprintf(out, n, "%s", l->cls[cls].name);
+        return;
+    }
+    const char *tn = s->tracks[i].name;
+    if (!tn[0]) snprintf(out, n, "track %d", i + 1);
+    else if (gm_layout_find(l, tn) >= 0) snprintf(out, n, "%s (unmapped)", tn);
+    else snprintf(out, n, "%s", tn);
+}
+
+/* Index of group `name` in r, adding it (in the order met) if absent; -1
+ * when there are too many or memory is out. */
+static int group_get(file_res *r, const char *name, int cls) {
+    for (int k = 0; k < r->n_groups; k++)
+        if (!strcmp(r->g[k].name, name)) return k;
+    if (r->n_groups == MAX_GROUPS) return -1;
+    if (r->n_groups == r->cap_groups) {
+        int cap = r->cap_groups ? 2 * r->cap_groups : 8;
+        group_res *v = realloc(r->g, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        r->g = v;
+        r->cap_groups = cap;
+    }
+    group_res *g = &r->g[r->n_groups];
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", name);
+    g->cls = cls;
+    for (int k = 0; k < GM_N_OVERLAPS; k++) g->ov[k] = NAN;
+    return r->n_groups++;
+}
+
+/* mask[i] = 1 for the tracks of s in group `name`. */
+static void group_mask(const gm_layout *l, const gm_score *s, const char *name, uint8_t *mask) {
+    char gn[80];
+    for (int i = 0; i < s->n_tracks; i++) {
+        group_name(l, s, i, gm_layout_classify(l, &s->tracks[i]), gn, sizeof gn);
+        mask[i] = !strcmp(gn, name);
+    }
+}
+
+/* Sort key of a group: layout classes in layout order, then unmapped names. */
+static int group_rank(int cls) { return cls < 0 ? GM_MAX_CLASSES : cls; }
+
+/* Stable insertion sort by rank (a few groups), so unmapped names keep the
+ * order they were met in. */
+static void sort_groups(group_res *g, int n) {
+    for (int a = 1; a < n; a++) {
+        group_res t = g[a];
+        int b = a;
+        while (b > 0 && group_rank(g[b - 1].cls) > group_rank(t.cls)) {
+            g[b] = g[b - 1];
+            b--;
+        }
+        g[b] = t;
+    }
+}
+
+static int fail(file_res *r, int status, const char *path, const char *why) {
+    r->status = status;
+    snprintf(r->err, sizeof r->err, "%s: %s", path, why);
+    return -1;
+}
+
+static int eval_file(const eval_job *job, file_res *r) {
+    const gm_layout *l = &job->layout;
+    char err[GM_ERR_SIZE];
+    gm_score gen, ref;
+    int have_ref = r->ref != NULL, rc = -1;
+    uint8_t *mg = NULL, *mr = NULL;
+    r->chord_acc = NAN;
+    if (gm_midi_read_file(r->gen, &gen, err)) return fail(r, EXIT_USAGE, r->gen, err);
+    if (have_ref && gm_midi_read_file(r->ref, &ref, err)) {
+        gm_score_free(&gen);
+        return fail(r, EXIT_USAGE, r->ref, err);
+    }
+    metre_from_beats(&gen, r->gen);
+    if (have_ref) metre_from_beats(&ref, r->ref);
+    mg = calloc((size_t)gen.n_tracks + 1, 1);
+    mr = calloc(have_ref ? (size_t)ref.n_tracks + 1 : 1, 1);
+    if (!mg || !mr) {
+        fail(r, EXIT_INTERNAL, r->gen, "out of memory");
+        goto done;
+    }
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, &gen, 4, err)) {
+        fail(r, EXIT_USAGE, r->gen, err);
+        goto done;
+    }
+    r->bars = bm.n_bars;
+    gm_barmap_free(&bm);
+    if (gm_metrics_compute(&gen, NULL, NULL, &r->piece, err)) {
+        fail(r, EXIT_INTERNAL, r->gen, err);
+        goto done;
+    }
+
+    /* Groups met in the generated file, then those only the reference has
+     * (a class the generation left out still gets its overlap: NaN). */
+    char gn[80];
+    for (int side = 0; side < 1 + have_ref; side++) {
+        const gm_score *s = side ? &ref : &gen;
+        for (int i = 0; i < s->n_tracks; i++) {
+            int cls = gm_layout_classify(l, &s->tracks[i]);
+            group_name(l, s, i, cls, gn, sizeof gn);
+            int k = group_get(r, gn, cls);
+            if (k < 0) {
+                fail(r, EXIT_USAGE, side ? r->ref : r->gen, "more than 64 track groups, or out of memory");
+                goto done;
+            }
+            if (!side) {
+                r->g[k].notes += s->tracks[i].n_notes;
+                r->g[k].n_tracks++;
+            }
+        }
+    }
+    sort_groups(r->g, r->n_groups);
+    for (int k = 0; k < r->n_groups; k++) {
+        group_res *g = &r->g[k];
+        group_mask(l, &gen, g->name, mg);
+        if (gm_metrics_compute(&gen, mg, NULL, &g->m, err)) {
+            fail(r, EXIT_INTERNAL, r->gen, err);
+            goto done;
+        }
+        if (!have_ref) continue;
+        if (job->selected && (g->cls < 0 || !(job->selected & (1u << g->cls)))) continue;
+        group_mask(l, &ref, g->name, mr);
+        if (gm_metrics_overlap(&gen, mg, &ref, mr, g->ov, err)) {
+            fail(r, EXIT_INTERNAL, r->gen, err);
+            goto done;
+        }
+        g->scored = 1;
+    }
+
+    /* Chord accuracy: the selected pitched classes of the generation
+     * against the whole reference (its chords are the song's harmony). */
+    if (have_ref) {
+        int any = 0;
+        for (int c = 0; c < l->n_classes; c++)
+            if (!l->cls[c].is_drum && (!job->selected || (job->selected & (1u << c)))) any = 1;
+        if (any) {
+            for (int i = 0; i < gen.n_tracks; i++) {
+                int c = gm_layout_classify(l, &gen.tracks[i]);
+                mg[i] = c >= 0 && !l->cls[c].is_drum && (!job->selected || (job->selected & (1u << c)));
+            }
+            if (gm_metrics_chord_accuracy(&gen, mg, &ref, NULL, &r->chord_acc, NULL, err)) {
+                fail(r, EXIT_INTERNAL, r->gen, err);
+                goto done;
+            }
+            r->has_chord = 1;
+        }
+    }
+    rc = 0;
+done:
+    free(mg);
+    free(mr);
+    gm_score_free(&gen);
+    if (have_ref) gm_score_free(&ref);
+    return rc;
+}
+
+static void *worker(void *arg) {
+    eval_job *job = arg;
+    for (;;) {
+        pthread_mutex_lock(&job->lock);
+        size_t i = job->next;
+        int stop = job->stop || i >= job->n_files;
+        if (!stop) job->next++;
+        pthread_mutex_unlock(&job->lock);
+        if (stop) return NULL;
+        int rc = eval_file(job, &job->res[i]);
+        pthread_mutex_lock(&job->lock);
+        if (rc) job->stop = 1; /* a bad file ends the run: no use scoring the rest */
+        job->done++;
+        progress_cb(&job->prog, job->done, job->n_files);
+        pthread_mutex_unlock(&job->lock);
+    }
+}
+
+/* ======================================================================== */
+/* Output                                                                    */
+/* ======================================================================== */
+
+typedef struct { double sum; long n; } acc;
+static void acc_add(acc *a, double v) {
+    if (!isnan(v)) {
+        a->sum += v;
+        a->n++;
+    }
+}
+static double acc_mean(const acc *a) { return a->n ? a->sum / (double)a->n : NAN; }
+
+/* Means over the files (NaN values skipped, as numpy.nanmean), per group. */
+typedef struct {
+    char name[80];
+    int cls;
+    acc m[GM_N_METRICS]; /* over files whose generation has tracks of the group */
+    acc ov[GM_N_OVERLAPS];
+    int scored;          /* scored in some file */
+    size_t notes;
+} group_mean;
+
+typedef struct {
+    acc piece[GM_N_METRICS];
+    acc chord, ov[GM_N_OVERLAPS];
+    int any_chord, any_ref;
+    group_mean g[MAX_GROUPS];
+    int n_groups;
+} means;
+
+static void compute_means(const file_res *res, size_t n, int have_ref, means *mn) {
+    memset(mn, 0, sizeof *mn);
+    mn->any_ref = have_ref;
+    for (size_t f = 0; f < n; f++) {
+        const file_res *r = &res[f];
+        for (int k = 0; k < GM_N_METRICS; k++) acc_add(&mn->piece[k], r->piece.v[k]);
+        if (r->has_chord) {
+            mn->any_chord = 1;
+            acc_add(&mn->chord, r->chord_acc);
+        }
+        for (int j = 0; j < r->n_groups; j++) {
+            const group_res *g = &r->g[j];
+            int k = 0;
+            while (k < mn->n_groups && strcmp(mn->g[k].name, g->name)) k++;
+            if (k == mn->n_groups) {
+                if (k == MAX_GROUPS) continue;
+                memset(&mn->g[k], 0, sizeof mn->g[k]);
+                snprintf(mn->g[k].name, sizeof mn->g[k].name, "%s", g->name);
+                mn->g[k].cls = g->cls;
+                mn->n_groups++;
+            }
+            group_mean *m = &mn->g[k];
+            m->notes += g->notes;
+            if (g->n_tracks)
+                for (int q = 0; q < GM_N_METRICS; q++) acc_add(&m->m[q], g->m.v[q]);
+            if (g->scored) {
+                m->scored = 1;
+                for (int q = 0; q < GM_N_OVERLAPS; q++) {
+                    acc_add(&m->ov[q], g->ov[q]);
+                    acc_add(&mn->ov[q], g->ov[q]);
+                }
+            }
+        }
+    }
+    /* Classes in layout order, then the unmapped names (stable). */
+    for (int a = 1; a < mn->n_groups; a++) {
+        group_mean t = mn->g[a];
+        int b = a;
+        while (b > 0 && group_rank(mn->g[b - 1].cls) > group_rank(t.cls)) {
+            mn->g[b] = mn->g[b - 1];
+            b--;
+        }
+        mn->g[b] = t;
+    }
+}
+
+static void json_num(double v) {
+    if (isnan(v) || isinf(v)) printf("null");
+    else printf("%.10g", v);
+}
+
+static void json_metrics(const double *v) {
+    printf("{");
+    for (int k = 0; k < GM_N_METRICS; k++) {
+        printf("%s\"%s\":", k ? "," : "", gm_metric_name(k));
+        json_num(v[k]);
+    }
+    printf("}");
+}
+
+static void json_overlap(const double *ov) {
+    printf("{");
+    for (int k = 0; k < GM_N_OVERLAPS; k++) {
+        printf("%s\"%s\":", k ? "," : "", gm_overlap_name(k));
+        json_num(ov[k]);
+    }
+    printf("}");
+}
+
+static void print_json(const file_res *res, size_t n, const means *mn) {
+    printf("{\"files\":[");
+    for (size_t f = 0; f < n; f++) {
+        const file_res *r = &res[f];
+        printf("%s{\"file\":", f ? "," : "");
+        json_str(r->gen);
+        printf(",\"ref\":");
+        if (r->ref) json_str(r->ref); else printf("null");
+        printf(",\"bars\":%d,\"piece\":", r->bars);
+        json_metrics(r->piece.v);
+        printf(",\"tracks\":[");
+        for (int k = 0; k < r->n_groups; k++) {
+            const group_res *g = &r->g[k];
+            printf("%s{\"class\":", k ? "," : "");
+            json_str(g->name);
+            printf(",\"notes\":%zu,\"metrics\":", g->notes);
+            json_metrics(g->m.v);
+            printf(",\"overlap\":");
+            if (g->scored) json_overlap(g->ov); else printf("null");
+            printf("}");
+        }
+        printf("],\"chord_accuracy\":");
+        if (r->has_chord) json_num(r->chord_acc); else printf("null");
+        printf("}");
+    }
+    double v[GM_N_METRICS], ov[GM_N_OVERLAPS];
+    for (int k = 0; k < GM_N_METRICS; k++) v[k] = acc_mean(&mn->piece[k]);
+    printf("],\"mean\":{\"piece\":");
+    json_metrics(v);
+    printf(",\"chord_accuracy\":");
+    if (mn->any_chord) json_num(acc_mean(&mn->chord)); else printf("null");
+    printf(",\"overlap\":");
+    for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&mn->ov[k]);
+    if (mn->any_ref) json_overlap(ov); else printf("null");
+    printf(",\"tracks\":{");
+    for (int j = 0; j < mn->n_groups; j++) {
+        const group_mean *g = &mn->g[j];
+        printf("%s", j ? "," : "");
+        json_str(g->name);
+        printf(":{\"overlap\":");
+        for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&g->ov[k]);
+        if (g->scored) json_overlap(ov); else printf("null");
+        printf("}");
+    }
+    printf("}}}\n");
+}
+
+/* Short column headers, in GM_M_* order, then the overlaps and chords. */
+static const char *short_names[GM_N_METRICS] = {"range", "pitches", "pcs",    "poly",   "polyR",  "inScale", "scaleC",
+                                                "pEnt",  "pcEnt",   "emptyB", "emptyM", "groove", "drumP",   "drumC"};
+static const char *short_ov[GM_N_OVERLAPS] = {"ovPitch", "ovDur", "ovIOI"};
+
+static void cell(double v, int present) {
+    if (!present || isnan(v)) printf(" %7s", "-");
+    else printf(" %7.3f", v);
+}
+
+static void row(int wname, const char *name, const char *cls, const char *notes, const double *m, const double *ov,
+                int has_ov, double chord, int has_chord, int with_ref) {
+    printf("%-*.*s  %-12.12s %7s", wname, wname, name, cls, notes);
+    for (int k = 0; k < GM_N_METRICS; k++) cell(m ? m[k] : NAN, m != NULL);
+    if (with_ref) {
+        for (int k = 0; k < GM_N_OVERLAPS; k++) cell(has_ov ? ov[k] : NAN, has_ov);
+        cell(chord, has_chord);
+    }
+    printf("\n");
+}
+
+static void print_table(const file_res *res, size_t n, const means *mn, int have_ref) {
+    int w = 4;
+    for (size_t f = 0; f < n; f++) {
+        int k = (int)strlen(res[f].gen);
+        if (k > w) w = k;
+    }
+    if (w > 40) w = 40;
+    printf("%-*s  %-12s %7s", w, "file", "class", "notes");
+    for (int k = 0; k < GM_N_METRICS; k++) printf(" %7s", short_names[k]);
+    if (have_ref) {
+        for (int k = 0; k < GM_N_OVERLAPS; k++) printf(" %7s", short_ov[k]);
+        printf(" %7s", "chords");
+    }
+    printf("\n");
+    char notes[32], name[64];
+    for (size_t f = 0; f < n; f++) {
+        const file_res *r = &res[f];
+        size_t total = 0;
+        for (int k = 0; k < r->n_groups; k++) total += r->g[k].notes;
+        snprintf(notes, sizeof notes, "%zu", total);
+        /* a long path keeps its end, where the file name is */
+        size_t len = strlen(r->gen);
+        if ((int)len > w) snprintf(name, sizeof name, "..%s", r->gen + len - (size_t)(w - 2));
+        else snprintf(name, sizeof name, "%s", r->gen);
+        row(w, name, "(piece)", notes, r->piece.v, NULL, 0, r->chord_acc, r->has_chord, have_ref);
+        for (int k = 0; k < r->n_groups; k++) {
+            const group_res *g = &r->g[k];
+            snprintf(notes, sizeof notes, "%zu", g->notes);
+            row(w, "", g->name, notes, g->n_tracks ? g->m.v : NULL, g->ov, g->scored, NAN, 0, have_ref);
+        }
+    }
+    double v[GM_N_METRICS], ov[GM_N_OVERLAPS];
+    for (int k = 0; k < GM_N_METRICS; k++) v[k] = acc_mean(&mn->piece[k]);
+    for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&mn->ov[k]);
+    char label[48];
+    snprintf(label, sizeof label, "mean of %zu", n);
+    row(w, label, "(piece)", "", v, ov, have_ref, acc_mean(&mn->chord), mn->any_chord, have_ref);
+    for (int j = 0; j < mn->n_groups; j++) {
+        const group_mean *g = &mn->g[j];
+        for (int k = 0; k < GM_N_METRICS; k++) v[k] = acc_mean(&g->m[k]);
+        for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&g->ov[k]);
+        row(w, "", g->name, "", v, ov, g->scored, NAN, 0, have_ref);
+    }
+    printf("\ncolumns: range pitch_range, pitches n_pitches_used, pcs n_pitch_classes_used, poly polyphony,\n"
+           "  polyR polyphony_rate, inScale pitch_in_scale_rate (the piece's key), scaleC scale_consistency,\n"
+           "  pEnt pitch_entropy, pcEnt pitch_class_entropy, emptyB empty_beat_rate, emptyM empty_measure_rate,\n"
+           "  groove groove_consistency, drumP drum_in_pattern_rate (duple), drumC drum_pattern_consistency%s\n"
+           "  (MusPy's definitions; '-' = undefined; means skip undefined values)\n",
+           have_ref ? ";\n  ovPitch/ovDur/ovIOI overlap areas with the reference's class, chords chord accuracy" : "");
+}
+
+/* ======================================================================== */
+/* The command                                                               */
+/* ======================================================================== */
 
 int cmd_eval(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return die(EXIT_USAGE, "'eval' is not in this build yet");
+    const char *layout_name = "default", *tracks = NULL;
+    int json = 0, quiet = 0, in_ref = 0, have_ref = 0;
+    long threads = 0;
+    char **gen_args = calloc((size_t)argc + 1, sizeof *gen_args), **ref_args = calloc((size_t)argc + 1, sizeof *ref_args);
+    int n_gen = 0, n_ref = 0, status = EXIT_USAGE;
+    path_list gl = {0}, rl = {0};
+    eval_job job;
+    memset(&job, 0, sizeof job);
+    if (!gen_args || !ref_args) {
+        status = die(EXIT_INTERNAL, "eval: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage_eval(stdout);
+            status = 0;
+            goto out;
+        }
+        if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--ref")) in_ref = have_ref = 1;
+        else if (!strcmp(a, "--tracks") || !strcmp(a, "--layout") || !strcmp(a, "--threads")) {
+            if (!v) {
+                status = die(EXIT_USAGE, "eval: %s needs a value", a);
+                goto out;
+            }
+            i++;
+            if (!strcmp(a, "--tracks")) tracks = v;
+            else if (!strcmp(a, "--layout")) layout_name = v;
+            else if (parse_int(a, v, 1, 256, &threads)) goto out;
+        } else if (a[0] == '-' && a[1]) {
+            status = die(EXIT_USAGE, "eval: unknown option '%s'", a);
+            goto out;
+        } else if (in_ref) {
+            ref_args[n_ref++] = argv[i];
+        } else {
+            gen_args[n_gen++] = argv[i];
+        }
+    }
+    if (!n_gen) {
+        status = die(EXIT_USAGE, "usage: getmusic eval GEN... [--ref REF...] [--tracks a,b] [--json] (see --help)");
+        goto out;
+    }
+    if (have_ref && !n_ref) {
+        status = die(EXIT_USAGE, "eval: --ref needs at least one file or folder");
+        goto out;
+    }
+    char err[GM_ERR_SIZE];
+    if (gm_layout_preset(&job.layout, layout_name, err)) {
+        status = die(EXIT_USAGE, "eval: %s", err);
+        goto out;
+    }
+    if (tracks) {
+        /* "a,b": class names of the layout. */
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", tracks);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int c = gm_layout_find(&job.layout, t);
+            if (c < 0) {
+                char known[256] = "";
+                for (int k = 0; k < job.layout.n_classes; k++)
+                    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "",
+                             job.layout.cls[k].name);
+                status = die(EXIT_USAGE, "eval: --tracks: no class '%s' in layout '%s' (known: %s)", t, job.layout.name,
+                             known);
+                goto out;
+            }
+            job.selected |= 1u << c;
+        }
+        if (!job.selected) {
+            status = die(EXIT_USAGE, "eval: --tracks needs class names, such as piano,drums");
+            goto out;
+        }
+    }
+    if (expand(gen_args, n_gen, &gl) || (have_ref && expand(ref_args, n_ref, &rl))) goto out;
+    if (have_ref && gl.n != rl.n) {
+        status = die(EXIT_USAGE, "eval: %zu generated file%s but %zu reference%s: the counts must match", gl.n,
+                     gl.n == 1 ? "" : "s", rl.n, rl.n == 1 ? "" : "s");
+        goto out;
+    }
+
+    job.n_files = gl.n;
+    job.res = calloc(gl.n, sizeof *job.res);
+    if (!job.res) {
+        status = die(EXIT_INTERNAL, "eval: out of memory for %zu files", gl.n);
+        goto out;
+    }
+    for (size_t f = 0; f < gl.n; f++) {
+        job.res[f].gen = gl.v[f];
+        job.res[f].ref = have_ref ? rl.v[f] : NULL;
+        job.res[f].chord_acc = NAN;
+    }
+    if (!threads) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? c : 1;
+    }
+    if ((size_t)threads > gl.n) threads = (long)gl.n;
+    pthread_mutex_init(&job.lock, NULL);
+    job.prog.on = !quiet && !json && isatty(2);
+    job.prog.label = "eval";
+    job.prog.last_pct = -1;
+    clock_gettime(CLOCK_MONOTONIC, &job.prog.t0);
+    pthread_t tid[256];
+    int started = 0;
+    for (long t = 1; t < threads; t++) {
+        if (pthread_create(&tid[started], NULL, worker, &job)) break; /* fewer threads: still correct */
+        started++;
+    }
+    worker(&job);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&job.lock);
+    if (job.prog.on && job.done < job.n_files) fputc('\n', stderr); /* end a bar cut short */
+
+    for (size_t f = 0; f < gl.n; f++)
+        if (job.res[f].status) {
+            status = die(job.res[f].status, "eval: %s", job.res[f].err);
+            goto out;
+        }
+    means *mn = malloc(sizeof *mn);
+    if (!mn) {
+        status = die(EXIT_INTERNAL, "eval: out of memory");
+        goto out;
+    }
+    compute_means(job.res, gl.n, have_ref, mn);
+    if (json) print_json(job.res, gl.n, mn);
+    else print_table(job.res, gl.n, mn, have_ref);
+    free(mn);
+    status = fflush(stdout) ? die(EXIT_INTERNAL, "eval: cannot write the output") : 0;
+out:
+    for (size_t f = 0; job.res && f < job.n_files; f++) free(job.res[f].g);
+    free(job.res);
+    list_free(&gl);
+    list_free(&rl);
+    free(gen_args);
+    free(ref_args);
+    return status;
 }

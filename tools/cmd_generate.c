@@ -281,7 +281,10 @@ int cmd_generate(int argc, char **argv) {
     have_result = 1;
     double secs = since(&t0);
     if (gm_midi_write_file(out_path, &result, err)) { status = die(EXIT_USAGE, "%s", err); goto out_model; }
-    if (wav) { status = die(EXIT_USAGE, "--render: not in this build yet"); goto out_model; } /* RENDER-HOOK */
+    if (wav) {
+        gm_render_params rp = gm_render_default_params();
+        if (gm_render_wav(&result, wav, &rp, NULL, err)) { status = die(EXIT_USAGE, "--render: %s", err); goto out_model; }
+    }
     if (png) { status = die(EXIT_USAGE, "--plot: not in this build yet"); goto out_model; }     /* PLOT-HOOK */
 
     /* ---- summary ---- */

@@ -482,6 +482,11 @@ static void usage(FILE *f) {
             "  getmusic prepare DIR... -o CORPUS [options]      MIDI folders → training corpus (+ vocabulary)\n"
             "  getmusic dump SONG.mid [--vocab V] [--bars A-B]  the GETScore token grid as text\n"
             "  getmusic train CORPUS -o MODEL.gguf [options]    train (or --resume, or --init to fine-tune)\n"
+            "  getmusic generate [IN.mid] -o OUT.mid [options]  write tracks: --targets piano,drums, --bars 9-16,\n"
+            "                                                   --continue N, --chords \"C G Am F\", --render, --plot\n"
+            "  getmusic eval GEN... [--ref REF...] [--json]     MusPy metrics; with --ref chord accuracy, overlaps\n"
+            "  getmusic render IN.mid -o OUT.wav [--soundfont S] audio through FluidSynth\n"
+            "  getmusic plot IN.mid -o OUT.png [--given ORIG]   piano roll, generated notes marked\n"
             "  getmusic plot-log LOG.jsonl -o LOSS.png          loss curves of a training log\n"
             "  getmusic --version | --help\n\n"
             "Run 'getmusic COMMAND --help' for a command's options.\n",

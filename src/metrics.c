@@ -1,0 +1,549 @@
+/*
+ * metrics.c — evaluation metrics.
+ *
+ * Part one: MusPy's 14 metrics (muspy/metrics/metrics.py, the version with
+ * empty_measure_rate and NaN returns), with MusPy's definitions, down to the
+ * quirks that change numbers:
+ *   - the piece length is the largest note end over every track, drums
+ *     included (Track.get_end_time), also for metrics that skip drums;
+ *   - empty_beat_rate / empty_measure_rate mark every beat from
+ *     start // res to end // res *inclusive* and divide by length // res + 1,
+ *     so a note ending on a beat line fills the next beat too, and there is
+ *     always one beat (measure) more than the piece fills;
+ *   - groove_consistency has n_measures = length // res + 1 (the extra,
+ *     usually empty, measure) and NaN below two measures;
+ *   - polyphony_rate counts ticks with strictly more than `threshold` (2)
+ *     pitches, i.e. three or more, over every tick of the length;
+ *   - the piano roll is boolean: two notes of one pitch at once count once;
+ *   - pitch_range returns 0 when no selected track has a note, but drum
+ *     tracks count for that test and not for the range, so a piece of drums
+ *     only gives 0 - 127 = -127;
+ *   - scale_consistency and drum_pattern_consistency are NaN when the rates
+ *     they maximise are.
+ * MusPy builds a piano roll of length × 128 ticks; we get the same counts
+ * from sorted intervals, so a long file at 960 ticks per quarter costs
+ * O(notes log notes), not hundreds of megabytes.
+ *
+ * Part two: accompaniment metrics against a reference (histogram overlap
+ * areas, chord accuracy), see getmusic.h.
+ */
+#include "getmusic.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *metric_names[GM_N_METRICS] = {
+    "pitch_range",         "n_pitches_used",     "n_pitch_classes_used", "polyphony",
+    "polyphony_rate",      "pitch_in_scale_rate", "scale_consistency",   "pitch_entropy",
+    "pitch_class_entropy", "empty_beat_rate",    "empty_measure_rate",   "groove_consistency",
+    "drum_in_pattern_rate", "drum_pattern_consistency",
+};
+
+const char *gm_metric_name(int m) { return m >= 0 && m < GM_N_METRICS ? metric_names[m] : NULL; }
+
+static const char *overlap_names[GM_N_OVERLAPS] = {"pitch", "duration", "ioi"};
+
+const char *gm_overlap_name(int k) { return k >= 0 && k < GM_N_OVERLAPS ? overlap_names[k] : NULL; }
+
+gm_metrics_params gm_metrics_default_params(void) {
+    gm_metrics_params p;
+    p.measure_resolution = 0;
+    p.key_tonic = -1;
+    p.key_minor = 0;
+    /* MusPy's drum pattern repeats every `resolution` ticks, i.e. every
+     * quarter note: "triple" means triplet subdivisions of the quarter, not a
+     * metre of three beats. Drums of 3/4 or 6/8 on 8ths and 16ths sit on the
+     * duple grid, and no time signature says whether a piece swings in
+     * triplets, so the default is duple; drum_pattern_consistency (the
+     * larger of both) covers triplet feel. */
+    p.drum_meter = GM_METER_DUPLE;
+    p.polyphony_threshold = 2;
+    return p;
+}
+
+/* ======================================================================== */
+/* Helpers                                                                   */
+/* ======================================================================== */
+
+static int selected(const uint8_t *mask, int i) { return !mask || mask[i]; }
+
+/* MusPy: max(track.get_end_time() for track in tracks); -1 when no track is
+ * selected (MusPy's max() over nothing raises). */
+static int64_t piece_length(const gm_score *s, const uint8_t *mask) {
+    int64_t len = -1;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if (!selected(mask, i)) continue;
+        const gm_track *t = &s->tracks[i];
+        int64_t e = 0; /* get_end_time of a track without notes is 0 */
+        for (size_t k = 0; k < t->n_notes; k++)
+            if (t->notes[k].tick + t->notes[k].duration > e) e = t->notes[k].tick + t->notes[k].duration;
+        if (e > len) len = e;
+    }
+    return len;
+}
+
+typedef struct { int64_t a, b; } span; /* [a, b) or [a, b] as the caller says */
+
+static int span_cmp(const void *x, const void *y) {
+    const span *p = x, *q = y;
+    return p->a < q->a ? -1 : p->a > q->a ? 1 : (p->b < q->b ? -1 : p->b > q->b);
+}
+
+static int i64_cmp(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Number of integers covered by the union of inclusive ranges [a, b]
+ * (sorts `v` in place). */
+static int64_t covered_inclusive(span *v, size_t n) {
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, span_cmp);
+    int64_t total = 0, lo = v[0].a, hi = v[0].b;
+    for (size_t i = 1; i < n; i++) {
+        if (v[i].a > hi + 1) {
+            total += hi - lo + 1;
+            lo = v[i].a;
+            hi = v[i].b;
+        } else if (v[i].b > hi) {
+            hi = v[i].b;
+        }
+    }
+    return total + hi - lo + 1;
+}
+
+/* MusPy's empty_beat_rate / empty_measure_rate with `res` ticks per unit:
+ * every note (drums too) fills units start//res ..= end//res; the piece has
+ * length//res + 1 units. NaN for length < 1. */
+static int empty_rate(const gm_score *s, const uint8_t *mask, int64_t len, int64_t res, double *out) {
+    if (len < 1) {
+        *out = NAN;
+        return 0;
+    }
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i)) n += s->tracks[i].n_notes;
+    span *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return -1;
+    size_t k = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if (!selected(mask, i)) continue;
+        const gm_track *t = &s->tracks[i];
+        for (size_t j = 0; j < t->n_notes; j++)
+            v[k++] = (span){t->notes[j].tick / res, (t->notes[j].tick + t->notes[j].duration) / res};
+    }
+    int64_t filled = covered_inclusive(v, k);
+    free(v);
+    *out = 1.0 - (double)filled / (double)(len / res + 1);
+    return 0;
+}
+
+/* ======================================================================== */
+/* MusPy's metrics                                                           */
+/* ======================================================================== */
+
+/* MusPy's _get_scale: C major / C natural minor rolled up by `root`, so
+ * pitch class pc is in the scale when c_scale[(pc - root) mod 12]. */
+static const uint8_t c_major[12] = {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1};
+static const uint8_t c_minor[12] = {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0};
+
+static double in_scale_rate(const double pc_count[12], double n_notes, int root, int minor) {
+    if (n_notes < 1) return NAN;
+    const uint8_t *scale = minor ? c_minor : c_major;
+    double in = 0;
+    for (int pc = 0; pc < 12; pc++)
+        if (scale[((pc - root) % 12 + 12) % 12]) in += pc_count[pc];
+    return in / n_notes;
+}
+
+/* MusPy's _entropy: -nansum(p log2 p), so empty bins (0 * -inf = nan) drop out. */
+static double entropy(const double *count, int n, double total) {
+    if (total < 1) return NAN;
+    double h = 0;
+    for (int i = 0; i < n; i++)
+        if (count[i] > 0) {
+            double p = count[i] / total;
+            h -= p * log2(p);
+        }
+    return h;
+}
+
+/* MusPy's _get_drum_pattern(res, meter)[pos]. */
+static int in_drum_pattern(int64_t pos, int64_t res, int meter) {
+    if (pos == 0) return 1;
+    if (meter == GM_METER_TRIPLE) return res % 3 == 0 && pos % (res / 3) == 0;
+    return (res % 4 == 0 && pos % (res / 4) == 0) || (res % 2 == 0 && pos % (res / 2) == 0);
+}
+
+static double drum_rate(const gm_score *s, const uint8_t *mask, int meter) {
+    int64_t res = s->ticks_per_quarter;
+    double n = 0, in = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        if (!selected(mask, i) || !t->is_drum) continue;
+        for (size_t k = 0; k < t->n_notes; k++) {
+            n++;
+            if (in_drum_pattern(t->notes[k].tick % res, res, meter)) in++;
+        }
+    }
+    return n < 1 ? NAN : in / n;
+}
+
+typedef struct { int64_t t; int d; } edge; /* piano-roll cell count changes by d at tick t */
+
+static int edge_cmp(const void *x, const void *y) {
+    const edge *p = x, *q = y;
+    return p->t < q->t ? -1 : p->t > q->t;
+}
+
+/* The boolean piano roll of MusPy's _get_pianoroll (pitched notes, cells
+ * [time, end) × pitch), summarised: ticks with any pitch on, cells on, and
+ * ticks with more than `threshold` pitches on. */
+static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshold, int64_t *on_ticks,
+                            int64_t *cells, int64_t *poly_ticks) {
+    *on_ticks = *cells = *poly_ticks = 0;
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i) && !s->tracks[i].is_drum) n += s->tracks[i].n_notes;
+    if (!n) return 0;
+    span *iv = malloc(n * sizeof *iv);
+    size_t *first = calloc(129, sizeof *first); /* notes of pitch p: iv[first[p] .. first[p+1]) */
+    edge *ev = malloc(2 * n * sizeof *ev);
+    if (!iv || !first || !ev) {
+        free(iv);
+        free(first);
+        free(ev);
+        return -1;
+    }
+    /* Bucket the intervals by pitch (counting sort), then merge each pitch's
+     * overlapping notes: a cell is on or off, however many notes cover it. */
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        if (!selected(mask, i) || t->is_drum) continue;
+        for (size_t k = 0; k < t->n_notes; k++) first[t->notes[k].pitch + 1]++;
+    }
+    for (int p = 0; p < 128; p++) first[p + 1] += first[p];
+    size_t fill[128];
+    memcpy(fill, first, sizeof fill);
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        if (!selected(mask, i) || t->is_drum) continue;
+        for (size_t k = 0; k < t->n_notes; k++) {
+            const gm_note *nt = &t->notes[k];
+            iv[fill[nt->pitch]++] = (span){nt->tick, nt->tick + nt->duration};
+        }
+    }
+    size_t n_ev = 0;
+    for (int p = 0; p < 128; p++) {
+        span *v = iv + first[p];
+        size_t m = first[p + 1] - first[p];
+        if (!m) continue;
+        qsort(v, m, sizeof *v, span_cmp);
+        int64_t lo = v[0].a, hi = v[0].b;
+        for (size_t j = 1; j <= m; j++) {
+            if (j < m && v[j].a <= hi) {
+                if (v[j].b > hi) hi = v[j].b;
+                continue;
+            }
+            if (hi > lo) { /* numpy's roll[time:end] is empty when end <= time */
+                ev[n_ev++] = (edge){lo, +1};
+                ev[n_ev++] = (edge){hi, -1};
+                *cells += hi - lo;
+            }
+            if (j < m) {
+                lo = v[j].a;
+                hi = v[j].b;
+            }
+        }
+    }
+    qsort(ev, n_ev, sizeof *ev, edge_cmp);
+    int on = 0;
+    for (size_t j = 0; j < n_ev;) {
+        int64_t t = ev[j].t;
+        while (j < n_ev && ev[j].t == t) on += ev[j++].d;
+        if (j < n_ev) {
+            int64_t dt = ev[j].t - t;
+            if (on > 0) *on_ticks += dt;
+            if (on > threshold) *poly_ticks += dt;
+        }
+    }
+    free(iv);
+    free(first);
+    free(ev);
+    return 0;
+}
+
+/* MusPy's groove_consistency. With S the set of onset ticks (every note,
+ * drums too) and S_m its part in measure m, the Hamming distances of
+ * neighbouring measures' onset vectors add up to
+ *   sum_{m<M-1} |S_m xor S_m+1| = 2|S| - |S_0| - |S_M-1| - 2 #{t in S : t+res in S},
+ * which needs no M × res matrix. */
+static int groove(const gm_score *s, const uint8_t *mask, int64_t len, int64_t res, double *out) {
+    int64_t n_measures = len < 0 ? 0 : len / res + 1;
+    if (n_measures < 2) {
+        *out = NAN;
+        return 0;
+    }
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i)) n += s->tracks[i].n_notes;
+    int64_t *on = malloc((n ? n : 1) * sizeof *on);
+    if (!on) return -1;
+    size_t k = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if (!selected(mask, i)) continue;
+        for (size_t j = 0; j < s->tracks[i].n_notes; j++) on[k++] = s->tracks[i].notes[j].tick;
+    }
+    qsort(on, k, sizeof *on, i64_cmp);
+    size_t u = 0;
+    for (size_t j = 0; j < k; j++)
+        if (!u || on[j] != on[u - 1]) on[u++] = on[j];
+    int64_t first = 0, last = 0, shared = 0;
+    size_t r = 0;
+    for (size_t j = 0; j < u; j++) {
+        int64_t m = on[j] / res;
+        if (m == 0) first++;
+        if (m == n_measures - 1) last++;
+        /* two-pointer search for on[j] + res (both ascend) */
+        while (r < u && on[r] < on[j] + res) r++;
+        if (r < u && on[r] == on[j] + res) shared++;
+    }
+    free(on);
+    int64_t hamming = 2 * (int64_t)u - first - last - 2 * shared;
+    *out = 1.0 - (double)hamming / ((double)res * (double)(n_measures - 1));
+    return 0;
+}
+
+int64_t gm_metrics_measure_resolution(const gm_score *s) {
+    int64_t tpq = s->ticks_per_quarter > 0 ? s->ticks_per_quarter : 1;
+    /* The metre in force over the most ticks, so that a lead-in bar (POP909
+     * bars from beat_midi.txt start with one) does not set the measure.
+     * MusPy's metrics assume one metre; in a one-metre file this is it. */
+    int64_t end = s->end_tick;
+    for (int i = 0; i < s->n_tracks; i++)
+        for (size_t k = 0; k < s->tracks[i].n_notes; k++) {
+            int64_t e = s->tracks[i].notes[k].tick + s->tracks[i].notes[k].duration;
+            if (e > end) end = e;
+        }
+    int num = 4, den = 4;
+    int64_t best = -1;
+    if (s->n_timesigs == 0 || s->timesigs[0].tick > 0) best = s->n_timesigs ? s->timesigs[0].tick : 0;
+    for (int i = 0; i < s->n_timesigs; i++) {
+        int64_t a = s->timesigs[i].tick, b = i + 1 < s->n_timesigs ? s->timesigs[i + 1].tick : end;
+        if (b < a) b = a;
+        if (b - a > best && s->timesigs[i].numerator > 0 && s->timesigs[i].denominator > 0) {
+            best = b - a;
+            num = s->timesigs[i].numerator;
+            den = s->timesigs[i].denominator;
+        }
+    }
+    int64_t r = (tpq * 4 * num * 2 + den) / (2 * den); /* rounded */
+    return r > 0 ? r : 1;
+}
+
+int gm_metrics_compute(const gm_score *s, const uint8_t *track_mask, const gm_metrics_params *pp, gm_metrics *out,
+                       char *err) {
+    if (!s || !out) return gm_fail(err, "metrics: null argument");
+    if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
+    gm_metrics_params p = pp ? *pp : gm_metrics_default_params();
+    if (p.measure_resolution < 0) return gm_fail(err, "metrics: measure resolution must be positive");
+    if (p.key_tonic > 11 || p.key_tonic < -1) return gm_fail(err, "metrics: key tonic %d is not -1 or 0..11", p.key_tonic);
+    if (p.drum_meter != GM_METER_DUPLE && p.drum_meter != GM_METER_TRIPLE)
+        return gm_fail(err, "metrics: drum meter must be duple or triple");
+    if (p.polyphony_threshold < 0) return gm_fail(err, "metrics: polyphony threshold must be >= 0");
+    int64_t mres = p.measure_resolution ? p.measure_resolution : gm_metrics_measure_resolution(s);
+    int key_tonic = p.key_tonic, key_minor = p.key_minor ? 1 : 0;
+    if (key_tonic < 0) {
+        gm_key k = gm_key_find(s); /* the piece's key, also when scoring a few tracks */
+        key_tonic = ((k.tonic % 12) + 12) % 12;
+        key_minor = k.minor ? 1 : 0;
+    }
+
+    double *v = out->v;
+    for (int m = 0; m < GM_N_METRICS; m++) v[m] = NAN;
+
+    /* Pitch counts of the pitched notes. */
+    double pitch_count[128] = {0}, pc_count[12] = {0}, n_pitched = 0;
+    int any_track = 0, any_note = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if (!selected(track_mask, i)) continue;
+        const gm_track *t = &s->tracks[i];
+        any_track = 1;
+        if (t->n_notes) any_note = 1;
+        if (t->is_drum) continue;
+        for (size_t k = 0; k < t->n_notes; k++) {
+            pitch_count[t->notes[k].pitch]++;
+            pc_count[t->notes[k].pitch % 12]++;
+            n_pitched++;
+        }
+    }
+    int used = 0, pcs_used = 0, lo = 127, hi = 0;
+    for (int q = 0; q < 128; q++)
+        if (pitch_count[q] > 0) {
+            used++;
+            if (q < lo) lo = q;
+            if (q > hi) hi = q;
+        }
+    for (int q = 0; q < 12; q++) pcs_used += pc_count[q] > 0;
+    v[GM_M_N_PITCHES_USED] = used;
+    v[GM_M_N_PITCH_CLASSES_USED] = pcs_used;
+    /* MusPy: 0 without tracks or without any note (drum notes count here),
+     * else highest - lowest from 0 / 127 over the pitched notes. */
+    v[GM_M_PITCH_RANGE] = !any_track || !any_note ? 0 : hi - lo;
+
+    v[GM_M_PITCH_IN_SCALE_RATE] = in_scale_rate(pc_count, n_pitched, key_tonic, key_minor);
+    if (n_pitched >= 1) {
+        double best = 0.0; /* MusPy: majors 0..11, then minors, strict > */
+        for (int minor = 0; minor < 2; minor++)
+            for (int root = 0; root < 12; root++) {
+                double r = in_scale_rate(pc_count, n_pitched, root, minor);
+                if (r > best) best = r;
+            }
+        v[GM_M_SCALE_CONSISTENCY] = best;
+    }
+    v[GM_M_PITCH_ENTROPY] = entropy(pitch_count, 128, n_pitched);
+    v[GM_M_PITCH_CLASS_ENTROPY] = entropy(pc_count, 12, n_pitched);
+
+    /* Length-based metrics. len < 0: no track selected (MusPy raises): NaN. */
+    int64_t len = piece_length(s, track_mask);
+    if (len >= 1) {
+        int64_t on_ticks, cells, poly_ticks;
+        if (pianoroll_counts(s, track_mask, p.polyphony_threshold, &on_ticks, &cells, &poly_ticks))
+            return gm_fail(err, "metrics: out of memory");
+        if (on_ticks >= 1) v[GM_M_POLYPHONY] = (double)cells / (double)on_ticks;
+        v[GM_M_POLYPHONY_RATE] = (double)poly_ticks / (double)len;
+    }
+    /* len == 0 (notes of length 0 only): MusPy's roll has no rows, so
+     * polyphony_rate is NaN, and so is polyphony (no tick on). */
+    if (empty_rate(s, track_mask, len, s->ticks_per_quarter, &v[GM_M_EMPTY_BEAT_RATE]) ||
+        empty_rate(s, track_mask, len, mres, &v[GM_M_EMPTY_MEASURE_RATE]) ||
+        groove(s, track_mask, len, mres, &v[GM_M_GROOVE_CONSISTENCY]))
+        return gm_fail(err, "metrics: out of memory");
+
+    v[GM_M_DRUM_IN_PATTERN_RATE] = drum_rate(s, track_mask, p.drum_meter);
+    double duple = drum_rate(s, track_mask, GM_METER_DUPLE);
+    if (!isnan(duple)) {
+        double triple = drum_rate(s, track_mask, GM_METER_TRIPLE);
+        v[GM_M_DRUM_PATTERN_CONSISTENCY] = duple > triple ? duple : triple;
+    }
+    return 0;
+}
+
+/* ======================================================================== */
+/* Accompaniment metrics                                                     */
+/* ======================================================================== */
+
+/* Ticks → 16th steps, rounded half up (ticks >= 0). */
+static int64_t to_16ths(int64_t ticks, int64_t tpq) { return (ticks * 8 + tpq) / (2 * tpq); }
+
+static int step_bin(int64_t steps) { return steps < 1 ? 0 : steps > GM_OVERLAP_STEPS ? GM_OVERLAP_STEPS : (int)steps - 1; }
+
+int gm_metrics_histograms(const gm_score *s, const uint8_t *mask, gm_histograms *h, char *err) {
+    if (!s || !h) return gm_fail(err, "metrics: null argument");
+    if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
+    memset(h, 0, sizeof *h);
+    int64_t tpq = s->ticks_per_quarter;
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i)) n += s->tracks[i].n_notes;
+    int64_t *on = malloc((n ? n : 1) * sizeof *on);
+    if (!on) return gm_fail(err, "metrics: out of memory");
+    size_t k = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if (!selected(mask, i)) continue;
+        const gm_track *t = &s->tracks[i];
+        for (size_t j = 0; j < t->n_notes; j++) {
+            h->pitch[t->notes[j].pitch]++;
+            h->duration[step_bin(to_16ths(t->notes[j].duration, tpq))]++; /* < 1 16th rounds up to 1 */
+            on[k++] = to_16ths(t->notes[j].tick, tpq);
+        }
+    }
+    /* Onsets of the whole track set: a chord is one onset, so its notes
+     * give no gaps of 0; the IOI is of the texture, not of each track. */
+    qsort(on, k, sizeof *on, i64_cmp);
+    for (size_t j = 1; j < k; j++)
+        if (on[j] != on[j - 1]) h->ioi[step_bin(on[j] - on[j - 1])]++;
+    free(on);
+    return 0;
+}
+
+static double overlap_area(const double *p, const double *q, int n) {
+    double sp = 0, sq = 0, a = 0;
+    for (int i = 0; i < n; i++) {
+        sp += p[i];
+        sq += q[i];
+    }
+    if (sp <= 0 || sq <= 0) return NAN;
+    for (int i = 0; i < n; i++) a += fmin(p[i] / sp, q[i] / sq);
+    return a > 1 ? 1 : a; /* rounding of identical histograms can give 1 + 1 ulp */
+}
+
+int gm_metrics_overlap(const gm_score *gen, const uint8_t *gen_mask, const gm_score *ref, const uint8_t *ref_mask,
+                       double out[GM_N_OVERLAPS], char *err) {
+    if (!gen || !ref || !out) return gm_fail(err, "metrics: null argument");
+    gm_histograms *h = malloc(2 * sizeof *h);
+    if (!h) return gm_fail(err, "metrics: out of memory");
+    if (gm_metrics_histograms(gen, gen_mask, &h[0], err) || gm_metrics_histograms(ref, ref_mask, &h[1], err)) {
+        free(h);
+        return -1;
+    }
+    out[GM_OVERLAP_PITCH] = overlap_area(h[0].pitch, h[1].pitch, 128);
+    out[GM_OVERLAP_DURATION] = overlap_area(h[0].duration, h[1].duration, GM_OVERLAP_STEPS + 1);
+    out[GM_OVERLAP_IOI] = overlap_area(h[0].ioi, h[1].ioi, GM_OVERLAP_STEPS + 1);
+    free(h);
+    return 0;
+}
+
+/* Chords per bar of the selected tracks of s on s's own bar lines; *out is
+ * malloc'd [*n_bars]. A shallow view of the score holds only those tracks
+ * (the notes stay where they are). */
+static int chords_of(const gm_score *s, const uint8_t *mask, gm_chord **out, int *n_bars, char *err) {
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    gm_score view = *s;
+    gm_track *tr = malloc((size_t)(s->n_tracks ? s->n_tracks : 1) * sizeof *tr);
+    gm_chord *c = malloc((size_t)bm.n_bars * sizeof *c);
+    if (!tr || !c) {
+        free(tr);
+        free(c);
+        gm_barmap_free(&bm);
+        return gm_fail(err, "metrics: out of memory");
+    }
+    view.n_tracks = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i)) tr[view.n_tracks++] = s->tracks[i];
+    view.tracks = tr;
+    view.cap_tracks = view.n_tracks;
+    int rc = gm_chords_recognize(&view, &bm, c, err);
+    free(tr);
+    if (rc) {
+        free(c);
+        gm_barmap_free(&bm);
+        return -1;
+    }
+    *out = c;
+    *n_bars = bm.n_bars;
+    gm_barmap_free(&bm);
+    return 0;
+}
+
+int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, const gm_score *ref,
+                              const uint8_t *ref_mask, double *accuracy, int *n_bars, char *err) {
+    if (!gen || !ref || !accuracy) return gm_fail(err, "metrics: null argument");
+    gm_chord *cg = NULL, *cr = NULL;
+    int ng = 0, nr = 0;
+    if (chords_of(gen, gen_mask, &cg, &ng, err)) return -1;
+    if (chords_of(ref, ref_mask, &cr, &nr, err)) {
+        free(cg);
+        return -1;
+    }
+    int n = ng < nr ? ng : nr, same = 0;
+    for (int b = 0; b < n; b++) same += cg[b].root == cr[b].root && cg[b].quality == cr[b].quality;
+    *accuracy = n > 0 ? (double)same / n : NAN;
+    if (n_bars) *n_bars = n;
+    free(cg);
+    free(cr);
+    return 0;
+}
