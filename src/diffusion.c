@@ -156,12 +156,12 @@ static int cmp_keyed_desc(const void *a, const void *b) {
  * T = 1 within the allowed tokens (what the unmasking order ranks). Returns
  * the index into z. */
 static int sample_logits(const float *z, int D, float temperature, int top_k, uint64_t *rng, float *conf,
-                         double *w) {
+                         float *w) {
     float mx = z[0];
     for (int i = 1; i < D; i++) mx = z[i] > mx ? z[i] : mx;
-    double s1 = 0;
-    for (int i = 0; i < D; i++) s1 += exp((double)z[i] - mx);
-    *conf = (float)(1.0 / s1);
+    float s1 = 0;
+    for (int i = 0; i < D; i++) s1 += w[i] = expf(z[i] - mx); /* T = 1 weights */
+    *conf = 1.0f / s1;
     /* top-k threshold: the k-th largest logit (ties all kept) */
     float thresh = -INFINITY;
     if (top_k > 0 && top_k < D) {
@@ -177,8 +177,11 @@ static int sample_logits(const float *z, int D, float temperature, int top_k, ui
         }
     }
     double sum = 0;
-    const double invT = 1.0 / temperature;
-    for (int i = 0; i < D; i++) sum += w[i] = z[i] >= thresh ? exp(((double)z[i] - mx) * invT) : 0.0;
+    if (temperature != 1.0f || thresh > -INFINITY) {
+        const float invT = 1.0f / temperature;
+        for (int i = 0; i < D; i++) w[i] = z[i] >= thresh ? expf((z[i] - mx) * invT) : 0.0f;
+    }
+    for (int i = 0; i < D; i++) sum += w[i];
     double u = gd_rng_uniform(rng) * sum;
     int last = 0;
     for (int i = 0; i < D; i++) {
@@ -240,7 +243,7 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
     float *rows = malloc((size_t)chunk * E * sizeof *rows);          /* (chunk, E) gathered cells */
     float *probs = malloc((size_t)chunk * (V + 1) * sizeof *probs);  /* (chunk, ≤ V+1) logits of allowed tokens */
     float *probs_u = guided ? malloc((size_t)chunk * (V + 1) * sizeof *probs_u) : NULL; /* the same, unguided */
-    double *wbuf = malloc((size_t)(V + 1) * sizeof *wbuf);           /* (≤ V+1) sampling weights of one cell */
+    float *wbuf = malloc((size_t)(V + 1) * sizeof *wbuf);            /* (≤ V+1) sampling weights of one cell */
     uint8_t *flags = malloc((size_t)B * n_cells);              /* (B, R, L) condition flags */
     int32_t *xb = guided ? malloc((size_t)B * n_cells * sizeof *xb) : NULL; /* (B, R, L) network input */
     int rc = -1;
