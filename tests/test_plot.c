@@ -139,18 +139,30 @@ static void test_canvas(void) {
     gm_canvas_text(c, 0, 0, "\xe2\x82\xac", 1, R); /* one UTF-8 character -> one box */
     CHECK(canvas_count(c, R) == 20, "unknown character is a 5x7 box outline, got %zu", canvas_count(c, R));
     CHECK(gm_canvas_text_width("\xe2\x82\xac", 1) == 5, "UTF-8 character is one cell");
-    /* capitals without a glyph fall back to lower case */
-    gm_canvas *c2 = gm_canvas_new(10, 10, W);
-    if (c2) {
-        gm_canvas_fill_rect(c, 0, 0, 60, 40, W);
-        gm_canvas_text(c, 0, 0, "S", 1, R);
-        gm_canvas_text(c2, 0, 0, "s", 1, R);
-        int eq = 1;
-        for (int y = 0; y < 10; y++)
-            for (int x = 0; x < 10; x++) eq &= same(gm_canvas_get_pixel(c, x, y), gm_canvas_get_pixel(c2, x, y));
-        CHECK(eq, "'S' falls back to 's'");
-        gm_canvas_free(c2);
+    /* every capital (and the sharp of chord names) has its own glyph: not
+     * the box of an unknown character, not its lower case */
+    gm_canvas *c2 = gm_canvas_new(10, 10, W), *c3 = gm_canvas_new(10, 10, W);
+    if (c2 && c3) {
+        gm_canvas_text(c3, 0, 0, "\x01", 1, R); /* the box */
+        int own = 0;
+        for (char ch = 'A'; ch <= 'Z' + 1; ch++) {
+            char up[2] = {ch <= 'Z' ? ch : '#', 0}, low[2] = {(char)(ch <= 'Z' ? ch - 'A' + 'a' : '?'), 0};
+            gm_canvas_fill_rect(c, 0, 0, 60, 40, W);
+            gm_canvas_fill_rect(c2, 0, 0, 10, 10, W);
+            gm_canvas_text(c, 0, 0, up, 1, R);
+            gm_canvas_text(c2, 0, 0, low, 1, R);
+            int eq_low = 1, eq_box = 1;
+            for (int y = 0; y < 10; y++)
+                for (int x = 0; x < 10; x++) {
+                    eq_low &= same(gm_canvas_get_pixel(c, x, y), gm_canvas_get_pixel(c2, x, y));
+                    eq_box &= same(gm_canvas_get_pixel(c, x, y), gm_canvas_get_pixel(c3, x, y));
+                }
+            own += !eq_low && !eq_box && canvas_count(c, R) > 0;
+        }
+        CHECK(own == 27, "A-Z and # have their own glyphs: %d of 27", own);
     }
+    gm_canvas_free(c2);
+    gm_canvas_free(c3);
 
     /* off-canvas drawing is clipped, not a crash (and not a long walk) */
     gm_canvas_fill_rect(c, 0, 0, 60, 40, W);
@@ -341,6 +353,458 @@ static void test_chart(void) {
     unlink(nopng);
 }
 
+
+/* ---- piano roll --------------------------------------------------------- */
+
+static const gm_rgb ROLL_UI[] = {GM_ROLL_GENERATED_EDGE, GM_ROLL_BAR_RGB,    GM_ROLL_BEAT_RGB,   GM_ROLL_OCTAVE_RGB,
+                                 GM_ROLL_BLACK_KEY_RGB,  GM_ROLL_BG_RGB,     GM_ROLL_TEXT_RGB,   GM_ROLL_BARNUM_RGB,
+                                 GM_ROLL_CHORD_RGB};
+
+static void test_roll_colours(void) {
+    /* every note colour (fill, tint, edge of every slot) differs from every
+     * other and from the frame, grid and text colours: tests and eyes can
+     * tell them apart */
+    enum { N = 3 * GM_ROLL_N_COLOURS + sizeof ROLL_UI / sizeof *ROLL_UI };
+    gm_rgb all[N];
+    int n = 0;
+    for (int k = 0; k < GM_ROLL_N_COLOURS; k++) {
+        all[n++] = gm_roll_fill(k, 0);
+        all[n++] = gm_roll_fill(k, 1);
+        all[n++] = gm_roll_edge(k, 0);
+    }
+    for (size_t i = 0; i < sizeof ROLL_UI / sizeof *ROLL_UI; i++) all[n++] = ROLL_UI[i];
+    int clashes = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) clashes += same(all[i], all[j]);
+    CHECK(clashes == 0, "roll colours are all distinct (%d clashes)", clashes);
+    for (int k = 0; k < GM_ROLL_N_COLOURS; k++) {
+        CHECK(same(gm_roll_edge(k, 1), GM_ROLL_GENERATED_EDGE), "generated edge of slot %d", k);
+        gm_rgb f = gm_roll_fill(k, 0), t = gm_roll_fill(k, 1), e = gm_roll_edge(k, 0);
+        CHECK(t.r >= f.r && t.g >= f.g && t.b >= f.b && t.r + t.g + t.b > f.r + f.g + f.b + 60, "tint %d is lighter", k);
+        CHECK(e.r <= f.r && e.g <= f.g && e.b <= f.b && e.r + e.g + e.b < f.r + f.g + f.b, "given edge %d is darker", k);
+    }
+    CHECK(same(gm_roll_fill(GM_ROLL_N_COLOURS + 2, 0), gm_roll_fill(2, 0)), "slots repeat after the palette");
+}
+
+static void add_note(gm_score *s, int t, int64_t tick, int64_t dur, int pitch, int generated) {
+    gm_track *tr = &s->tracks[t];
+    gm_track_add_note(tr, tick, dur, pitch, 100, tr->channel);
+    if (generated) tr->notes[tr->n_notes - 1].flags |= GM_NOTE_GENERATED;
+}
+
+/* Number of runs of colour col along row y. */
+static int runs_in_row(const gm_canvas *c, int y, gm_rgb col, int *first_x) {
+    int runs = 0, in = 0;
+    for (int x = 0; x < c->w; x++) {
+        int on = same(gm_canvas_get_pixel(c, x, y), col);
+        if (on && !in && runs++ == 0 && first_x) *first_x = x;
+        in = on;
+    }
+    return runs;
+}
+
+static size_t canvas_count_in(const gm_canvas *c, gm_rgb col, int x0, int y0, int x1, int y1) {
+    size_t n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) n += same(gm_canvas_get_pixel(c, x, y), col);
+    return n;
+}
+
+/* Lead (flute), an empty track, Keys (piano), Drums: four 4/4 bars at 480
+ * ticks per quarter, generated notes in bars 3 and 4; added out of order
+ * and with end_tick left at 0 (the roll must not rely on gm_score_sort). */
+static void build_band(gm_score *s) {
+    gm_score_init(s, 480);
+    gm_score_add_track(s, "Lead", 73, 0, 0);
+    gm_score_add_track(s, "Nothing", 40, 1, 0);
+    gm_score_add_track(s, "Keys", 0, 2, 0);
+    gm_score_add_track(s, "Drums", 0, 9, 1);
+    add_note(s, 0, 480, 480, 76, 0);
+    add_note(s, 0, 0, 480, 72, 0);
+    add_note(s, 0, 1920, 960, 79, 0);
+    add_note(s, 0, 2 * 1920, 960, 74, 1); /* generated, bar 3 */
+    add_note(s, 2, 0, 1920, 48, 0);
+    add_note(s, 2, 0, 1920, 55, 0);
+    add_note(s, 2, 1920, 1920, 53, 0);
+    add_note(s, 2, 3 * 1920, 1920, 50, 1); /* generated, bar 4 */
+    for (int q = 0; q < 12; q++) add_note(s, 3, q * 480, 60, q % 2 ? 38 : 36, 0);
+    add_note(s, 3, 3 * 1920 + 240, 60, 42, 1); /* generated hat, bar 4 */
+}
+
+static void test_roll_band(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_score s;
+    build_band(&s);
+    gm_layout l;
+    gm_layout_preset(&l, "default", err);
+    gm_roll_params p = gm_roll_default_params();
+    p.title = "Band";
+    gm_roll *r = gm_roll_draw(&s, &l, &p, err);
+    CHECK(r != NULL, "draw: %s", err);
+    if (!r) {
+        gm_score_free(&s);
+        return;
+    }
+    const gm_canvas *c = gm_roll_canvas(r);
+    gm_roll_info in = gm_roll_get_info(r);
+    CHECK(in.n_bars == 4 && in.first_bar == 0 && in.last_bar == 3, "4 bars, all drawn: %d (%d..%d)", in.n_bars,
+          in.first_bar, in.last_bar);
+    CHECK(in.n_systems == 1, "one system, got %d", in.n_systems);
+    CHECK(in.pitch_lo <= 47 && in.pitch_hi >= 80 && in.pitch_hi - in.pitch_lo + 1 >= 25, "pitch range %d..%d",
+          in.pitch_lo, in.pitch_hi);
+    CHECK(in.n_drum_lanes == 3, "lanes for keys 36 38 42, got %d", in.n_drum_lanes);
+    CHECK(in.n_generated == 3, "3 generated notes drawn, got %d", in.n_generated);
+    /* 64 columns at 6 px are narrower than the automatic minimum: stretched */
+    CHECK(in.col_px > GM_ROLL_COL_PX && c->w == GM_ROLL_AUTO_MIN_W, "short piece stretched to %d px (%g px/column)", c->w,
+          in.col_px);
+    CHECK(c->w >= GM_ROLL_AUTO_MIN_W && c->w <= GM_ROLL_AUTO_MAX_W, "automatic width %d", c->w);
+
+    /* every note: its fill inside, its outline at the corner; tracks take
+     * slots in order, skipping the empty one (Keys is slot 1, Drums 2) */
+    static const int slot_of_track[4] = {0, -1, 1, 2};
+    int bad_fill = 0, bad_edge = 0, missing = 0;
+    for (int t = 0; t < s.n_tracks; t++)
+        for (size_t k = 0; k < s.tracks[t].n_notes; k++) {
+            const gm_note *n = &s.tracks[t].notes[k];
+            int gen = n->flags & GM_NOTE_GENERATED, x, y;
+            if (gm_roll_note_xy(r, n->tick, n->pitch, s.tracks[t].is_drum, &x, &y)) {
+                missing++;
+                continue;
+            }
+            bad_fill += !same(gm_canvas_get_pixel(c, x, y), gm_roll_fill(slot_of_track[t], gen));
+            bad_edge += !same(gm_canvas_get_pixel(c, x - 1, y - 1), gm_roll_edge(slot_of_track[t], gen));
+        }
+    CHECK(missing == 0 && bad_fill == 0 && bad_edge == 0, "notes drawn in place: %d missing, %d bad fills, %d bad edges",
+          missing, bad_fill, bad_edge);
+    /* generated notes show the generated style, given ones never do */
+    int x, y, x2, y2;
+    gm_roll_note_xy(r, 2 * 1920, 74, 0, &x, &y);
+    CHECK(same(gm_canvas_get_pixel(c, x - 1, y), GM_ROLL_GENERATED_EDGE), "generated note: magenta outline");
+    CHECK(same(gm_canvas_get_pixel(c, x + 5, y + 1), gm_roll_fill(0, 1)), "generated note: light fill");
+    gm_roll_note_xy(r, 0, 72, 0, &x, &y);
+    CHECK(same(gm_canvas_get_pixel(c, x + 5, y + 1), gm_roll_fill(0, 0)), "given note: solid fill");
+    /* higher pitch higher up, later notes further right, drums below */
+    gm_roll_note_xy(r, 480, 76, 0, &x2, &y2);
+    CHECK(y2 == y - 4 * in.semitone_px && x2 > x, "76 is 4 rows above 72 (%d vs %d) and later (%d vs %d)", y2, y, x2, x);
+    gm_roll_note_xy(r, 0, 36, 1, &x2, &y2);
+    int xk, yk;
+    gm_roll_note_xy(r, 0, 48, 0, &xk, &yk);
+    CHECK(y2 > yk && x2 == xk, "kick below the lowest pitch, same onset x");
+    gm_roll_note_xy(r, 480, 38, 1, &x, &y);
+    CHECK(y < y2, "snare lane above the kick lane");
+    CHECK(gm_roll_note_xy(r, 0, 100, 0, &x, &y) == -1 && gm_roll_note_xy(r, 0, 44, 1, &x, &y) == -1 &&
+              gm_roll_note_xy(r, 4 * 1920, 60, 0, &x, &y) == -1,
+          "absent pitch, drum lane and bar are not located");
+
+    /* each track's colour shows beyond its legend swatch (16x8 px) */
+    for (int k = 0; k < 3; k++)
+        CHECK(canvas_count(c, gm_roll_fill(k, 0)) > 16 * 8 + 50, "slot %d colour: %zu px", k, canvas_count(c, gm_roll_fill(k, 0)));
+    CHECK(canvas_count(c, gm_roll_fill(3, 0)) == 0, "no fourth slot (the empty track takes none)");
+    /* bar lines: 5 (4 bars + the closing one) evenly spaced; the top pitch
+     * row is the margin above the highest note, so nothing covers them */
+    int bx[5], by0 = 0, by1 = 0, ok_lines = 1;
+    for (int b = 0; b <= 4; b++) {
+        ok_lines &= gm_roll_bar_line(r, b, &bx[b], &by0, &by1) == 0;
+        ok_lines &= same(gm_canvas_get_pixel(c, bx[b], by0 + 2), GM_ROLL_BAR_RGB) &&
+                    same(gm_canvas_get_pixel(c, bx[b], by1), GM_ROLL_BAR_RGB);
+    }
+    CHECK(ok_lines, "bar lines at the reported places");
+    int even = 1;
+    for (int b = 0; b < 4; b++) even &= fabs((bx[b + 1] - bx[b]) - 16 * in.col_px) <= 1;
+    CHECK(even, "4/4 bars are 16 columns apart");
+    int first_x = -1;
+    CHECK(runs_in_row(c, by0 + 2, GM_ROLL_BAR_RGB, &first_x) == 5 && first_x == bx[0], "a row crosses 5 bar lines");
+    CHECK(gm_roll_bar_line(r, 5, &x, NULL, NULL) == -1 && gm_roll_bar_line(r, -1, &x, NULL, NULL) == -1,
+          "bar lines outside the range");
+    /* chord names (recognised), bar numbers, title and legend text */
+    CHECK(canvas_count_in(c, GM_ROLL_CHORD_RGB, bx[0], 0, bx[4], by0) > 40, "chord names over the bars");
+    CHECK(canvas_count_in(c, GM_ROLL_BARNUM_RGB, bx[0], 0, bx[4], by0) > 20, "bar numbers");
+    CHECK(canvas_count(c, GM_ROLL_TEXT_RGB) > 200, "title, legend, labels");
+    /* the legend shows the given/generated swatches */
+    CHECK(canvas_count_in(c, GM_ROLL_GENERATED_EDGE, 0, 0, c->w, by0) > 20, "legend: generated swatch");
+    gm_roll_free(r);
+
+    /* no chord names when told so */
+    p.chords = (const gm_chord[1]){{-1, -1}};
+    p.n_chords = 0;
+    r = gm_roll_draw(&s, &l, &p, err);
+    CHECK(r && canvas_count(gm_roll_canvas(r), GM_ROLL_CHORD_RGB) == 0, "chords off: no chord text");
+    gm_roll_free(r);
+    /* given chords: C for bar 2 only */
+    gm_chord given[2] = {{-1, -1}, {0, GM_Q_MAJ}};
+    p.chords = given;
+    p.n_chords = 2;
+    r = gm_roll_draw(&s, &l, &p, err);
+    if (r) {
+        int b1x, b2x;
+        gm_roll_bar_line(r, 1, &b1x, &by0, NULL);
+        gm_roll_bar_line(r, 2, &b2x, NULL, NULL);
+        const gm_canvas *cc = gm_roll_canvas(r);
+        size_t in_bar2 = canvas_count_in(cc, GM_ROLL_CHORD_RGB, b1x, 0, b2x, by0);
+        CHECK(in_bar2 > 5 && in_bar2 == canvas_count(cc, GM_ROLL_CHORD_RGB), "given chord drawn over bar 2 only");
+    }
+    gm_roll_free(r);
+
+    /* layout NULL, no title, part of the piece: bars 2..3 */
+    p = gm_roll_default_params();
+    p.first_bar = 1;
+    p.last_bar = 2;
+    r = gm_roll_draw(&s, NULL, &p, err);
+    CHECK(r != NULL, "bars 2-3: %s", err);
+    if (r) {
+        in = gm_roll_get_info(r);
+        CHECK(in.first_bar == 1 && in.last_bar == 2 && in.n_bars == 4, "range kept");
+        CHECK(gm_roll_note_xy(r, 0, 72, 0, &x, &y) == -1 && gm_roll_note_xy(r, 1920, 79, 0, &x, &y) == 0,
+              "only notes of the range are located");
+        CHECK(in.n_generated == 1, "one generated note in bars 2-3, got %d", in.n_generated);
+        CHECK(in.pitch_lo == 52 && in.pitch_hi == 80, "range fitted to the drawn notes (53..79): %d..%d", in.pitch_lo,
+              in.pitch_hi);
+        gm_roll_bar_line(r, 1, &x, NULL, NULL);
+        gm_roll_bar_line(r, 3, &x2, NULL, NULL);
+        CHECK(fabs((x2 - x) - 32 * in.col_px) <= 1, "two bars wide");
+    }
+    gm_roll_free(r);
+
+    /* fixed size: exactly that, filled */
+    p = gm_roll_default_params();
+    p.width = 1000;
+    p.height = 700;
+    r = gm_roll_draw(&s, &l, &p, err);
+    CHECK(r && gm_roll_canvas(r)->w == 1000 && gm_roll_canvas(r)->h == 700, "1000x700 as asked: %s", err);
+    if (r) {
+        in = gm_roll_get_info(r);
+        CHECK(in.semitone_px > 10, "a tall image gets taller rows: %d px", in.semitone_px);
+        int bl0, bl4;
+        gm_roll_bar_line(r, 0, &bl0, NULL, NULL);
+        gm_roll_bar_line(r, 4, &bl4, NULL, NULL);
+        CHECK(bl4 > 1000 - 40 && bl4 < 1000, "the bars fill the width (closing line at %d)", bl4);
+    }
+    gm_roll_free(r);
+    gm_score_free(&s);
+}
+
+static void test_roll_metre(void) {
+    char err[GM_ERR_SIZE] = "";
+    /* 3/4 for 4 bars, then 4/4 for 2 */
+    gm_score s;
+    gm_score_init(&s, 96);
+    gm_score_add_timesig(&s, 0, 3, 4);
+    gm_score_add_timesig(&s, 4 * 3 * 96, 4, 4);
+    gm_score_add_track(&s, "Waltz", 0, 0, 0);
+    for (int q = 0; q < 4 * 3 + 2 * 4; q++) add_note(&s, 0, q * 96, 96, 60 + q % 7, 0);
+    gm_score_sort(&s);
+    gm_roll *r = gm_roll_draw(&s, NULL, NULL, err);
+    CHECK(r != NULL, "3/4 piece: %s", err);
+    if (r) {
+        gm_roll_info in = gm_roll_get_info(r);
+        CHECK(in.n_bars == 6, "4 bars of 3/4 + 2 of 4/4, got %d", in.n_bars);
+        int x[7], y0;
+        for (int b = 0; b <= 6; b++) gm_roll_bar_line(r, b, &x[b], &y0, NULL);
+        int w34 = x[1] - x[0], w44 = x[5] - x[4];
+        CHECK(w34 == 12 * GM_ROLL_COL_PX && x[4] - x[0] == 4 * w34, "3/4 bars are 12 columns: %d px", w34);
+        CHECK(w44 == 16 * GM_ROLL_COL_PX && x[6] - x[5] == w44, "4/4 bars are 16 columns: %d px", w44);
+        CHECK(runs_in_row(gm_roll_canvas(r), y0 + 2, GM_ROLL_BAR_RGB, NULL) == 7, "7 bar lines across");
+        /* beat lines: 2 inside each 3/4 bar, 3 inside each 4/4 bar */
+        CHECK(runs_in_row(gm_roll_canvas(r), y0 + 2, GM_ROLL_BEAT_RGB, NULL) == 4 * 2 + 2 * 3, "beat lines");
+    }
+    gm_roll_free(r);
+    gm_score_free(&s);
+
+    /* 6/8: beat lines on the dotted quarters (one inside each bar) */
+    gm_score_init(&s, 480);
+    gm_score_add_timesig(&s, 0, 6, 8);
+    gm_score_add_track(&s, "Jig", 0, 0, 0);
+    for (int e = 0; e < 12; e++) add_note(&s, 0, e * 240, 240, 67, 0);
+    gm_score_sort(&s);
+    r = gm_roll_draw(&s, NULL, NULL, err);
+    if (r) {
+        int x0, x1, y0;
+        gm_roll_bar_line(r, 0, &x0, &y0, NULL);
+        gm_roll_bar_line(r, 1, &x1, NULL, NULL);
+        CHECK(gm_roll_get_info(r).n_bars == 2 && fabs((x1 - x0) - 12 * gm_roll_get_info(r).col_px) <= 1,
+              "6/8 bars are 12 columns");
+        CHECK(runs_in_row(gm_roll_canvas(r), y0 + 2, GM_ROLL_BEAT_RGB, NULL) == 2, "6/8: one beat line per bar");
+    }
+    CHECK(r != NULL, "6/8 piece: %s", err);
+    gm_roll_free(r);
+    gm_score_free(&s);
+}
+
+static void test_roll_long(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_score s;
+    gm_score_init(&s, 480);
+    gm_score_add_track(&s, "Piano", 0, 0, 0);
+    for (int b = 0; b < 64; b++) add_note(&s, 0, b * 1920, 1920, 48 + b % 24, b >= 60);
+    gm_score_sort(&s);
+    /* automatic: wraps at GM_ROLL_AUTO_MAX_W into balanced systems */
+    gm_roll *r = gm_roll_draw(&s, NULL, NULL, err);
+    CHECK(r != NULL, "64 bars: %s", err);
+    if (r) {
+        gm_roll_info in = gm_roll_get_info(r);
+        const gm_canvas *c = gm_roll_canvas(r);
+        CHECK(c->w == GM_ROLL_AUTO_MAX_W && in.n_systems >= 2, "wrapped: %d px wide, %d systems", c->w, in.n_systems);
+        CHECK(in.n_generated == 4, "4 generated, got %d", in.n_generated);
+        /* systems start at the same x, one below the other */
+        int xs0, ys0, xs1, ys1, found = 0;
+        gm_roll_bar_line(r, 0, &xs0, &ys0, NULL);
+        for (int b = 1; b < 64 && !found; b++) {
+            gm_roll_bar_line(r, b, &xs1, &ys1, NULL);
+            if (ys1 != ys0) found = b;
+        }
+        CHECK(found > 0 && xs1 == xs0 && ys1 > ys0, "bar %d opens the second system at the left edge", found + 1);
+        CHECK(64 - (in.n_systems - 1) * found >= found / 2, "the last system is not a stub");
+        int x, y, found_notes = 0;
+        for (int b = 0; b < 64; b++)
+            found_notes += gm_roll_note_xy(r, b * 1920, 48 + b % 24, 0, &x, &y) == 0 &&
+                           same(gm_canvas_get_pixel(c, x, y), gm_roll_fill(0, b >= 60));
+        CHECK(found_notes == 64, "every bar's note drawn in its system: %d of 64", found_notes);
+    }
+    gm_roll_free(r);
+    /* given width and bars per row */
+    gm_roll_params p = gm_roll_default_params();
+    p.bars_per_row = 8;
+    p.width = 900;
+    r = gm_roll_draw(&s, NULL, &p, err);
+    CHECK(r && gm_roll_get_info(r).n_systems == 8 && gm_roll_canvas(r)->w == 900, "8 systems of 8 bars in 900 px");
+    if (r) {
+        int x0, x8, y0, y8;
+        gm_roll_bar_line(r, 0, &x0, &y0, NULL);
+        gm_roll_bar_line(r, 8, &x8, &y8, NULL);
+        CHECK(x0 == x8 && y8 > y0, "bar 9 starts the second row");
+    }
+    gm_roll_free(r);
+    /* a height that cannot hold 8 systems */
+    p.height = GM_ROLL_MIN_H;
+    err[0] = 0;
+    r = gm_roll_draw(&s, NULL, &p, err);
+    CHECK(r == NULL && err[0] && !strchr(err, '\n'), "too low for 8 systems: %s", err);
+    gm_score_free(&s);
+}
+
+static void test_roll_edges(void) {
+    char err[GM_ERR_SIZE] = "";
+    /* empty score: an empty one-bar roll */
+    gm_score e;
+    gm_score_init(&e, 480);
+    gm_roll *r = gm_roll_draw(&e, NULL, NULL, err);
+    CHECK(r != NULL, "empty score draws: %s", err);
+    if (r) {
+        gm_roll_info in = gm_roll_get_info(r);
+        const gm_canvas *c = gm_roll_canvas(r);
+        CHECK(in.n_bars == 1 && in.n_systems == 1 && in.n_drum_lanes == 0 && in.pitch_hi > in.pitch_lo, "one empty bar");
+        int notes = 0;
+        for (int k = 0; k < GM_ROLL_N_COLOURS; k++) notes += canvas_count(c, gm_roll_fill(k, 0)) > 0;
+        CHECK(notes == 0 && canvas_count(c, GM_ROLL_BAR_RGB) > 100, "frame, no notes");
+    }
+    gm_roll_free(r);
+    const char *png = tmp_path("empty.png");
+    CHECK(gm_plot_pianoroll(&e, NULL, NULL, png, err) == 0 && file_exists(png), "empty roll written: %s", err);
+    gm_score_free(&e);
+
+    /* drums only: no pitch rows */
+    gm_score_init(&e, 480);
+    gm_score_add_track(&e, "Kit", 0, 9, 1);
+    for (int q = 0; q < 8; q++) add_note(&e, 0, q * 480, 30, q % 2 ? 38 : 36, 0);
+    add_note(&e, 0, 0, 30, 100, 0); /* a key without a name */
+    r = gm_roll_draw(&e, NULL, NULL, err);
+    CHECK(r && gm_roll_get_info(r).pitch_hi < gm_roll_get_info(r).pitch_lo && gm_roll_get_info(r).n_drum_lanes == 3,
+          "drums only: lanes, no pitch rows: %s", err);
+    int x, y;
+    if (r) CHECK(gm_roll_note_xy(r, 480, 38, 1, &x, &y) == 0 && same(gm_canvas_get_pixel(gm_roll_canvas(r), x, y), gm_roll_fill(0, 0)),
+                 "snare hit drawn");
+    gm_roll_free(r);
+
+    /* bad parameters, each a one-line error and no file */
+    gm_roll_params p;
+    const char *never = tmp_path("never-roll.png");
+    struct { int w, h, a, b, per_row; const char *what; } bad[] = {
+        {100, 0, -1, -1, 0, "too narrow"},   {0, 50, -1, -1, 0, "too low"},     {9000, 0, -1, -1, 0, "too wide"},
+        {0, 0, 2, 3, 0, "bars past the end"}, {0, 0, 1, 0, 0, "first after last"}, {0, 0, -2, -1, 0, "negative bar"},
+        {0, 0, -1, -1, -1, "negative bars per row"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        p = gm_roll_default_params();
+        p.width = bad[i].w, p.height = bad[i].h, p.first_bar = bad[i].a, p.last_bar = bad[i].b;
+        p.bars_per_row = bad[i].per_row;
+        err[0] = 0;
+        CHECK(gm_plot_pianoroll(&e, NULL, &p, never, err) == -1 && err[0] && !strchr(err, '\n'), "%s refused: %s",
+              bad[i].what, err);
+    }
+    CHECK(gm_roll_draw(NULL, NULL, NULL, err) == NULL && gm_plot_pianoroll(&e, NULL, NULL, NULL, err) == -1,
+          "null arguments");
+    CHECK(!file_exists(never) && leftover_tmps(never) == 0, "no file on bad parameters");
+    err[0] = 0;
+    CHECK(gm_plot_pianoroll(&e, NULL, NULL, "/nonexistent-dir-gm/roll.png", err) == -1 && err[0] && !strchr(err, '\n'),
+          "unwritable path: %s", err);
+    CHECK(!file_exists("/nonexistent-dir-gm/roll.png"), "nothing written there");
+    gm_roll_free(NULL);
+    gm_score_free(&e);
+
+    /* the PNG holds exactly the canvas */
+    gm_score s;
+    build_band(&s);
+    r = gm_roll_draw(&s, NULL, NULL, err);
+    png = tmp_path("band.png");
+    CHECK(r && gm_plot_pianoroll(&s, NULL, NULL, png, err) == 0, "band written: %s", err);
+    image im = read_png(png);
+    if (r) {
+        const gm_canvas *c = gm_roll_canvas(r);
+        CHECK(im.px && im.w == c->w && im.h == c->h && !memcmp(im.px, c->rgb, (size_t)c->w * c->h * 3),
+              "PNG pixels equal the canvas");
+        CHECK(im.px && count_rgb(&im, GM_ROLL_GENERATED_EDGE) > 0 && count_rgb(&im, gm_roll_fill(1, 0)) > 0,
+              "note colours in the file");
+    }
+    CHECK(leftover_tmps(png) == 0, "no temporary file left");
+    free(im.px);
+    gm_roll_free(r);
+    gm_score_free(&s);
+}
+
+static void test_mark_generated(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_layout l;
+    gm_layout_preset(&l, "default", err);
+    /* the input (480 tpq): a flute melody and a piano */
+    gm_score given, out;
+    gm_score_init(&given, 480);
+    gm_score_add_track(&given, "Melody", 73, 0, 0);
+    gm_score_add_track(&given, "Piano", 0, 1, 0);
+    add_note(&given, 0, 0, 480, 72, 0);
+    add_note(&given, 0, 480, 480, 74, 0);
+    add_note(&given, 0, 1000, 480, 76, 0); /* off the grid: 2.083 quarters */
+    add_note(&given, 1, 0, 1920, 48, 0);
+    /* the output (960 tpq), as a generator writes it: tracks named after
+     * classes with class programs, onsets on the 16th grid */
+    gm_score_init(&out, 960);
+    gm_score_add_track(&out, "lead", 80, 0, 0);
+    gm_score_add_track(&out, "piano", 0, 1, 0);
+    gm_score_add_track(&out, "drums", 0, 9, 1);
+    add_note(&out, 0, 0, 960, 72, 1);      /* given (flag must be cleared) */
+    add_note(&out, 0, 960, 960, 74, 0);    /* given */
+    add_note(&out, 0, 2 * 960, 960, 76, 0); /* given, snapped 0.083 quarters earlier */
+    add_note(&out, 0, 3 * 960, 960, 77, 0); /* new */
+    add_note(&out, 0, 960, 960, 75, 0);    /* new pitch at a given onset */
+    add_note(&out, 1, 0, 3840, 48, 0);     /* given */
+    add_note(&out, 1, 0, 3840, 72, 0);     /* melody's pitch and onset, but in the piano: new */
+    add_note(&out, 1, 240 * 3, 960, 48, 0); /* 0.75 quarters off: new */
+    add_note(&out, 2, 0, 120, 36, 0);      /* drums: new */
+    long n = gm_roll_mark_generated(&out, &given, &l, err);
+    CHECK(n == 5, "5 notes marked, got %ld (%s)", n, err);
+    static const int want[3][5] = {{0, 0, 0, 1, 1}, {0, 1, 1}, {1}};
+    int wrong = 0;
+    for (int t = 0; t < 3; t++)
+        for (size_t k = 0; k < out.tracks[t].n_notes; k++)
+            wrong += ((out.tracks[t].notes[k].flags & GM_NOTE_GENERATED) != 0) != want[t][k];
+    CHECK(wrong == 0, "the right notes marked (%d wrong)", wrong);
+    /* against itself: nothing is new, every flag cleared */
+    CHECK(gm_roll_mark_generated(&out, &out, &l, err) == 0, "a score against itself");
+    CHECK(gm_roll_mark_generated(&given, &out, NULL, err) == 3, "without a layout, programs decide: %s", err);
+    CHECK(gm_roll_mark_generated(NULL, &given, &l, err) == -1 && err[0], "null score");
+    gm_score_free(&given);
+    gm_score_free(&out);
+}
+
 /* GM_PLOT_LOG=LOG [GM_PLOT_OUT=PNG]: also plots a real log, for a look by eye. */
 static void plot_real_log(void) {
     const char *path = getenv("GM_PLOT_LOG");
@@ -358,6 +822,12 @@ int main(void) {
     }
     test_canvas();
     test_chart();
+    test_roll_colours();
+    test_roll_band();
+    test_roll_metre();
+    test_roll_long();
+    test_roll_edges();
+    test_mark_generated();
     plot_real_log();
     if (!t_fail) { /* keep the files of a failed run for a look */
         glob_t g;

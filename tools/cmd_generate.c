@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "getmusic.h"
+#include "plot.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -285,7 +286,14 @@ int cmd_generate(int argc, char **argv) {
         gm_render_params rp = gm_render_default_params();
         if (gm_render_wav(&result, wav, &rp, NULL, err)) { status = die(EXIT_USAGE, "--render: %s", err); goto out_model; }
     }
-    if (png) { status = die(EXIT_USAGE, "--plot: not in this build yet"); goto out_model; }     /* PLOT-HOOK */
+    if (png) {
+        gm_roll_params rp = gm_roll_default_params();
+        if (rep.chords_given) { /* the chords the model was given, over the bars */
+            rp.chords = rep.chords;
+            rp.n_chords = rep.n_bars;
+        }
+        if (gm_plot_pianoroll(&result, l, &rp, png, err)) { status = die(EXIT_USAGE, "--plot: %s", err); goto out_model; }
+    }
 
     /* ---- summary ---- */
     char names_t[256] = "", names_g[256] = "", kb[32], cb[16];

@@ -1,10 +1,146 @@
-/* cmd_plot.c — `getmusic plot` (placeholder until its issue lands). */
+/* cmd_plot.c — `getmusic plot`: a multi-track piano roll of a MIDI file as a
+ * PNG (src/plot.c draws it). With --given ORIG.mid, the notes that ORIG does
+ * not have are drawn as generated, so `getmusic generate`'s additions stand
+ * out. A POP909 beat_midi.txt beside the file gives the bar lines, as in
+ * `getmusic info`. */
 #include "cli.h"
+#include "getmusic.h"
+#include "plot.h"
 
-void usage_plot(FILE *f) { fprintf(f, "getmusic plot: not in this build yet\n"); }
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void usage_plot(FILE *f) {
+    fprintf(f,
+            "usage: getmusic plot IN.mid -o OUT.png [options]\n"
+            "  A piano roll: time across (bars of the piece's metre, numbered, with chord\n"
+            "  names), pitch up, drums in lanes below, one colour per track.\n"
+            "  --given ORIG.mid      draw the notes of IN that ORIG lacks as generated (light\n"
+            "                        fill, magenta outline): what 'generate' added\n"
+            "  --bars A-B            only bars A..B (1-based, inclusive; 'A' = one bar)\n"
+            "  --width N             image width in pixels, %d..%d (default: automatic,\n"
+            "                        up to %d; long pieces wrap into rows of bars)\n"
+            "  --height N            image height in pixels, %d..%d (default: automatic)\n"
+            "  --bars-per-row N      bars per row (default: as many as fit the width)\n"
+            "  --layout L            track classes for the legend and --given: default|original\n"
+            "  --title TEXT          title (default: the file name); --no-title for none\n"
+            "  --no-chords           no chord names over the bars\n"
+            "  A beat_midi.txt (POP909 beat annotation) beside IN.mid gives the bar lines.\n",
+            GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, GM_ROLL_AUTO_MAX_W, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE);
+}
+
+/* "A-B" or "A" (1-based, A >= 1, B >= A) into *a, *b; 0 or -1. */
+static int parse_bars(const char *r, long *a, long *b) {
+    char *end;
+    *a = strtol(r, &end, 10);
+    if (end == r || *a < 1) return -1;
+    if (*end == '-') {
+        const char *q = end + 1;
+        *b = strtol(q, &end, 10);
+        if (end == q) return -1;
+    } else {
+        *b = *a;
+    }
+    return *end || *b < *a ? -1 : 0;
+}
+
+/* Applies a POP909-style beat annotation beside the MIDI file, if any. */
+static void metre_from_beats(gm_score *s, const char *midi_path) {
+    char beats[4200], err[GM_ERR_SIZE];
+    const char *slash = strrchr(midi_path, '/');
+    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path,
+             slash ? "/" : "");
+    if (access(beats, R_OK) == 0) (void)gm_score_metre_from_beat_file(s, beats, err); /* unusable: keep the file's metre */
+}
 
 int cmd_plot(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return die(EXIT_USAGE, "'plot' is not in this build yet");
+    const char *in = NULL, *out = NULL, *given_path = NULL, *layout_name = "default", *title = NULL;
+    long bar_a = 0, bar_b = 0, width = 0, height = 0, per_row = 0;
+    int no_title = 0, no_chords = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage_plot(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "-o") || !strcmp(a, "--given") || !strcmp(a, "--bars") || !strcmp(a, "--width") ||
+            !strcmp(a, "--height") || !strcmp(a, "--bars-per-row") || !strcmp(a, "--layout") || !strcmp(a, "--title")) {
+            if (!v) return die(EXIT_USAGE, "plot: %s needs a value", a);
+            i++;
+            if (!strcmp(a, "-o")) out = v;
+            else if (!strcmp(a, "--given")) given_path = v;
+            else if (!strcmp(a, "--layout")) layout_name = v;
+            else if (!strcmp(a, "--title")) title = v;
+            else if (!strcmp(a, "--bars")) {
+                if (parse_bars(v, &bar_a, &bar_b)) return die(EXIT_USAGE, "plot: --bars: '%s' is not a range like 9-16", v);
+            } else if (!strcmp(a, "--width")) {
+                if (parse_int(a, v, GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, &width)) return EXIT_USAGE;
+            } else if (!strcmp(a, "--height")) {
+                if (parse_int(a, v, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE, &height)) return EXIT_USAGE;
+            } else if (parse_int(a, v, 1, 100000, &per_row)) {
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--no-title")) no_title = 1;
+        else if (!strcmp(a, "--no-chords")) no_chords = 1;
+        else if (a[0] == '-' && a[1]) return die(EXIT_USAGE, "plot: unknown option '%s'", a);
+        else if (!in) in = a;
+        else return die(EXIT_USAGE, "plot: one file at a time ('%s' is extra)", a);
+    }
+    if (!in || !out) return die(EXIT_USAGE, "usage: getmusic plot IN.mid -o OUT.png [--given ORIG.mid] [--bars A-B] [--width N]");
+
+    char err[GM_ERR_SIZE];
+    gm_layout layout;
+    if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "plot: %s", err);
+    gm_score s, given;
+    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    metre_from_beats(&s, in);
+    int status = 0;
+    if (given_path) {
+        if (gm_midi_read_file(given_path, &given, err)) {
+            status = die(EXIT_USAGE, "%s: %s", given_path, err);
+            goto out;
+        }
+        long n = gm_roll_mark_generated(&s, &given, &layout, err);
+        gm_score_free(&given);
+        if (n < 0) {
+            status = die(EXIT_INTERNAL, "plot: %s", err);
+            goto out;
+        }
+    }
+
+    gm_roll_params p = gm_roll_default_params();
+    p.width = (int)width;
+    p.height = (int)height;
+    p.bars_per_row = (int)per_row;
+    static const gm_chord none[1];
+    if (no_chords) p.chords = none, p.n_chords = 0;
+    const char *base = strrchr(in, '/');
+    p.title = no_title ? NULL : title ? title : base ? base + 1 : in;
+    if (bar_a) {
+        /* 1-based range against the piece's bars (the same bar map the roll uses) */
+        gm_barmap bm;
+        gm_score tmp = s; /* shallow, read only: bar map over every note end as the roll does */
+        for (int i = 0; i < s.n_tracks; i++)
+            for (size_t k = 0; k < s.tracks[i].n_notes; k++)
+                if (s.tracks[i].notes[k].tick + s.tracks[i].notes[k].duration > tmp.end_tick)
+                    tmp.end_tick = s.tracks[i].notes[k].tick + s.tracks[i].notes[k].duration;
+        if (gm_barmap_build(&bm, &tmp, 4, err)) {
+            status = die(EXIT_USAGE, "%s: %s", in, err);
+            goto out;
+        }
+        int n_bars = bm.n_bars;
+        gm_barmap_free(&bm);
+        if (bar_a > n_bars) {
+            status = die(EXIT_USAGE, "plot: --bars: the piece has %d bar%s", n_bars, n_bars == 1 ? "" : "s");
+            goto out;
+        }
+        p.first_bar = (int)bar_a - 1;
+        p.last_bar = (int)(bar_b > n_bars ? n_bars : bar_b) - 1;
+    }
+    if (gm_plot_pianoroll(&s, &layout, &p, out, err)) status = die(EXIT_USAGE, "plot: %s", err);
+out:
+    gm_score_free(&s);
+    return status;
 }

@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # make demo: on a fresh Debian machine, install what is missing, build, and
-# run what this build can do on the bundled example (examples/melody.mid):
-# its analysis (tracks, classes, key, chords per bar), its GETScore token grid,
-# and a small corpus prepared from it. Generation arrives with the model.
+# do the main job on the bundled example: examples/melody.mid (a 16-bar
+# melody with its chords, written for this project) arranged by the shipped
+# model (models/default.gguf) into counter-melody, piano and drums — MIDI,
+# WAV (FluidSynth) and a piano-roll PNG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 make -s -j2
 out=out/demo
 mkdir -p "$out"
-echo "== getmusic info examples/melody.mid"
+echo "== the example: getmusic info examples/melody.mid"
 build/getmusic info examples/melody.mid
 echo
-echo "== GETScore grid, bars 1-2 (full dump in $out/melody.grid.txt)"
-build/getmusic dump examples/melody.mid > "$out/melody.grid.txt"
-build/getmusic dump examples/melody.mid --bars 1-2
+echo "== arranging: getmusic generate examples/melody.mid --targets counter,piano,drums"
+build/getmusic generate examples/melody.mid -o "$out/arranged.mid" --targets counter,piano,drums --seed 1 \
+    --render "$out/arranged.wav" --plot "$out/arranged.png"
 echo
-echo "== getmusic prepare examples -o $out/corpus"
-build/getmusic prepare examples -o "$out/corpus" --quiet --valid-percent 0 --min-count 0
+echo "== the result: getmusic info $out/arranged.mid"
+build/getmusic info "$out/arranged.mid"
 echo
-echo "demo outputs are in $out/"
+echo "demo outputs:"
+echo "  $out/arranged.mid   the arrangement (the melody kept note for note)"
+echo "  $out/arranged.wav   it rendered to audio"
+echo "  $out/arranged.png   its piano roll (generated notes marked)"
