@@ -288,11 +288,17 @@ void nn_softmax_forward(float *x, int n, int d) {
 /* Rotary position embedding (interleaved pairs, base 10000, position = l) */
 
 /* cos/sin of θ = l / 10000^(2j/HD) for l < L, j < HD/2, computed in double and
- * rounded once (as the RoFormer table is built in float64 then stored float32). */
-static int rope_table(float **cs, int L, int HD) {
+ * rounded once (as the RoFormer table is built in float64 then stored float32).
+ * Kept per thread and reused while L fits and HD matches (rows are [l][j], so a
+ * longer table serves a shorter L): rebuilding it was 2% of a denoising step.
+ * Returns NULL when it cannot be allocated (callers then recompute). */
+static const float *rope_table(int L, int HD) {
+    static _Thread_local float *cache;
+    static _Thread_local int cache_L, cache_HD;
+    if (cache && L <= cache_L && HD == cache_HD) return cache;
     int P = HD / 2;
     float *t = malloc((size_t)L * P * 2 * sizeof(float));
-    if (!t) return -1;
+    if (!t) return NULL;
     for (int j = 0; j < P; j++) {
         double inv = pow(10000.0, -2.0 * j / HD);
         for (int l = 0; l < L; l++) {
@@ -301,8 +307,11 @@ static int rope_table(float **cs, int L, int HD) {
             t[((size_t)l * P + j) * 2 + 1] = (float)sin(th);
         }
     }
-    *cs = t;
-    return 0;
+    free(cache);
+    cache = t;
+    cache_L = L;
+    cache_HD = HD;
+    return t;
 }
 
 /* Fallback when the table cannot be allocated: recompute per element. */
@@ -318,8 +327,7 @@ static inline void rope_cs(const float *tab, int l, int j, int P, int HD, float 
 }
 
 void nn_rope_forward(float *y, const float *x, int B, int L, int NH, int HD) {
-    float *tab = NULL;
-    if (rope_table(&tab, L, HD)) tab = NULL;
+    const float *tab = rope_table(L, HD);
     int P = HD / 2, C = NH * HD, BL = B * L;
 #pragma omp parallel for schedule(static) if ((size_t)BL * C >= NN_PAR_MIN)
     for (int bl = 0; bl < BL; bl++) {
@@ -336,12 +344,10 @@ void nn_rope_forward(float *y, const float *x, int B, int L, int NH, int HD) {
                 yr[o + 1] = b * c + a * s;
             }
     }
-    free(tab);
 }
 
 void nn_rope_backward(float *dx, const float *dy, int B, int L, int NH, int HD) {
-    float *tab = NULL;
-    if (rope_table(&tab, L, HD)) tab = NULL;
+    const float *tab = rope_table(L, HD);
     int P = HD / 2, C = NH * HD, BL = B * L;
 #pragma omp parallel for schedule(static) if ((size_t)BL * C >= NN_PAR_MIN)
     for (int bl = 0; bl < BL; bl++) {
@@ -358,7 +364,6 @@ void nn_rope_backward(float *dx, const float *dy, int B, int L, int NH, int HD) 
                 dr[o + 1] += gb * c - ga * s;
             }
     }
-    free(tab);
 }
 
 /* ------------------------------------------------------------------------ */
