@@ -321,6 +321,92 @@ def main_per_cell(logits, x0, x_t, cond, t, T=T_STEPS):
         return main / n
 
 
+# ---------------------------------------------------------------------------
+# Sampling (the algorithm of gd_sample in src/diffusion.c, DESIGN.md §2.3)
+# ---------------------------------------------------------------------------
+
+def step_t(i, S, T=T_STEPS):
+    """Timestep of denoising step i of S: T−1 down to 0, evenly (rounded half up)."""
+    return 0 if S == 1 else int(math.floor((T - 1) * (S - 1 - i) / (S - 1) + 0.5))
+
+
+def gumbel(shape, generator=None, dtype=torch.float64):
+    tiny = 1e-300 if dtype == torch.float64 else 1e-38
+    u = torch.rand(shape, generator=generator, dtype=dtype).clamp_(min=tiny)
+    return -torch.log(-torch.log(u))
+
+
+@torch.no_grad()
+def sample(model, x, cond, lo, hi, pad, steps=T_STEPS, temperature=1.0, top_k=0, generator=None, T=T_STEPS):
+    """Generates every MASK cell (cond 0) of x (R, L) the straightforward way,
+    as the original GETMusic does: each step the network's full x̂0
+    distribution over every cell, then gd_sample's selection rules:
+      - every masked cell draws a token from softmax(log p / temperature)
+        restricted to its row's tokens [lo[r], hi[r]) and `pad` (top-k among
+        those if top_k > 0), here by Gumbel-argmax over the whole vocabulary
+        as the original (C: inverse CDF over the allowed tokens; the same
+        distribution);
+      - its confidence is the largest allowed probability, renormalised over
+        the allowed tokens (C: 1 / Σ exp(z − max z) over the row's logits);
+      - row r keeps n_r − floor(n_r·(i+1)/(S−1)) cells masked after step i; the
+        ones to reveal are drawn ∝ softmax(confidence) (Gumbel top-k);
+      - at the last step (t = 0) everything left is written.
+    EMPTY cells stay EMPTY. Same algorithm as C, not the same random numbers.
+    Classifier-free guidance (gd_sample_params.guidance) is not modelled.
+    Returns (x, number of network calls)."""
+    c = model.cfg
+    V, MASK = c.V, c.MASK
+    R, L = x.shape
+    x = x.clone().long()
+    cond = cond.long()
+    allowed = torch.zeros(R, V, dtype=torch.bool)
+    for r in range(R):
+        allowed[r, lo[r]:hi[r]] = True
+        allowed[r, pad] = True
+    n_allowed = allowed.sum(1)
+    n_row = ((x == MASK) & (cond == 0)).sum(1).tolist()
+    left = list(n_row)
+    calls = 0
+    for i in range(steps):
+        t = step_t(i, steps, T)
+        masked = (x == MASK) & (cond == 0)
+        idx = masked.nonzero()                                      # (n, 2), cells in (r, l) order
+        if idx.shape[0] == 0:
+            break
+        probs = torch.softmax(model(x[None], cond[None], torch.tensor([t]))[0], dim=-1)   # (R, L, V)
+        calls += 1
+        rows = idx[:, 0]
+        p = probs[rows, idx[:, 1]]                                  # (n, V)
+        a = allowed[rows]
+        pa = torch.where(a, p, torch.full_like(p, -1.0))
+        conf = pa.max(-1).values / torch.where(a, p, torch.zeros_like(p)).sum(-1)
+        ok = a & (p > 0)
+        if top_k > 0:
+            k = min(top_k, V)
+            thresh = pa.topk(k, dim=-1).values[:, -1]               # k-th largest allowed probability
+            thresh = torch.where(n_allowed[rows] > top_k, thresh, torch.zeros_like(thresh)).clamp(min=0)
+            ok &= p >= thresh[:, None]
+        score = torch.log(p) / temperature + gumbel(p.shape, generator, torch.float32)   # as the original: float32
+        score = torch.where(ok, score, torch.full_like(score, -math.inf))
+        best = score.max(-1)
+        tok = torch.where(torch.isinf(best.values), torch.full_like(best.indices, pad), best.indices)
+        if i == steps - 1:                                          # t = 0: everything left
+            x[idx[:, 0], idx[:, 1]] = tok
+            break
+        for r in range(R):
+            keep = n_row[r] - n_row[r] * (i + 1) // (steps - 1)
+            k = left[r] - keep
+            if k <= 0:
+                continue
+            sel = (rows == r).nonzero().squeeze(1)
+            key = conf[sel].double() + gumbel(sel.shape, generator)
+            k = min(k, sel.numel())
+            pick = sel[key.topk(k).indices]
+            x[idx[pick, 0], idx[pick, 1]] = tok[pick]
+            left[r] -= k
+    return x, calls
+
+
 if __name__ == "__main__":
     # Smoke test: tiny config, forward + loss + backward.
     cfg = GETDiffConfig.tiny()

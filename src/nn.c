@@ -266,14 +266,16 @@ static float softmax_row(float *r, int d) {
     float mx = r[0];
     NN_SIMD_MAX_MX
     for (int j = 1; j < d; j++) mx = r[j] > mx ? r[j] : mx;
-    double s = 0.0;
+    /* A float sum at full vector width (a double one halves it): the
+     * terms are in (0, 1] with one of them 1, so it is accurate to ~1e-7·√d. */
+    float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < d; j++) {
         float e = nn_expf(r[j] - mx);
         r[j] = e;
         s += e;
     }
-    float inv = (float)(1.0 / s);
+    float inv = 1.0f / s;
 #pragma omp simd
     for (int j = 0; j < d; j++) r[j] *= inv;
     return mx + (float)log(s);
