@@ -70,11 +70,19 @@ static int plan_windows(const uint8_t *masked, const gm_barmap *bm, int W, int c
         int a = span < W ? pos - (W - span) / 2 : pos - ctx;
         if (a > n_cols - W) a = n_cols - W;
         if (a < 0) a = 0;
-        a = bm->bar_col[gm_barmap_bar_of_col(bm, a)]; /* down to its bar line */
-        int e = -1;
-        for (int b = 0; b <= bm->n_bars; b++) /* the last bar line within reach */
-            if (bm->bar_col[b] <= a + W && bm->bar_col[b] > pos) e = bm->bar_col[b];
-        if (e < 0) e = a + W < n_cols ? a + W : n_cols; /* a bar longer than a window */
+        if (a > pos) a = pos;
+        /* Down to its bar line; then, while no bar line past pos is within
+         * reach (snapping lost up to a bar), up one bar line at a time. */
+        int b0 = gm_barmap_bar_of_col(bm, a), e = -1;
+        for (; b0 <= bm->n_bars && bm->bar_col[b0] <= pos && e < 0; b0++) {
+            a = bm->bar_col[b0];
+            for (int b = b0 + 1; b <= bm->n_bars; b++) /* the last bar line within reach */
+                if (bm->bar_col[b] <= a + W && bm->bar_col[b] > pos) e = bm->bar_col[b];
+        }
+        if (e < 0) { /* a bar longer than a window: cut inside it */
+            a = pos;
+            e = pos + W < n_cols ? pos + W : n_cols;
+        }
         out[n++] = (window){a, e};
         pos = e;
         while (pos < n_cols && !masked[pos]) pos++;

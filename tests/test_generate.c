@@ -286,6 +286,26 @@ static void test_windows(void) {
     gm_model_free(m);
 }
 
+/* 32 bars of 6/4 = 768 columns in 512-column windows: bar lines (24 apart)
+ * do not divide the window, which once left the planner stuck at the end
+ * (POP909 songs 280, 662, 756). */
+static void test_windows_6_4(gm_model *m) {
+    const gm_layout *l = gm_model_layout(m);
+    gm_score in, out;
+    make_song(&in, 32, 6, 0);
+    gm_generate_params p = gm_generate_default_params();
+    p.targets = 1u << gm_layout_find(l, "drums");
+    p.steps = 2;
+    gm_generate_report rep;
+    int rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0 && rep.n_windows >= 2 && rep.n_windows <= 3, "6/4: rc %d, %d windows (%s)", rc, rc ? 0 : rep.n_windows, err);
+    if (!rc) {
+        gm_generate_report_free(&rep);
+        gm_score_free(&out);
+    }
+    gm_score_free(&in);
+}
+
 static void test_transpose_and_scratch(gm_model *m) {
     const gm_layout *l = gm_model_layout(m);
     gm_score in, out;
@@ -447,6 +467,7 @@ int main(void) {
         test_accompaniment(m);
         test_replace_and_infill(m);
         test_continue(m);
+        test_windows_6_4(m);
         test_transpose_and_scratch(m);
         test_errors(m);
         test_unmapped(m);
