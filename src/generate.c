@@ -151,7 +151,7 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
     const gm_layout *l = gm_model_layout(m);
     const gm_vocab *v = gm_model_vocab(m);
     const gm_model_params mp = gm_model_sizes(m);
-    const int nc = l->n_classes, R = gm_layout_rows(l), V = gm_vocab_size(v);
+    const int nc = l->n_classes, R = gm_layout_rows(l);
     const int EMPTY = gm_vocab_empty(v), MASK = gm_vocab_mask(v), PAD = gm_vocab_pad(v);
 
     /* ---- requests that make no sense ---- */
@@ -449,6 +449,5 @@ out:
     free(cs_cond);
     free(lo);
     free(hi);
-    (void)V;
     return rc;
 }

@@ -122,21 +122,18 @@ void json_str(const char *s) {
 /* Reading a song the way every command does                                 */
 /* ======================================================================== */
 
+int cli_metre_from_beats(gm_score *s, const char *midi_path) {
+    char beats[4200], err[GM_ERR_SIZE];
+    const char *slash = strrchr(midi_path, '/');
+    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path,
+             slash ? "/" : "");
+    return access(beats, R_OK) == 0 && gm_score_metre_from_beat_file(s, beats, err) == 0;
+}
+
 int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err) {
-    if (metre_from_beats) *metre_from_beats = 0;
     if (gm_midi_read_file(path, s, err)) return -1;
-    /* A POP909-style beat annotation beside the file gives the real bar lines
-     * (POP909 declares 1/4 or 2/4). */
-    char beats[4200];
-    const char *slash = strrchr(path, '/');
-    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - path) : 0, path, slash ? "/" : "");
-    if (access(beats, R_OK) == 0) {
-        if (gm_score_metre_from_beat_file(s, beats, err)) {
-            gm_score_free(s);
-            return -1;
-        }
-        if (metre_from_beats) *metre_from_beats = 1;
-    }
+    int applied = cli_metre_from_beats(s, path);
+    if (metre_from_beats) *metre_from_beats = applied;
     return 0;
 }
 

@@ -29,9 +29,12 @@ void progress_cb(void *user, size_t done, size_t total); /* user: progress* */
 void json_str(const char *s);                       /* a JSON string literal on stdout */
 extern const char *gm_program_names[128];
 
-/* Reads a MIDI file (gm_midi_read_file) and, when a POP909-style
- * beat_midi.txt lies beside it, takes the bar lines from it
- * (*metre_from_beats = 1). 0, or -1 with err (s freed). */
+/* Takes the bar lines from a POP909-style beat_midi.txt beside the MIDI
+ * file (POP909 declares 1/4 or 2/4); 1 when applied, 0 when there is none or
+ * it is unusable (the file's own metre stays). */
+int cli_metre_from_beats(gm_score *s, const char *midi_path);
+/* gm_midi_read_file, then cli_metre_from_beats (*metre_from_beats: applied).
+ * 0, or -1 with err. */
 int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err);
 /* Path of the shipped model (see cli.c for the search order) or NULL. */
 const char *cli_default_model(void);

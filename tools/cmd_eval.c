@@ -168,16 +168,6 @@ typedef struct {
     progress prog;
 } eval_job;
 
-/* Applies a POP909-style beat annotation beside the MIDI file, if any (as
- * `getmusic info` does; an unusable one leaves the file's metre). */
-static void metre_from_beats(gm_score *s, const char *midi_path) {
-    char beats[4200], err[GM_ERR_SIZE];
-    const char *slash = strrchr(midi_path, '/');
-    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path,
-             slash ? "/" : "");
-    if (access(beats, R_OK) == 0) (void)gm_score_metre_from_beat_file(s, beats, err);
-}
-
 /* Name of the group of track i: its class's name, or its own name. */
 static void group_name(const gm_layout *l, const gm_score *s, int i, int cls, char *out, size_t n) {
     if (cls >= 0) {
@@ -255,8 +245,8 @@ static int eval_file(const eval_job *job, file_res *r) {
         gm_score_free(&gen);
         return fail(r, EXIT_USAGE, r->ref, err);
     }
-    metre_from_beats(&gen, r->gen);
-    if (have_ref) metre_from_beats(&ref, r->ref);
+    cli_metre_from_beats(&gen, r->gen);
+    if (have_ref) cli_metre_from_beats(&ref, r->ref);
     mg = calloc((size_t)gen.n_tracks + 1, 1);
     mr = calloc(have_ref ? (size_t)ref.n_tracks + 1 : 1, 1);
     if (!mg || !mr) {

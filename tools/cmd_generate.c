@@ -105,8 +105,6 @@ static char *read_text_file(const char *path, size_t max) {
     return buf;
 }
 
-static void gen_progress_cb(void *user, size_t done, size_t total) { progress_cb(user, done, total); }
-
 int cmd_generate(int argc, char **argv) {
     const char *in = NULL, *out_path = NULL, *model_path = NULL, *targets_s = NULL, *chords_s = NULL;
     const char *wav = NULL, *png = NULL;
@@ -269,7 +267,7 @@ int cmd_generate(int argc, char **argv) {
     bar.label = "generating";
     bar.last_pct = -1;
     clock_gettime(CLOCK_MONOTONIC, &bar.t0);
-    p.progress = gen_progress_cb;
+    p.progress = progress_cb;
     p.user_data = &bar;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

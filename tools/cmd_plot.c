@@ -46,15 +46,6 @@ static int parse_bars(const char *r, long *a, long *b) {
     return *end || *b < *a ? -1 : 0;
 }
 
-/* Applies a POP909-style beat annotation beside the MIDI file, if any. */
-static void metre_from_beats(gm_score *s, const char *midi_path) {
-    char beats[4200], err[GM_ERR_SIZE];
-    const char *slash = strrchr(midi_path, '/');
-    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path,
-             slash ? "/" : "");
-    if (access(beats, R_OK) == 0) (void)gm_score_metre_from_beat_file(s, beats, err); /* unusable: keep the file's metre */
-}
-
 int cmd_plot(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *given_path = NULL, *layout_name = "default", *title = NULL;
     long bar_a = 0, bar_b = 0, width = 0, height = 0, per_row = 0;
@@ -95,7 +86,7 @@ int cmd_plot(int argc, char **argv) {
     if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "plot: %s", err);
     gm_score s, given;
     if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
-    metre_from_beats(&s, in);
+    cli_metre_from_beats(&s, in);
     int status = 0;
     if (given_path) {
         if (gm_midi_read_file(given_path, &given, err)) {

@@ -46,10 +46,7 @@ static int cmd_info(int argc, char **argv) {
     gm_score s;
     if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
     /* A POP909-style beat annotation beside the file gives the real bar lines. */
-    char beats[4200];
-    const char *slash = strrchr(in, '/');
-    snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - in) : 0, in, slash ? "/" : "");
-    int metre_from_beats = access(beats, R_OK) == 0 && gm_score_metre_from_beat_file(&s, beats, err) == 0;
+    int metre_from_beats = cli_metre_from_beats(&s, in);
     gm_barmap bm;
     if (gm_barmap_build(&bm, &s, 4, err)) {
         gm_score_free(&s);
@@ -121,7 +118,7 @@ static int cmd_info(int argc, char **argv) {
             printf(" %d/%d (bar %d)%s", s.timesigs[i].numerator, s.timesigs[i].denominator,
                    gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1, i + 1 < s.n_timesigs ? "," : "");
         if (s.n_timesigs > 8) printf(" ... %d changes in all", s.n_timesigs);
-        if (metre_from_beats) printf("  (bars from %s)", beats);
+        if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
         printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
         printf("tracks    (layout '%s')\n", layout.name);
         printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
