@@ -1,10 +1,19 @@
 """
-dev/make_golden.py — writes dev/golden.bin, the numbers the C engine is checked against.
+dev/make_golden.py — writes dev/golden.bin and dev/golden_feat.bin, the numbers
+the C engine is checked against.
 
 Regenerate (deterministic: the same bytes every run):
 
-    /usr/bin/python3 dev/make_golden.py            # writes dev/golden.bin
-    /usr/bin/python3 dev/make_golden.py OUT.bin    # elsewhere
+    /usr/bin/python3 dev/make_golden.py                  # writes dev/golden.bin and dev/golden_feat.bin
+    /usr/bin/python3 dev/make_golden.py OUT.bin [OUT_FEAT.bin]   # elsewhere
+
+dev/golden_feat.bin is the same computation with token features on (MODEL.md
+"Token features", P = 280) and a random membership (FEAT_SEED): each real token
+has 0..4 features drawn from a pool of 24 feature ids spread over 0..279 (so
+tokens share features and their gradients accumulate); EMPTY and MASK none.
+It has two more entries after `config`: `P` (i32 [1]) and `feat` (f32 [V+2, P],
+the 0/1 membership), and the parameter embeddings.pitch_embeddings.weight (P, E)
+with its gradient (grad.embeddings.pitch_embeddings.weight).
 
 What it computes (dev/reference.py, float32, dropout off), on the "tiny" config
 R=6, V=37 (EMPTY=37, MASK=38), E=8, H=16, NL=2, NH=2, F=32, L=12, B=2, T=100:
@@ -57,25 +66,42 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import GETDiffConfig, GETDiffRef, T_STEPS, getdiff_loss  # noqa: E402
+from reference import N_TOKEN_FEATURES, GETDiffConfig, GETDiffRef, T_STEPS, getdiff_loss  # noqa: E402
 
 torch.set_num_threads(2)
 
 SEED = 20240601
+FEAT_SEED = 20240602
+FEAT_POOL = 24
 WEIGHT_STD = 0.3   # not MODEL.md's 0.02: see the docstring
 BIAS_STD = 0.1
 B, L = 2, 12
 ADAM_STEPS = 10
 
 
-def build():
+def random_membership(V, P):
+    """(V+2, P) 0/1: 0..4 features per real token from a pool of FEAT_POOL ids
+    (always including 0 and P-1), EMPTY and MASK rows zero."""
+    g = torch.Generator().manual_seed(FEAT_SEED)
+    pool = torch.cat([torch.tensor([0, P - 1]), torch.randperm(P - 2, generator=g)[: FEAT_POOL - 2] + 1])
+    feat = torch.zeros(V + 2, P)
+    for v in range(V):
+        k = int(torch.randint(0, 5, (1,), generator=g))
+        pick = pool[torch.randperm(FEAT_POOL, generator=g)[:k]]
+        feat[v, pick] = 1.0
+    return feat
+
+
+def build(P=0):
     cfg = GETDiffConfig.tiny()
+    cfg.P = P
     V, R = cfg.V, cfg.R
     EMPTY, MASK = cfg.EMPTY, cfg.MASK
     g = torch.Generator().manual_seed(SEED)
     torch.manual_seed(SEED)
 
-    model = GETDiffRef(cfg)
+    feat = random_membership(V, P) if P > 0 else None
+    model = GETDiffRef(cfg, feat=feat)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("LayerNorm.weight"):
@@ -136,6 +162,9 @@ def build():
         entries.append((name, dtype, a))
 
     add("config", [R, V, cfg.E, cfg.H, cfg.NL, cfg.NH, cfg.F, L, B, T_STEPS], 1)
+    if P > 0:
+        add("P", [P], 1)
+        add("feat", feat.numpy(), 0)
     for k in names:
         add(k, params0[k].numpy(), 0)
     add("x_t", x_t.numpy(), 1)
@@ -190,10 +219,8 @@ def read_golden(path):
     return res
 
 
-def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                               "golden.bin")
-    entries, info = build()
+def write(path, P):
+    entries, info = build(P)
     data = serialize(entries)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -204,6 +231,14 @@ def main():
     print("wrote %s: %d bytes, %d entries; loss %.6g; masked/targets %s/%s; adamw %.6g -> %.6g"
           % (path, len(data), len(entries), info["loss"], info["masked"], info["targets"],
              info["losses"][0], info["losses"][-1]))
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "golden.bin")
+    path_feat = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "golden_feat.bin")
+    write(path, 0)
+    write(path_feat, N_TOKEN_FEATURES)
 
 
 if __name__ == "__main__":

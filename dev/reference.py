@@ -19,6 +19,15 @@ Use Debian's Python: /usr/bin/python3 (python3-torch 1.13, CPU).
     model = GETDiffRef(cfg)
     logits = model(x, cond, t)                       # (B, R, L, V)
     loss = getdiff_loss(logits, x0, x_t, cond, t, pt)
+
+Token features (MODEL.md "Token features"; optional, cfg.P = 0 is the original
+architecture): with cfg.P = N_TOKEN_FEATURES = 280 the token table is
+word + membership · pitch_embeddings, the membership built from the vocabulary:
+
+    from reference import read_vocab, token_features, N_TOKEN_FEATURES
+    tokens = read_vocab("corpus/vocab.txt")          # id = line number
+    cfg.P = N_TOKEN_FEATURES
+    model = GETDiffRef(cfg, feat=token_features(tokens, "MRPD", [0, 0, 0, 1]))
 """
 
 import math
@@ -36,6 +45,19 @@ LN_EPS = 1e-12
 AUX_WEIGHT = 0.001
 COND_WEIGHT = 0.5
 
+# Token features (MODEL.md "Token features").
+N_TOKEN_FEATURES = 280     # P when the feature is on (the GGUF key getmusic.token_features)
+FEAT_DRUM = 128            # drum pitch tokens: the stored number 128..255 (= 128 + GM key)
+FEAT_ROOT = 256            # chord root with pitch class c: 256 + c
+FEAT_INTERVAL = 268        # chord quality: 268 + i for each chord-tone interval i above the root
+ROOT_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+QUALITY_INTERVALS = {      # quality token -> chord-tone intervals (src/getscore.c quality_names order)
+    "null": (0, 4, 7), "m": (0, 3, 7), "+": (0, 4, 8), "dim": (0, 3, 6),
+    "seven": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10), "m7b5": (0, 3, 6, 10),
+}
+DEFAULT_PREFIXES = "MRPD"          # the "default" layout: lead M, counter R, piano P, drums D
+DEFAULT_IS_DRUM = (0, 0, 0, 1)
+
 
 @dataclass
 class GETDiffConfig:
@@ -48,6 +70,7 @@ class GETDiffConfig:
     F: int = 3072        # feed-forward
     max_cols: int = 1536 # longest sequence of columns
     dropout: float = 0.1
+    P: int = 0           # token features: 0 = off (original), N_TOKEN_FEATURES = on
 
     @staticmethod
     def original():
@@ -105,6 +128,80 @@ def apply_rotary(x, cos, sin):
 
 
 # ---------------------------------------------------------------------------
+# Token features from the vocabulary
+# ---------------------------------------------------------------------------
+
+def read_vocab(path):
+    """Token strings of a vocabulary file (vocab.txt / dict.txt format: one
+    `token<TAB>count` per line; the token id is the line number, from 0)."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line:
+                out.append(line.split("\t", 1)[0])
+    return out
+
+
+def token_feature_lists(tokens, prefixes=DEFAULT_PREFIXES, is_drum=DEFAULT_IS_DRUM):
+    """feat(v) of MODEL.md "Token features" for each token string, as sorted lists.
+
+    tokens:   the V real token strings, id order (read_vocab).
+    prefixes: one letter per track class (GGUF getmusic.layout.prefixes;
+              "MRPD" for the default layout, "MBDGPS" for the original).
+    is_drum:  per class, non-zero for drum classes (getmusic.layout.is_drum).
+
+    How a string maps to its kind:
+      - `T1`..`T15` (durations) and `<pad>`: no features;
+      - `<prefix><digits or -digits>[ <n>...]` with a class prefix: a pitch token
+        of that class; non-drum: feature p for each pitch p in 0..127 (negative
+        pitches, as in the original's odd bass tokens, are skipped); drum: the
+        stored number 128..255 itself (= 128 + GM key);
+      - a chord root name (C C# D Eb E F F# G Ab A Bb B): 256 + pitch class;
+      - a chord quality (null m + dim seven maj7 m7 m7b5): 268 + interval for
+        each chord tone above the root.
+    Any other string raises ValueError."""
+    assert len(prefixes) == len(is_drum), "one is_drum flag per class prefix"
+    drum_of = {p: bool(d) for p, d in zip(prefixes, is_drum)}
+    out = []
+    for i, tok in enumerate(tokens):
+        f = []
+        if tok == "<pad>" or (tok[:1] == "T" and tok[1:].isdigit()):
+            pass
+        elif tok in ROOT_NAMES:
+            f = [FEAT_ROOT + ROOT_NAMES.index(tok)]
+        elif tok in QUALITY_INTERVALS:
+            f = [FEAT_INTERVAL + k for k in QUALITY_INTERVALS[tok]]
+        elif len(tok) >= 2 and tok[0] in drum_of and (tok[1].isdigit() or tok[1] == "-"):
+            for s in tok[1:].split(" "):
+                n = int(s)
+                if drum_of[tok[0]]:
+                    if not FEAT_DRUM <= n < FEAT_ROOT:
+                        raise ValueError("token %d '%s': drum pitch outside 128..255" % (i, tok))
+                    f.append(n)
+                elif 0 <= n < 128:
+                    f.append(n)
+            f = sorted(set(f))
+        else:
+            raise ValueError("token %d '%s': not a duration, <pad>, pitch token of a class in '%s' or chord token"
+                             % (i, tok, prefixes))
+        out.append(f)
+    return out
+
+
+def token_features(tokens, prefixes=DEFAULT_PREFIXES, is_drum=DEFAULT_IS_DRUM, P=N_TOKEN_FEATURES):
+    """The (V+2, P) float32 0/1 membership matrix of MODEL.md "Token features":
+    row v < V = token_feature_lists(tokens, prefixes, is_drum)[v]; rows EMPTY (V)
+    and MASK (V+1) are zero. Pass it to GETDiffRef(cfg, feat=...) with cfg.P = P."""
+    lists = token_feature_lists(tokens, prefixes, is_drum)
+    m = torch.zeros(len(tokens) + 2, P, dtype=torch.float32)
+    for v, f in enumerate(lists):
+        if f:
+            m[v, torch.tensor(f)] = 1.0
+    return m
+
+
+# ---------------------------------------------------------------------------
 # Modules (attribute names give the checkpoint's parameter names)
 # ---------------------------------------------------------------------------
 
@@ -113,6 +210,8 @@ class Embeddings(nn.Module):
         super().__init__()
         # padding_idx = EMPTY, as the original: that row stays zero, no gradient.
         self.word_embeddings = nn.Embedding(c.V + 2, c.E, padding_idx=c.V)
+        if c.P > 0:   # token features (MODEL.md): one vector per pitch / drum key / root / interval
+            self.pitch_embeddings = nn.Embedding(c.P, c.E)
         self.token_type_embeddings = nn.Embedding(2, c.E)
         self.time_embeddings = nn.Sequential(nn.Linear(TIME_DIM, c.E), nn.SiLU(), nn.Linear(c.E, c.E))
         self.LayerNorm = nn.LayerNorm(c.R * c.E, eps=LN_EPS)
@@ -169,7 +268,11 @@ class LMHead(nn.Module):
 
 
 class GETDiffRef(nn.Module):
-    def __init__(self, cfg):
+    """cfg.P > 0: feat is the (V+2, P) 0/1 membership (token_features()); it is a
+    non-persistent buffer (not in state_dict: derived from the vocabulary), zero
+    until given here or by set_token_features()."""
+
+    def __init__(self, cfg, feat=None):
         super().__init__()
         assert cfg.H % cfg.NH == 0 and (cfg.H // cfg.NH) % 2 == 0, "H/NH must be an even integer"
         self.cfg = cfg
@@ -180,7 +283,37 @@ class GETDiffRef(nn.Module):
         self.outputs_project = nn.Sequential(nn.Linear(c.H, c.R * c.E), nn.SiLU(),
                                              nn.Linear(c.R * c.E, c.R * c.E))
         self.lm_head = LMHead(c)
+        if c.P > 0:
+            self.register_buffer("feat", torch.zeros(c.V + 2, c.P), persistent=False)
+            self.register_buffer("feat_tok", torch.zeros(0, dtype=torch.long), persistent=False)
+            self.register_buffer("feat_idx", torch.zeros(0, dtype=torch.long), persistent=False)
+            if feat is not None:
+                self.set_token_features(feat)
+        else:
+            assert feat is None, "token features given but cfg.P == 0"
         self.init_weights()
+
+    @torch.no_grad()
+    def set_token_features(self, feat):
+        """feat: (V+2, P) membership (0/1); rows EMPTY and MASK must be zero."""
+        c = self.cfg
+        feat = torch.as_tensor(feat, dtype=torch.float32)
+        assert c.P > 0 and tuple(feat.shape) == (c.V + 2, c.P), "membership must be (V+2, P)"
+        assert not feat[c.V:].any(), "EMPTY and MASK have no features"
+        self.feat = feat.to(self.feat.device).clone()
+        tok, idx = self.feat.nonzero(as_tuple=True)
+        self.feat_tok, self.feat_idx = tok, idx
+
+    def token_table(self):
+        """The effective (V+2, E) token table: word (P = 0), or
+        word[v] + Σ_{f ∈ feat(v)} pitch_embeddings[f] (P > 0), which both the
+        cell embedding and the tied output layer use."""
+        word = self.embeddings.word_embeddings.weight
+        if self.cfg.P == 0:
+            return word
+        fe = self.embeddings.pitch_embeddings.weight
+        w = self.feat[self.feat_tok, self.feat_idx].to(fe.dtype)[:, None]
+        return word.index_add(0, self.feat_tok, fe[self.feat_idx] * w)
 
     # MODEL.md "Initialisation": normal(0, 0.02) weights and embeddings, zero
     # biases, LayerNorm ones/zeros, EMPTY row of the token embedding zero.
@@ -202,7 +335,7 @@ class GETDiffRef(nn.Module):
         assert R == c.R and L <= c.max_cols
         p = c.dropout if self.training else 0.0
         emb = self.embeddings
-        word = emb.word_embeddings.weight
+        word = self.token_table()           # (V+2, E): word, plus the token features when P > 0
 
         # 1. time embedding (B, E)
         te = emb.time_embeddings(time_features(t, word.dtype))
