@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     const gd_params *pp = gd_model_p(net);
     for (int j = 0; j < np; j++)
         memcpy(rows + (size_t)j * E, cells + ((size_t)probe[j][1] * R + probe[j][0]) * E, (size_t)E * sizeof(float));
-    nn_tied_softmax(probs, rows, pp->word, pp->lm_b, np, E, V);
+    nn_tied_softmax(probs, rows, gd_model_tok(net), pp->lm_b, np, E, V);
 
     snprintf(path, sizeof path, "%s/%s.prob", outdir, size);
     FILE *f = fopen(path, "wb");

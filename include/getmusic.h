@@ -404,7 +404,10 @@ typedef struct {
     int max_cols;        /* longest window in columns (original 1536; training uses 512) */
     int diffusion_steps; /* T (100) */
     float dropout;       /* 0.1 */
+    int token_features;  /* 0 (original) or GM_TOKEN_FEATURES: pitch-factorised token embeddings
+                            (dev/MODEL.md "Token features"; GGUF getmusic.token_features) */
 } gm_model_params;
+#define GM_TOKEN_FEATURES 280
 
 typedef struct gm_model gm_model; /* opaque */
 

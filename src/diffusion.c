@@ -278,6 +278,7 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
          * cells are (B, L, R, E). */
         const float *cellv = gd_model_cells(m);
         const gd_params *pp = gd_model_p(m);
+        const float *table = gd_model_tok(m); /* the tied output layer: word, plus token features (MODEL.md) */
         for (int a = 0; a < n_masked;) {
             const int r = cells[a] / L;
             int n = 0;
@@ -287,13 +288,13 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
                 int l = cells[a + j] % L;
                 memcpy(rows + (size_t)j * E, cellv + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
             }
-            row_logits(probs, rows, pp->word, pp->lm_b, n, E, lo[r], hi[r], pad);
+            row_logits(probs, rows, table, pp->lm_b, n, E, lo[r], hi[r], pad);
             if (guided) { /* the same cells of batch 1; log p's normalisers cancel in the softmax */
                 for (int j = 0; j < n; j++) {
                     int l = cells[a + j] % L;
                     memcpy(rows + (size_t)j * E, cellv + n_cells * E + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
                 }
-                row_logits(probs_u, rows, pp->word, pp->lm_b, n, E, lo[r], hi[r], pad);
+                row_logits(probs_u, rows, table, pp->lm_b, n, E, lo[r], hi[r], pad);
                 const float g = p.guidance;
                 for (size_t q = 0; q < (size_t)n * D; q++) probs[q] = (1.0f + g) * probs[q] - g * probs_u[q];
             }

@@ -75,6 +75,11 @@ struct gd_model {
     size_t scratch_n;
     float *tmp[8];         /* (N, max(H, F, RE)) backward temporaries */
     float *dc;             /* (N, RE) */
+    /* token features (P > 0) */
+    int32_t *f_off;        /* (V+3) CSR offsets over all V+2 rows (EMPTY, MASK: empty bags) */
+    int32_t *f_idx;        /* (nnz) feature ids */
+    float *tok;            /* (V+2, E) token table of the last forward */
+    float *dtok;           /* (V+2, E) its gradient (training) */
 
     uint64_t rng;
 };
@@ -133,6 +138,7 @@ static void build_table(table_builder *tb) {
     int64_t RE = (int64_t)c->R * c->E;
     gd_params *p = &tb->m->p;
     add(tb, &p->word, "embeddings.word_embeddings.weight", c->V + 2, c->E, 0);
+    if (c->P > 0) add(tb, &p->feat, "embeddings.pitch_embeddings.weight", c->P, c->E, 0);
     add(tb, &p->type, "embeddings.token_type_embeddings.weight", 2, c->E, 0);
     add(tb, &p->te1_w, "embeddings.time_embeddings.0.weight", c->E, GD_TIME_DIM, 0);
     add(tb, &p->te1_b, "embeddings.time_embeddings.0.bias", c->E, 0, 0);
@@ -171,16 +177,17 @@ static void build_table(table_builder *tb) {
 static void carve_like(gd_params *dst, const gd_params *src, const float *src_base, float *dst_base) {
     float **d = (float **)dst;
     float *const *s = (float *const *)src;
-    for (size_t i = 0; i < sizeof(gd_params) / sizeof(float *); i++) d[i] = dst_base + (s[i] - src_base);
+    for (size_t i = 0; i < sizeof(gd_params) / sizeof(float *); i++) d[i] = s[i] ? dst_base + (s[i] - src_base) : NULL;
 }
 
 gd_model *gd_model_new(const gd_config *cfg, char *err) {
     const gd_config *c = cfg;
     if (c->R < 2 || c->R > 64 || c->V < 2 || c->V > 1000000 || c->E < 1 || c->E > 4096 || c->H < 2 || c->H > 16384 ||
         c->NL < 1 || c->NL > 128 || c->NH < 1 || c->H % c->NH || (c->H / c->NH) % 2 || c->F < 1 || c->F > 65536 ||
-        c->max_cols < 1 || c->max_cols > 65536 || c->T < 2 || c->T > 10000 || !(c->dropout >= 0 && c->dropout < 1)) {
-        gm_fail(err, "invalid model sizes (rows %d, vocab %d, embd %d, hidden %d, layers %d, heads %d, ffn %d, cols %d)",
-                c->R, c->V, c->E, c->H, c->NL, c->NH, c->F, c->max_cols);
+        c->max_cols < 1 || c->max_cols > 65536 || c->T < 2 || c->T > 10000 || !(c->dropout >= 0 && c->dropout < 1) ||
+        c->P < 0 || c->P > 65536) {
+        gm_fail(err, "invalid model sizes (rows %d, vocab %d, embd %d, hidden %d, layers %d, heads %d, ffn %d, cols %d,"
+                " features %d)", c->R, c->V, c->E, c->H, c->NL, c->NH, c->F, c->max_cols, c->P);
         return NULL;
     }
     gd_model *m = calloc(1, sizeof *m);
@@ -191,7 +198,11 @@ gd_model *gd_model_new(const gd_config *cfg, char *err) {
     m->n_params = tb.off;
     m->params = calloc(m->n_params, sizeof *m->params);
     m->tensors = calloc((size_t)m->n_tensors, sizeof *m->tensors);
-    if (!m->params || !m->tensors) {
+    if (c->P > 0) {
+        m->f_off = calloc((size_t)c->V + 3, sizeof *m->f_off); /* no features until gd_model_set_features */
+        m->tok = malloc(((size_t)c->V + 2) * c->E * sizeof *m->tok);
+    }
+    if (!m->params || !m->tensors || (c->P > 0 && (!m->f_off || !m->tok))) {
         gd_model_free(m);
         gm_fail(err, "out of memory for %zu parameters", tb.off);
         return NULL;
@@ -214,15 +225,44 @@ void gd_model_free(gd_model *m) {
     free(m->scratch);
     for (int i = 0; i < 8; i++) free(m->tmp[i]);
     free(m->dc);
+    free(m->f_off);
+    free(m->f_idx);
+    free(m->tok);
+    free(m->dtok);
     free(m);
 }
+
+int gd_model_set_features(gd_model *m, const int32_t *off, const int32_t *idx, char *err) {
+    const gd_config *c = &m->cfg;
+    if (c->P <= 0) return gm_fail(err, "the model has no token features");
+    if (off[0] != 0) return gm_fail(err, "token features: offsets must start at 0");
+    for (int v = 0; v < c->V; v++)
+        if (off[v + 1] < off[v]) return gm_fail(err, "token features: offsets decrease at token %d", v);
+    size_t nnz = (size_t)off[c->V];
+    for (size_t j = 0; j < nnz; j++)
+        if (idx[j] < 0 || idx[j] >= c->P) return gm_fail(err, "token features: feature %d outside 0..%d", idx[j], c->P - 1);
+    int32_t *ni = malloc((nnz ? nnz : 1) * sizeof *ni);
+    if (!ni) return gm_fail(err, "out of memory for %zu token features", nnz);
+    if (nnz) memcpy(ni, idx, nnz * sizeof *ni);
+    free(m->f_idx);
+    m->f_idx = ni;
+    memcpy(m->f_off, off, ((size_t)c->V + 1) * sizeof *off);
+    m->f_off[c->V + 1] = m->f_off[c->V + 2] = (int32_t)nnz; /* EMPTY, MASK: none */
+    return 0;
+}
+
+size_t gd_model_n_feature_pairs(const gd_model *m) { return m->cfg.P > 0 ? (size_t)m->f_off[m->cfg.V] : 0; }
+
+const float *gd_model_tok(const gd_model *m) { return m->cfg.P > 0 ? m->tok : m->p.word; }
 
 int gd_model_alloc_training(gd_model *m, char *err) {
     if (m->grads) return 0;
     m->grads = calloc(m->n_params, sizeof(float));
     m->adam_m = calloc(m->n_params, sizeof(float));
     m->adam_v = calloc(m->n_params, sizeof(float));
-    if (!m->grads || !m->adam_m || !m->adam_v) return gm_fail(err, "out of memory for gradients");
+    if (m->cfg.P > 0) m->dtok = malloc(((size_t)m->cfg.V + 2) * m->cfg.E * sizeof *m->dtok);
+    if (!m->grads || !m->adam_m || !m->adam_v || (m->cfg.P > 0 && !m->dtok))
+        return gm_fail(err, "out of memory for gradients");
     carve_like(&m->g, &m->p, m->params, m->grads);
     return 0;
 }
@@ -376,6 +416,12 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t
     const int R = c->R, E = c->E, H = c->H, F = c->F, RE = R * E, N = B * L;
     const float p_drop = c->dropout;
 
+    /* 0. token table (V+2, E): tok = word + Σ_{f ∈ feat(v)} featemb[f] (MODEL.md "Token features").
+     * Recomputed every pass (V·E + nnz·E adds, well under 1% of a forward): weights may change
+     * between passes (training steps, tests, loaders) without telling the model. */
+    if (c->P > 0) nn_bag_forward(m->tok, p->word, p->feat, m->f_off, m->f_idx, c->V + 2, E);
+    const float *tok = gd_model_tok(m);
+
     /* 1. timestep embedding (B, E) */
     time_features(a->ts, t, B);
     nn_linear_forward(a->te1h, a->ts, p->te1_w, p->te1_b, B, GD_TIME_DIM, E);
@@ -389,7 +435,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t
             float *dst = a->u0 + ((size_t)b * L + l) * RE;
             for (int r = 0; r < R; r++) {
                 size_t i = ((size_t)b * R + r) * L + l;
-                const float *w = p->word + (size_t)x[i] * E;
+                const float *w = tok + (size_t)x[i] * E;
                 const float *ty = p->type + (size_t)(cond[i] ? 1 : 0) * E;
                 const float *te = a->te + (size_t)b * E;
                 for (int e = 0; e < E; e++) dst[r * E + e] = w[e] + ty[e] + te[e];
@@ -439,7 +485,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t
 
 void gd_probs(gd_model *m, float *out) {
     const gd_config *c = &m->cfg;
-    nn_tied_softmax(out, m->a.c, m->p.word, m->p.lm_b, m->B * m->L * c->R, c->E, c->V);
+    nn_tied_softmax(out, m->a.c, gd_model_tok(m), m->p.lm_b, m->B * m->L * c->R, c->E, c->V);
 }
 
 /* ======================================================================== */
@@ -526,7 +572,8 @@ static void backward_network(gd_model *m) {
     memset(du0, 0, (size_t)N * RE * sizeof(float));
     nn_layernorm_backward(du0, g->lne_g, g->lne_b, du, a->u0, a->lne_mean, a->lne_rstd, p->lne_g, N, RE);
 
-    /* 2. cells → token, flag and timestep embeddings (serial scatter: rows collide) */
+    /* 2. cells → token table, flag and timestep embeddings (serial scatter: rows collide) */
+    float *dtok = c->P > 0 ? m->dtok : g->word; /* (V+2, E) */
     float *dte = dA; /* (B, E) */
     memset(dte, 0, (size_t)B * E * sizeof(float));
     for (int b = 0; b < B; b++)
@@ -534,7 +581,7 @@ static void backward_network(gd_model *m) {
             const float *src = du0 + ((size_t)b * L + l) * RE;
             for (int r = 0; r < R; r++) {
                 size_t i = ((size_t)b * R + r) * L + l;
-                float *gw = g->word + (size_t)m->x[i] * E;
+                float *gw = dtok + (size_t)m->x[i] * E;
                 float *gt = g->type + (size_t)(m->cond[i] ? 1 : 0) * E;
                 for (int e = 0; e < E; e++) {
                     float d = src[r * E + e];
@@ -545,7 +592,9 @@ static void backward_network(gd_model *m) {
             }
         }
     /* EMPTY is the padding index (as the original): its row stays zero. */
-    memset(g->word + (size_t)c->V * E, 0, (size_t)E * sizeof(float));
+    memset(dtok + (size_t)c->V * E, 0, (size_t)E * sizeof(float));
+    /* 0. token table → word and token features */
+    if (c->P > 0) nn_bag_backward(g->word, g->feat, dtok, m->f_off, m->f_idx, c->V + 2, E);
 
     /* 1. timestep MLP */
     float *dte1a = dB;
@@ -563,11 +612,15 @@ double gd_loss_backward(gd_model *m, const int32_t *y, const float *wt, const fl
                         float *logits_out, float *nll_out, int backward) {
     const gd_config *c = &m->cfg;
     int n = m->B * m->L * c->R;
+    /* Gradient of the token table: straight into word's (P = 0), or its own
+     * buffer, passed on to word and the features by backward_network. */
+    float *dtok = c->P > 0 ? m->dtok : m->g.word;
     if (backward) memset(m->dc, 0, (size_t)n * c->E * sizeof(float));
-    /* The tied output layer: logits over the first V rows of the embedding;
+    if (backward && c->P > 0) memset(dtok, 0, ((size_t)c->V + 2) * c->E * sizeof(float));
+    /* The tied output layer: logits over the first V rows of the token table;
      * one fused pass for the loss, its gradient and the intact-cell term. */
-    double loss = nn_tied_ce_mix(backward ? m->dc : NULL, backward ? m->g.word : NULL, backward ? m->g.lm_b : NULL,
-                                 logits_out, nll_out, m->a.c, m->p.word, m->p.lm_b, y, wt, wi, ri, n, c->E, c->V,
+    double loss = nn_tied_ce_mix(backward ? m->dc : NULL, backward ? dtok : NULL, backward ? m->g.lm_b : NULL,
+                                 logits_out, nll_out, m->a.c, gd_model_tok(m), m->p.lm_b, y, wt, wi, ri, n, c->E, c->V,
                                  m->scratch);
     if (backward) backward_network(m);
     return loss;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define GD_TIME_DIM 128 /* sinusoidal timestep features */
+#define GD_TOKEN_FEATURES 280 /* P with token features on (MODEL.md "Token features") */
 
 typedef struct {
     int R;        /* grid rows: 2 per track class + 2 chord rows */
@@ -25,11 +26,13 @@ typedef struct {
     int max_cols; /* longest sequence of columns */
     int T;        /* diffusion steps */
     float dropout;
+    int P;        /* token features: 0 = off (the original), else the feature count (GD_TOKEN_FEATURES) */
 } gd_config;
 
 /* Pointers into one buffer. Shapes are row-major; Linear weights (out, in). */
 typedef struct {
-    float *word;    /* (V+2, E) token embedding, also the tied output layer */
+    float *word;    /* (V+2, E) token embedding; with P = 0 also the token table (input and tied output) */
+    float *feat;    /* (P, E) token-feature embeddings, NULL when P = 0 */
     float *type;    /* (2, E) condition flag: 0 target, 1 condition */
     float *te1_w;   /* (E, 128) */
     float *te1_b;   /* (E) */
@@ -87,6 +90,15 @@ const gd_params *gd_model_p(const gd_model *m);
 int gd_model_n_tensors(const gd_model *m);
 const gd_tensor *gd_model_tensor(const gd_model *m, int i);
 const gd_tensor *gd_model_find(const gd_model *m, const char *name);
+/* Token features (P > 0): feat(v) for the V real tokens as CSR, off[V+1]
+ * (off[0] = 0, non-decreasing) and idx[off[V]] in 0..P−1; copied. Until set,
+ * every token has none (tok = word). */
+int gd_model_set_features(gd_model *m, const int32_t *off, const int32_t *idx, char *err);
+/* Number of (token, feature) pairs set (0 when P = 0). */
+size_t gd_model_n_feature_pairs(const gd_model *m);
+/* The token table of the last gd_forward, (V+2, E): tok = word + Σ features
+ * (MODEL.md), = p.word when P = 0. The sampler's restricted logits use it. */
+const float *gd_model_tok(const gd_model *m);
 /* Normal(0, 0.02) weights, zero biases, unit LayerNorm gains, zero EMPTY row. */
 void gd_model_init_random(gd_model *m, uint64_t seed);
 /* Gradients and AdamW moments (training only). */

@@ -13,8 +13,13 @@
  *   getmusic.layout.is_drum, .programs, .velocities, .roles, .fallback  [i32]
  *   getmusic.tokens [string], getmusic.token_counts [u32]   the vocabulary
  *   getmusic.source                                  string provenance
+ *   getmusic.token_features  u32, 0 or 280: pitch-factorised token embeddings
+ *       (dev/MODEL.md "Token features"); absent = 0 (older models, converted
+ *       originals); written only when 280.
  * Tensors: the names of dev/MODEL.md, F32, ne = {in, out} for (out, in)
- * weights; lm_head.weight is tied and not stored.
+ * weights; lm_head.weight is tied and not stored. With token features,
+ * embeddings.pitch_embeddings.weight (280, E); which features each token has
+ * is derived from the vocabulary (model_set_token_features), never stored.
  */
 #include "model.h"
 
@@ -61,8 +66,79 @@ void gm_model_free(gm_model *m) {
 
 static gd_config config_of(const gm_model_params *p, const gm_layout *l, int V) {
     gd_config c = {.R = gm_layout_rows(l), .V = V, .E = p->embd, .H = p->hidden, .NL = p->layers, .NH = p->heads,
-                   .F = p->ffn, .max_cols = p->max_cols, .T = p->diffusion_steps, .dropout = p->dropout};
+                   .F = p->ffn, .max_cols = p->max_cols, .T = p->diffusion_steps, .dropout = p->dropout,
+                   .P = p->token_features};
     return c;
+}
+
+/* ======================================================================== */
+/* Token features (dev/MODEL.md "Token features")                            */
+/* ======================================================================== */
+
+/* Chord-tone intervals above the root, per quality (GM_Q_* order), as bits. */
+static const uint16_t quality_intervals[GM_N_QUALITIES] = {
+    1u << 0 | 1u << 4 | 1u << 7,             /* maj  (null) */
+    1u << 0 | 1u << 3 | 1u << 7,             /* min  (m) */
+    1u << 0 | 1u << 4 | 1u << 8,             /* aug  (+) */
+    1u << 0 | 1u << 3 | 1u << 6,             /* dim */
+    1u << 0 | 1u << 4 | 1u << 7 | 1u << 10,  /* 7    (seven) */
+    1u << 0 | 1u << 4 | 1u << 7 | 1u << 11,  /* maj7 */
+    1u << 0 | 1u << 3 | 1u << 7 | 1u << 10,  /* min7 (m7) */
+    1u << 0 | 1u << 3 | 1u << 6 | 1u << 10,  /* m7b5 */
+};
+
+int gm_model_token_features(const gm_vocab *v, const gm_layout *l, int32_t **off_out, int32_t **idx_out, char *err) {
+    int V = gm_vocab_size(v);
+    int32_t *off = calloc((size_t)V + 1, sizeof *off), *idx = NULL;
+    if (!off) return gm_fail(err, "out of memory");
+    uint8_t pitches[128];
+    /* Two walks over the vocabulary: count into off[id + 1], then fill. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int c = 0; c < l->n_classes; c++) {
+            int b, e;
+            if (gm_vocab_range(v, c, &b, &e)) continue;
+            int base = l->cls[c].is_drum ? 128 : 0;
+            for (int id = b; id < e; id++) {
+                int n = gm_vocab_pitches(v, id, pitches); /* in-range pitches only (drums: GM keys) */
+                if (!pass) off[id + 1] = n;
+                else for (int k = 0; k < n; k++) idx[off[id] + k] = base + pitches[k];
+            }
+        }
+        int b, e;
+        if (!gm_vocab_range(v, -1, &b, &e)) /* chord roots C..B: 256 + pitch class */
+            for (int id = b; id < e; id++) {
+                if (!pass) off[id + 1] = 1;
+                else idx[off[id]] = 256 + (id - b);
+            }
+        if (!gm_vocab_range(v, -2, &b, &e)) /* qualities: 268 + each chord-tone interval */
+            for (int id = b; id < e && id - b < GM_N_QUALITIES; id++) {
+                int k = 0;
+                for (int i = 0; i < 12; i++)
+                    if (quality_intervals[id - b] >> i & 1) {
+                        if (pass) idx[off[id] + k] = 268 + i;
+                        k++;
+                    }
+                if (!pass) off[id + 1] = k;
+            }
+        if (!pass) {
+            for (int id = 0; id < V; id++) off[id + 1] += off[id];
+            if (!(idx = malloc(((size_t)off[V] + 1) * sizeof *idx))) { free(off); return gm_fail(err, "out of memory"); }
+        }
+    }
+    *off_out = off;
+    *idx_out = idx;
+    return 0;
+}
+
+/* The network's feature membership from the model's vocabulary (P > 0). */
+static int model_set_token_features(gm_model *m, char *err) {
+    if (gd_model_config(m->net)->P <= 0) return 0;
+    int32_t *off, *idx;
+    if (gm_model_token_features(m->vocab, &m->layout, &off, &idx, err)) return -1;
+    int rc = gd_model_set_features(m->net, off, idx, err);
+    free(off);
+    free(idx);
+    return rc;
 }
 
 /* A private copy of a vocabulary, through its text form. */
@@ -80,12 +156,16 @@ gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vo
         gm_fail(err, "vocabulary has %d track classes, layout '%s' has %d", gm_vocab_n_classes(v), l->name, l->n_classes);
         return NULL;
     }
+    if (p->token_features != 0 && p->token_features != GM_TOKEN_FEATURES) {
+        gm_fail(err, "token features must be 0 or %d, not %d", GM_TOKEN_FEATURES, p->token_features);
+        return NULL;
+    }
     gm_model *m = calloc(1, sizeof *m);
     if (!m) { gm_fail(err, "out of memory"); return NULL; }
     m->sizes = *p;
     m->layout = *l;
     gd_config c = config_of(p, l, gm_vocab_size(v));
-    if (!(m->vocab = vocab_copy(v, l, err)) || !(m->net = gd_model_new(&c, err))) {
+    if (!(m->vocab = vocab_copy(v, l, err)) || !(m->net = gd_model_new(&c, err)) || model_set_token_features(m, err)) {
         gm_model_free(m);
         return NULL;
     }
@@ -155,6 +235,7 @@ int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source) {
     }
     const char *src = source ? source : m->source;
     if (src) bad |= gguf_set_str(w, "getmusic.source", src);
+    if (c->P > 0) bad |= gguf_set_u32(w, "getmusic.token_features", (uint32_t)c->P);
     const float *params = gd_model_params(m->net);
     for (int i = 0; i < gd_model_n_tensors(m->net) && !bad; i++) {
         const gd_tensor *t = gd_model_tensor(m->net, i);
@@ -295,6 +376,20 @@ gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
     float dr;
     if (gguf_key_type(g, "getmusic.dropout") >= 0 && gguf_get_f32(g, "getmusic.dropout", &dr, NULL) == 0 && dr >= 0 && dr < 1)
         p->dropout = dr;
+    p->token_features = 0; /* absent: the original architecture */
+    if (gguf_key_type(g, "getmusic.token_features") >= 0) {
+        uint32_t tf;
+        if (gguf_get_u32(g, "getmusic.token_features", &tf, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
+        if (tf != 0 && tf != GM_TOKEN_FEATURES) {
+            gm_fail(err, "%s: getmusic.token_features = %u (0 or %d expected)", path, tf, GM_TOKEN_FEATURES);
+            goto fail;
+        }
+        p->token_features = (int)tf;
+    }
+    if (!p->token_features && gguf_find_tensor(g, "embeddings.pitch_embeddings.weight")) {
+        gm_fail(err, "%s: has embeddings.pitch_embeddings.weight but getmusic.token_features is 0 or absent", path);
+        goto fail;
+    }
     if (read_layout(g, &m->layout, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
     if (gm_layout_rows(&m->layout) != R) {
         gm_fail(err, "%s: %d rows, but its layout '%s' has %d classes (%d rows)", path, R, m->layout.name,
@@ -315,6 +410,7 @@ gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
         if (!gguf_find_tensor(g, t->name)) { gm_fail(err, "%s: tensor '%s' is missing", path, t->name); goto fail; }
         if (gguf_read_f32(g, t->name, t->n_dims, ne, params + t->offset, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
     }
+    if (model_set_token_features(m, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
     char *src = NULL;
     if (gguf_key_type(g, "getmusic.source") >= 0 && gguf_get_str(g, "getmusic.source", &src, NULL) == 0) m->source = src;
     free(arch);

@@ -550,3 +550,45 @@ void nn_tied_softmax(float *p, const float *c, const float *W, const float *bias
     nn_linear_forward(p, c, W, bias, n, E, V);
     nn_softmax_forward(p, n, V);
 }
+
+/* ======================================================================== */
+/* Bags of embeddings (token features)                                       */
+/* ======================================================================== */
+
+void nn_bag_forward(float *y, const float *base, const float *table, const int32_t *off, const int32_t *idx, int n,
+                    int E) {
+#pragma omp parallel for schedule(static) if ((size_t)n * E >= NN_PAR_MIN)
+    for (int i = 0; i < n; i++) {
+        float *yi = y + (size_t)i * E;
+        const float *bi = base + (size_t)i * E;
+#pragma omp simd
+        for (int e = 0; e < E; e++) yi[e] = bi[e];
+        for (int32_t j = off[i]; j < off[i + 1]; j++) {
+            const float *t = table + (size_t)idx[j] * E;
+#pragma omp simd
+            for (int e = 0; e < E; e++) yi[e] += t[e];
+        }
+    }
+}
+
+void nn_bag_backward(float *dbase, float *dtable, const float *dy, const int32_t *off, const int32_t *idx, int n,
+                     int E) {
+    if (dbase) {
+#pragma omp parallel for schedule(static) if ((size_t)n * E >= NN_PAR_MIN)
+        for (int i = 0; i < n; i++) {
+            float *d = dbase + (size_t)i * E;
+            const float *g = dy + (size_t)i * E;
+#pragma omp simd
+            for (int e = 0; e < E; e++) d[e] += g[e];
+        }
+    }
+    if (dtable) /* serial: bags share table rows */
+        for (int i = 0; i < n; i++) {
+            const float *g = dy + (size_t)i * E;
+            for (int32_t j = off[i]; j < off[i + 1]; j++) {
+                float *d = dtable + (size_t)idx[j] * E;
+#pragma omp simd
+                for (int e = 0; e < E; e++) d[e] += g[e];
+            }
+        }
+}

@@ -82,4 +82,12 @@ double nn_tied_ce_mix(float *dc, float *dW, float *dbias, float *logits_out, flo
 /* Inference: probabilities p[n][V] = softmax(c·Wᵀ + bias) (one sgemm + row softmax). */
 void nn_tied_softmax(float *p, const float *c, const float *W, const float *bias, int n, int E, int V);
 
+/* Bags of embeddings over a CSR membership (the token features of MODEL.md):
+ *   y[i][E] = base[i] + Σ_{j ∈ off[i]..off[i+1]) table[idx[j]]     (off: n+1 entries)
+ * backward: dbase[i] += dy[i]; dtable[idx[j]] += dy[i] for j in bag i (either may be NULL). */
+void nn_bag_forward(float *y, const float *base, const float *table, const int32_t *off, const int32_t *idx, int n,
+                    int E);
+void nn_bag_backward(float *dbase, float *dtable, const float *dy, const int32_t *off, const int32_t *idx, int n,
+                     int E);
+
 #endif

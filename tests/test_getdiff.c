@@ -88,23 +88,43 @@ static double compare(const char *what, const float *a, const float *ref, size_t
     return rel;
 }
 
-static void test_golden(void) {
+/* dev/golden.bin (the original architecture) or dev/golden_feat.bin (token
+ * features: entries P and feat, the (V+2, P) 0/1 membership, set as CSR). */
+static void test_golden_file(const char *path) {
     golden g;
-    if (golden_load(&g, "dev/golden.bin")) {
-        CHECK(0, "dev/golden.bin missing or unreadable (regenerate: /usr/bin/python3 dev/make_golden.py)");
+    if (golden_load(&g, path)) {
+        CHECK(0, "%s missing or unreadable (regenerate: /usr/bin/python3 dev/make_golden.py)", path);
         return;
     }
     entry *ce = find(&g, "config");
     CHECK(ce && ce->n == 10, "config entry");
     if (!ce || ce->n != 10) { golden_free(&g); return; }
     int32_t *cf = ce->data;
+    entry *eP = find(&g, "P"), *efeat = find(&g, "feat");
+    int P = eP ? ((int32_t *)eP->data)[0] : 0;
     gd_config cfg = {.R = cf[0], .V = cf[1], .E = cf[2], .H = cf[3], .NL = cf[4], .NH = cf[5], .F = cf[6],
-                     .max_cols = cf[7], .T = cf[9], .dropout = 0.0f};
+                     .max_cols = cf[7], .T = cf[9], .dropout = 0.0f, .P = P};
     int L = cf[7], B = cf[8], R = cf[0], V = cf[1];
     char err[GM_ERR_SIZE] = "";
     gd_model *m = gd_model_new(&cfg, err);
     CHECK(m != NULL, "model: %s", err);
     if (!m) { golden_free(&g); return; }
+    if (P > 0) {
+        CHECK(efeat && efeat->n == (size_t)(V + 2) * P, "feat entry (V+2, P)");
+        if (!efeat || efeat->n != (size_t)(V + 2) * P) { gd_model_free(m); golden_free(&g); return; }
+        const float *fm = efeat->data;
+        int32_t *off = malloc((size_t)(V + 1) * sizeof *off), *idx = malloc((size_t)V * P * sizeof *idx);
+        off[0] = 0;
+        for (int v = 0; v < V; v++) {
+            off[v + 1] = off[v];
+            for (int f = 0; f < P; f++)
+                if (fm[(size_t)v * P + f] != 0) idx[off[v + 1]++] = f;
+        }
+        CHECK(gd_model_set_features(m, off, idx, err) == 0, "set features: %s", err);
+        CHECK(gd_model_n_feature_pairs(m) == (size_t)off[V] && off[V] > V, "%d (token, feature) pairs", off[V]);
+        free(off);
+        free(idx);
+    }
     CHECK(gd_model_alloc_training(m, err) == 0, "%s", err);
     float *params = gd_model_params(m);
     int missing = 0;
@@ -141,8 +161,8 @@ static void test_golden(void) {
             for (int r = 0; r < R; r++)
                 memcpy(logits_brl + (((size_t)b * R + r) * L + l) * V, logits + (((size_t)b * L + l) * R + r) * V,
                        (size_t)V * sizeof(float));
-    fprintf(stderr, "golden (R=%d V=%d E=%d H=%d layers=%d heads=%d F=%d L=%d B=%d): worst errors\n", R, V, cfg.E,
-            cfg.H, cfg.NL, cfg.NH, cfg.F, L, B);
+    fprintf(stderr, "%s (R=%d V=%d E=%d H=%d layers=%d heads=%d F=%d L=%d B=%d P=%d): worst errors\n", path, R, V,
+            cfg.E, cfg.H, cfg.NL, cfg.NH, cfg.F, L, B, P);
     compare("logits", logits_brl, elog->data, ncell * (size_t)V, 1e-4);
     float lf = (float)loss;
     compare("loss", &lf, eloss->data, 1, 1e-5);
@@ -170,6 +190,11 @@ static void test_golden(void) {
     free(cond); free(y); free(wt); free(wi); free(ri); free(logits); free(logits_brl);
     gd_model_free(m);
     golden_free(&g);
+}
+
+static void test_golden(void) {
+    test_golden_file("dev/golden.bin");
+    test_golden_file("dev/golden_feat.bin");
 }
 
 /* ======================================================================== */
@@ -405,6 +430,139 @@ static void test_model_file(void) {
     gm_vocab_free(v);
 }
 
+/* p(token) of every cell for one forward of a fixed batch. */
+static float *probs_of(gd_model *net, char *err) {
+    const gd_config *c = gd_model_config(net);
+    enum { L = 16 };
+    int32_t x[64 * L], t = 40;
+    uint8_t cond[64 * L];
+    for (int i = 0; i < c->R * L; i++) {
+        x[i] = i % 3 ? (int32_t)((i * 7) % c->V) : c->V + 1; /* tokens and MASK */
+        cond[i] = (uint8_t)(i % 2);
+    }
+    if (gd_forward(net, x, cond, &t, 1, L, 0, err)) return NULL;
+    float *p = malloc((size_t)c->R * L * c->V * sizeof *p);
+    if (p) gd_probs(net, p);
+    return p;
+}
+
+/* A model with token features: membership from the vocabulary, save → load
+ * (same weights, same probabilities), and the file checks. */
+static void test_model_features(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_layout l;
+    gm_layout_preset(&l, "default", err);
+    gm_vocab_builder *b = gm_vocab_builder_new(&l);
+    uint8_t c1[3] = {60, 64, 67}, c2[2] = {36, 42};
+    gm_vocab_builder_add(b, 2, c1, 3, 20);
+    gm_vocab_builder_add(b, 3, c2, 2, 20);
+    gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
+    gm_vocab_builder_free(b);
+    CHECK(v != NULL, "%s", err);
+    if (!v) return;
+    /* feat(v) of MODEL.md for a few tokens */
+    int32_t *off, *idx;
+    CHECK(gm_model_token_features(v, &l, &off, &idx, err) == 0, "%s", err);
+    struct { const char *tok; int n; int f[4]; } want[] = {
+        {"T3", 0, {0}}, {"<pad>", 0, {0}}, {"M60", 1, {60}}, {"R0", 1, {0}}, {"P60 64 67", 3, {60, 64, 67}},
+        {"D164 170", 2, {164, 170}}, {"D128", 1, {128}}, {"D255", 1, {255}}, {"C", 1, {256}}, {"B", 1, {267}},
+        {"null", 3, {268, 272, 275}}, {"m7b5", 4, {268, 271, 274, 278}}, {"+", 3, {268, 272, 276}},
+    };
+    int V = gm_vocab_size(v), found = 0, bad = 0;
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++)
+        for (int id = 0; id < V; id++) {
+            if (strcmp(gm_vocab_token(v, id), want[k].tok)) continue;
+            found++;
+            bad += off[id + 1] - off[id] != want[k].n;
+            for (int j = 0; j < want[k].n && off[id + 1] - off[id] == want[k].n; j++) bad += idx[off[id] + j] != want[k].f[j];
+        }
+    CHECK(found == (int)(sizeof want / sizeof *want) && !bad, "token features of %d tokens (%d found, %d wrong)",
+          (int)(sizeof want / sizeof *want), found, bad);
+    free(off);
+    free(idx);
+
+    gm_model_params p = {.embd = 8, .hidden = 16, .layers = 2, .heads = 2, .ffn = 24, .max_cols = 64,
+                         .diffusion_steps = 100, .dropout = 0.1f, .token_features = GM_TOKEN_FEATURES};
+    gm_model *m = gm_model_new(&p, &l, v, 7, err);
+    CHECK(m != NULL, "new with token features: %s", err);
+    if (!m) { gm_vocab_free(v); return; }
+    gd_model *net = gm_model_net(m);
+    CHECK(gd_model_config(net)->P == GM_TOKEN_FEATURES && gd_model_find(net, "embeddings.pitch_embeddings.weight") &&
+              gd_model_n_feature_pairs(net) > (size_t)V,
+          "P = %d, %zu (token, feature) pairs", gd_model_config(net)->P, gd_model_n_feature_pairs(net));
+    char dir[] = "/tmp/gm_test_feat_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+    char path[256], bad_path[256];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    snprintf(bad_path, sizeof bad_path, "%s/bad.gguf", dir);
+    CHECK(gm_model_save(m, path, "unit test", err) == 0, "save: %s", err);
+    gm_model *m2 = gm_model_load(path, err);
+    CHECK(m2 != NULL, "load: %s", err);
+    if (m2) {
+        gd_model *n2 = gm_model_net(m2);
+        CHECK(gm_model_sizes(m2).token_features == GM_TOKEN_FEATURES && gd_model_config(n2)->P == GM_TOKEN_FEATURES,
+              "token features survive save → load");
+        CHECK(gd_model_n_params(net) == gd_model_n_params(n2) &&
+                  !memcmp(gd_model_params(net), gd_model_params(n2), gd_model_n_params(net) * sizeof(float)),
+              "weights identical after save → load");
+        CHECK(gd_model_n_feature_pairs(n2) == gd_model_n_feature_pairs(net), "membership rebuilt on load");
+        float *pa = probs_of(net, err), *pb = probs_of(n2, err);
+        size_t np = (size_t)gd_model_config(net)->R * 16 * V;
+        CHECK(pa && pb && !memcmp(pa, pb, np * sizeof(float)), "same probabilities after save → load");
+        /* the features matter: without them (P = 0, same other weights) the probabilities differ */
+        gm_model_params p0 = p;
+        p0.token_features = 0;
+        gm_model *m0 = gm_model_new(&p0, &l, v, 7, err);
+        if (m0 && pa) {
+            gd_model *n0 = gm_model_net(m0);
+            const gd_tensor *w0 = gd_model_find(n0, "embeddings.word_embeddings.weight");
+            for (int i = 0; i < gd_model_n_tensors(n0); i++) {
+                const gd_tensor *t0 = gd_model_tensor(n0, i), *t1 = gd_model_find(net, t0->name);
+                memcpy(gd_model_params(n0) + t0->offset, gd_model_params(net) + t1->offset, t0->n * sizeof(float));
+            }
+            float *pz = probs_of(n0, err);
+            CHECK(w0 && pz && memcmp(pa, pz, np * sizeof(float)) != 0, "token features change the probabilities");
+            free(pz);
+        }
+        gm_model_free(m0);
+        free(pa);
+        free(pb);
+        gm_model_free(m2);
+    }
+    /* File checks: a bad feature count, a wrong-shaped table, a stray table, a missing one. */
+    gm_model_params p0 = p;
+    p0.token_features = 0;
+    gm_model *plain = gm_model_new(&p0, &l, v, 7, err);
+    CHECK(plain != NULL, "%s", err);
+    float junk[300 * 8] = {0};
+    struct { uint32_t key; int64_t rows; const char *what; } cases[] = {
+        {17, 0, "token_features"}, {GM_TOKEN_FEATURES, 100, "shape"}, {0, GM_TOKEN_FEATURES, "pitch_embeddings"},
+        {GM_TOKEN_FEATURES, 0, "pitch_embeddings"},
+    };
+    for (size_t k = 0; plain && k < sizeof cases / sizeof *cases; k++) {
+        gguf_writer *w = gguf_writer_new();
+        int rc = gm_model_to_gguf(plain, w, "unit test");
+        if (cases[k].key) rc |= gguf_set_u32(w, "getmusic.token_features", cases[k].key);
+        int64_t ne[2] = {8, cases[k].rows};
+        if (cases[k].rows) rc |= gguf_add_tensor(w, "embeddings.pitch_embeddings.weight", GGUF_TENSOR_F32, 2, ne, junk);
+        rc |= gguf_write_file(w, bad_path, err);
+        gguf_writer_free(w);
+        CHECK(rc == 0, "write case %zu: %s", k, err);
+        err[0] = 0;
+        gm_model *x = gm_model_load(bad_path, err);
+        CHECK(!x && strstr(err, cases[k].what), "case %zu refused: %s", k, err);
+        gm_model_free(x);
+    }
+    gm_model_free(plain);
+    p.token_features = 5;
+    CHECK(gm_model_new(&p, &l, v, 7, err) == NULL && err[0], "token features 5 refused: %s", err);
+    unlink(path);
+    unlink(bad_path);
+    rmdir(dir);
+    gm_model_free(m);
+    gm_vocab_free(v);
+}
+
 /* The shipped model loads, has the default layout and runs one forward. */
 static void test_shipped_model(void) {
     char err[GM_ERR_SIZE] = "";
@@ -415,6 +573,8 @@ static void test_shipped_model(void) {
     if (!m) return;
     const gm_layout *l = gm_model_layout(m);
     CHECK(!strcmp(l->name, "default") && l->n_classes == 4, "layout %s", l->name);
+    CHECK(gm_model_sizes(m).token_features == 0 && gd_model_config(gm_model_net(m))->P == 0,
+          "models/default.gguf: no token features (the original architecture)");
     gd_model *net = gm_model_net(m);
     const gd_config *c = gd_model_config(net);
     enum { L = 32 };
@@ -438,5 +598,6 @@ int main(void) {
     test_schedule();
     test_sampler();
     test_model_file();
+    test_model_features();
     return test_done("test_getdiff");
 }

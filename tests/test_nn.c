@@ -707,8 +707,81 @@ static void test_threads(void) {
     fprintf(stderr, "1 vs 2 threads: worst relative difference %.3g\n", worst);
 }
 
+/* ------------------------------------------------------------------------ */
+/* bags of embeddings (token features) */
+
+static struct {
+    float *base, *table, *y, *r;
+    const int32_t *off, *idx;
+    int n, E;
+} BAG;
+static double bag_f(void) {
+    nn_bag_forward(BAG.y, BAG.base, BAG.table, BAG.off, BAG.idx, BAG.n, BAG.E);
+    return dot(BAG.y, BAG.r, (size_t)BAG.n * BAG.E);
+}
+
+static void test_bag(void) {
+    /* 6 bags over a 5-row table: empty bags (rows 1, 5), a shared row (2), a repeated one */
+    enum { n = 6, P = 5, E = 3 };
+    const int32_t off[n + 1] = {0, 2, 2, 5, 6, 8, 8}, idx[8] = {0, 2, 1, 2, 4, 2, 3, 3};
+    float *base = falloc(n * E), *table = falloc(P * E), *y = falloc(n * E), *r = falloc(n * E);
+    fill(base, n * E, -1, 1), fill(table, P * E, -1, 1), fill(r, n * E, -1, 1);
+    double ref[n * E];
+    for (int i = 0; i < n; i++)
+        for (int e = 0; e < E; e++) {
+            double s = base[i * E + e];
+            for (int j = off[i]; j < off[i + 1]; j++) s += table[idx[j] * E + e];
+            ref[i * E + e] = s;
+        }
+    nn_bag_forward(y, base, table, off, idx, n, E);
+    CHECK(rel_diff(y, ref, n * E) < 1e-6, "bag forward %.3g", rel_diff(y, ref, n * E));
+    float *dbase = falloc(n * E), *dtable = falloc(P * E);
+    nn_bag_backward(dbase, dtable, r, off, idx, n, E);
+    BAG.base = base, BAG.table = table, BAG.y = y, BAG.r = r, BAG.off = off, BAG.idx = idx, BAG.n = n, BAG.E = E;
+    report_fd("bag", fd_worst(base, n * E, dbase, bag_f));
+    report_fd("bag", fd_worst(table, P * E, dtable, bag_f));
+    /* row 0 is used once, row 2 three times, row 3 twice (repeated in one bag), row 4 once */
+    int ok = 1;
+    for (int e = 0; e < E; e++) {
+        ok &= fabsf(dtable[2 * E + e] - (r[0 * E + e] + r[2 * E + e] + r[3 * E + e])) < 1e-6f;
+        ok &= fabsf(dtable[3 * E + e] - 2 * r[4 * E + e]) < 1e-6f;
+    }
+    CHECK(ok, "bag backward scatters shared and repeated rows");
+    /* += and NULL gradients */
+    nn_bag_backward(NULL, dtable, r, off, idx, n, E);
+    nn_bag_backward(dbase, NULL, r, off, idx, n, E);
+    ok = 1;
+    for (int i = 0; i < n * E; i++) ok &= fabsf(dbase[i] - 2 * r[i]) < 1e-6f;
+    for (int e = 0; e < E; e++) ok &= fabsf(dtable[e] - 2 * (r[e])) < 1e-6f;
+    CHECK(ok, "bag backward accumulates, skips NULL");
+    free(base), free(table), free(y), free(r), free(dbase), free(dtable);
+
+    /* a vocabulary-sized table (the threaded path): forward equals the serial sum */
+    enum { N2 = 3000, P2 = 280, E2 = 16 };
+    int32_t *off2 = malloc((N2 + 1) * sizeof *off2), *idx2 = malloc((size_t)N2 * 4 * sizeof *idx2);
+    off2[0] = 0;
+    for (int i = 0; i < N2; i++) {
+        int k = (int)(urand() * 5);
+        for (int j = 0; j < k; j++) idx2[off2[i] + j] = (int32_t)(urand() * P2);
+        off2[i + 1] = off2[i] + k;
+    }
+    float *b2 = falloc((size_t)N2 * E2), *t2 = falloc((size_t)P2 * E2), *y2 = falloc((size_t)N2 * E2);
+    fill(b2, (size_t)N2 * E2, -1, 1), fill(t2, (size_t)P2 * E2, -1, 1);
+    nn_bag_forward(y2, b2, t2, off2, idx2, N2, E2);
+    double worst = 0;
+    for (int i = 0; i < N2; i++)
+        for (int e = 0; e < E2; e++) {
+            float s = b2[(size_t)i * E2 + e];
+            for (int j = off2[i]; j < off2[i + 1]; j++) s += t2[(size_t)idx2[j] * E2 + e];
+            worst = fmax(worst, fabs((double)s - y2[(size_t)i * E2 + e]));
+        }
+    CHECK(worst == 0, "bag forward, %d rows threaded: same sums (%.3g)", N2, worst);
+    free(off2), free(idx2), free(b2), free(t2), free(y2);
+}
+
 int main(void) {
     nn_set_threads(0);
+    test_bag();
     test_linear();
     test_layernorm();
     test_elementwise();

@@ -62,6 +62,17 @@ ls "$tmp"/k.gguf*.tmp.* >/dev/null 2>&1 && echo "  (killed runs leave temporary 
 msg=$("$GM" train "$tmp/c2" -o "$tmp/g.gguf" $SMALL --steps 3 --init "$tmp/m.gguf" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && grep -q "vocabulary" <<<"$msg" && [ "$(wc -l <<<"$msg")" -eq 1 ] && ok || bad "--init with another vocabulary: rc $rc, '$msg'"
 
+# Token features (dev/MODEL.md): on for a new model with --token-features; --resume and --init keep it.
+"$GM" train "$tmp/c" -o "$tmp/t.gguf" $SMALL --token-features --steps 4 --warmup 2 --ckpt-every 100 --eval-every 2 >/dev/null 2>"$tmp/err" \
+  && ok || bad "train --token-features: $(cat "$tmp/err")"
+"$GM" info --model "$tmp/t.gguf" --json 2>/dev/null | grep -q '"token_features": 280' && ok || bad "info --model: no token features in t.gguf"
+"$GM" info --model "$tmp/m.gguf" --json 2>/dev/null | grep -q '"token_features": 0' && ok || bad "info --model: m.gguf has token features"
+"$GM" train "$tmp/c" -o "$tmp/tr.gguf" $SMALL --token-features --steps 4 --warmup 2 --ckpt-every 100 --eval-every 2 --stop-after 2 >/dev/null 2>&1 || bad "token features, first half"
+"$GM" train "$tmp/c" -o "$tmp/tr.gguf" $SMALL --steps 4 --warmup 2 --ckpt-every 100 --eval-every 2 --resume >/dev/null 2>"$tmp/err" || bad "token features, resume: $(cat "$tmp/err")"
+cmp -s "$tmp/t.gguf" "$tmp/tr.gguf" && ok || bad "token features: resumed model differs from the uninterrupted one"
+"$GM" train "$tmp/c" -o "$tmp/ti.gguf" $SMALL --steps 2 --init "$tmp/t.gguf" >/dev/null 2>"$tmp/err" && \
+  "$GM" info --model "$tmp/ti.gguf" --json 2>/dev/null | grep -q '"token_features": 280' && ok || bad "--init from a token-features model: $(cat "$tmp/err")"
+
 # Usage errors.
 for args in "" "$tmp/c" "$tmp/c -o $tmp/x.gguf --steps 0" "$tmp/c -o $tmp/x.gguf --heads 3" "$tmp/nope -o $tmp/x.gguf" \
             "$tmp/c -o $tmp/x.gguf --resume --init $tmp/m.gguf" "$tmp/c -o $tmp/never.gguf --resume"; do

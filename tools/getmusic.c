@@ -2,6 +2,7 @@
  * getmusic — the command-line tool.
  *
  *   getmusic info SONG.mid [--json] [--layout L]
+ *   getmusic info --model MODEL.gguf [--json]
  *   getmusic prepare DIR... -o CORPUS [--vocab V] [options]
  *   getmusic dump SONG.mid [--vocab V] [--layout L] [--bars A-B]
  *
@@ -29,17 +30,60 @@
 
 #include "cli.h"
 
+/* getmusic info --model MODEL.gguf: sizes, layout, vocabulary, token features. */
+static int info_model(const char *path, int json) {
+    char err[GM_ERR_SIZE];
+    gm_model *m = gm_model_load(path, err);
+    if (!m) return die(EXIT_USAGE, "%s", err);
+    gm_model_params s = gm_model_sizes(m);
+    const gm_layout *l = gm_model_layout(m);
+    const gm_vocab *v = gm_model_vocab(m);
+    if (json) {
+        printf("{\"model\": ");
+        json_str(path);
+        printf(", \"parameters\": %zu, \"embd\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"ffn\": %d, "
+               "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"vocab_size\": %d, \"layout\": ",
+               gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
+               s.token_features, gm_vocab_size(v));
+        json_str(l->name);
+        printf(", \"classes\": [");
+        for (int c = 0; c < l->n_classes; c++) {
+            printf("%s", c ? ", " : "");
+            json_str(l->cls[c].name);
+        }
+        printf("], \"source\": ");
+        json_str(gm_model_source(m));
+        printf("}\n");
+    } else {
+        printf("model     %s\n", path);
+        printf("network   %.2f M parameters: embd %d, hidden %d, %d layers, %d heads, ffn %d, up to %d columns, "
+               "%d diffusion steps\n", gm_model_n_params(m) / 1e6, s.embd, s.hidden, s.layers, s.heads, s.ffn,
+               s.max_cols, s.diffusion_steps);
+        if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
+        else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
+        printf("layout    %s:", l->name);
+        for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
+        printf("\nsource    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
+    }
+    gm_model_free(m);
+    return 0;
+}
+
 static int cmd_info(int argc, char **argv) {
-    const char *in = NULL, *layout_name = "default";
+    const char *in = NULL, *layout_name = "default", *model = NULL;
     int json = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1]) return die(EXIT_USAGE, "info: unknown option '%s'", argv[i]);
         else if (!in) in = argv[i];
         else return die(EXIT_USAGE, "info: one file at a time ('%s' is extra)", argv[i]);
     }
-    if (!in) return die(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]");
+    if (model && !in) return info_model(model, json);
+    if (model) return die(EXIT_USAGE, "info: a song or --model, not both");
+    if (!in) return die(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
+                                    "       getmusic info --model MODEL.gguf [--json]");
     char err[GM_ERR_SIZE];
     gm_layout layout;
     if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "%s", err);
@@ -267,6 +311,9 @@ static void usage_train(FILE *f) {
             "  --ckpt-every N       steps between checkpoints (%d)\n"
             "  --embd N --hidden N --layers N --heads N --ffn N --dropout X   sizes of a new model\n"
             "                       (default %d %d %d %d %d %g)\n"
+            "  --token-features     a new model gets pitch-factorised token embeddings: each token's\n"
+            "                       vector adds its pitches' (drum keys', chord root's, chord tones')\n"
+            "                       vectors (dev/MODEL.md); --init and --resume keep the model's setting\n"
             "  --threads N          threads (default: all cores)\n"
             "  --seed N             (%llu)\n"
             "  --quiet              no progress line\n",
@@ -304,6 +351,7 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = die(EXIT_USAGE, "%s needs a file", a); p.out = val; i++; }
         else if (!strcmp(a, "--init")) { if (!val) status = die(EXIT_USAGE, "--init needs a model file"); p.init = val; i++; }
         else if (!strcmp(a, "--resume")) p.resume = 1;
+        else if (!strcmp(a, "--token-features")) p.sizes.token_features = GM_TOKEN_FEATURES;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         INT_OPT("--steps", 1, 100000000, p.steps)
         INT_OPT("--stop-after", 1, 100000000, p.stop_after)
@@ -476,6 +524,7 @@ static void usage(FILE *f) {
             "getmusic %s — arrange music with GETMusic on the CPU\n\n"
             "usage:\n"
             "  getmusic info SONG.mid [--json] [--layout L]     tracks, classes, tempo, metre, bars, key, chords\n"
+            "  getmusic info --model MODEL.gguf [--json]        a model's sizes, layout, vocabulary, token features\n"
             "  getmusic prepare DIR... -o CORPUS [options]      MIDI folders → training corpus (+ vocabulary)\n"
             "  getmusic dump SONG.mid [--vocab V] [--bars A-B]  the GETScore token grid as text\n"
             "  getmusic train CORPUS -o MODEL.gguf [options]    train (or --resume, or --init to fine-tune)\n"
