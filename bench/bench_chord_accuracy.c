@@ -147,25 +147,28 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Evaluates one song's chords with the given (already set) metre. */
-static int eval_chords(const gm_score *s, const label *labs, int nl, tally *t) {
+/* Evaluates one song's chords with the given (already set) metre, scored on
+ * fe frames per bar (1 bars, 2 half bars) against the label that covers most
+ * of each frame, with the recogniser run on fr frames per bar (fr <= fe;
+ * a bar's chord stands for both of its halves). */
+static int eval_chords(const gm_score *s, const label *labs, int nl, int fe, int fr, tally *t) {
     gm_barmap bm;
     char err[GM_ERR_SIZE];
     if (gm_barmap_build(&bm, s, 4, err)) {
         fprintf(stderr, "barmap: %s\n", err);
         return -1;
     }
-    int nb = bm.n_bars;
-    gm_chord *out = malloc((size_t)nb * sizeof *out);
-    int64_t *best = calloc((size_t)nb, sizeof *best);
-    int *ref = malloc((size_t)nb * sizeof *ref);
+    int nb = bm.n_bars, nf = nb * fe;
+    gm_chord *out = malloc((size_t)nb * fr * sizeof *out);
+    int64_t *best = calloc((size_t)nf, sizeof *best);
+    int *ref = malloc((size_t)nf * sizeof *ref);
     if (!out || !best || !ref) {
         free(out); free(best); free(ref);
         gm_barmap_free(&bm);
         return -1;
     }
     double t0 = now();
-    int rc = gm_chords_recognize(s, &bm, out, err);
+    int rc = gm_chords_recognize_frames(s, &bm, fr, out, err);
     t->seconds += now() - t0;
     if (rc) {
         fprintf(stderr, "recognize: %s\n", err);
@@ -173,35 +176,37 @@ static int eval_chords(const gm_score *s, const label *labs, int nl, tally *t) {
         gm_barmap_free(&bm);
         return -1;
     }
-    for (int b = 0; b < nb; b++) ref[b] = -1;
+    for (int f = 0; f < nf; f++) ref[f] = -1;
     for (int i = 0; i < nl; i++) {
         int64_t a = gm_score_seconds_to_tick(s, labs[i].t0), z = gm_score_seconds_to_tick(s, labs[i].t1);
         if (a >= bm.bar_tick[nb]) continue;
-        for (int b = gm_barmap_bar_of_tick(&bm, a); b < nb && bm.bar_tick[b] < z; b++) {
-            int64_t lo = a > bm.bar_tick[b] ? a : bm.bar_tick[b];
-            int64_t hi = z < bm.bar_tick[b + 1] ? z : bm.bar_tick[b + 1];
-            if (hi - lo > best[b]) {
-                best[b] = hi - lo;
-                ref[b] = i;
+        for (int b = gm_barmap_bar_of_tick(&bm, a); b < nb && bm.bar_tick[b] < z; b++)
+            for (int k = 0; k < fe; k++) {
+                int64_t f0 = gm_barmap_frame_tick(&bm, b, fe, k), f1 = gm_barmap_frame_tick(&bm, b, fe, k + 1);
+                int64_t lo = a > f0 ? a : f0, hi = z < f1 ? z : f1;
+                if (hi - lo > best[b * fe + k]) {
+                    best[b * fe + k] = hi - lo;
+                    ref[b * fe + k] = i;
+                }
             }
-        }
     }
-    for (int b = 0; b < nb; b++) {
+    for (int f = 0; f < nf; f++) {
         t->bars++;
-        if (ref[b] < 0) { t->unlabelled++; continue; }
-        const label *l = &labs[ref[b]];
+        if (ref[f] < 0) { t->unlabelled++; continue; }
+        const label *l = &labs[ref[f]];
+        const gm_chord pred = out[(f / fe) * fr + (f % fe) * fr / fe];
         if (l->root < 0) { t->n_bars++; continue; }
         t->labelled++;
-        int rok = out[b].root == l->root;
+        int rok = pred.root == l->root;
         t->root_ok += rok;
         t->by_raw[l->raw][0]++;
         t->by_raw[l->raw][1] += rok;
-        if (out[b].quality >= 0) t->pred_q[out[b].quality]++;
+        if (pred.quality >= 0) t->pred_q[pred.quality]++;
         if (l->map != MAP_OTHER) {
-            int qok = rok && out[b].quality == l->quality;
+            int qok = rok && pred.quality == l->quality;
             t->mapped++;
             t->mapped_ok += qok;
-            t->triad_ok += rok && triad_of(out[b].quality) == triad_of(l->quality);
+            t->triad_ok += rok && triad_of(pred.quality) == triad_of(l->quality);
             t->by_raw_q[l->raw] += qok;
             if (l->map == MAP_EXACT) {
                 t->exact++;
@@ -278,7 +283,7 @@ int main(int argc, char **argv) {
         printf("chord_accuracy: %s/pop909 not found; nothing to measure\n", dir);
         return 0;
     }
-    static tally beats, own;
+    static tally beats, own, half_bar, half_half; /* half bars scored: bar recogniser, half-bar recogniser */
     int songs = 0, failed = 0, key_n = 0, key_exact = 0, key_sig = 0, key_rel = 0, key_fifth = 0;
     int spacing[17] = {0};
     double t_start = now(), t_key = 0;
@@ -300,10 +305,11 @@ int main(int argc, char **argv) {
             continue;
         }
         /* The file's own metre, then the downbeat-aligned bars. */
-        int ok = eval_chords(&s, labs, nl, &own) == 0;
+        int ok = eval_chords(&s, labs, nl, 1, 1, &own) == 0;
         int bpb = 4;
         snprintf(path, sizeof path, "%s/pop909/%03d/beat_midi.txt", dir, song);
-        ok = ok && metre_from_beats(&s, path, &bpb) == 0 && eval_chords(&s, labs, nl, &beats) == 0;
+        ok = ok && metre_from_beats(&s, path, &bpb) == 0 && eval_chords(&s, labs, nl, 1, 1, &beats) == 0 &&
+             eval_chords(&s, labs, nl, 2, 1, &half_bar) == 0 && eval_chords(&s, labs, nl, 2, 2, &half_half) == 0;
         if (ok) spacing[bpb]++;
         songs += ok;
         failed += !ok;
@@ -331,19 +337,23 @@ int main(int argc, char **argv) {
     printf("\nPOP909 chord recognition vs chord_midi.txt (%d songs, %d failed)\n", songs, failed);
     printf("bars: downbeat-aligned, %d songs of 4 beats/bar, %d of 6, %d other\n\n", spacing[4], spacing[6],
            songs - spacing[4] - spacing[6]);
-    printf("%-44s %14s %14s\n", "", "downbeat bars", "file's metre");
-    printf("%-44s %14ld %14ld\n", "bars", beats.bars, own.bars);
-    printf("%-44s %14ld %14ld\n", "  labelled N (excluded)", beats.n_bars, own.n_bars);
-    printf("%-44s %14ld %14ld\n", "  no label (excluded)", beats.unlabelled, own.unlabelled);
-    printf("%-44s %14ld %14ld\n", "  evaluated", beats.labelled, own.labelled);
-    printf("%-44s %13.1f%% %13.1f%%\n", "root accuracy", pct(beats.root_ok, beats.labelled), pct(own.root_ok, own.labelled));
-    printf("%-44s %14ld %14ld\n", "bars with a mappable quality", beats.mapped, own.mapped);
-    printf("%-44s %13.1f%% %13.1f%%\n", "root+quality accuracy (mappable)", pct(beats.mapped_ok, beats.mapped),
-           pct(own.mapped_ok, own.mapped));
-    printf("%-44s %13.1f%% %13.1f%%\n", "root+quality accuracy (exact labels only)", pct(beats.exact_ok, beats.exact),
-           pct(own.exact_ok, own.exact));
-    printf("%-44s %13.1f%% %13.1f%%\n", "root+triad accuracy (7ths folded, mappable)", pct(beats.triad_ok, beats.mapped),
-           pct(own.triad_ok, own.mapped));
+    /* Columns: the tallies, and which of their counts each row shows. */
+    const tally *col[4] = {&beats, &half_bar, &half_half, &own};
+    printf("%-40s %11s %11s %11s %11s\n", "", "downbeat", "half bars,", "half bars,", "file's");
+    printf("%-40s %11s %11s %11s %11s\n", "", "bars", "bar chords", "half-bar", "metre");
+#define ROW_N(name, field) do { printf("%-40s", name); for (int c = 0; c < 4; c++) printf(" %11ld", col[c]->field); printf("\n"); } while (0)
+#define ROW_P(name, ok, of) do { printf("%-40s", name); for (int c = 0; c < 4; c++) printf(" %10.1f%%", pct(col[c]->ok, col[c]->of)); printf("\n"); } while (0)
+    ROW_N("frames (bars or half bars)", bars);
+    ROW_N("  labelled N (excluded)", n_bars);
+    ROW_N("  no label (excluded)", unlabelled);
+    ROW_N("  evaluated", labelled);
+    ROW_P("root accuracy", root_ok, labelled);
+    ROW_N("frames with a mappable quality", mapped);
+    ROW_P("root+quality accuracy (mappable)", mapped_ok, mapped);
+    ROW_P("root+quality accuracy (exact labels only)", exact_ok, exact);
+    ROW_P("root+triad accuracy (7ths folded, mappable)", triad_ok, mapped);
+#undef ROW_N
+#undef ROW_P
 
     printf("\nper POP909 quality (downbeat bars): bars, root acc, root+quality acc\n");
     int order[MAX_RAW];

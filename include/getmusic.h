@@ -128,6 +128,16 @@ int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col);
 int  gm_barmap_bar_of_tick(const gm_barmap *bm, int64_t tick);
 int  gm_barmap_bar_of_col(const gm_barmap *bm, int col);
 
+/* Chord frames: a bar cut into `frames` parts (1 = the bar, 2 = half bars)
+ * for the chord rows. Part k of a bar of n columns starts at column
+ * bar_col + ceil(k·n/frames): 16 columns → 8+8, 12 (3/4, 6/8) → 6+6, and an
+ * odd count gives the first half the extra column (7/16: 4+3). Returns the
+ * first column of part k (0..frames; k = frames is the next bar's start). */
+#define GM_MAX_CHORD_FRAMES 2
+int gm_barmap_frame_col(const gm_barmap *bm, int bar, int frames, int k);
+/* The same as a tick (the start of that column; part `frames` = next bar). */
+int64_t gm_barmap_frame_tick(const gm_barmap *bm, int bar, int frames, int k);
+
 /* Seconds ↔ ticks through the tempo map (120 bpm before the first tempo). */
 double  gm_score_tick_to_seconds(const gm_score *s, int64_t tick);
 int64_t gm_score_seconds_to_tick(const gm_score *s, double seconds);
@@ -229,10 +239,46 @@ typedef struct {
  * bars carry a neighbouring chord; N (root -1) only when the piece has no
  * pitched note. More than 65,536 bars is an error. out: [bm->n_bars]. */
 int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, char *err);
+/* The same over `frames_per_bar` frames per bar (1 or 2, see
+ * gm_barmap_frame_col), with the chord and key change probabilities per
+ * frame scaled so that a bar keeps the model's odds. out: [n_bars·frames],
+ * frame k of bar b at out[b·frames + k]. */
+int gm_chords_recognize_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar, gm_chord *out,
+                               char *err);
 /* "C", "Am", "G7", "Bdim", "Fmaj7", "Em7", "Bm7b5", "Caug", "N" */
 const char *gm_chord_name(gm_chord c, char *buf, size_t n);
 /* Parses "C G Am F7 ..." style names; returns 0 or -1 with err. */
 int gm_chord_parse(const char *name, gm_chord *out, char *err);
+/* A chord progression in bars: names separated by spaces or commas. Without
+ * '|' every name is one bar ("C G Am F" = 4 bars). With '|', '|' and line
+ * ends separate bars and a bar holds one name (the whole bar) or two (its
+ * halves): "C G | Am F" = 2 bars of 2 chords; empty bars ("| C |") are
+ * skipped. out: malloc'd [2·n_bars], both halves of every bar (a one-chord
+ * bar twice). Returns 0 or -1 with err (the first bad name or bar). */
+int gm_chords_parse_bars(const char *text, gm_chord **out, int *n_bars, char *err);
+
+/* Human chord labels as chords of our vocabulary (for training data; the
+ * metrics read the same files as tone sets, gm_chord_labels): POP909's
+ * chord_midi.txt has one "start end label" line per chord, times in seconds
+ * on the MIDI file's clock, labels Harte-style ("C#:min7", "A:maj/3", "N").
+ * Every POP909 quality maps to the nearest of ours (see chord.c: hdim7 →
+ * m7b5, dim7 → dim, sus2/sus4/maj6 → maj, sus4(b7) → 7, min6/minmaj7 →
+ * min); inversions keep the root. */
+typedef struct {
+    double start, end;     /* seconds, 0 <= start <= end */
+    gm_chord chord;        /* root -1 for N */
+} gm_timed_chord;
+/* One label's text → chord: 0, or -1 with err for an unknown root/quality. */
+int gm_chord_label_nearest(const char *text, gm_chord *out, char *err);
+/* Reads a label file: *out malloc'd [*n]. Malformed lines are an error
+ * naming the line. */
+int gm_timed_chords_read(const char *path, gm_timed_chord **out, int *n, char *err);
+/* Chords per frame from labels: the label sounding longest in each frame
+ * (seconds → ticks through s's tempo map), roots moved up by `shift`
+ * semitones (the song's transposition); frames no label reaches are N.
+ * out: [n_bars·frames_per_bar]. */
+int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_bar, const gm_timed_chord *labels,
+                         int n_labels, int shift, gm_chord *out, char *err);
 
 /* ------------------------------------------------------------------------ */
 /* GETScore: vocabulary and token grid (src/getscore.c)                      */
@@ -311,6 +357,15 @@ typedef struct {
  * [bm.n_bars] or NULL to leave chord rows as EMPTY. Absent classes are EMPTY. */
 int gm_grid_encode(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
                    const gm_chord *chords, gm_encode_stats *stats, char *err);
+/* The same with `frames_per_bar` chords per bar (1 or 2): chords
+ * [bm.n_bars·frames], each written over its frame's columns (see
+ * gm_barmap_frame_col); N (root -1) is <pad> in both rows. */
+int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
+                          const gm_chord *chords, int frames_per_bar, gm_encode_stats *stats, char *err);
+/* The chord rows back as chords: the tokens at each frame's first column
+ * (root -1 where either row is <pad>, EMPTY or not a chord token).
+ * out: [g->bm.n_bars·frames_per_bar]. */
+int gm_grid_chords(const gm_grid *g, const gm_vocab *v, int frames_per_bar, gm_chord *out, char *err);
 /* Grid → score: one track per present class with its output program, name and
  * velocity; the template gives ticks per quarter, tempo map, metre, key
  * (may be NULL: 480 tpq, 120 bpm, the grid's bar map metre). */
@@ -334,6 +389,9 @@ typedef struct {
     int valid_percent;         /* songs held out for validation, by song-name hash, 10 */
     int n_threads;             /* 0 = all online cores */
     int transpose_to_c;        /* 1: shift every song to C major / A minor */
+    int chord_frames_per_bar;  /* chords per bar in the chord rows: 2 (half bars) or 1 */
+    int chord_labels;          /* 1: a chord_midi.txt beside a MIDI file (POP909) gives its
+                                  chords instead of the recogniser */
     /* Called from worker threads (serialised by the library) as files finish. */
     void (*progress)(void *user_data, size_t done, size_t total);
     void *user_data;
@@ -353,6 +411,9 @@ typedef struct {
     size_t segments_empty;      /* dropped: no note in any track */
     size_t notes_in, notes_exact, notes_onset_pitch, compounds_oov;
     size_t tracks_unmapped;
+    size_t songs_chord_labels;  /* songs whose chords came from chord_midi.txt */
+    size_t songs_labels_bad;    /* songs whose chord_midi.txt was unreadable (recognised instead) */
+    int chord_frames_per_bar;
     int vocab_class_size[GM_MAX_CLASSES];
     int vocab_size;
     gm_prepare_skip *skipped;   /* [n_skipped], owned; free with gm_prepare_summary_free */
@@ -373,6 +434,7 @@ typedef struct {
     gm_vocab *vocab;
     int n_rows;                 /* 2 * n_classes + 2 */
     int window_cols;
+    int chord_frames_per_bar;   /* 1 or 2 (corpus version 1: 1) */
     size_t n_segments;
     size_t n_songs;
     uint16_t *tokens;           /* [n_segments][n_rows][window_cols] */
@@ -424,6 +486,10 @@ gm_model_params gm_model_sizes(const gm_model *m);
 const gm_layout *gm_model_layout(const gm_model *m);
 const gm_vocab *gm_model_vocab(const gm_model *m);
 const char *gm_model_source(const gm_model *m); /* "" if none */
+/* Chords per bar the model was trained with (GGUF getmusic.chord_frames_per_bar;
+ * 1 when absent, as in models made before it); generate encodes at it. */
+int  gm_model_chord_frames(const gm_model *m);
+int  gm_model_set_chord_frames(gm_model *m, int frames_per_bar, char *err); /* 1 or 2 */
 size_t gm_model_n_params(const gm_model *m);
 
 /* ------------------------------------------------------------------------ */
@@ -494,8 +560,11 @@ typedef struct {
     int continue_bars;         /* > 0: append this many bars (metre and tempo of the last bar) */
     int new_bars;              /* without an input score: the length in bars (4/4, 120 bpm) */
     int chord_mode;            /* GM_CHORDS_* */
-    const gm_chord *chords;    /* GM_CHORDS_GIVEN: one per bar, repeated when shorter */
-    int n_chords;
+    const gm_chord *chords;    /* GM_CHORDS_GIVEN: chord_frames_per_bar per bar, repeated
+                                  bar by bar when shorter than the piece */
+    int n_chords;              /* entries in chords (a multiple of chord_frames_per_bar) */
+    int chord_frames_per_bar;  /* of `chords`: 0 or 1 = one per bar, 2 = half bars. A
+                                  model of 1 frame per bar takes each bar's first half */
     int steps;                 /* denoising steps per window, 1..T (100) */
     float temperature;         /* > 0 (1) */
     int top_k;                 /* 0 = off */
@@ -521,7 +590,8 @@ typedef struct {
     size_t notes_kept;         /* input notes copied unchanged */
     size_t notes_generated;    /* notes written by the model */
     int chords_given;          /* 1 when chords conditioned the model */
-    gm_chord *chords;          /* [n_bars] chord condition per bar in the input's key
+    int chord_frames_per_bar;  /* the model's: chords per bar in `chords` */
+    gm_chord *chords;          /* [n_bars·chord_frames_per_bar] chord condition per frame in the input's key
                                   (root -1 where none); free with gm_generate_report_free */
 } gm_generate_report;
 

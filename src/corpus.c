@@ -9,7 +9,9 @@
  *
  * Pipeline (threads work on whole files; nothing is shared but counters):
  *   1. read → classify tracks → find key, transpose to C → quantise to 16ths →
- *      chords per bar → count compound pitch tokens (thread-local builders)
+ *      chords per frame (bar or half bar; from chord_midi.txt beside the file
+ *      when there is one, else recognised) → count compound pitch tokens
+ *      (thread-local builders)
  *   2. vocabulary: merge the counts and apply the frequency rule (or load one)
  *   3. encode every song as a grid, cut bar-aligned windows, hash them
  *   4. (serial, in song order) drop empty and duplicate segments, split by
@@ -21,7 +23,16 @@
  *   u64 n_segments, u64 n_songs, u32 index_crc, u32 tokens_crc,
  *   layout: char name[32], u32 n_classes, per class {char name[32], u8 prefix,
  *           u8 is_drum, u8 out_program, u8 velocity, u32 roles, u32 fallback},
+ *   u32 chord_frames_per_bar (version 2 on),
  *   u32 header_crc (of every header byte before it)
+ *   so header_bytes = 56 + 36 + 44·n_classes + 4 + 4.
+ *
+ * Version 2 (half-bar chords) added chord_frames_per_bar: 1 = the chord rows
+ * hold one chord per bar (as version 1 did); 2 = one per half bar, the first
+ * ceil(n/2) columns of an n-column bar holding its first chord and the rest
+ * its second (gm_barmap_frame_col). A model trained on the corpus records it
+ * as the GGUF key getmusic.chord_frames_per_bar (see model.c). Version 1
+ * corpora are refused with a message to prepare them again.
  *   index:  per song {u16 len, bytes}, per segment {u32 song, u32 col, u8 valid}
  *   tokens: u16 [n_segments][n_rows][window_cols]
  */
@@ -38,7 +49,7 @@
 #include <unistd.h>
 
 #define CORPUS_MAGIC "GMCORPUS"
-#define CORPUS_VERSION 1u
+#define CORPUS_VERSION 2u
 #define MAX_FILES 1000000
 
 /* ======================================================================== */
@@ -161,8 +172,10 @@ typedef struct {
     int ok;                  /* read and used */
     char reason[GM_ERR_SIZE];
     gm_score score;          /* classified (track.cls), transposed, quantised */
-    gm_chord *chords;        /* [n_bars] */
+    gm_chord *chords;        /* [n_bars * chord frames per bar] */
     int n_bars;
+    int labelled;            /* chords from chord_midi.txt */
+    int labels_bad;          /* chord_midi.txt there but unreadable: recognised instead */
     size_t tracks_unmapped;
     /* after encoding */
     int n_segments;
@@ -208,6 +221,29 @@ static int count_compounds(gm_vocab_builder *b, const gm_score *s, const gm_barm
     return 0;
 }
 
+/* POP909 keeps human chord labels in chord_midi.txt beside each song; they
+ * are the harmony a listener hears, which our recogniser matches only about
+ * 60% of the time, so a song that has them trains on them. Fills so->chords
+ * from the labels (roots moved by the song's transposition `shift`) and
+ * returns 1, or returns 0 when there are none or they are unreadable. */
+static int chords_from_label_file(song *so, const char *midi_path, const gm_score *s, const gm_barmap *bm,
+                                  int frames, int shift) {
+    char path[4200], err[GM_ERR_SIZE];
+    const char *slash = strrchr(midi_path, '/');
+    snprintf(path, sizeof path, "%.*s%schord_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path, slash ? "/" : "");
+    if (access(path, R_OK)) return 0;
+    gm_timed_chord *labels = NULL;
+    int n = 0;
+    if (gm_timed_chords_read(path, &labels, &n, err) || gm_chords_from_timed(s, bm, frames, labels, n, shift, so->chords, err)) {
+        so->labels_bad = 1;
+        free(labels);
+        return 0;
+    }
+    free(labels);
+    so->labelled = 1;
+    return 1;
+}
+
 /* Stage 1 for one file. Returns 0 with so->ok set or cleared; -1 only for
  * out of memory in the builder. */
 static int analyse_song(song *so, const input_file *f, const gm_layout *l, const gm_prepare_params *p,
@@ -239,7 +275,8 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
         gm_score_free(s);
         return 0;
     }
-    if (p->transpose_to_c) gm_score_transpose(s, gm_key_shift_to_c(gm_key_find(s)));
+    int shift = p->transpose_to_c ? gm_key_shift_to_c(gm_key_find(s)) : 0;
+    gm_score_transpose(s, shift);
     gm_barmap bm;
     if (gm_score_quantize(s, 4, err) || gm_barmap_build(&bm, s, 4, err)) {
         gm_strlcpy(so->reason, err, sizeof so->reason);
@@ -247,9 +284,12 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
         return 0;
     }
     so->n_bars = bm.n_bars;
-    so->chords = malloc((size_t)bm.n_bars * sizeof *so->chords);
+    const int frames = p->chord_frames_per_bar;
+    so->chords = malloc((size_t)bm.n_bars * frames * sizeof *so->chords);
     int rc = 0;
-    if (!so->chords || gm_chords_recognize(s, &bm, so->chords, err)) {
+    if (!so->chords ||
+        (!(p->chord_labels && chords_from_label_file(so, f->path, s, &bm, frames, shift)) &&
+         gm_chords_recognize_frames(s, &bm, frames, so->chords, err))) {
         gm_strlcpy(so->reason, so->chords ? err : "out of memory", sizeof so->reason);
         gm_score_free(s);
     } else if (b && count_compounds(b, s, &bm, l->n_classes)) {
@@ -262,9 +302,9 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
 }
 
 /* Stage 3 for one song: encode and cut bar-aligned windows. */
-static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, int hop, char *err) {
+static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, int hop, int frames, char *err) {
     gm_grid g;
-    if (gm_grid_encode(&g, &so->score, l, v, so->chords, &so->stats, err)) return -1;
+    if (gm_grid_encode_frames(&g, &so->score, l, v, so->chords, frames, &so->stats, err)) return -1;
     int R = g.n_rows, empty = gm_vocab_empty(v), pad = gm_vocab_pad(v);
     /* Window starts: bar lines, each the first one at least `hop` after the last. */
     int max_seg = g.n_cols / (hop > 0 ? hop : 1) + 2;
@@ -347,7 +387,9 @@ static void *worker(void *arg) {
             rc = analyse_song(so, &pl->files->v[i], pl->layout, pl->p, pl->builders ? pl->builders[wa->id] : NULL);
             if (rc) snprintf(err, sizeof err, "out of memory counting tokens");
         } else {
-            rc = so->ok ? segment_song(so, pl->layout, pl->vocab, pl->p->window_cols, pl->p->hop_cols, err) : 0;
+            rc = so->ok ? segment_song(so, pl->layout, pl->vocab, pl->p->window_cols, pl->p->hop_cols,
+                                       pl->p->chord_frames_per_bar, err)
+                        : 0;
         }
         pthread_mutex_lock(&pl->mu);
         if (rc && !pl->failed) {
@@ -440,6 +482,8 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
         fprintf(f, "notes encoded      %zu: onset and pitch kept %.2f%%, also duration token %.2f%%; compounds out of vocabulary %zu\n",
                 sm->notes_in, sm->notes_in ? 100.0 * sm->notes_onset_pitch / sm->notes_in : 0.0,
                 sm->notes_in ? 100.0 * sm->notes_exact / sm->notes_in : 0.0, sm->compounds_oov);
+        fprintf(f, "chords             %d per bar; from chord_midi.txt labels in %zu songs (%zu unreadable, recognised), recognised in the rest\n",
+                sm->chord_frames_per_bar, sm->songs_chord_labels, sm->songs_labels_bad);
         fprintf(f, "tracks unmapped    %zu\nvocabulary         %d tokens:", sm->tracks_unmapped, sm->vocab_size);
         for (int c = 0; c < l->n_classes; c++) fprintf(f, " %s %d", l->cls[c].name, sm->vocab_class_size[c]);
         fprintf(f, "\nseconds            %.2f\nskipped files      %zu\n", sm->seconds, sm->n_skipped);
@@ -454,10 +498,11 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
         fprintf(f, ", \"window_cols\": %d, \"hop_cols\": %d, \"files\": %zu, \"songs\": %zu, \"songs_valid\": %zu, "
                    "\"segments_train\": %zu, \"segments_valid\": %zu, \"segments_duplicate\": %zu, \"segments_empty\": %zu, "
                    "\"notes_in\": %zu, \"notes_exact\": %zu, \"notes_onset_pitch\": %zu, \"compounds_oov\": %zu, \"tracks_unmapped\": %zu, "
+                   "\"chord_frames_per_bar\": %d, \"songs_chord_labels\": %zu, \"songs_labels_bad\": %zu, "
                    "\"vocab_size\": %d, \"vocab_classes\": {",
                 p->window_cols, p->hop_cols, sm->files, sm->songs, sm->songs_valid, sm->segments_train, sm->segments_valid,
                 sm->segments_duplicate, sm->segments_empty, sm->notes_in, sm->notes_exact, sm->notes_onset_pitch, sm->compounds_oov,
-                sm->tracks_unmapped, sm->vocab_size);
+                sm->tracks_unmapped, sm->chord_frames_per_bar, sm->songs_chord_labels, sm->songs_labels_bad, sm->vocab_size);
         for (int c = 0; c < l->n_classes; c++) {
             fprintf(f, "%s", c ? ", " : "");
             json_str(f, l->cls[c].name);
@@ -490,6 +535,8 @@ gm_prepare_params gm_prepare_default_params(void) {
     p.valid_percent = 10;
     p.n_threads = 0;
     p.transpose_to_c = 1;
+    p.chord_frames_per_bar = 2;
+    p.chord_labels = 1;
     return p;
 }
 
@@ -519,6 +566,9 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
     if (p.valid_percent < 0 || p.valid_percent > 100) return gm_fail(err, "validation share %d%% is out of range 0..100", p.valid_percent);
     if (!(p.vocab_coverage > 0 && p.vocab_coverage <= 1)) return gm_fail(err, "vocabulary coverage must be in (0, 1]");
     if (strlen(out_dir) > 4000) return gm_fail(err, "output folder name is too long");
+    if (p.chord_frames_per_bar < 1 || p.chord_frames_per_bar > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "%d chords per bar is out of range 1..%d", p.chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
+    sm->chord_frames_per_bar = p.chord_frames_per_bar;
     gm_layout layout;
     if (gm_layout_preset(&layout, p.layout, err)) return -1;
     int n_threads = p.n_threads > 0 ? p.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -612,6 +662,8 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
         sm->notes_onset_pitch += so->stats.notes_onset_pitch;
         sm->compounds_oov += so->stats.compounds_oov;
         sm->tracks_unmapped += so->tracks_unmapped;
+        sm->songs_chord_labels += (size_t)so->labelled;
+        sm->songs_labels_bad += (size_t)so->labels_bad;
         size_t name_len = strlen(files.v[i].name);
         if (name_len > 65535) name_len = 65535;
         buf_u16(&index, (uint16_t)name_len);
@@ -673,6 +725,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
         buf_u32(&head, k->roles);
         buf_u32(&head, k->fallback);
     }
+    buf_u32(&head, (uint32_t)p.chord_frames_per_bar);
     if (head.oom) { gm_fail(err, "out of memory"); goto done_pool; }
     uint32_t hb = (uint32_t)head.n + 4;
     memcpy(head.p + 12, (uint8_t[4]){hb & 0xff, (hb >> 8) & 0xff, (hb >> 16) & 0xff, hb >> 24}, 4);
@@ -746,6 +799,7 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     if (!d) { gm_fail(err, "%s: out of memory (%zu bytes)", path, size); goto out; }
     if (fread(d, 1, size, f) != size) { gm_fail(err, "%s: read error", path); goto out; }
     if (memcmp(d, CORPUS_MAGIC, 8)) { gm_fail(err, "%s: not a getmusic corpus (bad magic)", path); goto out; }
+    if (rd_u32(d + 8) == 1) { gm_fail(err, "%s: corpus version 1 (one chord per bar, before half-bar chords); prepare it again with this build", path); goto out; }
     if (rd_u32(d + 8) != CORPUS_VERSION) { gm_fail(err, "%s: corpus version %u, this build reads %u", path, rd_u32(d + 8), CORPUS_VERSION); goto out; }
     size_t hb = rd_u32(d + 12);
     if (hb < 84 || hb > size) { gm_fail(err, "%s: corrupt header size", path); goto out; }
@@ -759,7 +813,7 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     c->layout.name[31] = 0;
     uint32_t nc = rd_u32(q + 32);
     q += 36;
-    if (nc < 1 || nc > GM_MAX_CLASSES || hb != 56 + 36 + nc * 44 + 4 || R != 2 * (int)nc + 2 || W < 1 || W > 65536 || V < 17) {
+    if (nc < 1 || nc > GM_MAX_CLASSES || hb != 56 + 36 + nc * 44 + 4 + 4 || R != 2 * (int)nc + 2 || W < 1 || W > 65536 || V < 17) {
         gm_fail(err, "%s: inconsistent header (rows %d, classes %u, window %d)", path, R, nc, W);
         goto out;
     }
@@ -777,6 +831,11 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     }
     c->n_rows = R;
     c->window_cols = W;
+    c->chord_frames_per_bar = (int)rd_u32(q);
+    if (c->chord_frames_per_bar < 1 || c->chord_frames_per_bar > GM_MAX_CHORD_FRAMES) {
+        gm_fail(err, "%s: %d chords per bar in the header (1..%d allowed)", path, c->chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
+        goto out;
+    }
     /* index: names then segments; bounds-checked walk */
     size_t off = hb;
     if (n_songs > size || n_seg > size) { gm_fail(err, "%s: corrupt counts", path); goto out; }

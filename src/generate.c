@@ -153,6 +153,8 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
     const gm_model_params mp = gm_model_sizes(m);
     const int nc = l->n_classes, R = gm_layout_rows(l);
     const int EMPTY = gm_vocab_empty(v), MASK = gm_vocab_mask(v), PAD = gm_vocab_pad(v);
+    const int F = gm_model_chord_frames(m); /* chords per bar, as the model was trained */
+    const int Fg = p.chord_frames_per_bar > 0 ? p.chord_frames_per_bar : 1; /* of the given chords */
 
     /* ---- requests that make no sense ---- */
     if (nc > 32) return gm_fail(err, "layout has %d classes; at most 32 supported", nc);
@@ -163,6 +165,9 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
     if (!(p.chord_guidance >= 0) || !isfinite(p.chord_guidance)) return gm_fail(err, "chord guidance must be a number >= 0");
     if (p.chord_mode < GM_CHORDS_CONDITIONS || p.chord_mode > GM_CHORDS_NONE) return gm_fail(err, "unknown chord mode");
     if (p.chord_mode == GM_CHORDS_GIVEN && (!p.chords || p.n_chords < 1)) return gm_fail(err, "no chords given");
+    if (Fg > GM_MAX_CHORD_FRAMES) return gm_fail(err, "%d chords per bar given; at most %d", Fg, GM_MAX_CHORD_FRAMES);
+    if (p.chord_mode == GM_CHORDS_GIVEN && p.n_chords % Fg)
+        return gm_fail(err, "%d chords do not make whole bars of %d", p.n_chords, Fg);
     if (p.continue_bars < 0 || p.continue_bars > 100000) return gm_fail(err, "bars to continue must be in 0..100000");
     if (p.n_ranges < 0 || (p.n_ranges > 0 && !p.ranges)) return gm_fail(err, "bad bar ranges");
     if (p.n_ranges && p.continue_bars) return gm_fail(err, "infill bars or continue a piece, not both at once");
@@ -253,14 +258,19 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
         memset(bar_masked, 1, (size_t)n_bars);
     }
 
-    /* ---- chords per bar (in C) ---- */
-    if (!(chords = malloc((size_t)n_bars * sizeof *chords)) || !(bar_has_chord = calloc((size_t)n_bars, 1))) goto oom;
-    for (int b = 0; b < n_bars; b++) chords[b] = (gm_chord){-1, -1};
+    /* ---- chords per frame (in C): F per bar ---- */
+    if (!(chords = malloc((size_t)n_bars * F * sizeof *chords)) || !(bar_has_chord = calloc((size_t)n_bars, 1))) goto oom;
+    for (int i = 0; i < n_bars * F; i++) chords[i] = (gm_chord){-1, -1};
     if (p.chord_mode == GM_CHORDS_GIVEN) {
+        /* Given bars repeat bar by bar; a model of one chord per bar takes
+         * the first half's (the chord on the downbeat). */
         for (int b = 0; b < n_bars; b++) {
-            gm_chord ch = p.chords[b % p.n_chords];
-            if (ch.root >= 0) ch.root = (int8_t)(((ch.root + shift) % 12 + 12) % 12);
-            chords[b] = ch;
+            const gm_chord *gb = p.chords + (size_t)(b % (p.n_chords / Fg)) * Fg;
+            for (int k = 0; k < F; k++) {
+                gm_chord ch = gb[k * Fg / F];
+                if (ch.root >= 0) ch.root = (int8_t)(((ch.root + shift) % 12 + 12) % 12);
+                chords[b * F + k] = ch;
+            }
             bar_has_chord[b] = 1;
         }
     } else if (p.chord_mode != GM_CHORDS_NONE) {
@@ -277,14 +287,14 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
                 if (b >= 0 && b < n_bars) bar_has_chord[b] = any = 1;
             }
         }
-        if (any && gm_chords_recognize(&cs, &bm, chords, err)) goto out;
+        if (any && gm_chords_recognize_frames(&cs, &bm, F, chords, err)) goto out;
         for (int b = 0; b < n_bars; b++)
-            if (!bar_has_chord[b]) chords[b] = (gm_chord){-1, -1};
+            for (int k = 0; k < F && !bar_has_chord[b]; k++) chords[b * F + k] = (gm_chord){-1, -1};
     }
 
     /* ---- the grid and its condition flags ---- */
     gm_encode_stats st;
-    if (gm_grid_encode(&g, &c, l, v, chords, &st, err)) goto out;
+    if (gm_grid_encode_frames(&g, &c, l, v, chords, F, &st, err)) goto out;
     if (g.n_cols != bm.n_cols || g.bm.n_bars != n_bars) {
         gm_fail(err, "internal: grid has %d columns, bar map %d", g.n_cols, bm.n_cols);
         goto out;
@@ -421,9 +431,10 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
         rep->notes_generated = n_gen;
         rep->chords_given = 0;
         for (int b = 0; b < n_bars; b++) rep->chords_given |= bar_has_chord[b];
+        rep->chord_frames_per_bar = F;
         rep->chords = chords; /* handed over, moved back to the input's key */
-        for (int b = 0; b < n_bars; b++)
-            if (chords[b].root >= 0) chords[b].root = (int8_t)(((chords[b].root - shift) % 12 + 12) % 12);
+        for (int i = 0; i < n_bars * F; i++)
+            if (chords[i].root >= 0) chords[i].root = (int8_t)(((chords[i].root - shift) % 12 + 12) % 12);
         chords = NULL;
     }
     rc = 0;

@@ -35,7 +35,10 @@
  *
  * Our additions: out-of-vocabulary compounds are replaced by the closest
  * in-vocabulary subset (most notes kept) instead of being dropped; bars of
- * any metre take their own number of columns (from gm_barmap).
+ * any metre take their own number of columns (from gm_barmap); the chord
+ * rows may hold a chord per half bar (gm_grid_encode_frames: the first
+ * ceil(n/2) columns of an n-column bar, then the rest), as pop music
+ * often changes chord every two beats.
  */
 #include "getmusic.h"
 #include "util.h"
@@ -907,7 +910,58 @@ static int cmp_gnote(const void *a, const void *b) {
 
 int gm_grid_encode(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
                    const gm_chord *chords, gm_encode_stats *stats, char *err) {
+    return gm_grid_encode_frames(g, s, l, v, chords, 1, stats, err);
+}
+
+/* Chord rows: each frame's root and quality over all its columns; a frame
+ * with no chord stays <pad> (the original skips "N.C." bars); no chords at
+ * all leaves the rows EMPTY. */
+static int encode_chords(gm_grid *g, const gm_vocab *v, const gm_chord *chords, int frames, char *err) {
+    const int R = g->n_rows, pad = gm_vocab_pad(v), empty = gm_vocab_empty(v);
+    int32_t *rrow = g->tok + (size_t)(R - 2) * g->n_cols; /* [n_cols] chord roots */
+    int32_t *qrow = g->tok + (size_t)(R - 1) * g->n_cols; /* [n_cols] chord qualities */
+    for (int b = 0; b < g->bm.n_bars; b++)
+        for (int k = 0; k < frames; k++) {
+            int rt = empty, qt = empty;
+            if (chords) {
+                gm_chord ch = chords[b * frames + k];
+                if (ch.root >= 0 && ch.root < 12 && ch.quality >= 0 && ch.quality < GM_N_QUALITIES)
+                    rt = v->root_begin + ch.root, qt = v->qual_begin + ch.quality;
+                else if (ch.root == -1)
+                    rt = qt = pad;
+                else
+                    return gm_fail(err, "bar %d: invalid chord (root %d, quality %d)", b + 1, ch.root, ch.quality);
+            }
+            int j1 = gm_barmap_frame_col(&g->bm, b, frames, k + 1);
+            for (int j = gm_barmap_frame_col(&g->bm, b, frames, k); j < j1; j++) rrow[j] = rt, qrow[j] = qt;
+        }
+    return 0;
+}
+
+int gm_grid_chords(const gm_grid *g, const gm_vocab *v, int frames, gm_chord *out, char *err) {
+    if (!g || !g->tok || !v || !out) return gm_fail(err, "grid chords: null argument");
+    if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "grid chords: %d frames per bar (1..%d allowed)", frames, GM_MAX_CHORD_FRAMES);
+    if (g->n_rows < 2) return gm_fail(err, "grid has no chord rows");
+    const int32_t *rrow = g->tok + (size_t)(g->n_rows - 2) * g->n_cols;
+    const int32_t *qrow = g->tok + (size_t)(g->n_rows - 1) * g->n_cols;
+    for (int b = 0; b < g->bm.n_bars; b++)
+        for (int k = 0; k < frames; k++) {
+            int j = gm_barmap_frame_col(&g->bm, b, frames, k);
+            gm_chord c = {-1, -1};
+            if (j < gm_barmap_frame_col(&g->bm, b, frames, k + 1) && rrow[j] >= v->root_begin &&
+                rrow[j] < v->root_begin + 12 && qrow[j] >= v->qual_begin && qrow[j] < v->qual_begin + GM_N_QUALITIES)
+                c = (gm_chord){(int8_t)(rrow[j] - v->root_begin), (int8_t)(qrow[j] - v->qual_begin)};
+            out[b * frames + k] = c;
+        }
+    return 0;
+}
+
+int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
+                          const gm_chord *chords, int frames, gm_encode_stats *stats, char *err) {
     memset(g, 0, sizeof *g);
+    if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "%d chords per bar (1..%d allowed)", frames, GM_MAX_CHORD_FRAMES);
     gm_encode_stats st;
     memset(&st, 0, sizeof st);
     if (!s) return gm_fail(err, "no score");
@@ -1008,25 +1062,7 @@ int gm_grid_encode(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_v
         }
     }
 
-    /* Chord rows: the bar's root and quality over all its columns; a bar
-     * with no chord stays <pad> (the original skips "N.C." bars). */
-    int32_t *rrow = g->tok + (size_t)(2 * nc) * g->n_cols;     /* [n_cols] chord roots */
-    int32_t *qrow = g->tok + (size_t)(2 * nc + 1) * g->n_cols; /* [n_cols] chord qualities */
-    for (int b = 0; b < g->bm.n_bars; b++) {
-        int rt = empty, qt = empty;
-        if (chords) {
-            gm_chord ch = chords[b];
-            if (ch.root >= 0 && ch.root < 12 && ch.quality >= 0 && ch.quality < GM_N_QUALITIES)
-                rt = v->root_begin + ch.root, qt = v->qual_begin + ch.quality;
-            else if (ch.root == -1)
-                rt = qt = pad;
-            else {
-                gm_fail(err, "bar %d: invalid chord (root %d, quality %d)", b + 1, ch.root, ch.quality);
-                goto fail;
-            }
-        }
-        for (int j = g->bm.bar_col[b]; j < g->bm.bar_col[b + 1]; j++) rrow[j] = rt, qrow[j] = qt;
-    }
+    if (encode_chords(g, v, chords, frames, err)) goto fail;
     free(gn);
     free(track_cls);
     if (stats) *stats = st;

@@ -13,6 +13,12 @@
  *   getmusic.layout.is_drum, .programs, .velocities, .roles, .fallback  [i32]
  *   getmusic.tokens [string], getmusic.token_counts [u32]   the vocabulary
  *   getmusic.source                                  string provenance
+ *   getmusic.chord_frames_per_bar  u32, 1 or 2: chords per bar in the chord
+ *       rows the model was trained on (2 = half bars: the first ceil(n/2)
+ *       columns of an n-column bar hold its first chord, the rest its
+ *       second). Absent = 1 (models before it, converted originals). Set from
+ *       the corpus header's chord_frames_per_bar (see corpus.c) by
+ *       gm_model_set_chord_frames; always written.
  *   getmusic.token_features  u32, 0 or 280: pitch-factorised token embeddings
  *       (dev/MODEL.md "Token features"); absent = 0 (older models, converted
  *       originals); written only when 280.
@@ -35,6 +41,7 @@ struct gm_model {
     gm_layout layout;
     gm_vocab *vocab;
     char *source;
+    int chord_frames; /* chords per bar in the chord rows, 1 or 2 */
 };
 
 gd_model *gm_model_net(gm_model *m) { return m->net; }
@@ -43,6 +50,14 @@ const gm_layout *gm_model_layout(const gm_model *m) { return &m->layout; }
 const gm_vocab *gm_model_vocab(const gm_model *m) { return m->vocab; }
 const char *gm_model_source(const gm_model *m) { return m->source ? m->source : ""; }
 size_t gm_model_n_params(const gm_model *m) { return gd_model_n_params(m->net); }
+int gm_model_chord_frames(const gm_model *m) { return m->chord_frames; }
+
+int gm_model_set_chord_frames(gm_model *m, int frames, char *err) {
+    if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "%d chords per bar (1..%d allowed)", frames, GM_MAX_CHORD_FRAMES);
+    m->chord_frames = frames;
+    return 0;
+}
 
 gm_model_params gm_model_default_params(void) {
     gm_model_params p = {.embd = 64, .hidden = 256, .layers = 4, .heads = 4, .ffn = 1024, .max_cols = 512,
@@ -164,6 +179,7 @@ gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vo
     if (!m) { gm_fail(err, "out of memory"); return NULL; }
     m->sizes = *p;
     m->layout = *l;
+    m->chord_frames = 1;
     gd_config c = config_of(p, l, gm_vocab_size(v));
     if (!(m->vocab = vocab_copy(v, l, err)) || !(m->net = gd_model_new(&c, err)) || model_set_token_features(m, err)) {
         gm_model_free(m);
@@ -236,6 +252,7 @@ int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source) {
     const char *src = source ? source : m->source;
     if (src) bad |= gguf_set_str(w, "getmusic.source", src);
     if (c->P > 0) bad |= gguf_set_u32(w, "getmusic.token_features", (uint32_t)c->P);
+    bad |= gguf_set_u32(w, "getmusic.chord_frames_per_bar", (uint32_t)m->chord_frames);
     const float *params = gd_model_params(m->net);
     for (int i = 0; i < gd_model_n_tensors(m->net) && !bad; i++) {
         const gd_tensor *t = gd_model_tensor(m->net, i);
@@ -369,6 +386,12 @@ gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
         get_size(g, "getmusic.layers", 1, 128, &p->layers, e2) || get_size(g, "getmusic.heads", 1, 256, &p->heads, e2) ||
         get_size(g, "getmusic.ffn", 1, 65536, &p->ffn, e2) || get_size(g, "getmusic.max_cols", 1, 65536, &p->max_cols, e2) ||
         get_size(g, "getmusic.diffusion_steps", 2, 1000, &p->diffusion_steps, e2)) {
+        gm_fail(err, "%s: %s", path, e2);
+        goto fail;
+    }
+    m->chord_frames = 1; /* absent: models from before half-bar chords */
+    if (gguf_key_type(g, "getmusic.chord_frames_per_bar") >= 0 &&
+        get_size(g, "getmusic.chord_frames_per_bar", 1, GM_MAX_CHORD_FRAMES, &m->chord_frames, e2)) {
         gm_fail(err, "%s: %s", path, e2);
         goto fail;
     }

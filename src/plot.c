@@ -930,7 +930,7 @@ static int beat_cols(const gm_barmap *bm, int num, int den) {
 }
 
 static void draw_system(gm_roll *r, int s, int top, const gm_score *sc, const int *slot, const gm_chord *chords,
-                        int n_chords) {
+                        int n_chords, int frames) {
     gm_canvas *c = r->c;
     const gm_barmap *bm = &r->bm;
     const gm_roll_info *in = &r->info;
@@ -1010,12 +1010,22 @@ static void draw_system(gm_roll *r, int s, int top, const gm_score *sc, const in
             gm_canvas_text(c, x + 2, top, buf, 1, GM_ROLL_BARNUM_RGB);
             free_num = x + 2 + w + 6;
         }
-        if (b < n_chords && chords[b].root >= 0) {
-            const char *t = gm_chord_name(chords[b], buf, sizeof buf);
+        /* a name per frame (bar or half bar) where the chord changes; a
+         * chord held over the whole bar has the bar's room */
+        for (int k = 0; k < frames; k++) {
+            int i = b * frames + k, e = k + 1;
+            if (i >= n_chords || chords[i].root < 0) continue;
+            if (k > 0 && chords[i].root == chords[i - 1].root && chords[i].quality == chords[i - 1].quality) continue;
+            while (e < frames && i + e - k < n_chords && chords[i + e - k].root == chords[i].root &&
+                   chords[i + e - k].quality == chords[i].quality)
+                e++;
+            int xf = col_x(r, s, gm_barmap_frame_col(bm, b, frames, k));
+            int xe = e == frames ? x_next : col_x(r, s, gm_barmap_frame_col(bm, b, frames, e));
+            const char *t = gm_chord_name(chords[i], buf, sizeof buf);
             int w = gm_canvas_text_width(t, 1);
-            if (x + 3 >= free_chord && w + 5 <= x_next - x) {
-                gm_canvas_text(c, x + 3, top + ROLL_NUM_H, t, 1, GM_ROLL_CHORD_RGB);
-                free_chord = x + 3 + w + 4;
+            if (xf + 3 >= free_chord && w + 5 <= xe - xf) {
+                gm_canvas_text(c, xf + 3, top + ROLL_NUM_H, t, 1, GM_ROLL_CHORD_RGB);
+                free_chord = xf + 3 + w + 4;
             }
         }
     }
@@ -1177,6 +1187,7 @@ gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_param
     /* chords */
     const gm_chord *chords = p.chords;
     int n_chords = p.chords ? p.n_chords : 0;
+    int frames = p.chords && p.chord_frames_per_bar > 1 ? p.chord_frames_per_bar : 1;
     if (!chords) {
         own_chords = malloc((size_t)bm->n_bars * sizeof *own_chords);
         if (!own_chords) {
@@ -1317,7 +1328,7 @@ gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_param
     legend_flow(r->c, leg, n_leg, 10, title_h + 1, W - 10);
     int y = top;
     for (int si = 0; si < in->n_systems; si++) {
-        draw_system(r, si, y, s, slot, chords, n_chords);
+        draw_system(r, si, y, s, slot, chords, n_chords, frames);
         y += ROLL_NUM_H + ROLL_CHORD_H + 1 + sys_height(r) + 1 + ROLL_GAP;
     }
     free(own_chords);

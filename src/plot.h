@@ -148,10 +148,11 @@ typedef struct {
     int width, height;        /* pixels; 0 = automatic (see above) */
     int first_bar, last_bar;  /* 0-based, inclusive; -1 = from the first / to the last bar */
     int bars_per_row;         /* bars per system; 0 = automatic (as many as fit the width) */
-    const gm_chord *chords;   /* chord of bar i of the whole piece (i < n_chords); NULL =
+    const gm_chord *chords;   /* chord of frame i of the whole piece (i < n_chords); NULL =
                                  recognise with gm_chords_recognize; non-NULL with
                                  n_chords = 0: no chord names */
     int n_chords;
+    int chord_frames_per_bar; /* frames of `chords` per bar: 0 or 1 = bars, 2 = half bars */
     const char *title;        /* drawn at the top; NULL = none */
 } gm_roll_params;
 

@@ -309,6 +309,24 @@ int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col) {
     return bm->bar_tick[b] + muldiv_round(col - bm->bar_col[b], bm->ticks_per_quarter, bm->steps_per_quarter);
 }
 
+int gm_barmap_frame_col(const gm_barmap *bm, int bar, int frames, int k) {
+    int a = bm->bar_col[bar], n = bm->bar_col[bar + 1] - a;
+    if (frames < 1) frames = 1;
+    if (k <= 0) return a;
+    if (k >= frames) return a + n;
+    return a + (k * n + frames - 1) / frames;
+}
+
+/* From the bar's own start, so a short bar (cut by a time signature) keeps
+ * its frames inside it. */
+int64_t gm_barmap_frame_tick(const gm_barmap *bm, int bar, int frames, int k) {
+    if (k <= 0) return bm->bar_tick[bar];
+    if (k >= frames) return bm->bar_tick[bar + 1];
+    int64_t t = bm->bar_tick[bar] + muldiv_round(gm_barmap_frame_col(bm, bar, frames, k) - bm->bar_col[bar],
+                                                 bm->ticks_per_quarter, bm->steps_per_quarter);
+    return t < bm->bar_tick[bar + 1] ? t : bm->bar_tick[bar + 1];
+}
+
 int gm_score_quantize(gm_score *s, int spq, char *err) {
     gm_score_sort(s);
     gm_barmap bm;

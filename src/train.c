@@ -376,6 +376,8 @@ int gm_train(const gm_train_params *pp, char *err) {
         if (!(tr.ema = malloc(tr.n_params * sizeof(float)))) { gm_fail(err, "out of memory"); goto out; }
         memcpy(tr.ema, gd_model_params(tr.net), tr.n_params * sizeof(float));
     }
+    /* The model encodes chords as its corpus did (also over --init models). */
+    if (gm_model_set_chord_frames(tr.model, tr.corpus.chord_frames_per_bar, err)) goto out;
     if (gd_model_config(tr.net)->max_cols < tr.W) {
         gm_fail(err, "the model takes %d columns, the corpus segments have %d", gd_model_config(tr.net)->max_cols, tr.W);
         goto out;

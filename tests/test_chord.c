@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <stdint.h>
+#include <unistd.h>
 
 #define TPQ 480
 #define BAR (4 * TPQ)
@@ -455,6 +456,198 @@ static void test_names(void) {
 }
 
 /* ======================================================================== */
+/* Half-bar frames                                                           */
+/* ======================================================================== */
+
+/* Chords changing at the half bar are found per half; one per bar is what
+ * gm_chords_recognize gives, and frames = 1 is exactly it. */
+static void test_half_bars(void) {
+    char a[16], b[16];
+    gm_score s;
+    gm_track *tr = new_piano(&s);
+    /* C G | Am | F G7 | C */
+    static const int prog[8][2] = {{0, GM_Q_MAJ}, {7, GM_Q_MAJ}, {9, GM_Q_MIN}, {9, GM_Q_MIN},
+                                   {5, GM_Q_MAJ}, {7, GM_Q_DOM7}, {0, GM_Q_MAJ}, {0, GM_Q_MAJ}};
+    for (int i = 0; i < 8; i++) add_chord(tr, (int64_t)i * BAR / 2, BAR / 2, prog[i][0], prog[i][1]);
+    gm_score_sort(&s);
+    gm_barmap bm;
+    char err[GM_ERR_SIZE] = "";
+    CHECK(gm_barmap_build(&bm, &s, 4, err) == 0 && bm.n_bars == 4, "bars %d", bm.n_bars);
+    gm_chord half[8], bars[4], one[4];
+    CHECK(gm_chords_recognize_frames(&s, &bm, 2, half, err) == 0, "%s", err);
+    for (int i = 0; i < 8; i++)
+        CHECK(half[i].root == prog[i][0] && half[i].quality == prog[i][1], "half %d: %s want %s", i, cname(half[i], a),
+              cname((gm_chord){(int8_t)prog[i][0], (int8_t)prog[i][1]}, b));
+    CHECK(gm_chords_recognize(&s, &bm, bars, err) == 0 && gm_chords_recognize_frames(&s, &bm, 1, one, err) == 0, "%s", err);
+    CHECK(!memcmp(bars, one, sizeof bars), "frames = 1 is the bar recogniser");
+    CHECK(gm_chords_recognize_frames(&s, &bm, 3, half, err) != 0 && strstr(err, "frames"), "3 frames refused: %s", err);
+    CHECK(gm_chords_recognize_frames(&s, &bm, 0, half, err) != 0, "0 frames refused");
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
+
+    /* A chord held over the bar stays one chord in both halves (the Viterbi
+     * does not split a bar for nothing), in 3/4 too (6+6 columns). */
+    tr = new_piano(&s);
+    gm_score_add_timesig(&s, 0, 3, 4);
+    add_chord(tr, 0, 3 * TPQ, 2, GM_Q_MIN7);
+    add_chord(tr, 3 * TPQ, 3 * TPQ, 7, GM_Q_DOM7);
+    gm_score_sort(&s);
+    CHECK(gm_barmap_build(&bm, &s, 4, err) == 0 && bm.n_bars == 2, "3/4 bars %d", bm.n_bars);
+    CHECK(gm_chords_recognize_frames(&s, &bm, 2, half, err) == 0 && half[0].root == 2 && half[1].root == 2 &&
+              half[1].quality == GM_Q_MIN7 && half[2].root == 7 && half[3].root == 7 && half[3].quality == GM_Q_DOM7,
+          "Dm7 | G7 held: %s %s %s %s", cname(half[0], a), cname(half[1], b), cname(half[2], a), cname(half[3], b));
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
+}
+
+/* ======================================================================== */
+/* Progressions in bars: "C G | Am F"                                        */
+/* ======================================================================== */
+
+/* Parses and checks root of every half against want ("C C G G" style, N as -1). */
+static void check_bars(const char *text, int n_want, const int *roots) {
+    gm_chord *c = NULL;
+    int n = -1;
+    char err[GM_ERR_SIZE] = "";
+    int rc = gm_chords_parse_bars(text, &c, &n, err);
+    CHECK(rc == 0 && n == n_want, "'%s': rc %d, %d bars (want %d): %s", text, rc, n, n_want, err);
+    for (int i = 0; rc == 0 && n == n_want && i < 2 * n; i++)
+        CHECK(c[i].root == roots[i], "'%s' half %d: root %d want %d", text, i, c[i].root, roots[i]);
+    free(c);
+}
+
+static void test_progressions(void) {
+    check_bars("C G Am F", 4, (const int[]){0, 0, 7, 7, 9, 9, 5, 5});
+    check_bars("C G | Am F", 2, (const int[]){0, 7, 9, 5});
+    check_bars("C,G,Am,F", 4, (const int[]){0, 0, 7, 7, 9, 9, 5, 5});
+    check_bars("| C | G D |\n| Am |\n", 3, (const int[]){0, 0, 7, 2, 9, 9});
+    check_bars("C G\nAm F\n", 4, (const int[]){0, 0, 7, 7, 9, 9, 5, 5});     /* no '|': a name is a bar */
+    check_bars("C G |\nAm F |\nN", 3, (const int[]){0, 7, 9, 5, -1, -1}); /* with '|': line ends end bars */
+    check_bars("Cmaj7 | N G7", 2, (const int[]){0, 0, -1, 7});
+    static const struct { const char *text, *why; } bad[] = {
+        {"", "no chord"},       {" | | ", "no chord"},           {"C G Am | F", "bar 1 has more than two"},
+        {"C | G D E", "bar 2"}, {"C Xm", "'Xm' is not a chord"}, {"C | Gsus", "unknown chord quality"},
+        {"C | Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "not a chord name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        gm_chord *c = (gm_chord *)1;
+        int n = 7;
+        char err[GM_ERR_SIZE] = "";
+        int rc = gm_chords_parse_bars(bad[i].text, &c, &n, err);
+        CHECK(rc != 0 && c == NULL && n == 0 && strstr(err, bad[i].why) && !strchr(err, '\n'), "'%s': %s", bad[i].text, err);
+    }
+}
+
+/* ======================================================================== */
+/* Human labels (POP909's chord_midi.txt)                                    */
+/* ======================================================================== */
+
+static void test_label_qualities(void) {
+    /* every quality in POP909's chord_midi.txt files, and its nearest chord */
+    static const struct { const char *label; int root, q; } cases[] = {
+        {"C:maj", 0, GM_Q_MAJ},      {"A:min", 9, GM_Q_MIN},       {"F#:aug", 6, GM_Q_AUG},
+        {"B:dim", 11, GM_Q_DIM},     {"G:7", 7, GM_Q_DOM7},        {"Eb:maj7", 3, GM_Q_MAJ7},
+        {"D:min7", 2, GM_Q_MIN7},    {"B:hdim7", 11, GM_Q_M7B5},   {"C#:dim7", 1, GM_Q_DIM},
+        {"D:sus2", 2, GM_Q_MAJ},     {"G:sus4", 7, GM_Q_MAJ},      {"A:sus4(b7)", 9, GM_Q_DOM7},
+        {"Bb:maj6", 10, GM_Q_MAJ},   {"E:min6", 4, GM_Q_MIN},      {"F:minmaj7", 5, GM_Q_MIN},
+        {"Ab:maj/3", 8, GM_Q_MAJ},   {"E:min7/b7", 4, GM_Q_MIN7},  {"G:sus4(b7)/5", 7, GM_Q_DOM7},
+        {"N", -1, -1},               {"Am", 9, GM_Q_MIN},
+    };
+    char err[GM_ERR_SIZE];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gm_chord c = {99, 99};
+        int rc = gm_chord_label_nearest(cases[i].label, &c, err);
+        CHECK(rc == 0 && c.root == cases[i].root && c.quality == cases[i].q, "'%s' → %d %d (%s)", cases[i].label, c.root,
+              c.quality, rc ? err : "");
+    }
+    static const char *bad[] = {"C:xyz", "H:maj", ":maj", "C:", "N:maj", "Cm:min", "C:maj7777777777777777777777777777777"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        gm_chord c;
+        err[0] = 0;
+        CHECK(gm_chord_label_nearest(bad[i], &c, err) != 0 && err[0], "'%s' refused: %s", bad[i], err);
+    }
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Labels in seconds land on the right half bars through the tempo map and
+ * are moved by the song's transposition; frames no label reaches are N. */
+static void test_labels_to_frames(void) {
+    char dir[] = "/tmp/gm_test_labels_XXXXXX", path[128], err[GM_ERR_SIZE];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/chord_midi.txt", dir);
+    /* 60 bpm for bar 1 (4 s), 120 bpm after (2 s a bar): bar 1 = 0-4 s,
+     * bar 2 = 4-6 s, bar 3 = 6-8 s, bar 4 = 8-10 s. */
+    write_text(path, "0.0 2.0 C:maj\n2.0 4.0 G:7\n\n4.0 5.0\tA:min/b3\n5.0 5.2 E:min\n5.2 6.0 F:sus2\n"
+                     "6.0 7.4 N\n7.4 8.0 D:hdim7\n");
+    gm_timed_chord *l = NULL;
+    int n = 0;
+    CHECK(gm_timed_chords_read(path, &l, &n, err) == 0 && n == 7, "read: %d labels: %s", n, err);
+    gm_score s;
+    gm_track *tr = new_piano(&s);
+    gm_score_add_tempo(&s, 0, 1000000);
+    gm_score_add_tempo(&s, BAR, 500000);
+    add_chord(tr, 0, 4 * BAR, 0, GM_Q_MAJ);
+    gm_score_sort(&s);
+    gm_barmap bm;
+    CHECK(gm_barmap_build(&bm, &s, 4, err) == 0 && bm.n_bars == 4, "bars %d", bm.n_bars);
+    gm_chord f[8], b[4];
+    CHECK(gm_chords_from_timed(&s, &bm, 2, l, n, 0, f, err) == 0, "%s", err);
+    /* C G7 | Am F (the short Em loses) | N Dm7b5 (7-8 s: N 0.4 s, D 0.6 s) | no labels: N N */
+    static const int want[8][2] = {{0, GM_Q_MAJ}, {7, GM_Q_DOM7}, {9, GM_Q_MIN}, {5, GM_Q_MAJ},
+                                   {-1, -1},      {2, GM_Q_M7B5}, {-1, -1},      {-1, -1}};
+    for (int i = 0; i < 8; i++)
+        CHECK(f[i].root == want[i][0] && f[i].quality == want[i][1], "frame %d: %d %d want %d %d", i, f[i].root,
+              f[i].quality, want[i][0], want[i][1]);
+    /* per bar: the longest label over the whole bar (C and G7 tie: the
+     * first), with the roots moved up 3 semitones */
+    CHECK(gm_chords_from_timed(&s, &bm, 1, l, n, 3, b, err) == 0 && b[0].root == 3 && b[1].root == 0 &&
+              b[1].quality == GM_Q_MIN && b[2].root == -1 && b[3].root == -1,
+          "bars shifted: %d %d %d %d", b[0].root, b[1].root, b[2].root, b[3].root);
+    CHECK(gm_chords_from_timed(&s, &bm, 2, l, n, -5, f, err) == 0 && f[0].root == 7 && f[1].root == 2 && f[3].root == 0,
+          "shift down: %d %d %d", f[0].root, f[1].root, f[3].root);
+    free(l);
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
+
+    /* Malformed files: a clear error naming the line, never a crash. */
+    static const struct { const char *text, *why; } bad[] = {
+        {"0 1 C:maj\nnonsense\n", ":2:"},        {"0 1 C:maj\n1 0.5 G:maj\n", ":2: times"},
+        {"nan 1 C:maj\n", ":1: times"},          {"-1 1 C:maj\n", ":1: times"},
+        {"0 1 C:maj extra\n", ":1: expected"},   {"0 1\n", ":1: expected"},
+        {"0 1 C:blah\n", "unknown chord quality"}, {"0 1 X:maj\n", "not a chord root"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_text(path, bad[i].text);
+        l = (gm_timed_chord *)1;
+        n = 5;
+        err[0] = 0;
+        int rc = gm_timed_chords_read(path, &l, &n, err);
+        CHECK(rc != 0 && l == NULL && n == 0 && strstr(err, bad[i].why), "'%s': %s", bad[i].text, err);
+    }
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    write_text(path, big);
+    CHECK(gm_timed_chords_read(path, &l, &n, err) != 0 && strstr(err, "too long"), "long line: %s", err);
+    write_text(path, "");
+    CHECK(gm_timed_chords_read(path, &l, &n, err) == 0 && n == 0, "empty file: no labels");
+    free(l);
+    unlink(path);
+    CHECK(gm_timed_chords_read(path, &l, &n, err) != 0 && strstr(err, "cannot open"), "missing: %s", err);
+    rmdir(dir);
+}
+
+/* ======================================================================== */
 /* POP909: per-bar root accuracy against the human chord labels              */
 /* ======================================================================== */
 
@@ -520,6 +713,57 @@ static int pop909_song(const char *dir, int song, int *correct, int *counted) {
     return 0;
 }
 
+/* Half-bar recognition against the labels at half-bar resolution, beside
+ * the bar recogniser's chord repeated over both halves, on bars rebuilt from
+ * the annotated downbeats: the half-bar frames must not do worse. */
+static void test_pop909_half_bars(void) {
+    const char *dir = test_data_dir();
+    char path[512], err[GM_ERR_SIZE];
+    struct stat st;
+    if (dir) snprintf(path, sizeof path, "%s/pop909/001/chord_midi.txt", dir);
+    if (!dir || stat(path, &st) != 0) {
+        SKIP("POP909 not found (../shared/data/pop909): half-bar chord accuracy not checked");
+        return;
+    }
+    long n = 0, ok_bar = 0, ok_half = 0;
+    for (int song = 1; song <= 818; song += 75) {
+        gm_score s;
+        gm_barmap bm = {0};
+        snprintf(path, sizeof path, "%s/pop909/%03d/%03d.mid", dir, song, song);
+        if (gm_midi_read_file(path, &s, err)) { CHECK(0, "%s: %s", path, err); continue; }
+        snprintf(path, sizeof path, "%s/pop909/%03d/beat_midi.txt", dir, song);
+        gm_timed_chord *l = NULL;
+        int nl = 0, rc = gm_score_metre_from_beat_file(&s, path, err) || gm_barmap_build(&bm, &s, 4, err);
+        snprintf(path, sizeof path, "%s/pop909/%03d/chord_midi.txt", dir, song);
+        if (!rc) rc = gm_timed_chords_read(path, &l, &nl, err);
+        int nf = rc ? 0 : 2 * bm.n_bars;
+        gm_chord *ref = malloc((size_t)(nf + 1) * sizeof *ref), *half = malloc((size_t)(nf + 1) * sizeof *half);
+        gm_chord *bar = malloc((size_t)(nf / 2 + 1) * sizeof *bar);
+        if (!rc && ref && half && bar) {
+            rc = gm_chords_from_timed(&s, &bm, 2, l, nl, 0, ref, err) || gm_chords_recognize(&s, &bm, bar, err) ||
+                 gm_chords_recognize_frames(&s, &bm, 2, half, err);
+            for (int i = 0; !rc && i < nf; i++) {
+                if (ref[i].root < 0) continue;
+                n++;
+                ok_bar += bar[i / 2].root == ref[i].root && bar[i / 2].quality == ref[i].quality;
+                ok_half += half[i].root == ref[i].root && half[i].quality == ref[i].quality;
+            }
+        }
+        CHECK(rc == 0, "song %d: %s", song, err);
+        gm_barmap_free(&bm);
+        free(ref);
+        free(half);
+        free(bar);
+        free(l);
+        gm_score_free(&s);
+    }
+    double a1 = n ? (double)ok_bar / n : 0, a2 = n ? (double)ok_half / n : 0;
+    printf("pop909 half bars: %ld labelled half bars, root+quality: bar recogniser %.1f%%, half-bar %.1f%%\n", n,
+           100 * a1, 100 * a2);
+    CHECK(n > 1000, "half bars %ld", n);
+    CHECK(a2 >= a1, "half-bar recogniser %.3f below the bar one %.3f", a2, a1);
+}
+
 static void test_pop909(void) {
     const char *dir = test_data_dir();
     char path[512];
@@ -550,6 +794,11 @@ int main(void) {
     test_smoothing();
     test_chord_edges();
     test_names();
+    test_half_bars();
+    test_progressions();
+    test_label_qualities();
+    test_labels_to_frames();
     test_pop909();
+    test_pop909_half_bars();
     return test_done("test_chord");
 }

@@ -858,6 +858,98 @@ static void test_pop909(const char *data) {
     free(songs);
 }
 
+/* Half-bar chords: each half of a bar over its own columns (16 → 8+8,
+ * 12 → 6+6, 7 → 4+3), read back per half; a one-chord grid reads back the
+ * same chord in both halves, and a half-bar grid at one chord per bar gives
+ * the first halves. */
+static void test_chord_frames(void) {
+    gm_layout l;
+    gm_layout_preset(&l, "default", NULL);
+    gm_score s;
+    make_score(&s);
+    gm_vocab *v = vocab_of(&s, &l);
+    const int pad = gm_vocab_pad(v), empty = gm_vocab_empty(v);
+    int rb, qb;
+    gm_vocab_range(v, -1, &rb, NULL);
+    gm_vocab_range(v, -2, &qb, NULL);
+    /* bar 1: C | G, bar 2: Am, bar 3: N | F, bar 4: G7 | N */
+    gm_chord ch[8] = {{0, GM_Q_MAJ}, {7, GM_Q_MAJ}, {9, GM_Q_MIN}, {9, GM_Q_MIN},
+                      {-1, -1},      {5, GM_Q_MAJ}, {7, GM_Q_DOM7}, {-1, -1}};
+    gm_grid g;
+    CHECK(gm_grid_encode_frames(&g, &s, &l, v, ch, 2, NULL, err) == 0, "encode half bars: %s", err);
+    const int C = g.n_cols, R = g.n_rows;
+    int ok = C == 64;
+    for (int j = 0; ok && j < C; j++) {
+        gm_chord c = ch[j / 8];
+        ok &= g.tok[(R - 2) * C + j] == (c.root < 0 ? pad : rb + c.root) &&
+              g.tok[(R - 1) * C + j] == (c.root < 0 ? pad : qb + c.quality);
+    }
+    CHECK(ok, "half-bar chord rows: 8 columns per half");
+    gm_chord back[8], first[4];
+    CHECK(gm_grid_chords(&g, v, 2, back, err) == 0, "%s", err);
+    int same = 1;
+    for (int i = 0; i < 8; i++) same &= back[i].root == ch[i].root && back[i].quality == ch[i].quality;
+    CHECK(same, "half bars round trip");
+    CHECK(gm_grid_chords(&g, v, 1, first, err) == 0 && first[0].root == 0 && first[1].root == 9 && first[2].root == -1 &&
+              first[3].root == 7 && first[3].quality == GM_Q_DOM7,
+          "one chord per bar reads the first halves");
+    CHECK(gm_grid_chords(&g, v, 3, back, err) != 0 && err[0], "3 frames refused: %s", err);
+    gm_grid_free(&g);
+
+    /* One per bar (gm_grid_encode) reads back as two equal halves. */
+    gm_chord bars[4] = {{0, GM_Q_MAJ}, {9, GM_Q_MIN}, {-1, -1}, {7, GM_Q_DOM7}};
+    CHECK(gm_grid_encode(&g, &s, &l, v, bars, NULL, err) == 0, "%s", err);
+    CHECK(gm_grid_chords(&g, v, 2, back, err) == 0, "%s", err);
+    same = 1;
+    for (int i = 0; i < 8; i++) same &= back[i].root == bars[i / 2].root && back[i].quality == bars[i / 2].quality;
+    CHECK(same, "bar chords read as halves");
+    gm_grid_free(&g);
+
+    /* No chords: EMPTY rows, read as N. */
+    CHECK(gm_grid_encode_frames(&g, &s, &l, v, NULL, 2, NULL, err) == 0, "%s", err);
+    CHECK(g.tok[(R - 2) * C] == empty && g.tok[R * C - 1] == empty, "no chords: EMPTY");
+    CHECK(gm_grid_chords(&g, v, 2, back, err) == 0 && back[0].root == -1 && back[7].root == -1, "EMPTY reads as N");
+    gm_grid_free(&g);
+    CHECK(gm_grid_encode_frames(&g, &s, &l, v, ch, 0, NULL, err) != 0 && g.tok == NULL, "0 frames refused: %s", err);
+    gm_score_free(&s);
+
+    /* 3/4 (12 columns → 6+6), 7/16 (7 → 4+3), 6/8 (12 → 6+6). */
+    gm_score_init(&s, 480);
+    gm_score_add_timesig(&s, 0, 3, 4);
+    gm_score_add_timesig(&s, 1440, 7, 16);
+    gm_score_add_timesig(&s, 1440 + 840, 6, 8);
+    int t = gm_score_add_track(&s, "Piano", 0, 0, 0);
+    gm_track_add_note(&s.tracks[t], 0, 120, 60, 80, 0);
+    gm_track_add_note(&s.tracks[t], 1440 + 840 + 1320, 120, 60, 80, 0);
+    gm_score_sort(&s);
+    gm_barmap bm;
+    CHECK(gm_barmap_build(&bm, &s, 4, err) == 0 && bm.n_bars == 3, "metres: %d bars", bm.n_bars);
+    CHECK(gm_barmap_frame_col(&bm, 0, 2, 1) == 6 && gm_barmap_frame_col(&bm, 1, 2, 1) == 12 + 4 &&
+              gm_barmap_frame_col(&bm, 1, 2, 2) == 19 && gm_barmap_frame_col(&bm, 2, 2, 1) == 19 + 6 &&
+              gm_barmap_frame_col(&bm, 2, 1, 1) == 31,
+          "frame columns %d %d %d", gm_barmap_frame_col(&bm, 0, 2, 1), gm_barmap_frame_col(&bm, 1, 2, 1),
+          gm_barmap_frame_col(&bm, 2, 2, 1));
+    CHECK(gm_barmap_frame_tick(&bm, 0, 2, 1) == 720 && gm_barmap_frame_tick(&bm, 1, 2, 1) == 1440 + 480 &&
+              gm_barmap_frame_tick(&bm, 2, 2, 2) == bm.bar_tick[3],
+          "frame ticks");
+    gm_vocab *v2 = vocab_of(&s, &l);
+    gm_chord m6[6] = {{0, 0}, {2, 1}, {4, 1}, {5, 0}, {7, 0}, {9, 1}};
+    CHECK(gm_grid_encode_frames(&g, &s, &l, v2, m6, 2, NULL, err) == 0 && g.n_cols == 31, "odd metres: %s", err);
+    gm_vocab_range(v2, -1, &rb, NULL);
+    if (g.tok) {
+        const int *rr = g.tok + (size_t)(g.n_rows - 2) * g.n_cols;
+        CHECK(rr[5] == rb + 0 && rr[6] == rb + 2 && rr[15] == rb + 4 && rr[16] == rb + 5 && rr[18] == rb + 5 &&
+                  rr[19] == rb + 7 && rr[24] == rb + 7 && rr[25] == rb + 9 && rr[30] == rb + 9,
+              "3/4 6+6, 7/16 4+3, 6/8 6+6");
+        CHECK(gm_grid_chords(&g, v2, 2, back, err) == 0 && back[3].root == 5 && back[5].root == 9, "odd metres read back");
+    }
+    gm_grid_free(&g);
+    gm_vocab_free(v2);
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
+    gm_vocab_free(v);
+}
+
 int main(void) {
     const char *data = test_data_dir();
     test_durations();
@@ -865,6 +957,7 @@ int main(void) {
     test_builder();
     test_roundtrip();
     test_metres();
+    test_chord_frames();
     test_dict(data);
     test_examples(data);
     test_pop909(data);

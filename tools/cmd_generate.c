@@ -26,11 +26,15 @@ void usage_generate(FILE *f) {
             "                          targets; may be given more than once\n"
             "  --bars N                without IN.mid: a new piece of N bars (4/4, 120 bpm)\n"
             "  --continue N            append N bars to the targets (default: every track IN has)\n"
-            "  --chords SPEC           the chord condition: 'input' (default: recognised per bar\n"
-            "                          from all of IN, so a replaced chord track still gives its\n"
-            "                          harmony), 'kept' (only from the notes that are kept),\n"
-            "                          'none' (the model picks the harmony), \"C G Am F ...\"\n"
-            "                          (one per bar, repeated) or a file of such names\n"
+            "  --chords SPEC           the chord condition: 'input' (default: recognised from all\n"
+            "                          of IN, per half bar with a half-bar model, so a replaced\n"
+            "                          chord track still gives its harmony), 'kept' (only from\n"
+            "                          the notes that are kept), 'none' (the model picks the\n"
+            "                          harmony), chord names repeated over the piece, or a file\n"
+            "                          of them. Names: \"C G Am F\" is one chord per bar (4 bars);\n"
+            "                          with '|' bars are marked and a bar takes one chord or two\n"
+            "                          (its halves): \"C G | Am F\" is 2 bars, \"C | G D\" is C for\n"
+            "                          a bar, then G and D (in a file, line ends also end bars)\n"
             "  --chord-guidance X      classifier-free guidance on the chords, X >= 0 (0 = off;\n"
             "                          1-3 follows the chords more closely; twice the work)\n"
             "  --model M.gguf          default: the shipped model (models/default.gguf)\n"
@@ -70,28 +74,22 @@ static int parse_ranges(const char *s, gm_bar_range **v, int *n) {
     return *n ? 0 : -1;
 }
 
-/* Chord names separated by spaces, commas, '|' or new lines. */
-static int parse_chords(const char *text, gm_chord **out, int *n, char *err) {
-    char *copy = strdup(text);
-    if (!copy) return -1;
-    int cap = 0;
-    for (char *tok = strtok(copy, " \t\r\n,|"); tok; tok = strtok(NULL, " \t\r\n,|")) {
-        gm_chord ch;
-        if (gm_chord_parse(tok, &ch, err)) {
-            free(copy);
-            return -1;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            gm_chord *nv = realloc(*out, (size_t)cap * sizeof *nv);
-            if (!nv) { free(copy); return -1; }
-            *out = nv;
-        }
-        (*out)[(*n)++] = ch;
+/* A bar's chords as --chords writes them: "C", or "C G" when its halves
+ * differ ("C N" when only the first half has one). 0 when it has none. */
+static int bar_chords(const gm_generate_report *rep, int b, char *out, size_t n) {
+    const int F = rep->chord_frames_per_bar;
+    const gm_chord *c = rep->chords + (size_t)b * F;
+    int same = 1, any = 0;
+    for (int k = 0; k < F; k++) {
+        any |= c[k].root >= 0;
+        same &= c[k].root == c[0].root && c[k].quality == c[0].quality;
     }
-    free(copy);
-    if (!*n) { snprintf(err, GM_ERR_SIZE, "no chord names"); return -1; }
-    return 0;
+    if (!any) return 0;
+    char a[16], z[16];
+    gm_chord_name(c[0], a, sizeof a);
+    if (same) snprintf(out, n, "%s", a);
+    else snprintf(out, n, "%s %s", a, gm_chord_name(c[F - 1], z, sizeof z));
+    return 1;
 }
 
 static char *read_text_file(const char *path, size_t max) {
@@ -178,7 +176,6 @@ int cmd_generate(int argc, char **argv) {
 
     gm_generate_params p = gm_generate_default_params();
     gm_chord *chords = NULL;
-    int n_chords = 0;
     gm_score song, result;
     int have_song = 0, have_result = 0;
     gm_generate_report rep = {0};
@@ -220,12 +217,14 @@ int cmd_generate(int argc, char **argv) {
                     goto out_model;
                 }
             }
-            int bad = parse_chords(text ? text : chords_s, &chords, &n_chords, err);
+            int n_bars_given = 0;
+            int bad = gm_chords_parse_bars(text ? text : chords_s, &chords, &n_bars_given, err);
             free(text);
-            if (bad) { die(EXIT_USAGE, "--chords: %s", err[0] ? err : "out of memory"); goto out_model; }
+            if (bad) { die(EXIT_USAGE, "--chords: %s", err); goto out_model; }
             p.chord_mode = GM_CHORDS_GIVEN;
             p.chords = chords;
-            p.n_chords = n_chords;
+            p.chord_frames_per_bar = 2; /* both halves of every bar */
+            p.n_chords = 2 * n_bars_given;
         }
         if (!in && (p.chord_mode == GM_CHORDS_INPUT || p.chord_mode == GM_CHORDS_CONDITIONS)) {
             die(EXIT_USAGE, "--chords %s needs an input file", chords_s);
@@ -288,13 +287,14 @@ int cmd_generate(int argc, char **argv) {
         gm_roll_params rp = gm_roll_default_params();
         if (rep.chords_given) { /* the chords the model was given, over the bars */
             rp.chords = rep.chords;
-            rp.n_chords = rep.n_bars;
+            rp.n_chords = rep.n_bars * rep.chord_frames_per_bar;
+            rp.chord_frames_per_bar = rep.chord_frames_per_bar;
         }
         if (gm_plot_pianoroll(&result, l, &rp, png, err)) { status = die(EXIT_USAGE, "--plot: %s", err); goto out_model; }
     }
 
     /* ---- summary ---- */
-    char names_t[256] = "", names_g[256] = "", kb[32], cb[16];
+    char names_t[256] = "", names_g[256] = "", kb[32];
     for (int k = 0; k < l->n_classes; k++) {
         char *dst = rep.targets >> k & 1 ? names_t : rep.given >> k & 1 ? names_g : NULL;
         if (!dst) continue;
@@ -324,8 +324,9 @@ int cmd_generate(int argc, char **argv) {
             printf("[");
             for (int b = 0; b < rep.n_bars; b++) {
                 printf(b ? ", " : "");
-                if (rep.chords[b].root < 0) printf("null");
-                else json_str(gm_chord_name(rep.chords[b], cb, sizeof cb));
+                char names[40];
+                if (bar_chords(&rep, b, names, sizeof names)) json_str(names);
+                else printf("null");
             }
             printf("]");
         }

@@ -208,6 +208,11 @@ static void usage_prepare(FILE *f) {
             "  --valid-percent P     songs held out for validation (default 10)\n"
             "  --threads N           worker threads (default: all cores)\n"
             "  --no-transpose        keep songs in their own key (default: to C major / A minor)\n"
+            "  --chord-frames N      chords per bar in the chord rows: 2 = per half bar (default),\n"
+            "                        1 = per bar (as the original GETMusic and models before 2)\n"
+            "  --no-chord-labels     recognise every song's chords, even where a POP909\n"
+            "                        chord_midi.txt beside the MIDI file has human labels\n"
+            "                        (default: use the labels, moved to C with the song)\n"
             "  --quiet               no progress bar\n"
             "  --json                print the summary as JSON on stdout\n");
 }
@@ -233,6 +238,8 @@ static int cmd_prepare(int argc, char **argv) {
         else if (!strcmp(a, "--valid-percent")) { if (parse_int(a, val, 0, 100, &v)) status = 1; p.valid_percent = (int)v; i++; }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, val, 1, 64, &v)) status = 1; p.n_threads = (int)v; i++; }
         else if (!strcmp(a, "--no-transpose")) p.transpose_to_c = 0;
+        else if (!strcmp(a, "--chord-frames")) { if (parse_int(a, val, 1, GM_MAX_CHORD_FRAMES, &v)) status = 1; p.chord_frames_per_bar = (int)v; i++; }
+        else if (!strcmp(a, "--no-chord-labels")) p.chord_labels = 0;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-' && a[1]) status = die(EXIT_USAGE, "prepare: unknown option '%s' (see getmusic prepare --help)", a);
@@ -268,7 +275,10 @@ static int cmd_prepare(int argc, char **argv) {
         printf("notes     %zu: %.2f%% keep onset and pitch through encode/decode, %.2f%% also the duration token;"
                " %zu out-of-vocabulary compounds\n", sm.notes_in, sm.notes_in ? 100.0 * sm.notes_onset_pitch / sm.notes_in : 0.0,
                sm.notes_in ? 100.0 * sm.notes_exact / sm.notes_in : 0.0, sm.compounds_oov);
-        printf("vocab     %d tokens\n", sm.vocab_size);
+        printf("chords    %d per bar; human labels (chord_midi.txt) in %zu songs, recognised in %zu",
+               sm.chord_frames_per_bar, sm.songs_chord_labels, sm.songs - sm.songs_chord_labels);
+        if (sm.songs_labels_bad) printf(" (%zu with unreadable labels)", sm.songs_labels_bad);
+        printf("\nvocab     %d tokens\n", sm.vocab_size);
         printf("time      %.2f s\n", sm.seconds);
         for (size_t i = 0; i < sm.n_skipped && i < 10; i++) printf("skipped   %s: %s\n", sm.skipped[i].path, sm.skipped[i].reason);
         if (sm.n_skipped > 10) printf("skipped   ... %zu more in %s/summary.txt\n", sm.n_skipped - 10, out);
