@@ -10,6 +10,12 @@
  *   bench_evaltool corpus-valid CORPUS_DIR
  *       The same list read from a prepared corpus (songs with a validation
  *       segment), to cross-check list-valid; Groove files are listed too.
+ *   bench_evaltool list-groove-valid GROOVE_DIR [--percent P]
+ *       The Groove MIDI files of `getmusic prepare`'s validation split (the
+ *       same hash of the path relative to GROOVE_DIR) that are 4/4 grooves
+ *       (info.csv: time_signature 4-4, beat_type beat; fills are a bar or
+ *       two of something else, not a groove): one path relative to
+ *       GROOVE_DIR per line, sorted. The "real drummers" of the drum feel.
  *   bench_evaltool crop IN.mid OUT.mid --bars N [--from-downbeat]
  *       Bar lines from POP909's beat_midi.txt beside IN when there is one
  *       (written into OUT as time signatures), then the first N bars: notes
@@ -18,6 +24,10 @@
  *       beat file gives a lead-in bar (music before the first annotated
  *       downbeat), leave it out: OUT starts at that downbeat (tick 0) with
  *       the tempo, metre and key in effect there, and has N whole bars.
+ *       POP909's chord_midi.txt beside IN, when there is one, is cropped the
+ *       same way (times moved to OUT's start, spans cut at its end) into
+ *       OUT's name with .chord_midi.txt for .mid, where `getmusic eval`
+ *       finds the chord labels of the chord-tone ratio.
  *   bench_evaltool rules IN.mid OUT.mid [--no-drums]
  *       The rule-based floor: IN's lead track(s) (default layout) kept note
  *       for note, plus
@@ -122,6 +132,73 @@ static int cmd_list_valid(int argc, char **argv) {
     return 0;
 }
 
+/* info.csv's columns by name: the file's and those we filter on. */
+static int csv_col(char **f, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(f[i], name)) return i;
+    return -1;
+}
+
+/* Splits line (in place) at commas; info.csv has no quoted fields. */
+static int csv_split(char *line, char **f, int max) {
+    int n = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c) break;
+        *c = 0;
+        p = c + 1;
+    }
+    return n;
+}
+
+static int cmd_list_groove_valid(int argc, char **argv) {
+    const char *dir = NULL;
+    int percent = 10;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--percent") && i + 1 < argc) percent = atoi(argv[++i]);
+        else if (!dir) dir = argv[i];
+        else return fail(1, "list-groove-valid: extra argument '%s'", argv[i]);
+    }
+    if (!dir) return fail(1, "usage: bench_evaltool list-groove-valid GROOVE_DIR [--percent P]");
+    char path[4400], line[2048], head[2048];
+    snprintf(path, sizeof path, "%s/info.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return fail(1, "cannot open %s", path);
+    char *h[32], *v[32];
+    int nh = fgets(head, sizeof head, f) ? csv_split(head, h, 32) : 0;
+    int c_file = csv_col(h, nh, "midi_filename"), c_ts = csv_col(h, nh, "time_signature"),
+        c_type = csv_col(h, nh, "beat_type");
+    if (c_file < 0 || c_ts < 0 || c_type < 0) {
+        fclose(f);
+        return fail(1, "%s: no midi_filename, time_signature and beat_type columns", path);
+    }
+    size_t n = 0, cap = 256;
+    char **names = malloc(cap * sizeof *names);
+    while (names && fgets(line, sizeof line, f)) {
+        int nv = csv_split(line, v, 32);
+        if (nv != nh || strcmp(v[c_ts], "4-4") || strcmp(v[c_type], "beat")) continue;
+        if (gm_song_is_validation(v[c_file], percent) != 1) continue;
+        if (n == cap) {
+            char **g = realloc(names, 2 * cap * sizeof *names);
+            if (!g) break;
+            names = g;
+            cap *= 2;
+        }
+        names[n++] = strdup(v[c_file]);
+    }
+    fclose(f);
+    if (!names) return fail(2, "out of memory");
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
 static int cmd_corpus_valid(int argc, char **argv) {
     if (argc != 1) return fail(1, "usage: bench_evaltool corpus-valid CORPUS_DIR");
     gm_corpus c;
@@ -162,6 +239,33 @@ static int cmd_corpus_valid(int argc, char **argv) {
         (n) = k_;                                                                     \
     } while (0)
 
+/* POP909's chord_midi.txt beside `in`, cropped to [from_s, cut_s) and moved
+ * to start at 0, into OUT's name with .chord_midi.txt; nothing without one.
+ * 0, or the exit status after a message. */
+static int crop_chords(const char *in, const char *out, double from_s, double cut_s) {
+    char src[4200], dst[4200], line[512];
+    const char *slash = strrchr(in, '/'), *dot = strrchr(out, '.');
+    snprintf(src, sizeof src, "%.*s%schord_midi.txt", slash ? (int)(slash - in) : 0, in, slash ? "/" : "");
+    if (access(src, R_OK) != 0) return 0;
+    snprintf(dst, sizeof dst, "%.*s.chord_midi.txt", dot && !strchr(dot, '/') ? (int)(dot - out) : (int)strlen(out), out);
+    FILE *f = fopen(src, "r"), *o = fopen(dst, "w");
+    int status = !f || !o ? fail(1, "cannot crop %s into %s", src, dst) : 0;
+    for (int no = 1; !status && fgets(line, sizeof line, f); no++) {
+        double a, b;
+        char label[128];
+        if (sscanf(line, "%lf %lf %127s", &a, &b, label) != 3) {
+            status = line[strspn(line, " \t\r\n")] ? fail(1, "%s: line %d is not 'start end label'", src, no) : 0;
+            continue;
+        }
+        if (a < from_s) a = from_s;
+        if (b > cut_s) b = cut_s;
+        if (b > a) fprintf(o, "%.6f\t%.6f\t%s\n", a - from_s, b - from_s, label);
+    }
+    if (f) fclose(f);
+    if (o && fclose(o) && !status) status = fail(1, "cannot write %s", dst);
+    return status;
+}
+
 static int cmd_crop(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     long bars = 0;
@@ -195,6 +299,11 @@ static int cmd_crop(int argc, char **argv) {
     int last = first + bars < bm.n_bars ? first + (int)bars : bm.n_bars;
     int64_t from = bm.bar_tick[first], cut = bm.bar_tick[last];
     gm_barmap_free(&bm);
+    int status = crop_chords(in, out, gm_score_tick_to_seconds(&s, from), gm_score_tick_to_seconds(&s, cut));
+    if (status) {
+        gm_score_free(&s);
+        return status;
+    }
 
     /* Notes starting in [from, cut), cut at the end; a note of the lead-in
      * still sounding at the downbeat goes with the lead-in. */
@@ -369,11 +478,13 @@ static int cmd_model(int argc, char **argv) {
 int main(int argc, char **argv) {
     const char *cmd = argc > 1 ? argv[1] : "";
     if (!strcmp(cmd, "list-valid")) return cmd_list_valid(argc - 2, argv + 2);
+    if (!strcmp(cmd, "list-groove-valid")) return cmd_list_groove_valid(argc - 2, argv + 2);
     if (!strcmp(cmd, "corpus-valid")) return cmd_corpus_valid(argc - 2, argv + 2);
     if (!strcmp(cmd, "crop")) return cmd_crop(argc - 2, argv + 2);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 2, argv + 2);
     if (!strcmp(cmd, "model")) return cmd_model(argc - 2, argv + 2);
     fprintf(stderr, "usage: bench_evaltool list-valid POP909_DIR [--percent P] | corpus-valid CORPUS_DIR |\n"
+                    "       list-groove-valid GROOVE_DIR [--percent P] |\n"
                     "       crop IN.mid OUT.mid --bars N | rules IN.mid OUT.mid [--no-drums] | model MODEL.gguf\n");
     return 1;
 }

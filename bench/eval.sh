@@ -16,7 +16,11 @@
 #   rule-based    bench_evaltool rules: the lead, block chords + bass on each
 #                 bar's recognised chord, a plain rock beat
 # plus "quality against steps": getmusic on the first EVAL_SWEEP_SONGS songs
-# at each of EVAL_SWEEP steps, every generate timed. Songs run one after
+# at each of EVAL_SWEEP steps, every generate timed, and "real drummers": the
+# drum feel of the Groove validation files (bench_evaltool list-groove-valid:
+# 4/4 grooves of `prepare`'s validation split). The chord-tone ratios are
+# against POP909's chord_midi.txt, cropped with the song (bench_evaltool
+# crop writes gt/SONG.chord_midi.txt, where `getmusic eval` finds it). Songs run one after
 # another (generation uses every core). The table (markdown) goes between the
 # eval markers of models/README.md (EVAL_README; empty: nowhere) and stdout.
 #
@@ -85,6 +89,19 @@ PIECE = ["pitch_class_entropy", "pitch_entropy", "polyphony", "groove_consistenc
          "empty_beat_rate", "scale_consistency", "drum_pattern_consistency"]
 CLASSES = ["piano", "counter", "drums"]
 
+def class_entries(fs, c, key):
+    """The `key` objects (chord_tones, drum_feel) of class c over files fs."""
+    return [t.get(key) for f in fs for t in (f.get("tracks") or []) if t.get("class") == c and t.get(key)]
+
+def hears(r, fs):
+    """What a musician hears: CTR and floor per pitched class, drum feel."""
+    for c in ("piano", "counter"):
+        ct = class_entries(fs, c, "chord_tones")
+        r["ctr_" + c] = (mean([x.get("ctr") for x in ct]), mean([x.get("floor") for x in ct])) if ct else None
+    fe = class_entries(fs, "drums", "drum_feel")
+    for k in ("snare_on_2_4", "kick_on_1", "bar_repetition"):
+        r[k] = mean([x.get(k) for x in fe]) if fe else None
+
 def row(label, system, songs):
     files, times = load(system)
     fs = [files[s] for s in songs if s in files]
@@ -100,6 +117,23 @@ def row(label, system, songs):
         r[c] = [mean([o.get(k) for o in ov]) for k in ("pitch", "duration", "ioi")] if ov else None
     sec = [times[s] for s in songs if s in times and s in files]
     r["seconds"] = mean(sec)
+    hears(r, fs)
+    return r
+
+def drummers_row():
+    """Real drummers: the drum feel of every Groove file scored (no songs to match)."""
+    p = os.path.join(d, "json", "groove.json")
+    if not os.path.exists(p):
+        return None
+    fs = json.load(open(p)).get("files", [])
+    if not fs:
+        return None
+    r = {"label": "real drummers (Groove validation)", "songs": len(fs), "seconds": None, "chord": None}
+    for m in PIECE:
+        r[m] = None
+    for c in CLASSES:
+        r[c] = None
+    hears(r, fs)
     return r
 
 def num(x, fmt="%.3f"):
@@ -119,11 +153,20 @@ for s in meta["sweep"]:
         continue  # the same row as above
     rows.append(row("getmusic, %d steps" % s, "model-s%d" % s, sweep_songs))
 rows = [r for r in rows if r]
+drummers = drummers_row()
 
 # A class whose overlap no row has (POP909 has no drums to compare with) gets no column.
 shown = [c for c in CLASSES if any(trio(r[c]) != "–" for r in rows)]
+def ctr(v):
+    return "–" if v is None or v[0] is None else "%.2f (%s)" % (v[0], num(v[1], "%.2f"))
+
+HEARS = ["piano CTR (floor)", "counter CTR (floor)", "snare 2&4", "kick 1", "bar repetition"]
+def hears_cells(r):
+    return [ctr(r["ctr_piano"]), ctr(r["ctr_counter"])] + \
+           [num(r[k], "%.2f") for k in ("snare_on_2_4", "kick_on_1", "bar_repetition")]
+
 head = ["system", "songs", "PCE", "PE", "polyphony", "groove", "empty beats", "scale cons.", "drum pattern",
-        "chord acc."] + ["%s overlap p/d/ioi" % c for c in shown] + ["s/song"]
+        "chord acc."] + ["%s overlap p/d/ioi" % c for c in shown] + HEARS + ["s/song"]
 out = []
 out.append("Measured by `make eval` on %s: model `%s` (sha256 `%s`, %s; %s)." %
            (meta["date"], meta["model"], meta["model_sha256"][:16], meta["model_date"], meta["model_info"]))
@@ -135,7 +178,12 @@ out.append("| " + " | ".join(head) + " |")
 out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
 for r in rows:
     cells = [r["label"], str(r["songs"])] + [num(r[m]) for m in PIECE] + [num(r["chord"])] + \
-            [trio(r[c]) for c in shown] + [num(r["seconds"], "%.2f" if (r["seconds"] or 0) < 10 else "%.1f")]
+            [trio(r[c]) for c in shown] + hears_cells(r) + \
+            [num(r["seconds"], "%.2f" if (r["seconds"] or 0) < 10 else "%.1f")]
+    out.append("| " + " | ".join(cells) + " |")
+if drummers:
+    cells = [drummers["label"], str(drummers["songs"])] + ["–"] * (len(PIECE) + 1 + len(shown)) + \
+            hears_cells(drummers) + ["–"]
     out.append("| " + " | ".join(cells) + " |")
 out.append("")
 missing = [c for c in CLASSES if c not in shown]
@@ -146,7 +194,14 @@ out.append("Means over songs (undefined values left out; – where none). Piece 
            "the accompaniment (%s) equals the one recognised from the whole ground truth; the ground truth "
            "scores below 1 because its own accompaniment leaves the melody out. Overlap: Σ min(p, q) of the "
            "pitch / duration / inter-onset-interval histograms of that class against the ground truth's%s. "
-           "s/song: wall seconds per song (`generate` with the model load, or the rule tool), %s."
+           "s/song: wall seconds per song (`generate` with the model load, or the rule tool), %s. "
+           "What a musician hears: CTR, chord-tone ratio of the class against the song's own chord labels "
+           "(POP909's `chord_midi.txt`): duration-weighted share of notes (weights clipped to 0.05–2 s) whose pitch "
+           "class is a tone of the chord sounding at the onset; in brackets its chord-blind floor (the same notes "
+           "scored with the class's own pitch-class distribution). Drums on the bar grid (16ths): snare onsets on "
+           "beats 2 and 4 / all snare onsets; bars with a kick on beat 1 / bars with drums; bar repetition, mean "
+           "Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets. Real drummers: the 4/4 grooves "
+           "of Groove MIDI's files in `prepare`'s validation split (fills left out)."
            % (", ".join(c for c in meta["tracks"].split(",") if c != "drums"),
               " (no %s column: POP909 has none to compare with)" % "/".join(missing) if missing else "",
               meta["machine"]))
@@ -222,7 +277,9 @@ i=0
 for song in "${songs[@]}"; do
   i=$((i + 1))
   src="$DATA/pop909/$song/$song.mid"
-  [ -s "$DIR/gt/$song.mid" ] || "$TOOL" crop "$src" "$DIR/gt/$song.mid" --bars "$BARS" --from-downbeat
+  if ! [ -s "$DIR/gt/$song.mid" ] || { [ -s "$(dirname "$src")/chord_midi.txt" ] && ! [ -s "$DIR/gt/$song.chord_midi.txt" ]; }; then
+    "$TOOL" crop "$src" "$DIR/gt/$song.mid" --bars "$BARS" --from-downbeat
+  fi
   if ! [ -s "$DIR/rules/$song.mid" ] || ! grep -q "^$song " "$DIR/rules/times.tsv" 2>/dev/null; then
     t0=$(now)
     "$TOOL" rules "$DIR/gt/$song.mid" "$DIR/rules/$song.mid"
@@ -290,6 +347,15 @@ if [ "$have_gen" = 1 ]; then
   for s in "${sweep_steps[@]}"; do
     [ "$s" = "$STEPS" ] || score "model-s$s" "${songs[@]:0:$SWEEP_SONGS}"
   done
+fi
+
+# Real drummers: the drum feel of the Groove validation grooves (no reference).
+if [ -r "$DATA/groove/info.csv" ]; then
+  mapfile -t grooves < <("$TOOL" list-groove-valid "$DATA/groove" | sed "s|^|$DATA/groove/|")
+  if [ ${#grooves[@]} -gt 0 ] && ! "$GM" eval "${grooves[@]}" --tracks drums --json --quiet > "$DIR/json/groove.json" 2>> "$DIR/errors.log"; then
+    say "eval failed on the Groove validation files (see $DIR/errors.log)"
+    rm -f "$DIR/json/groove.json"
+  fi
 fi
 
 # ---- what the table needs besides the JSON ----------------------------------

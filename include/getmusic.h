@@ -708,6 +708,98 @@ int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, cons
                               const uint8_t *ref_mask, double *accuracy, int *n_bars, char *err);
 
 /* ------------------------------------------------------------------------ */
+/* What a musician hears (src/metrics.c)                                     */
+/* ------------------------------------------------------------------------ */
+/* MusPy's metrics do not see harmony or feel (a random piano and a
+ * wandering kit score like the ground truth on them). These do: the
+ * chord-tone ratio of a pitched part against chord labels, with its
+ * chord-blind floor, and three figures of a drum part on the bar grid. */
+
+/* A chord over a span of time, as a set of pitch classes. */
+typedef struct {
+    double start, end;  /* seconds, start < end */
+    uint16_t tones;     /* bit (1u << pc) per chord tone, pc 0 = C; never 0 */
+} gm_chord_span;
+
+/* Chord labels over time; spans where no chord is (N) are left out. */
+typedef struct {
+    gm_chord_span *v;   /* [n], sorted by start; where spans overlap, the later start holds */
+    int n;
+} gm_chord_labels;
+
+/* Tones of one chord label in POP909's (Harte's) syntax, "Root:quality
+ * [(degrees)][/bass]": "C:maj", "F#:min7/b7", "G:sus4(b7)", "D:(1,b3,5)",
+ * "A:min(*5)"; a bare root ("C", "C/5") is major; "N" (and Harte's "X")
+ * give 0. Qualities: maj min dim aug maj7 min7 7 dim7 hdim7 minmaj7 maj6
+ * min6 9 maj9 min9 sus2 sus4 11 min11 13 maj13 min13 5 1. An inversion
+ * keeps the chord's tones; the bass degree is a tone too (Harte), which in
+ * POP909 it always is already. 0, or -1 with err. */
+int gm_chord_label_tones(const char *label, uint16_t *tones, char *err);
+/* Tones of one of our chords (gm_chord_recognize's), 0 for N. */
+uint16_t gm_chord_tones(gm_chord c);
+
+/* POP909's chord_midi.txt: lines "start_s end_s label" (spaces or tabs;
+ * blank lines skipped); `name` is for messages. A malformed line is an
+ * error naming it. out: uninitialised on entry, initialised on success. */
+int gm_chord_labels_parse(const char *text, size_t len, const char *name, gm_chord_labels *out, char *err);
+int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err);
+/* Chords given by name on the bars of s (its bar map at 16ths, its tempo
+ * map for seconds), as `generate --chords` takes them: "C G Am F" is one
+ * chord per bar; with '|', each '|'-separated group is a bar whose chords
+ * share it evenly ("C G | Am F": two per bar). Names are ours ("Am", "G7",
+ * gm_chord_parse) or Harte labels ("A:min"). Shorter than the piece: repeated. */
+int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_labels *out, char *err);
+void gm_chord_labels_free(gm_chord_labels *l);
+
+/* Each note weighs its duration in seconds clipped to [0.05, 2], so a
+ * held chord does not outweigh a phrase and a grace note still counts. */
+#define GM_CTR_MIN_WEIGHT_S 0.05
+#define GM_CTR_MAX_WEIGHT_S 2.0
+/* A note is scored against the chord sounding this long after its onset,
+ * so that an onset a hair before a labelled chord change takes the new
+ * chord: POP909's label times come from audio, its notes sit on MIDI ticks.
+ * On 100 POP909 songs the piano's CTR is 0.968 at 0 ms, 0.979 at 5 ms (that
+ * step is rounding), 0.983 at 20 ms, then creeps up (anticipation); 20 ms
+ * is still heard as together. */
+#define GM_CTR_ONSET_SLACK_S 0.02
+
+typedef struct {
+    double ctr;         /* Σ w·[pc ∈ chord] / Σ w over the scored notes; NaN when none */
+    double floor;       /* chord-blind floor: Σ w·Σ_{pc ∈ chord} p(pc) / Σ w, p the selected
+                           notes' own duration-weighted pitch-class distribution (whole song) */
+    double weight;      /* Σ w of the scored notes (seconds) */
+    size_t notes;       /* notes scored: onset under a chord */
+    size_t unlabelled;  /* pitched notes left out: onset where no chord is (N, outside the labels) */
+} gm_chord_tone_ratio;
+
+/* Chord-tone ratio of the selected pitched tracks of s (mask as for
+ * gm_metrics_compute; drum tracks are skipped) against labels l, times
+ * through s's tempo map. 0, or -1 with err. */
+int gm_metrics_chord_tones(const gm_score *s, const uint8_t *track_mask, const gm_chord_labels *l,
+                           gm_chord_tone_ratio *out, char *err);
+
+/* Drum feel on the bar grid of s (its time signatures; POP909's come from
+ * beat_midi.txt, see gm_score_metre_from_beat_file), of the selected drum
+ * tracks (pitched tracks skipped). Every drum onset goes to the nearest
+ * 16th of its bar; only bars as long as their metre count (a short lead-in
+ * bar has no metrical positions), and only bars with a drum onset: a bar
+ * where the drummer rests says nothing about where the kick falls. Groups:
+ * kick (35, 36), snare (37, 38, 40), hi-hat (42, 44, 46), other. */
+typedef struct {
+    double backbeat;    /* snare onsets on even beats (2 and 4 in 4/4; 2 in 3/4; in 6/8 the
+                           second dotted quarter) / snare onsets, each distinct 16th once;
+                           NaN without snare */
+    double kick_on_one; /* bars with a kick on beat 1 / bars; NaN without bars */
+    double repetition;  /* mean Jaccard |A∩B|/|A∪B| of consecutive bars' sets of (group, 16th)
+                           onsets, over pairs of neighbouring counted bars; NaN without a pair */
+    size_t snare_onsets;
+    int bars;           /* full bars with a drum onset */
+    int pairs;          /* neighbouring pairs of those */
+} gm_drum_feel;
+
+int gm_metrics_drum_feel(const gm_score *s, const uint8_t *track_mask, gm_drum_feel *out, char *err);
+
+/* ------------------------------------------------------------------------ */
 /* Audio rendering (src/render.c)                                            */
 /* ------------------------------------------------------------------------ */
 /* RENDER-API (issue 5; edited by the rendering work only) */

@@ -547,3 +547,515 @@ int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, cons
     free(cr);
     return 0;
 }
+
+/* ======================================================================== */
+/* What a musician hears: chord tones                                        */
+/* ======================================================================== */
+
+/* Interval sets (bit k = k semitones above the root) of our qualities (GM_Q_*), as chord.c
+ * recognises them; a quality missing here (added later) keeps its root. */
+static const uint16_t our_quality_tones[GM_N_QUALITIES] = {
+    [GM_Q_MAJ] = 0x091,  /* 0 4 7 */
+    [GM_Q_MIN] = 0x089,  /* 0 3 7 */
+    [GM_Q_AUG] = 0x111,  /* 0 4 8 */
+    [GM_Q_DIM] = 0x049,  /* 0 3 6 */
+    [GM_Q_DOM7] = 0x491, /* 0 4 7 10 */
+    [GM_Q_MAJ7] = 0x891, /* 0 4 7 11 */
+    [GM_Q_MIN7] = 0x489, /* 0 3 7 10 */
+    [GM_Q_M7B5] = 0x449, /* 0 3 6 10 */
+};
+
+/* Rotates a set of intervals above C up to `root`. */
+static uint16_t rotate_pcs(unsigned set, int root) {
+    root = ((root % 12) + 12) % 12;
+    unsigned r = ((set << root) | (set >> (12 - root))) & 0xfffu;
+    return (uint16_t)r;
+}
+
+uint16_t gm_chord_tones(gm_chord c) {
+    if (c.root < 0 || c.quality < 0 || c.quality >= GM_N_QUALITIES) return 0;
+    unsigned set = our_quality_tones[c.quality] ? our_quality_tones[c.quality] : 1u;
+    return rotate_pcs(set, c.root);
+}
+
+/* Harte's shorthands (Harte et al., ISMIR 2005, as POP909 writes them),
+ * as interval sets above the root (bit k = k semitones). */
+static const struct { const char *name; uint16_t set; } shorthands[] = {
+    {"maj", 0x091},     {"min", 0x089},    {"dim", 0x049},     {"aug", 0x111},   {"maj7", 0x891},
+    {"min7", 0x489},    {"7", 0x491},      {"dim7", 0x249},    {"hdim7", 0x449}, {"minmaj7", 0x889},
+    {"maj6", 0x291},    {"min6", 0x289},   {"9", 0x495},       {"maj9", 0x895},  {"min9", 0x48d},
+    {"sus2", 0x085},    {"sus4", 0x0a1},   {"11", 0x4b5},      {"min11", 0x4ad}, {"13", 0x6b5},
+    {"maj13", 0xab5},   {"min13", 0x6ad},  {"5", 0x081},       {"1", 0x001},
+};
+
+/* Semitones of a Harte degree such as "b7", "#11", "3" (degrees 1..13 of
+ * the major scale, any number of flats/sharps). -1 when malformed. */
+static int harte_degree(const char *s, size_t n) {
+    static const int scale[7] = {0, 2, 4, 5, 7, 9, 11};
+    int shift = 0;
+    size_t i = 0;
+    for (; i < n && (s[i] == 'b' || s[i] == '#'); i++) shift += s[i] == '#' ? 1 : -1;
+    if (i == n || n - i > 2) return -1;
+    int d = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        d = d * 10 + (s[i] - '0');
+    }
+    if (d < 1 || d > 13) return -1;
+    return ((scale[(d - 1) % 7] + shift) % 12 + 12) % 12;
+}
+
+/* Applies "(d1,d2,*d3)" to *set: adds degrees, removes starred ones. */
+static int harte_degree_list(const char *s, size_t n, unsigned *set) {
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] != ',') j++;
+        int omit = j > i && s[i] == '*';
+        int k = harte_degree(s + i + omit, j - i - (size_t)omit);
+        if (k < 0) return -1;
+        if (omit) *set &= ~(1u << k);
+        else *set |= 1u << k;
+        i = j + 1;
+    }
+    return 0;
+}
+
+int gm_chord_label_tones(const char *label, uint16_t *tones, char *err) {
+    if (!label || !tones) return gm_fail(err, "chord label: null argument");
+    size_t len = strlen(label);
+    if (len == 0 || len > 64) return gm_fail(err, "chord label '%.64s' is empty or too long", label);
+    if (!strcmp(label, "N") || !strcmp(label, "X")) { /* no chord; X = unknown (Harte) */
+        *tones = 0;
+        return 0;
+    }
+    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
+    if (label[0] < 'A' || label[0] > 'G')
+        return gm_fail(err, "chord label '%s' does not start with a root A-G (or N)", label);
+    int root = letter_pc[label[0] - 'A'];
+    const char *p = label + 1;
+    for (; *p == 'b' || *p == '#'; p++) root += *p == '#' ? 1 : -1;
+    const char *slash = strchr(p, '/'), *end = slash ? slash : label + len;
+    unsigned set = 0x091; /* a bare root is major (Harte) */
+    if (*p == ':') {
+        p++;
+        const char *paren = memchr(p, '(', (size_t)(end - p));
+        size_t nq = (size_t)((paren ? paren : end) - p);
+        if (nq) {
+            size_t k = 0, n_sh = sizeof shorthands / sizeof *shorthands;
+            while (k < n_sh && (strlen(shorthands[k].name) != nq || strncmp(shorthands[k].name, p, nq))) k++;
+            if (k == n_sh) return gm_fail(err, "chord label '%s': unknown quality '%.*s'", label, (int)nq, p);
+            set = shorthands[k].set;
+        } else {
+            set = paren ? 0 : set; /* "C:(1,3,5)": the list alone gives the tones */
+        }
+        if (paren) {
+            if (end[-1] != ')' || harte_degree_list(paren + 1, (size_t)(end - paren - 2), &set))
+                return gm_fail(err, "chord label '%s': malformed degree list", label);
+        }
+    } else if (p != end) {
+        return gm_fail(err, "chord label '%s': expected ':' after the root", label);
+    }
+    if (slash) { /* the bass note sounds, so it is a chord tone (Harte) */
+        int k = harte_degree(slash + 1, strlen(slash + 1));
+        if (k < 0) return gm_fail(err, "chord label '%s': malformed bass degree '%s'", label, slash + 1);
+        set |= 1u << k;
+    }
+    if (!(set & 0xfffu)) return gm_fail(err, "chord label '%s' has no tones", label);
+    *tones = rotate_pcs(set, root);
+    return 0;
+}
+
+void gm_chord_labels_free(gm_chord_labels *l) {
+    if (!l) return;
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int span_start_cmp(const void *x, const void *y) {
+    const gm_chord_span *a = x, *b = y;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int labels_push(gm_chord_labels *l, int *cap, double start, double end, uint16_t tones) {
+    if (l->n == *cap) {
+        int c = *cap ? 2 * *cap : 256;
+        gm_chord_span *v = realloc(l->v, (size_t)c * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        *cap = c;
+    }
+    l->v[l->n++] = (gm_chord_span){start, end, tones};
+    return 0;
+}
+
+#define MAX_LABEL_LINES 1000000
+
+int gm_chord_labels_parse(const char *text, size_t len, const char *name, gm_chord_labels *out, char *err) {
+    if (!text || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    if (!name) name = "chord labels";
+    int cap = 0, line_no = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && text[j] != '\n') j++;
+        char line[256];
+        size_t n = j - i < sizeof line - 1 ? j - i : sizeof line - 1;
+        memcpy(line, text + i, n);
+        line[n] = 0;
+        i = j + 1;
+        if (++line_no > MAX_LABEL_LINES) {
+            gm_chord_labels_free(out);
+            return gm_fail(err, "%s: more than %d lines", name, MAX_LABEL_LINES);
+        }
+        double a, b;
+        char label[80], extra[2];
+        int got = sscanf(line, "%lf %lf %79s %1s", &a, &b, label, extra);
+        if (got <= 0) continue; /* blank line */
+        uint16_t tones = 0;
+        char why[GM_ERR_SIZE] = "";
+        if (got != 3) snprintf(why, sizeof why, "not 'start_s end_s Root:quality'");
+        else if (!isfinite(a) || !isfinite(b) || a < 0 || b < a) snprintf(why, sizeof why, "times %g..%g are not 0 <= start <= end", a, b);
+        else if (gm_chord_label_tones(label, &tones, why)) {}
+        if (why[0]) {
+            gm_chord_labels_free(out);
+            return gm_fail(err, "%s: line %d: %s", name, line_no, why);
+        }
+        if (!tones || b <= a) continue; /* N: no chord, nothing to score against */
+        if (labels_push(out, &cap, a, b, tones)) {
+            gm_chord_labels_free(out);
+            return gm_fail(err, "%s: out of memory", name);
+        }
+    }
+    qsort(out->v, (size_t)out->n, sizeof *out->v, span_start_cmp);
+    return 0;
+}
+
+int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err) {
+    if (!path || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return gm_fail(err, "cannot open %s", path);
+    size_t cap = 1u << 24, n = 0; /* 16 MiB: POP909's largest is 6 KiB */
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap + 1, f);
+    fclose(f);
+    if (!buf) return gm_fail(err, "%s: out of memory", path);
+    int rc = n > cap ? gm_fail(err, "%s: larger than 16 MiB", path) : gm_chord_labels_parse(buf, n, path, out, err);
+    free(buf);
+    return rc;
+}
+
+static int is_sep(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; }
+
+/* Tones of one chord name: a Harte label ("A:min", "C/5", "N") or one of
+ * ours ("Am", "G7", gm_chord_parse). 0, or -1 with err. */
+static int name_tones(const char *name, uint16_t *t, char *err) {
+    if (strchr(name, ':') || strchr(name, '/') || !strcmp(name, "X")) return gm_chord_label_tones(name, t, err);
+    gm_chord c;
+    if (gm_chord_parse(name, &c, err)) return -1;
+    *t = gm_chord_tones(c);
+    return 0;
+}
+
+/* One bar's chord names (bar[0..n)), tones into t[]; returns the count or
+ * -1 with err. */
+static int bar_chords(const char *bar, size_t n, uint16_t *t, int max, char *err) {
+    int k = 0;
+    for (size_t i = 0, j; i < n; i = j) {
+        while (i < n && is_sep(bar[i])) i++;
+        for (j = i; j < n && !is_sep(bar[j]);) j++;
+        if (j == i) break;
+        char name[72];
+        if (j - i >= sizeof name) return gm_fail(err, "chord name '%.20s...' is too long", bar + i);
+        if (k == max) return gm_fail(err, "more than %d chords in one bar", max);
+        memcpy(name, bar + i, j - i);
+        name[j - i] = 0;
+        if (name_tones(name, &t[k++], err)) return -1;
+    }
+    return k;
+}
+
+/* The bars of chord-name text: '|'-separated groups when there is a '|'
+ * (groups of separators only, such as a chart's outer bar lines, are no
+ * bars), else one name per bar. Group g is text[at[g] .. at[g] + len[g]);
+ * at and len hold (strlen(text) + 3) / 2 entries, more than there can be. */
+static int bar_groups(const char *text, size_t *at, size_t *len) {
+    int piped = strchr(text, '|') != NULL, n = 0;
+    size_t end = strlen(text);
+    for (size_t i = 0; i < end;) {
+        size_t j = i;
+        if (piped) {
+            while (j < end && text[j] != '|') j++;
+        } else {
+            while (j < end && is_sep(text[j])) j++;
+            i = j;
+            while (j < end && !is_sep(text[j])) j++;
+        }
+        size_t q = i;
+        while (q < j && is_sep(text[q])) q++;
+        if (q < j) {
+            at[n] = i;
+            len[n++] = j - i;
+        }
+        i = j + 1;
+    }
+    return n;
+}
+
+#define MAX_CHORDS_PER_BAR 16
+
+int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_labels *out, char *err) {
+    if (!s || !names || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    size_t cap_groups = (strlen(names) + 3) / 2;
+    size_t *at = malloc(cap_groups * sizeof *at), *len = malloc(cap_groups * sizeof *len);
+    if (!at || !len) {
+        free(at);
+        free(len);
+        return gm_fail(err, "chord names: out of memory");
+    }
+    int n_groups = bar_groups(names, at, len), cap = 0, rc = 0;
+    gm_barmap bm;
+    if (!n_groups) rc = gm_fail(err, "no chord names given");
+    else rc = gm_barmap_build(&bm, s, 4, err);
+    for (int b = 0; n_groups && !rc && b < bm.n_bars; b++) {
+        uint16_t t[MAX_CHORDS_PER_BAR];
+        int g = b % n_groups, k = bar_chords(names + at[g], len[g], t, MAX_CHORDS_PER_BAR, err);
+        if (k < 0) rc = -1;
+        /* A bar's chords share it evenly in ticks (beats); times in seconds. */
+        int64_t t0 = bm.bar_tick[b], dt = bm.bar_tick[b + 1] - t0;
+        for (int c = 0; !rc && c < k; c++) {
+            double a = gm_score_tick_to_seconds(s, t0 + dt * c / k), e = gm_score_tick_to_seconds(s, t0 + dt * (c + 1) / k);
+            if (t[c] && e > a && labels_push(out, &cap, a, e, t[c])) rc = gm_fail(err, "chord names: out of memory");
+        }
+    }
+    if (n_groups) gm_barmap_free(&bm);
+    free(at);
+    free(len);
+    if (rc) gm_chord_labels_free(out);
+    return rc;
+}
+
+/* The chord sounding at time t: the span starting last at or before t, if
+ * it still lasts at t; NULL where none is (N or outside the labels). */
+static const gm_chord_span *chord_at(const gm_chord_labels *l, double t) {
+    int lo = 0, hi = l->n - 1, at = -1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (l->v[mid].start <= t) {
+            at = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return at >= 0 && t < l->v[at].end ? &l->v[at] : NULL;
+}
+
+typedef struct { double t, w; int pc; } timed_note;
+
+/* Onset (seconds, moved by GM_CTR_ONSET_SLACK_S) and clipped weight of the
+ * selected pitched notes; *out malloc'd. */
+static int timed_notes(const gm_score *s, const uint8_t *mask, timed_note **out, size_t *n_out) {
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i) && !s->tracks[i].is_drum) n += s->tracks[i].n_notes;
+    timed_note *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return -1;
+    size_t k = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        if (!selected(mask, i) || t->is_drum) continue;
+        for (size_t j = 0; j < t->n_notes; j++) {
+            double a = gm_score_tick_to_seconds(s, t->notes[j].tick);
+            double w = gm_score_tick_to_seconds(s, t->notes[j].tick + t->notes[j].duration) - a;
+            w = w < GM_CTR_MIN_WEIGHT_S ? GM_CTR_MIN_WEIGHT_S : w > GM_CTR_MAX_WEIGHT_S ? GM_CTR_MAX_WEIGHT_S : w;
+            v[k++] = (timed_note){a + GM_CTR_ONSET_SLACK_S, w, t->notes[j].pitch % 12};
+        }
+    }
+    *out = v;
+    *n_out = k;
+    return 0;
+}
+
+int gm_metrics_chord_tones(const gm_score *s, const uint8_t *mask, const gm_chord_labels *l, gm_chord_tone_ratio *out,
+                           char *err) {
+    if (!s || !l || !out) return gm_fail(err, "metrics: null argument");
+    if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
+    if (l->n < 0 || (l->n && !l->v)) return gm_fail(err, "metrics: malformed chord labels");
+    memset(out, 0, sizeof *out);
+    out->ctr = out->floor = NAN;
+    timed_note *v;
+    size_t n;
+    if (timed_notes(s, mask, &v, &n)) return gm_fail(err, "metrics: out of memory");
+    /* The part's own pitch-class distribution over the whole song: what a
+     * player who knows the key but not the chords would play. */
+    double p[12] = {0}, total = 0;
+    for (size_t k = 0; k < n; k++) {
+        p[v[k].pc] += v[k].w;
+        total += v[k].w;
+    }
+    double hit = 0, blind = 0, weight = 0;
+    for (size_t k = 0; k < n; k++) {
+        const gm_chord_span *c = chord_at(l, v[k].t);
+        if (!c) {
+            out->unlabelled++;
+            continue;
+        }
+        double in = 0;
+        for (int pc = 0; pc < 12; pc++)
+            if (c->tones >> pc & 1) in += p[pc] / total;
+        hit += (c->tones >> v[k].pc & 1) ? v[k].w : 0;
+        blind += v[k].w * in;
+        weight += v[k].w;
+        out->notes++;
+    }
+    free(v);
+    out->weight = weight;
+    if (out->notes) {
+        out->ctr = hit / weight;
+        out->floor = blind / weight;
+    }
+    return 0;
+}
+
+/* ======================================================================== */
+/* What a musician hears: drum feel                                          */
+/* ======================================================================== */
+
+enum { KIT_KICK = 0, KIT_SNARE, KIT_HAT, KIT_OTHER, KIT_GROUPS };
+
+static int kit_group(int key) {
+    if (key == 35 || key == 36) return KIT_KICK;
+    if (key == 37 || key == 38 || key == 40) return KIT_SNARE;
+    if (key == 42 || key == 44 || key == 46) return KIT_HAT;
+    return KIT_OTHER;
+}
+
+typedef struct { int bar, pos, group; } drum_hit;
+
+static int hit_cmp(const void *x, const void *y) {
+    const drum_hit *a = x, *b = y;
+    return a->bar != b->bar ? (a->bar > b->bar) - (a->bar < b->bar) : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* A bar as long as its metre says (not the short lead-in before a time
+ * signature change), so that positions in it are metrical. */
+static int full_bar(const gm_barmap *bm, int b) {
+    int num = bm->bar_num[b], den = bm->bar_den[b] ? bm->bar_den[b] : 4;
+    double want = (double)num * 4.0 * bm->ticks_per_quarter / den;
+    return (double)(bm->bar_tick[b + 1] - bm->bar_tick[b]) >= want - 0.5;
+}
+
+/* 16ths per beat: a dotted quarter in compound metres (6/8, 9/8, 12/8),
+ * else the denominator's note value. */
+static int beat_16ths(int num, int den) {
+    if (den == 8 && num % 3 == 0 && num >= 6) return 6;
+    return den <= 16 && den > 0 ? 16 / den : 1;
+}
+
+/* The onsets of the selected drum notes as (bar, 16th in the bar, group):
+ * each onset goes to the nearest 16th of its bar's grid (one a hair before
+ * a bar line is on the next bar's 1). *out malloc'd. */
+static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm, drum_hit **out, size_t *n_out) {
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (selected(mask, i) && s->tracks[i].is_drum) n += s->tracks[i].n_notes;
+    drum_hit *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return -1;
+    size_t k = 0;
+    int64_t tpq = bm->ticks_per_quarter;
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        if (!selected(mask, i) || !t->is_drum) continue;
+        for (size_t j = 0; j < t->n_notes; j++) {
+            int b = gm_barmap_bar_of_tick(bm, t->notes[j].tick);
+            int64_t pos = ((t->notes[j].tick - bm->bar_tick[b]) * 8 + tpq) / (2 * tpq); /* nearest 16th */
+            int cols = bm->bar_col[b + 1] - bm->bar_col[b];
+            if (pos >= cols && b + 1 < bm->n_bars) {
+                b++;
+                pos = 0;
+            }
+            if (pos >= cols) continue; /* past the end of the last bar */
+            v[k++] = (drum_hit){b, (int)pos, kit_group(t->notes[j].pitch)};
+        }
+    }
+    qsort(v, k, sizeof *v, hit_cmp);
+    *out = v;
+    *n_out = k;
+    return 0;
+}
+
+/* |a ∩ b| / |a ∪ b| of two onset sets (bitmaps of n cells). */
+static double jaccard(const uint8_t *a, const uint8_t *b, size_t n) {
+    size_t both = 0, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        both += a[i] && b[i];
+        any += a[i] || b[i];
+    }
+    return any ? (double)both / (double)any : NAN;
+}
+
+int gm_metrics_drum_feel(const gm_score *s, const uint8_t *mask, gm_drum_feel *out, char *err) {
+    if (!s || !out) return gm_fail(err, "metrics: null argument");
+    memset(out, 0, sizeof *out);
+    out->backbeat = out->kick_on_one = out->repetition = NAN;
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    int max_cols = 1;
+    for (int b = 0; b < bm.n_bars; b++)
+        if (bm.bar_col[b + 1] - bm.bar_col[b] > max_cols) max_cols = bm.bar_col[b + 1] - bm.bar_col[b];
+    size_t cells = (size_t)KIT_GROUPS * (size_t)max_cols;
+    drum_hit *h = NULL;
+    size_t n = 0;
+    uint8_t *cur = calloc(cells, 1), *prev = calloc(cells, 1);
+    if (!cur || !prev || drum_hits(s, mask, &bm, &h, &n)) {
+        free(cur);
+        free(prev);
+        gm_barmap_free(&bm);
+        return gm_fail(err, "metrics: out of memory");
+    }
+    size_t snare_on_backbeat = 0;
+    int kick_one = 0, prev_bar = -2;
+    double jsum = 0;
+    for (size_t k = 0; k < n;) {
+        int b = h[k].bar;
+        size_t e = k;
+        while (e < n && h[e].bar == b) e++;
+        if (!full_bar(&bm, b)) {
+            k = e;
+            continue;
+        }
+        int cols = bm.bar_col[b + 1] - bm.bar_col[b], beat = beat_16ths(bm.bar_num[b], bm.bar_den[b]);
+        memset(cur, 0, cells);
+        for (; k < e; k++) cur[h[k].group * max_cols + h[k].pos] = 1;
+        /* Snare onsets: distinct 16ths (a flam is one onset); the backbeat
+         * is every even beat (2 and 4 in 4/4). */
+        for (int pos = 0; pos < cols; pos++) {
+            if (!cur[KIT_SNARE * max_cols + pos]) continue;
+            out->snare_onsets++;
+            snare_on_backbeat += pos % beat == 0 && (pos / beat) % 2 == 1;
+        }
+        kick_one += cur[KIT_KICK * max_cols] != 0;
+        out->bars++;
+        if (prev_bar == b - 1) {
+            jsum += jaccard(prev, cur, cells);
+            out->pairs++;
+        }
+        uint8_t *t = prev;
+        prev = cur;
+        cur = t;
+        prev_bar = b;
+    }
+    if (out->snare_onsets) out->backbeat = (double)snare_on_backbeat / (double)out->snare_onsets;
+    if (out->bars) out->kick_on_one = (double)kick_one / out->bars;
+    if (out->pairs) out->repetition = jsum / out->pairs;
+    free(h);
+    free(cur);
+    free(prev);
+    gm_barmap_free(&bm);
+    return 0;
+}

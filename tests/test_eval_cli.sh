@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # test_eval_cli.sh — `getmusic eval`: exit codes, one-line errors, the table,
-# the JSON schema, file pairing of folders, --tracks.
+# the JSON schema, file pairing of folders, --tracks; chord tones (labels
+# beside the reference, --chord-labels, --chords) and drum feel; on POP909
+# and Groove (skipped with a message without ../shared/data).
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
+TOOL=${GETMUSIC_EVALTOOL:-build/bench_evaltool}
+DATA=${GETMUSIC_DATA:-../shared/data}
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-pass=0; fail=0
+pass=0; fail=0; skip=0
 ok()   { pass=$((pass+1)); }
 bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
 expect() { # expect STATUS DESCRIPTION -- command...
@@ -34,6 +38,15 @@ expect 1 "bad threads" -- "$GM" eval "$ex" --threads 0
 expect 1 "--ref without files" -- "$GM" eval "$ex" --ref
 expect 1 "counts differ" -- "$GM" eval "$ex" "$ex" --ref "$ex"
 expect 1 "folder without MIDI" -- "$GM" eval "$tmp/empty"
+printf '0 1 C:maj\n1 2 C:bogus\n' > "$tmp/bad_labels.txt"
+printf '0 10 C:maj\n10 20 G:maj\n' > "$tmp/labels.txt"
+expect 1 "missing chord labels" -- "$GM" eval "$ex" --chord-labels "$tmp/nope.txt"
+expect 1 "malformed chord labels" -- "$GM" eval "$ex" --chord-labels "$tmp/bad_labels.txt"
+err=$("$GM" eval "$ex" --chord-labels "$tmp/bad_labels.txt" 2>&1 >/dev/null)
+grep -q "line 2" <<<"$err" && ok || bad "malformed labels: the message names no line: $err"
+expect 1 "labels and chords" -- "$GM" eval "$ex" --chord-labels "$tmp/labels.txt" --chords "C G"
+expect 1 "bad chord name" -- "$GM" eval "$ex" --chords "C Qx"
+expect 1 "--chords without value" -- "$GM" eval "$ex" --chords
 expect 0 "example" -- "$GM" eval "$ex" --quiet
 out=$("$GM" eval "$ex" --ref "$ex")
 grep -q "^mean of 1 " <<<"$out" && ok || bad "table: no mean row"
@@ -51,12 +64,14 @@ names = ["pitch_range", "n_pitches_used", "n_pitch_classes_used", "polyphony", "
          "drum_pattern_consistency"]
 assert set(d) == {"files", "mean"}
 f = d["files"][0]
-assert set(f) == {"file", "ref", "bars", "piece", "tracks", "chord_accuracy"}, f.keys()
+assert set(f) == {"file", "ref", "bars", "piece", "tracks", "chord_accuracy", "chord_labels"}, f.keys()
+assert f["chord_labels"] is None
 assert f["bars"] == 16 and f["chord_accuracy"] == 1 and list(f["piece"]) == names
 assert f["piece"]["drum_in_pattern_rate"] is None
 assert [t["class"] for t in f["tracks"]] == ["lead", "piano"]
 for t in f["tracks"]:
-    assert set(t) == {"class", "notes", "metrics", "overlap"} and list(t["metrics"]) == names
+    assert set(t) == {"class", "notes", "metrics", "overlap", "chord_tones", "drum_feel"} and list(t["metrics"]) == names
+    assert t["chord_tones"] is None and t["drum_feel"] is None  # no labels, no drums
     assert t["overlap"] == {"pitch": 1, "duration": 1, "ioi": 1}, t["overlap"]
 m = d["mean"]
 assert set(m) == {"piece", "chord_accuracy", "overlap", "tracks"}
@@ -95,6 +110,87 @@ import json, sys
 d = json.load(sys.stdin)
 assert d["files"][0]["chord_accuracy"] is None and d["mean"]["chord_accuracy"] is None
 ' && ok || bad "json with --tracks drums"
+  # Chords by name: every pitched class gets a ratio and a floor in 0..1.
+  "$GM" eval "$ex" --chords "C G Am F" --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+f = d["files"][0]
+assert f["chord_labels"] == "--chords"
+for t in f["tracks"]:
+    c = t["chord_tones"]
+    assert 0 <= c["ctr"] <= 1 and 0 <= c["floor"] <= 1 and c["notes"] > 0, t
+    assert t["drum_feel"] is None
+assert d["mean"]["tracks"]["piano"]["chord_tones"]["ctr"] == f["tracks"][1]["chord_tones"]["ctr"]
+' && ok || bad "json with --chords"
+  # Labels found beside the reference: NAME.chord_midi.txt first, then
+  # chord_midi.txt; --chord-labels; the same labels give the same figures.
+  cp "$tmp/labels.txt" "$tmp/ref/a.chord_midi.txt"
+  printf '0 1000 C:min\n' > "$tmp/ref/sub/chord_midi.txt"
+  "$GM" eval "$tmp/gen" --ref "$tmp/ref" --json > "$tmp/beside.json" &&
+  "$GM" eval "$tmp/gen/a.mid" --ref "$tmp/ref/a.mid" --chord-labels "$tmp/labels.txt" --json > "$tmp/given.json" &&
+  "$PY" - "$tmp/beside.json" "$tmp/given.json" <<'EOF' && ok || bad "chord labels beside the reference"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+fa, fb = a["files"], b["files"][0]
+assert fa[0]["chord_labels"].endswith("ref/a.chord_midi.txt"), fa[0]["chord_labels"]
+assert fa[1]["chord_labels"].endswith("ref/sub/chord_midi.txt"), fa[1]["chord_labels"]
+assert fb["chord_labels"].endswith("labels.txt")
+assert [t["chord_tones"] for t in fa[0]["tracks"]] == [t["chord_tones"] for t in fb["tracks"]]
+assert fa[0]["tracks"][1]["chord_tones"] != fa[1]["tracks"][1]["chord_tones"]
+EOF
+  # Drum feel of the rule-based rock beat (kick 1 and 3, snare 2 and 4, hats
+  # on 8ths, every bar the same): 1, 1, 1; the text table shows the columns.
+  if [ -x "$TOOL" ]; then
+    "$TOOL" rules "$ex" "$tmp/rules.mid" 2>/dev/null
+    "$GM" eval "$tmp/rules.mid" --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+t = {x["class"]: x for x in d["files"][0]["tracks"]}
+f = t["drums"]["drum_feel"]
+assert (f["snare_on_2_4"], f["kick_on_1"], f["bar_repetition"]) == (1, 1, 1), f
+assert f["bars"] == 16 and f["bar_pairs"] == 15 and f["snare_onsets"] == 32, f
+assert t["drums"]["chord_tones"] is None and t["piano"]["drum_feel"] is None
+assert d["mean"]["tracks"]["drums"]["drum_feel"]["kick_on_1"] == 1
+' && ok || bad "drum feel of a rock beat"
+    "$GM" eval "$tmp/rules.mid" --quiet | grep -q "snare24" && ok || bad "table: no drum feel columns"
+  else
+    echo "test_eval_cli: SKIP drum feel of the rule-based beat ($TOOL not built)"; skip=$((skip+1))
+  fi
 fi
-echo "test_eval_cli: $pass passed, $fail failed"
+
+# On the data: POP909's piano against its own labels, found beside the
+# song and beside a crop (bench_evaltool crop writes them); Groove grooves.
+if [ ! -d "$DATA/pop909/001" ] || [ ! -x "$PY" ] || [ ! -x "$TOOL" ]; then
+  echo "test_eval_cli: SKIP POP909 and Groove checks ($DATA/pop909, $PY or $TOOL missing)"; skip=$((skip+1))
+else
+  song=$DATA/pop909/001/001.mid
+  "$TOOL" crop "$song" "$tmp/crop.mid" --bars 16 --from-downbeat
+  [ -s "$tmp/crop.chord_midi.txt" ] && ok || bad "crop wrote no chord labels"
+  "$GM" eval "$song" "$tmp/crop.mid" --ref "$song" "$tmp/crop.mid" --tracks piano,counter --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for f in d["files"]:
+    assert f["chord_labels"].endswith("chord_midi.txt"), f["chord_labels"]
+    t = {x["class"]: x for x in f["tracks"]}
+    c = t["piano"]["chord_tones"]
+    assert c["ctr"] > 0.95 and 0.3 < c["floor"] < 0.65, c  # DESIGN.md: about 0.98 and 0.45
+    assert t["lead"]["chord_tones"] is None  # not selected
+' && ok || bad "POP909 piano chord tones"
+  if [ -r "$DATA/groove/info.csv" ]; then
+    mapfile -t grooves < <("$TOOL" list-groove-valid "$DATA/groove" | head -n 3 | sed "s|^|$DATA/groove/|")
+    [ ${#grooves[@]} -eq 3 ] && ok || bad "list-groove-valid gave ${#grooves[@]} files"
+    "$GM" eval "${grooves[@]}" --tracks drums --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for f in d["files"]:
+    g = f["tracks"][0]["drum_feel"]
+    assert g["bars"] > 4 and all(0 <= g[k] <= 1 for k in ("snare_on_2_4", "kick_on_1", "bar_repetition")), g
+' && ok || bad "Groove drum feel"
+  else
+    echo "test_eval_cli: SKIP Groove checks ($DATA/groove/info.csv not found)"; skip=$((skip+1))
+  fi
+fi
+if [ "$skip" -gt 0 ]; then echo "test_eval_cli: $pass passed, $fail failed, $skip skipped"
+else echo "test_eval_cli: $pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]
+

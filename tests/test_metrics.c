@@ -1,7 +1,8 @@
 /* test_metrics.c — MusPy's metrics pinned on small hand-built pieces (values
  * worked out by hand in the comments, following muspy/metrics/metrics.py),
- * their NaN edge cases, the measure resolution, and the accompaniment
- * metrics (histogram overlap areas, chord accuracy). */
+ * their NaN edge cases, the measure resolution, the accompaniment metrics
+ * (histogram overlap areas, chord accuracy), and what a musician hears
+ * (chord labels, chord-tone ratio and its floor, drum feel). */
 #include "getmusic.h"
 #include "test.h"
 
@@ -533,7 +534,283 @@ static void test_chord_accuracy(void) {
     gm_score_free(&a);
 }
 
+/* ======================================================================== */
+/* What a musician hears: chord tones                                        */
+/* ======================================================================== */
+
+static uint16_t pcs(const int *v, int n) {
+    uint16_t m = 0;
+    for (int i = 0; i < n; i++) m |= (uint16_t)(1u << v[i]);
+    return m;
+}
+
+static int popcount12(unsigned m) {
+    int n = 0;
+    for (; m; m &= m - 1) n++;
+    return n;
+}
+
+static void test_chord_labels(void) {
+    char err[GM_ERR_SIZE] = "";
+    uint16_t t = 0;
+    /* Tones by hand (pitch classes, C = 0). */
+    static const struct { const char *label; int pc[6], n; } cases[] = {
+        {"C:maj", {0, 4, 7}, 3},          {"A:min", {9, 0, 4}, 3},          {"C:maj/3", {0, 4, 7}, 3},
+        {"C:maj/5", {0, 4, 7}, 3},        {"F#:min7/b7", {6, 9, 1, 4}, 4},  {"G:sus4(b7)", {7, 0, 2, 5}, 4},
+        {"B:hdim7", {11, 2, 5, 9}, 4},    {"Db:7", {1, 5, 8, 11}, 4},       {"E:aug", {4, 8, 0}, 3},
+        {"C:dim7", {0, 3, 6, 9}, 4},      {"C:9", {0, 4, 7, 10, 2}, 5},     {"D:(1,b3,5)", {2, 5, 9}, 3},
+        {"A:min(*5)", {9, 0}, 2},         {"Bb:sus2", {10, 0, 5}, 3},       {"C:minmaj7", {0, 3, 7, 11}, 4},
+        {"Eb:maj6", {3, 7, 10, 0}, 4},    {"C:min6", {0, 3, 7, 9}, 4},      {"B:dim", {11, 2, 5}, 3},
+        {"G", {7, 11, 2}, 3},             {"C:maj7/7", {0, 4, 7, 11}, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = gm_chord_label_tones(cases[i].label, &t, err);
+        CHECK(rc == 0 && t == pcs(cases[i].pc, cases[i].n), "%s: rc %d tones %03x want %03x (%s)", cases[i].label,
+              rc, t, pcs(cases[i].pc, cases[i].n), err);
+    }
+    CHECK(gm_chord_label_tones("N", &t, err) == 0 && t == 0, "N has no tones");
+    /* Every quality POP909 writes (grep of all chord_midi.txt), plus 9. */
+    static const char *pop909[] = {"maj", "min", "sus2", "min7", "maj7", "sus4", "7", "sus4(b7)",
+                                   "maj6", "dim", "hdim7", "aug", "min6", "dim7", "minmaj7", "9"};
+    static const int sizes[] = {3, 3, 3, 4, 4, 3, 4, 4, 4, 3, 4, 3, 4, 4, 4, 5};
+    for (int i = 0; i < 16; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "Ab:%s", pop909[i]);
+        int rc = gm_chord_label_tones(label, &t, err);
+        CHECK(rc == 0 && popcount12(t) == sizes[i] && (t >> 8 & 1), "%s: %d tones (%s)", label, popcount12(t), err);
+    }
+    static const char *bad[] = {"C:foo", "H:maj", "C:maj/x", "", "C:maj(9", "Cmaj", "C:(1,14)", "C:(*1)"};
+    for (int i = 0; i < 8; i++) {
+        err[0] = 0;
+        CHECK(gm_chord_label_tones(bad[i], &t, err) != 0 && err[0], "'%s' accepted", bad[i]);
+    }
+
+    /* chord_midi.txt text: tabs or spaces, N and blank lines left out, sorted. */
+    gm_chord_labels l;
+    const char *text = "3.0 5.0 A:min/b3\n0.0\t1.0\tN\n\n1.0\t3.0\tC:maj\r\n";
+    CHECK(gm_chord_labels_parse(text, strlen(text), "t", &l, err) == 0, "parse: %s", err);
+    CHECK(l.n == 2, "2 chords, got %d", l.n);
+    if (l.n == 2) {
+        CHECK(l.v[0].start == 1 && l.v[0].end == 3 && l.v[0].tones == 0x091, "C:maj span");
+        CHECK(l.v[1].start == 3 && l.v[1].end == 5 && l.v[1].tones == 0x211, "A:min span");
+    }
+    gm_chord_labels_free(&l);
+    static const char *bad_files[] = {"0 1\n", "0 1 C:maj\n1.0 abc C:maj\n", "2 1 C:maj\n", "0 1 C:maj extra\n",
+                                      "0 1 C:maj\n1 2 Q:maj\n", "-1 1 C:maj\n", "nan 1 C:maj\n"};
+    static const int bad_line[] = {1, 2, 1, 1, 2, 1, 1};
+    for (int i = 0; i < 7; i++) {
+        err[0] = 0;
+        int rc = gm_chord_labels_parse(bad_files[i], strlen(bad_files[i]), "f.txt", &l, err);
+        char want[32];
+        snprintf(want, sizeof want, "f.txt: line %d:", bad_line[i]);
+        CHECK(rc != 0 && strstr(err, want) && !strchr(err, '\n'), "bad file %d: rc %d err '%s'", i, rc, err);
+    }
+    CHECK(gm_chord_labels_load("/nonexistent/chord_midi.txt", &l, err) != 0 && err[0], "missing file");
+}
+
+/* A pitched track of (tick, duration, pitch) notes at 480 ticks per
+ * quarter, no tempo (120 bpm: 960 ticks a second), plus a drum note on
+ * pitch 60 that chord tones must not see. */
+static void ctr_piece(gm_score *s, int n, const int64_t (*notes)[3]) {
+    gm_score_init(s, 480);
+    int t = gm_score_add_track(s, "piano", 0, 0, 0);
+    int d = gm_score_add_track(s, "drums", 0, 9, 1);
+    for (int i = 0; i < n; i++) gm_track_add_note(&s->tracks[t], notes[i][0], notes[i][1], (int)notes[i][2], 80, 0);
+    gm_track_add_note(&s->tracks[d], 0, 960, 61, 100, 9);
+    gm_score_sort(s);
+}
+
+static gm_chord_labels labels_of(const char *text) {
+    gm_chord_labels l;
+    char err[GM_ERR_SIZE] = "";
+    CHECK(gm_chord_labels_parse(text, strlen(text), "t", &l, err) == 0, "labels: %s", err);
+    return l;
+}
+
+static void test_chord_tones(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_score s;
+    gm_chord_tone_ratio r;
+    /* Pure chord tones: C E G under C, then G B D under G: 1. */
+    gm_chord_labels l = labels_of("0 2 C:maj\n2 4 G:maj\n");
+    static const int64_t tones[6][3] = {{0, 480, 60}, {480, 480, 64}, {960, 480, 67},
+                                        {1920, 480, 67}, {2400, 480, 71}, {2880, 480, 74}};
+    ctr_piece(&s, 6, tones);
+    CHECK(gm_metrics_chord_tones(&s, NULL, &l, &r, err) == 0, "ctr: %s", err);
+    CHECK(r.ctr == 1.0 && r.notes == 6 && r.unlabelled == 0 && near(r.weight, 3.0), "pure tones: %g (%zu notes, w %g)",
+          r.ctr, r.notes, r.weight);
+    gm_score_free(&s);
+    /* None: F# A# C# under C: 0. */
+    static const int64_t none[3][3] = {{0, 480, 66}, {480, 480, 70}, {960, 480, 73}};
+    ctr_piece(&s, 3, none);
+    CHECK(gm_metrics_chord_tones(&s, NULL, &l, &r, err) == 0 && r.ctr == 0.0, "no tones: %g", r.ctr);
+    /* Every note is C major's F#... a distribution of F#, A#, C# only has no
+     * mass on C E G or G B D: floor 0. */
+    CHECK(r.floor == 0.0, "floor of no tones %g", r.floor);
+    gm_score_free(&s);
+    gm_chord_labels_free(&l);
+
+    /* Clipping and the floor, by hand. Labels C:maj 0-2 s, D:min 2-10 s.
+     *   C at 0 s, 4 s long     → weight 2 (clipped), C:maj, a tone
+     *   D at 2 s, 1 s          → weight 1, D:min, a tone (onset on the change)
+     *   E at 3 s, 5 ticks      → weight 0.05 (clipped up), D:min, not a tone
+     *   F at 11 s, 0.5 s       → no chord there: left out of the ratio, but in
+     *                            the song's distribution
+     * CTR = 3 / 3.05. p = (C 2, D 1, E 0.05, F 0.5) / 3.55.
+     * Floor = [2·p(C,E,G) + 1·p(D,F,A) + 0.05·p(D,F,A)] / 3.05
+     *       = [2·2.05 + 1·1.5 + 0.05·1.5] / 3.55 / 3.05 = 5.675 / (3.55·3.05). */
+    l = labels_of("0 2 C:maj\n2 10 D:min\n");
+    static const int64_t clip[4][3] = {{0, 3840, 60}, {1920, 960, 62}, {2880, 5, 64}, {10560, 480, 65}};
+    ctr_piece(&s, 4, clip);
+    CHECK(gm_metrics_chord_tones(&s, NULL, &l, &r, err) == 0, "ctr: %s", err);
+    CHECK(near(r.ctr, 3.0 / 3.05), "clipped ctr %.12g want %.12g", r.ctr, 3.0 / 3.05);
+    CHECK(near(r.floor, 5.675 / (3.55 * 3.05)), "floor %.12g want %.12g", r.floor, 5.675 / (3.55 * 3.05));
+    CHECK(r.notes == 3 && r.unlabelled == 1 && near(r.weight, 3.05), "counts %zu %zu %g", r.notes, r.unlabelled,
+          r.weight);
+    /* Masking the pitched track out: nothing scored, NaN. */
+    uint8_t drums_only[2] = {0, 1};
+    CHECK(gm_metrics_chord_tones(&s, drums_only, &l, &r, err) == 0 && isnan(r.ctr) && isnan(r.floor) && !r.notes,
+          "drums only: %g", r.ctr);
+    gm_score_free(&s);
+    gm_chord_labels_free(&l);
+
+    /* Seconds through the tempo map: at 60 bpm tick 480 is 1 s, under F:maj,
+     * where A is a tone (at 120 bpm it would be 0.5 s, under C:maj). */
+    l = labels_of("0 1 C:maj\n1 2 F:maj\n");
+    static const int64_t tempo[2][3] = {{0, 480, 64}, {480, 480, 69}};
+    ctr_piece(&s, 2, tempo);
+    gm_score_add_tempo(&s, 0, 1000000);
+    CHECK(gm_metrics_chord_tones(&s, NULL, &l, &r, err) == 0 && r.ctr == 1.0, "tempo map: %g", r.ctr);
+    gm_score_free(&s);
+    gm_chord_labels_free(&l);
+
+    /* Chords by name on the bars (4/4, 120 bpm: 2 s a bar). */
+    ctr_piece(&s, 1, (const int64_t[][3]){{4 * 1920 - 1, 1, 60}}); /* 4 bars */
+    CHECK(gm_chord_labels_per_bar(&s, "C G Am F", &l, err) == 0 && l.n == 4, "per bar: %d (%s)", l.n, err);
+    if (l.n == 4) CHECK(near(l.v[2].start, 4) && near(l.v[2].end, 6) && l.v[2].tones == 0x211, "Am on bar 3");
+    gm_chord_labels_free(&l);
+    CHECK(gm_chord_labels_per_bar(&s, "C G | Am F", &l, err) == 0 && l.n == 8, "two per bar: %d (%s)", l.n, err);
+    if (l.n == 8)
+        CHECK(near(l.v[1].start, 1) && near(l.v[1].end, 2) && l.v[1].tones == 0x884 && l.v[6].tones == 0x211,
+              "G in the second half of bar 1, Am again in bar 4");
+    gm_chord_labels_free(&l);
+    /* A chart's outer bar lines make no bars; N holds the second half of
+     * bar 2 (and 4) without a chord: C, Am (2-3 s), C, Am. */
+    CHECK(gm_chord_labels_per_bar(&s, "| C | A:min N |", &l, err) == 0 && l.n == 4, "chart bars: %d (%s)", l.n, err);
+    if (l.n == 4) CHECK(near(l.v[1].start, 2) && near(l.v[1].end, 3) && l.v[1].tones == 0x211, "Am, then N");
+    gm_chord_labels_free(&l);
+    err[0] = 0;
+    CHECK(gm_chord_labels_per_bar(&s, "C Xq", &l, err) != 0 && err[0], "bad name accepted");
+    CHECK(gm_chord_labels_per_bar(&s, "  ", &l, err) != 0, "no names accepted");
+    gm_score_free(&s);
+}
+
+/* ======================================================================== */
+/* What a musician hears: drum feel                                          */
+/* ======================================================================== */
+
+#define SIXTEENTH 120 /* ticks at 480 per quarter */
+
+/* A drum track; hits are (tick, GM key). */
+static void drum_piece(gm_score *s, int n, const int (*hits)[2], int64_t end) {
+    gm_score_init(s, 480);
+    int d = gm_score_add_track(s, "drums", 0, 9, 1);
+    int p = gm_score_add_track(s, "piano", 0, 0, 0);
+    for (int i = 0; i < n; i++) gm_track_add_note(&s->tracks[d], hits[i][0], 60, hits[i][1], 100, 9);
+    gm_track_add_note(&s->tracks[p], 0, 1920, 38, 80, 0); /* a pitched "snare" is no snare */
+    gm_score_sort(s);
+    if (s->end_tick < end) s->end_tick = end;
+}
+
+/* One bar of a rock beat at bar b: kick on 1 and 3, snare on 2 and 4, hats on 8ths. */
+static int rock_bar(int (*h)[2], int b) {
+    int n = 0, at = b * 1920;
+    for (int e = 0; e < 8; e++) h[n][0] = at + e * 2 * SIXTEENTH, h[n++][1] = 42;
+    h[n][0] = at, h[n++][1] = 36;
+    h[n][0] = at + 8 * SIXTEENTH, h[n++][1] = 36;
+    h[n][0] = at + 4 * SIXTEENTH, h[n++][1] = 38;
+    h[n][0] = at + 12 * SIXTEENTH, h[n++][1] = 38;
+    return n;
+}
+
+static void test_drum_feel(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_score s;
+    gm_drum_feel f;
+    int h[64][2], n = 0;
+
+    /* Two bars of the same rock beat: every figure 1. */
+    n = rock_bar(h, 0);
+    n += rock_bar(h + n, 1);
+    drum_piece(&s, n, (const int(*)[2])h, 2 * 1920);
+    CHECK(gm_metrics_drum_feel(&s, NULL, &f, err) == 0, "drum feel: %s", err);
+    CHECK(f.backbeat == 1 && f.kick_on_one == 1 && f.repetition == 1 && f.snare_onsets == 4 && f.bars == 2 &&
+              f.pairs == 1,
+          "rock: %g %g %g (%zu snares, %d bars, %d pairs)", f.backbeat, f.kick_on_one, f.repetition, f.snare_onsets,
+          f.bars, f.pairs);
+    gm_score_free(&s);
+
+    /* Three bars, played by a human:
+     *   bar 1: kick 1 (0), snare on 2 20 ticks early (460 → 16th 4), snare 4,
+     *          hats on 8ths
+     *   bar 2: kick on the 16th after 1 (pos 2), snare pos 6 (off the beat),
+     *          snare 4, hats
+     *   bar 3: kick 30 ticks before the bar line (→ bar 3's 1), a flam on 2
+     *          (38 and 40 ten ticks apart: one onset), snare 4, hats
+     * Snares: {4, 12}, {6, 12}, {4, 12}: 5 of 6 on 2 and 4. Kick on 1: bars 1
+     * and 3 of 3. Sets: bar 1 {K0, S4, S12, H×8} (11), bar 2 {K2, S6, S12,
+     * H×8} (11): 9 shared, 13 in all; bar 3 = bar 1: Jaccard 9/13 twice. */
+    n = 0;
+    for (int b = 0; b < 3; b++)
+        for (int e = 0; e < 8; e++) h[n][0] = b * 1920 + e * 2 * SIXTEENTH, h[n++][1] = 42;
+    static const int extra[][2] = {{0, 36},    {460, 38},  {1440, 38},                                   /* bar 1 */
+                                   {2160, 36}, {2640, 38}, {3360, 38},                                   /* bar 2 */
+                                   {3810, 35}, {4320, 38}, {4330, 40}, {5280, 37}};                      /* bar 3 */
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) h[n][0] = extra[i][0], h[n++][1] = extra[i][1];
+    drum_piece(&s, n, (const int(*)[2])h, 3 * 1920);
+    CHECK(gm_metrics_drum_feel(&s, NULL, &f, err) == 0, "drum feel: %s", err);
+    CHECK(f.snare_onsets == 6 && near(f.backbeat, 5.0 / 6.0), "backbeat %g of %zu", f.backbeat, f.snare_onsets);
+    CHECK(f.bars == 3 && near(f.kick_on_one, 2.0 / 3.0), "kick on 1 %g over %d bars", f.kick_on_one, f.bars);
+    CHECK(f.pairs == 2 && near(f.repetition, 9.0 / 13.0), "repetition %g over %d pairs", f.repetition, f.pairs);
+    gm_score_free(&s);
+
+    /* A two-beat lead-in bar (time signatures at 0 and 960) has no metrical
+     * positions: its snare is left out. Then one full bar: no pair. */
+    static const int lead_in[][2] = {{0, 38}, {960, 36}, {960 + 480, 38}};
+    drum_piece(&s, 3, lead_in, 960 + 1920);
+    gm_score_add_timesig(&s, 0, 4, 4);
+    gm_score_add_timesig(&s, 960, 4, 4);
+    CHECK(gm_metrics_drum_feel(&s, NULL, &f, err) == 0, "drum feel: %s", err);
+    CHECK(f.bars == 1 && f.backbeat == 1 && f.kick_on_one == 1 && f.pairs == 0 && isnan(f.repetition),
+          "lead-in: %d bars, %g, %g, %d pairs", f.bars, f.backbeat, f.kick_on_one, f.pairs);
+    gm_score_free(&s);
+
+    /* Bars without drums do not count, and bars 1 and 3 are no pair. */
+    n = rock_bar(h, 0);
+    n += rock_bar(h + n, 2);
+    drum_piece(&s, n, (const int(*)[2])h, 3 * 1920);
+    CHECK(gm_metrics_drum_feel(&s, NULL, &f, err) == 0 && f.bars == 2 && f.pairs == 0 && f.kick_on_one == 1,
+          "gap: %d bars, %d pairs", f.bars, f.pairs);
+    /* Masking the drums out: nothing, NaN everywhere. */
+    uint8_t pitched[2] = {0, 1};
+    CHECK(gm_metrics_drum_feel(&s, pitched, &f, err) == 0 && f.bars == 0 && isnan(f.backbeat) &&
+              isnan(f.kick_on_one) && isnan(f.repetition),
+          "no drums: %d bars", f.bars);
+    gm_score_free(&s);
+
+    /* 3/4: beat 2 is the backbeat (pos 4), beat 3 is not (pos 8). */
+    static const int waltz[][2] = {{0, 36}, {480, 38}, {960, 38}};
+    drum_piece(&s, 3, waltz, 1440);
+    gm_score_add_timesig(&s, 0, 3, 4);
+    CHECK(gm_metrics_drum_feel(&s, NULL, &f, err) == 0 && f.bars == 1 && near(f.backbeat, 0.5), "3/4: %g",
+          f.backbeat);
+    gm_score_free(&s);
+}
+
 int main(void) {
+    test_chord_labels();
+    test_chord_tones();
+    test_drum_feel();
     test_piece_a();
     test_muspy_piece();
     test_edges();

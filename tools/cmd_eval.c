@@ -1,7 +1,9 @@
 /* cmd_eval.c — `getmusic eval`: MusPy's metrics of generated MIDI files, per
  * piece and per track class, and with --ref the accompaniment metrics
  * against reference files (histogram overlap areas per class, chord
- * accuracy). The metrics live in src/metrics.c; this file finds the files,
+ * accuracy); per class, what a musician hears: the chord-tone ratio against
+ * chord labels (POP909's chord_midi.txt beside the reference, a file, or
+ * chord names) with its chord-blind floor, and the drum feel. The metrics live in src/metrics.c; this file finds the files,
  * pairs them, groups tracks by class, runs the files on a few threads and
  * prints a table or JSON.
  *
@@ -38,8 +40,13 @@ void usage_eval(FILE *f) {
             "                        listed in path order; the counts must match\n"
             "  --ref REF...          reference files: every following argument that is not\n"
             "                        an option\n"
-            "  --tracks a,b          classes scored for overlap and chord accuracy (default:\n"
-            "                        every class for overlap, every pitched class for chords)\n"
+            "  --tracks a,b          classes scored for overlap, chord accuracy, chord tones\n"
+            "                        and drum feel (default: every class)\n"
+            "  --chord-labels FILE   chord labels for the chord-tone ratio of every file, in\n"
+            "                        POP909's chord_midi.txt format (start_s end_s Root:quality)\n"
+            "  --chords NAMES        or chords by name on the generated file's bars, as\n"
+            "                        generate takes them: \"C G Am F\" (one per bar, repeated),\n"
+            "                        \"C G | Am F\" ('|' between bars, chords share a bar)\n"
             "  --layout L            track classes: default|original (default: default)\n"
             "  --json                one JSON object on stdout (NaN as null)\n"
             "  --quiet               no progress bar\n"
@@ -47,7 +54,15 @@ void usage_eval(FILE *f) {
             "  Times are in the file's ticks (MusPy's resolution = ticks per quarter); the\n"
             "  measure is the metre covering most of the piece; the scale of\n"
             "  pitch_in_scale_rate is the piece's key; drum_in_pattern_rate uses the duple\n"
-            "  pattern. A beat_midi.txt (POP909) beside a file gives its bar lines.\n");
+            "  pattern. A beat_midi.txt (POP909) beside a file gives its bar lines.\n"
+            "  Chord tones (CTR): duration-weighted share (weights clipped to 0.05-2 s) of a\n"
+            "  pitched class's notes that are tones of the chord sounding at their onset; the\n"
+            "  floor scores the same notes with the class's own pitch-class distribution in\n"
+            "  place of their pitches. Labels: --chords or --chord-labels, else NAME.chord_midi.txt\n"
+            "  or chord_midi.txt beside the reference (beside GEN without --ref); none: no CTR.\n"
+            "  Drum feel on the bar grid (16ths): snare (37, 38, 40) onsets on beats 2 and 4\n"
+            "  / all; bars with a kick (35, 36) on beat 1 / bars with drums; mean Jaccard of\n"
+            "  neighbouring bars' (kick|snare|hat|other, 16th) onset sets.\n");
 }
 
 /* ======================================================================== */
@@ -143,6 +158,10 @@ typedef struct {
     gm_metrics m;             /* MusPy's metrics of those tracks */
     int scored;               /* overlap computed (reference given, class selected) */
     double ov[GM_N_OVERLAPS]; /* overlap areas against the reference's group */
+    int has_ctr;              /* chord-tone ratio computed (labels found, pitched notes, selected) */
+    gm_chord_tone_ratio ctr;
+    int has_feel;             /* drum feel computed (drum tracks, selected) */
+    gm_drum_feel feel;
 } group_res;
 
 typedef struct {
@@ -155,11 +174,14 @@ typedef struct {
     int n_groups, cap_groups;
     double chord_acc;         /* NaN when not computed */
     int has_chord;
+    char labels[4400];        /* where the chord labels came from ("" = none) */
 } file_res;
 
 typedef struct {
     gm_layout layout;
     uint32_t selected;        /* classes named by --tracks (bit per class), 0 = none given */
+    const char *labels_path;  /* --chord-labels */
+    const char *chord_names;  /* --chords */
     file_res *res;
     size_t n_files;
     size_t next, done;        /* under lock */
@@ -233,12 +255,68 @@ static int fail(file_res *r, int status, const char *path, const char *why) {
     return -1;
 }
 
+/* Chord labels for r: --chords, --chord-labels, else NAME.chord_midi.txt or
+ * chord_midi.txt beside the reference (beside GEN without one). r->labels
+ * says which; "" and l->n = 0 when there are none. 0, or -1 after fail(). */
+static int find_labels(const eval_job *job, file_res *r, const gm_score *gen, gm_chord_labels *l) {
+    char err[GM_ERR_SIZE];
+    memset(l, 0, sizeof *l);
+    r->labels[0] = 0;
+    if (job->chord_names) {
+        if (gm_chord_labels_per_bar(gen, job->chord_names, l, err)) return fail(r, EXIT_USAGE, "--chords", err);
+        snprintf(r->labels, sizeof r->labels, "--chords");
+        return 0;
+    }
+    const char *path = job->labels_path;
+    char cand[2][4200];
+    if (!path) {
+        const char *beside = r->ref ? r->ref : r->gen, *slash = strrchr(beside, '/'), *dot = strrchr(beside, '.');
+        int dir = slash ? (int)(slash - beside + 1) : 0;
+        int stem = dot && dot > beside + dir ? (int)(dot - beside) : (int)strlen(beside);
+        snprintf(cand[0], sizeof cand[0], "%.*s.chord_midi.txt", stem, beside);
+        snprintf(cand[1], sizeof cand[1], "%.*schord_midi.txt", dir, beside);
+        for (int k = 0; k < 2 && !path; k++)
+            if (access(cand[k], R_OK) == 0) path = cand[k];
+        if (!path) return 0;
+    }
+    if (gm_chord_labels_load(path, l, err)) {
+        r->status = EXIT_USAGE; /* err names the file */
+        snprintf(r->err, sizeof r->err, "%s", err);
+        return -1;
+    }
+    snprintf(r->labels, sizeof r->labels, "%.4300s", path);
+    return 0;
+}
+
+/* Chord tones of a group's pitched tracks and feel of its drum tracks
+ * (mask: the group's tracks in gen). 0, or -1 after fail(). */
+static int musician_metrics(file_res *r, group_res *g, const gm_score *gen, const uint8_t *mask,
+                            const gm_chord_labels *l) {
+    char err[GM_ERR_SIZE];
+    int pitched = 0, drums = 0;
+    for (int i = 0; i < gen->n_tracks; i++)
+        if (mask[i] && gen->tracks[i].n_notes) {
+            if (gen->tracks[i].is_drum) drums = 1;
+            else pitched = 1;
+        }
+    if (pitched && r->labels[0]) {
+        if (gm_metrics_chord_tones(gen, mask, l, &g->ctr, err)) return fail(r, EXIT_INTERNAL, r->gen, err);
+        g->has_ctr = 1;
+    }
+    if (drums) {
+        if (gm_metrics_drum_feel(gen, mask, &g->feel, err)) return fail(r, EXIT_INTERNAL, r->gen, err);
+        g->has_feel = 1;
+    }
+    return 0;
+}
+
 static int eval_file(const eval_job *job, file_res *r) {
     const gm_layout *l = &job->layout;
     char err[GM_ERR_SIZE];
     gm_score gen, ref;
     int have_ref = r->ref != NULL, rc = -1;
     uint8_t *mg = NULL, *mr = NULL;
+    gm_chord_labels labels = {0};
     r->chord_acc = NAN;
     if (gm_midi_read_file(r->gen, &gen, err)) return fail(r, EXIT_USAGE, r->gen, err);
     if (have_ref && gm_midi_read_file(r->ref, &ref, err)) {
@@ -260,6 +338,7 @@ static int eval_file(const eval_job *job, file_res *r) {
     }
     r->bars = bm.n_bars;
     gm_barmap_free(&bm);
+    if (find_labels(job, r, &gen, &labels)) goto done;
     if (gm_metrics_compute(&gen, NULL, NULL, &r->piece, err)) {
         fail(r, EXIT_INTERNAL, r->gen, err);
         goto done;
@@ -292,8 +371,9 @@ static int eval_file(const eval_job *job, file_res *r) {
             fail(r, EXIT_INTERNAL, r->gen, err);
             goto done;
         }
-        if (!have_ref) continue;
         if (job->selected && (g->cls < 0 || !(job->selected & (1u << g->cls)))) continue;
+        if (musician_metrics(r, g, &gen, mg, &labels)) goto done;
+        if (!have_ref) continue;
         group_mask(l, &ref, g->name, mr);
         if (gm_metrics_overlap(&gen, mg, &ref, mr, g->ov, err)) {
             fail(r, EXIT_INTERNAL, r->gen, err);
@@ -322,6 +402,7 @@ static int eval_file(const eval_job *job, file_res *r) {
     }
     rc = 0;
 done:
+    gm_chord_labels_free(&labels);
     free(mg);
     free(mr);
     gm_score_free(&gen);
@@ -368,12 +449,16 @@ typedef struct {
     acc ov[GM_N_OVERLAPS];
     int scored;          /* scored in some file */
     size_t notes;
+    acc ctr, floor;      /* over files with chord tones for the group */
+    int has_ctr;
+    acc feel[3];         /* backbeat, kick on 1, repetition */
+    int has_feel;
 } group_mean;
 
 typedef struct {
     acc piece[GM_N_METRICS];
     acc chord, ov[GM_N_OVERLAPS];
-    int any_chord, any_ref;
+    int any_chord, any_ref, any_ctr, any_feel;
     group_mean g[MAX_GROUPS];
     int n_groups;
 } means;
@@ -403,6 +488,17 @@ static void compute_means(const file_res *res, size_t n, int have_ref, means *mn
             m->notes += g->notes;
             if (g->n_tracks)
                 for (int q = 0; q < GM_N_METRICS; q++) acc_add(&m->m[q], g->m.v[q]);
+            if (g->has_ctr) {
+                m->has_ctr = mn->any_ctr = 1;
+                acc_add(&m->ctr, g->ctr.ctr);
+                acc_add(&m->floor, g->ctr.floor);
+            }
+            if (g->has_feel) {
+                m->has_feel = mn->any_feel = 1;
+                acc_add(&m->feel[0], g->feel.backbeat);
+                acc_add(&m->feel[1], g->feel.kick_on_one);
+                acc_add(&m->feel[2], g->feel.repetition);
+            }
             if (g->scored) {
                 m->scored = 1;
                 for (int q = 0; q < GM_N_OVERLAPS; q++) {
@@ -447,6 +543,36 @@ static void json_overlap(const double *ov) {
     printf("}");
 }
 
+/* {"ctr":..,"floor":..[,"notes":..,"unlabelled":..]} or null. */
+static void json_ctr(int has, double ctr, double floor, const gm_chord_tone_ratio *full) {
+    if (!has) {
+        printf("null");
+        return;
+    }
+    printf("{\"ctr\":");
+    json_num(ctr);
+    printf(",\"floor\":");
+    json_num(floor);
+    if (full) printf(",\"notes\":%zu,\"unlabelled\":%zu", full->notes, full->unlabelled);
+    printf("}");
+}
+
+/* {"snare_on_2_4":..,"kick_on_1":..,"bar_repetition":..[,counts]} or null. */
+static void json_feel(int has, const double v[3], const gm_drum_feel *full) {
+    if (!has) {
+        printf("null");
+        return;
+    }
+    static const char *keys[3] = {"snare_on_2_4", "kick_on_1", "bar_repetition"};
+    printf("{");
+    for (int k = 0; k < 3; k++) {
+        printf("%s\"%s\":", k ? "," : "", keys[k]);
+        json_num(v[k]);
+    }
+    if (full) printf(",\"snare_onsets\":%zu,\"bars\":%d,\"bar_pairs\":%d", full->snare_onsets, full->bars, full->pairs);
+    printf("}");
+}
+
 static void print_json(const file_res *res, size_t n, const means *mn) {
     printf("{\"files\":[");
     for (size_t f = 0; f < n; f++) {
@@ -466,10 +592,17 @@ static void print_json(const file_res *res, size_t n, const means *mn) {
             json_metrics(g->m.v);
             printf(",\"overlap\":");
             if (g->scored) json_overlap(g->ov); else printf("null");
+            printf(",\"chord_tones\":");
+            json_ctr(g->has_ctr, g->ctr.ctr, g->ctr.floor, &g->ctr);
+            double fv[3] = {g->feel.backbeat, g->feel.kick_on_one, g->feel.repetition};
+            printf(",\"drum_feel\":");
+            json_feel(g->has_feel, fv, &g->feel);
             printf("}");
         }
         printf("],\"chord_accuracy\":");
         if (r->has_chord) json_num(r->chord_acc); else printf("null");
+        printf(",\"chord_labels\":");
+        if (r->labels[0]) json_str(r->labels); else printf("null");
         printf("}");
     }
     double v[GM_N_METRICS], ov[GM_N_OVERLAPS];
@@ -489,6 +622,11 @@ static void print_json(const file_res *res, size_t n, const means *mn) {
         printf(":{\"overlap\":");
         for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&g->ov[k]);
         if (g->scored) json_overlap(ov); else printf("null");
+        printf(",\"chord_tones\":");
+        json_ctr(g->has_ctr, acc_mean(&g->ctr), acc_mean(&g->floor), NULL);
+        double fv[3] = {acc_mean(&g->feel[0]), acc_mean(&g->feel[1]), acc_mean(&g->feel[2])};
+        printf(",\"drum_feel\":");
+        json_feel(g->has_feel, fv, NULL);
         printf("}");
     }
     printf("}}}\n");
@@ -504,15 +642,27 @@ static void cell(double v, int present) {
     else printf(" %7.3f", v);
 }
 
+/* What a row shows of the musician's figures: CTR and floor, drum feel. */
+typedef struct { int show_ctr, show_feel; double ctr[2], feel[3]; int has_ctr, has_feel; } hears;
+
 static void row(int wname, const char *name, const char *cls, const char *notes, const double *m, const double *ov,
-                int has_ov, double chord, int has_chord, int with_ref) {
+                int has_ov, double chord, int has_chord, int with_ref, const hears *h) {
     printf("%-*.*s  %-12.12s %7s", wname, wname, name, cls, notes);
     for (int k = 0; k < GM_N_METRICS; k++) cell(m ? m[k] : NAN, m != NULL);
     if (with_ref) {
         for (int k = 0; k < GM_N_OVERLAPS; k++) cell(has_ov ? ov[k] : NAN, has_ov);
         cell(chord, has_chord);
     }
+    if (h->show_ctr)
+        for (int k = 0; k < 2; k++) cell(h->ctr[k], h->has_ctr);
+    if (h->show_feel)
+        for (int k = 0; k < 3; k++) cell(h->feel[k], h->has_feel);
     printf("\n");
+}
+
+static hears hears_of(const means *mn, int has_ctr, double ctr, double floor, int has_feel, const double feel[3]) {
+    hears h = {mn->any_ctr, mn->any_feel, {ctr, floor}, {feel[0], feel[1], feel[2]}, has_ctr, has_feel};
+    return h;
 }
 
 static void print_table(const file_res *res, size_t n, const means *mn, int have_ref) {
@@ -528,7 +678,11 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
         for (int k = 0; k < GM_N_OVERLAPS; k++) printf(" %7s", short_ov[k]);
         printf(" %7s", "chords");
     }
+    if (mn->any_ctr) printf(" %7s %7s", "CTR", "floor");
+    if (mn->any_feel) printf(" %7s %7s %7s", "snare24", "kick1", "barRep");
     printf("\n");
+    static const double no3[3] = {NAN, NAN, NAN};
+    hears none = hears_of(mn, 0, NAN, NAN, 0, no3);
     char notes[32], name[64];
     for (size_t f = 0; f < n; f++) {
         const file_res *r = &res[f];
@@ -539,11 +693,13 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
         size_t len = strlen(r->gen);
         if ((int)len > w) snprintf(name, sizeof name, "..%s", r->gen + len - (size_t)(w - 2));
         else snprintf(name, sizeof name, "%s", r->gen);
-        row(w, name, "(piece)", notes, r->piece.v, NULL, 0, r->chord_acc, r->has_chord, have_ref);
+        row(w, name, "(piece)", notes, r->piece.v, NULL, 0, r->chord_acc, r->has_chord, have_ref, &none);
         for (int k = 0; k < r->n_groups; k++) {
             const group_res *g = &r->g[k];
             snprintf(notes, sizeof notes, "%zu", g->notes);
-            row(w, "", g->name, notes, g->n_tracks ? g->m.v : NULL, g->ov, g->scored, NAN, 0, have_ref);
+            double fv[3] = {g->feel.backbeat, g->feel.kick_on_one, g->feel.repetition};
+            hears h = hears_of(mn, g->has_ctr, g->ctr.ctr, g->ctr.floor, g->has_feel, fv);
+            row(w, "", g->name, notes, g->n_tracks ? g->m.v : NULL, g->ov, g->scored, NAN, 0, have_ref, &h);
         }
     }
     double v[GM_N_METRICS], ov[GM_N_OVERLAPS];
@@ -551,12 +707,14 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
     for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&mn->ov[k]);
     char label[48];
     snprintf(label, sizeof label, "mean of %zu", n);
-    row(w, label, "(piece)", "", v, ov, have_ref, acc_mean(&mn->chord), mn->any_chord, have_ref);
+    row(w, label, "(piece)", "", v, ov, have_ref, acc_mean(&mn->chord), mn->any_chord, have_ref, &none);
     for (int j = 0; j < mn->n_groups; j++) {
         const group_mean *g = &mn->g[j];
         for (int k = 0; k < GM_N_METRICS; k++) v[k] = acc_mean(&g->m[k]);
         for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&g->ov[k]);
-        row(w, "", g->name, "", v, ov, g->scored, NAN, 0, have_ref);
+        double fv[3] = {acc_mean(&g->feel[0]), acc_mean(&g->feel[1]), acc_mean(&g->feel[2])};
+        hears h = hears_of(mn, g->has_ctr, acc_mean(&g->ctr), acc_mean(&g->floor), g->has_feel, fv);
+        row(w, "", g->name, "", v, ov, g->scored, NAN, 0, have_ref, &h);
     }
     printf("\ncolumns: range pitch_range, pitches n_pitches_used, pcs n_pitch_classes_used, poly polyphony,\n"
            "  polyR polyphony_rate, inScale pitch_in_scale_rate (the piece's key), scaleC scale_consistency,\n"
@@ -564,6 +722,12 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
            "  groove groove_consistency, drumP drum_in_pattern_rate (duple), drumC drum_pattern_consistency%s\n"
            "  (MusPy's definitions; '-' = undefined; means skip undefined values)\n",
            have_ref ? ";\n  ovPitch/ovDur/ovIOI overlap areas with the reference's class, chords chord accuracy" : "");
+    if (mn->any_ctr)
+        printf("  CTR chord-tone ratio against the chord labels, floor its chord-blind floor (the class's own\n"
+               "  pitch-class distribution in place of each note's pitch class)\n");
+    if (mn->any_feel)
+        printf("  snare24 snare onsets on beats 2 and 4 / all, kick1 bars with a kick on beat 1 / bars with\n"
+               "  drums, barRep mean Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onsets\n");
 }
 
 /* ======================================================================== */
@@ -593,7 +757,8 @@ int cmd_eval(int argc, char **argv) {
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--ref")) in_ref = have_ref = 1;
-        else if (!strcmp(a, "--tracks") || !strcmp(a, "--layout") || !strcmp(a, "--threads")) {
+        else if (!strcmp(a, "--tracks") || !strcmp(a, "--layout") || !strcmp(a, "--threads") ||
+                 !strcmp(a, "--chord-labels") || !strcmp(a, "--chords")) {
             if (!v) {
                 status = die(EXIT_USAGE, "eval: %s needs a value", a);
                 goto out;
@@ -601,6 +766,8 @@ int cmd_eval(int argc, char **argv) {
             i++;
             if (!strcmp(a, "--tracks")) tracks = v;
             else if (!strcmp(a, "--layout")) layout_name = v;
+            else if (!strcmp(a, "--chord-labels")) job.labels_path = v;
+            else if (!strcmp(a, "--chords")) job.chord_names = v;
             else if (parse_int(a, v, 1, 256, &threads)) goto out;
         } else if (a[0] == '-' && a[1]) {
             status = die(EXIT_USAGE, "eval: unknown option '%s'", a);
@@ -617,6 +784,14 @@ int cmd_eval(int argc, char **argv) {
     }
     if (have_ref && !n_ref) {
         status = die(EXIT_USAGE, "eval: --ref needs at least one file or folder");
+        goto out;
+    }
+    if (job.labels_path && job.chord_names) {
+        status = die(EXIT_USAGE, "eval: give --chord-labels or --chords, not both");
+        goto out;
+    }
+    if (job.labels_path && access(job.labels_path, R_OK) != 0) {
+        status = die(EXIT_USAGE, "eval: --chord-labels: cannot read %s", job.labels_path);
         goto out;
     }
     char err[GM_ERR_SIZE];
