@@ -193,4 +193,3 @@ fi
 if [ "$skip" -gt 0 ]; then echo "test_eval_cli: $pass passed, $fail failed, $skip skipped"
 else echo "test_eval_cli: $pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]
-
