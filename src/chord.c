@@ -98,8 +98,9 @@
 /* Half-bar frames. Magenta's probabilities are per bar; per frame we take
  * the values that give a bar of F frames the same odds of keeping its chord
  * and key: 1 - (1 - p)^(1/F), i.e. a chord change per half bar of 0.29.
- * (Measured on POP909 half bars, bench_chord_accuracy: see the report in
- * the commit that added frames; override with -DCHORD_FRAME_CHANGE_PROB.) */
+ * On POP909 half bars (root+quality, mappable labels) this scores 80.2%;
+ * 0.4 gave 80.2% and 0.5 80.1%, so the principled value stays. Override
+ * with -D'CHORD_FRAME_CHANGE_PROB(F)=0.4' for tuning runs. */
 #ifndef CHORD_FRAME_CHANGE_PROB
 #define CHORD_FRAME_CHANGE_PROB(F) (1 - pow(1 - CHORD_CHANGE_PROB, 1.0 / (F)))
 #endif

@@ -165,6 +165,107 @@ static void test_prepare_synthetic(void) {
     CHECK(gm_prepare(none, 1, out2, &p, &sm, err) != 0 && err[0], "missing input: %s", err);
 }
 
+/* Chord rows from POP909-style labels: chord_midi.txt beside a MIDI file
+ * gives its chords per half bar, moved with the song to C; a malformed one
+ * falls back to the recogniser; the corpus header says the resolution, and a
+ * version 1 corpus is refused with a reason. */
+static void test_prepare_chord_labels(void) {
+    char dir[300], path[400], out[300], err[GM_ERR_SIZE] = "";
+    snprintf(dir, sizeof dir, "%s/lab", tmpdir);
+    mkdir(dir, 0777);
+    static const char *songs[] = {"s1", "s2", "s3"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, songs[i]);
+        mkdir(path, 0777);
+        snprintf(path, sizeof path, "../lab/%s/song.mid", songs[i]);
+        write_song(path, 16, 3 * i, 0);
+    }
+    /* 120 bpm: a bar is 2 s, a half bar 1 s */
+    snprintf(path, sizeof path, "%s/s1/chord_midi.txt", dir);
+    const char *labels = "0 1 C:maj\n1 2 G:7\n2 4 A:min/b3\n4 5 N\n5 6 F:sus2\n6 40 D:hdim7\n";
+    spit(path, (const uint8_t *)labels, strlen(labels));
+    snprintf(path, sizeof path, "%s/s2/chord_midi.txt", dir);
+    spit(path, (const uint8_t *)"0 1 C:maj\n1 0 what\n", 19);
+
+    gm_prepare_params p = gm_prepare_default_params();
+    p.window_cols = 128;
+    p.hop_cols = 128;
+    p.valid_percent = 0;
+    p.n_threads = 1;
+    p.vocab_min_count = 0;
+    p.vocab_coverage = 1.0;
+    const char *inputs[] = {dir};
+    gm_prepare_summary sm;
+    snprintf(out, sizeof out, "%s/clab", tmpdir);
+    int rc = gm_prepare(inputs, 1, out, &p, &sm, err);
+    CHECK(rc == 0, "prepare: %s", err);
+    if (rc) return;
+    CHECK(sm.songs == 3 && sm.songs_chord_labels == 1 && sm.songs_labels_bad == 1 && sm.chord_frames_per_bar == 2,
+          "songs %zu, labelled %zu, bad %zu, frames %d", sm.songs, sm.songs_chord_labels, sm.songs_labels_bad,
+          sm.chord_frames_per_bar);
+    gm_prepare_summary_free(&sm);
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    size_t n = 0;
+    char *js = (char *)slurp(path, &n);
+    CHECK(js && strstr(js, "\"chord_frames_per_bar\": 2") && strstr(js, "\"songs_chord_labels\": 1"), "summary.json");
+    free(js);
+
+    /* the song's shift to C, as prepare finds it */
+    gm_score song;
+    snprintf(path, sizeof path, "%s/s1/song.mid", dir);
+    int shift = 0;
+    if (gm_midi_read_file(path, &song, err) == 0) {
+        shift = gm_key_shift_to_c(gm_key_find(&song));
+        gm_score_free(&song);
+    }
+    gm_corpus c;
+    rc = gm_corpus_load(&c, out, err);
+    CHECK(rc == 0 && c.chord_frames_per_bar == 2, "load: %s", err);
+    if (rc) return;
+    int rb, qb, pad = gm_vocab_pad(c.vocab), R = c.n_rows, W = c.window_cols;
+    gm_vocab_range(c.vocab, -1, &rb, NULL);
+    gm_vocab_range(c.vocab, -2, &qb, NULL);
+    const uint16_t *seg = NULL;
+    for (size_t i = 0; i < c.n_segments && !seg; i++)
+        if (!strcmp(c.song_names[c.seg_song[i]], "s1/song.mid") && c.seg_col[i] == 0) seg = c.tokens + i * R * W;
+    CHECK(seg != NULL, "segment 0 of s1");
+    if (seg) {
+        /* C G7 | Am | N F(sus2) | Dm7b5 ..., each root moved by the shift */
+        static const int want[8][2] = {{0, GM_Q_MAJ}, {7, GM_Q_DOM7}, {9, GM_Q_MIN}, {9, GM_Q_MIN},
+                                       {-1, -1},      {5, GM_Q_MAJ},  {2, GM_Q_M7B5}, {2, GM_Q_M7B5}};
+        int ok = 1;
+        for (int j = 0; j < 64; j++) {
+            int r = want[j / 8][0], q = want[j / 8][1];
+            int wr = r < 0 ? pad : rb + (r + shift + 12) % 12, wq = r < 0 ? pad : qb + q;
+            ok &= seg[(R - 2) * W + j] == wr && seg[(R - 1) * W + j] == wq;
+        }
+        CHECK(ok, "labelled chord rows (shift %d): col 0 %d, col 8 %d", shift, seg[(R - 2) * W], seg[(R - 2) * W + 8]);
+    }
+    gm_corpus_free(&c);
+
+    /* Version 1 (one chord per bar, no resolution in the header): refused. */
+    snprintf(path, sizeof path, "%s/corpus.bin", out);
+    uint8_t *d = slurp(path, &n);
+    if (d && n > 12) {
+        d[8] = 1;
+        spit(path, d, n);
+        err[0] = 0;
+        CHECK(gm_corpus_load(&c, out, err) != 0 && strstr(err, "version 1") && strstr(err, "prepare it again"), "v1: %s", err);
+    }
+    free(d);
+
+    /* One chord per bar, recognised everywhere. */
+    p.chord_frames_per_bar = 1;
+    p.chord_labels = 0;
+    rc = gm_prepare(inputs, 1, out, &p, &sm, err);
+    CHECK(rc == 0 && sm.songs_chord_labels == 0 && sm.chord_frames_per_bar == 1, "bars: %s", err);
+    if (!rc) gm_prepare_summary_free(&sm);
+    CHECK(gm_corpus_load(&c, out, err) == 0 && c.chord_frames_per_bar == 1, "load bars: %s", err);
+    if (c.tokens) gm_corpus_free(&c);
+    p.chord_frames_per_bar = 3;
+    CHECK(gm_prepare(inputs, 1, out, &p, &sm, err) != 0 && strstr(err, "chords per bar"), "3 per bar: %s", err);
+}
+
 static void test_prepare_pop909(void) {
     const char *data = test_data_dir();
     if (!data) { SKIP("../shared/data absent: POP909 corpus test"); return; }
@@ -215,6 +316,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/gm_test_corpus_XXXXXX");
     if (!mkdtemp(tmpdir)) { printf("test_corpus: 0 passed, 1 failed\n"); return 1; }
     test_prepare_synthetic();
+    test_prepare_chord_labels();
     test_prepare_pop909();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

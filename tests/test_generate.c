@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char err[GM_ERR_SIZE];
 
@@ -394,6 +395,68 @@ static void test_errors(gm_model *m) {
     gm_score_free(&in);
 }
 
+/* Chords at the model's resolution: a half-bar model gets both halves of
+ * given bars and recognises per half bar; a bar model takes each bar's first
+ * half; the resolution survives saving and loading. */
+static void test_chord_frames(gm_model *m) {
+    gm_score in, out;
+    make_song(&in, 4, 4, 2); /* D major: chords come back in the input's key */
+    gm_generate_params p = gm_generate_default_params();
+    p.steps = 2;
+    p.targets = 1u << gm_layout_find(gm_model_layout(m), "piano");
+    /* "C G | Am F", repeated over 4 bars */
+    gm_chord given[4] = {{0, GM_Q_MAJ}, {7, GM_Q_MAJ}, {9, GM_Q_MIN}, {5, GM_Q_MAJ}};
+    p.chord_mode = GM_CHORDS_GIVEN;
+    p.chords = given;
+    p.n_chords = 4;
+    p.chord_frames_per_bar = 2;
+    gm_generate_report rep;
+    CHECK(gm_model_chord_frames(m) == 1, "a new model has one chord per bar");
+    int rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0 && rep.chord_frames_per_bar == 1 && rep.chords[0].root == 0 && rep.chords[1].root == 9 &&
+              rep.chords[2].root == 0 && rep.chords[3].root == 9,
+          "bar model takes the first halves: %s", err);
+    if (!rc) { gm_generate_report_free(&rep); gm_score_free(&out); }
+
+    CHECK(gm_model_set_chord_frames(m, 2, err) == 0, "%s", err);
+    rc = gm_generate(m, &in, &p, &out, &rep, err);
+    int ok = rc == 0 && rep.chord_frames_per_bar == 2;
+    for (int i = 0; ok && i < 8; i++) ok = rep.chords[i].root == given[i % 4].root && rep.chords[i].quality == given[i % 4].quality;
+    CHECK(ok, "half-bar model gets both halves, repeated: %s", err);
+    if (!rc) { gm_generate_report_free(&rep); gm_score_free(&out); }
+
+    /* One chord per bar given to a half-bar model: both halves. */
+    p.n_chords = 2, p.chord_frames_per_bar = 1;
+    rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0 && rep.chords[0].root == 0 && rep.chords[1].root == 0 && rep.chords[2].root == 7 && rep.chords[3].root == 7,
+          "bar chords fill both halves: %s", err);
+    if (!rc) { gm_generate_report_free(&rep); gm_score_free(&out); }
+    p.n_chords = 3, p.chord_frames_per_bar = 2;
+    CHECK(gm_generate(m, &in, &p, &out, NULL, err) == -1 && strstr(err, "whole bars"), "3 halves: %s", err);
+
+    /* Recognised per half bar (the song's chords change per bar: equal halves). */
+    p.chord_mode = GM_CHORDS_INPUT;
+    rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0 && rep.chords_given && rep.chords[0].root == 2 && rep.chords[1].root == 2 && rep.chords[2].root == 9 &&
+              rep.chords[7].root == 7,
+          "recognised halves in D: %d %d %d %d (%s)", rc ? -9 : rep.chords[0].root, rc ? -9 : rep.chords[1].root,
+          rc ? -9 : rep.chords[2].root, rc ? -9 : rep.chords[7].root, err);
+    if (!rc) { gm_generate_report_free(&rep); gm_score_free(&out); }
+
+    /* The resolution is in the model file. */
+    char path[] = "/tmp/gm_test_frames_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    CHECK(fd >= 0 && gm_model_save(m, path, "test", err) == 0, "save: %s", err);
+    gm_model *m2 = gm_model_load(path, err);
+    CHECK(m2 && gm_model_chord_frames(m2) == 2, "frames after load: %s", err);
+    gm_model_free(m2);
+    unlink(path);
+    CHECK(gm_model_set_chord_frames(m, 3, err) != 0 && gm_model_chord_frames(m) == 2, "3 frames refused");
+    gm_model_set_chord_frames(m, 1, err);
+    gm_score_free(&in);
+}
+
 /* An input track of no class is passed through unchanged. */
 static void test_unmapped(gm_model *m) {
     const gm_layout *l = gm_model_layout(m);
@@ -450,6 +513,8 @@ static void test_shipped(void) {
     gm_generate_report rep;
     int rc = gm_generate(m, &in, &p, &out, &rep, err);
     CHECK(rc == 0, "%s", err);
+    /* made before half-bar chords: no chord_frames_per_bar key, one per bar */
+    CHECK(gm_model_chord_frames(m) == 1 && (rc || rep.chord_frames_per_bar == 1), "shipped model: one chord per bar");
     if (!rc) {
         size_t drum_notes = 0, wild = 0;
         for (int i = 0; i < out.n_tracks; i++) {
@@ -479,6 +544,7 @@ int main(void) {
         test_windows_6_4(m);
         test_transpose_and_scratch(m);
         test_errors(m);
+        test_chord_frames(m);
         test_unmapped(m);
         gm_model_free(m);
     }

@@ -69,7 +69,29 @@ if [ -x /usr/bin/python3 ]; then
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==4 and d["chords"]==["Am","F","C","G"], d' \
     && ok || bad "generate --json (from scratch, chords given)"
 fi
+# Chords in bars: '|' marks bars of one chord or two (the halves).
+expect 1 "three chords in a bar" -- "$GM" generate $ex -o "$tmp/x.mid" --chords "C G Am | F"
+"$GM" generate $ex -o "$tmp/x.mid" --chords "C G Am | F" 2>&1 | grep -q "bar 1 has more than two chords" && ok || bad "three chords: the message names the bar"
+expect 1 "bad name among bars" -- "$GM" generate $ex -o "$tmp/x.mid" --chords "C G | Am Xb7"
+"$GM" generate $ex -o "$tmp/x.mid" --chords "C G | Am Xb7" 2>&1 | grep -q "'Xb7' is not a chord name" && ok || bad "bad name: the message names it"
+expect 1 "no chord names" -- "$GM" generate $ex -o "$tmp/x.mid" --chords " | "
+if [ -x /usr/bin/python3 ]; then
+  # the shipped model has one chord per bar: it takes each bar's first half
+  "$GM" generate -o "$tmp/s.mid" --bars 4 --chords "C G | Am F" --targets piano --steps 2 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chords"]==["C","Am","C","Am"], d' \
+    && ok || bad "--chords 'C G | Am F' on a one-chord-per-bar model"
+  # a model trained on a half-bar corpus (the default) gets both halves
+  mkdir -p "$tmp/in"; cp $ex "$tmp/in/a.mid"
+  "$GM" prepare "$tmp/in" -o "$tmp/c" --window 64 --hop 32 --valid-percent 0 --quiet >/dev/null 2>&1 &&
+  "$GM" train "$tmp/c" -o "$tmp/hb.gguf" --embd 8 --hidden 16 --layers 1 --heads 2 --ffn 32 --steps 1 --warmup 1 \
+      --threads 1 --quiet >/dev/null 2>&1 &&
+  "$GM" generate -o "$tmp/s.mid" --model "$tmp/hb.gguf" --bars 3 --chords "C G | Am | F G7" --targets piano --steps 2 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chords"]==["C G","Am","F G7"], d' \
+    && ok || bad "--chords 'C G | Am | F G7' on a half-bar model"
+fi
 printf 'Am F\nC G\n' > "$tmp/chords.txt"
 expect 0 "chords from a file" -- "$GM" generate -o "$tmp/f.mid" --bars 4 --chords "$tmp/chords.txt" $S
+printf '| Am F | C |\n| G7 |\n' > "$tmp/bars.txt"
+expect 0 "chords in bars from a file" -- "$GM" generate -o "$tmp/f.mid" --bars 4 --chords "$tmp/bars.txt" $S
 expect 0 "chord guidance" -- "$GM" generate $ex -o "$tmp/g.mid" --targets piano --chord-guidance 1.5 --top-k 5 --temperature 0.9 $S
 finish
