@@ -5,7 +5,7 @@
  *   bench_engine denoise SIZE L ITERS  one denoising forward (B = 1) + x̂0 probabilities of every cell
  *   bench_engine profile SIZE B L      per-kernel time of one training step (by phase)
  *
- * SIZE: default | original. Inputs are the same formula as bench/bench_torch.py
+ * SIZE: default | original (GM_BENCH_TOKEN_FEATURES=1 in the environment: with token features). Inputs are the same formula as bench/bench_torch.py
  * uses, so both sides see the same tokens. Prints one JSON line: seconds per
  * call, columns/s, GFLOP/s (matmul FLOPs counted analytically) and peak RSS. */
 #include "diffusion.h"
@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
     }
     if (argc < 4) { fprintf(stderr, "need SIZE and sizes\n"); return 1; }
     gd_config c = config(argv[2]);
+    if (getenv("GM_BENCH_TOKEN_FEATURES")) c.P = GD_TOKEN_FEATURES; /* token features on (dev/MODEL.md) */
     int train = !strcmp(mode, "train") || !strcmp(mode, "profile");
     int B = train ? atoi(argv[3]) : 1;
     int L = atoi(argv[train ? 4 : 3]);
@@ -95,6 +96,17 @@ int main(int argc, char **argv) {
     gd_model *m = gd_model_new(&c, err);
     if (!m) { fprintf(stderr, "%s\n", err); return 1; }
     gd_model_init_random(m, 1);
+    if (c.P > 0) { /* a synthetic membership of the vocabulary's density: 1..4 features per token */
+        int32_t *off = malloc((size_t)(c.V + 1) * 4), *idx = malloc((size_t)c.V * 4 * 4);
+        off[0] = 0;
+        for (int v = 0; v < c.V; v++) {
+            off[v + 1] = off[v];
+            for (int j = 0; j <= v % 4; j++) idx[off[v + 1]++] = (v * 7 + j * 13) % c.P;
+        }
+        if (gd_model_set_features(m, off, idx, err)) { fprintf(stderr, "%s\n", err); return 1; }
+        free(off);
+        free(idx);
+    }
     if (train && gd_model_alloc_training(m, err)) { fprintf(stderr, "%s\n", err); return 1; }
     size_t nc = (size_t)B * c.R * L;
     int32_t *x0 = malloc(nc * 4), *xt = malloc(nc * 4), *y = malloc(nc * 4), t[64];
