@@ -528,6 +528,10 @@ typedef struct {
     int threads;                /* 0 = all cores */
     uint64_t seed;
     int stop_after;             /* 0, or stop (with a checkpoint) after this many steps of this run */
+    /* The task mix (issue 10: "the task people use most"); the defaults are the original's. */
+    float chord_given;          /* P(chord rows are a condition) outside the accompaniment task (0.25) */
+    float accomp;               /* P(accompaniment task: lead and chords given, every other track a target) (0) */
+    float drum_overlay;         /* P(a Groove drum part laid into a drum-less training segment) (0) */
     volatile int *stop;         /* set to non-zero (e.g. by a signal handler) to checkpoint and stop */
     void (*progress)(void *user_data, const gm_train_progress *p);
     void *user_data;

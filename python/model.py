@@ -62,7 +62,7 @@ class GETDiffFast(ref.GETDiffRef):
         p = c.dropout if self.training else 0.0
         emb = self.embeddings
         tok = self.tok_table()
-        te = emb.time_embeddings(ref.time_features(t).to(tok.device))                 # (B, E)
+        te = emb.time_embeddings(ref.time_features(t.cpu()).to(tok.device))           # (B, E)
         e = tok[x.long()] + emb.token_type_embeddings.weight[cond.long()] + te[:, None, None, :]   # (B, R, L, E)
         u = emb.LayerNorm(e.permute(0, 2, 1, 3).reshape(B, L, R * c.E))               # (B, L, R·E)
         h = self.embeddings_project(F.dropout(u, p, self.training))                     # (B, L, H)

@@ -46,6 +46,7 @@ gm_train_params gm_train_default_params(void) {
     p.eval_segments = 64;
     p.ckpt_every = 500;
     p.seed = 1234;
+    p.chord_given = 0.25f;
     p.world = 1;
     return p;
 }
@@ -59,6 +60,8 @@ static double now_s(void) {
 /* ======================================================================== */
 /* Training state                                                            */
 /* ======================================================================== */
+
+typedef struct { float chord_given, accomp, drum_overlay; } task_mix;
 
 typedef struct {
     const gm_train_params *p;
@@ -85,6 +88,11 @@ typedef struct {
     float *pt;                  /* (B) */
     double *lb;                 /* (B) */
     FILE *log;
+    /* task mix */
+    task_mix mix;                /* in force (validation: the original's) */
+    int lead_class, drum_class;  /* the class named "lead" (else 0); the drum class (-1: none) */
+    uint32_t *drum_pool;         /* [n_drum_pool] drums-only training segments (Groove parts) */
+    size_t n_drum_pool;
 } trainer;
 
 static void trainer_free(trainer *tr) {
@@ -94,6 +102,7 @@ static void trainer_free(trainer *tr) {
     free(tr->train_idx);
     free(tr->valid_idx);
     free(tr->perm);
+    free(tr->drum_pool);
     free(tr->x0); free(tr->xt); free(tr->y); free(tr->t); free(tr->cond);
     free(tr->wt); free(tr->wi); free(tr->ri); free(tr->nll); free(tr->pt); free(tr->lb);
     if (tr->log) fclose(tr->log);
@@ -116,38 +125,97 @@ static void make_perm(trainer *tr) {
 /* One sample: segment → (x0, cond) with the original's target selection      */
 /* ======================================================================== */
 
-/* 10% of samples keep one present track alone (the others become EMPTY);
- * otherwise k ~ U[1, present] tracks are targets and the rest conditions.
- * Chord rows: EMPTY 75% of the time, a condition 25%. */
+/* Drum rows of a random drums-only training segment (a Groove part) into a
+ * segment that has none, over the columns where the song goes on: Groove
+ * drums are otherwise only ever alone in the corpus, so drums generated next
+ * to a melody would be out of distribution. */
+static void overlay_drums(trainer *tr, int32_t *x0, uint64_t *rng) {
+    const int R = tr->R, W = tr->W, V = tr->V, dc = tr->drum_class;
+    for (int l = 0; l < W; l++)
+        if (x0[(2 * dc) * W + l] != V) return;        /* the segment has drums */
+    const uint16_t *d = tr->corpus.tokens + (size_t)tr->drum_pool[gd_rng_next(rng) % tr->n_drum_pool] * R * W;
+    for (int l = 0; l < W; l++) {
+        int live = 0;
+        for (int r = 0; r < R - 2 && !live; r += 2) live = x0[r * W + l] != V;
+        for (int r = 2 * dc; r < 2 * dc + 2; r++) x0[r * W + l] = live ? d[r * W + l] : V;
+    }
+}
+
+/* The lead class (the accompaniment task's given track) and the pool of
+ * drums-only training segments for the overlay: full-length drum parts
+ * when there are at least 16 of them, else any drums-only segment. */
+static int find_task_classes(trainer *tr, char *err) {
+    const gm_layout *l = &tr->corpus.layout;
+    const int R = tr->R, W = tr->W, V = tr->V, nc = (R - 2) / 2;
+    tr->lead_class = 0;
+    tr->drum_class = -1;
+    for (int c = 0; c < l->n_classes; c++) {
+        if (!strcmp(l->cls[c].name, "lead")) tr->lead_class = c;
+        if (l->cls[c].is_drum && tr->drum_class < 0) tr->drum_class = c;
+    }
+    if (tr->drum_class < 0) return 0;
+    if (!(tr->drum_pool = malloc((tr->n_train + 1) * sizeof *tr->drum_pool))) return gm_fail(err, "out of memory");
+    for (int pass = 0; pass < 2 && tr->n_drum_pool < 16; pass++) {
+        tr->n_drum_pool = 0;
+        for (size_t i = 0; i < tr->n_train; i++) {
+            const uint16_t *s = tr->corpus.tokens + (size_t)tr->train_idx[i] * R * W;
+            int others = 0, full = 1, any = 0;
+            for (int c = 0; c < nc; c++)
+                for (int l2 = 0; l2 < W; l2++) {
+                    int on = s[(2 * c) * W + l2] != V;
+                    if (c == tr->drum_class) { any |= on; full &= on; }
+                    else others |= on;
+                }
+            if (any && !others && (pass == 1 || full)) tr->drum_pool[tr->n_drum_pool++] = tr->train_idx[i];
+        }
+    }
+    return 0;
+}
+
+/* Target selection. The original's: 10% of samples keep one present track
+ * alone (the others become EMPTY); otherwise k ~ U[1, present] tracks are
+ * targets and the rest conditions; chord rows a condition with probability
+ * chord_given (0.25), else EMPTY. With probability accomp (when the lead and
+ * another track are present) the accompaniment task instead: lead and chords
+ * given, every other present track a target. */
 static void make_sample(trainer *tr, uint32_t seg, int b, uint64_t *rng) {
     const int R = tr->R, W = tr->W, V = tr->V, nc = (R - 2) / 2;
     int32_t *x0 = tr->x0 + (size_t)b * R * W;
     uint8_t *cond = tr->cond + (size_t)b * R * W;
     const uint16_t *src = tr->corpus.tokens + (size_t)seg * R * W;
     for (int i = 0; i < R * W; i++) x0[i] = src[i];
-    int present[GM_MAX_CLASSES], np = 0;
+    if (tr->mix.drum_overlay > 0 && tr->n_drum_pool && gd_rng_uniform(rng) < tr->mix.drum_overlay)
+        overlay_drums(tr, x0, rng);
+    int present[GM_MAX_CLASSES], np = 0, lead_present = 0;
     for (int c = 0; c < nc; c++) {
         int any = 0;
         for (int l = 0; l < W && !any; l++) any = x0[(2 * c) * W + l] != V;
         if (any) present[np++] = c;
+        if (any && c == tr->lead_class) lead_present = 1;
     }
     int role[GM_MAX_CLASSES]; /* 0 absent/blanked, 1 target, 2 condition */
     memset(role, 0, sizeof role);
-    if (np > 0) {
-        if (gd_rng_uniform(rng) < 0.1) {
-            role[present[gd_rng_next(rng) % (uint64_t)np]] = 1;
-        } else {
-            int k = 1 + (int)(gd_rng_next(rng) % (uint64_t)np);
-            for (int i = np - 1; i > 0; i--) { /* shuffle present, first k are targets */
-                int j = (int)(gd_rng_next(rng) % (uint64_t)(i + 1));
-                int tmp = present[i];
-                present[i] = present[j];
-                present[j] = tmp;
+    int chords_given;
+    if (tr->mix.accomp > 0 && lead_present && np > 1 && gd_rng_uniform(rng) < tr->mix.accomp) {
+        for (int i = 0; i < np; i++) role[present[i]] = present[i] == tr->lead_class ? 2 : 1;
+        chords_given = 1;
+    } else {
+        if (np > 0) {
+            if (gd_rng_uniform(rng) < 0.1) {
+                role[present[gd_rng_next(rng) % (uint64_t)np]] = 1;
+            } else {
+                int k = 1 + (int)(gd_rng_next(rng) % (uint64_t)np);
+                for (int i = np - 1; i > 0; i--) { /* shuffle present, first k are targets */
+                    int j = (int)(gd_rng_next(rng) % (uint64_t)(i + 1));
+                    int tmp = present[i];
+                    present[i] = present[j];
+                    present[j] = tmp;
+                }
+                for (int i = 0; i < np; i++) role[present[i]] = i < k ? 1 : 2;
             }
-            for (int i = 0; i < np; i++) role[present[i]] = i < k ? 1 : 2;
         }
+        chords_given = gd_rng_uniform(rng) >= 1.0 - tr->mix.chord_given;
     }
-    int chords_given = gd_rng_uniform(rng) >= 0.75;
     for (int r = 0; r < R; r++) {
         int c = r / 2, rl = r < R - 2 ? role[c] : chords_given ? 2 : 0;
         for (int l = 0; l < W; l++) {
@@ -288,17 +356,23 @@ static double validate(trainer *tr, char *err) {
     double sum = 0;
     int count = 0;
     swap_ema(tr);
+    /* The original task mix whatever the training mix: validation losses stay
+     * comparable across recipes. */
+    task_mix mix = tr->mix;
+    tr->mix.chord_given = 0.25f;
+    tr->mix.accomp = tr->mix.drum_overlay = 0;
     for (int a = 0; a < n; a += tr->B) {
         int B = n - a < tr->B ? n - a : tr->B;
         uint32_t segs[256];
         for (int b = 0; b < B; b++) segs[b] = tr->valid_idx[(size_t)(a + b) * tr->n_valid / n];
         make_batch(tr, segs, B, base, a, 1); /* uniform t from a fixed generator */
-        if (gd_forward(tr->net, tr->xt, tr->cond, tr->t, B, tr->W, 0, err)) { swap_ema(tr); return NAN; }
+        if (gd_forward(tr->net, tr->xt, tr->cond, tr->t, B, tr->W, 0, err)) { swap_ema(tr); tr->mix = mix; return NAN; }
         gd_loss_backward(tr->net, tr->y, tr->wt, tr->wi, tr->ri, NULL, tr->nll, 0);
         gd_sample_losses(tr->lb, tr->nll, tr->wt, tr->wi, tr->ri, B, tr->R, tr->W);
         for (int b = 0; b < B; b++) { sum += tr->lb[b] * tr->pt[b]; count++; }
     }
     swap_ema(tr);
+    tr->mix = mix;
     return count ? sum / count : NAN;
 }
 
@@ -349,6 +423,12 @@ int gm_train(const gm_train_params *pp, char *err) {
         else tr.train_idx[tr.n_train++] = (uint32_t)i;
     }
     if (!tr.n_train) { gm_fail(err, "%s has no training segments", p->corpus); goto out; }
+    if (!(p->chord_given >= 0 && p->chord_given <= 1 && p->accomp >= 0 && p->accomp <= 1 && p->drum_overlay >= 0 &&
+          p->drum_overlay <= 1)) { gm_fail(err, "task-mix probabilities must be in [0, 1]"); goto out; }
+    tr.mix.chord_given = p->chord_given;
+    tr.mix.accomp = p->accomp;
+    tr.mix.drum_overlay = p->drum_overlay;
+    if (find_task_classes(&tr, err)) goto out;
     tr.rng = p->seed * 0x2545F4914F6CDD1Dull + 7;
 
     /* --- the model: resumed, fine-tuned or new ---------------------------- */

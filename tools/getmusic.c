@@ -324,6 +324,9 @@ static void usage_train(FILE *f) {
             "  --token-features     a new model gets pitch-factorised token embeddings: each token's\n"
             "                       vector adds its pitches' (drum keys', chord root's, chord tones')\n"
             "                       vectors (dev/MODEL.md); --init and --resume keep the model's setting\n"
+            "  --chord-given P      P(chords given) in the original task mix (0.25)\n"
+            "  --accomp P           P(accompaniment task: lead and chords given, the rest targets) (0)\n"
+            "  --drum-overlay P     P(a Groove drum part laid into a drum-less segment) (0)\n"
             "  --threads N          threads (default: all cores)\n"
             "  --seed N             (%llu)\n"
             "  --quiet              no progress line\n",
@@ -382,6 +385,9 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
         FLT_OPT("--lr-min", 0.0, 1.0, p.lr_min)
         FLT_OPT("--weight-decay", 0.0, 10.0, p.weight_decay)
         FLT_OPT("--clip", 0.0, 1e9, p.clip)
+        FLT_OPT("--chord-given", 0.0, 1.0, p.chord_given)
+        FLT_OPT("--accomp", 0.0, 1.0, p.accomp)
+        FLT_OPT("--drum-overlay", 0.0, 1.0, p.drum_overlay)
         FLT_OPT("--ema-decay", 0.0, 0.999999, p.ema_decay)
         FLT_OPT("--dropout", 0.0, 0.9, p.sizes.dropout)
         else if (!strcmp(a, "--seed")) { if (parse_int(a, val, 0, 2147483647, &v)) status = 1; else p.seed = (uint64_t)v; i++; }
