@@ -92,15 +92,23 @@ static int read_song(const char *in, gm_score *s, char *err) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int cmd_list_valid(int argc, char **argv) {
-    const char *dir = NULL;
-    int percent = 10;
+/* "DIR [--percent P]" of the list-* commands; 1 (with a message) on bad usage. */
+static int dir_percent_args(int argc, char **argv, const char *cmd, const char *what, const char **dir, int *percent) {
+    *dir = NULL;
+    *percent = 10;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--percent") && i + 1 < argc) percent = atoi(argv[++i]);
-        else if (!dir) dir = argv[i];
-        else return fail(1, "list-valid: extra argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--percent") && i + 1 < argc) *percent = atoi(argv[++i]);
+        else if (!*dir) *dir = argv[i];
+        else return fail(1, "%s: extra argument '%s'", cmd, argv[i]);
     }
-    if (!dir) return fail(1, "usage: bench_evaltool list-valid POP909_DIR [--percent P]");
+    if (!*dir) return fail(1, "usage: bench_evaltool %s %s [--percent P]", cmd, what);
+    return 0;
+}
+
+static int cmd_list_valid(int argc, char **argv) {
+    const char *dir;
+    int percent;
+    if (dir_percent_args(argc, argv, "list-valid", "POP909_DIR", &dir, &percent)) return 1;
     DIR *d = opendir(dir);
     if (!d) return fail(1, "cannot open folder %s", dir);
     size_t n = 0, cap = 1024;
@@ -154,14 +162,9 @@ static int csv_split(char *line, char **f, int max) {
 }
 
 static int cmd_list_groove_valid(int argc, char **argv) {
-    const char *dir = NULL;
-    int percent = 10;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--percent") && i + 1 < argc) percent = atoi(argv[++i]);
-        else if (!dir) dir = argv[i];
-        else return fail(1, "list-groove-valid: extra argument '%s'", argv[i]);
-    }
-    if (!dir) return fail(1, "usage: bench_evaltool list-groove-valid GROOVE_DIR [--percent P]");
+    const char *dir;
+    int percent;
+    if (dir_percent_args(argc, argv, "list-groove-valid", "GROOVE_DIR", &dir, &percent)) return 1;
     char path[4400], line[2048], head[2048];
     snprintf(path, sizeof path, "%s/info.csv", dir);
     FILE *f = fopen(path, "r");

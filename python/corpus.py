@@ -49,29 +49,32 @@ def _name32(b):
     return b.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-def read_vocab(path):
-    """vocab.txt (dict.txt format: token<TAB>count per line, ids = line numbers)."""
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise CorpusError("cannot open %s: %s" % (path, e.strerror))
+
+
+def parse_vocab(data, path):
+    """vocab.txt bytes (dict.txt format: token<TAB>count per line, ids = line numbers)."""
     tokens, counts = [], []
-    with open(path, "rb") as f:
-        for n, line in enumerate(f.read().decode("utf-8").splitlines(), 1):
-            if not line:
-                continue
-            tok, sep, cnt = line.rpartition("\t")
-            if not sep or not cnt.strip().isdigit():
-                raise CorpusError("%s:%d: expected token<TAB>count" % (path, n))
-            tokens.append(tok)
-            counts.append(int(cnt))
+    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not line:
+            continue
+        tok, sep, cnt = line.rpartition("\t")
+        if not sep or not cnt.strip().isdigit():
+            raise CorpusError("%s:%d: expected token<TAB>count" % (path, n))
+        tokens.append(tok)
+        counts.append(int(cnt))
     return tokens, counts
 
 
 class Corpus:
     def __init__(self, folder):
         path = os.path.join(folder, "corpus.bin")
-        try:
-            with open(path, "rb") as f:
-                d = f.read()
-        except OSError as e:
-            raise CorpusError("cannot open %s: %s" % (path, e.strerror))
+        d = _read(path)
         if len(d) < 80:
             raise CorpusError("%s: too short to be a corpus" % path)
         if d[:8] != MAGIC:
@@ -133,14 +136,10 @@ class Corpus:
         self.seg_valid = idx["valid"].astype(bool)
         self.song_names = names
         vpath = os.path.join(folder, "vocab.txt")
-        try:
-            with open(vpath, "rb") as f:
-                vbytes = f.read()
-        except OSError as e:
-            raise CorpusError("cannot open %s: %s" % (vpath, e.strerror))
+        vbytes = _read(vpath)
         if zlib.crc32(vbytes) != vocab_crc:
             raise CorpusError("%s does not match the corpus (checksum)" % vpath)
-        self.vocab_tokens, self.vocab_counts = read_vocab(vpath)
+        self.vocab_tokens, self.vocab_counts = parse_vocab(vbytes, vpath)
         if len(self.vocab_tokens) != V:
             raise CorpusError("%s: %d tokens, corpus says %d" % (vpath, len(self.vocab_tokens), V))
         self.folder, self.R, self.W, self.V = folder, R, W, V

@@ -86,6 +86,16 @@ class GETDiffFast(ref.GETDiffRef):
         return cells @ tok[: self.cfg.V].t() + self.lm_head.bias[: self.cfg.V]
 
 
+_SCHEDULES = {}
+
+
+def schedule_on(device):
+    """(att, ctt) float64 (T) on `device`, made once per device (the loss runs every step)."""
+    if device not in _SCHEDULES:
+        _SCHEDULES[device] = tuple(a.to(device) for a in ref.schedule(T_STEPS))
+    return _SCHEDULES[device]
+
+
 def diffusion_loss(model, x0, xt, cond, t, pt):
     """MODEL.md "Loss", on the cells with weight > 0 only. x0, xt, cond: (B, R, L);
     t: (B) long; pt: (B) float. Returns (sum over the batch of L_b, L_b (B) detached)."""
@@ -99,8 +109,7 @@ def diffusion_loss(model, x0, xt, cond, t, pt):
     z = cells.reshape(-1, c.E)[sel] @ tok[:V].t() + model.lm_head.bias[:V]              # (N, V)
     lp = torch.log_softmax(z.float(), dim=-1).gather(1, x0.reshape(-1)[sel][:, None]).squeeze(1)   # (N)
     nll = -lp
-    att, ctt = ref.schedule(T)
-    att, ctt = att.to(x0.device), ctt.to(x0.device)
+    att, ctt = schedule_on(x0.device)
     tp = (t - 1).clamp(min=0)
     a = torch.where(t > 0, 1.0 - ctt[tp] / ctt[t], torch.ones_like(ctt[t])).float()   # (B)
     r = torch.where(t > 0, att[t] / att[tp], torch.ones_like(att[t])).float()         # (B)

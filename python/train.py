@@ -71,14 +71,13 @@ def parse_args(argv):
     ap.add_argument("--ckpt-every", type=int, default=500)
     ap.add_argument("--stop-after", type=int, default=0, help="stop (with a checkpoint) after N steps of this run")
     ap.add_argument("--seed", type=int, default=1234)
-    d = M.ref.GETDiffConfig()
     ap.add_argument("--embd", type=int, default=64)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=1024)
     ap.add_argument("--max-cols", type=int, default=512)
-    ap.add_argument("--dropout", type=float, default=d.dropout)
+    ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--token-features", action="store_true", help="pitch-factorised token embeddings (dev/MODEL.md)")
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
@@ -181,10 +180,10 @@ def draw_timesteps(ts, seed, step, G):
     return np.array([x[0] for x in tp], np.int64), np.array([x[1] for x in tp], np.float32)
 
 
-def corrupt(x0, cond, u, t, V, device):
-    """MODEL.md "Corruption": target cells become MASK where u < ctt[t]."""
-    _, ctt = ref.schedule(M.T_STEPS)
-    p = ctt.float().to(device)[t][:, None, None]
+def corrupt(x0, cond, u, t, V, ctt):
+    """MODEL.md "Corruption": target cells become MASK where u < ctt[t].
+    ctt: (T) float32 cumulative mask probabilities, on x0's device."""
+    p = ctt[t][:, None, None]
     m = (u < p) & (cond == 0) & (x0 != V)
     return torch.where(m, torch.full_like(x0, V + 1), x0)
 
@@ -271,7 +270,7 @@ def validate(model, ema, corpus, valid_idx, a, dev, autocast):
         x0, cond, u = (torch.from_numpy(np.stack(z)).to(dev) for z in zip(*smp))
         t = torch.tensor([int(np.random.default_rng([a.seed, 1 << 42, i]).integers(M.T_STEPS)) for i in idx], device=dev)
         pt = torch.full((len(idx),), 1.0 / M.T_STEPS, device=dev)
-        xt = corrupt(x0, cond, u, t, corpus.V, dev)
+        xt = corrupt(x0, cond, u, t, corpus.V, M.schedule_on(dev)[1].float())
         with autocast():
             _, lb = M.diffusion_loss(model, x0, xt, cond, t, pt)
         tot += float((lb * pt).sum())
@@ -337,6 +336,7 @@ def main(argv=None):
     loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=a.workers, pin_memory=dev.type == "cuda",
                                          generator=torch.Generator().manual_seed(a.seed), **more)
     it = iter(loader)
+    ctt = M.schedule_on(dev)[1].float()     # (T) cumulative mask probabilities
     log = open(a.out + ".log.jsonl", "a" if a.resume else "w") if rank == 0 else None
     G, W = a.batch * world, corpus.W
     t0 = t_rep = time.time()
@@ -349,7 +349,7 @@ def main(argv=None):
         tg, ptg = draw_timesteps(ts, a.seed, step, G)
         t = torch.from_numpy(tg[rank * a.batch:(rank + 1) * a.batch]).to(dev)
         pt = torch.from_numpy(ptg[rank * a.batch:(rank + 1) * a.batch]).to(dev)
-        xt = corrupt(x0, cond, u, t, corpus.V, dev)
+        xt = corrupt(x0, cond, u, t, corpus.V, ctt)
         with autocast():
             loss, lb = net(x0, xt, cond, t, pt)
         (loss * world).backward()   # C sums the global batch; DDP averages over ranks

@@ -341,17 +341,23 @@ static void test_sampler(void) {
 /* Model files                                                               */
 /* ======================================================================== */
 
-static void test_model_file(void) {
-    char err[GM_ERR_SIZE] = "";
-    gm_layout l;
-    gm_layout_preset(&l, "default", err);
-    /* a small vocabulary from a few compounds */
-    gm_vocab_builder *b = gm_vocab_builder_new(&l);
+/* A small vocabulary of the default layout from a few compounds (a piano
+ * triad, a drum pair). */
+static gm_vocab *small_vocab(const gm_layout *l, char *err) {
+    gm_vocab_builder *b = gm_vocab_builder_new(l);
     uint8_t c1[3] = {60, 64, 67}, c2[2] = {36, 42};
     gm_vocab_builder_add(b, 2, c1, 3, 20);
     gm_vocab_builder_add(b, 3, c2, 2, 20);
     gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
     gm_vocab_builder_free(b);
+    return v;
+}
+
+static void test_model_file(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_layout l;
+    gm_layout_preset(&l, "default", err);
+    gm_vocab *v = small_vocab(&l, err);
     CHECK(v != NULL, "%s", err);
     if (!v) return;
     gm_model_params p = {.embd = 8, .hidden = 16, .layers = 2, .heads = 2, .ffn = 24, .max_cols = 64,
@@ -452,12 +458,7 @@ static void test_model_features(void) {
     char err[GM_ERR_SIZE] = "";
     gm_layout l;
     gm_layout_preset(&l, "default", err);
-    gm_vocab_builder *b = gm_vocab_builder_new(&l);
-    uint8_t c1[3] = {60, 64, 67}, c2[2] = {36, 42};
-    gm_vocab_builder_add(b, 2, c1, 3, 20);
-    gm_vocab_builder_add(b, 3, c2, 2, 20);
-    gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
-    gm_vocab_builder_free(b);
+    gm_vocab *v = small_vocab(&l, err);
     CHECK(v != NULL, "%s", err);
     if (!v) return;
     /* feat(v) of MODEL.md for a few tokens */

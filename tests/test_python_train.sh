@@ -33,13 +33,14 @@ for feat in "" "--token-features"; do
   if "$PY" python/train.py "$tmp/c" -o "$tmp/m.gguf" $SMALL --steps 4 $feat 2>"$tmp/err"; then ok; else bad "train.py 4 steps $feat: $(cat "$tmp/err")"; fi
   [ -s "$tmp/m.gguf" ] && [ -s "$tmp/m.gguf.pt" ] && [ -s "$tmp/m.gguf.log.jsonl" ] && ok || bad "outputs missing $feat"
   if [ -x "$TOOL" ]; then
-    "$PY" - "$tmp" <<'EOF' && "$TOOL" "$tmp/m.gguf" "$tmp/in.bin" "$tmp/got.bin" 2>"$tmp/err" && ok || bad "C cannot run the model $feat: $(cat "$tmp/err")"
+    "$PY" - "$tmp" "$feat" <<'EOF' && "$TOOL" "$tmp/m.gguf" "$tmp/in.bin" "$tmp/got.bin" 2>"$tmp/err" && ok || bad "C cannot run the model $feat: $(cat "$tmp/err")"
 import sys, struct, torch
 sys.path.insert(0, "python")
 import model as M
 d = sys.argv[1]
 g = M.gguf_py.GGUFReader(d + "/m.gguf")
 cfg = M.config_from_gguf(g); cfg.dropout = 0.0
+assert cfg.P == (280 if sys.argv[2] else 0), ("token features in the file", cfg.P, sys.argv[2])
 feat = None
 if cfg.P:
     p, dr = g.kv["getmusic.layout.prefixes"], g.kv["getmusic.layout.is_drum"]
