@@ -26,7 +26,7 @@
 #
 # Environment: EVAL_SONGS (0 = all), EVAL_BARS (32), EVAL_STEPS (100),
 # EVAL_MODEL (models/default.gguf), EVAL_SWEEP ("100 50 20 10"),
-# EVAL_SWEEP_SONGS (20), EVAL_SEED (1), EVAL_DIR (out/eval), EVAL_KEEP=1 to
+# EVAL_SWEEP_SONGS (20), EVAL_SEED (1), EVAL_GEN_ARGS (more generate options), EVAL_DIR (out/eval), EVAL_KEEP=1 to
 # reuse the MIDI files and timings already in EVAL_DIR, GETMUSIC_DATA.
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -44,6 +44,7 @@ MODEL=${EVAL_MODEL:-models/default.gguf}
 SWEEP=${EVAL_SWEEP:-100 50 20 10}
 SWEEP_SONGS=${EVAL_SWEEP_SONGS:-20}
 SEED=${EVAL_SEED:-1}
+GEN_ARGS=${EVAL_GEN_ARGS:-}   # more generate options (sampler settings), e.g. "--top-k 5"
 README=${EVAL_README-models/README.md}
 TRACKS=counter,piano,drums
 
@@ -171,8 +172,9 @@ out = []
 out.append("Measured by `make eval` on %s: model `%s` (sha256 `%s`, %s; %s)." %
            (meta["date"], meta["model"], meta["model_sha256"][:16], meta["model_date"], meta["model_info"]))
 out.append("POP909 validation songs (%d of %d), the first %d bars of each from its first downbeat (bar lines from "
-           "`beat_midi.txt`), seed %d; `getmusic generate --targets %s --chords input`." %
-           (len(songs), meta["valid_total"], meta["bars"], meta["seed"], meta["tracks"]))
+           "`beat_midi.txt`), seed %d; `getmusic generate --targets %s --chords input%s`." %
+           (len(songs), meta["valid_total"], meta["bars"], meta["seed"], meta["tracks"],
+            " " + meta["gen_args"] if meta.get("gen_args") else ""))
 out.append("")
 out.append("| " + " | ".join(head) + " |")
 out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
@@ -262,7 +264,7 @@ generate() {
   local t0 t1 rc=0
   t0=$(now)
   "$GM" generate "$DIR/gt/$song.mid" -o "$out/$song.mid" --targets "$TRACKS" --chords input \
-    --model "$MODEL" --steps "$steps" --seed "$SEED" --quiet > /dev/null 2>> "$DIR/errors.log" || rc=$?
+    --model "$MODEL" --steps "$steps" --seed "$SEED" $GEN_ARGS --quiet > /dev/null 2>> "$DIR/errors.log" || rc=$?
   if [ "$rc" -eq 0 ]; then
     t1=$(now)
     echo "$song $(elapsed "$t0" "$t1")" >> "$out/times.tsv"
@@ -365,14 +367,15 @@ model_date=$(git log -1 --format='committed %cs' -- "$MODEL" 2>/dev/null || true
 [ -n "$model_date" ] || model_date="file of $(date -u -r "$MODEL" +%Y-%m-%d)"
 "$PY" - "$DIR/meta.json" "$MODEL" "$model_info" "$(sha256sum "$MODEL" | cut -d' ' -f1)" \
   "$model_date" "$(date -u +%Y-%m-%d)" "$BARS" "$STEPS" "$SEED" "$SWEEP_SONGS" \
-  "$valid_total" "$TRACKS" "$(nproc) cores of $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n 1)" \
+  "$valid_total" "$TRACKS,$GEN_ARGS" "$(nproc) cores of $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n 1)" \
   "$chord_line" "$SWEEP" "$DIR/songs.txt" "${notes[@]+"${notes[@]}"}" <<'EOF' || exit 1
 import json, sys
 a = sys.argv[1:]
 songs = [l.strip().split("/")[-1][:-4] for l in open(a[15]) if l.strip()]
 meta = {"model": a[1], "model_info": a[2], "model_sha256": a[3], "model_date": a[4],
         "date": a[5], "bars": int(a[6]), "steps": int(a[7]), "seed": int(a[8]), "sweep_songs": int(a[9]),
-        "valid_total": int(a[10]), "tracks": a[11], "machine": a[12], "chord_line": a[13],
+        "valid_total": int(a[10]), "tracks": ",".join(a[11].split(",")[:-1]),
+        "gen_args": a[11].split(",")[-1], "machine": a[12], "chord_line": a[13],
         "sweep": [int(x) for x in a[14].split()], "notes": a[16:], "songs": songs}
 json.dump(meta, open(a[0], "w"), indent=1)
 EOF
