@@ -92,6 +92,9 @@ size_t gm_score_n_notes(const gm_score *s);
  * within about 16× the file size (files over 64 MiB are refused). */
 int gm_midi_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err);
 int gm_midi_read_file(const char *path, gm_score *out, char *err);
+/* Reads an open descriptor to its end (a pipe, standard input: fd 0), the
+ * same checks and the same 64 MiB limit as a file; does not close it. */
+int gm_midi_read_fd(int fd, gm_score *out, char *err);
 /* Writes a type 1 file: a conductor track (tempo, metre, key), then one track
  * per gm_track with its name and program change. Written to a temporary file
  * and renamed, so an existing file is never left half-written. */
@@ -569,11 +572,11 @@ typedef struct {
     int n_chords;              /* entries in chords (a multiple of chord_frames_per_bar) */
     int chord_frames_per_bar;  /* of `chords`: 0 or 1 = one per bar, 2 = half bars. A
                                   model of 1 frame per bar takes each bar's first half */
-    int steps;                 /* denoising steps per window, 1..T (100) */
+    int steps;                 /* denoising steps per window, 1..T (10) */
     float temperature;         /* > 0 (1) */
-    int top_k;                 /* 0 = off */
+    int top_k;                 /* sample among the k most likely tokens (5); 0 = all */
     uint64_t seed;             /* same seed, same model, same input: same output */
-    float chord_guidance;      /* classifier-free guidance on the chord rows, >= 0 (0 = off) */
+    float chord_guidance;      /* classifier-free guidance on the chord rows, >= 0 (1; 0 = off) */
     int window_cols;           /* columns per window, 0 = the model's longest (max_cols) */
     int context_cols;          /* columns of already written music before each later
                                   window's first new column, 0 = a quarter of the window */
@@ -605,7 +608,8 @@ typedef struct {
  * a target track keeps its notes outside the regenerated bars; generated
  * notes carry GM_NOTE_GENERATED, one track per class (the class's name,
  * program and velocity) unless the input had a track of that class to add
- * them to. The input is moved to C for the model and the result moved back.
+ * them to; such a track takes the class's name when none of its own notes
+ * is left (it was written anew), and keeps its name otherwise. The input is moved to C for the model and the result moved back.
  * Pieces longer than a window are generated window after window, each
  * conditioned on what the ones before wrote. rep may be NULL. */
 int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *p, gm_score *out,

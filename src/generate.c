@@ -32,8 +32,14 @@ gm_generate_params gm_generate_default_params(void) {
     gm_generate_params p;
     memset(&p, 0, sizeof p);
     p.chord_mode = GM_CHORDS_INPUT;
-    p.steps = 100;
+    /* Sampler defaults chosen by the musical figures and speed (models/README.md,
+     * "Sampler settings"): 10 steps with chord guidance 1 and top-k 5 follow the
+     * chords (piano CTR 0.93, counter 0.79 on 12 validation songs) better than
+     * 100 plain steps (0.78 / 0.59), in about a tenth of the time. */
+    p.steps = 10;
     p.temperature = 1.0f;
+    p.top_k = 5;
+    p.chord_guidance = 1.0f;
     p.seed = 1;
     return p;
 }
@@ -389,11 +395,15 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
         int ti = -1;
         for (int j = 0; j < out->n_tracks && ti < 0; j++)
             if (out->tracks[j].cls == dt->cls) ti = j;
+        const gm_class *k = &l->cls[dt->cls];
         if (ti < 0) {
-            const gm_class *k = &l->cls[dt->cls];
             ti = gm_score_add_track(out, k->name, k->out_program, k->is_drum ? 9 : free_channel(out), k->is_drum);
             if (ti < 0) goto oom;
             out->tracks[ti].cls = dt->cls;
+        } else if (!out->tracks[ti].n_notes) {
+            /* Every note of the input track was replaced: what it holds now
+             * is the model's, so its old name ("BD", "Strings 2") would lie. */
+            gm_strlcpy(out->tracks[ti].name, k->name, sizeof out->tracks[ti].name);
         }
         gm_track *t = &out->tracks[ti];
         for (size_t k = 0; k < dt->n_notes; k++) {

@@ -18,8 +18,12 @@ void usage_generate(FILE *f) {
     fprintf(f,
             "usage: getmusic generate [IN.mid] -o OUT.mid [options]\n\n"
             "Writes the tracks you name (--targets) to fit the tracks IN.mid has; every\n"
-            "note of the other tracks is kept as it is.\n\n"
-            "  -o, --output OUT.mid    the result (written atomically)\n"
+            "note of the other tracks is kept as it is. A track written anew is named by\n"
+            "its class (\"piano\", \"drums\"); one only partly rewritten (--bars,\n"
+            "--continue) keeps its name. IN.mid '-' reads standard input.\n\n"
+            "  -o, --output OUT.mid    the result (written atomically); '-' writes it to\n"
+            "                          standard output (messages stay on standard error)\n"
+            "  --force                 allow OUT.mid to be IN.mid (replacing the input)\n"
             "  --targets a,b           tracks to write, e.g. piano,drums (the model's tracks:\n"
             "                          see 'getmusic info --model'; default: the ones IN lacks)\n"
             "  --bars A-B[,C-D...]     infill: regenerate only these bars (1-based) of the\n"
@@ -35,13 +39,14 @@ void usage_generate(FILE *f) {
             "                          with '|' bars are marked and a bar takes one chord or two\n"
             "                          (its halves): \"C G | Am F\" is 2 bars, \"C | G D\" is C for\n"
             "                          a bar, then G and D (in a file, line ends also end bars)\n"
-            "  --chord-guidance X      classifier-free guidance on the chords, X >= 0 (0 = off;\n"
-            "                          1-3 follows the chords more closely; twice the work)\n"
+            "  --chord-guidance X      classifier-free guidance on the chords, X >= 0 (default 1;\n"
+            "                          0 = off, half the work; 2-3 follows the chords closer still)\n"
             "  --model M.gguf          default: the shipped model (models/default.gguf)\n"
-            "  --steps N               denoising steps per window, 1..100 (default 100; fewer is faster)\n"
+            "  --steps N               denoising steps per window, 1..100 (default 10; more is slower,\n"
+            "                          not better by the musical figures of models/README.md)\n"
             "  --seed S                same seed, same output, byte for byte (default 1)\n"
             "  --temperature X         sampling temperature > 0 (default 1)\n"
-            "  --top-k K               sample among the K most likely tokens (default 0 = all)\n"
+            "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
             "  --window-bars N         bars per model window (default: as many as fit)\n"
             "  --render OUT.wav        also render the result to audio\n"
             "  --plot OUT.png          also draw the result (generated notes marked)\n"
@@ -92,6 +97,15 @@ static int bar_chords(const gm_generate_report *rep, int b, char *out, size_t n)
     return 1;
 }
 
+/* The same file under two names ("in.mid", "./in.mid", a link): writing the
+ * output would replace the input. Same device and inode says so for every
+ * spelling, symbolic and hard links included. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (!a || cli_is_std(a) || cli_is_std(b) || stat(a, &sa) || stat(b, &sb)) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static char *read_text_file(const char *path, size_t max) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -107,10 +121,10 @@ int cmd_generate(int argc, char **argv) {
     const char *in = NULL, *out_path = NULL, *model_path = NULL, *targets_s = NULL, *chords_s = NULL;
     const char *wav = NULL, *png = NULL;
     gm_bar_range *ranges = NULL;
-    int n_ranges = 0, json = 0, quiet = 0;
-    long new_bars = 0, cont = 0, steps = 100, top_k = 0, window_bars = 0;
+    int n_ranges = 0, json = 0, quiet = 0, force = 0;
+    long new_bars = 0, cont = 0, steps = 10, top_k = 5, window_bars = 0;
     long long seed = 1;
-    double temperature = 1.0, guidance = 0.0;
+    double temperature = 1.0, guidance = 1.0;
     int status = EXIT_USAGE;
     char err[GM_ERR_SIZE] = "";
     const char *bars_arg = NULL;
@@ -131,7 +145,7 @@ int cmd_generate(int argc, char **argv) {
             /* With an input these are ranges; without, a length (decided below). */
             if (parse_ranges(val, &ranges, &n_ranges)) { die(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val); goto out; }
         } else if (!strcmp(a, "--continue")) { if (parse_int(a, val, 1, 100000, &cont)) goto out; }
-        else if (!strcmp(a, "--steps")) { if (parse_int(a, val, 1, 1000, &steps)) goto out; }
+        else if (!strcmp(a, "--steps")) { if (parse_int(a, val, 1, 100, &steps)) goto out; }
         else if (!strcmp(a, "--top-k")) { if (parse_int(a, val, 0, 1000000, &top_k)) goto out; }
         else if (!strcmp(a, "--window-bars")) { if (parse_int(a, val, 1, 10000, &window_bars)) goto out; }
         else if (!strcmp(a, "--seed")) {
@@ -140,6 +154,7 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(a, "--temperature")) { if (parse_double(a, val, 1e-3, 100, &temperature)) goto out; }
         else if (!strcmp(a, "--chord-guidance")) { if (parse_double(a, val, 0, 100, &guidance)) goto out; }
         else if (!strcmp(a, "--json")) takes = 0, json = 1;
+        else if (!strcmp(a, "--force")) takes = 0, force = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, quiet = 1;
         else if (a[0] == '-' && a[1]) { die(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a); goto out; }
         else {
@@ -164,6 +179,11 @@ int cmd_generate(int argc, char **argv) {
         if (cont) { die(EXIT_USAGE, "--continue needs an input file"); goto out; }
     }
     if (n_ranges && cont) { die(EXIT_USAGE, "--bars and --continue do not go together"); goto out; }
+    if (!force && same_file(in, out_path)) {
+        die(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", out_path);
+        goto out;
+    }
+    if (json && cli_is_std(out_path)) { die(EXIT_USAGE, "--json and -o - both write to standard output"); goto out; }
 
     /* ---- model ---- */
     if (!model_path && !(model_path = cli_default_model())) {
@@ -234,7 +254,7 @@ int cmd_generate(int argc, char **argv) {
 
     /* ---- input ---- */
     if (in) {
-        if (cli_read_score(in, &song, NULL, err)) { die(EXIT_USAGE, "%s: %s", in, err); goto out_model; }
+        if (cli_read_score(in, &song, NULL, err)) { die(EXIT_USAGE, "%s: %s", cli_shown(in), err); goto out_model; }
         have_song = 1;
         for (int i = 0; i < song.n_tracks; i++) {
             const gm_track *t = &song.tracks[i];
@@ -278,7 +298,7 @@ int cmd_generate(int argc, char **argv) {
     }
     have_result = 1;
     double secs = since(&t0);
-    if (gm_midi_write_file(out_path, &result, err)) { status = die(EXIT_USAGE, "%s", err); goto out_model; }
+    if (cli_write_midi(out_path, &result, err)) { status = die(EXIT_USAGE, "%s", err); goto out_model; }
     if (wav) {
         gm_render_params rp = gm_render_default_params();
         if (gm_render_wav(&result, wav, &rp, NULL, err)) { status = die(EXIT_USAGE, "--render: %s", err); goto out_model; }
@@ -336,7 +356,7 @@ int cmd_generate(int argc, char **argv) {
         printf("}\n");
     } else if (!quiet) {
         fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
-                prog, out_path, rep.n_bars, kb, rep.notes_generated, names_t, names_g[0] ? names_g : "nothing",
+                prog, cli_is_std(out_path) ? "standard output" : out_path, rep.n_bars, kb, rep.notes_generated, names_t, names_g[0] ? names_g : "nothing",
                 rep.chords_given ? (p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none",
                 rep.n_windows, rep.n_windows == 1 ? "" : "s", secs);
         if (wav) fprintf(stderr, "%s: wrote %s\n", prog, wav);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# test_model_listens.sh — the shipped model follows its conditions, checked in
+# token space with python/probe.py on POP909 songs (their chord_midi.txt labels
+# in the chord rows), so that a model which ignores the chords (as every model
+# up to 2026-11-26 nearly did) or ignores its input altogether (a run stuck in
+# the unigram plateau) cannot be shipped unnoticed:
+#  - piano: the first-step prediction's chord-tone share with the chord rows
+#    given is at least 0.70, and at least 0.20 above the same with them EMPTY;
+#  - counter: given above empty by at least 0.08;
+#  - removing the lead changes some probability by more than 0.01.
+# The songs are prepared with the model's own vocabulary (prepare --vocab).
+# Skips without python3-torch or ../shared/data.
+set -u
+cd "$(dirname "$0")/.."
+GM=${GETMUSIC_BIN:-build/getmusic}
+PY=/usr/bin/python3
+MODEL=${GETMUSIC_MODEL:-models/default.gguf}
+DATA=${GETMUSIC_DATA:-../shared/data}/pop909
+pass=0; fail=0
+ok()  { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+skip() { echo "  ($1: model probe skipped)" >&2; echo "test_model_listens: 0 passed, 0 failed, 1 skipped"; exit 0; }
+"$PY" -c "import torch, numpy" 2>/dev/null || skip "python3-torch missing"
+[ -d "$DATA/001" ] || skip "$DATA not found"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+# Ten songs of the shipped model's validation split (see models/README.md: the
+# same songs make eval scores), chord labels beside each.
+mkdir -p "$tmp/in"
+for s in 004 007 010 017 019 047 055 057 061 068; do cp -r "$DATA/$s" "$tmp/in/" 2>/dev/null; done
+"$PY" - "$MODEL" "$tmp/vocab.txt" <<'EOF' || bad "cannot read the model's vocabulary"
+import sys
+sys.path.insert(0, "tools")
+import gguf_py
+g = gguf_py.GGUFReader(sys.argv[1])
+with open(sys.argv[2], "w") as f:
+    for t, n in zip(g.kv["getmusic.tokens"], g.kv["getmusic.token_counts"]):
+        f.write("%s\t%d\n" % (t, n))
+EOF
+"$GM" prepare "$tmp/in" -o "$tmp/c" --vocab "$tmp/vocab.txt" --valid-percent 100 --quiet >/dev/null 2>"$tmp/err" \
+  && ok || bad "prepare: $(cat "$tmp/err")"
+
+if "$PY" python/probe.py "$MODEL" "$tmp/c" --segments 8 --json >"$tmp/p.json" 2>"$tmp/err"; then ok; else bad "probe: $(cat "$tmp/err")"; fi
+"$PY" - "$tmp/p.json" <<'EOF' && ok || bad "the model does not follow its conditions (see above)"
+import json, sys
+r = json.load(open(sys.argv[1]))["classes"]
+p, c = r["piano"], r["counter"]
+print("  piano chord tones %.3f given / %.3f empty; counter %.3f / %.3f; lead sensitivity %.2e"
+      % (p["chord_tones_given"], p["chord_tones_empty"], c["chord_tones_given"], c["chord_tones_empty"],
+         p["sensitivity"]), file=sys.stderr)
+assert p["chord_tones_given"] >= 0.70, "piano chord tones with chords given below 0.70"
+assert p["chord_tones_given"] - p["chord_tones_empty"] >= 0.20, "piano hardly depends on the chord rows"
+assert c["chord_tones_given"] - c["chord_tones_empty"] >= 0.08, "counter hardly depends on the chord rows"
+assert p["sensitivity"] > 0.01, "the piano does not depend on the lead (unigram plateau?)"
+EOF
+
+# A bad model path is a one-line error, exit 1.
+"$PY" python/probe.py "$tmp/none.gguf" "$tmp/c" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "missing model: rc $rc, $(cat "$tmp/err")"
+
+echo "test_model_listens: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
