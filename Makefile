@@ -71,10 +71,10 @@ sanitize:
 
 # libFuzzer target for the MIDI reader. FUZZ_SECONDS=600 for a long run.
 FUZZ_SECONDS ?= 30
-$(BUILD)/fuzz_midi: tests/fuzz_midi.c src/midi.c src/score.c include/getmusic.h
+$(BUILD)/fuzz_midi: tests/fuzz_midi.c src/midi.c src/score.c src/util.c include/getmusic.h
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz_midi.c src/midi.c src/score.c -lm -pthread -o $@
+	    tests/fuzz_midi.c src/midi.c src/score.c src/util.c -lm -pthread -o $@
 fuzz: $(BUILD)/fuzz_midi
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \

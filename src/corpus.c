@@ -45,7 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CORPUS_MAGIC "GMCORPUS"
@@ -423,22 +422,12 @@ static int run_pool(pool *pl, int n_threads) {
 /* ======================================================================== */
 
 static int write_atomic(const char *path, const buf *parts, int n_parts, char *err) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return gm_fail(err, "cannot create %s: %s", tmp, strerror(errno));
-    FILE *f = fdopen(fd, "wb");
-    if (!f) { close(fd); unlink(tmp); return gm_fail(err, "cannot open %s", tmp); }
-    int bad = 0;
+    gm_atomic_file a;
+    if (gm_atomic_open(&a, path, err)) return -1;
     for (int i = 0; i < n_parts; i++)
-        if (parts[i].n && fwrite(parts[i].p, 1, parts[i].n, f) != parts[i].n) bad = 1;
-    if (fflush(f) || fsync(fileno(f))) bad = 1;
-    if (fclose(f)) bad = 1;
-    if (bad || rename(tmp, path)) {
-        unlink(tmp);
-        return gm_fail(err, "cannot write %s: %s", path, strerror(errno ? errno : EIO));
-    }
-    return 0;
+        if (parts[i].n && fwrite(parts[i].p, 1, parts[i].n, a.f) != parts[i].n) break;
+    /* A short write leaves the stream's error flag set: commit reports it. */
+    return gm_atomic_commit(&a, err);
 }
 
 static uint32_t file_crc(const char *path) {
@@ -559,8 +548,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
                gm_prepare_summary *sm, char *err) {
     gm_prepare_params p = pp ? *pp : gm_prepare_default_params();
     memset(sm, 0, sizeof *sm);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = gm_now_s();
     if (p.window_cols < 16 || p.window_cols > 65536) return gm_fail(err, "window of %d columns is out of range 16..65536", p.window_cols);
     if (p.hop_cols < 1 || p.hop_cols > p.window_cols) return gm_fail(err, "hop of %d columns must be in 1..window (%d)", p.hop_cols, p.window_cols);
     if (p.valid_percent < 0 || p.valid_percent > 100) return gm_fail(err, "validation share %d%% is out of range 0..100", p.valid_percent);
@@ -740,8 +728,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
         gm_vocab_range(vocab, c, &b0, &b1);
         sm->vocab_class_size[c] = b1 - b0;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    sm->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    sm->seconds = gm_now_s() - t0;
     write_summaries(out_dir, sm, &layout, &p);
     rc = 0;
 

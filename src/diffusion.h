@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "getdiff.h"
+#include "util.h"
 
 #define GD_MAX_T 1000
 
@@ -80,7 +81,6 @@ gd_sample_params gd_sample_default_params(void);
 int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo, const int *hi, int pad,
               const gd_sample_params *p, char *err);
 
-uint64_t gd_rng_next(uint64_t *s);
-double gd_rng_uniform(uint64_t *s);
+/* The random numbers (gd_rng_next, gd_rng_uniform) live in util.h. */
 
 #endif

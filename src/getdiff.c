@@ -272,18 +272,11 @@ void gd_zero_grads(gd_model *m) {
 }
 
 /* ======================================================================== */
-/* Random numbers: splitmix64 (init, dropout)                                */
+/* Random numbers (init, dropout): the library's one generator, util.h       */
 /* ======================================================================== */
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double uniform01(uint64_t *s) { return (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0); }
 static double normal(uint64_t *s) {
-    double u1 = uniform01(s), u2 = uniform01(s);
+    double u1 = gd_rng_uniform(s), u2 = gd_rng_uniform(s);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
@@ -373,7 +366,7 @@ static int ensure_acts(gd_model *m, int B, int L, char *err) {
 static void dropout_forward(float *x, uint8_t *keep, size_t n, float p, uint64_t *rng) {
     float scale = 1.0f / (1.0f - p);
     for (size_t i = 0; i < n; i++) {
-        keep[i] = uniform01(rng) >= p;
+        keep[i] = gd_rng_uniform(rng) >= p;
         x[i] = keep[i] ? x[i] * scale : 0.0f;
     }
 }

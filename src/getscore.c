@@ -572,38 +572,12 @@ fail:
 
 int gm_vocab_save(const gm_vocab *v, const char *path, char *err) {
     if (!v || !path) return gm_fail(err, "no vocabulary or path");
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) return gm_fail(err, "out of memory");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        gm_fail(err, "cannot create a temporary file next to %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    (void)fchmod(fd, 0644); /* mkstemp makes 0600; a vocabulary is not secret */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        goto fail;
-    }
+    gm_atomic_file a;
+    if (gm_atomic_open(&a, path, err)) return -1;
+    /* A failed fprintf leaves the stream's error flag set: commit reports it. */
     for (int id = 0; id < v->n; id++)
-        if (fprintf(f, "%s\t%u\n", v->text + v->text_off[id], v->count[id]) < 0) break;
-    if (fflush(f) || ferror(f) || fsync(fileno(f))) {
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f)) goto fail;
-    if (rename(tmp, path)) goto fail;
-    free(tmp);
-    return 0;
-fail:
-    gm_fail(err, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return -1;
+        if (fprintf(a.f, "%s\t%u\n", v->text + v->text_off[id], v->count[id]) < 0) break;
+    return gm_atomic_commit(&a, err);
 }
 
 /* ------------------------------------------------------------------------ */

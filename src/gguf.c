@@ -434,25 +434,6 @@ static void write_body(const gguf_writer *w, wout *o, uint32_t align, int add_al
     }
 }
 
-/* Makes a completed rename durable; best effort (some filesystems refuse
- * fsync on a directory, and the data itself is already on disk). */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        gm_strlcpy(dir, ".", sizeof dir);
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n ? n : 1); /* "/x" → "/" */
-        dir[n ? n : 1] = 0;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
 int gguf_write_file(gguf_writer *w, const char *path, char *err) {
     if (err) err[0] = 0;
     if (!w || !path || !path[0]) return gm_fail(err, "gguf_write_file: missing writer or path");
@@ -469,54 +450,16 @@ int gguf_write_file(gguf_writer *w, const char *path, char *err) {
         add_align_key = 0;
     }
 
-    int rc = -1, fd = -1, created = 0;
-    FILE *f = NULL;
-    wout o = {0};
-    /* The temporary lives next to the target so that rename() is atomic
-     * (same filesystem); readers see the old file or the new one, never a
-     * partial one. */
-    size_t n_tmp = strlen(path) + sizeof ".tmpXXXXXX";
-    char *tmp = malloc(n_tmp);
-    if (!tmp) {
-        gm_fail(err, "out of memory");
-        goto done;
-    }
-    snprintf(tmp, n_tmp, "%s.tmpXXXXXX", path);
-    if ((fd = mkstemp(tmp)) < 0) {
-        gm_fail(err, "cannot create a temporary file for '%s': %s", path, strerror(errno));
-        goto done;
-    }
-    created = 1;
-    /* mkstemp makes the file 0600; a model file is meant to be shared. */
-    (void)fchmod(fd, 0644);
-    if (!(f = fdopen(fd, "wb"))) {
-        gm_fail(err, "cannot write '%s': %s", tmp, strerror(errno));
-        goto done;
-    }
-    fd = -1; /* owned by f now */
-
-    o.f = f;
+    /* Readers see the old file or the new one, never a partial one. */
+    gm_atomic_file a;
+    if (gm_atomic_open(&a, path, err)) return -1;
+    wout o = {.f = a.f};
     write_body(w, &o, align, add_align_key);
-    if (!o.err && fflush(f) != 0) o.err = errno ? errno : EIO;
-    if (!o.err && fsync(fileno(f)) != 0) o.err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !o.err) o.err = errno ? errno : EIO;
-    f = NULL;
     if (o.err) {
-        gm_fail(err, "cannot write '%s': %s", path, strerror(o.err));
-        goto done;
+        gm_atomic_abort(&a);
+        return gm_fail(err, "cannot write '%s': %s", path, strerror(o.err));
     }
-    if (rename(tmp, path) != 0) {
-        gm_fail(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        goto done;
-    }
-    sync_parent_dir(path);
-    rc = 0;
-done:
-    if (f) fclose(f);
-    else if (fd >= 0) close(fd);
-    if (rc && created) unlink(tmp);
-    free(tmp);
-    return rc;
+    return gm_atomic_commit(&a, err);
 }
 
 /* ======================================================================== */

@@ -728,45 +728,18 @@ done:
     return rc;
 }
 
-/* Writes to "path.tmp.XXXXXX" in the same folder, fsyncs and renames, so a
- * reader never sees a half-written file and an old one survives a failure.
- * Like reading, the reason does not repeat the path. */
+/* Writes atomically (util.h): a reader never sees a half-written file and
+ * an old one survives a failure. */
 int gm_midi_write_file(const char *path, const gm_score *s, char *err) {
     uint8_t *data = NULL;
     size_t size = 0;
-    char *tmp = NULL;
-    int fd = -1, rc = -1;
     if (gm_midi_write_mem(s, &data, &size, err)) return -1;
-    size_t plen = strlen(path);
-    tmp = malloc(plen + 12);
-    if (!tmp) { gm_fail(err, "out of memory"); goto done; }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) { gm_fail(err, "cannot create a temporary file beside it: %s", strerror(errno)); free(tmp); tmp = NULL; goto done; }
-    /* mkstemp makes 0600; a MIDI file is for sharing. Keep an existing
-     * file's mode, else use 0644. */
-    struct stat st;
-    fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
-    for (size_t off = 0; off < size;) {
-        ssize_t k = write(fd, data + off, size - off);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            gm_fail(err, "write failed: %s", strerror(errno));
-            goto done;
-        }
-        off += (size_t)k;
+    gm_atomic_file a;
+    int rc = gm_atomic_open(&a, path, err);
+    if (rc == 0) {
+        (void)fwrite(data, 1, size, a.f); /* a short write sets the error flag: commit reports it */
+        rc = gm_atomic_commit(&a, err);
     }
-    if (fsync(fd)) { gm_fail(err, "fsync failed: %s", strerror(errno)); goto done; }
-    int cr = close(fd);
-    fd = -1;
-    if (cr) { gm_fail(err, "close failed: %s", strerror(errno)); goto done; }
-    if (rename(tmp, path)) { gm_fail(err, "rename failed: %s", strerror(errno)); goto done; }
-    rc = 0;
-done:
-    if (fd >= 0) close(fd);
-    if (rc && tmp) unlink(tmp);
-    free(tmp);
     free(data);
     return rc;
 }

@@ -271,26 +271,9 @@ static void on_png_warning(png_structp png, png_const_charp msg) {
 
 int gm_canvas_write_png(const gm_canvas *c, const char *path, char *err) {
     if (!c || !c->rgb || !path || !*path) return gm_fail(err, "write png: null argument");
-    /* The temporary lives next to the target so that rename() is atomic. */
-    size_t n_tmp = strlen(path) + sizeof ".tmpXXXXXX";
-    char *tmp = malloc(n_tmp);
-    if (!tmp) return gm_fail(err, "write png '%s': out of memory", path);
-    snprintf(tmp, n_tmp, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        gm_fail(err, "cannot create a temporary file next to '%s': %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    (void)fchmod(fd, 0644); /* mkstemp makes 0600; a plot is meant to be shared */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        gm_fail(err, "cannot open '%s': %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
+    gm_atomic_file a;
+    if (gm_atomic_open(&a, path, err)) return -1;
+    FILE *f = a.f;
 
     /* Everything that the error path frees is set before setjmp and not
      * changed after it, so no volatile is needed. */
@@ -316,12 +299,11 @@ int gm_canvas_write_png(const gm_canvas *c, const char *path, char *err) {
 
 done:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-    if (rc == 0 && (fflush(f) || ferror(f) || fsync(fileno(f)))) rc = gm_fail(err, "cannot write '%s': %s", tmp, strerror(errno));
-    if (fclose(f) && rc == 0) rc = gm_fail(err, "cannot write '%s': %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path)) rc = gm_fail(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc;
+    if (rc) {
+        gm_atomic_abort(&a);
+        return rc;
+    }
+    return gm_atomic_commit(&a, err);
 }
 
 /* ------------------------------------------------------------------------ */

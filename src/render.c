@@ -8,9 +8,8 @@
  * event at its next internal 64-frame block, so events land up to 63 frames
  * (1.4 ms at 44.1 kHz) late, all by the same rule.
  *
- * Output: 16-bit stereo PCM WAV, written to "OUT.tmp.XXXXXX" beside the
- * target, fsynced and renamed over it, so a reader never sees a half-written
- * file and an existing one survives any failure.
+ * Output: 16-bit stereo PCM WAV, written atomically (util.h), so a reader
+ * never sees a half-written file and an existing one survives any failure.
  */
 #include "getmusic.h"
 #include "util.h"
@@ -223,24 +222,6 @@ static void wav_header(uint8_t h[44], uint32_t rate, uint32_t data_bytes) {
     le32(h + 40, data_bytes);
 }
 
-/* Makes a completed rename durable; best effort. */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        gm_strlcpy(dir, ".", sizeof dir);
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n ? n : 1);
-        dir[n ? n : 1] = 0;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
-}
-
 /* ======================================================================== */
 /* Rendering                                                                 */
 /* ======================================================================== */
@@ -264,9 +245,9 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
     float *fbuf = NULL;
     uint8_t *obuf = NULL;
     uint16_t *held = NULL; /* [n_slots][128] notes sounding per channel and key */
-    char *tmp = NULL;
-    FILE *f = NULL;
-    int fd = -1, rc = -1;
+    gm_atomic_file out = {0};
+    FILE *f = NULL; /* out.f once open */
+    int rc = -1;
 
     /* ---- arguments ---- */
     if (!s || !wav_path || !wav_path[0]) return gm_fail(err, "render: missing score or output path");
@@ -412,26 +393,11 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
     qsort(ev, n_ev, sizeof *ev, ev_cmp);
 
     /* ---- output file ---- */
-    size_t plen = strlen(wav_path);
-    tmp = malloc(plen + 12);
     fbuf = malloc(2 * BLOCK * sizeof *fbuf);
     obuf = malloc(4 * BLOCK);
-    if (!tmp || !fbuf || !obuf) { gm_fail(err, "out of memory"); goto done; }
-    memcpy(tmp, wav_path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        gm_fail(err, "cannot create a file beside '%s': %s", wav_path, strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto done;
-    }
-    /* mkstemp makes 0600; keep an existing file's mode, else 0644. */
-    struct stat sb;
-    (void)fchmod(fd, stat(wav_path, &sb) == 0 ? (sb.st_mode & 07777) : 0644);
-    f = fdopen(fd, "wb");
-    if (!f) { gm_fail(err, "cannot write '%s': %s", tmp, strerror(errno)); goto done; }
-    fd = -1; /* owned by f now */
+    if (!fbuf || !obuf) { gm_fail(err, "out of memory"); goto done; }
+    if (gm_atomic_open(&out, wav_path, err)) goto done;
+    f = out.f;
     uint8_t hdr[44];
     wav_header(hdr, (uint32_t)p.sample_rate, (uint32_t)(total * 4));
     if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr) { gm_fail(err, "cannot write '%s': %s", wav_path, strerror(errno)); goto done; }
@@ -494,22 +460,13 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
     if (p.progress && total == 0) p.progress(p.user_data, 0, 0);
 
     /* ---- finish: flush, sync, rename ---- */
-    if (fflush(f) || ferror(f)) { gm_fail(err, "cannot write '%s': %s", wav_path, strerror(errno)); goto done; }
-    if (fsync(fileno(f))) { gm_fail(err, "cannot write '%s': fsync: %s", wav_path, strerror(errno)); goto done; }
-    int cr = fclose(f);
-    f = NULL;
-    if (cr) { gm_fail(err, "cannot write '%s': %s", wav_path, strerror(errno)); goto done; }
-    if (rename(tmp, wav_path)) { gm_fail(err, "cannot replace '%s': %s", wav_path, strerror(errno)); goto done; }
-    sync_parent_dir(wav_path);
+    if (gm_atomic_commit(&out, err)) goto done;
     st.frames = (size_t)total;
     st.seconds = (double)total / rate;
     rc = 0;
 
 done:
-    if (f) fclose(f);
-    if (fd >= 0) close(fd);
-    if (rc && tmp) unlink(tmp);
-    free(tmp);
+    gm_atomic_abort(&out); /* does nothing after a commit */
     free(held);
     free(obuf);
     free(fbuf);

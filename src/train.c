@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef GM_MPI
@@ -49,12 +48,6 @@ gm_train_params gm_train_default_params(void) {
     p.chord_given = 0.25f;
     p.world = 1;
     return p;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ======================================================================== */
@@ -485,7 +478,7 @@ int gm_train(const gm_train_params *pp, char *err) {
     make_perm(&tr);
 
     /* --- steps --------------------------------------------------------------- */
-    double t_start = now_s(), t_report = t_start, loss_acc = 0, val = NAN;
+    double t_start = gm_now_s(), t_report = t_start, loss_acc = 0, val = NAN;
     int n_acc = 0, step0 = tr.step;
     size_t cols_done = 0;
     float *grads = gd_model_grads(tr.net), *w = gd_model_params(tr.net);
@@ -552,7 +545,7 @@ int gm_train(const gm_train_params *pp, char *err) {
             val = validate(&tr, err);
             evaluated = 1;
         }
-        double tnow = now_s();
+        double tnow = gm_now_s();
         if (p->rank == 0 && (evaluated || tnow - t_report > 2.0 || tr.step == p->steps)) {
             gm_train_progress pr = {.step = tr.step, .steps = p->steps, .epoch = tr.epoch,
                                     .loss = n_acc ? loss_acc / n_acc : NAN, .val_loss = val, .lr = lr,

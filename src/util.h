@@ -1,8 +1,11 @@
-/* util.h — small internal helpers shared by the library files. */
+/* util.h — small internal helpers shared by the library files: strings,
+ * errors, the atomic file write, the random number generator and the clock
+ * (the last three live in util.c). */
 #ifndef GM_UTIL_H
 #define GM_UTIL_H
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,4 +34,38 @@ static inline int gm_fail(char *err, const char *fmt, ...) {
     }
     return -1;
 }
+
+/* Atomic file write: the data goes to a temporary file beside the target (same
+ * folder, so same filesystem, so rename() is atomic), which is flushed,
+ * fsynced and renamed over the target, then the folder is fsynced. A reader
+ * sees the old file or the new one, never part of one, and a failure leaves
+ * the old file as it was. The file gets the target's mode if it exists, else
+ * 0644 (mkstemp makes 0600; what we write is meant to be shared).
+ *
+ *     gm_atomic_file a;
+ *     if (gm_atomic_open(&a, path, err)) return -1;
+ *     ... fwrite(..., a.f) ...  (on an error of your own: gm_atomic_abort(&a))
+ *     return gm_atomic_commit(&a, err);
+ *
+ * Both commit and abort release everything; after either, the struct is
+ * spent (abort on a spent or zeroed struct does nothing). Error messages name
+ * the target path. */
+typedef struct {
+    FILE *f;    /* write here */
+    char *tmp;  /* the temporary file's path */
+    char *path; /* the target */
+} gm_atomic_file;
+
+int gm_atomic_open(gm_atomic_file *a, const char *path, char *err);
+int gm_atomic_commit(gm_atomic_file *a, char *err);
+void gm_atomic_abort(gm_atomic_file *a);
+
+/* Random numbers: splitmix64 (tiny, seedable, good enough for weight init,
+ * dropout, corruption and sampling). One generator for the whole library:
+ * golden files and fixed-seed tests pin its stream, so never change it. */
+uint64_t gd_rng_next(uint64_t *s);
+double gd_rng_uniform(uint64_t *s); /* [0, 1), 53 bits */
+
+/* Seconds on the monotonic clock, for timing (never for dates). */
+double gm_now_s(void);
 #endif

@@ -1,0 +1,123 @@
+/* util.c — the few helpers every library file needs: the atomic file write,
+ * the random number generator and the monotonic clock (see util.h). */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ======================================================================== */
+/* Atomic file write                                                         */
+/* ======================================================================== */
+
+static void atomic_release(gm_atomic_file *a) {
+    free(a->tmp);
+    free(a->path);
+    a->f = NULL;
+    a->tmp = a->path = NULL;
+}
+
+int gm_atomic_open(gm_atomic_file *a, const char *path, char *err) {
+    memset(a, 0, sizeof *a);
+    if (!path || !*path) return gm_fail(err, "no output path");
+    size_t n = strlen(path);
+    a->path = strdup(path);
+    a->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    if (!a->path || !a->tmp) {
+        atomic_release(a);
+        return gm_fail(err, "out of memory");
+    }
+    memcpy(a->tmp, path, n);
+    memcpy(a->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(a->tmp);
+    if (fd < 0) {
+        gm_fail(err, "cannot create a temporary file next to '%s': %s", path, strerror(errno));
+        atomic_release(a);
+        return -1;
+    }
+    struct stat st;
+    (void)fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    if (!(a->f = fdopen(fd, "wb"))) {
+        gm_fail(err, "cannot write '%s': %s", path, strerror(errno));
+        close(fd);
+        unlink(a->tmp);
+        atomic_release(a);
+        return -1;
+    }
+    return 0;
+}
+
+void gm_atomic_abort(gm_atomic_file *a) {
+    if (!a->f) return;
+    fclose(a->f);
+    unlink(a->tmp);
+    atomic_release(a);
+}
+
+/* Makes a completed rename durable; best effort (some filesystems refuse
+ * fsync on a folder, and the data itself is already on disk). */
+static void sync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        gm_strlcpy(dir, ".", sizeof dir);
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir) return;
+        memcpy(dir, path, n ? n : 1); /* "/x" → "/" */
+        dir[n ? n : 1] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)fsync(fd);
+    close(fd);
+}
+
+int gm_atomic_commit(gm_atomic_file *a, char *err) {
+    if (!a->f) return gm_fail(err, "atomic write: no open file");
+    int e = 0;
+    const char *what = "write";
+    if (fflush(a->f) || ferror(a->f)) e = errno ? errno : EIO;
+    if (!e && fsync(fileno(a->f))) e = errno;
+    if (fclose(a->f) && !e) e = errno ? errno : EIO;
+    a->f = NULL;
+    if (!e && rename(a->tmp, a->path)) {
+        e = errno;
+        what = "rename the temporary file over";
+    }
+    if (e) {
+        gm_fail(err, "cannot %s '%s': %s", what, a->path, strerror(e));
+        unlink(a->tmp);
+        atomic_release(a);
+        return -1;
+    }
+    sync_parent_dir(a->path);
+    atomic_release(a);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Random numbers (splitmix64)                                               */
+/* ======================================================================== */
+
+uint64_t gd_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double gd_rng_uniform(uint64_t *s) { return (double)(gd_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+/* ======================================================================== */
+/* Clock                                                                     */
+/* ======================================================================== */
+
+double gm_now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}

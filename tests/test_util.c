@@ -1,0 +1,150 @@
+/* test_util.c — the library's shared helpers (src/util.c): the atomic file
+ * write (commit replaces, abort leaves the old file and no temporary, a
+ * missing folder is an error), the random number generator's pinned stream
+ * and the monotonic clock. */
+#include "test.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static const char *tpath(const char *name) {
+    static char buf[2][256];
+    static int k;
+    k ^= 1;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static int one_line(const char *err) { return err[0] && !strchr(err, '\n'); }
+
+/* The file's whole content, or "" when missing (static buffer). */
+static const char *slurp(const char *path) {
+    static char buf[256];
+    buf[0] = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void put(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Files in the test folder: a leftover temporary would show up here. */
+static int n_files(void) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_commit(void) {
+    char err[256] = "";
+    const char *target = tpath("out.txt");
+    put(target, "old");
+    chmod(target, 0640);
+    gm_atomic_file a;
+    CHECK(gm_atomic_open(&a, target, err) == 0, "open: %s", err);
+    fputs("new content", a.f);
+    fflush(a.f);
+    CHECK(strcmp(slurp(target), "old") == 0, "before commit the target is untouched: '%s'", slurp(target));
+    CHECK(n_files() == 2, "the temporary lies beside the target (%d files)", n_files());
+    CHECK(gm_atomic_commit(&a, err) == 0, "commit: %s", err);
+    CHECK(strcmp(slurp(target), "new content") == 0, "commit replaced the target: '%s'", slurp(target));
+    CHECK(n_files() == 1, "no temporary left after commit (%d files)", n_files());
+    struct stat st;
+    CHECK(stat(target, &st) == 0 && (st.st_mode & 0777) == 0640, "existing mode kept: %o", st.st_mode & 0777);
+    gm_atomic_abort(&a); /* spent: does nothing */
+    CHECK(strcmp(slurp(target), "new content") == 0, "abort after commit does nothing");
+
+    const char *fresh = tpath("fresh.txt");
+    CHECK(gm_atomic_open(&a, fresh, err) == 0 && gm_atomic_commit(&a, err) == 0, "empty file: %s", err);
+    CHECK(stat(fresh, &st) == 0 && (st.st_mode & 0777) == 0644 && st.st_size == 0, "a new file is 0644 and empty");
+    unlink(fresh);
+    unlink(target);
+}
+
+static void test_abort(void) {
+    char err[256] = "";
+    const char *target = tpath("keep.txt");
+    put(target, "old");
+    gm_atomic_file a;
+    CHECK(gm_atomic_open(&a, target, err) == 0, "open: %s", err);
+    fputs("half", a.f);
+    gm_atomic_abort(&a);
+    CHECK(strcmp(slurp(target), "old") == 0, "abort leaves the target: '%s'", slurp(target));
+    CHECK(n_files() == 1, "abort leaves no temporary (%d files)", n_files());
+    CHECK(a.f == NULL && a.tmp == NULL, "the struct is spent");
+    gm_atomic_file zero = {0};
+    gm_atomic_abort(&zero); /* a zeroed struct: nothing to do */
+    unlink(target);
+
+    /* Never opened: the failure path of gm_atomic_open leaves it spent too. */
+    CHECK(gm_atomic_open(&a, "", err) == -1 && one_line(err), "empty path: %s", err);
+    gm_atomic_abort(&a);
+}
+
+static void test_errors(void) {
+    char err[256] = "";
+    gm_atomic_file a;
+    const char *missing = tpath("no/such/folder/x.mid");
+    CHECK(gm_atomic_open(&a, missing, err) == -1, "a missing folder is an error");
+    CHECK(one_line(err) && strstr(err, missing), "the reason names the target: %s", err);
+    CHECK(a.f == NULL, "nothing open after a failure");
+    gm_atomic_abort(&a);
+
+    /* The target is a folder: the rename fails, the temporary is removed. */
+    const char *sub = tpath("adir");
+    mkdir(sub, 0755);
+    err[0] = 0;
+    CHECK(gm_atomic_open(&a, sub, err) == 0, "open beside a folder: %s", err);
+    if (!err[0]) {
+        fputs("x", a.f);
+        CHECK(gm_atomic_commit(&a, err) == -1 && one_line(err) && strstr(err, sub) && strstr(err, "rename"), "rename over a folder fails: %s", err);
+        CHECK(n_files() == 1, "no temporary left after a failed commit (%d files)", n_files());
+    }
+    rmdir(sub);
+}
+
+/* splitmix64's published stream from seed 0; golden files and fixed-seed
+ * tests depend on it, so it must never change. */
+static void test_rng(void) {
+    uint64_t s = 0;
+    CHECK(gd_rng_next(&s) == 0xE220A8397B1DCDAFull, "first value from seed 0");
+    CHECK(gd_rng_next(&s) == 0x6E789E6AA1B965F4ull, "second value from seed 0");
+    uint64_t a = 42, b = 42;
+    double u = gd_rng_uniform(&a);
+    CHECK(u >= 0 && u < 1 && u == (double)(gd_rng_next(&b) >> 11) / 9007199254740992.0, "uniform = top 53 bits");
+}
+
+static void test_clock(void) {
+    double t0 = gm_now_s(), t1 = gm_now_s();
+    CHECK(t0 > 0 && t1 >= t0, "monotonic: %f then %f", t0, t1);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/gm_test_util_XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_commit();
+    test_abort();
+    test_errors();
+    test_rng();
+    test_clock();
+    rmdir(dir);
+    return test_done("test_util");
+}
