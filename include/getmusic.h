@@ -609,7 +609,8 @@ typedef struct {
  * notes carry GM_NOTE_GENERATED, one track per class (the class's name,
  * program and velocity) unless the input had a track of that class to add
  * them to; such a track takes the class's name when none of its own notes
- * is left (it was written anew), and keeps its name otherwise. The input is moved to C for the model and the result moved back.
+ * is left (it was written anew), and keeps its name otherwise. The input is
+ * moved to C for the model and the result moved back.
  * Pieces longer than a window are generated window after window, each
  * conditioned on what the ones before wrote. rep may be NULL. */
 int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *p, gm_score *out,

@@ -478,11 +478,18 @@ done:
 /* The reason does not repeat the path: callers name the file themselves
  * ("song.mid: not a MIDI file (no MThd header)"). */
 int gm_midi_read_file(const char *path, gm_score *out, char *err) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
+    int rc = gm_midi_read_fd(fd, out, err);
+    close(fd);
+    return rc;
+}
+
+int gm_midi_read_fd(int fd, gm_score *out, char *err) {
     uint8_t *buf = NULL;
     int rc = -1;
-    int fd = open(path, O_RDONLY);
     memset(out, 0, sizeof *out);
-    if (fd < 0) { gm_fail(err, "cannot open: %s", strerror(errno)); goto done; }
     struct stat st;
     if (fstat(fd, &st)) { gm_fail(err, "cannot stat: %s", strerror(errno)); goto done; }
     if (S_ISDIR(st.st_mode)) { gm_fail(err, "is a directory, not a MIDI file"); goto done; }
@@ -511,7 +518,6 @@ int gm_midi_read_file(const char *path, gm_score *out, char *err) {
     }
     rc = gm_midi_read_mem(buf, n, out, err);
 done:
-    if (fd >= 0) close(fd);
     free(buf);
     return rc;
 }

@@ -513,8 +513,8 @@ static void test_shipped(void) {
     gm_generate_report rep;
     int rc = gm_generate(m, &in, &p, &out, &rep, err);
     CHECK(rc == 0, "%s", err);
-    /* made before half-bar chords: no chord_frames_per_bar key, one per bar */
-    CHECK(gm_model_chord_frames(m) == 1 && (rc || rep.chord_frames_per_bar == 1), "shipped model: one chord per bar");
+    /* trained on half-bar chords since 3b1d6b7: two per bar */
+    CHECK(gm_model_chord_frames(m) == 2 && (rc || rep.chord_frames_per_bar == 2), "shipped model: two chords per bar");
     if (!rc) {
         size_t drum_notes = 0, wild = 0;
         for (int i = 0; i < out.n_tracks; i++) {

@@ -76,10 +76,10 @@ expect 1 "bad name among bars" -- "$GM" generate $ex -o "$tmp/x.mid" --chords "C
 "$GM" generate $ex -o "$tmp/x.mid" --chords "C G | Am Xb7" 2>&1 | grep -q "'Xb7' is not a chord name" && ok || bad "bad name: the message names it"
 expect 1 "no chord names" -- "$GM" generate $ex -o "$tmp/x.mid" --chords " | "
 if [ -x /usr/bin/python3 ]; then
-  # the shipped model has one chord per bar: it takes each bar's first half
+  # the shipped model (since 3b1d6b7) has two chords per bar: it takes both halves
   "$GM" generate -o "$tmp/s.mid" --bars 4 --chords "C G | Am F" --targets piano --steps 2 --json |
-    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chords"]==["C","Am","C","Am"], d' \
-    && ok || bad "--chords 'C G | Am F' on a one-chord-per-bar model"
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chords"]==["C G","Am F","C G","Am F"], d' \
+    && ok || bad "--chords 'C G | Am F' on the shipped half-bar model"
   # a model trained on a half-bar corpus (the default) gets both halves
   mkdir -p "$tmp/in"; cp $ex "$tmp/in/a.mid"
   "$GM" prepare "$tmp/in" -o "$tmp/c" --window 64 --hop 32 --valid-percent 0 --quiet >/dev/null 2>&1 &&
@@ -94,4 +94,35 @@ expect 0 "chords from a file" -- "$GM" generate -o "$tmp/f.mid" --bars 4 --chord
 printf '| Am F | C |\n| G7 |\n' > "$tmp/bars.txt"
 expect 0 "chords in bars from a file" -- "$GM" generate -o "$tmp/f.mid" --bars 4 --chords "$tmp/bars.txt" $S
 expect 0 "chord guidance" -- "$GM" generate $ex -o "$tmp/g.mid" --targets piano --chord-guidance 1.5 --top-k 5 --temperature 0.9 $S
+
+# -o naming the input is refused (any spelling of it) unless --force.
+cp $ex "$tmp/in.mid"; ln -s in.mid "$tmp/link.mid"
+expect 1 "output is the input" -- "$GM" generate "$tmp/in.mid" -o "$tmp/in.mid" $S
+expect 1 "output is the input, as ./" -- "$GM" generate "$tmp/in.mid" -o "$tmp/./in.mid" $S
+expect 1 "output is the input, through a link" -- "$GM" generate "$tmp/link.mid" -o "$tmp/in.mid" $S
+"$GM" generate "$tmp/in.mid" -o "$tmp/in.mid" $S 2>&1 | grep -q -- "--force" && ok || bad "the refusal does not mention --force"
+cmp -s $ex "$tmp/in.mid" && ok || bad "a refused request changed the input"
+expect 0 "--force replaces the input" -- "$GM" generate "$tmp/in.mid" -o "$tmp/in.mid" --targets drums --force $S
+"$GM" info "$tmp/in.mid" | grep -q "drums.*drums" && ok || bad "--force did not write the result over the input"
+"$GM" generate --help | grep -q -- "--force" && ok || bad "--force is not in the help"
+
+# '-': the song from standard input, the result to standard output, clean
+# (the summary goes to standard error); the same bytes as with files.
+"$GM" generate $ex -o "$tmp/f1.mid" --targets piano,drums --seed 3 --steps 3 --quiet
+"$GM" generate - -o - --targets piano,drums --seed 3 --steps 3 < $ex > "$tmp/p1.mid" 2>"$tmp/p1.err"
+cmp -s "$tmp/f1.mid" "$tmp/p1.mid" && ok || bad "generate - -o - differs from generate with files"
+grep -q "wrote standard output" "$tmp/p1.err" && ok || bad "the summary is not on standard error: $(cat "$tmp/p1.err")"
+"$GM" generate - -o "$tmp/p2.mid" --targets piano,drums --seed 3 --steps 3 --quiet < $ex && cmp -s "$tmp/f1.mid" "$tmp/p2.mid" \
+  && ok || bad "generate - -o FILE"
+"$GM" generate $ex -o - --targets piano,drums --seed 3 --steps 3 --quiet | cmp -s "$tmp/f1.mid" - && ok || bad "generate FILE -o -"
+err=$("$GM" generate - -o "$tmp/x2.mid" $S < /dev/null 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "^getmusic: standard input: empty" <<<"$err" && ok || bad "empty standard input: rc $rc, $err"
+expect 1 "--json and -o - together" -- "$GM" generate $ex -o - --json $S
+
+# A track written anew is named by its class; one partly rewritten keeps its name.
+"$GM" generate $ex -o "$tmp/n1.mid" --targets piano $S
+"$GM" info "$tmp/n1.mid" | grep -q " piano .*piano *piano" && ok || bad "a replaced track is not named by its class: $("$GM" info "$tmp/n1.mid")"
+"$GM" info "$tmp/n1.mid" | grep -q "Chords" && bad "the replaced track kept the input's name" || ok
+"$GM" generate $ex -o "$tmp/n2.mid" --targets piano --bars 5-8 $S
+"$GM" info "$tmp/n2.mid" | grep -q "Chords.*piano" && ok || bad "an infilled track lost its name"
 finish

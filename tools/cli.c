@@ -122,7 +122,35 @@ void json_str(const char *s) {
 /* Reading a song the way every command does                                 */
 /* ======================================================================== */
 
+int cli_is_std(const char *path) { return path && !strcmp(path, "-"); }
+
+const char *cli_shown(const char *path) { return cli_is_std(path) ? "standard input" : path; }
+
+int cli_read_midi(const char *path, gm_score *s, char *err) {
+    if (!cli_is_std(path)) return gm_midi_read_file(path, s, err);
+    /* Waiting for a MIDI file typed at a terminal would look like a hang. */
+    if (isatty(0)) {
+        snprintf(err, GM_ERR_SIZE, "is a terminal; pipe a MIDI file in (getmusic ... - < song.mid)");
+        return -1;
+    }
+    return gm_midi_read_fd(0, s, err);
+}
+
+int cli_write_midi(const char *path, const gm_score *s, char *err) {
+    if (!cli_is_std(path)) return gm_midi_write_file(path, s, err);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (gm_midi_write_mem(s, &data, &size, err)) return -1;
+    /* One write of the whole file: a reader never gets a truncated song
+     * mixed with an error, and a closed pipe is reported, not ignored. */
+    int bad = fwrite(data, 1, size, stdout) != size || fflush(stdout);
+    free(data);
+    if (bad) snprintf(err, GM_ERR_SIZE, "cannot write to standard output: %s", strerror(errno ? errno : EIO));
+    return bad ? -1 : 0;
+}
+
 int cli_metre_from_beats(gm_score *s, const char *midi_path) {
+    if (cli_is_std(midi_path)) return 0; /* no folder to look in */
     char beats[4200], err[GM_ERR_SIZE];
     const char *slash = strrchr(midi_path, '/');
     snprintf(beats, sizeof beats, "%.*s%sbeat_midi.txt", slash ? (int)(slash - midi_path) : 0, midi_path,
@@ -131,7 +159,7 @@ int cli_metre_from_beats(gm_score *s, const char *midi_path) {
 }
 
 int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err) {
-    if (gm_midi_read_file(path, s, err)) return -1;
+    if (cli_read_midi(path, s, err)) return -1;
     int applied = cli_metre_from_beats(s, path);
     if (metre_from_beats) *metre_from_beats = applied;
     return 0;

@@ -29,11 +29,19 @@ void progress_cb(void *user, size_t done, size_t total); /* user: progress* */
 void json_str(const char *s);                       /* a JSON string literal on stdout */
 extern const char *gm_program_names[128];
 
+/* "-" stands for standard input or output wherever the CLI reads or writes
+ * a MIDI file, as in other Unix tools. cli_shown names it in messages. */
+int cli_is_std(const char *path);
+const char *cli_shown(const char *path); /* "standard input" for "-" */
+/* gm_midi_read_file, or standard input for "-" (refused when a terminal). */
+int cli_read_midi(const char *path, gm_score *s, char *err);
+/* gm_midi_write_file, or all the bytes to standard output in one go for "-". */
+int cli_write_midi(const char *path, const gm_score *s, char *err);
 /* Takes the bar lines from a POP909-style beat_midi.txt beside the MIDI
- * file (POP909 declares 1/4 or 2/4); 1 when applied, 0 when there is none or
- * it is unusable (the file's own metre stays). */
+ * file (POP909 declares 1/4 or 2/4); 1 when applied, 0 when there is none, it
+ * is unusable (the file's own metre stays) or the song came from "-". */
 int cli_metre_from_beats(gm_score *s, const char *midi_path);
-/* gm_midi_read_file, then cli_metre_from_beats (*metre_from_beats: applied).
+/* cli_read_midi, then cli_metre_from_beats (*metre_from_beats: applied).
  * 0, or -1 with err. */
 int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err);
 /* Path of the shipped model (see cli.c for the search order) or NULL. */

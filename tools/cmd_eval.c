@@ -37,7 +37,8 @@ void usage_eval(FILE *f) {
             "  classes vs the reference's chords).\n"
             "  GEN, REF              MIDI files or folders (recursively *.mid, *.midi); the\n"
             "                        i-th GEN file pairs with the i-th REF file, folders\n"
-            "                        listed in path order; the counts must match\n"
+            "                        listed in path order; the counts must match; '-'\n"
+            "                        (once) reads a file from standard input\n"
             "  --ref REF...          reference files: every following argument that is not\n"
             "                        an option\n"
             "  --tracks a,b          classes scored for overlap, chord accuracy, chord tones\n"
@@ -127,6 +128,10 @@ static int walk(path_list *l, const char *dir, int depth) {
 static int expand(char **args, int n, path_list *out) {
     for (int i = 0; i < n; i++) {
         struct stat st;
+        if (cli_is_std(args[i])) { /* standard input: one file */
+            if (list_add(out, args[i])) return die(EXIT_USAGE, "eval: too many files or out of memory"), -1;
+            continue;
+        }
         if (stat(args[i], &st)) return die(EXIT_USAGE, "eval: %s: %s", args[i], strerror(errno)), -1;
         if (S_ISDIR(st.st_mode)) {
             size_t first = out->n;
@@ -270,7 +275,9 @@ static int find_labels(const eval_job *job, file_res *r, const gm_score *gen, gm
     const char *path = job->labels_path;
     char cand[2][4200];
     if (!path) {
-        const char *beside = r->ref ? r->ref : r->gen, *slash = strrchr(beside, '/'), *dot = strrchr(beside, '.');
+        const char *beside = r->ref ? r->ref : r->gen;
+        if (cli_is_std(beside)) return 0; /* no folder to look in */
+        const char *slash = strrchr(beside, '/'), *dot = strrchr(beside, '.');
         int dir = slash ? (int)(slash - beside + 1) : 0;
         int stem = dot && dot > beside + dir ? (int)(dot - beside) : (int)strlen(beside);
         snprintf(cand[0], sizeof cand[0], "%.*s.chord_midi.txt", stem, beside);
@@ -318,10 +325,10 @@ static int eval_file(const eval_job *job, file_res *r) {
     uint8_t *mg = NULL, *mr = NULL;
     gm_chord_labels labels = {0};
     r->chord_acc = NAN;
-    if (gm_midi_read_file(r->gen, &gen, err)) return fail(r, EXIT_USAGE, r->gen, err);
-    if (have_ref && gm_midi_read_file(r->ref, &ref, err)) {
+    if (cli_read_midi(r->gen, &gen, err)) return fail(r, EXIT_USAGE, cli_shown(r->gen), err);
+    if (have_ref && cli_read_midi(r->ref, &ref, err)) {
         gm_score_free(&gen);
-        return fail(r, EXIT_USAGE, r->ref, err);
+        return fail(r, EXIT_USAGE, cli_shown(r->ref), err);
     }
     cli_metre_from_beats(&gen, r->gen);
     if (have_ref) cli_metre_from_beats(&ref, r->ref);
@@ -821,6 +828,13 @@ int cmd_eval(int argc, char **argv) {
             status = die(EXIT_USAGE, "eval: --tracks needs class names, such as piano,drums");
             goto out;
         }
+    }
+    int n_std = 0;
+    for (int i = 0; i < n_gen; i++) n_std += cli_is_std(gen_args[i]);
+    for (int i = 0; i < n_ref; i++) n_std += cli_is_std(ref_args[i]);
+    if (n_std > 1) {
+        status = die(EXIT_USAGE, "eval: standard input ('-') can be read once");
+        goto out;
     }
     if (expand(gen_args, n_gen, &gl) || (have_ref && expand(ref_args, n_ref, &rl))) goto out;
     if (have_ref && gl.n != rl.n) {

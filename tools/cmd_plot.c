@@ -16,7 +16,8 @@ void usage_plot(FILE *f) {
     fprintf(f,
             "usage: getmusic plot IN.mid -o OUT.png [options]\n"
             "  A piano roll: time across (bars of the piece's metre, numbered, with chord\n"
-            "  names), pitch up, drums in lanes below, one colour per track.\n"
+            "  names), pitch up, drums in lanes below, one colour per track. IN.mid '-'\n"
+            "  reads standard input.\n"
             "  --given ORIG.mid      draw the notes of IN that ORIG lacks as generated (light\n"
             "                        fill, magenta outline): what 'generate' added\n"
             "  --bars A-B            only bars A..B (1-based, inclusive; 'A' = one bar)\n"
@@ -25,7 +26,7 @@ void usage_plot(FILE *f) {
             "  --height N            image height in pixels, %d..%d (default: automatic)\n"
             "  --bars-per-row N      bars per row (default: as many as fit the width)\n"
             "  --layout L            track classes for the legend and --given: default|original\n"
-            "  --title TEXT          title (default: the file name); --no-title for none\n"
+            "  --title TEXT          title (default: the file name, none for -); --no-title for none\n"
             "  --no-chords           no chord names over the bars\n"
             "  A beat_midi.txt (POP909 beat annotation) beside IN.mid gives the bar lines.\n",
             GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, GM_ROLL_AUTO_MAX_W, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE);
@@ -85,12 +86,16 @@ int cmd_plot(int argc, char **argv) {
     gm_layout layout;
     if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "plot: %s", err);
     gm_score s, given;
-    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    if (cli_read_midi(in, &s, err)) return die(EXIT_USAGE, "%s: %s", cli_shown(in), err);
     cli_metre_from_beats(&s, in);
     int status = 0;
     if (given_path) {
-        if (gm_midi_read_file(given_path, &given, err)) {
-            status = die(EXIT_USAGE, "%s: %s", given_path, err);
+        if (cli_is_std(in) && cli_is_std(given_path)) {
+            status = die(EXIT_USAGE, "plot: standard input ('-') can be read once: give IN or --given as a file");
+            goto out;
+        }
+        if (cli_read_midi(given_path, &given, err)) {
+            status = die(EXIT_USAGE, "%s: %s", cli_shown(given_path), err);
             goto out;
         }
         long n = gm_roll_mark_generated(&s, &given, &layout, err);
@@ -108,7 +113,8 @@ int cmd_plot(int argc, char **argv) {
     static const gm_chord none[1];
     if (no_chords) p.chords = none, p.n_chords = 0;
     const char *base = strrchr(in, '/');
-    p.title = no_title ? NULL : title ? title : base ? base + 1 : in;
+    /* A song from standard input has no name to show. */
+    p.title = no_title || (!title && cli_is_std(in)) ? NULL : title ? title : base ? base + 1 : in;
     if (bar_a) {
         /* 1-based range against the piece's bars (the same bar map the roll uses) */
         gm_barmap bm;

@@ -54,7 +54,7 @@ int cmd_render(int argc, char **argv) {
 
     char err[GM_ERR_SIZE];
     gm_score s;
-    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "render: %s: %s", in, err);
+    if (cli_read_midi(in, &s, err)) return die(EXIT_USAGE, "render: %s: %s", cli_shown(in), err);
 
     progress pr = {.on = !quiet && isatty(2), .label = "render", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);

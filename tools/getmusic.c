@@ -89,7 +89,7 @@ static int cmd_info(int argc, char **argv) {
     gm_layout layout;
     if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "%s", err);
     gm_score s;
-    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    if (cli_read_midi(in, &s, err)) return die(EXIT_USAGE, "%s: %s", cli_shown(in), err);
     /* A POP909-style beat annotation beside the file gives the real bar lines. */
     int metre_from_beats = cli_metre_from_beats(&s, in);
     gm_barmap bm;
@@ -469,7 +469,7 @@ static int cmd_dump(int argc, char **argv) {
     gm_layout layout;
     if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "%s", err);
     gm_score s;
-    if (gm_midi_read_file(in, &s, err)) return die(EXIT_USAGE, "%s: %s", in, err);
+    if (cli_read_midi(in, &s, err)) return die(EXIT_USAGE, "%s: %s", cli_shown(in), err);
     int status = 0;
     gm_vocab *v = NULL;
     gm_barmap bm = {0};
@@ -552,6 +552,8 @@ static void usage(FILE *f) {
             "  getmusic plot IN.mid -o OUT.png [--given ORIG]   piano roll, generated notes marked\n"
             "  getmusic plot-log LOG.jsonl -o LOSS.png          loss curves of a training log\n"
             "  getmusic --version | --help\n\n"
+            "A MIDI file named '-' is standard input (info, dump, generate, eval, render,\n"
+            "plot) or, for generate -o, standard output.\n"
             "Run 'getmusic COMMAND --help' for a command's options.\n",
             GM_VERSION);
 }
