@@ -92,6 +92,33 @@ static int read_song(const char *in, gm_score *s, char *err) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* The list-* commands' output: names gathered, then printed sorted. */
+typedef struct { char **v; size_t n, cap; } name_list;
+
+static int names_push(name_list *l, const char *s) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        char **g = realloc(l->v, cap * sizeof *g);
+        if (!g) return -1;
+        l->v = g;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s))) return -1;
+    l->n++;
+    return 0;
+}
+
+/* Prints and frees the list; oom: a push failed (nothing printed, exit 2). */
+static int names_print_sorted(name_list *l, int oom) {
+    if (!oom) qsort(l->v, l->n, sizeof *l->v, cmp_str);
+    for (size_t i = 0; i < l->n; i++) {
+        if (!oom) printf("%s\n", l->v[i]);
+        free(l->v[i]);
+    }
+    free(l->v);
+    return oom ? fail(2, "out of memory") : 0;
+}
+
 /* "DIR [--percent P]" of the list-* commands; 1 (with a message) on bad usage. */
 static int dir_percent_args(int argc, char **argv, const char *cmd, const char *what, const char **dir, int *percent) {
     *dir = NULL;
@@ -111,33 +138,20 @@ static int cmd_list_valid(int argc, char **argv) {
     if (dir_percent_args(argc, argv, "list-valid", "POP909_DIR", &dir, &percent)) return 1;
     DIR *d = opendir(dir);
     if (!d) return fail(1, "cannot open folder %s", dir);
-    size_t n = 0, cap = 1024;
-    char **names = malloc(cap * sizeof *names);
+    name_list names = {0};
+    int oom = 0;
     struct dirent *e;
-    while (names && (e = readdir(d))) {
+    while (!oom && (e = readdir(d))) {
         if (e->d_name[0] == '.' || strlen(e->d_name) > 64) continue;
         char rel[160], path[4400];
         snprintf(rel, sizeof rel, "%s/%s.mid", e->d_name, e->d_name);
         snprintf(path, sizeof path, "%s/%s", dir, rel);
         if (access(path, R_OK) != 0) continue; /* LICENSE, stray files */
         if (gm_song_is_validation(rel, percent) != 1) continue;
-        if (n == cap) {
-            char **g = realloc(names, 2 * cap * sizeof *names);
-            if (!g) break;
-            names = g;
-            cap *= 2;
-        }
-        names[n++] = strdup(rel);
+        oom = names_push(&names, rel) != 0;
     }
     closedir(d);
-    if (!names) return fail(2, "out of memory");
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        printf("%s\n", names[i]);
-        free(names[i]);
-    }
-    free(names);
-    return 0;
+    return names_print_sorted(&names, oom);
 }
 
 /* info.csv's columns by name: the file's and those we filter on. */
@@ -177,29 +191,16 @@ static int cmd_list_groove_valid(int argc, char **argv) {
         fclose(f);
         return fail(1, "%s: no midi_filename, time_signature and beat_type columns", path);
     }
-    size_t n = 0, cap = 256;
-    char **names = malloc(cap * sizeof *names);
-    while (names && fgets(line, sizeof line, f)) {
+    name_list names = {0};
+    int oom = 0;
+    while (!oom && fgets(line, sizeof line, f)) {
         int nv = csv_split(line, v, 32);
         if (nv != nh || strcmp(v[c_ts], "4-4") || strcmp(v[c_type], "beat")) continue;
         if (gm_song_is_validation(v[c_file], percent) != 1) continue;
-        if (n == cap) {
-            char **g = realloc(names, 2 * cap * sizeof *names);
-            if (!g) break;
-            names = g;
-            cap *= 2;
-        }
-        names[n++] = strdup(v[c_file]);
+        oom = names_push(&names, v[c_file]) != 0;
     }
     fclose(f);
-    if (!names) return fail(2, "out of memory");
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        printf("%s\n", names[i]);
-        free(names[i]);
-    }
-    free(names);
-    return 0;
+    return names_print_sorted(&names, oom);
 }
 
 static int cmd_corpus_valid(int argc, char **argv) {

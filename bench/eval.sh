@@ -24,8 +24,8 @@
 # another (generation uses every core). The table (markdown) goes between the
 # eval markers of models/README.md (EVAL_README; empty: nowhere) and stdout.
 #
-# Environment: EVAL_SONGS (0 = all), EVAL_BARS (32), EVAL_STEPS (100),
-# EVAL_MODEL (models/default.gguf), EVAL_SWEEP ("100 50 20 10"),
+# Environment: EVAL_SONGS (0 = all), EVAL_BARS (32), EVAL_STEPS (10, generate's default),
+# EVAL_MODEL (models/default.gguf), EVAL_SWEEP ("50 20 10"),
 # EVAL_SWEEP_SONGS (20), EVAL_SEED (1), EVAL_GEN_ARGS (more generate options), EVAL_DIR (out/eval), EVAL_KEEP=1 to
 # reuse the MIDI files and timings already in EVAL_DIR, GETMUSIC_DATA.
 set -euo pipefail
@@ -39,9 +39,9 @@ DATA=${GETMUSIC_DATA:-../shared/data}
 DIR=${EVAL_DIR:-out/eval}
 SONGS=${EVAL_SONGS:-0}
 BARS=${EVAL_BARS:-32}
-STEPS=${EVAL_STEPS:-100}
+STEPS=${EVAL_STEPS:-10}   # generate's default (src/generate.c)
 MODEL=${EVAL_MODEL:-models/default.gguf}
-SWEEP=${EVAL_SWEEP:-100 50 20 10}
+SWEEP=${EVAL_SWEEP:-50 20 10}
 SWEEP_SONGS=${EVAL_SWEEP_SONGS:-20}
 SEED=${EVAL_SEED:-1}
 GEN_ARGS=${EVAL_GEN_ARGS:-}   # more generate options (sampler settings), e.g. "--top-k 5"
@@ -365,17 +365,17 @@ model_info=$("$TOOL" model "$MODEL" 2>/dev/null || echo "unreadable")
 # The model's date: its last commit when git knows it, else the file's time.
 model_date=$(git log -1 --format='committed %cs' -- "$MODEL" 2>/dev/null || true)
 [ -n "$model_date" ] || model_date="file of $(date -u -r "$MODEL" +%Y-%m-%d)"
-"$PY" - "$DIR/meta.json" "$MODEL" "$model_info" "$(sha256sum "$MODEL" | cut -d' ' -f1)" \
+GEN_ARGS="$GEN_ARGS" "$PY" - "$DIR/meta.json" "$MODEL" "$model_info" "$(sha256sum "$MODEL" | cut -d' ' -f1)" \
   "$model_date" "$(date -u +%Y-%m-%d)" "$BARS" "$STEPS" "$SEED" "$SWEEP_SONGS" \
-  "$valid_total" "$TRACKS,$GEN_ARGS" "$(nproc) cores of $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n 1)" \
+  "$valid_total" "$TRACKS" "$(nproc) cores of $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n 1)" \
   "$chord_line" "$SWEEP" "$DIR/songs.txt" "${notes[@]+"${notes[@]}"}" <<'EOF' || exit 1
-import json, sys
+import json, os, sys
 a = sys.argv[1:]
 songs = [l.strip().split("/")[-1][:-4] for l in open(a[15]) if l.strip()]
 meta = {"model": a[1], "model_info": a[2], "model_sha256": a[3], "model_date": a[4],
         "date": a[5], "bars": int(a[6]), "steps": int(a[7]), "seed": int(a[8]), "sweep_songs": int(a[9]),
-        "valid_total": int(a[10]), "tracks": ",".join(a[11].split(",")[:-1]),
-        "gen_args": a[11].split(",")[-1], "machine": a[12], "chord_line": a[13],
+        "valid_total": int(a[10]), "tracks": a[11],
+        "gen_args": os.environ.get("GEN_ARGS", ""), "machine": a[12], "chord_line": a[13],
         "sweep": [int(x) for x in a[14].split()], "notes": a[16:], "songs": songs}
 json.dump(meta, open(a[0], "w"), indent=1)
 EOF

@@ -385,6 +385,8 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
 typedef struct {
     const char *layout;        /* track layout preset, "default" */
     const char *vocab_path;    /* vocabulary to use (dict.txt format); NULL = build from the songs */
+    const gm_vocab *vocab;     /* or this one, borrowed (e.g. a model's: gm_model_vocab); it
+                                  must belong to `layout`; wins over vocab_path */
     int window_cols;           /* columns per training segment, 512 (32 bars of 4/4) */
     int hop_cols;              /* step between segment starts, 256 (half-window overlap) */
     double vocab_coverage;     /* frequency rule: cumulative share, 0.9 */

@@ -126,6 +126,14 @@ def diffusion_loss(model, x0, xt, cond, t, pt):
     return Lb.sum(), Lb.detach()
 
 
+def corpus_token_features(corpus, cfg):
+    """The token-feature membership (V+2, P) of the corpus' vocabulary, or None (cfg.P = 0)."""
+    if not cfg.P:
+        return None
+    cl = corpus.layout["classes"]
+    return ref.token_features(corpus.vocab_tokens, "".join(k["prefix"] for k in cl), [k["is_drum"] for k in cl], cfg.P)
+
+
 # ---------------------------------------------------------------------------
 # GGUF model files (the keys of src/model.c)
 # ---------------------------------------------------------------------------

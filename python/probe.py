@@ -34,10 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as M  # noqa: E402
 from corpus import Corpus, CorpusError  # noqa: E402
 
-ROOTS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-# Quality tokens of src/getscore.c's chord row, and their tones above the root (src/chord.c).
-QUALITIES = {"null": (0, 4, 7), "m": (0, 3, 7), "+": (0, 4, 8), "dim": (0, 3, 6), "seven": (0, 4, 7, 10),
-             "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10), "m7b5": (0, 3, 6, 10)}
 T_FIRST = 99   # the first step of a 100-step sampler: every target cell MASK
 
 
@@ -51,10 +47,7 @@ def load(model_path, corpus):
     cfg = M.config_from_gguf(g)
     if g.kv["getmusic.tokens"] != corpus.vocab_tokens:
         raise ValueError("%s: vocabulary differs from the corpus's" % model_path)
-    cl = corpus.layout["classes"]
-    feat = M.ref.token_features(corpus.vocab_tokens, "".join(k["prefix"] for k in cl),
-                                [k["is_drum"] for k in cl], cfg.P) if cfg.P else None
-    net = M.GETDiffFast(cfg, feat=feat)
+    net = M.GETDiffFast(cfg, feat=M.corpus_token_features(corpus, cfg))
     M.load_gguf_weights(net, g, model_path)
     return net.eval(), cfg
 
@@ -64,8 +57,8 @@ class ChordTones:
     share of its pitches in it (tokens: (V) strings; prefix: the class's letter)."""
 
     def __init__(self, tokens, prefix):
-        self.root = {tokens.index(r): i for i, r in enumerate(ROOTS) if r in tokens}
-        self.qual = {tokens.index(q): t for q, t in QUALITIES.items() if q in tokens}
+        self.root = {tokens.index(r): i for i, r in enumerate(M.ref.ROOT_NAMES) if r in tokens}
+        self.qual = {tokens.index(q): t for q, t in M.ref.QUALITY_INTERVALS.items() if q in tokens}
         self.ids = np.array([i for i, s in enumerate(tokens) if s[:1] == prefix and s[1:2].isdigit()])
         pcs = [[int(p) % 12 for p in tokens[i][1:].split()] for i in self.ids]
         # member[v, pc] = share of token ids[v]'s pitches whose class is pc: (n_ids, 12)
@@ -149,7 +142,6 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.segments < 1:
         fail("--segments must be positive")
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     try:
         corpus = Corpus(a.corpus)
         net, cfg = load(a.model, corpus)

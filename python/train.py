@@ -192,14 +192,6 @@ def corrupt(x0, cond, u, t, V, ctt):
 # Model, checkpoint, validation
 # ---------------------------------------------------------------------------
 
-def features(corpus, cfg):
-    """The token-feature membership (V+2, P) of the corpus' vocabulary, or None (cfg.P = 0)."""
-    if not cfg.P:
-        return None
-    cl = corpus.layout["classes"]
-    return ref.token_features(corpus.vocab_tokens, "".join(k["prefix"] for k in cl), [k["is_drum"] for k in cl], cfg.P)
-
-
 def build_model(a, corpus):
     if a.init:
         g = M.gguf_py.GGUFReader(a.init)
@@ -218,7 +210,7 @@ def build_model(a, corpus):
     if cfg.max_cols < corpus.W:
         fail("the model takes %d columns, the corpus segments have %d" % (cfg.max_cols, corpus.W))
     torch.manual_seed(a.seed)
-    model = M.GETDiffFast(cfg, feat=features(corpus, cfg))
+    model = M.GETDiffFast(cfg, feat=M.corpus_token_features(corpus, cfg))
     if a.init:
         M.load_gguf_weights(model, g, a.init)
     return model
@@ -306,7 +298,7 @@ def main(argv=None):
     if st:
         a.init = None
         cfg = ref.GETDiffConfig(**st["cfg"])
-        model = M.GETDiffFast(cfg, feat=features(corpus, cfg))
+        model = M.GETDiffFast(cfg, feat=M.corpus_token_features(corpus, cfg))
         model.load_state_dict(st["model"])
     else:
         model = build_model(a, corpus)

@@ -592,7 +592,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
     if (!songs) { gm_fail(err, "out of memory"); goto done; }
 
     /* --- stage 1: analyse ------------------------------------------------- */
-    if (!p.vocab_path) {
+    if (!p.vocab_path && !p.vocab) {
         builders = calloc((size_t)n_threads, sizeof *builders);
         if (!builders) { gm_fail(err, "out of memory"); goto done; }
         for (int t = 0; t < n_threads; t++)
@@ -604,7 +604,9 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
     if (run_pool(&pl, n_threads)) { gm_strlcpy(err, pl.err, GM_ERR_SIZE); goto done_pool; }
 
     /* --- stage 2: vocabulary ---------------------------------------------- */
-    if (p.vocab_path) {
+    if (p.vocab) {
+        vocab = (gm_vocab *)p.vocab; /* borrowed: not freed below */
+    } else if (p.vocab_path) {
         if (!(vocab = gm_vocab_load(p.vocab_path, &layout, err))) goto done_pool;
     } else {
         for (int t = 1; t < n_threads; t++)
@@ -740,7 +742,7 @@ done:
     free(head.p);
     free(index.p);
     free(toks.p);
-    gm_vocab_free(vocab);
+    if (vocab != p.vocab) gm_vocab_free(vocab);
     if (builders)
         for (int t = 0; t < n_threads; t++) gm_vocab_builder_free(builders[t]);
     free(builders);

@@ -48,6 +48,14 @@ expect 0 "prepare example" -- "$GM" prepare examples -o "$tmp/c" --quiet --valid
 if [ -x /usr/bin/python3 ]; then
   /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["songs"]==1 and d["segments_train"]>=3, d' "$tmp/c/summary.json" && ok || bad "summary.json"
 fi
+# --vocab MODEL.gguf: the model's vocabulary, the same corpus as from its tokens in a dict file.
+if [ -s models/default.gguf ]; then
+  expect 0 "prepare --vocab model" -- "$GM" prepare examples -o "$tmp/cm" --quiet --valid-percent 0 --vocab models/default.gguf
+  expect 0 "prepare --vocab its dict" -- "$GM" prepare examples -o "$tmp/cd" --quiet --valid-percent 0 --vocab "$tmp/cm/vocab.txt"
+  [ "$(wc -l <"$tmp/cm/vocab.txt")" -eq "$("$GM" info --model models/default.gguf | sed -nE 's/^tokens +([0-9]+) .*/\1/p' | head -n 1)" ] \
+    && cmp -s "$tmp/cm/corpus.bin" "$tmp/cd/corpus.bin" && ok || bad "prepare --vocab MODEL.gguf: not the model's vocabulary"
+  expect 1 "prepare --vocab model, other layout" -- "$GM" prepare examples -o "$tmp/cx" --vocab models/default.gguf --layout original
+fi
 expect 0 "dump example" -- "$GM" dump examples/melody.mid --bars 1-2
 "$GM" dump examples/melody.mid --bars 2-2 | grep -q "^bar 2" && ok || bad "dump: bar 2 block missing"
 expect 1 "dump bars outside" -- "$GM" dump examples/melody.mid --bars 40-41

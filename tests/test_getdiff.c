@@ -353,6 +353,27 @@ static gm_vocab *small_vocab(const gm_layout *l, char *err) {
     return v;
 }
 
+/* Saves m into a new temporary folder (dir: a mkdtemp template, filled in;
+ * path, bad: n bytes each, get the model file's and a scratch file's names)
+ * and loads it back into *m2 (NULL when loading failed, a failed check),
+ * checking that the weights come back bit for bit. -1: no folder. */
+static int save_reload(gm_model *m, char *dir, char *path, char *bad, size_t n, gm_model **m2, char *err) {
+    *m2 = NULL;
+    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return -1; }
+    snprintf(path, n, "%s/m.gguf", dir);
+    snprintf(bad, n, "%s/bad.gguf", dir);
+    CHECK(gm_model_save(m, path, "unit test", err) == 0, "save: %s", err);
+    *m2 = gm_model_load(path, err);
+    CHECK(*m2 != NULL, "load: %s", err);
+    if (*m2) {
+        gd_model *a = gm_model_net(m), *b = gm_model_net(*m2);
+        CHECK(gd_model_n_params(a) == gd_model_n_params(b) &&
+                  !memcmp(gd_model_params(a), gd_model_params(b), gd_model_n_params(a) * sizeof(float)),
+              "weights identical after save → load");
+    }
+    return 0;
+}
+
 static void test_model_file(void) {
     char err[GM_ERR_SIZE] = "";
     gm_layout l;
@@ -365,19 +386,10 @@ static void test_model_file(void) {
     gm_model *m = gm_model_new(&p, &l, v, 7, err);
     CHECK(m != NULL, "new: %s", err);
     if (!m) { gm_vocab_free(v); return; }
-    char dir[] = "/tmp/gm_test_model_XXXXXX";
-    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
-    char path[256], bad[256];
-    snprintf(path, sizeof path, "%s/m.gguf", dir);
-    snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
-    CHECK(gm_model_save(m, path, "unit test", err) == 0, "save: %s", err);
-    gm_model *m2 = gm_model_load(path, err);
-    CHECK(m2 != NULL, "load: %s", err);
+    char dir[] = "/tmp/gm_test_model_XXXXXX", path[256], bad[256];
+    gm_model *m2;
+    if (save_reload(m, dir, path, bad, sizeof path, &m2, err)) return;
     if (m2) {
-        gd_model *a = gm_model_net(m), *c = gm_model_net(m2);
-        CHECK(gd_model_n_params(a) == gd_model_n_params(c) &&
-                  !memcmp(gd_model_params(a), gd_model_params(c), gd_model_n_params(a) * sizeof(float)),
-              "weights identical after save → load");
         CHECK(gm_vocab_size(gm_model_vocab(m2)) == gm_vocab_size(v), "vocabulary size");
         int same = 1;
         for (int i = 0; i < gm_vocab_size(v); i++) same &= !strcmp(gm_vocab_token(v, i), gm_vocab_token(gm_model_vocab(m2), i));
@@ -491,21 +503,13 @@ static void test_model_features(void) {
     CHECK(gd_model_config(net)->P == GM_TOKEN_FEATURES && gd_model_find(net, "embeddings.pitch_embeddings.weight") &&
               gd_model_n_feature_pairs(net) > (size_t)V,
           "P = %d, %zu (token, feature) pairs", gd_model_config(net)->P, gd_model_n_feature_pairs(net));
-    char dir[] = "/tmp/gm_test_feat_XXXXXX";
-    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
-    char path[256], bad_path[256];
-    snprintf(path, sizeof path, "%s/m.gguf", dir);
-    snprintf(bad_path, sizeof bad_path, "%s/bad.gguf", dir);
-    CHECK(gm_model_save(m, path, "unit test", err) == 0, "save: %s", err);
-    gm_model *m2 = gm_model_load(path, err);
-    CHECK(m2 != NULL, "load: %s", err);
+    char dir[] = "/tmp/gm_test_feat_XXXXXX", path[256], bad_path[256];
+    gm_model *m2;
+    if (save_reload(m, dir, path, bad_path, sizeof path, &m2, err)) return;
     if (m2) {
         gd_model *n2 = gm_model_net(m2);
         CHECK(gm_model_sizes(m2).token_features == GM_TOKEN_FEATURES && gd_model_config(n2)->P == GM_TOKEN_FEATURES,
               "token features survive save → load");
-        CHECK(gd_model_n_params(net) == gd_model_n_params(n2) &&
-                  !memcmp(gd_model_params(net), gd_model_params(n2), gd_model_n_params(net) * sizeof(float)),
-              "weights identical after save → load");
         CHECK(gd_model_n_feature_pairs(n2) == gd_model_n_feature_pairs(net), "membership rebuilt on load");
         float *pa = probs_of(net, err), *pb = probs_of(n2, err);
         size_t np = (size_t)gd_model_config(net)->R * 16 * V;

@@ -8,7 +8,7 @@
 #    given is at least 0.70, and at least 0.20 above the same with them EMPTY;
 #  - counter: given above empty by at least 0.08;
 #  - removing the lead changes some probability by more than 0.01.
-# The songs are prepared with the model's own vocabulary (prepare --vocab).
+# The songs are prepared with the model's own vocabulary (prepare --vocab MODEL).
 # Skips without python3-torch or ../shared/data.
 set -u
 cd "$(dirname "$0")/.."
@@ -28,16 +28,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # same songs make eval scores), chord labels beside each.
 mkdir -p "$tmp/in"
 for s in 004 007 010 017 019 047 055 057 061 068; do cp -r "$DATA/$s" "$tmp/in/" 2>/dev/null; done
-"$PY" - "$MODEL" "$tmp/vocab.txt" <<'EOF' || bad "cannot read the model's vocabulary"
-import sys
-sys.path.insert(0, "tools")
-import gguf_py
-g = gguf_py.GGUFReader(sys.argv[1])
-with open(sys.argv[2], "w") as f:
-    for t, n in zip(g.kv["getmusic.tokens"], g.kv["getmusic.token_counts"]):
-        f.write("%s\t%d\n" % (t, n))
-EOF
-"$GM" prepare "$tmp/in" -o "$tmp/c" --vocab "$tmp/vocab.txt" --valid-percent 100 --quiet >/dev/null 2>"$tmp/err" \
+"$GM" prepare "$tmp/in" -o "$tmp/c" --vocab "$MODEL" --valid-percent 100 --quiet >/dev/null 2>"$tmp/err" \
   && ok || bad "prepare: $(cat "$tmp/err")"
 
 if "$PY" python/probe.py "$MODEL" "$tmp/c" --segments 8 --json >"$tmp/p.json" 2>"$tmp/err"; then ok; else bad "probe: $(cat "$tmp/err")"; fi

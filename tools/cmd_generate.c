@@ -122,9 +122,10 @@ int cmd_generate(int argc, char **argv) {
     const char *wav = NULL, *png = NULL;
     gm_bar_range *ranges = NULL;
     int n_ranges = 0, json = 0, quiet = 0, force = 0;
-    long new_bars = 0, cont = 0, steps = 10, top_k = 5, window_bars = 0;
-    long long seed = 1;
-    double temperature = 1.0, guidance = 1.0;
+    const gm_generate_params dp = gm_generate_default_params(); /* the one home of the defaults */
+    long new_bars = 0, cont = 0, steps = dp.steps, top_k = dp.top_k, window_bars = 0;
+    long long seed = (long long)dp.seed;
+    double temperature = dp.temperature, guidance = dp.chord_guidance;
     int status = EXIT_USAGE;
     char err[GM_ERR_SIZE] = "";
     const char *bars_arg = NULL;

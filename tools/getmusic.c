@@ -200,7 +200,8 @@ static void usage_prepare(FILE *f) {
             "  corpus.bin, vocab.txt, summary.txt, summary.json.\n"
             "options:\n"
             "  -o, --output DIR      corpus folder to write (required)\n"
-            "  --vocab FILE          use this vocabulary (dict.txt format) instead of building one\n"
+            "  --vocab FILE          use this vocabulary instead of building one: a dict.txt-format\n"
+            "                        file, or a model (.gguf) to fine-tune with --init (its layout too)\n"
             "  --layout NAME         track layout: default (lead, counter, piano, drums) or original\n"
             "  --window N            columns per segment (default 512 = 32 bars of 4/4)\n"
             "  --hop N               columns between segment starts (default 256)\n"
@@ -218,11 +219,30 @@ static void usage_prepare(FILE *f) {
             "  --json                print the summary as JSON on stdout\n");
 }
 
+/* `prepare --vocab MODEL.gguf`: a corpus for fine-tuning a model must use its
+ * vocabulary and layout; take both from the file instead of asking the user
+ * to extract them. Other paths stay dict.txt files. Returns 0 or prints. */
+static int prepare_vocab_of_model(gm_prepare_params *p, int layout_given, gm_model **vm) {
+    size_t n = p->vocab_path ? strlen(p->vocab_path) : 0;
+    if (n < 5 || strcasecmp(p->vocab_path + n - 5, ".gguf")) return 0;
+    char err[GM_ERR_SIZE];
+    if (!(*vm = gm_model_load(p->vocab_path, err))) return die(EXIT_USAGE, "prepare: --vocab: %s", err), 1;
+    const char *name = gm_model_layout(*vm)->name;
+    if (layout_given && strcmp(p->layout, name)) {
+        gm_model_free(*vm);
+        *vm = NULL;
+        return die(EXIT_USAGE, "prepare: --layout %s, but %s has layout '%s'", p->layout, p->vocab_path, name), 1;
+    }
+    p->layout = name;
+    p->vocab = gm_model_vocab(*vm);
+    return 0;
+}
+
 static int cmd_prepare(int argc, char **argv) {
     gm_prepare_params p = gm_prepare_default_params();
     const char *out = NULL;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    int n_in = 0, quiet = 0, json = 0, status = 0;
+    int n_in = 0, quiet = 0, json = 0, status = 0, layout_given = 0;
     long v = 0;
     double x = 0;
     if (!inputs) return die(EXIT_INTERNAL, "out of memory");
@@ -231,7 +251,7 @@ static int cmd_prepare(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); return 0; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = die(EXIT_USAGE, "%s needs a folder", a); out = val; i++; }
         else if (!strcmp(a, "--vocab")) { if (!val) status = die(EXIT_USAGE, "--vocab needs a file"); p.vocab_path = val; i++; }
-        else if (!strcmp(a, "--layout")) { if (!val) status = die(EXIT_USAGE, "--layout needs a name"); p.layout = val; i++; }
+        else if (!strcmp(a, "--layout")) { if (!val) status = die(EXIT_USAGE, "--layout needs a name"); p.layout = val; layout_given = 1; i++; }
         else if (!strcmp(a, "--window")) { if (parse_int(a, val, 16, 65536, &v)) status = 1; p.window_cols = (int)v; i++; }
         else if (!strcmp(a, "--hop")) { if (parse_int(a, val, 1, 65536, &v)) status = 1; p.hop_cols = (int)v; i++; }
         else if (!strcmp(a, "--coverage")) { if (parse_double(a, val, 0.001, 1.0, &x)) status = 1; p.vocab_coverage = x; i++; }
@@ -250,6 +270,8 @@ static int cmd_prepare(int argc, char **argv) {
     if (!status && !n_in) status = die(EXIT_USAGE, "prepare: give at least one folder or MIDI file");
     if (status) { free(inputs); return status; }
     if (p.hop_cols > p.window_cols) { free(inputs); return die(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
+    gm_model *vm = NULL; /* --vocab MODEL.gguf: the model lends its vocabulary and layout */
+    if (prepare_vocab_of_model(&p, layout_given, &vm)) { free(inputs); return EXIT_USAGE; }
 
     progress pr = {.on = !quiet && !json && isatty(2), .label = "prepare", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
@@ -257,11 +279,10 @@ static int cmd_prepare(int argc, char **argv) {
     p.user_data = &pr;
     gm_prepare_summary sm;
     char err[GM_ERR_SIZE];
-    if (gm_prepare(inputs, n_in, out, &p, &sm, err)) {
-        free(inputs);
-        return die(EXIT_USAGE, "prepare: %s", err);
-    }
+    int failed = gm_prepare(inputs, n_in, out, &p, &sm, err);
+    gm_model_free(vm);
     free(inputs);
+    if (failed) return die(EXIT_USAGE, "prepare: %s", err);
     if (json) {
         char path[4200];
         snprintf(path, sizeof path, "%s/summary.json", out);
