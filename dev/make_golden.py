@@ -1,11 +1,11 @@
 """
-dev/make_golden.py — writes dev/golden.bin and dev/golden_feat.bin, the numbers
+dev/make_golden.py — writes dev/golden.bin, dev/golden_feat.bin and dev/golden_pos.bin, the numbers
 the C engine is checked against.
 
 Regenerate (deterministic: the same bytes every run):
 
-    /usr/bin/python3 dev/make_golden.py                  # writes dev/golden.bin and dev/golden_feat.bin
-    /usr/bin/python3 dev/make_golden.py OUT.bin [OUT_FEAT.bin]   # elsewhere
+    /usr/bin/python3 dev/make_golden.py                  # writes all three into dev/
+    /usr/bin/python3 dev/make_golden.py OUT.bin [OUT_FEAT.bin [OUT_POS.bin]]   # elsewhere
 
 dev/golden_feat.bin is the same computation with token features on (MODEL.md
 "Token features", P = 280) and a random membership (FEAT_SEED): each real token
@@ -14,6 +14,12 @@ tokens share features and their gradients accumulate); EMPTY and MASK none.
 It has two more entries after `config`: `P` (i32 [1]) and `feat` (f32 [V+2, P],
 the 0/1 membership), and the parameter embeddings.pitch_embeddings.weight (P, E)
 with its gradient (grad.embeddings.pitch_embeddings.weight).
+
+dev/golden_pos.bin is the same computation with bar positions on (MODEL.md
+"Bar positions", Q = 32): two more entries after `config`, `Q` (i32 [1]) and
+`pos` (i32 [B, L]; sample 0: bars of 4 columns, sample 1: 31, 0, 5, 5, … so
+rows repeat and their gradients add), and the parameter
+embeddings.bar_position_embeddings.weight (Q, H) with its gradient.
 
 What it computes (dev/reference.py, float32, dropout off), on the "tiny" config
 R=6, V=37 (EMPTY=37, MASK=38), E=8, H=16, NL=2, NH=2, F=32, L=12, B=2, T=100:
@@ -66,7 +72,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import N_TOKEN_FEATURES, GETDiffConfig, GETDiffRef, T_STEPS, getdiff_loss  # noqa: E402
+from reference import N_BAR_POSITIONS, N_TOKEN_FEATURES, GETDiffConfig, GETDiffRef, T_STEPS, getdiff_loss  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -92,9 +98,18 @@ def random_membership(V, P):
     return feat
 
 
-def build(P=0):
+def bar_positions(Q):
+    """(B, L) long: sample 0 in bars of 4 columns; sample 1 uses the last row and repeats."""
+    pos = torch.zeros(B, L, dtype=torch.long)
+    pos[0] = torch.arange(L) % 4
+    pos[1] = torch.tensor([Q - 1, 0, 5, 5, 5, 9, 0, 1, Q - 1, 2, 2, 7])[:L]
+    return pos
+
+
+def build(P=0, Q=0):
     cfg = GETDiffConfig.tiny()
     cfg.P = P
+    cfg.Q = Q
     V, R = cfg.V, cfg.R
     EMPTY, MASK = cfg.EMPTY, cfg.MASK
     g = torch.Generator().manual_seed(SEED)
@@ -130,13 +145,14 @@ def build(P=0):
         assert nm >= 3 and nt - nm >= 3, (b, nm, nt)
     t = torch.tensor([0, 57], dtype=torch.long)
     pt = torch.tensor([0.01, 0.013], dtype=torch.float32)
+    pos = bar_positions(Q) if Q > 0 else None
 
     names = list(model.state_dict().keys())
     params0 = {k: v.detach().clone() for k, v in model.state_dict().items()}
     pmap = dict(model.named_parameters())
     assert sorted(pmap) == sorted(names), "state_dict and parameters differ"
 
-    logits = model(x_t, cond, t)
+    logits = model(x_t, cond, t, pos)
     loss = getdiff_loss(logits, x0, x_t, cond, t, pt, T=T_STEPS)
     model.zero_grad()
     loss.backward()
@@ -149,7 +165,7 @@ def build(P=0):
     losses = []
     for _ in range(ADAM_STEPS):
         opt.zero_grad()
-        lo = getdiff_loss(model(x_t, cond, t), x0, x_t, cond, t, pt, T=T_STEPS)
+        lo = getdiff_loss(model(x_t, cond, t, pos), x0, x_t, cond, t, pt, T=T_STEPS)
         losses.append(lo.item())
         lo.backward()
         opt.step()
@@ -165,6 +181,9 @@ def build(P=0):
     if P > 0:
         add("P", [P], 1)
         add("feat", feat.numpy(), 0)
+    if Q > 0:
+        add("Q", [Q], 1)
+        add("pos", pos.numpy(), 1)
     for k in names:
         add(k, params0[k].numpy(), 0)
     add("x_t", x_t.numpy(), 1)
@@ -219,8 +238,8 @@ def read_golden(path):
     return res
 
 
-def write(path, P):
-    entries, info = build(P)
+def write(path, P, Q=0):
+    entries, info = build(P, Q)
     data = serialize(entries)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -239,6 +258,7 @@ def main():
     path_feat = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "golden_feat.bin")
     write(path, 0)
     write(path_feat, N_TOKEN_FEATURES)
+    write(sys.argv[3] if len(sys.argv) > 3 else os.path.join(here, "golden_pos.bin"), 0, N_BAR_POSITIONS)
 
 
 if __name__ == "__main__":

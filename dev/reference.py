@@ -28,6 +28,15 @@ word + membership · pitch_embeddings, the membership built from the vocabulary:
     tokens = read_vocab("corpus/vocab.txt")          # id = line number
     cfg.P = N_TOKEN_FEATURES
     model = GETDiffRef(cfg, feat=token_features(tokens, "MRPD", [0, 0, 0, 1]))
+
+Bar positions (MODEL.md "Bar positions"; optional, cfg.Q = 0 is the original
+architecture): with cfg.Q = N_BAR_POSITIONS = 32 every column's position in its
+bar (0 = the downbeat, in grid steps, clipped to Q−1) adds a learnt vector to
+the encoder's input, so beat 1 and the backbeat are visible (RoPE alone gives
+only relative distance):
+
+    cfg.Q = N_BAR_POSITIONS
+    logits = model(x, cond, t, pos)                  # pos: (B, L) int in 0..Q−1
 """
 
 import math
@@ -55,6 +64,8 @@ QUALITY_INTERVALS = {      # quality token -> chord-tone intervals (src/getscore
     "null": (0, 4, 7), "m": (0, 3, 7), "+": (0, 4, 8), "dim": (0, 3, 6),
     "seven": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10), "m7b5": (0, 3, 6, 10),
 }
+# Bar positions (MODEL.md "Bar positions").
+N_BAR_POSITIONS = 32       # Q when the feature is on (the GGUF key getmusic.bar_positions): 8 beats of 16ths
 DEFAULT_PREFIXES = "MRPD"          # the "default" layout: lead M, counter R, piano P, drums D
 DEFAULT_IS_DRUM = (0, 0, 0, 1)
 
@@ -71,6 +82,7 @@ class GETDiffConfig:
     max_cols: int = 1536 # longest sequence of columns
     dropout: float = 0.1
     P: int = 0           # token features: 0 = off (original), N_TOKEN_FEATURES = on
+    Q: int = 0           # bar positions: 0 = off (original), N_BAR_POSITIONS = on
 
     @staticmethod
     def original():
@@ -213,6 +225,8 @@ class Embeddings(nn.Module):
         if c.P > 0:   # token features (MODEL.md): one vector per pitch / drum key / root / interval
             self.pitch_embeddings = nn.Embedding(c.P, c.E)
         self.token_type_embeddings = nn.Embedding(2, c.E)
+        if c.Q > 0:   # bar positions (MODEL.md): one vector per column position in its bar, added after the projection
+            self.bar_position_embeddings = nn.Embedding(c.Q, c.H)
         self.time_embeddings = nn.Sequential(nn.Linear(TIME_DIM, c.E), nn.SiLU(), nn.Linear(c.E, c.E))
         self.LayerNorm = nn.LayerNorm(c.R * c.E, eps=LN_EPS)
 
@@ -328,11 +342,13 @@ class GETDiffRef(nn.Module):
                 p.normal_(0.0, 0.02, generator=generator)
         self.embeddings.word_embeddings.weight[self.cfg.EMPTY].zero_()
 
-    def forward(self, x, cond, t):
-        """x, cond: (B, R, L) int; t: (B) int -> logits (B, R, L, V)."""
+    def forward(self, x, cond, t, pos=None):
+        """x, cond: (B, R, L) int; t: (B) int; pos: (B, L) int in 0..Q−1, required
+        when cfg.Q > 0 (else ignored) -> logits (B, R, L, V)."""
         c = self.cfg
         B, R, L = x.shape
         assert R == c.R and L <= c.max_cols
+        assert c.Q == 0 or (pos is not None and tuple(pos.shape) == (B, L)), "bar positions (B, L) required"
         p = c.dropout if self.training else 0.0
         emb = self.embeddings
         word = self.token_table()           # (V+2, E): word, plus the token features when P > 0
@@ -347,6 +363,8 @@ class GETDiffRef(nn.Module):
         u = emb.LayerNorm(u)
         u = F.dropout(u, p, self.training)
         h = self.embeddings_project(u)
+        if c.Q > 0:                                                # (B, L, H) + each column's bar position
+            h = h + emb.bar_position_embeddings.weight[pos.long()]
         # 4. post-LN RoFormer layers
         cos, sin = rotary_tables(L, c.HD, word.dtype)
         for lay in self.encoder.layer:

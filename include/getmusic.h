@@ -130,6 +130,10 @@ int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col);
 /* Bar index containing a tick / a column. */
 int  gm_barmap_bar_of_tick(const gm_barmap *bm, int64_t tick);
 int  gm_barmap_bar_of_col(const gm_barmap *bm, int col);
+/* pos[j] for columns j = 0..n_cols−1: the column's position in its bar in grid
+ * steps (0 = the bar line), clipped to max_pos − 1 (what a model with bar
+ * positions reads; dev/MODEL.md "Bar positions"). */
+void gm_barmap_positions(const gm_barmap *bm, uint8_t *pos, int max_pos);
 
 /* Chord frames: a bar cut into `frames` parts (1 = the bar, 2 = half bars)
  * for the chord rows. Part k of a bar of n columns starts at column
@@ -445,6 +449,7 @@ typedef struct {
     uint16_t *tokens;           /* [n_segments][n_rows][window_cols] */
     uint32_t *seg_song;         /* [n_segments] song index */
     uint32_t *seg_col;          /* [n_segments] first column in its song */
+    uint8_t *seg_pos;           /* [n_segments][window_cols] each column's position in its bar (0..31) */
     uint8_t *seg_valid;         /* [n_segments] 1 = validation split */
     char **song_names;          /* [n_songs] path relative to its input folder */
 } gm_corpus;
@@ -473,8 +478,12 @@ typedef struct {
     float dropout;       /* 0.1 */
     int token_features;  /* 0 (original) or GM_TOKEN_FEATURES: pitch-factorised token embeddings
                             (dev/MODEL.md "Token features"; GGUF getmusic.token_features) */
+    int bar_positions;   /* 0 (original) or GM_BAR_POSITIONS: each column's position in its bar
+                            added to the encoder input (dev/MODEL.md "Bar positions"; GGUF
+                            getmusic.bar_positions) */
 } gm_model_params;
 #define GM_TOKEN_FEATURES 280
+#define GM_BAR_POSITIONS 32
 
 typedef struct gm_model gm_model; /* opaque */
 
@@ -496,6 +505,10 @@ const char *gm_model_source(const gm_model *m); /* "" if none */
 int  gm_model_chord_frames(const gm_model *m);
 int  gm_model_set_chord_frames(gm_model *m, int frames_per_bar, char *err); /* 1 or 2 */
 size_t gm_model_n_params(const gm_model *m);
+/* Gives a model without bar positions a zero table of them (dev/MODEL.md "Bar
+ * positions"), so it computes what it did and can learn them from there
+ * (training with --init). No-op when it has them. */
+int  gm_model_add_bar_positions(gm_model *m, char *err);
 
 /* ------------------------------------------------------------------------ */
 /* Training (src/train.c)                                                    */

@@ -8,6 +8,7 @@ one-line reason.
     c = Corpus("corpus")
     c.tokens            # numpy uint16 (n_segments, R, W)
     c.seg_valid         # numpy bool (n_segments)
+    c.seg_pos           # numpy uint8 (n_segments, W): each column's position in its bar (version 3; None before)
     c.layout            # {"name", "classes": [{"name","prefix","is_drum","out_program","velocity","roles","fallback"}]}
     c.vocab_tokens, c.vocab_counts   # lists, ids = positions
     c.V, c.R, c.W, c.EMPTY, c.MASK
@@ -18,9 +19,10 @@ is the authority):
   u32 vocab_size, u32 vocab_crc, u64 n_segments, u64 n_songs, u32 index_crc,
   u32 tokens_crc, layout (char name[32], u32 n_classes, per class {char name[32],
   u8 prefix, u8 is_drum, u8 out_program, u8 velocity, u32 roles, u32 fallback}),
-  [version 2: u32 chord_frames_per_bar], u32 header_crc;
+  [version 2: u32 chord_frames_per_bar], [version 3: u32 positions_crc], u32 header_crc;
   index: per song {u16 len, bytes}, per segment {u32 song, u32 col, u8 valid};
-  tokens: u16 [n_segments][n_rows][window_cols].
+  tokens: u16 [n_segments][n_rows][window_cols];
+  [version 3: positions: u8 [n_segments][window_cols], dev/MODEL.md "Bar positions"].
 """
 
 import os
@@ -30,7 +32,8 @@ import zlib
 import numpy as np
 
 MAGIC = b"GMCORPUS"
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
+BAR_POSITIONS = 32   # dev/MODEL.md "Bar positions": positions are 0..31
 
 
 class CorpusError(Exception):
@@ -92,7 +95,7 @@ class Corpus:
         index_crc, tokens_crc = _u32(d, 48), _u32(d, 52)
         lname = _name32(d[56:88])
         nc = _u32(d, 88)
-        extra = 4 if self.version >= 2 else 0
+        extra = {1: 0, 2: 4, 3: 8}[self.version]
         if not (1 <= nc <= 16) or hb != 56 + 36 + nc * 44 + extra + 4 or R != 2 * nc + 2 or not (1 <= W <= 65536) or V < 17:
             raise CorpusError("%s: inconsistent header (rows %d, classes %d, window %d)" % (path, R, nc, W))
         classes, q = [], 92
@@ -102,6 +105,7 @@ class Corpus:
                             "fallback": _u32(d, q + 40)})
             q += 44
         self.chord_frames_per_bar = _u32(d, q) if self.version >= 2 else 1
+        positions_crc = _u32(d, q + 4) if self.version >= 3 else None
         if self.chord_frames_per_bar not in (1, 2):
             raise CorpusError("%s: chord_frames_per_bar %d (1 or 2 expected)" % (path, self.chord_frames_per_bar))
         self.layout = {"name": lname, "classes": classes}
@@ -117,7 +121,8 @@ class Corpus:
             names.append(d[off + 2: off + 2 + n].decode("utf-8", "replace"))
             off += 2 + n
         seg_bytes = R * W * 2
-        if off + n_seg * 9 > len(d) or len(d) - off - n_seg * 9 != n_seg * seg_bytes:
+        pos_bytes = W if self.version >= 3 else 0
+        if off + n_seg * 9 > len(d) or len(d) - off - n_seg * 9 != n_seg * (seg_bytes + pos_bytes):
             raise CorpusError("%s: file size does not match %d segments of %dx%d (truncated?)" % (path, n_seg, R, W))
         if zlib.crc32(d[hb: off + n_seg * 9]) != index_crc:
             raise CorpusError("%s: index checksum mismatch (corrupt file)" % path)
@@ -126,9 +131,17 @@ class Corpus:
         if n_seg and (idx["song"].max() >= n_songs or idx["valid"].max() > 1):
             raise CorpusError("%s: a segment has a bad song index" % path)
         off += n_seg * 9
-        if zlib.crc32(d[off:]) != tokens_crc:
+        pos_off = off + n_seg * seg_bytes
+        if zlib.crc32(d[off:pos_off]) != tokens_crc:
             raise CorpusError("%s: token checksum mismatch (corrupt file)" % path)
-        self.tokens = np.frombuffer(d, dtype="<u2", offset=off).reshape(n_seg, R, W).copy()
+        self.tokens = np.frombuffer(d, dtype="<u2", count=n_seg * R * W, offset=off).reshape(n_seg, R, W).copy()
+        self.seg_pos = None
+        if self.version >= 3:
+            if zlib.crc32(d[pos_off:]) != positions_crc:
+                raise CorpusError("%s: bar position checksum mismatch (corrupt file)" % path)
+            self.seg_pos = np.frombuffer(d, dtype="u1", offset=pos_off).reshape(n_seg, W).copy()
+            if n_seg and int(self.seg_pos.max()) >= BAR_POSITIONS:
+                raise CorpusError("%s: bar position %d outside 0..%d" % (path, int(self.seg_pos.max()), BAR_POSITIONS - 1))
         if n_seg and int(self.tokens.max()) > V + 1:
             raise CorpusError("%s: token %d outside the vocabulary" % (path, int(self.tokens.max())))
         self.seg_song = idx["song"].astype(np.int64)

@@ -55,8 +55,9 @@ class GETDiffFast(ref.GETDiffRef):
             self._rot[key] = (cos.to(device, dtype), sin.to(device, dtype))
         return self._rot[key]
 
-    def cells(self, x, cond, t):
-        """x, cond: (B, R, L) int; t: (B) int -> output cells (B, R, L, E), token table (V+2, E)."""
+    def cells(self, x, cond, t, pos=None):
+        """x, cond: (B, R, L) int; t: (B) int; pos: (B, L) int bar positions (cfg.Q > 0)
+        -> output cells (B, R, L, E), token table (V+2, E)."""
         c = self.cfg
         B, R, L = x.shape
         p = c.dropout if self.training else 0.0
@@ -66,6 +67,8 @@ class GETDiffFast(ref.GETDiffRef):
         e = tok[x.long()] + emb.token_type_embeddings.weight[cond.long()] + te[:, None, None, :]   # (B, R, L, E)
         u = emb.LayerNorm(e.permute(0, 2, 1, 3).reshape(B, L, R * c.E))               # (B, L, R·E)
         h = self.embeddings_project(F.dropout(u, p, self.training))                     # (B, L, H)
+        if c.Q > 0:                                                                     # + bar position (B, L, H)
+            h = h + emb.bar_position_embeddings.weight[pos.long()]
         cos, sin = self._rotary(L, h.device, torch.float32)                             # (L, HD/2)
         for lay in self.encoder.layer:
             sa = lay.attention.self
@@ -80,9 +83,9 @@ class GETDiffFast(ref.GETDiffRef):
         co = self.outputs_project(h)                                                    # (B, L, R·E)
         return co.view(B, L, R, c.E).permute(0, 2, 1, 3), tok
 
-    def forward(self, x, cond, t):
+    def forward(self, x, cond, t, pos=None):
         """Full logits (B, R, L, V), as the reference (for tests and probabilities)."""
-        cells, tok = self.cells(x, cond, t)
+        cells, tok = self.cells(x, cond, t, pos)
         return cells @ tok[: self.cfg.V].t() + self.lm_head.bias[: self.cfg.V]
 
 
@@ -96,13 +99,14 @@ def schedule_on(device):
     return _SCHEDULES[device]
 
 
-def diffusion_loss(model, x0, xt, cond, t, pt):
+def diffusion_loss(model, x0, xt, cond, t, pt, pos=None):
     """MODEL.md "Loss", on the cells with weight > 0 only. x0, xt, cond: (B, R, L);
-    t: (B) long; pt: (B) float. Returns (sum over the batch of L_b, L_b (B) detached)."""
+    t: (B) long; pt: (B) float; pos: (B, L) bar positions (cfg.Q > 0).
+    Returns (sum over the batch of L_b, L_b (B) detached)."""
     c = model.cfg
     V, T = c.V, T_STEPS
     B = x0.shape[0]
-    cells, tok = model.cells(xt, cond, t)                                               # (B, R, L, E)
+    cells, tok = model.cells(xt, cond, t, pos)                                          # (B, R, L, E)
     w = torch.where(cond != 0, 0.5, 1.0) * (x0 != V)                                    # (B, R, L)
     sel = (w > 0).reshape(-1).nonzero().squeeze(1)                                      # (N) flat cell ids
     bidx = sel // (x0.shape[1] * x0.shape[2])                                           # (N) batch of each cell
@@ -145,15 +149,25 @@ def config_from_gguf(g):
                             F=kv["getmusic.ffn"], max_cols=kv["getmusic.max_cols"],
                             dropout=float(kv.get("getmusic.dropout", 0.1)))
     cfg.P = int(kv.get("getmusic.token_features", 0))
+    cfg.Q = int(kv.get("getmusic.bar_positions", 0))
     return cfg
 
 
+BAR_TABLE = "embeddings.bar_position_embeddings.weight"
+
+
 def load_gguf_weights(model, g, path):
-    """Copies a GGUF file's tensors into the model; every parameter must be there with its shape."""
+    """Copies a GGUF file's tensors into the model; every parameter must be there with its shape,
+    except the bar-position table when the file has none (a model continued with bar positions
+    added: MODEL.md, the table starts at zero so the model computes what it did)."""
     sd = model.state_dict()
     for name, p in sd.items():
         if name not in g.tensors:
             if name == "feat":
+                continue
+            if name == BAR_TABLE and not int(g.kv.get("getmusic.bar_positions", 0)):
+                with torch.no_grad():
+                    p.zero_()
                 continue
             raise ValueError("%s: tensor %s missing" % (path, name))
         a = np.asarray(g.tensors[name], dtype=np.float32)
@@ -188,6 +202,8 @@ def write_gguf(path, model, corpus, source, f16=False, state=None):
         w.add_u32("getmusic.chord_frames_per_bar", int(corpus.chord_frames_per_bar))
     if c.P:
         w.add_u32("getmusic.token_features", int(c.P))
+    if c.Q:
+        w.add_u32("getmusic.bar_positions", int(c.Q))
     sd = state if state is not None else model.state_dict()
     for name, p in model.named_parameters():
         a = sd[name].detach().float().cpu().numpy()

@@ -79,6 +79,9 @@ def parse_args(argv):
     ap.add_argument("--max-cols", type=int, default=512)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--token-features", action="store_true", help="pitch-factorised token embeddings (dev/MODEL.md)")
+    ap.add_argument("--bar-positions", action="store_true",
+                    help="each column's position in its bar as an input (dev/MODEL.md); with --init from a model"
+                         " without them, they start at zero")
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
@@ -116,7 +119,8 @@ def lr_at(a, step):
 
 class Steps(torch.utils.data.IterableDataset):
     """Yields, for steps start, start+1, ..., this rank's B samples as
-    (x0 (B, R, W) int64, cond (B, R, W) uint8, u (B, R, W) float32). The global
+    (x0 (B, R, W) int64, cond (B, R, W) uint8, u (B, R, W) float32, pos (B, W) uint8:
+    each column's position in its bar, zeros for a corpus without them). The global
     sample k = step·G + j takes position k mod n_train of epoch k div n_train's
     permutation (a function of seed and epoch, as C's make_perm), so nothing
     but the step has to be saved to resume."""
@@ -137,9 +141,9 @@ class Steps(torch.utils.data.IterableDataset):
         out = []
         for j in range(self.rank * B, self.rank * B + B):
             k = step * G + j
-            seg = self.c.tokens[self.perm(k // n)[k % n]]
-            out.append(S.make_sample(seg, S.sample_rng(self.a.seed, step, j), self.opt, self.c.EMPTY,
-                                     self.c.layout, self.pool, self.dc, self.c.tokens))
+            i = self.perm(k // n)[k % n]
+            out.append(S.make_sample(self.c.tokens[i], S.sample_rng(self.a.seed, step, j), self.opt, self.c.EMPTY,
+                                     self.c.layout, self.pool, self.dc, self.c.tokens) + (seg_positions(self.c, i),))
         return tuple(torch.from_numpy(np.stack(z)) for z in zip(*out))
 
     def __iter__(self):
@@ -149,6 +153,12 @@ class Steps(torch.utils.data.IterableDataset):
         while True:
             yield self.step_batch(step)
             step += nw
+
+
+def seg_positions(corpus, i):
+    """(W) uint8: segment i's bar positions (MODEL.md "Bar positions"); zeros when the
+    corpus has none (version < 3; only a model without bar positions trains on it)."""
+    return corpus.seg_pos[i] if corpus.seg_pos is not None else np.zeros(corpus.W, np.uint8)
 
 
 class TSampler:
@@ -207,6 +217,10 @@ def build_model(a, corpus):
                                 max_cols=a.max_cols, dropout=a.dropout)
         if a.token_features:
             cfg.P = ref.N_TOKEN_FEATURES
+    if a.bar_positions:
+        cfg.Q = ref.N_BAR_POSITIONS
+    if cfg.Q and corpus.seg_pos is None:
+        fail("%s: corpus version %d has no bar positions; prepare it again with this build" % (a.corpus, corpus.version))
     if cfg.max_cols < corpus.W:
         fail("the model takes %d columns, the corpus segments have %d" % (cfg.max_cols, corpus.W))
     torch.manual_seed(a.seed)
@@ -257,14 +271,15 @@ def validate(model, ema, corpus, valid_idx, a, dev, autocast):
     opt, tot = S.SampleOptions(), 0.0
     for s0 in range(0, n, a.batch):
         idx = range(s0, min(n, s0 + a.batch))
-        smp = [S.make_sample(corpus.tokens[valid_idx[i * len(valid_idx) // n]], S.sample_rng(a.seed ^ 0xA5A5, 1 << 41, i),
-                             opt, corpus.EMPTY, corpus.layout) for i in idx]
-        x0, cond, u = (torch.from_numpy(np.stack(z)).to(dev) for z in zip(*smp))
+        segs = [valid_idx[i * len(valid_idx) // n] for i in idx]
+        smp = [S.make_sample(corpus.tokens[k], S.sample_rng(a.seed ^ 0xA5A5, 1 << 41, i), opt, corpus.EMPTY, corpus.layout)
+               + (seg_positions(corpus, k),) for i, k in zip(idx, segs)]
+        x0, cond, u, pos = (torch.from_numpy(np.stack(z)).to(dev) for z in zip(*smp))
         t = torch.tensor([int(np.random.default_rng([a.seed, 1 << 42, i]).integers(M.T_STEPS)) for i in idx], device=dev)
         pt = torch.full((len(idx),), 1.0 / M.T_STEPS, device=dev)
         xt = corrupt(x0, cond, u, t, corpus.V, M.schedule_on(dev)[1].float())
         with autocast():
-            _, lb = M.diffusion_loss(model, x0, xt, cond, t, pt)
+            _, lb = M.diffusion_loss(model, x0, xt, cond, t, pt, pos)
         tot += float((lb * pt).sum())
     for p, l in zip(model.parameters(), live):
         p.copy_(l)
@@ -337,13 +352,13 @@ def main(argv=None):
     while step < a.steps:
         if a.stop_after and step - step0 >= a.stop_after:
             break
-        x0, cond, u = (z.to(dev, non_blocking=True) for z in next(it))
+        x0, cond, u, pos = (z.to(dev, non_blocking=True) for z in next(it))
         tg, ptg = draw_timesteps(ts, a.seed, step, G)
         t = torch.from_numpy(tg[rank * a.batch:(rank + 1) * a.batch]).to(dev)
         pt = torch.from_numpy(ptg[rank * a.batch:(rank + 1) * a.batch]).to(dev)
         xt = corrupt(x0, cond, u, t, corpus.V, ctt)
         with autocast():
-            loss, lb = net(x0, xt, cond, t, pt)
+            loss, lb = net(x0, xt, cond, t, pt, pos)
         (loss * world).backward()   # C sums the global batch; DDP averages over ranks
         if a.clip > 0:   # as C: scale by clip/norm when the global norm exceeds clip
             grads = [p.grad for p in params if p.grad is not None]
@@ -434,8 +449,8 @@ class LossModule(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x0, xt, cond, t, pt):
-        return M.diffusion_loss(self.model, x0, xt, cond, t, pt)
+    def forward(self, x0, xt, cond, t, pt, pos):
+        return M.diffusion_loss(self.model, x0, xt, cond, t, pt, pos)
 
 
 def save_all(a, model, opt, ema, ts, step, corpus, dev):

@@ -24,8 +24,9 @@
  *   layout: char name[32], u32 n_classes, per class {char name[32], u8 prefix,
  *           u8 is_drum, u8 out_program, u8 velocity, u32 roles, u32 fallback},
  *   u32 chord_frames_per_bar (version 2 on),
+ *   u32 positions_crc (version 3 on),
  *   u32 header_crc (of every header byte before it)
- *   so header_bytes = 56 + 36 + 44·n_classes + 4 + 4.
+ *   so header_bytes = 56 + 36 + 44·n_classes + 4 + 4 + 4.
  *
  * Version 2 (half-bar chords) added chord_frames_per_bar: 1 = the chord rows
  * hold one chord per bar (as version 1 did); 2 = one per half bar, the first
@@ -33,8 +34,14 @@
  * its second (gm_barmap_frame_col). A model trained on the corpus records it
  * as the GGUF key getmusic.chord_frames_per_bar (see model.c). Version 1
  * corpora are refused with a message to prepare them again.
- *   index:  per song {u16 len, bytes}, per segment {u32 song, u32 col, u8 valid}
- *   tokens: u16 [n_segments][n_rows][window_cols]
+ *
+ * Version 3 (bar positions) added, after the tokens, each column's position in
+ * its bar (dev/MODEL.md "Bar positions": grid steps from the bar line,
+ * clipped to 31; past the song's end the last bar's metre goes on), with its
+ * CRC in the header. Version 2 corpora are refused the same way.
+ *   index:     per song {u16 len, bytes}, per segment {u32 song, u32 col, u8 valid}
+ *   tokens:    u16 [n_segments][n_rows][window_cols]
+ *   positions: u8  [n_segments][window_cols]
  */
 #include "getmusic.h"
 #include "util.h"
@@ -48,7 +55,7 @@
 #include <unistd.h>
 
 #define CORPUS_MAGIC "GMCORPUS"
-#define CORPUS_VERSION 2u
+#define CORPUS_VERSION 3u
 #define MAX_FILES 1000000
 
 /* ======================================================================== */
@@ -180,6 +187,7 @@ typedef struct {
     int n_segments;
     uint16_t *seg_tokens;    /* [n_segments][n_rows][window_cols] */
     uint32_t *seg_col;       /* [n_segments] */
+    uint8_t *seg_pos;        /* [n_segments][window_cols] bar positions */
     uint64_t *seg_hash;      /* [n_segments] */
     int *seg_nonempty;       /* [n_segments] */
     gm_encode_stats stats;
@@ -309,12 +317,17 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
     int max_seg = g.n_cols / (hop > 0 ? hop : 1) + 2;
     so->seg_tokens = malloc((size_t)max_seg * R * W * sizeof *so->seg_tokens);
     so->seg_col = malloc((size_t)max_seg * sizeof *so->seg_col);
+    so->seg_pos = malloc((size_t)max_seg * W);
+    uint8_t *song_pos = malloc((size_t)g.n_cols + 1); /* [n_cols] */
     so->seg_hash = malloc((size_t)max_seg * sizeof *so->seg_hash);
     so->seg_nonempty = malloc((size_t)max_seg * sizeof *so->seg_nonempty);
-    if (!so->seg_tokens || !so->seg_col || !so->seg_hash || !so->seg_nonempty) {
+    if (!so->seg_tokens || !so->seg_col || !so->seg_pos || !song_pos || !so->seg_hash || !so->seg_nonempty) {
+        free(song_pos);
         gm_grid_free(&g);
         return gm_fail(err, "out of memory cutting segments");
     }
+    gm_barmap_positions(&g.bm, song_pos, GM_BAR_POSITIONS);
+    const int last_bar = g.bm.bar_col[g.bm.n_bars - 1], last_len = g.n_cols - last_bar;
     int n = 0, next = 0;
     for (int b = 0; b < g.bm.n_bars && n < max_seg; b++) {
         int start = g.bm.bar_col[b];
@@ -329,6 +342,10 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
                 /* a pitch row (even rows before the chord rows) with an onset */
                 if (r < R - 2 && !(r & 1) && t != pad && t != empty) nonempty = 1;
             }
+        for (int c = 0; c < W; c++) { /* past the end, the last bar's metre goes on */
+            int col = start + c, k = col < g.n_cols ? -1 : (col - last_bar) % (last_len > 0 ? last_len : 16);
+            so->seg_pos[(size_t)n * W + c] = k < 0 ? song_pos[col] : (uint8_t)(k < GM_BAR_POSITIONS ? k : GM_BAR_POSITIONS - 1);
+        }
         so->seg_col[n] = (uint32_t)start;
         so->seg_hash[n] = fnv1a(dst, (size_t)R * W * sizeof *dst, FNV_SEED);
         so->seg_nonempty[n] = nonempty;
@@ -337,6 +354,7 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
         if (start + W >= g.n_cols) break; /* this window reaches the end */
     }
     so->n_segments = n;
+    free(song_pos);
     gm_grid_free(&g);
     return 0;
 }
@@ -346,6 +364,7 @@ static void song_free(song *so) {
     free(so->chords);
     free(so->seg_tokens);
     free(so->seg_col);
+    free(so->seg_pos);
     free(so->seg_hash);
     free(so->seg_nonempty);
 }
@@ -568,7 +587,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
     song *songs = NULL;
     gm_vocab_builder **builders = NULL;
     gm_vocab *vocab = NULL;
-    buf head = {0}, index = {0}, toks = {0};
+    buf head = {0}, index = {0}, toks = {0}, poss = {0};
     hset hs = {0};
 
     /* --- find the files --------------------------------------------------- */
@@ -675,6 +694,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
             hs.keys[h] = so->seg_hash[k];
             hs.who[h] = n_out + 1;
             buf_put(&toks, seg, seg_bytes);
+            buf_put(&poss, so->seg_pos + (size_t)k * W, (size_t)W);
             buf_u32(&seg_index, (uint32_t)n_songs);
             buf_u32(&seg_index, so->seg_col[k]);
             buf_u8(&seg_index, (uint8_t)valid);
@@ -685,7 +705,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
     }
     buf_put(&index, seg_index.p, seg_index.n);
     free(seg_index.p);
-    if (index.oom || toks.oom || seg_index.oom) { gm_fail(err, "out of memory building the corpus"); goto done_pool; }
+    if (index.oom || toks.oom || poss.oom || seg_index.oom) { gm_fail(err, "out of memory building the corpus"); goto done_pool; }
 
     /* vocabulary first: the corpus header records its checksum */
     char path[4200];
@@ -716,13 +736,14 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
         buf_u32(&head, k->fallback);
     }
     buf_u32(&head, (uint32_t)p.chord_frames_per_bar);
+    buf_u32(&head, crc32_update(0, poss.p, poss.n));
     if (head.oom) { gm_fail(err, "out of memory"); goto done_pool; }
     uint32_t hb = (uint32_t)head.n + 4;
     memcpy(head.p + 12, (uint8_t[4]){hb & 0xff, (hb >> 8) & 0xff, (hb >> 16) & 0xff, hb >> 24}, 4);
     buf_u32(&head, crc32_update(0, head.p, head.n));
     snprintf(path, sizeof path, "%s/corpus.bin", out_dir);
-    buf parts[3] = {head, index, toks};
-    if (write_atomic(path, parts, 3, err)) goto done_pool;
+    buf parts[4] = {head, index, toks, poss};
+    if (write_atomic(path, parts, 4, err)) goto done_pool;
 
     sm->vocab_size = gm_vocab_size(vocab);
     for (int c = 0; c < layout.n_classes; c++) {
@@ -742,6 +763,7 @@ done:
     free(head.p);
     free(index.p);
     free(toks.p);
+    free(poss.p);
     if (vocab != p.vocab) gm_vocab_free(vocab);
     if (builders)
         for (int t = 0; t < n_threads; t++) gm_vocab_builder_free(builders[t]);
@@ -765,6 +787,7 @@ void gm_corpus_free(gm_corpus *c) {
     free(c->tokens);
     free(c->seg_song);
     free(c->seg_col);
+    free(c->seg_pos);
     free(c->seg_valid);
     if (c->song_names)
         for (size_t i = 0; i < c->n_songs; i++) free(c->song_names[i]);
@@ -789,6 +812,7 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     if (fread(d, 1, size, f) != size) { gm_fail(err, "%s: read error", path); goto out; }
     if (memcmp(d, CORPUS_MAGIC, 8)) { gm_fail(err, "%s: not a getmusic corpus (bad magic)", path); goto out; }
     if (rd_u32(d + 8) == 1) { gm_fail(err, "%s: corpus version 1 (one chord per bar, before half-bar chords); prepare it again with this build", path); goto out; }
+    if (rd_u32(d + 8) == 2) { gm_fail(err, "%s: corpus version 2 (before bar positions); prepare it again with this build", path); goto out; }
     if (rd_u32(d + 8) != CORPUS_VERSION) { gm_fail(err, "%s: corpus version %u, this build reads %u", path, rd_u32(d + 8), CORPUS_VERSION); goto out; }
     size_t hb = rd_u32(d + 12);
     if (hb < 84 || hb > size) { gm_fail(err, "%s: corrupt header size", path); goto out; }
@@ -802,7 +826,7 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     c->layout.name[31] = 0;
     uint32_t nc = rd_u32(q + 32);
     q += 36;
-    if (nc < 1 || nc > GM_MAX_CLASSES || hb != 56 + 36 + nc * 44 + 4 + 4 || R != 2 * (int)nc + 2 || W < 1 || W > 65536 || V < 17) {
+    if (nc < 1 || nc > GM_MAX_CLASSES || hb != 56 + 36 + nc * 44 + 4 + 4 + 4 || R != 2 * (int)nc + 2 || W < 1 || W > 65536 || V < 17) {
         gm_fail(err, "%s: inconsistent header (rows %d, classes %u, window %d)", path, R, nc, W);
         goto out;
     }
@@ -821,6 +845,7 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     c->n_rows = R;
     c->window_cols = W;
     c->chord_frames_per_bar = (int)rd_u32(q);
+    uint32_t positions_crc = rd_u32(q + 4);
     if (c->chord_frames_per_bar < 1 || c->chord_frames_per_bar > GM_MAX_CHORD_FRAMES) {
         gm_fail(err, "%s: %d chords per bar in the header (1..%d allowed)", path, c->chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
         goto out;
@@ -842,7 +867,7 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
         off += 2 + len;
     }
     size_t seg_bytes = (size_t)R * W * 2;
-    if (off + n_seg * 9 > size || size - off - n_seg * 9 != n_seg * seg_bytes) {
+    if (off + n_seg * 9 > size || size - off - n_seg * 9 != n_seg * (seg_bytes + W)) {
         gm_fail(err, "%s: file size does not match %llu segments of %dx%d (truncated?)", path, (unsigned long long)n_seg, R, W);
         goto out;
     }
@@ -854,8 +879,13 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
         if (c->seg_song[i] >= n_songs || c->seg_valid[i] > 1) { gm_fail(err, "%s: segment %zu has a bad song index", path, i); goto out; }
     }
     if (crc32_update(0, d + off, n_seg * seg_bytes) != tokens_crc) { gm_fail(err, "%s: token checksum mismatch (corrupt file)", path); goto out; }
+    const uint8_t *pos_data = d + off + n_seg * seg_bytes;
+    if (crc32_update(0, pos_data, n_seg * W) != positions_crc) { gm_fail(err, "%s: bar position checksum mismatch (corrupt file)", path); goto out; }
     c->tokens = malloc(n_seg ? n_seg * seg_bytes : 1);
-    if (!c->tokens) { gm_fail(err, "out of memory"); goto out; }
+    c->seg_pos = malloc(n_seg ? n_seg * W : 1);
+    if (!c->tokens || !c->seg_pos) { gm_fail(err, "out of memory"); goto out; }
+    for (size_t i = 0; i < n_seg * W; i++)
+        if ((c->seg_pos[i] = pos_data[i]) >= GM_BAR_POSITIONS) { gm_fail(err, "%s: bar position %u outside 0..%d", path, pos_data[i], GM_BAR_POSITIONS - 1); goto out; }
     for (size_t i = 0; i < n_seg * R * W; i++) {
         c->tokens[i] = rd_u16(d + off + 2 * i);
         if (c->tokens[i] > V + 1) { gm_fail(err, "%s: token %u outside the vocabulary", path, c->tokens[i]); goto out; }

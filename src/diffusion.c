@@ -203,8 +203,8 @@ static void row_logits(float *z, const float *rows, const float *word, const flo
 /* Timestep of denoising step i of S (T−1 down to 0, evenly). */
 static int step_t(int i, int S, int T) { return S == 1 ? 0 : (int)lround((double)(T - 1) * (S - 1 - i) / (S - 1)); }
 
-int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo, const int *hi, int pad,
-              const gd_sample_params *sp, char *err) {
+int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, int L, const int *lo, const int *hi,
+              int pad, const gd_sample_params *sp, char *err) {
     const gd_config *c = gd_model_config(m);
     const int R = c->R, V = c->V, T = c->T, E = c->E, MASK = V + 1;
     gd_sample_params p = sp ? *sp : gd_sample_default_params();
@@ -212,7 +212,9 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
     if (!(p.temperature > 0)) return gm_fail(err, "temperature must be positive");
     if (p.top_k < 0) return gm_fail(err, "top-k must not be negative");
     if (pad < 0 || pad >= V) return gm_fail(err, "pad token outside the vocabulary");
+    if (R < 1) return gm_fail(err, "the model has no rows");
     if (L < 1 || L > c->max_cols) return gm_fail(err, "%d columns is outside 1..%d", L, c->max_cols);
+    if (p.guidance < 0 || !isfinite(p.guidance)) return gm_fail(err, "guidance must be a number >= 0");
     for (int r = 0; r < R; r++)
         if (lo[r] < 0 || hi[r] > V || lo[r] > hi[r]) return gm_fail(err, "row %d: bad token range", r);
     size_t n_cells = (size_t)R * L;
@@ -224,7 +226,6 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
     keyed *order = malloc(n_cells * sizeof *order);        /* [n_masked] */
     const int chunk = 256;
     int guided = 0;
-    if (p.guidance < 0 || !isfinite(p.guidance)) return gm_fail(err, "guidance must be a number >= 0");
     if (p.guidance > 0 && p.guide_rows)
         for (int r = 0; r < R; r++) guided |= p.guide_rows[r] != 0;
     const int B = guided ? 2 : 1; /* batch 1: the same grid with the guide rows blanked */
@@ -234,9 +235,10 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
     float *wbuf = malloc((size_t)(V + 1) * sizeof *wbuf);            /* (≤ V+1) sampling weights of one cell */
     uint8_t *flags = malloc((size_t)B * n_cells);              /* (B, R, L) condition flags */
     int32_t *xb = guided ? malloc((size_t)B * n_cells * sizeof *xb) : NULL; /* (B, R, L) network input */
+    uint8_t *posb = pos ? malloc((size_t)B * L) : NULL;        /* (B, L) bar positions, the same per sample */
     int rc = -1;
     if (!n_row || !left_row || !cells || !tok || !conf || !order || !rows || !probs || !flags || !wbuf ||
-        (guided && (!probs_u || !xb))) {
+        (guided && (!probs_u || !xb)) || (pos && !posb)) {
         gm_fail(err, "out of memory for sampling");
         goto out;
     }
@@ -246,6 +248,7 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
     }
     if (guided)
         for (size_t i = 0; i < n_cells; i++) flags[n_cells + i] = p.guide_rows[i / L] ? 0 : flags[i];
+    for (int b = 0; pos && b < B; b++) memcpy(posb + (size_t)b * L, pos, (size_t)L);
     memcpy(left_row, n_row, (size_t)R * sizeof *left_row);
     uint64_t rng = p.seed ? p.seed : 1;
     const int S = p.steps;
@@ -260,7 +263,7 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo
             memcpy(xb, x, n_cells * sizeof *xb);
             for (size_t k = 0; k < n_cells; k++) xb[n_cells + k] = p.guide_rows[k / L] ? V : x[k];
         }
-        if (gd_forward(m, guided ? xb : x, flags, tb, B, L, 0, err)) goto out;
+        if (gd_forward(m, guided ? xb : x, flags, posb, tb, B, L, 0, err)) goto out;
         /* x̂0 for the masked cells only, a row at a time (cells are in row-major
          * order, and a row's cells share their allowed tokens); the model's
          * cells are (B, L, R, E). */
@@ -332,6 +335,7 @@ out:
     free(probs_u);
     free(wbuf);
     free(xb);
+    free(posb);
     free(flags);
     return rc;
 }

@@ -76,10 +76,12 @@ typedef struct {
 gd_sample_params gd_sample_default_params(void);
 
 /* Generates every MASK cell of x (R, L) in place. cond (R, L): 1 for given
- * cells. Row r may only take tokens in [lo[r], hi[r]) or `pad`. EMPTY cells
- * stay EMPTY. Returns 0, or -1 with err. Same seed, same result. */
-int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, int L, const int *lo, const int *hi, int pad,
-              const gd_sample_params *p, char *err);
+ * cells. pos (L): each column's position in its bar (dev/MODEL.md "Bar
+ * positions"), required by a model with bar positions, else may be NULL.
+ * Row r may only take tokens in [lo[r], hi[r]) or `pad`. EMPTY cells stay
+ * EMPTY. Returns 0, or -1 with err. Same seed, same result. */
+int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, int L, const int *lo, const int *hi,
+              int pad, const gd_sample_params *p, char *err);
 
 /* The random numbers (gd_rng_next, gd_rng_uniform) live in util.h. */
 

@@ -199,6 +199,7 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
     window *win = NULL;
     int32_t *xs = NULL;
     uint8_t *cs_cond = NULL;
+    uint8_t *bar_pos = NULL; /* [L] each column's position in its bar (for a model with bar positions) */
     int *lo = NULL, *hi = NULL;
     uint8_t guide_rows[2 * GM_MAX_CLASSES + 2] = {0};
 
@@ -306,7 +307,9 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
         goto out;
     }
     const int L = g.n_cols;
-    if (!(cond = calloc((size_t)R * L, 1)) || !(col_masked = calloc((size_t)L, 1))) goto oom;
+    if (!(cond = calloc((size_t)R * L, 1)) || !(col_masked = calloc((size_t)L, 1)) || !(bar_pos = malloc((size_t)L)))
+        goto oom;
+    gm_barmap_positions(&bm, bar_pos, GM_BAR_POSITIONS);
     for (int b = 0; b < n_bars; b++)
         if (!bar_has_chord[b])
             for (int j = bm.bar_col[b]; j < bm.bar_col[b + 1]; j++)
@@ -362,7 +365,7 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
         sp.progress = window_progress;
         sp.user_data = &pc;
         pc.done_before = (size_t)k * p.steps;
-        if (gd_sample(net, xs, cs_cond, Lw, lo, hi, PAD, &sp, err)) goto out;
+        if (gd_sample(net, xs, cs_cond, bar_pos + a, Lw, lo, hi, PAD, &sp, err)) goto out;
         /* What this window wrote conditions the windows after it. */
         for (int r = 0; r < R; r++)
             for (int j = 0; j < Lw; j++) {
@@ -468,6 +471,7 @@ out:
     free(win);
     free(xs);
     free(cs_cond);
+    free(bar_pos);
     free(lo);
     free(hi);
     return rc;

@@ -71,6 +71,7 @@ struct gd_model {
     int B, L, training;    /* of the last forward */
     const int32_t *x;      /* of the last forward (borrowed) */
     const uint8_t *cond;
+    const uint8_t *pos;    /* (B, L) bar positions of the last forward (borrowed), NULL when Q = 0 */
     float *scratch;        /* attention / CE / probs scratch */
     size_t scratch_n;
     float *tmp[8];         /* (N, max(H, F, RE)) backward temporaries */
@@ -140,6 +141,7 @@ static void build_table(table_builder *tb) {
     add(tb, &p->word, "embeddings.word_embeddings.weight", c->V + 2, c->E, 0);
     if (c->P > 0) add(tb, &p->feat, "embeddings.pitch_embeddings.weight", c->P, c->E, 0);
     add(tb, &p->type, "embeddings.token_type_embeddings.weight", 2, c->E, 0);
+    if (c->Q > 0) add(tb, &p->bpos, "embeddings.bar_position_embeddings.weight", c->Q, c->H, 0);
     add(tb, &p->te1_w, "embeddings.time_embeddings.0.weight", c->E, GD_TIME_DIM, 0);
     add(tb, &p->te1_b, "embeddings.time_embeddings.0.bias", c->E, 0, 0);
     add(tb, &p->te2_w, "embeddings.time_embeddings.2.weight", c->E, c->E, 0);
@@ -185,9 +187,9 @@ gd_model *gd_model_new(const gd_config *cfg, char *err) {
     if (c->R < 2 || c->R > 64 || c->V < 2 || c->V > 1000000 || c->E < 1 || c->E > 4096 || c->H < 2 || c->H > 16384 ||
         c->NL < 1 || c->NL > 128 || c->NH < 1 || c->H % c->NH || (c->H / c->NH) % 2 || c->F < 1 || c->F > 65536 ||
         c->max_cols < 1 || c->max_cols > 65536 || c->T < 2 || c->T > 10000 || !(c->dropout >= 0 && c->dropout < 1) ||
-        c->P < 0 || c->P > 65536) {
+        c->P < 0 || c->P > 65536 || c->Q < 0 || c->Q > 256) {
         gm_fail(err, "invalid model sizes (rows %d, vocab %d, embd %d, hidden %d, layers %d, heads %d, ffn %d, cols %d,"
-                " features %d)", c->R, c->V, c->E, c->H, c->NL, c->NH, c->F, c->max_cols, c->P);
+                " features %d, bar positions %d)", c->R, c->V, c->E, c->H, c->NL, c->NH, c->F, c->max_cols, c->P, c->Q);
         return NULL;
     }
     gd_model *m = calloc(1, sizeof *m);
@@ -390,10 +392,15 @@ static void time_features(float *ts, const int32_t *t, int B) {
         }
 }
 
-int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t *t, int B, int L, int training,
-               char *err) {
+int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t *pos, const int32_t *t, int B, int L,
+               int training, char *err) {
     const gd_config *c = &m->cfg;
     if (B < 1 || L < 1 || L > c->max_cols) return gm_fail(err, "%d columns is outside 1..%d", L, c->max_cols);
+    if (c->Q > 0) {
+        if (!pos) return gm_fail(err, "the model needs each column's position in its bar");
+        for (size_t i = 0; i < (size_t)B * L; i++)
+            if (pos[i] >= c->Q) return gm_fail(err, "bar position %d outside 0..%d", pos[i], c->Q - 1);
+    }
     for (int b = 0; b < B; b++)
         if (t[b] < 0 || t[b] >= c->T) return gm_fail(err, "timestep %d outside 0..%d", t[b], c->T - 1);
     for (size_t i = 0; i < (size_t)B * c->R * L; i++)
@@ -404,6 +411,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t
     m->training = training && c->dropout > 0;
     m->x = x;
     m->cond = cond;
+    m->pos = c->Q > 0 ? pos : NULL;
     gd_acts *a = &m->a;
     const gd_params *p = &m->p;
     const int R = c->R, E = c->E, H = c->H, F = c->F, RE = R * E, N = B * L;
@@ -441,6 +449,9 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t
     nn_linear_forward(a->p1h, a->u, p->p1_w, p->p1_b, N, RE, H);
     nn_silu_forward(a->p1a, a->p1h, (size_t)N * H);
     nn_linear_forward(a->h0, a->p1a, p->p2_w, p->p2_b, N, H, H);
+    if (m->pos) /* each column's position in its bar (MODEL.md "Bar positions") */
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < H; j++) a->h0[(size_t)n * H + j] += p->bpos[(size_t)m->pos[n] * H + j];
 
     /* 4. encoder layers (post-LN) */
     const float *hin = a->h0;
@@ -550,7 +561,10 @@ static void backward_network(gd_model *m) {
         nn_linear_backward(dh, g->v_w + wHH, g->v_b + bH, dv, hin, p->v_w + wHH, N, H, H);
     }
 
-    /* 3. projection ← dh0 */
+    /* 3. bar positions and projection ← dh0 */
+    if (m->pos)
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < H; j++) g->bpos[(size_t)m->pos[n] * H + j] += dh[(size_t)n * H + j];
     float *dp1a = dA;
     memset(dp1a, 0, (size_t)N * H * sizeof(float));
     nn_linear_backward(dp1a, g->p2_w, g->p2_b, dh, a->p1a, p->p2_w, N, H, H);

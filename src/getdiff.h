@@ -14,6 +14,7 @@
 
 #define GD_TIME_DIM 128 /* sinusoidal timestep features */
 #define GD_TOKEN_FEATURES 280 /* P with token features on (MODEL.md "Token features") */
+#define GD_BAR_POSITIONS 32   /* Q with bar positions on (MODEL.md "Bar positions"): 8 beats of 16ths */
 
 typedef struct {
     int R;        /* grid rows: 2 per track class + 2 chord rows */
@@ -27,6 +28,7 @@ typedef struct {
     int T;        /* diffusion steps */
     float dropout;
     int P;        /* token features: 0 = off (the original), else the feature count (GD_TOKEN_FEATURES) */
+    int Q;        /* bar positions: 0 = off (the original), else the table size (GD_BAR_POSITIONS) */
 } gd_config;
 
 /* Pointers into one buffer. Shapes are row-major; Linear weights (out, in). */
@@ -34,6 +36,7 @@ typedef struct {
     float *word;    /* (V+2, E) token embedding; with P = 0 also the token table (input and tied output) */
     float *feat;    /* (P, E) token-feature embeddings, NULL when P = 0 */
     float *type;    /* (2, E) condition flag: 0 target, 1 condition */
+    float *bpos;    /* (Q, H) bar-position embeddings, NULL when Q = 0 */
     float *te1_w;   /* (E, 128) */
     float *te1_b;   /* (E) */
     float *te2_w;   /* (E, E) */
@@ -105,10 +108,12 @@ void gd_model_init_random(gd_model *m, uint64_t seed);
 int gd_model_alloc_training(gd_model *m, char *err);
 void gd_zero_grads(gd_model *m);
 
-/* Forward to the output cells. x, cond: (B, R, L); t: (B). training: dropout
- * on (masks drawn from the model's RNG, seeded by gd_model_seed_dropout). */
-int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t *t, int B, int L, int training,
-               char *err);
+/* Forward to the output cells. x, cond: (B, R, L); t: (B); pos: (B, L) each
+ * column's position in its bar (0..Q−1), required when Q > 0 and ignored when
+ * Q = 0 (NULL is fine then). training: dropout on (masks drawn from the
+ * model's RNG, seeded by gd_model_seed_dropout). */
+int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t *pos, const int32_t *t, int B, int L,
+               int training, char *err);
 /* Loss and (if backward) all gradients, after gd_forward with the same B, L.
  * Per cell in (B, L, R) order: target y, weights wt, wi and ri (wi, ri may be
  * NULL); returns Σ wt·(−log p(y)) + wi·(−log(ri + (1 − ri)·p(y))) (the loss of

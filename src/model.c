@@ -22,10 +22,14 @@
  *   getmusic.token_features  u32, 0 or 280: pitch-factorised token embeddings
  *       (dev/MODEL.md "Token features"); absent = 0 (older models, converted
  *       originals); written only when 280.
+ *   getmusic.bar_positions  u32, 0 or 32: each column's position in its bar
+ *       added to the encoder's input (dev/MODEL.md "Bar positions"); absent
+ *       = 0 (older models, converted originals); written only when 32.
  * Tensors: the names of dev/MODEL.md, F32, ne = {in, out} for (out, in)
  * weights; lm_head.weight is tied and not stored. With token features,
  * embeddings.pitch_embeddings.weight (280, E); which features each token has
  * is derived from the vocabulary (model_set_token_features), never stored.
+ * With bar positions, embeddings.bar_position_embeddings.weight (32, H).
  */
 #include "model.h"
 
@@ -82,7 +86,7 @@ void gm_model_free(gm_model *m) {
 static gd_config config_of(const gm_model_params *p, const gm_layout *l, int V) {
     gd_config c = {.R = gm_layout_rows(l), .V = V, .E = p->embd, .H = p->hidden, .NL = p->layers, .NH = p->heads,
                    .F = p->ffn, .max_cols = p->max_cols, .T = p->diffusion_steps, .dropout = p->dropout,
-                   .P = p->token_features};
+                   .P = p->token_features, .Q = p->bar_positions};
     return c;
 }
 
@@ -166,6 +170,25 @@ static gm_vocab *vocab_copy(const gm_vocab *v, const gm_layout *l, char *err) {
     return c;
 }
 
+int gm_model_add_bar_positions(gm_model *m, char *err) {
+    if (m->sizes.bar_positions) return 0;
+    gd_config c = *gd_model_config(m->net);
+    c.Q = GM_BAR_POSITIONS;
+    gd_model *net = gd_model_new(&c, err);
+    if (!net) return -1;
+    /* every tensor the old network has, by name; the new table stays zero (calloc) */
+    const float *src = gd_model_params(m->net);
+    float *dst = gd_model_params(net);
+    for (int i = 0; i < gd_model_n_tensors(m->net); i++) {
+        const gd_tensor *t = gd_model_tensor(m->net, i), *u = gd_model_find(net, t->name);
+        memcpy(dst + u->offset, src + t->offset, t->n * sizeof(float));
+    }
+    gd_model_free(m->net);
+    m->net = net;
+    m->sizes.bar_positions = GM_BAR_POSITIONS;
+    return model_set_token_features(m, err);
+}
+
 gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vocab *v, uint64_t seed, char *err) {
     if (gm_vocab_n_classes(v) != l->n_classes) {
         gm_fail(err, "vocabulary has %d track classes, layout '%s' has %d", gm_vocab_n_classes(v), l->name, l->n_classes);
@@ -173,6 +196,10 @@ gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vo
     }
     if (p->token_features != 0 && p->token_features != GM_TOKEN_FEATURES) {
         gm_fail(err, "token features must be 0 or %d, not %d", GM_TOKEN_FEATURES, p->token_features);
+        return NULL;
+    }
+    if (p->bar_positions != 0 && p->bar_positions != GM_BAR_POSITIONS) {
+        gm_fail(err, "bar positions must be 0 or %d, not %d", GM_BAR_POSITIONS, p->bar_positions);
         return NULL;
     }
     gm_model *m = calloc(1, sizeof *m);
@@ -252,6 +279,7 @@ int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source) {
     const char *src = source ? source : m->source;
     if (src) bad |= gguf_set_str(w, "getmusic.source", src);
     if (c->P > 0) bad |= gguf_set_u32(w, "getmusic.token_features", (uint32_t)c->P);
+    if (c->Q > 0) bad |= gguf_set_u32(w, "getmusic.bar_positions", (uint32_t)c->Q);
     bad |= gguf_set_u32(w, "getmusic.chord_frames_per_bar", (uint32_t)m->chord_frames);
     const float *params = gd_model_params(m->net);
     for (int i = 0; i < gd_model_n_tensors(m->net) && !bad; i++) {
@@ -361,6 +389,21 @@ static gm_vocab *read_vocab(const gguf_ctx *g, const gm_layout *l, char *err) {
     return v;
 }
 
+/* An optional part of the architecture (token features, bar positions): key
+ * absent or 0 = off (the original), else exactly `on`; its tensor must not be
+ * present when the key says off. */
+static int read_optional_part(const gguf_ctx *g, const char *key, int on, const char *tensor, int *out, char *err) {
+    *out = 0;
+    if (gguf_key_type(g, key) >= 0) {
+        uint32_t v;
+        if (gguf_get_u32(g, key, &v, err)) return -1;
+        if (v != 0 && v != (uint32_t)on) return gm_fail(err, "%s = %u (0 or %d expected)", key, v, on);
+        *out = (int)v;
+    }
+    if (!*out && gguf_find_tensor(g, tensor)) return gm_fail(err, "has %s but %s is 0 or absent", tensor, key);
+    return 0;
+}
+
 gm_model *gm_model_load(const char *path, char *err) {
     gguf_ctx *g = gguf_open(path, err);
     if (!g) return NULL;
@@ -399,18 +442,11 @@ gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
     float dr;
     if (gguf_key_type(g, "getmusic.dropout") >= 0 && gguf_get_f32(g, "getmusic.dropout", &dr, NULL) == 0 && dr >= 0 && dr < 1)
         p->dropout = dr;
-    p->token_features = 0; /* absent: the original architecture */
-    if (gguf_key_type(g, "getmusic.token_features") >= 0) {
-        uint32_t tf;
-        if (gguf_get_u32(g, "getmusic.token_features", &tf, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
-        if (tf != 0 && tf != GM_TOKEN_FEATURES) {
-            gm_fail(err, "%s: getmusic.token_features = %u (0 or %d expected)", path, tf, GM_TOKEN_FEATURES);
-            goto fail;
-        }
-        p->token_features = (int)tf;
-    }
-    if (!p->token_features && gguf_find_tensor(g, "embeddings.pitch_embeddings.weight")) {
-        gm_fail(err, "%s: has embeddings.pitch_embeddings.weight but getmusic.token_features is 0 or absent", path);
+    if (read_optional_part(g, "getmusic.token_features", GM_TOKEN_FEATURES, "embeddings.pitch_embeddings.weight",
+                           &p->token_features, e2) ||
+        read_optional_part(g, "getmusic.bar_positions", GM_BAR_POSITIONS, "embeddings.bar_position_embeddings.weight",
+                           &p->bar_positions, e2)) {
+        gm_fail(err, "%s: %s", path, e2);
         goto fail;
     }
     if (read_layout(g, &m->layout, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }

@@ -285,6 +285,14 @@ int gm_barmap_bar_of_col(const gm_barmap *bm, int col) {
     return lo;
 }
 
+void gm_barmap_positions(const gm_barmap *bm, uint8_t *pos, int max_pos) {
+    for (int b = 0; b < bm->n_bars; b++)
+        for (int j = bm->bar_col[b]; j < bm->bar_col[b + 1]; j++) {
+            int k = j - bm->bar_col[b];
+            pos[j] = (uint8_t)(k < max_pos ? k : max_pos - 1);
+        }
+}
+
 /* Column of a tick, nearest grid step, in [0, n_cols] (n_cols = the end). */
 static int64_t tick_to_col_unclamped(const gm_barmap *bm, int64_t tick) {
     if (tick <= 0) return 0;

@@ -77,6 +77,7 @@ typedef struct {
     int B, R, W, V;
     int32_t *x0, *xt, *y, *t;   /* (B, R, W) ×2, (B, W, R), (B) */
     uint8_t *cond;              /* (B, R, W) */
+    uint8_t *bar_pos;           /* (B, W) bar positions of each sample's segment */
     float *wt, *wi, *ri, *nll;  /* (B, W, R) */
     float *pt;                  /* (B) */
     double *lb;                 /* (B) */
@@ -96,7 +97,7 @@ static void trainer_free(trainer *tr) {
     free(tr->valid_idx);
     free(tr->perm);
     free(tr->drum_pool);
-    free(tr->x0); free(tr->xt); free(tr->y); free(tr->t); free(tr->cond);
+    free(tr->x0); free(tr->xt); free(tr->y); free(tr->t); free(tr->cond); free(tr->bar_pos);
     free(tr->wt); free(tr->wi); free(tr->ri); free(tr->nll); free(tr->pt); free(tr->lb);
     if (tr->log) fclose(tr->log);
 }
@@ -177,6 +178,7 @@ static void make_sample(trainer *tr, uint32_t seg, int b, uint64_t *rng) {
     uint8_t *cond = tr->cond + (size_t)b * R * W;
     const uint16_t *src = tr->corpus.tokens + (size_t)seg * R * W;
     for (int i = 0; i < R * W; i++) x0[i] = src[i];
+    memcpy(tr->bar_pos + (size_t)b * W, tr->corpus.seg_pos + (size_t)seg * W, (size_t)W);
     if (tr->mix.drum_overlay > 0 && tr->n_drum_pool && gd_rng_uniform(rng) < tr->mix.drum_overlay)
         overlay_drums(tr, x0, rng);
     int present[GM_MAX_CLASSES], np = 0, lead_present = 0;
@@ -359,7 +361,7 @@ static double validate(trainer *tr, char *err) {
         uint32_t segs[256];
         for (int b = 0; b < B; b++) segs[b] = tr->valid_idx[(size_t)(a + b) * tr->n_valid / n];
         make_batch(tr, segs, B, base, a, 1); /* uniform t from a fixed generator */
-        if (gd_forward(tr->net, tr->xt, tr->cond, tr->t, B, tr->W, 0, err)) { swap_ema(tr); tr->mix = mix; return NAN; }
+        if (gd_forward(tr->net, tr->xt, tr->cond, tr->bar_pos, tr->t, B, tr->W, 0, err)) { swap_ema(tr); tr->mix = mix; return NAN; }
         gd_loss_backward(tr->net, tr->y, tr->wt, tr->wi, tr->ri, NULL, tr->nll, 0);
         gd_sample_losses(tr->lb, tr->nll, tr->wt, tr->wi, tr->ri, B, tr->R, tr->W);
         for (int b = 0; b < B; b++) { sum += tr->lb[b] * tr->pt[b]; count++; }
@@ -432,6 +434,10 @@ int gm_train(const gm_train_params *pp, char *err) {
     } else {
         if (p->init) {
             if (!(tr.model = gm_model_load(p->init, err))) goto out;
+            /* Bar positions asked for over a model without them: a zero table, so the
+             * continued model starts out computing exactly what it did. */
+            if (p->sizes.bar_positions && !gm_model_sizes(tr.model).bar_positions &&
+                gm_model_add_bar_positions(tr.model, err)) goto out;
             if (!vocab_equal(gm_model_vocab(tr.model), tr.corpus.vocab) ||
                 gm_layout_rows(gm_model_layout(tr.model)) != tr.R) {
                 gm_fail(err, "--init %s: its vocabulary (%d tokens, %d rows) does not fit the corpus' (%d tokens, %d rows);"
@@ -464,9 +470,9 @@ int gm_train(const gm_train_params *pp, char *err) {
     tr.B = p->batch;
     size_t nc = (size_t)tr.B * tr.R * tr.W;
     tr.x0 = malloc(nc * 4); tr.xt = malloc(nc * 4); tr.y = malloc(nc * 4); tr.t = malloc((size_t)tr.B * 4);
-    tr.cond = malloc(nc); tr.wt = malloc(nc * 4); tr.wi = malloc(nc * 4); tr.ri = malloc(nc * 4); tr.nll = malloc(nc * 4);
+    tr.cond = malloc(nc); tr.bar_pos = malloc((size_t)tr.B * tr.W); tr.wt = malloc(nc * 4); tr.wi = malloc(nc * 4); tr.ri = malloc(nc * 4); tr.nll = malloc(nc * 4);
     tr.pt = malloc((size_t)tr.B * 4); tr.lb = malloc((size_t)tr.B * sizeof(double));
-    if (!tr.x0 || !tr.xt || !tr.y || !tr.t || !tr.cond || !tr.wt || !tr.wi || !tr.ri || !tr.nll || !tr.pt || !tr.lb) {
+    if (!tr.x0 || !tr.xt || !tr.y || !tr.t || !tr.cond || !tr.bar_pos || !tr.wt || !tr.wi || !tr.ri || !tr.nll || !tr.pt || !tr.lb) {
         gm_fail(err, "out of memory for a batch of %d", tr.B);
         goto out;
     }
@@ -497,7 +503,7 @@ int gm_train(const gm_train_params *pp, char *err) {
                 }
             uint64_t base = gd_rng_next(&tr.rng); /* the same on every rank */
             make_batch(&tr, segs, tr.B, base, p->rank * tr.B, 0);
-            if (gd_forward(tr.net, tr.xt, tr.cond, tr.t, tr.B, tr.W, 1, err)) goto out;
+            if (gd_forward(tr.net, tr.xt, tr.cond, tr.bar_pos, tr.t, tr.B, tr.W, 1, err)) goto out;
             gd_loss_backward(tr.net, tr.y, tr.wt, tr.wi, tr.ri, NULL, tr.nll, 1);
             gd_sample_losses(tr.lb, tr.nll, tr.wt, tr.wi, tr.ri, tr.B, tr.R, tr.W);
             /* Importance sampling sees every sample of the global batch, in

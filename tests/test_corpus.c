@@ -105,16 +105,18 @@ static void test_prepare_synthetic(void) {
     int empty = gm_vocab_empty(c.vocab), R = c.n_rows, W = c.window_cols;
     /* Songs are in path order: a, b (no segments left), c, drums. */
     CHECK(!strcmp(c.song_names[0], "a.mid") && !strcmp(c.song_names[3], "drums.MID"), "names %s %s", c.song_names[0], c.song_names[3]);
-    int counter_empty = 1, drums_only = 1;
+    int counter_empty = 1, drums_only = 1, pos_ok = 1;
     for (size_t s = 0; s < c.n_segments; s++) {
         const uint16_t *seg = c.tokens + s * R * W;
         CHECK(c.seg_col[s] % 16 == 0, "segment starts on a bar line");
+        for (int col = 0; col < W; col++) pos_ok &= c.seg_pos[s * W + col] == col % 16; /* 4/4, past the end too */
         for (int col = 0; col < W; col++) {
             if (c.seg_song[s] != 3 && (seg[2 * W + col] != empty || seg[3 * W + col] != empty)) counter_empty = 0;
             if (c.seg_song[s] == 3 && (seg[0 * W + col] != empty || seg[6 * W + col] == empty)) drums_only = 0;
         }
     }
     CHECK(counter_empty, "absent counter class is EMPTY");
+    CHECK(pos_ok, "bar positions of 4/4 segments are 0..15 from each bar line");
     CHECK(drums_only, "drum song: melodic rows EMPTY, drum rows present");
     /* The last window of a (bars 32-39 of 40) is full; c's window at bar 12
      * has 8 bars of music: nothing after the end but EMPTY. */
@@ -251,6 +253,12 @@ static void test_prepare_chord_labels(void) {
         spit(path, d, n);
         err[0] = 0;
         CHECK(gm_corpus_load(&c, out, err) != 0 && strstr(err, "version 1") && strstr(err, "prepare it again"), "v1: %s", err);
+    }
+    if (d && n > 12) { /* version 2 (no bar positions): refused the same way */
+        d[8] = 2;
+        spit(path, d, n);
+        err[0] = 0;
+        CHECK(gm_corpus_load(&c, out, err) != 0 && strstr(err, "version 2") && strstr(err, "prepare it again"), "v2: %s", err);
     }
     free(d);
 

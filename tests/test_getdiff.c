@@ -100,11 +100,15 @@ static void test_golden_file(const char *path) {
     CHECK(ce && ce->n == 10, "config entry");
     if (!ce || ce->n != 10) { golden_free(&g); return; }
     int32_t *cf = ce->data;
-    entry *eP = find(&g, "P"), *efeat = find(&g, "feat");
-    int P = eP ? ((int32_t *)eP->data)[0] : 0;
+    entry *eP = find(&g, "P"), *efeat = find(&g, "feat"), *eQ = find(&g, "Q"), *epos = find(&g, "pos");
+    int P = eP ? ((int32_t *)eP->data)[0] : 0, Q = eQ ? ((int32_t *)eQ->data)[0] : 0;
     gd_config cfg = {.R = cf[0], .V = cf[1], .E = cf[2], .H = cf[3], .NL = cf[4], .NH = cf[5], .F = cf[6],
-                     .max_cols = cf[7], .T = cf[9], .dropout = 0.0f, .P = P};
+                     .max_cols = cf[7], .T = cf[9], .dropout = 0.0f, .P = P, .Q = Q};
     int L = cf[7], B = cf[8], R = cf[0], V = cf[1];
+    uint8_t pos[64 * 64]; /* (B, L) bar positions (golden_pos.bin) */
+    CHECK(!Q || (epos && epos->n == (size_t)B * L && epos->n <= sizeof pos), "pos entry (B, L)");
+    if (Q && (!epos || epos->n != (size_t)B * L || epos->n > sizeof pos)) { golden_free(&g); return; }
+    for (int i = 0; Q && i < B * L; i++) pos[i] = (uint8_t)((int32_t *)epos->data)[i];
     char err[GM_ERR_SIZE] = "";
     gd_model *m = gd_model_new(&cfg, err);
     CHECK(m != NULL, "model: %s", err);
@@ -152,7 +156,7 @@ static void test_golden_file(const char *path) {
     gd_schedule_init(&sch, cfg.T);
 
     gd_zero_grads(m);
-    CHECK(gd_forward(m, xt, cond, t, B, L, 1, err) == 0, "forward: %s", err);
+    CHECK(gd_forward(m, xt, cond, Q ? pos : NULL, t, B, L, 1, err) == 0, "forward: %s", err);
     gd_loss_weights(y, wt, wi, ri, x0, xt, cond, t, pt, B, R, L, V, &sch);
     double loss = gd_loss_backward(m, y, wt, wi, ri, logits, NULL, 1);
     /* ours (B, L, R, V) → the reference's (B, R, L, V) */
@@ -161,8 +165,8 @@ static void test_golden_file(const char *path) {
             for (int r = 0; r < R; r++)
                 memcpy(logits_brl + (((size_t)b * R + r) * L + l) * V, logits + (((size_t)b * L + l) * R + r) * V,
                        (size_t)V * sizeof(float));
-    fprintf(stderr, "%s (R=%d V=%d E=%d H=%d layers=%d heads=%d F=%d L=%d B=%d P=%d): worst errors\n", path, R, V,
-            cfg.E, cfg.H, cfg.NL, cfg.NH, cfg.F, L, B, P);
+    fprintf(stderr, "%s (R=%d V=%d E=%d H=%d layers=%d heads=%d F=%d L=%d B=%d P=%d Q=%d): worst errors\n", path, R,
+            V, cfg.E, cfg.H, cfg.NL, cfg.NH, cfg.F, L, B, P, Q);
     compare("logits", logits_brl, elog->data, ncell * (size_t)V, 1e-4);
     float lf = (float)loss;
     compare("loss", &lf, eloss->data, 1, 1e-5);
@@ -180,7 +184,7 @@ static void test_golden_file(const char *path) {
     float losses[10];
     for (int s = 0; s < 10; s++) {
         gd_zero_grads(m);
-        gd_forward(m, xt, cond, t, B, L, 1, err);
+        gd_forward(m, xt, cond, Q ? pos : NULL, t, B, L, 1, err);
         losses[s] = (float)gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 1);
         gd_adamw_step(m, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1);
     }
@@ -195,6 +199,7 @@ static void test_golden_file(const char *path) {
 static void test_golden(void) {
     test_golden_file("dev/golden.bin");
     test_golden_file("dev/golden_feat.bin");
+    test_golden_file("dev/golden_pos.bin");
 }
 
 /* ======================================================================== */
@@ -287,7 +292,7 @@ static void test_sampler(void) {
     gd_sample_params sp = gd_sample_default_params();
     sp.steps = 20;
     sp.seed = 42;
-    CHECK(gd_sample(m, x, cond, L, lo, hi, pad, &sp, err) == 0, "sample: %s", err);
+    CHECK(gd_sample(m, x, cond, NULL, L, lo, hi, pad, &sp, err) == 0, "sample: %s", err);
     int bad = 0, left = 0;
     for (int i = 0; i < R * L; i++) {
         int r = i / L;
@@ -298,10 +303,10 @@ static void test_sampler(void) {
     }
     CHECK(!left, "every MASK filled (%d left)", left);
     CHECK(!bad, "generated tokens in their row's range, the rest untouched (%d bad)", bad);
-    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0 && !memcmp(x, x2, sizeof x), "same seed, same output");
+    CHECK(gd_sample(m, x2, cond, NULL, L, lo, hi, pad, &sp, err) == 0 && !memcmp(x, x2, sizeof x), "same seed, same output");
     memcpy(x2, orig, sizeof x);
     sp.seed = 43;
-    gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err);
+    gd_sample(m, x2, cond, NULL, L, lo, hi, pad, &sp, err);
     CHECK(memcmp(x, x2, sizeof x) != 0, "another seed, another output");
     /* top-k 1 in one step (t = 0, one forward) is greedy: every MASK cell gets
      * its row's most likely allowed token, whatever the seed. */
@@ -309,9 +314,9 @@ static void test_sampler(void) {
     sp.steps = 1;
     sp.top_k = 1;
     sp.seed = 99;
-    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0, "top-k 1: %s", err);
+    CHECK(gd_sample(m, x2, cond, NULL, L, lo, hi, pad, &sp, err) == 0, "top-k 1: %s", err);
     int32_t t0 = 0;
-    gd_forward(m, orig, cond, &t0, 1, L, 0, err);
+    gd_forward(m, orig, cond, NULL, &t0, 1, L, 0, err);
     float *pr = malloc((size_t)R * L * V * sizeof *pr); /* (L, R, V) */
     gd_probs(m, pr);
     int greedy = 1;
@@ -328,12 +333,12 @@ static void test_sampler(void) {
     sp.top_k = 0;
     memcpy(x2, orig, sizeof x);
     sp.steps = 1; /* one step fills everything at t = 0 */
-    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) == 0, "1 step");
+    CHECK(gd_sample(m, x2, cond, NULL, L, lo, hi, pad, &sp, err) == 0, "1 step");
     sp.steps = 0;
-    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) != 0 && err[0], "0 steps refused");
+    CHECK(gd_sample(m, x2, cond, NULL, L, lo, hi, pad, &sp, err) != 0 && err[0], "0 steps refused");
     sp.steps = 10;
     sp.temperature = 0;
-    CHECK(gd_sample(m, x2, cond, L, lo, hi, pad, &sp, err) != 0 && err[0], "temperature 0 refused");
+    CHECK(gd_sample(m, x2, cond, NULL, L, lo, hi, pad, &sp, err) != 0 && err[0], "temperature 0 refused");
     gd_model_free(m);
 }
 
@@ -448,20 +453,84 @@ static void test_model_file(void) {
     gm_vocab_free(v);
 }
 
-/* p(token) of every cell for one forward of a fixed batch. */
+/* p(token) of every cell for one forward of a fixed batch (bar positions:
+ * bars of 12 columns, for a model that takes them). */
 static float *probs_of(gd_model *net, char *err) {
     const gd_config *c = gd_model_config(net);
     enum { L = 16 };
     int32_t x[64 * L], t = 40;
-    uint8_t cond[64 * L];
+    uint8_t cond[64 * L], pos[L];
+    for (int l = 0; l < L; l++) pos[l] = (uint8_t)(l % 12);
     for (int i = 0; i < c->R * L; i++) {
         x[i] = i % 3 ? (int32_t)((i * 7) % c->V) : c->V + 1; /* tokens and MASK */
         cond[i] = (uint8_t)(i % 2);
     }
-    if (gd_forward(net, x, cond, &t, 1, L, 0, err)) return NULL;
+    if (gd_forward(net, x, cond, pos, &t, 1, L, 0, err)) return NULL;
     float *p = malloc((size_t)c->R * L * c->V * sizeof *p);
     if (p) gd_probs(net, p);
     return p;
+}
+
+static float max_abs_diff(const float *a, const float *b, size_t n) {
+    float d = 0;
+    for (size_t i = 0; i < n; i++) d = fmaxf(d, fabsf(a[i] - b[i]));
+    return d;
+}
+
+/* Bar positions (dev/MODEL.md): saved and loaded; required and range-checked
+ * by the forward; added to a plain model as a zero table, it computes what it
+ * did, and a non-zero table makes the position matter. */
+static void test_model_bar_positions(void) {
+    char err[GM_ERR_SIZE] = "";
+    gm_layout l;
+    gm_layout_preset(&l, "default", err);
+    gm_vocab *v = small_vocab(&l, err);
+    if (!v) { CHECK(0, "%s", err); return; }
+    gm_model_params p = {.embd = 8, .hidden = 16, .layers = 2, .heads = 2, .ffn = 24, .max_cols = 64,
+                         .diffusion_steps = 100, .dropout = 0.1f, .bar_positions = GM_BAR_POSITIONS};
+    gm_model *m = gm_model_new(&p, &l, v, 7, err);
+    CHECK(m && gd_model_find(gm_model_net(m), "embeddings.bar_position_embeddings.weight"), "new: %s", err);
+    if (!m) { gm_vocab_free(v); return; }
+    const gd_config *c = gd_model_config(gm_model_net(m));
+    size_t n = (size_t)c->R * 16 * c->V;
+    float *p1 = probs_of(gm_model_net(m), err);
+    char dir[] = "/tmp/gm_test_bpos_XXXXXX", path[256], bad[256];
+    gm_model *m2 = NULL;
+    if (!save_reload(m, dir, path, bad, sizeof path, &m2, err) && m2) {
+        float *p2 = probs_of(gm_model_net(m2), err);
+        CHECK(gm_model_sizes(m2).bar_positions == GM_BAR_POSITIONS && p1 && p2 && max_abs_diff(p1, p2, n) == 0,
+              "bar positions survive save and load");
+        free(p2);
+        gm_model_free(m2);
+        unlink(path);
+        rmdir(dir);
+    }
+    int32_t x[64 * 4] = {0}, t = 3;
+    uint8_t cond[64 * 4] = {0}, pos[4] = {0, 1, 2, GM_BAR_POSITIONS};
+    CHECK(gd_forward(gm_model_net(m), x, cond, NULL, &t, 1, 4, 0, err) != 0 && strstr(err, "position"), "no positions: %s", err);
+    CHECK(gd_forward(gm_model_net(m), x, cond, pos, &t, 1, 4, 0, err) != 0 && strstr(err, "position"), "position 32: %s", err);
+    p.bar_positions = 5;
+    CHECK(gm_model_new(&p, &l, v, 7, err) == NULL && err[0], "5 bar positions refused: %s", err);
+
+    p.bar_positions = 0;
+    gm_model *plain = gm_model_new(&p, &l, v, 7, err);
+    float *q0 = plain ? probs_of(gm_model_net(plain), err) : NULL;
+    CHECK(plain && gm_model_add_bar_positions(plain, err) == 0 && gm_model_sizes(plain).bar_positions == GM_BAR_POSITIONS,
+          "add bar positions: %s", err);
+    float *q1 = plain ? probs_of(gm_model_net(plain), err) : NULL;
+    CHECK(q0 && q1 && max_abs_diff(q0, q1, n) == 0, "a zero table: the same probabilities");
+    const gd_tensor *bt = plain ? gd_model_find(gm_model_net(plain), "embeddings.bar_position_embeddings.weight") : NULL;
+    if (bt) {
+        float *w = gd_model_params(gm_model_net(plain)) + bt->offset;
+        for (size_t i = 0; i < bt->n; i++) w[i] = (float)(i % 7) * 0.3f - 0.9f;
+        float *q2 = probs_of(gm_model_net(plain), err);
+        CHECK(q2 && max_abs_diff(q0, q2, n) > 1e-6, "a non-zero table moves the probabilities (%g)", q2 ? max_abs_diff(q0, q2, n) : 0.0f);
+        free(q2);
+    }
+    free(p1); free(q0); free(q1);
+    gm_model_free(plain);
+    gm_model_free(m);
+    gm_vocab_free(v);
 }
 
 /* A model with token features: membership from the vocabulary, save → load
@@ -584,9 +653,10 @@ static void test_shipped_model(void) {
     const gd_config *c = gd_model_config(net);
     enum { L = 32 };
     int32_t x[14 * L], t = 50;
-    uint8_t cond[14 * L];
+    uint8_t cond[14 * L], pos[L];
     for (int i = 0; i < c->R * L; i++) { x[i] = c->V + 1; cond[i] = 0; }
-    CHECK(gd_forward(net, x, cond, &t, 1, L, 0, err) == 0, "forward: %s", err);
+    for (int i = 0; i < L; i++) pos[i] = (uint8_t)(i % 16);
+    CHECK(gd_forward(net, x, cond, pos, &t, 1, L, 0, err) == 0, "forward: %s", err);
     float *p = malloc((size_t)c->R * L * c->V * sizeof *p);
     gd_probs(net, p);
     double sum = 0;
@@ -604,5 +674,6 @@ int main(void) {
     test_sampler();
     test_model_file();
     test_model_features();
+    test_model_bar_positions();
     return test_done("test_getdiff");
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test_python_train.sh — the PyTorch trainer (python/train.py) on a CPU:
 #  - a few steps on a tiny corpus write a GGUF file that C loads, and C's
-#    probabilities for a fixed input equal PyTorch's (also with token features);
+#    probabilities for a fixed input equal PyTorch's (also with token features,
+#    and with bar positions);
+#  - --init from a model without bar positions, with --bar-positions: the table
+#    starts at zero, so the continued model computes what its origin did;
 #  - the trainer's loss and gradients on a fixed batch equal the reference's
 #    (dev/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
 #  - the task mix draws chords, single tracks, the accompaniment task and t
@@ -29,7 +32,7 @@ cp examples/melody.mid "$tmp/in/a.mid"
 "$GM" prepare "$tmp/in" -o "$tmp/c" --window 64 --hop 32 --valid-percent 0 --quiet >/dev/null 2>&1 && ok || bad "prepare tiny corpus"
 
 # --- GGUF out, C in: the same probabilities ---------------------------------
-for feat in "" "--token-features"; do
+for feat in "" "--token-features" "--bar-positions"; do
   if "$PY" python/train.py "$tmp/c" -o "$tmp/m.gguf" $SMALL --steps 4 $feat 2>"$tmp/err"; then ok; else bad "train.py 4 steps $feat: $(cat "$tmp/err")"; fi
   [ -s "$tmp/m.gguf" ] && [ -s "$tmp/m.gguf.pt" ] && [ -s "$tmp/m.gguf.log.jsonl" ] && ok || bad "outputs missing $feat"
   if [ -x "$TOOL" ]; then
@@ -40,7 +43,8 @@ import model as M
 d = sys.argv[1]
 g = M.gguf_py.GGUFReader(d + "/m.gguf")
 cfg = M.config_from_gguf(g); cfg.dropout = 0.0
-assert cfg.P == (280 if sys.argv[2] else 0), ("token features in the file", cfg.P, sys.argv[2])
+assert cfg.P == (280 if sys.argv[2] == "--token-features" else 0), ("token features in the file", cfg.P, sys.argv[2])
+assert cfg.Q == (32 if sys.argv[2] == "--bar-positions" else 0), ("bar positions in the file", cfg.Q, sys.argv[2])
 feat = None
 if cfg.P:
     p, dr = g.kv["getmusic.layout.prefixes"], g.kv["getmusic.layout.is_drum"]
@@ -52,10 +56,11 @@ B, L = 2, 40
 x = torch.randint(0, cfg.V + 2, (B, cfg.R, L), generator=gen)
 cond = torch.randint(0, 2, (B, cfg.R, L), generator=gen)
 t = torch.tensor([0, 71])
+pos = torch.randint(0, 32, (B, L), generator=gen) if cfg.Q else None
 with torch.no_grad():
-    torch.softmax(m(x, cond, t), -1).numpy().astype("float32").tofile(d + "/want.bin")
+    torch.softmax(m(x, cond, t, pos), -1).numpy().astype("float32").tofile(d + "/want.bin")
 open(d + "/in.bin", "wb").write(struct.pack("<2i", B, L) + x.int().numpy().tobytes() + cond.int().numpy().tobytes()
-                                + t.int().numpy().tobytes())
+                                + t.int().numpy().tobytes() + (pos.int().numpy().tobytes() if cfg.Q else b""))
 EOF
     "$PY" - "$tmp" "$feat" <<'EOF' && ok || bad "C probabilities differ from PyTorch's $feat"
 import sys, numpy as np
@@ -68,6 +73,26 @@ EOF
     echo "  (tool_probs not built: C check skipped)" >&2
   fi
 done
+
+# --- --init a plain model with --bar-positions: a zero table, the same model --
+"$PY" python/train.py "$tmp/c" -o "$tmp/plain.gguf" $SMALL --steps 2 2>"$tmp/err" &&
+"$PY" python/train.py "$tmp/c" -o "$tmp/bp.gguf" $SMALL --steps 1 --init "$tmp/plain.gguf" --bar-positions 2>>"$tmp/err" &&
+"$PY" - "$tmp" <<'EOF' 2>>"$tmp/err" && ok || bad "--init with --bar-positions: $(cat "$tmp/err")"
+import sys, torch
+sys.path.insert(0, "python")
+import model as M
+d = sys.argv[1]
+g0, g1 = M.gguf_py.GGUFReader(d + "/plain.gguf"), M.gguf_py.GGUFReader(d + "/bp.gguf")
+c0, c1 = M.config_from_gguf(g0), M.config_from_gguf(g1)
+assert c0.Q == 0 and c1.Q == 32, (c0.Q, c1.Q)
+m0 = M.GETDiffFast(c0).eval(); M.load_gguf_weights(m0, g0, "plain.gguf")
+m1 = M.GETDiffFast(c1).eval(); M.load_gguf_weights(m1, g0, "plain.gguf")    # what --init builds, before any step
+assert float(m1.embeddings.bar_position_embeddings.weight.abs().max()) == 0.0
+x = torch.randint(0, c0.V + 2, (1, c0.R, 20)); cond = torch.zeros_like(x); t = torch.tensor([50])
+with torch.no_grad():
+    d01 = float((m0(x, cond, t) - m1(x, cond, t, torch.randint(0, 32, (1, 20)))).abs().max())
+assert d01 == 0.0, d01
+EOF
 
 # --- the loss of a fixed batch: trainer == reference -------------------------
 "$PY" - <<'EOF' 2>"$tmp/err" && ok || bad "trainer loss differs from the reference: $(cat "$tmp/err")"

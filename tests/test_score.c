@@ -32,6 +32,13 @@ static void test_barmap_metres(void) {
     }
     CHECK(gm_barmap_bar_of_col(&bm, 43) == 2 && gm_barmap_bar_of_col(&bm, 44) == 3, "bar of col");
     CHECK(gm_barmap_bar_of_tick(&bm, t68) == 4, "bar of tick");
+    /* bar positions: 0.. from each bar line (the cut 6/8 bar has 6 columns), clipped at max_pos − 1 */
+    uint8_t pos[90];
+    gm_barmap_positions(&bm, pos, 32);
+    CHECK(pos[0] == 0 && pos[15] == 15 && pos[16] == 0 && pos[43] == 11 && pos[44] == 0 && pos[67] == 11 &&
+          pos[68] == 0 && pos[73] == 5 && pos[74] == 0 && pos[89] == 15, "bar positions");
+    gm_barmap_positions(&bm, pos, 8);
+    CHECK(pos[7] == 7 && pos[8] == 7 && pos[15] == 7 && pos[16] == 0, "bar positions clipped");
     gm_barmap_free(&bm);
     gm_score_free(&s);
 

@@ -43,9 +43,10 @@ static int info_model(const char *path, int json) {
         printf("{\"model\": ");
         json_str(path);
         printf(", \"parameters\": %zu, \"embd\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"ffn\": %d, "
-               "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"vocab_size\": %d, \"layout\": ",
+               "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"bar_positions\": %d, "
+               "\"vocab_size\": %d, \"layout\": ",
                gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
-               s.token_features, gm_vocab_size(v));
+               s.token_features, s.bar_positions, gm_vocab_size(v));
         json_str(l->name);
         printf(", \"classes\": [");
         for (int c = 0; c < l->n_classes; c++) {
@@ -62,6 +63,7 @@ static int info_model(const char *path, int json) {
                s.max_cols, s.diffusion_steps);
         if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
         else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
+        if (s.bar_positions) printf("bars      each column's position in its bar is an input (%d positions)\n", s.bar_positions);
         printf("layout    %s:", l->name);
         for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
         printf("\nsource    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
@@ -346,6 +348,8 @@ static void usage_train(FILE *f) {
             "  --token-features     a new model gets pitch-factorised token embeddings: each token's\n"
             "                       vector adds its pitches' (drum keys', chord root's, chord tones')\n"
             "                       vectors (dev/MODEL.md); --init and --resume keep the model's setting\n"
+            "  --bar-positions      the model sees each column's position in its bar (dev/MODEL.md);\n"
+            "                       with --init from a model without them they start at zero\n"
             "  --chord-given P      P(chords given) in the original task mix (0.25)\n"
             "  --accomp P           P(accompaniment task: lead and chords given, the rest targets) (0)\n"
             "  --drum-overlay P     P(a Groove drum part laid into a drum-less segment) (0)\n"
@@ -387,6 +391,7 @@ static int cmd_train(int argc, char **argv, int rank, int world) {
         else if (!strcmp(a, "--init")) { if (!val) status = die(EXIT_USAGE, "--init needs a model file"); p.init = val; i++; }
         else if (!strcmp(a, "--resume")) p.resume = 1;
         else if (!strcmp(a, "--token-features")) p.sizes.token_features = GM_TOKEN_FEATURES;
+        else if (!strcmp(a, "--bar-positions")) p.sizes.bar_positions = GM_BAR_POSITIONS;
         else if (!strcmp(a, "--quiet")) quiet = 1;
         INT_OPT("--steps", 1, 100000000, p.steps)
         INT_OPT("--stop-after", 1, 100000000, p.stop_after)
