@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             double t0 = now();
             gd_zero_grads(m);
-            gd_forward(m, xt, cond, t, B, L, 1, err);
+            gd_forward(m, xt, cond, NULL, t, B, L, 1, err);
             double t1 = now();
             gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 0);
             double t2 = now();
@@ -142,11 +142,11 @@ int main(int argc, char **argv) {
         double t0 = now();
         if (train) {
             gd_zero_grads(m);
-            gd_forward(m, xt, cond, t, B, L, 1, err);
+            gd_forward(m, xt, cond, NULL, t, B, L, 1, err);
             loss = gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 1);
             gd_adamw_step(m, 1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, k + 1);
         } else {
-            gd_forward(m, xt, cond, t, 1, L, 0, err);
+            gd_forward(m, xt, cond, NULL, t, 1, L, 0, err);
             gd_probs(m, probs);
         }
         double dt = now() - t0;

@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
     }
     float *rows = malloc((size_t)256 * E * sizeof *rows), *probs = malloc((size_t)256 * V * sizeof *probs);
     if (!rows || !probs) return die("out of memory", NULL);
-    if (gd_forward(net, x, cond, &probe_t, 1, L, 0, err)) return die("forward", err);
+    if (gd_forward(net, x, cond, NULL, &probe_t, 1, L, 0, err)) return die("forward", err);
     const float *cells = gd_model_cells(net); /* (L, R, E) */
     const gd_params *pp = gd_model_p(net);
     for (int j = 0; j < np; j++)
@@ -198,7 +198,7 @@ int main(int argc, char **argv) {
     double forward_s = 1e30;
     for (int k = 0; k < (original ? 2 : 3); k++) {
         double t0 = now();
-        gd_forward(net, x, cond, &probe_t, 1, L, 0, err);
+        gd_forward(net, x, cond, NULL, &probe_t, 1, L, 0, err);
         double dt = now() - t0;
         if (dt < forward_s) forward_s = dt;
     }
@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
     sp.seed = seed;
     sp.temperature = temperature;
     double t0 = now();
-    if (gd_sample(net, x, cond, L, lo, hi, pad, &sp, err)) return die("sample", err);
+    if (gd_sample(net, x, cond, NULL, L, lo, hi, pad, &sp, err)) return die("sample", err);
     double seconds = now() - t0;
     int left = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
