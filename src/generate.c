@@ -146,333 +146,392 @@ static int free_channel(const gm_score *s) {
 }
 
 /* ======================================================================== */
-/* gm_generate                                                               */
+/* gm_generate: one job, its steps in order                                  */
 /* ======================================================================== */
 
-int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, gm_score *out,
-                gm_generate_report *rep, char *err) {
-    gm_generate_params p = pp ? *pp : gm_generate_default_params();
-    if (rep) memset(rep, 0, sizeof *rep);
-    if (!m) return gm_fail(err, "no model");
-    const gm_layout *l = gm_model_layout(m);
-    const gm_vocab *v = gm_model_vocab(m);
-    const gm_model_params mp = gm_model_sizes(m);
-    const int nc = l->n_classes, R = gm_layout_rows(l);
-    const int EMPTY = gm_vocab_empty(v), MASK = gm_vocab_mask(v), PAD = gm_vocab_pad(v);
-    const int F = gm_model_chord_frames(m); /* chords per bar, as the model was trained */
-    const int Fg = p.chord_frames_per_bar > 0 ? p.chord_frames_per_bar : 1; /* of the given chords */
+/* Everything one call works on. Scores and arrays are owned by the job and
+ * released by job_free (zeroed storage frees as nothing). */
+typedef struct {
+    gm_model *m;
+    const gm_layout *l;
+    const gm_vocab *v;
+    gm_generate_params p;
+    int nc, R, EMPTY, MASK, PAD;
+    int F, Fg;              /* chords per bar: the model's, the given chords' */
+    int W, ctx;             /* window columns, context columns before a later window's work */
+    /* the piece */
+    gm_score w;             /* the input as it will be: classes assigned, continuation's bars added */
+    gm_score c;             /* the model's view: in C, quantised to the grid */
+    gm_score dec;           /* the decoded grid (in C, then moved back) */
+    int have_w, have_c, have_dec;
+    gm_barmap bm0, bm;      /* of w (the input's bars) and of c (the grid's bars) */
+    int n0, n_bars;         /* bars of the input, bars of the grid */
+    gm_key key;
+    int shift;              /* semitones w was moved by to reach C */
+    uint32_t present, targets;   /* classes with notes; classes to write */
+    uint8_t *bar_masked;    /* [n_bars] 1 = the targets are written in this bar */
+    gm_chord *chords;       /* [n_bars·F] chord condition per frame, in C */
+    uint8_t *bar_has_chord; /* [n_bars] */
+    /* the grid and its sampling */
+    gm_grid g;              /* (R, L) tokens; target cells of masked bars = MASK */
+    uint8_t *cond;          /* [R·L] 1 = condition cell */
+    uint8_t *col_masked;    /* [L] 1 = a column with cells to write */
+    uint8_t *bar_pos;       /* [L] each column's position in its bar (models with bar positions) */
+    int *lo, *hi;           /* [R] each row's allowed token range */
+    uint8_t guide_rows[2 * GM_MAX_CLASSES + 2]; /* [R] rows blanked by chord guidance */
+    int n_win;
+    /* results */
+    size_t dropped, n_gen;
+} gen_job;
 
-    /* ---- requests that make no sense ---- */
-    if (nc > 32) return gm_fail(err, "layout has %d classes; at most 32 supported", nc);
-    if (p.targets >> nc) return gm_fail(err, "a target class is not in the model's layout '%s'", l->name);
-    if (p.steps < 1 || p.steps > mp.diffusion_steps) return gm_fail(err, "steps must be in 1..%d", mp.diffusion_steps);
-    if (!(p.temperature > 0) || !isfinite(p.temperature)) return gm_fail(err, "temperature must be a positive number");
-    if (p.top_k < 0) return gm_fail(err, "top-k must not be negative");
-    if (!(p.chord_guidance >= 0) || !isfinite(p.chord_guidance)) return gm_fail(err, "chord guidance must be a number >= 0");
-    if (p.chord_mode < GM_CHORDS_CONDITIONS || p.chord_mode > GM_CHORDS_NONE) return gm_fail(err, "unknown chord mode");
-    if (p.chord_mode == GM_CHORDS_GIVEN && (!p.chords || p.n_chords < 1)) return gm_fail(err, "no chords given");
-    if (Fg > GM_MAX_CHORD_FRAMES) return gm_fail(err, "%d chords per bar given; at most %d", Fg, GM_MAX_CHORD_FRAMES);
-    if (p.chord_mode == GM_CHORDS_GIVEN && p.n_chords % Fg)
-        return gm_fail(err, "%d chords do not make whole bars of %d", p.n_chords, Fg);
-    if (p.continue_bars < 0 || p.continue_bars > 100000) return gm_fail(err, "bars to continue must be in 0..100000");
-    if (p.n_ranges < 0 || (p.n_ranges > 0 && !p.ranges)) return gm_fail(err, "bad bar ranges");
-    if (p.n_ranges && p.continue_bars) return gm_fail(err, "infill bars or continue a piece, not both at once");
-    if (!in && p.continue_bars) return gm_fail(err, "nothing to continue: no input piece");
-    if (!in && (p.new_bars < 1 || p.new_bars > 100000)) return gm_fail(err, "a new piece needs 1..100000 bars");
-    int W = p.window_cols > 0 ? p.window_cols : mp.max_cols;
-    if (W > mp.max_cols) W = mp.max_cols;
-    if (W < 1) return gm_fail(err, "bad window size");
-    int ctx = p.context_cols > 0 ? p.context_cols : W / 4;
-    if (ctx > W / 2) ctx = W / 2;
-    for (int i = 0; i < p.n_chords && p.chord_mode == GM_CHORDS_GIVEN; i++)
-        if (p.chords[i].root < -1 || p.chords[i].root > 11 || p.chords[i].quality < -1 ||
-            p.chords[i].quality >= GM_N_QUALITIES || (p.chords[i].root < 0) != (p.chords[i].quality < 0))
+static int oom(char *err) { return gm_fail(err, "out of memory while generating"); }
+
+static void job_free(gen_job *j) {
+    if (j->have_w) gm_score_free(&j->w);
+    if (j->have_c) gm_score_free(&j->c);
+    if (j->have_dec) gm_score_free(&j->dec);
+    gm_barmap_free(&j->bm);
+    gm_barmap_free(&j->bm0);
+    gm_grid_free(&j->g);
+    free(j->bar_masked);
+    free(j->chords);
+    free(j->bar_has_chord);
+    free(j->cond);
+    free(j->col_masked);
+    free(j->bar_pos);
+    free(j->lo);
+    free(j->hi);
+}
+
+/* Requests that make no sense, refused before any work. */
+static int check_request(gen_job *j, const gm_score *in, char *err) {
+    const gm_generate_params *p = &j->p;
+    const gm_model_params mp = gm_model_sizes(j->m);
+    if (j->nc > 32) return gm_fail(err, "layout has %d classes; at most 32 supported", j->nc);
+    if (p->targets >> j->nc) return gm_fail(err, "a target class is not in the model's layout '%s'", j->l->name);
+    if (p->steps < 1 || p->steps > mp.diffusion_steps) return gm_fail(err, "steps must be in 1..%d", mp.diffusion_steps);
+    if (!(p->temperature > 0) || !isfinite(p->temperature)) return gm_fail(err, "temperature must be a positive number");
+    if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
+    if (!(p->chord_guidance >= 0) || !isfinite(p->chord_guidance)) return gm_fail(err, "chord guidance must be a number >= 0");
+    if (p->chord_mode < GM_CHORDS_CONDITIONS || p->chord_mode > GM_CHORDS_NONE) return gm_fail(err, "unknown chord mode");
+    if (p->chord_mode == GM_CHORDS_GIVEN && (!p->chords || p->n_chords < 1)) return gm_fail(err, "no chords given");
+    if (j->Fg > GM_MAX_CHORD_FRAMES) return gm_fail(err, "%d chords per bar given; at most %d", j->Fg, GM_MAX_CHORD_FRAMES);
+    if (p->chord_mode == GM_CHORDS_GIVEN && p->n_chords % j->Fg)
+        return gm_fail(err, "%d chords do not make whole bars of %d", p->n_chords, j->Fg);
+    if (p->continue_bars < 0 || p->continue_bars > 100000) return gm_fail(err, "bars to continue must be in 0..100000");
+    if (p->n_ranges < 0 || (p->n_ranges > 0 && !p->ranges)) return gm_fail(err, "bad bar ranges");
+    if (p->n_ranges && p->continue_bars) return gm_fail(err, "infill bars or continue a piece, not both at once");
+    if (!in && p->continue_bars) return gm_fail(err, "nothing to continue: no input piece");
+    if (!in && (p->new_bars < 1 || p->new_bars > 100000)) return gm_fail(err, "a new piece needs 1..100000 bars");
+    j->W = p->window_cols > 0 ? p->window_cols : mp.max_cols;
+    if (j->W > mp.max_cols) j->W = mp.max_cols;
+    if (j->W < 1) return gm_fail(err, "bad window size");
+    j->ctx = p->context_cols > 0 ? p->context_cols : j->W / 4;
+    if (j->ctx > j->W / 2) j->ctx = j->W / 2;
+    for (int i = 0; i < p->n_chords && p->chord_mode == GM_CHORDS_GIVEN; i++)
+        if (p->chords[i].root < -1 || p->chords[i].root > 11 || p->chords[i].quality < -1 ||
+            p->chords[i].quality >= GM_N_QUALITIES || (p->chords[i].root < 0) != (p->chords[i].quality < 0))
             return gm_fail(err, "chord %d is not a valid chord", i + 1);
+    return 0;
+}
 
-    int rc = -1;
-    gm_score w, c, cs, dec;
-    int have_w = 0, have_c = 0, have_cs = 0, have_dec = 0, have_out = 0;
-    gm_barmap bm = {0}, bm0 = {0};
-    gm_grid g = {0};
-    uint8_t *bar_masked = NULL, *col_masked = NULL, *cond = NULL, *bar_has_chord = NULL;
-    gm_chord *chords = NULL;
-    window *win = NULL;
-    int32_t *xs = NULL;
-    uint8_t *cs_cond = NULL;
-    uint8_t *bar_pos = NULL; /* [L] each column's position in its bar (for a model with bar positions) */
-    int *lo = NULL, *hi = NULL;
-    uint8_t guide_rows[2 * GM_MAX_CLASSES + 2] = {0};
-
-    /* ---- w: the piece as it will be, classes assigned ---- */
+/* w: the input (or an empty 4/4 piece of new_bars), classes assigned, with the
+ * continuation's bars in the metre of the last one; c: w in C on the grid,
+ * whose bar map (quantising may lengthen the piece by a bar) is the grid's. */
+static int build_piece(gen_job *j, const gm_score *in, char *err) {
     if (in) {
-        if (gm_score_copy(&w, in)) return gm_fail(err, "out of memory copying the input");
+        if (gm_score_copy(&j->w, in)) return gm_fail(err, "out of memory copying the input");
     } else {
-        gm_score_init(&w, 480);
-        if (gm_score_add_tempo(&w, 0, 500000) || gm_score_add_timesig(&w, 0, 4, 4)) {
-            gm_score_free(&w);
-            return gm_fail(err, "out of memory");
-        }
-        w.end_tick = (int64_t)p.new_bars * 4 * 480;
+        gm_score_init(&j->w, 480);
+        j->have_w = 1;
+        if (gm_score_add_tempo(&j->w, 0, 500000) || gm_score_add_timesig(&j->w, 0, 4, 4)) return oom(err);
+        j->w.end_tick = (int64_t)j->p.new_bars * 4 * 480;
     }
-    have_w = 1;
-    gm_score_sort(&w);
-    for (int i = 0; i < w.n_tracks; i++) w.tracks[i].cls = gm_layout_classify(l, &w.tracks[i]);
-    if (gm_barmap_build(&bm0, &w, GRID_SPQ, err)) goto out;
-    const int n0 = in ? bm0.n_bars : 0; /* bars of the input */
-    if (p.continue_bars > 0) {
-        /* New bars in the metre of the last one. */
-        int64_t tpq = w.ticks_per_quarter;
-        int64_t len = ((int64_t)bm0.bar_num[n0 - 1] * 4 * tpq + bm0.bar_den[n0 - 1] / 2) / bm0.bar_den[n0 - 1];
-        w.end_tick = bm0.bar_tick[n0] + len * p.continue_bars;
+    j->have_w = 1;
+    gm_score_sort(&j->w);
+    for (int i = 0; i < j->w.n_tracks; i++) j->w.tracks[i].cls = gm_layout_classify(j->l, &j->w.tracks[i]);
+    if (gm_barmap_build(&j->bm0, &j->w, GRID_SPQ, err)) return -1;
+    j->n0 = in ? j->bm0.n_bars : 0;
+    if (j->p.continue_bars > 0) {
+        const gm_barmap *b = &j->bm0;
+        int64_t tpq = j->w.ticks_per_quarter, n = j->n0;
+        int64_t len = ((int64_t)b->bar_num[n - 1] * 4 * tpq + b->bar_den[n - 1] / 2) / b->bar_den[n - 1];
+        j->w.end_tick = b->bar_tick[n] + len * j->p.continue_bars;
     }
-    /* c: the model's view, in C and on the grid; its bar map is the one the
-     * grid gets (quantising may lengthen the piece by a bar). */
-    gm_key key = gm_key_find(&w);
-    int shift = in ? gm_key_shift_to_c(key) : 0;
-    if (gm_score_copy(&c, &w)) goto oom;
-    have_c = 1;
-    gm_score_transpose(&c, shift);
-    if (gm_score_quantize(&c, GRID_SPQ, err)) goto out;
-    if (gm_barmap_build(&bm, &c, GRID_SPQ, err)) goto out;
-    const int n_bars = bm.n_bars;
+    j->key = gm_key_find(&j->w);
+    j->shift = in ? gm_key_shift_to_c(j->key) : 0;
+    if (gm_score_copy(&j->c, &j->w)) return oom(err);
+    j->have_c = 1;
+    gm_score_transpose(&j->c, j->shift);
+    if (gm_score_quantize(&j->c, GRID_SPQ, err) || gm_barmap_build(&j->bm, &j->c, GRID_SPQ, err)) return -1;
+    j->n_bars = j->bm.n_bars;
+    return 0;
+}
 
-    /* ---- which classes, which bars ---- */
-    uint32_t present = 0;
-    for (int i = 0; i < w.n_tracks; i++)
-        if (w.tracks[i].cls >= 0 && w.tracks[i].n_notes) present |= 1u << w.tracks[i].cls;
-    uint32_t targets = p.targets;
-    if (!targets) {
-        uint32_t all = nc == 32 ? 0xFFFFFFFFu : (1u << nc) - 1;
-        targets = p.continue_bars > 0 && present ? present : all & ~present;
-        if (!targets) {
-            gm_fail(err, "the input already has every track of the model; name the tracks to write");
-            goto out;
-        }
+/* Which classes to write (asked for, or by default the missing ones; for a
+ * continuation the present ones) and in which bars. */
+static int choose_targets_and_bars(gen_job *j, char *err) {
+    for (int i = 0; i < j->w.n_tracks; i++)
+        if (j->w.tracks[i].cls >= 0 && j->w.tracks[i].n_notes) j->present |= 1u << j->w.tracks[i].cls;
+    j->targets = j->p.targets;
+    if (!j->targets) {
+        uint32_t all = j->nc == 32 ? 0xFFFFFFFFu : (1u << j->nc) - 1;
+        j->targets = j->p.continue_bars > 0 && j->present ? j->present : all & ~j->present;
+        if (!j->targets) return gm_fail(err, "the input already has every track of the model; name the tracks to write");
     }
-    if (!(bar_masked = calloc((size_t)n_bars, 1))) goto oom;
-    if (p.n_ranges) {
-        for (int i = 0; i < p.n_ranges; i++) {
-            const gm_bar_range *r = &p.ranges[i];
-            if (r->first < 0 || r->last < r->first || r->last >= n_bars) {
-                gm_fail(err, "bars %d-%d are outside the piece (bars 1-%d)", r->first + 1, r->last + 1, n_bars);
-                goto out;
-            }
-            memset(bar_masked + r->first, 1, (size_t)(r->last - r->first + 1));
+    if (!(j->bar_masked = calloc((size_t)j->n_bars, 1))) return oom(err);
+    if (j->p.n_ranges) {
+        for (int i = 0; i < j->p.n_ranges; i++) {
+            const gm_bar_range *r = &j->p.ranges[i];
+            if (r->first < 0 || r->last < r->first || r->last >= j->n_bars)
+                return gm_fail(err, "bars %d-%d are outside the piece (bars 1-%d)", r->first + 1, r->last + 1, j->n_bars);
+            memset(j->bar_masked + r->first, 1, (size_t)(r->last - r->first + 1));
         }
-    } else if (p.continue_bars > 0) {
-        if (n_bars > n0) memset(bar_masked + n0, 1, (size_t)(n_bars - n0));
+    } else if (j->p.continue_bars > 0) {
+        if (j->n_bars > j->n0) memset(j->bar_masked + j->n0, 1, (size_t)(j->n_bars - j->n0));
     } else {
-        memset(bar_masked, 1, (size_t)n_bars);
+        memset(j->bar_masked, 1, (size_t)j->n_bars);
     }
+    return 0;
+}
 
-    /* ---- chords per frame (in C): F per bar ---- */
-    if (!(chords = malloc((size_t)n_bars * F * sizeof *chords)) || !(bar_has_chord = calloc((size_t)n_bars, 1))) goto oom;
-    for (int i = 0; i < n_bars * F; i++) chords[i] = (gm_chord){-1, -1};
-    if (p.chord_mode == GM_CHORDS_GIVEN) {
-        /* Given bars repeat bar by bar; a model of one chord per bar takes
-         * the first half's (the chord on the downbeat). */
-        for (int b = 0; b < n_bars; b++) {
-            const gm_chord *gb = p.chords + (size_t)(b % (p.n_chords / Fg)) * Fg;
-            for (int k = 0; k < F; k++) {
-                gm_chord ch = gb[k * Fg / F];
-                if (ch.root >= 0) ch.root = (int8_t)(((ch.root + shift) % 12 + 12) % 12);
-                chords[b * F + k] = ch;
-            }
-            bar_has_chord[b] = 1;
+/* Given chords repeat bar by bar, moved to C; a model of one chord per bar
+ * takes the first half's (the chord on the downbeat). */
+static void chords_from_given(gen_job *j) {
+    const int F = j->F, Fg = j->Fg;
+    for (int b = 0; b < j->n_bars; b++) {
+        const gm_chord *gb = j->p.chords + (size_t)(b % (j->p.n_chords / Fg)) * Fg;
+        for (int k = 0; k < F; k++) {
+            gm_chord ch = gb[k * Fg / F];
+            if (ch.root >= 0) ch.root = (int8_t)(((ch.root + j->shift) % 12 + 12) % 12);
+            j->chords[b * F + k] = ch;
         }
-    } else if (p.chord_mode != GM_CHORDS_NONE) {
-        /* From the notes the model keeps (or all of them): bars with no
-         * pitched note there get no chord rather than a neighbour's. */
-        if (gm_score_copy(&cs, &c)) goto oom;
-        have_cs = 1;
-        if (p.chord_mode == GM_CHORDS_CONDITIONS) drop_regenerated(&cs, &bm, targets, bar_masked);
-        int any = 0;
-        for (int i = 0; i < cs.n_tracks; i++) {
-            if (cs.tracks[i].is_drum) continue;
-            for (size_t k = 0; k < cs.tracks[i].n_notes; k++) {
-                int b = onset_bar(&bm, cs.tracks[i].notes[k].tick);
-                if (b >= 0 && b < n_bars) bar_has_chord[b] = any = 1;
-            }
-        }
-        if (any && gm_chords_recognize_frames(&cs, &bm, F, chords, err)) goto out;
-        for (int b = 0; b < n_bars; b++)
-            for (int k = 0; k < F && !bar_has_chord[b]; k++) chords[b * F + k] = (gm_chord){-1, -1};
+        j->bar_has_chord[b] = 1;
     }
+}
 
-    /* ---- the grid and its condition flags ---- */
+/* Recognised from the notes the model keeps (or all of them): bars with no
+ * pitched note there get no chord rather than a neighbour's. */
+static int chords_from_notes(gen_job *j, char *err) {
+    gm_score cs;
+    if (gm_score_copy(&cs, &j->c)) return oom(err);
+    if (j->p.chord_mode == GM_CHORDS_CONDITIONS) drop_regenerated(&cs, &j->bm, j->targets, j->bar_masked);
+    int any = 0, rc = 0;
+    for (int i = 0; i < cs.n_tracks; i++) {
+        if (cs.tracks[i].is_drum) continue;
+        for (size_t k = 0; k < cs.tracks[i].n_notes; k++) {
+            int b = onset_bar(&j->bm, cs.tracks[i].notes[k].tick);
+            if (b >= 0 && b < j->n_bars) j->bar_has_chord[b] = any = 1;
+        }
+    }
+    if (any) rc = gm_chords_recognize_frames(&cs, &j->bm, j->F, j->chords, err);
+    gm_score_free(&cs);
+    for (int b = 0; b < j->n_bars; b++)
+        for (int k = 0; k < j->F && !j->bar_has_chord[b]; k++) j->chords[b * j->F + k] = (gm_chord){-1, -1};
+    return rc;
+}
+
+/* The chord condition per frame (F per bar, in C), as the chord mode says. */
+static int choose_chords(gen_job *j, char *err) {
+    size_t n = (size_t)j->n_bars * j->F;
+    if (!(j->chords = malloc(n * sizeof *j->chords)) || !(j->bar_has_chord = calloc((size_t)j->n_bars, 1))) return oom(err);
+    for (size_t i = 0; i < n; i++) j->chords[i] = (gm_chord){-1, -1};
+    if (j->p.chord_mode == GM_CHORDS_GIVEN) chords_from_given(j);
+    else if (j->p.chord_mode != GM_CHORDS_NONE) return chords_from_notes(j, err);
+    return 0;
+}
+
+/* The grid of c with the chords; target cells of masked bars become MASK,
+ * every other non-EMPTY cell a condition; each row's allowed tokens. */
+static int encode_grid(gen_job *j, char *err) {
+    const int R = j->R;
     gm_encode_stats st;
-    if (gm_grid_encode_frames(&g, &c, l, v, chords, F, &st, err)) goto out;
-    if (g.n_cols != bm.n_cols || g.bm.n_bars != n_bars) {
-        gm_fail(err, "internal: grid has %d columns, bar map %d", g.n_cols, bm.n_cols);
-        goto out;
-    }
-    const int L = g.n_cols;
-    if (!(cond = calloc((size_t)R * L, 1)) || !(col_masked = calloc((size_t)L, 1)) || !(bar_pos = malloc((size_t)L)))
-        goto oom;
-    gm_barmap_positions(&bm, bar_pos, GM_BAR_POSITIONS);
-    for (int b = 0; b < n_bars; b++)
-        if (!bar_has_chord[b])
-            for (int j = bm.bar_col[b]; j < bm.bar_col[b + 1]; j++)
-                g.tok[(size_t)(R - 2) * L + j] = g.tok[(size_t)(R - 1) * L + j] = EMPTY;
+    if (gm_grid_encode_frames(&j->g, &j->c, j->l, j->v, j->chords, j->F, &st, err)) return -1;
+    if (j->g.n_cols != j->bm.n_cols || j->g.bm.n_bars != j->n_bars)
+        return gm_fail(err, "internal: grid has %d columns, bar map %d", j->g.n_cols, j->bm.n_cols);
+    const int L = j->g.n_cols;
+    if (!(j->cond = calloc((size_t)R * L, 1)) || !(j->col_masked = calloc((size_t)L, 1)) || !(j->bar_pos = malloc((size_t)L)))
+        return oom(err);
+    gm_barmap_positions(&j->bm, j->bar_pos, GM_BAR_POSITIONS);
+    int32_t *tok = j->g.tok; /* (R, L) */
+    for (int b = 0; b < j->n_bars; b++)
+        if (!j->bar_has_chord[b])
+            for (int c = j->bm.bar_col[b]; c < j->bm.bar_col[b + 1]; c++)
+                tok[(size_t)(R - 2) * L + c] = tok[(size_t)(R - 1) * L + c] = j->EMPTY;
     for (int r = 0; r < R; r++) {
         int cls = r < R - 2 ? r / 2 : -1;
-        int is_target = cls >= 0 && (targets >> cls & 1);
-        for (int b = 0; b < n_bars; b++)
-            for (int j = bm.bar_col[b]; j < bm.bar_col[b + 1]; j++) {
-                size_t i = (size_t)r * L + j;
-                if (is_target && bar_masked[b]) {
-                    g.tok[i] = MASK;
-                    col_masked[j] = 1;
-                } else {
-                    cond[i] = g.tok[i] != EMPTY;
-                }
+        int is_target = cls >= 0 && (j->targets >> cls & 1);
+        for (int c = 0; c < L; c++) {
+            size_t i = (size_t)r * L + c;
+            if (is_target && j->bar_masked[gm_barmap_bar_of_col(&j->bm, c)]) {
+                tok[i] = j->MASK;
+                j->col_masked[c] = 1;
+            } else {
+                j->cond[i] = tok[i] != j->EMPTY;
             }
+        }
     }
-
-    /* ---- allowed tokens per row ---- */
-    if (!(lo = malloc((size_t)R * sizeof *lo)) || !(hi = malloc((size_t)R * sizeof *hi))) goto oom;
+    if (!(j->lo = malloc((size_t)R * sizeof *j->lo)) || !(j->hi = malloc((size_t)R * sizeof *j->hi))) return oom(err);
     for (int r = 0; r < R; r++) {
         int which = r < R - 2 ? (r % 2 ? -3 : r / 2) : r == R - 2 ? -1 : -2;
-        if (gm_vocab_range(v, which, &lo[r], &hi[r])) {
-            gm_fail(err, "model vocabulary has no token range for row %d", r);
-            goto out;
-        }
+        if (gm_vocab_range(j->v, which, &j->lo[r], &j->hi[r]))
+            return gm_fail(err, "model vocabulary has no token range for row %d", r);
     }
-    guide_rows[R - 2] = guide_rows[R - 1] = 1;
+    j->guide_rows[R - 2] = j->guide_rows[R - 1] = 1;
+    return 0;
+}
 
-    /* ---- windows ---- */
-    if (!(win = malloc((size_t)(L + 1) * sizeof *win))) goto oom;
-    int n_win = plan_windows(col_masked, &bm, W, ctx, win);
-    if (!(xs = malloc((size_t)R * W * sizeof *xs)) || !(cs_cond = malloc((size_t)R * W))) goto oom;
-    gd_model *net = gm_model_net(m);
-    progress_ctx pc = {&p, 0, (size_t)n_win * p.steps};
-    for (int k = 0; k < n_win; k++) {
-        const int a = win[k].a, Lw = win[k].e - win[k].a;
-        int chord_cells = 0;
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < Lw; j++) {
-                xs[(size_t)r * Lw + j] = g.tok[(size_t)r * L + a + j];
-                cs_cond[(size_t)r * Lw + j] = cond[(size_t)r * L + a + j];
-                if (r >= R - 2) chord_cells += cond[(size_t)r * L + a + j];
-            }
-        gd_sample_params sp = gd_sample_default_params();
-        sp.steps = p.steps;
-        sp.temperature = p.temperature;
-        sp.top_k = p.top_k;
-        sp.seed = p.seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1; /* a stream per window */
-        sp.guidance = chord_cells ? p.chord_guidance : 0.0f;
-        sp.guide_rows = guide_rows;
-        sp.progress = window_progress;
-        sp.user_data = &pc;
-        pc.done_before = (size_t)k * p.steps;
-        if (gd_sample(net, xs, cs_cond, bar_pos + a, Lw, lo, hi, PAD, &sp, err)) goto out;
-        /* What this window wrote conditions the windows after it. */
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < Lw; j++) {
-                size_t i = (size_t)r * L + a + j;
-                if (g.tok[i] == MASK) {
-                    g.tok[i] = xs[(size_t)r * Lw + j];
-                    cond[i] = 1;
-                }
-            }
-    }
-    for (size_t i = 0; i < (size_t)R * L; i++)
-        if (g.tok[i] == MASK) {
-            gm_fail(err, "internal: cell %zu was left unwritten", i);
-            goto out;
+/* One window [a, a + Lw) of the grid through the sampler, and what it wrote
+ * back into the grid as conditions for the windows after it. xs (R, Lw) and
+ * xc (R, Lw) are scratch. */
+static int sample_window(gen_job *j, int k, int a, int Lw, int32_t *xs, uint8_t *xc, progress_ctx *pc, char *err) {
+    const int R = j->R, L = j->g.n_cols;
+    int chord_cells = 0;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < Lw; c++) {
+            xs[(size_t)r * Lw + c] = j->g.tok[(size_t)r * L + a + c];
+            xc[(size_t)r * Lw + c] = j->cond[(size_t)r * L + a + c];
+            if (r >= R - 2) chord_cells += xc[(size_t)r * Lw + c];
         }
+    gd_sample_params sp = gd_sample_default_params();
+    sp.steps = j->p.steps;
+    sp.temperature = j->p.temperature;
+    sp.top_k = j->p.top_k;
+    sp.seed = j->p.seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1; /* a stream per window */
+    sp.guidance = chord_cells ? j->p.chord_guidance : 0.0f;
+    sp.guide_rows = j->guide_rows;
+    sp.progress = window_progress;
+    sp.user_data = pc;
+    pc->done_before = (size_t)k * j->p.steps;
+    if (gd_sample(gm_model_net(j->m), xs, xc, j->bar_pos + a, Lw, j->lo, j->hi, j->PAD, &sp, err)) return -1;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < Lw; c++) {
+            size_t i = (size_t)r * L + a + c;
+            if (j->g.tok[i] == j->MASK) {
+                j->g.tok[i] = xs[(size_t)r * Lw + c];
+                j->cond[i] = 1;
+            }
+        }
+    return 0;
+}
 
-    /* ---- decode, move back to the input's key, merge into the input ---- */
-    if (gm_grid_decode(&g, l, v, &c, &dec, err)) goto out;
-    have_dec = 1;
-    gm_score_transpose(&dec, -shift);
-    if (gm_score_copy(out, &w)) goto oom;
-    have_out = 1;
-    /* Emptied tracks stay until the new notes are in, so that infilled
-     * notes join the track they belong to. */
-    size_t dropped = drop_regenerated(out, &bm, targets, bar_masked);
-    size_t n_gen = 0;
-    for (int i = 0; i < dec.n_tracks; i++) {
-        const gm_track *dt = &dec.tracks[i];
-        if (dt->cls < 0 || !(targets >> dt->cls & 1)) continue;
-        int ti = -1;
-        for (int j = 0; j < out->n_tracks && ti < 0; j++)
-            if (out->tracks[j].cls == dt->cls) ti = j;
-        const gm_class *k = &l->cls[dt->cls];
-        if (ti < 0) {
-            ti = gm_score_add_track(out, k->name, k->out_program, k->is_drum ? 9 : free_channel(out), k->is_drum);
-            if (ti < 0) goto oom;
-            out->tracks[ti].cls = dt->cls;
-        } else if (!out->tracks[ti].n_notes) {
-            /* Every note of the input track was replaced: what it holds now
-             * is the model's, so its old name ("BD", "Strings 2") would lie. */
-            gm_strlcpy(out->tracks[ti].name, k->name, sizeof out->tracks[ti].name);
-        }
-        gm_track *t = &out->tracks[ti];
-        for (size_t k = 0; k < dt->n_notes; k++) {
-            const gm_note *nt = &dt->notes[k];
-            if (!bar_masked[onset_bar(&bm, nt->tick)]) continue;
-            /* A note held past the last bar line ends there. */
-            int64_t dur = nt->duration, end = bm.bar_tick[n_bars];
-            if (nt->tick + dur > end) dur = end - nt->tick > 0 ? end - nt->tick : 1;
-            if (gm_track_add_note(t, nt->tick, dur, nt->pitch, nt->velocity, t->channel)) goto oom;
-            t->notes[t->n_notes - 1].flags |= GM_NOTE_GENERATED;
-            n_gen++;
-        }
+/* Every masked cell written, window by window (see plan_windows). */
+static int sample_grid(gen_job *j, char *err) {
+    const int L = j->g.n_cols;
+    window *win = malloc((size_t)(L + 1) * sizeof *win);
+    int32_t *xs = malloc((size_t)j->R * j->W * sizeof *xs);
+    uint8_t *xc = malloc((size_t)j->R * j->W);
+    int rc = win && xs && xc ? 0 : oom(err);
+    if (!rc) j->n_win = plan_windows(j->col_masked, &j->bm, j->W, j->ctx, win);
+    progress_ctx pc = {&j->p, 0, (size_t)j->n_win * j->p.steps};
+    for (int k = 0; !rc && k < j->n_win; k++) rc = sample_window(j, k, win[k].a, win[k].e - win[k].a, xs, xc, &pc, err);
+    for (size_t i = 0; !rc && i < (size_t)j->R * L; i++)
+        if (j->g.tok[i] == j->MASK) rc = gm_fail(err, "internal: cell %zu was left unwritten", i);
+    free(win);
+    free(xs);
+    free(xc);
+    return rc;
+}
+
+/* The generated notes of one decoded class into out's track of that class
+ * (a new one when the input has none), in the regenerated bars only; a note
+ * held past the last bar line ends there. */
+static int merge_class(gen_job *j, const gm_track *dt, gm_score *out) {
+    int ti = -1;
+    for (int i = 0; i < out->n_tracks && ti < 0; i++)
+        if (out->tracks[i].cls == dt->cls) ti = i;
+    const gm_class *k = &j->l->cls[dt->cls];
+    if (ti < 0) {
+        ti = gm_score_add_track(out, k->name, k->out_program, k->is_drum ? 9 : free_channel(out), k->is_drum);
+        if (ti < 0) return -1;
+        out->tracks[ti].cls = dt->cls;
+    } else if (!out->tracks[ti].n_notes) {
+        /* Every note of the input track was replaced: what it holds now is
+         * the model's, so its old name ("BD", "Strings 2") would lie. */
+        gm_strlcpy(out->tracks[ti].name, k->name, sizeof out->tracks[ti].name);
     }
-    /* Target tracks left with no note at all are removed. */
+    gm_track *t = &out->tracks[ti];
+    const int64_t end = j->bm.bar_tick[j->n_bars];
+    for (size_t i = 0; i < dt->n_notes; i++) {
+        const gm_note *nt = &dt->notes[i];
+        if (!j->bar_masked[onset_bar(&j->bm, nt->tick)]) continue;
+        int64_t dur = nt->tick + nt->duration > end ? (end - nt->tick > 0 ? end - nt->tick : 1) : nt->duration;
+        if (gm_track_add_note(t, nt->tick, dur, nt->pitch, nt->velocity, t->channel)) return -1;
+        t->notes[t->n_notes - 1].flags |= GM_NOTE_GENERATED;
+        j->n_gen++;
+    }
+    return 0;
+}
+
+/* out = the input, minus the replaced notes, plus the decoded notes moved
+ * back to the input's key; target tracks left empty are removed. */
+static int merge_output(gen_job *j, gm_score *out, char *err) {
+    if (gm_grid_decode(&j->g, j->l, j->v, &j->c, &j->dec, err)) return -1;
+    j->have_dec = 1;
+    gm_score_transpose(&j->dec, -j->shift);
+    if (gm_score_copy(out, &j->w)) return oom(err);
+    /* Emptied tracks stay until the new notes are in, so that infilled notes
+     * join the track they belong to. */
+    j->dropped = drop_regenerated(out, &j->bm, j->targets, j->bar_masked);
+    for (int i = 0; i < j->dec.n_tracks; i++) {
+        const gm_track *dt = &j->dec.tracks[i];
+        if (dt->cls < 0 || !(j->targets >> dt->cls & 1)) continue;
+        if (merge_class(j, dt, out)) { gm_score_free(out); return oom(err); }
+    }
     for (int i = 0; i < out->n_tracks; i++) {
         gm_track *t = &out->tracks[i];
-        if (t->n_notes || t->cls < 0 || !(targets >> t->cls & 1)) continue;
+        if (t->n_notes || t->cls < 0 || !(j->targets >> t->cls & 1)) continue;
         free(t->notes);
         memmove(t, t + 1, (size_t)(out->n_tracks - i - 1) * sizeof *t);
         out->n_tracks--;
         i--;
     }
     gm_score_sort(out);
-    if (out->end_tick < w.end_tick) out->end_tick = w.end_tick;
+    if (out->end_tick < j->w.end_tick) out->end_tick = j->w.end_tick;
+    return 0;
+}
 
-    if (rep) {
-        rep->n_bars = n_bars;
-        rep->n_windows = n_win;
-        rep->shift = shift;
-        rep->key = key;
-        rep->targets = targets;
-        rep->given = present & ~targets;
-        for (int i = 0; i < w.n_tracks; i++) rep->n_unmapped += w.tracks[i].cls < 0;
-        rep->notes_kept = gm_score_n_notes(&w) - dropped;
-        rep->notes_generated = n_gen;
-        rep->chords_given = 0;
-        for (int b = 0; b < n_bars; b++) rep->chords_given |= bar_has_chord[b];
-        rep->chord_frames_per_bar = F;
-        rep->chords = chords; /* handed over, moved back to the input's key */
-        for (int i = 0; i < n_bars * F; i++)
-            if (chords[i].root >= 0) chords[i].root = (int8_t)(((chords[i].root - shift) % 12 + 12) % 12);
-        chords = NULL;
-    }
-    rc = 0;
-    goto out;
-oom:
-    gm_fail(err, "out of memory while generating");
-out:
-    if (rc && have_out) gm_score_free(out);
-    if (have_w) gm_score_free(&w);
-    if (have_c) gm_score_free(&c);
-    if (have_cs) gm_score_free(&cs);
-    if (have_dec) gm_score_free(&dec);
-    gm_barmap_free(&bm);
-    gm_barmap_free(&bm0);
-    gm_grid_free(&g);
-    free(bar_masked);
-    free(col_masked);
-    free(cond);
-    free(bar_has_chord);
-    free(chords);
-    free(win);
-    free(xs);
-    free(cs_cond);
-    free(bar_pos);
-    free(lo);
-    free(hi);
+/* What was done, for the caller; the chords are handed over (in the input's key). */
+static void fill_report(gen_job *j, gm_generate_report *rep) {
+    rep->n_bars = j->n_bars;
+    rep->n_windows = j->n_win;
+    rep->shift = j->shift;
+    rep->key = j->key;
+    rep->targets = j->targets;
+    rep->given = j->present & ~j->targets;
+    for (int i = 0; i < j->w.n_tracks; i++) rep->n_unmapped += j->w.tracks[i].cls < 0;
+    rep->notes_kept = gm_score_n_notes(&j->w) - j->dropped;
+    rep->notes_generated = j->n_gen;
+    for (int b = 0; b < j->n_bars; b++) rep->chords_given |= j->bar_has_chord[b];
+    rep->chord_frames_per_bar = j->F;
+    for (int i = 0; i < j->n_bars * j->F; i++)
+        if (j->chords[i].root >= 0) j->chords[i].root = (int8_t)(((j->chords[i].root - j->shift) % 12 + 12) % 12);
+    rep->chords = j->chords;
+    j->chords = NULL;
+}
+
+int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, gm_score *out,
+                gm_generate_report *rep, char *err) {
+    if (rep) memset(rep, 0, sizeof *rep);
+    if (!m) return gm_fail(err, "no model");
+    gen_job j;
+    memset(&j, 0, sizeof j);
+    j.m = m;
+    j.l = gm_model_layout(m);
+    j.v = gm_model_vocab(m);
+    j.p = pp ? *pp : gm_generate_default_params();
+    j.nc = j.l->n_classes;
+    j.R = gm_layout_rows(j.l);
+    j.EMPTY = gm_vocab_empty(j.v);
+    j.MASK = gm_vocab_mask(j.v);
+    j.PAD = gm_vocab_pad(j.v);
+    j.F = gm_model_chord_frames(m);
+    j.Fg = j.p.chord_frames_per_bar > 0 ? j.p.chord_frames_per_bar : 1;
+    int rc = check_request(&j, in, err) || build_piece(&j, in, err) || choose_targets_and_bars(&j, err) ||
+             choose_chords(&j, err) || encode_grid(&j, err) || sample_grid(&j, err) || merge_output(&j, out, err)
+                 ? -1
+                 : 0;
+    if (!rc && rep) fill_report(&j, rep);
+    job_free(&j);
     return rc;
 }
