@@ -563,216 +563,273 @@ int gm_song_is_validation(const char *name, int valid_percent) { return name && 
 /* Hash set of segment hashes (open addressing), to find duplicates. */
 typedef struct { uint64_t *keys; size_t *who; size_t cap; } hset;
 
-int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, const gm_prepare_params *pp,
-               gm_prepare_summary *sm, char *err) {
-    gm_prepare_params p = pp ? *pp : gm_prepare_default_params();
-    memset(sm, 0, sizeof *sm);
-    double t0 = gm_now_s();
-    if (p.window_cols < 16 || p.window_cols > 65536) return gm_fail(err, "window of %d columns is out of range 16..65536", p.window_cols);
-    if (p.hop_cols < 1 || p.hop_cols > p.window_cols) return gm_fail(err, "hop of %d columns must be in 1..window (%d)", p.hop_cols, p.window_cols);
-    if (p.valid_percent < 0 || p.valid_percent > 100) return gm_fail(err, "validation share %d%% is out of range 0..100", p.valid_percent);
-    if (!(p.vocab_coverage > 0 && p.vocab_coverage <= 1)) return gm_fail(err, "vocabulary coverage must be in (0, 1]");
-    if (strlen(out_dir) > 4000) return gm_fail(err, "output folder name is too long");
-    if (p.chord_frames_per_bar < 1 || p.chord_frames_per_bar > GM_MAX_CHORD_FRAMES)
-        return gm_fail(err, "%d chords per bar is out of range 1..%d", p.chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
-    sm->chord_frames_per_bar = p.chord_frames_per_bar;
+/* One prepare run: its inputs, the songs and what is written. Owned memory
+ * is released by prep_free (zeroed storage frees as nothing). */
+typedef struct {
+    gm_prepare_params p;
     gm_layout layout;
-    if (gm_layout_preset(&layout, p.layout, err)) return -1;
-    int n_threads = p.n_threads > 0 ? p.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n_threads < 1) n_threads = 1;
-    if (n_threads > 64) n_threads = 64;
+    int n_threads;
+    file_list files;
+    song *songs;                 /* [files.n] */
+    gm_vocab_builder **builders; /* [n_threads] stage 1, NULL when a vocabulary is given */
+    gm_vocab *vocab;             /* owned unless it is p.vocab (borrowed) */
+    pool pl;
+    int pool_ready;
+    hset hs;
+    buf head, index, seg_index, toks, poss; /* corpus.bin's parts (seg_index joins index) */
+    size_t n_songs, n_out;       /* songs and segments written */
+} prep_job;
 
-    int rc = -1;
-    file_list files = {0};
-    song *songs = NULL;
-    gm_vocab_builder **builders = NULL;
-    gm_vocab *vocab = NULL;
-    buf head = {0}, index = {0}, toks = {0}, poss = {0};
-    hset hs = {0};
+static void prep_free(prep_job *j) {
+    if (j->pool_ready) pthread_mutex_destroy(&j->pl.mu);
+    free(j->hs.keys);
+    free(j->hs.who);
+    free(j->head.p);
+    free(j->index.p);
+    free(j->seg_index.p);
+    free(j->toks.p);
+    free(j->poss.p);
+    if (j->vocab != j->p.vocab) gm_vocab_free(j->vocab);
+    if (j->builders)
+        for (int t = 0; t < j->n_threads; t++) gm_vocab_builder_free(j->builders[t]);
+    free(j->builders);
+    if (j->songs)
+        for (size_t i = 0; i < j->files.n; i++) song_free(&j->songs[i]);
+    free(j->songs);
+    for (size_t i = 0; i < j->files.n; i++) { free(j->files.v[i].path); free(j->files.v[i].name); }
+    free(j->files.v);
+}
 
-    /* --- find the files --------------------------------------------------- */
+static int check_prepare_params(prep_job *j, const char *out_dir, char *err) {
+    const gm_prepare_params *p = &j->p;
+    if (p->window_cols < 16 || p->window_cols > 65536) return gm_fail(err, "window of %d columns is out of range 16..65536", p->window_cols);
+    if (p->hop_cols < 1 || p->hop_cols > p->window_cols) return gm_fail(err, "hop of %d columns must be in 1..window (%d)", p->hop_cols, p->window_cols);
+    if (p->valid_percent < 0 || p->valid_percent > 100) return gm_fail(err, "validation share %d%% is out of range 0..100", p->valid_percent);
+    if (!(p->vocab_coverage > 0 && p->vocab_coverage <= 1)) return gm_fail(err, "vocabulary coverage must be in (0, 1]");
+    if (strlen(out_dir) > 4000) return gm_fail(err, "output folder name is too long");
+    if (p->chord_frames_per_bar < 1 || p->chord_frames_per_bar > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "%d chords per bar is out of range 1..%d", p->chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
+    if (gm_layout_preset(&j->layout, p->layout, err)) return -1;
+    j->n_threads = p->n_threads > 0 ? p->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (j->n_threads < 1) j->n_threads = 1;
+    if (j->n_threads > 64) j->n_threads = 64;
+    return 0;
+}
+
+/* The MIDI files of the inputs (folders walked, each folder's files sorted),
+ * and the output folder. */
+static int find_files(prep_job *j, const char *const *inputs, int n_inputs, const char *out_dir, char *err) {
+    file_list *fl = &j->files;
     for (int i = 0; i < n_inputs; i++) {
         struct stat st;
-        if (stat(inputs[i], &st)) { gm_fail(err, "cannot read %s: %s", inputs[i], strerror(errno)); goto done; }
+        if (stat(inputs[i], &st)) return gm_fail(err, "cannot read %s: %s", inputs[i], strerror(errno));
         if (S_ISDIR(st.st_mode)) {
-            size_t before = files.n;
-            if (walk(&files, inputs[i], "", 0, err)) goto done;
-            qsort(files.v + before, files.n - before, sizeof *files.v, cmp_file);
+            size_t before = fl->n;
+            if (walk(fl, inputs[i], "", 0, err)) return -1;
+            qsort(fl->v + before, fl->n - before, sizeof *fl->v, cmp_file);
         } else {
             const char *base = strrchr(inputs[i], '/');
-            if (list_add(&files, inputs[i], base ? base + 1 : inputs[i])) { gm_fail(err, "out of memory"); goto done; }
+            if (list_add(fl, inputs[i], base ? base + 1 : inputs[i])) return gm_fail(err, "out of memory");
         }
     }
-    sm->files = files.n;
-    if (!files.n) { gm_fail(err, "no MIDI files (*.mid, *.midi) found in the inputs"); goto done; }
-    if (mkdir(out_dir, 0777) && errno != EEXIST) { gm_fail(err, "cannot create folder %s: %s", out_dir, strerror(errno)); goto done; }
+    if (!fl->n) return gm_fail(err, "no MIDI files (*.mid, *.midi) found in the inputs");
+    if (mkdir(out_dir, 0777) && errno != EEXIST) return gm_fail(err, "cannot create folder %s: %s", out_dir, strerror(errno));
+    if (!(j->songs = calloc(fl->n, sizeof *j->songs))) return gm_fail(err, "out of memory");
+    return 0;
+}
 
-    songs = calloc(files.n, sizeof *songs);
-    if (!songs) { gm_fail(err, "out of memory"); goto done; }
-
-    /* --- stage 1: analyse ------------------------------------------------- */
-    if (!p.vocab_path && !p.vocab) {
-        builders = calloc((size_t)n_threads, sizeof *builders);
-        if (!builders) { gm_fail(err, "out of memory"); goto done; }
-        for (int t = 0; t < n_threads; t++)
-            if (!(builders[t] = gm_vocab_builder_new(&layout))) { gm_fail(err, "out of memory"); goto done; }
+/* Stage 1 on every song in the pool (thread-local token counts when the
+ * vocabulary is to be built). */
+static int analyse_all(prep_job *j, char *err) {
+    if (!j->p.vocab_path && !j->p.vocab) {
+        if (!(j->builders = calloc((size_t)j->n_threads, sizeof *j->builders))) return gm_fail(err, "out of memory");
+        for (int t = 0; t < j->n_threads; t++)
+            if (!(j->builders[t] = gm_vocab_builder_new(&j->layout))) return gm_fail(err, "out of memory");
     }
-    pool pl = {.n = files.n, .total = 2 * files.n, .stage = 1, .files = &files, .songs = songs,
-               .layout = &layout, .p = &p, .builders = builders};
-    pthread_mutex_init(&pl.mu, NULL);
-    if (run_pool(&pl, n_threads)) { gm_strlcpy(err, pl.err, GM_ERR_SIZE); goto done_pool; }
+    j->pl = (pool){.n = j->files.n, .total = 2 * j->files.n, .stage = 1, .files = &j->files, .songs = j->songs,
+                   .layout = &j->layout, .p = &j->p, .builders = j->builders};
+    pthread_mutex_init(&j->pl.mu, NULL);
+    j->pool_ready = 1;
+    if (run_pool(&j->pl, j->n_threads)) return gm_fail(err, "%s", j->pl.err);
+    return 0;
+}
 
-    /* --- stage 2: vocabulary ---------------------------------------------- */
-    if (p.vocab) {
-        vocab = (gm_vocab *)p.vocab; /* borrowed: not freed below */
-    } else if (p.vocab_path) {
-        if (!(vocab = gm_vocab_load(p.vocab_path, &layout, err))) goto done_pool;
+/* Stage 2: the given vocabulary (a model's, borrowed, or a file), or the
+ * merged counts under the frequency rule. */
+static int make_vocab(prep_job *j, char *err) {
+    if (j->p.vocab) {
+        j->vocab = (gm_vocab *)j->p.vocab;
+    } else if (j->p.vocab_path) {
+        if (!(j->vocab = gm_vocab_load(j->p.vocab_path, &j->layout, err))) return -1;
     } else {
-        for (int t = 1; t < n_threads; t++)
-            if (gm_vocab_builder_merge(builders[0], builders[t])) { gm_fail(err, "out of memory"); goto done_pool; }
-        if (!(vocab = gm_vocab_builder_finish(builders[0], p.vocab_coverage, p.vocab_min_count, err))) goto done_pool;
+        for (int t = 1; t < j->n_threads; t++)
+            if (gm_vocab_builder_merge(j->builders[0], j->builders[t])) return gm_fail(err, "out of memory");
+        if (!(j->vocab = gm_vocab_builder_finish(j->builders[0], j->p.vocab_coverage, j->p.vocab_min_count, err))) return -1;
     }
-    if (gm_vocab_size(vocab) + 2 > 65535) { gm_fail(err, "vocabulary of %d tokens does not fit 16-bit segments", gm_vocab_size(vocab)); goto done_pool; }
+    if (gm_vocab_size(j->vocab) + 2 > 65535)
+        return gm_fail(err, "vocabulary of %d tokens does not fit 16-bit segments", gm_vocab_size(j->vocab));
+    return 0;
+}
 
-    /* --- stage 3: encode and cut ------------------------------------------ */
-    pl.stage = 3;
-    pl.vocab = vocab;
-    pl.done = files.n;
-    if (run_pool(&pl, n_threads)) { gm_strlcpy(err, pl.err, GM_ERR_SIZE); goto done_pool; }
+/* Stage 3 on every song in the pool: encode and cut windows. */
+static int segment_all(prep_job *j, char *err) {
+    j->pl.stage = 3;
+    j->pl.vocab = j->vocab;
+    j->pl.done = j->files.n;
+    if (run_pool(&j->pl, j->n_threads)) return gm_fail(err, "%s", j->pl.err);
+    return 0;
+}
 
-    /* --- stage 4: dedupe, split, write ------------------------------------ */
-    int R = gm_layout_rows(&layout), W = p.window_cols;
-    size_t seg_bytes = (size_t)R * W * sizeof(uint16_t);
-    size_t total_segs = 0;
-    for (size_t i = 0; i < files.n; i++) total_segs += songs[i].ok ? (size_t)songs[i].n_segments : 0;
-    hs.cap = 16;
-    while (hs.cap < 2 * total_segs + 16) hs.cap *= 2;
-    hs.keys = calloc(hs.cap, sizeof *hs.keys);
-    hs.who = calloc(hs.cap, sizeof *hs.who); /* 1 + index of the kept segment, 0 = free slot */
-    if (!hs.keys || !hs.who) { gm_fail(err, "out of memory"); goto done_pool; }
-    size_t n_songs = 0, n_out = 0;
-    buf seg_index = {0};
-    for (size_t i = 0; i < files.n; i++) {
-        song *so = &songs[i];
-        if (!so->ok) {
-            gm_prepare_skip *sk = realloc(sm->skipped, (sm->n_skipped + 1) * sizeof *sk);
-            if (!sk) { free(seg_index.p); gm_fail(err, "out of memory"); goto done_pool; }
-            sm->skipped = sk;
-            gm_strlcpy(sk[sm->n_skipped].path, files.v[i].path, sizeof sk->path);
-            gm_strlcpy(sk[sm->n_skipped].reason, so->reason, sizeof sk->reason);
-            sm->n_skipped++;
-            continue;
-        }
-        int valid = song_is_valid(files.v[i].name, p.valid_percent);
-        sm->songs++;
-        sm->songs_valid += valid;
-        sm->notes_in += so->stats.notes_in;
-        sm->notes_exact += so->stats.notes_exact;
-        sm->notes_onset_pitch += so->stats.notes_onset_pitch;
-        sm->compounds_oov += so->stats.compounds_oov;
-        sm->tracks_unmapped += so->tracks_unmapped;
-        sm->songs_chord_labels += (size_t)so->labelled;
-        sm->songs_labels_bad += (size_t)so->labels_bad;
-        size_t name_len = strlen(files.v[i].name);
-        if (name_len > 65535) name_len = 65535;
-        buf_u16(&index, (uint16_t)name_len);
-        buf_put(&index, files.v[i].name, name_len);
-        for (int k = 0; k < so->n_segments; k++) {
-            if (!so->seg_nonempty[k]) { sm->segments_empty++; continue; }
-            const uint16_t *seg = so->seg_tokens + (size_t)k * R * W;
-            /* look the segment up; equal hashes are compared in full */
-            size_t h = so->seg_hash[k] & (hs.cap - 1);
-            int dup = 0;
-            while (hs.who[h]) {
-                if (hs.keys[h] == so->seg_hash[k]) {
-                    size_t w = hs.who[h] - 1;
-                    if (!memcmp(toks.p + w * seg_bytes, seg, seg_bytes)) { dup = 1; break; }
-                }
-                h = (h + 1) & (hs.cap - 1);
-            }
-            if (dup) { sm->segments_duplicate++; continue; }
-            hs.keys[h] = so->seg_hash[k];
-            hs.who[h] = n_out + 1;
-            buf_put(&toks, seg, seg_bytes);
-            buf_put(&poss, so->seg_pos + (size_t)k * W, (size_t)W);
-            buf_u32(&seg_index, (uint32_t)n_songs);
-            buf_u32(&seg_index, so->seg_col[k]);
-            buf_u8(&seg_index, (uint8_t)valid);
-            if (valid) sm->segments_valid++; else sm->segments_train++;
-            n_out++;
-        }
-        n_songs++;
+/* The skipped file and its reason into the summary. */
+static int note_skipped(gm_prepare_summary *sm, const char *path, const char *reason) {
+    gm_prepare_skip *sk = realloc(sm->skipped, (sm->n_skipped + 1) * sizeof *sk);
+    if (!sk) return -1;
+    sm->skipped = sk;
+    gm_strlcpy(sk[sm->n_skipped].path, path, sizeof sk->path);
+    gm_strlcpy(sk[sm->n_skipped].reason, reason, sizeof sk->reason);
+    sm->n_skipped++;
+    return 0;
+}
+
+/* 1 when segment seg (R·W tokens, its hash h) equals one kept before; else
+ * it is remembered as kept segment n_out. */
+static int is_duplicate(prep_job *j, const uint16_t *seg, uint64_t h, size_t seg_bytes) {
+    hset *hs = &j->hs;
+    size_t at = h & (hs->cap - 1);
+    for (; hs->who[at]; at = (at + 1) & (hs->cap - 1))
+        if (hs->keys[at] == h && !memcmp(j->toks.p + (hs->who[at] - 1) * seg_bytes, seg, seg_bytes)) return 1;
+    hs->keys[at] = h;
+    hs->who[at] = j->n_out + 1;
+    return 0;
+}
+
+/* One analysed song into the corpus parts: its name, then each of its
+ * segments that is neither empty nor a duplicate, on its split's side. */
+static void add_song(prep_job *j, size_t i, gm_prepare_summary *sm) {
+    const song *so = &j->songs[i];
+    const int R = gm_layout_rows(&j->layout), W = j->p.window_cols;
+    const size_t seg_bytes = (size_t)R * W * sizeof(uint16_t);
+    int valid = song_is_valid(j->files.v[i].name, j->p.valid_percent);
+    sm->songs++;
+    sm->songs_valid += valid;
+    sm->notes_in += so->stats.notes_in;
+    sm->notes_exact += so->stats.notes_exact;
+    sm->notes_onset_pitch += so->stats.notes_onset_pitch;
+    sm->compounds_oov += so->stats.compounds_oov;
+    sm->tracks_unmapped += so->tracks_unmapped;
+    sm->songs_chord_labels += (size_t)so->labelled;
+    sm->songs_labels_bad += (size_t)so->labels_bad;
+    size_t name_len = strlen(j->files.v[i].name);
+    if (name_len > 65535) name_len = 65535;
+    buf_u16(&j->index, (uint16_t)name_len);
+    buf_put(&j->index, j->files.v[i].name, name_len);
+    for (int k = 0; k < so->n_segments; k++) {
+        const uint16_t *seg = so->seg_tokens + (size_t)k * R * W;
+        if (!so->seg_nonempty[k]) { sm->segments_empty++; continue; }
+        if (is_duplicate(j, seg, so->seg_hash[k], seg_bytes)) { sm->segments_duplicate++; continue; }
+        buf_put(&j->toks, seg, seg_bytes);
+        buf_put(&j->poss, so->seg_pos + (size_t)k * W, (size_t)W);
+        buf_u32(&j->seg_index, (uint32_t)j->n_songs);
+        buf_u32(&j->seg_index, so->seg_col[k]);
+        buf_u8(&j->seg_index, (uint8_t)valid);
+        if (valid) sm->segments_valid++; else sm->segments_train++;
+        j->n_out++;
     }
-    buf_put(&index, seg_index.p, seg_index.n);
-    free(seg_index.p);
-    if (index.oom || toks.oom || poss.oom || seg_index.oom) { gm_fail(err, "out of memory building the corpus"); goto done_pool; }
+    j->n_songs++;
+}
 
-    /* vocabulary first: the corpus header records its checksum */
+/* Stage 4 (serial, in song order): skipped files noted, segments de-duplicated
+ * and split by song. */
+static int collect_segments(prep_job *j, gm_prepare_summary *sm, char *err) {
+    size_t total = 0;
+    for (size_t i = 0; i < j->files.n; i++) total += j->songs[i].ok ? (size_t)j->songs[i].n_segments : 0;
+    for (j->hs.cap = 16; j->hs.cap < 2 * total + 16;) j->hs.cap *= 2;
+    j->hs.keys = calloc(j->hs.cap, sizeof *j->hs.keys);
+    j->hs.who = calloc(j->hs.cap, sizeof *j->hs.who); /* 1 + index of the kept segment, 0 = free slot */
+    if (!j->hs.keys || !j->hs.who) return gm_fail(err, "out of memory");
+    for (size_t i = 0; i < j->files.n; i++) {
+        if (!j->songs[i].ok) {
+            if (note_skipped(sm, j->files.v[i].path, j->songs[i].reason)) return gm_fail(err, "out of memory");
+        } else {
+            add_song(j, i, sm);
+        }
+    }
+    buf_put(&j->index, j->seg_index.p, j->seg_index.n);
+    if (j->index.oom || j->toks.oom || j->poss.oom || j->seg_index.oom) return gm_fail(err, "out of memory building the corpus");
+    return 0;
+}
+
+/* corpus.bin's header (the layout at the top of this file). */
+static void build_header(prep_job *j, uint32_t vocab_crc) {
+    buf *h = &j->head;
+    buf_put(h, CORPUS_MAGIC, 8);
+    buf_u32(h, CORPUS_VERSION);
+    buf_u32(h, 0); /* header_bytes, patched below */
+    buf_u32(h, (uint32_t)gm_layout_rows(&j->layout));
+    buf_u32(h, (uint32_t)j->p.window_cols);
+    buf_u32(h, (uint32_t)gm_vocab_size(j->vocab));
+    buf_u32(h, vocab_crc);
+    buf_u64(h, j->n_out);
+    buf_u64(h, j->n_songs);
+    buf_u32(h, crc32_update(0, j->index.p, j->index.n));
+    buf_u32(h, crc32_update(0, j->toks.p, j->toks.n));
+    put_name32(h, j->layout.name);
+    buf_u32(h, (uint32_t)j->layout.n_classes);
+    for (int c = 0; c < j->layout.n_classes; c++) {
+        const gm_class *k = &j->layout.cls[c];
+        put_name32(h, k->name);
+        buf_u8(h, (uint8_t)k->prefix);
+        buf_u8(h, (uint8_t)k->is_drum);
+        buf_u8(h, (uint8_t)k->out_program);
+        buf_u8(h, (uint8_t)k->velocity);
+        buf_u32(h, k->roles);
+        buf_u32(h, k->fallback);
+    }
+    buf_u32(h, (uint32_t)j->p.chord_frames_per_bar);
+    buf_u32(h, crc32_update(0, j->poss.p, j->poss.n));
+    if (h->oom) return;
+    uint32_t hb = (uint32_t)h->n + 4;
+    memcpy(h->p + 12, (uint8_t[4]){hb & 0xff, (hb >> 8) & 0xff, (hb >> 16) & 0xff, hb >> 24}, 4);
+    buf_u32(h, crc32_update(0, h->p, h->n));
+}
+
+/* vocab.txt first (the header records its checksum), then corpus.bin. */
+static int write_corpus(prep_job *j, const char *out_dir, char *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.txt", out_dir);
-    if (gm_vocab_save(vocab, path, err)) goto done_pool;
-    uint32_t vocab_crc = file_crc(path);
-    buf_put(&head, CORPUS_MAGIC, 8);
-    buf_u32(&head, CORPUS_VERSION);
-    buf_u32(&head, 0); /* header_bytes, patched below */
-    buf_u32(&head, (uint32_t)R);
-    buf_u32(&head, (uint32_t)W);
-    buf_u32(&head, (uint32_t)gm_vocab_size(vocab));
-    buf_u32(&head, vocab_crc);
-    buf_u64(&head, n_out);
-    buf_u64(&head, n_songs);
-    buf_u32(&head, crc32_update(0, index.p, index.n));
-    buf_u32(&head, crc32_update(0, toks.p, toks.n));
-    put_name32(&head, layout.name);
-    buf_u32(&head, (uint32_t)layout.n_classes);
-    for (int c = 0; c < layout.n_classes; c++) {
-        const gm_class *k = &layout.cls[c];
-        put_name32(&head, k->name);
-        buf_u8(&head, (uint8_t)k->prefix);
-        buf_u8(&head, (uint8_t)k->is_drum);
-        buf_u8(&head, (uint8_t)k->out_program);
-        buf_u8(&head, (uint8_t)k->velocity);
-        buf_u32(&head, k->roles);
-        buf_u32(&head, k->fallback);
-    }
-    buf_u32(&head, (uint32_t)p.chord_frames_per_bar);
-    buf_u32(&head, crc32_update(0, poss.p, poss.n));
-    if (head.oom) { gm_fail(err, "out of memory"); goto done_pool; }
-    uint32_t hb = (uint32_t)head.n + 4;
-    memcpy(head.p + 12, (uint8_t[4]){hb & 0xff, (hb >> 8) & 0xff, (hb >> 16) & 0xff, hb >> 24}, 4);
-    buf_u32(&head, crc32_update(0, head.p, head.n));
+    if (gm_vocab_save(j->vocab, path, err)) return -1;
+    build_header(j, file_crc(path));
+    if (j->head.oom) return gm_fail(err, "out of memory");
     snprintf(path, sizeof path, "%s/corpus.bin", out_dir);
-    buf parts[4] = {head, index, toks, poss};
-    if (write_atomic(path, parts, 4, err)) goto done_pool;
+    buf parts[4] = {j->head, j->index, j->toks, j->poss};
+    return write_atomic(path, parts, 4, err);
+}
 
-    sm->vocab_size = gm_vocab_size(vocab);
-    for (int c = 0; c < layout.n_classes; c++) {
-        int b0, b1;
-        gm_vocab_range(vocab, c, &b0, &b1);
-        sm->vocab_class_size[c] = b1 - b0;
+int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, const gm_prepare_params *pp,
+               gm_prepare_summary *sm, char *err) {
+    memset(sm, 0, sizeof *sm);
+    double t0 = gm_now_s();
+    prep_job j;
+    memset(&j, 0, sizeof j);
+    j.p = pp ? *pp : gm_prepare_default_params();
+    sm->chord_frames_per_bar = j.p.chord_frames_per_bar;
+    int rc = check_prepare_params(&j, out_dir, err) || find_files(&j, inputs, n_inputs, out_dir, err) ||
+             analyse_all(&j, err) || make_vocab(&j, err) || segment_all(&j, err) || collect_segments(&j, sm, err) ||
+             write_corpus(&j, out_dir, err)
+                 ? -1
+                 : 0;
+    sm->files = j.files.n;
+    if (!rc) {
+        sm->vocab_size = gm_vocab_size(j.vocab);
+        for (int c = 0; c < j.layout.n_classes; c++) {
+            int b0, b1;
+            gm_vocab_range(j.vocab, c, &b0, &b1);
+            sm->vocab_class_size[c] = b1 - b0;
+        }
+        sm->seconds = gm_now_s() - t0;
+        write_summaries(out_dir, sm, &j.layout, &j.p);
     }
-    sm->seconds = gm_now_s() - t0;
-    write_summaries(out_dir, sm, &layout, &p);
-    rc = 0;
-
-done_pool:
-    pthread_mutex_destroy(&pl.mu);
-done:
-    free(hs.keys);
-    free(hs.who);
-    free(head.p);
-    free(index.p);
-    free(toks.p);
-    free(poss.p);
-    if (vocab != p.vocab) gm_vocab_free(vocab);
-    if (builders)
-        for (int t = 0; t < n_threads; t++) gm_vocab_builder_free(builders[t]);
-    free(builders);
-    if (songs)
-        for (size_t i = 0; i < files.n; i++) song_free(&songs[i]);
-    free(songs);
-    for (size_t i = 0; i < files.n; i++) { free(files.v[i].path); free(files.v[i].name); }
-    free(files.v);
+    prep_free(&j);
     if (rc) gm_prepare_summary_free(sm);
     return rc;
 }
