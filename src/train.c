@@ -389,189 +389,235 @@ static int vocab_equal(const gm_vocab *a, const gm_vocab *b) {
     return 1;
 }
 
-int gm_train(const gm_train_params *pp, char *err) {
-    trainer tr;
-    memset(&tr, 0, sizeof tr);
-    tr.p = pp;
-    const gm_train_params *p = pp;
+static int check_train_params(const gm_train_params *p, char *err) {
     if (!p->corpus || !p->out) return gm_fail(err, "training needs a corpus and an output path");
     if (p->batch < 1 || p->batch > 256 || p->accum < 1 || p->steps < 1 || p->warmup < 0 || !(p->lr > 0) ||
         p->ema_every < 1 || p->eval_every < 1 || p->ckpt_every < 1 || !(p->ema_decay >= 0 && p->ema_decay < 1) ||
         p->world < 1 || p->world > 64 || p->rank < 0 || p->rank >= p->world || p->eval_segments < 1)
         return gm_fail(err, "invalid training parameters");
     if (strlen(p->out) > 4000) return gm_fail(err, "output path too long");
-    if (p->threads > 0) nn_set_threads(p->threads);
-    int rc = -1;
-    char path[4200];
-    if (gm_corpus_load(&tr.corpus, p->corpus, err)) return -1;
-    tr.R = tr.corpus.n_rows;
-    tr.W = tr.corpus.window_cols;
-    tr.V = gm_vocab_size(tr.corpus.vocab);
-    gd_schedule_init(&tr.sch, p->sizes.diffusion_steps);
-    gd_tsampler_init(&tr.ts, p->sizes.diffusion_steps);
-    tr.train_idx = malloc((tr.corpus.n_segments + 1) * sizeof *tr.train_idx);
-    tr.valid_idx = malloc((tr.corpus.n_segments + 1) * sizeof *tr.valid_idx);
-    tr.perm = malloc((tr.corpus.n_segments + 1) * sizeof *tr.perm);
-    if (!tr.train_idx || !tr.valid_idx || !tr.perm) { gm_fail(err, "out of memory"); goto out; }
-    for (size_t i = 0; i < tr.corpus.n_segments; i++) {
-        if (tr.corpus.seg_valid[i]) tr.valid_idx[tr.n_valid++] = (uint32_t)i;
-        else tr.train_idx[tr.n_train++] = (uint32_t)i;
-    }
-    if (!tr.n_train) { gm_fail(err, "%s has no training segments", p->corpus); goto out; }
     if (!(p->chord_given >= 0 && p->chord_given <= 1 && p->accomp >= 0 && p->accomp <= 1 && p->drum_overlay >= 0 &&
-          p->drum_overlay <= 1)) { gm_fail(err, "task-mix probabilities must be in [0, 1]"); goto out; }
-    tr.mix.chord_given = p->chord_given;
-    tr.mix.accomp = p->accomp;
-    tr.mix.drum_overlay = p->drum_overlay;
-    if (find_task_classes(&tr, err)) goto out;
-    tr.rng = p->seed * 0x2545F4914F6CDD1Dull + 7;
+          p->drum_overlay <= 1))
+        return gm_fail(err, "task-mix probabilities must be in [0, 1]");
+    return 0;
+}
 
-    /* --- the model: resumed, fine-tuned or new ---------------------------- */
+/* The corpus, its split, the task mix and the data generator. */
+static int load_data(trainer *tr, char *err) {
+    const gm_train_params *p = tr->p;
+    if (gm_corpus_load(&tr->corpus, p->corpus, err)) return -1;
+    tr->R = tr->corpus.n_rows;
+    tr->W = tr->corpus.window_cols;
+    tr->V = gm_vocab_size(tr->corpus.vocab);
+    gd_schedule_init(&tr->sch, p->sizes.diffusion_steps);
+    gd_tsampler_init(&tr->ts, p->sizes.diffusion_steps);
+    size_t n = tr->corpus.n_segments + 1;
+    tr->train_idx = malloc(n * sizeof *tr->train_idx);
+    tr->valid_idx = malloc(n * sizeof *tr->valid_idx);
+    tr->perm = malloc(n * sizeof *tr->perm);
+    if (!tr->train_idx || !tr->valid_idx || !tr->perm) return gm_fail(err, "out of memory");
+    for (size_t i = 0; i < tr->corpus.n_segments; i++) {
+        if (tr->corpus.seg_valid[i]) tr->valid_idx[tr->n_valid++] = (uint32_t)i;
+        else tr->train_idx[tr->n_train++] = (uint32_t)i;
+    }
+    if (!tr->n_train) return gm_fail(err, "%s has no training segments", p->corpus);
+    tr->mix = (task_mix){p->chord_given, p->accomp, p->drum_overlay};
+    tr->rng = p->seed * 0x2545F4914F6CDD1Dull + 7;
+    return find_task_classes(tr, err);
+}
+
+/* --init: the model file's weights, on the corpus' vocabulary; bar positions
+ * asked for over a model without them start as a zero table, so the continued
+ * model first computes exactly what it did. */
+static int init_from_file(trainer *tr, char *err) {
+    const gm_train_params *p = tr->p;
+    if (!(tr->model = gm_model_load(p->init, err))) return -1;
+    if (p->sizes.bar_positions && !gm_model_sizes(tr->model).bar_positions && gm_model_add_bar_positions(tr->model, err))
+        return -1;
+    if (!vocab_equal(gm_model_vocab(tr->model), tr->corpus.vocab) || gm_layout_rows(gm_model_layout(tr->model)) != tr->R)
+        return gm_fail(err, "--init %s: its vocabulary (%d tokens, %d rows) does not fit the corpus' (%d tokens, %d rows);"
+                       " prepare the corpus with --vocab from the model", p->init, gm_vocab_size(gm_model_vocab(tr->model)),
+                       gm_layout_rows(gm_model_layout(tr->model)), tr->V, tr->R);
+    return 0;
+}
+
+/* The model: resumed from OUT.ckpt, fine-tuned from --init, or new. */
+static int set_up_model(trainer *tr, char *err) {
+    const gm_train_params *p = tr->p;
+    char path[4200];
     snprintf(path, sizeof path, "%s.ckpt", p->out);
     if (p->resume) {
-        if (access(path, R_OK)) { gm_fail(err, "--resume: no checkpoint %s", path); goto out; }
-        if (load_checkpoint(&tr, path, err)) goto out;
+        if (access(path, R_OK)) return gm_fail(err, "--resume: no checkpoint %s", path);
+        if (load_checkpoint(tr, path, err)) return -1;
     } else {
-        if (p->init) {
-            if (!(tr.model = gm_model_load(p->init, err))) goto out;
-            /* Bar positions asked for over a model without them: a zero table, so the
-             * continued model starts out computing exactly what it did. */
-            if (p->sizes.bar_positions && !gm_model_sizes(tr.model).bar_positions &&
-                gm_model_add_bar_positions(tr.model, err)) goto out;
-            if (!vocab_equal(gm_model_vocab(tr.model), tr.corpus.vocab) ||
-                gm_layout_rows(gm_model_layout(tr.model)) != tr.R) {
-                gm_fail(err, "--init %s: its vocabulary (%d tokens, %d rows) does not fit the corpus' (%d tokens, %d rows);"
-                        " prepare the corpus with --vocab from the model", p->init, gm_vocab_size(gm_model_vocab(tr.model)),
-                        gm_layout_rows(gm_model_layout(tr.model)), tr.V, tr.R);
-                goto out;
-            }
-        } else if (!(tr.model = gm_model_new(&p->sizes, &tr.corpus.layout, tr.corpus.vocab, p->seed, err))) {
-            goto out;
-        }
-        tr.net = gm_model_net(tr.model);
-        gd_model_seed_dropout(tr.net, p->seed ^ 0x1234567887654321ull);
-        tr.n_params = gd_model_n_params(tr.net);
-        if (gd_model_alloc_training(tr.net, err)) goto out;
-        if (!(tr.ema = malloc(tr.n_params * sizeof(float)))) { gm_fail(err, "out of memory"); goto out; }
-        memcpy(tr.ema, gd_model_params(tr.net), tr.n_params * sizeof(float));
+        if (p->init ? init_from_file(tr, err)
+                    : !(tr->model = gm_model_new(&p->sizes, &tr->corpus.layout, tr->corpus.vocab, p->seed, err)))
+            return -1;
+        tr->net = gm_model_net(tr->model);
+        gd_model_seed_dropout(tr->net, p->seed ^ 0x1234567887654321ull);
+        tr->n_params = gd_model_n_params(tr->net);
+        if (gd_model_alloc_training(tr->net, err)) return -1;
+        if (!(tr->ema = malloc(tr->n_params * sizeof(float)))) return gm_fail(err, "out of memory");
+        memcpy(tr->ema, gd_model_params(tr->net), tr->n_params * sizeof(float));
     }
     /* The model encodes chords as its corpus did (also over --init models). */
-    if (gm_model_set_chord_frames(tr.model, tr.corpus.chord_frames_per_bar, err)) goto out;
-    if (gd_model_config(tr.net)->max_cols < tr.W) {
-        gm_fail(err, "the model takes %d columns, the corpus segments have %d", gd_model_config(tr.net)->max_cols, tr.W);
-        goto out;
+    if (gm_model_set_chord_frames(tr->model, tr->corpus.chord_frames_per_bar, err)) return -1;
+    const gd_config *c = gd_model_config(tr->net);
+    if (c->max_cols < tr->W) return gm_fail(err, "the model takes %d columns, the corpus segments have %d", c->max_cols, tr->W);
+    if (c->T != tr->sch.T) {
+        gd_schedule_init(&tr->sch, c->T);
+        if (!p->resume) gd_tsampler_init(&tr->ts, tr->sch.T);
     }
-    if (gd_model_config(tr.net)->T != tr.sch.T) {
-        gd_schedule_init(&tr.sch, gd_model_config(tr.net)->T);
-        if (!p->resume) gd_tsampler_init(&tr.ts, tr.sch.T);
-    }
+    return 0;
+}
 
-    /* --- buffers ----------------------------------------------------------- */
-    tr.B = p->batch;
-    size_t nc = (size_t)tr.B * tr.R * tr.W;
-    tr.x0 = malloc(nc * 4); tr.xt = malloc(nc * 4); tr.y = malloc(nc * 4); tr.t = malloc((size_t)tr.B * 4);
-    tr.cond = malloc(nc); tr.bar_pos = malloc((size_t)tr.B * tr.W); tr.wt = malloc(nc * 4); tr.wi = malloc(nc * 4); tr.ri = malloc(nc * 4); tr.nll = malloc(nc * 4);
-    tr.pt = malloc((size_t)tr.B * 4); tr.lb = malloc((size_t)tr.B * sizeof(double));
-    if (!tr.x0 || !tr.xt || !tr.y || !tr.t || !tr.cond || !tr.bar_pos || !tr.wt || !tr.wi || !tr.ri || !tr.nll || !tr.pt || !tr.lb) {
-        gm_fail(err, "out of memory for a batch of %d", tr.B);
-        goto out;
-    }
+/* Batch buffers and (rank 0) the log. */
+static int alloc_batch(trainer *tr, char *err) {
+    const gm_train_params *p = tr->p;
+    tr->B = p->batch;
+    size_t nc = (size_t)tr->B * tr->R * tr->W;
+    tr->x0 = malloc(nc * 4); tr->xt = malloc(nc * 4); tr->y = malloc(nc * 4); tr->t = malloc((size_t)tr->B * 4);
+    tr->cond = malloc(nc); tr->bar_pos = malloc((size_t)tr->B * tr->W);
+    tr->wt = malloc(nc * 4); tr->wi = malloc(nc * 4); tr->ri = malloc(nc * 4); tr->nll = malloc(nc * 4);
+    tr->pt = malloc((size_t)tr->B * 4); tr->lb = malloc((size_t)tr->B * sizeof(double));
+    if (!tr->x0 || !tr->xt || !tr->y || !tr->t || !tr->cond || !tr->bar_pos || !tr->wt || !tr->wi || !tr->ri ||
+        !tr->nll || !tr->pt || !tr->lb)
+        return gm_fail(err, "out of memory for a batch of %d", tr->B);
     if (p->rank == 0) {
+        char path[4200];
         snprintf(path, sizeof path, "%s.log.jsonl", p->out);
-        tr.log = fopen(path, p->resume ? "a" : "w");
-        if (!tr.log) { gm_fail(err, "cannot write %s", path); goto out; }
+        if (!(tr->log = fopen(path, p->resume ? "a" : "w"))) return gm_fail(err, "cannot write %s", path);
     }
-    make_perm(&tr);
+    make_perm(tr);
+    return 0;
+}
 
-    /* --- steps --------------------------------------------------------------- */
-    double t_start = gm_now_s(), t_report = t_start, loss_acc = 0, val = NAN;
-    int n_acc = 0, step0 = tr.step;
-    size_t cols_done = 0;
-    float *grads = gd_model_grads(tr.net), *w = gd_model_params(tr.net);
-    while (tr.step < p->steps) {
-        if (p->stop && *p->stop) break;
-        if (p->stop_after > 0 && tr.step - step0 >= p->stop_after) break;
-        gd_zero_grads(tr.net);
-        for (int a = 0; a < p->accum; a++) {
-            /* every rank draws the whole global batch's segments, then takes its share */
-            uint32_t segs[256];
-            for (int r = 0; r < p->world; r++)
-                for (int b = 0; b < tr.B; b++) {
-                    if (tr.pos >= tr.n_train) { tr.epoch++; tr.pos = 0; make_perm(&tr); }
-                    uint32_t s = tr.perm[tr.pos++];
-                    if (r == p->rank) segs[b] = s;
-                }
-            uint64_t base = gd_rng_next(&tr.rng); /* the same on every rank */
-            make_batch(&tr, segs, tr.B, base, p->rank * tr.B, 0);
-            if (gd_forward(tr.net, tr.xt, tr.cond, tr.bar_pos, tr.t, tr.B, tr.W, 1, err)) goto out;
-            gd_loss_backward(tr.net, tr.y, tr.wt, tr.wi, tr.ri, NULL, tr.nll, 1);
-            gd_sample_losses(tr.lb, tr.nll, tr.wt, tr.wi, tr.ri, tr.B, tr.R, tr.W);
-            /* Importance sampling sees every sample of the global batch, in
-             * global order, on every rank: the ranks' samplers stay equal. */
-            int32_t all_t[256 * 64];
-            double all_lb[256 * 64];
-            float all_pt[256 * 64];
-            int G = tr.B * p->world;
+/* Running figures between two reports. */
+typedef struct {
+    double t_start, t_report, loss_acc, val;
+    int n_acc, step0;
+    size_t cols_done;
+} run_stats;
+
+/* Importance sampling sees every sample of the global batch, in global
+ * order, on every rank: the ranks' samplers stay equal. */
+static void record_losses(trainer *tr, run_stats *rs) {
+    const int world = tr->p->world, G = tr->B * world;
+    int32_t all_t[256 * 64];
+    double all_lb[256 * 64];
+    float all_pt[256 * 64];
 #ifdef GM_MPI
-            if (p->world > 1) {
-                MPI_Allgather(tr.t, tr.B, MPI_INT32_T, all_t, tr.B, MPI_INT32_T, MPI_COMM_WORLD);
-                MPI_Allgather(tr.lb, tr.B, MPI_DOUBLE, all_lb, tr.B, MPI_DOUBLE, MPI_COMM_WORLD);
-                MPI_Allgather(tr.pt, tr.B, MPI_FLOAT, all_pt, tr.B, MPI_FLOAT, MPI_COMM_WORLD);
-            } else
+    if (world > 1) {
+        MPI_Allgather(tr->t, tr->B, MPI_INT32_T, all_t, tr->B, MPI_INT32_T, MPI_COMM_WORLD);
+        MPI_Allgather(tr->lb, tr->B, MPI_DOUBLE, all_lb, tr->B, MPI_DOUBLE, MPI_COMM_WORLD);
+        MPI_Allgather(tr->pt, tr->B, MPI_FLOAT, all_pt, tr->B, MPI_FLOAT, MPI_COMM_WORLD);
+    } else
 #endif
-            {
-                memcpy(all_t, tr.t, (size_t)tr.B * sizeof *all_t);
-                memcpy(all_lb, tr.lb, (size_t)tr.B * sizeof *all_lb);
-                memcpy(all_pt, tr.pt, (size_t)tr.B * sizeof *all_pt);
-            }
-            for (int b = 0; b < G; b++) {
-                gd_tsampler_update(&tr.ts, all_t[b], all_lb[b]);
-                loss_acc += all_lb[b] * all_pt[b];
-                n_acc++;
-            }
-            cols_done += (size_t)G * tr.W;
-        }
-#ifdef GM_MPI
-        if (p->world > 1) MPI_Allreduce(MPI_IN_PLACE, grads, (int)tr.n_params, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-#endif
-        if (p->clip > 0) {
-            double norm = gd_grad_norm(tr.net);
-            if (norm > p->clip) {
-                float s = (float)(p->clip / norm);
-                for (size_t i = 0; i < tr.n_params; i++) grads[i] *= s;
-            }
-        }
-        float lr = (float)lr_at(p, tr.step);
-        gd_adamw_step(tr.net, lr, 0.9f, 0.999f, 1e-8f, p->weight_decay, tr.step + 1);
-        tr.step++;
-        if (tr.step % p->ema_every == 0)
-            for (size_t i = 0; i < tr.n_params; i++) tr.ema[i] = p->ema_decay * tr.ema[i] + (1 - p->ema_decay) * w[i];
-        int evaluated = 0;
-        if (tr.step % p->eval_every == 0 || tr.step == p->steps) {
-            val = validate(&tr, err);
-            evaluated = 1;
-        }
-        double tnow = gm_now_s();
-        if (p->rank == 0 && (evaluated || tnow - t_report > 2.0 || tr.step == p->steps)) {
-            gm_train_progress pr = {.step = tr.step, .steps = p->steps, .epoch = tr.epoch,
-                                    .loss = n_acc ? loss_acc / n_acc : NAN, .val_loss = val, .lr = lr,
-                                    .cols_per_s = cols_done / (tnow - t_start), .evaluated = evaluated};
-            pr.eta_s = (p->steps - tr.step) * (tnow - t_start) / (tr.step - step0);
-            fprintf(tr.log, "{\"step\": %d, \"epoch\": %d, \"loss\": %.6f, \"lr\": %.3g, \"cols_per_s\": %.1f", pr.step,
-                    pr.epoch, pr.loss, pr.lr, pr.cols_per_s);
-            if (evaluated && !isnan(val)) fprintf(tr.log, ", \"val_loss\": %.6f", val);
-            fprintf(tr.log, ", \"time_s\": %.1f}\n", tnow - t_start);
-            fflush(tr.log);
-            if (p->progress) p->progress(p->user_data, &pr);
-            loss_acc = 0;
-            n_acc = 0;
-            t_report = tnow;
-        }
-        if (p->rank == 0 && tr.step % p->ckpt_every == 0 && tr.step < p->steps && save_all(&tr, err)) goto out;
+    {
+        (void)world;
+        memcpy(all_t, tr->t, (size_t)tr->B * sizeof *all_t);
+        memcpy(all_lb, tr->lb, (size_t)tr->B * sizeof *all_lb);
+        memcpy(all_pt, tr->pt, (size_t)tr->B * sizeof *all_pt);
     }
-    if (p->rank == 0 && save_all(&tr, err)) goto out;
-    rc = 0;
-out:
+    for (int b = 0; b < G; b++) {
+        gd_tsampler_update(&tr->ts, all_t[b], all_lb[b]);
+        rs->loss_acc += all_lb[b] * all_pt[b];
+        rs->n_acc++;
+    }
+    rs->cols_done += (size_t)G * tr->W;
+}
+
+/* One micro-batch: every rank draws the whole global batch's segments, then
+ * takes its share; forward, loss, gradients added to the accumulated ones. */
+static int micro_batch(trainer *tr, run_stats *rs, char *err) {
+    const gm_train_params *p = tr->p;
+    uint32_t segs[256];
+    for (int r = 0; r < p->world; r++)
+        for (int b = 0; b < tr->B; b++) {
+            if (tr->pos >= tr->n_train) { tr->epoch++; tr->pos = 0; make_perm(tr); }
+            uint32_t s = tr->perm[tr->pos++];
+            if (r == p->rank) segs[b] = s;
+        }
+    uint64_t base = gd_rng_next(&tr->rng); /* the same on every rank */
+    make_batch(tr, segs, tr->B, base, p->rank * tr->B, 0);
+    if (gd_forward(tr->net, tr->xt, tr->cond, tr->bar_pos, tr->t, tr->B, tr->W, 1, err)) return -1;
+    gd_loss_backward(tr->net, tr->y, tr->wt, tr->wi, tr->ri, NULL, tr->nll, 1);
+    gd_sample_losses(tr->lb, tr->nll, tr->wt, tr->wi, tr->ri, tr->B, tr->R, tr->W);
+    record_losses(tr, rs);
+    return 0;
+}
+
+/* Gradients summed over ranks, clipped, AdamW, the EMA. Returns the lr used. */
+static float optimizer_step(trainer *tr) {
+    const gm_train_params *p = tr->p;
+    float *grads = gd_model_grads(tr->net), *w = gd_model_params(tr->net);
+#ifdef GM_MPI
+    if (p->world > 1) MPI_Allreduce(MPI_IN_PLACE, grads, (int)tr->n_params, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+#endif
+    if (p->clip > 0) {
+        double norm = gd_grad_norm(tr->net);
+        if (norm > p->clip) {
+            float s = (float)(p->clip / norm);
+            for (size_t i = 0; i < tr->n_params; i++) grads[i] *= s;
+        }
+    }
+    float lr = (float)lr_at(p, tr->step);
+    gd_adamw_step(tr->net, lr, 0.9f, 0.999f, 1e-8f, p->weight_decay, tr->step + 1);
+    tr->step++;
+    if (tr->step % p->ema_every == 0)
+        for (size_t i = 0; i < tr->n_params; i++) tr->ema[i] = p->ema_decay * tr->ema[i] + (1 - p->ema_decay) * w[i];
+    return lr;
+}
+
+/* A line of the log and the progress callback (rank 0, every 2 s and at
+ * every validation). */
+static void report(trainer *tr, run_stats *rs, float lr, int evaluated) {
+    const gm_train_params *p = tr->p;
+    double tnow = gm_now_s();
+    if (p->rank != 0 || !(evaluated || tnow - rs->t_report > 2.0 || tr->step == p->steps)) return;
+    gm_train_progress pr = {.step = tr->step, .steps = p->steps, .epoch = tr->epoch,
+                            .loss = rs->n_acc ? rs->loss_acc / rs->n_acc : NAN, .val_loss = rs->val, .lr = lr,
+                            .cols_per_s = rs->cols_done / (tnow - rs->t_start), .evaluated = evaluated};
+    pr.eta_s = (p->steps - tr->step) * (tnow - rs->t_start) / (tr->step - rs->step0);
+    fprintf(tr->log, "{\"step\": %d, \"epoch\": %d, \"loss\": %.6f, \"lr\": %.3g, \"cols_per_s\": %.1f", pr.step, pr.epoch,
+            pr.loss, pr.lr, pr.cols_per_s);
+    if (evaluated && !isnan(rs->val)) fprintf(tr->log, ", \"val_loss\": %.6f", rs->val);
+    fprintf(tr->log, ", \"time_s\": %.1f}\n", tnow - rs->t_start);
+    fflush(tr->log);
+    if (p->progress) p->progress(p->user_data, &pr);
+    rs->loss_acc = 0;
+    rs->n_acc = 0;
+    rs->t_report = tnow;
+}
+
+/* Steps until --steps, --stop-after or a stop request; checkpoints on the way
+ * and at the end. */
+static int run_steps(trainer *tr, char *err) {
+    const gm_train_params *p = tr->p;
+    run_stats rs = {.val = NAN, .step0 = tr->step};
+    rs.t_start = rs.t_report = gm_now_s();
+    while (tr->step < p->steps) {
+        if (p->stop && *p->stop) break;
+        if (p->stop_after > 0 && tr->step - rs.step0 >= p->stop_after) break;
+        gd_zero_grads(tr->net);
+        for (int a = 0; a < p->accum; a++)
+            if (micro_batch(tr, &rs, err)) return -1;
+        float lr = optimizer_step(tr);
+        int evaluated = tr->step % p->eval_every == 0 || tr->step == p->steps;
+        if (evaluated) rs.val = validate(tr, err);
+        report(tr, &rs, lr, evaluated);
+        if (p->rank == 0 && tr->step % p->ckpt_every == 0 && tr->step < p->steps && save_all(tr, err)) return -1;
+    }
+    return p->rank == 0 ? save_all(tr, err) : 0;
+}
+
+int gm_train(const gm_train_params *p, char *err) {
+    if (check_train_params(p, err)) return -1;
+    if (p->threads > 0) nn_set_threads(p->threads);
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.p = p;
+    int rc = load_data(&tr, err) || set_up_model(&tr, err) || alloc_batch(&tr, err) || run_steps(&tr, err) ? -1 : 0;
     trainer_free(&tr);
     return rc;
 }
