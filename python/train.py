@@ -82,6 +82,9 @@ def parse_args(argv):
     ap.add_argument("--bar-positions", action="store_true",
                     help="each column's position in its bar as an input (dev/MODEL.md); with --init from a model"
                          " without them, they start at zero")
+    ap.add_argument("--bar-lr-scale", type=float, default=1.0,
+                    help="learning rate of the bar-position table, as a multiple of --lr (a table new to an --init"
+                         " model learns faster than the weights around it need to move)")
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
@@ -99,6 +102,8 @@ def parse_args(argv):
             fail("--%s must be positive" % name.replace("_", "-"))
     if not (a.lr > 0) or not (0 <= a.ema_decay < 1) or a.hidden % a.heads or (a.hidden // a.heads) % 2:
         fail("invalid --lr, --ema-decay, or --hidden/--heads (hidden/heads must be an even integer)")
+    if not a.bar_lr_scale > 0:
+        fail("--bar-lr-scale must be positive")
     for name in ("chord_given", "accomp", "drum_overlay", "dropout"):
         if not 0 <= getattr(a, name) <= 1:
             fail("--%s must be in [0, 1]" % name.replace("_", "-"))
@@ -319,7 +324,11 @@ def main(argv=None):
         model = build_model(a, corpus)
     model.to(dev).train()
     params = list(model.parameters())
-    opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay)
+    bar = [p for n, p in model.named_parameters() if n == M.BAR_TABLE]
+    groups = [{"params": [p for n, p in model.named_parameters() if n != M.BAR_TABLE], "scale": 1.0}]
+    if bar:
+        groups.append({"params": bar, "scale": a.bar_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay)
     ema = [p.detach().clone() for p in params]
     ts, step = TSampler(M.T_STEPS), 0
     if st:
@@ -368,7 +377,7 @@ def main(argv=None):
                 g.mul_(scale)
         lr = lr_at(a, step)
         for gr in opt.param_groups:
-            gr["lr"] = lr
+            gr["lr"] = lr * gr["scale"]
         opt.step()
         opt.zero_grad(set_to_none=True)
         lbs = lb.float()
