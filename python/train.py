@@ -430,12 +430,14 @@ def main(argv=None):
 
 
 def plan_steps(a, step, step0, now, t0, timed_from, world, rank, dev):
-    """--minutes: once the speed is known (30 steps or a minute in), the run's
+    """--minutes: once the speed is known (30 steps, or a minute in with at least 5 timed
+    steps: a busy machine's first minute may hold almost none), the run's
     length (and so its learning-rate schedule) is set to fill the time left;
     past the time it ends at this step. Ranks agree through rank 0's choice."""
     steps = a.steps
-    if not getattr(a, "_planned", False) and timed_from is not None and (step - step0 >= 30 or now - t0 > 60):
-        rate = (step - step0 - 5) / max(now - timed_from, 1e-6)
+    timed = step - step0 - 5     # steps since the timer started (see the loop)
+    if not getattr(a, "_planned", False) and timed_from is not None and (timed >= 25 or (now - t0 > 60 and timed >= 5)):
+        rate = timed / max(now - timed_from, 1e-6)
         steps = step + int(rate * max(0.0, a.minutes * 60 - (now - t0) - 15))
         a._planned = True
         a.warmup = min(a.warmup, steps // 10)
