@@ -39,7 +39,7 @@ PYTHON    ?= /usr/bin/python3
 .PHONY: all test sanitize fuzz bench demo deps clean mpi eval
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
-$(BUILD)/obj/%.o: src/%.c include/getmusic.h $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

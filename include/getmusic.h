@@ -106,6 +106,12 @@ int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, c
 /* Time grid: bars and columns (src/score.c)                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The GETScore grid: one column per 16th note, 4 per quarter, so a 4/4 bar
+ * is 16 columns. Every grid, corpus and model uses it; pass it wherever a
+ * function takes steps_per_quarter for the model's time grid (a caller
+ * should not restate the number). */
+#define GM_STEPS_PER_QUARTER 4
+
 /* The bar lines of a score and their column positions on a grid of
  * `steps_per_quarter` steps per quarter note (4 = 16th notes). A bar in n/d
  * has n*4*steps_per_quarter/d columns (4/4 → 16, 3/4 → 12, 6/8 → 12). */
@@ -125,6 +131,10 @@ int  gm_barmap_build(gm_barmap *bm, const gm_score *s, int steps_per_quarter, ch
 void gm_barmap_free(gm_barmap *bm);
 /* Column of a tick, rounded to the nearest grid step (clamped to [0,n_cols-1]). */
 int  gm_barmap_tick_to_col(const gm_barmap *bm, int64_t tick);
+/* Columns of one whole bar of numerator/denominator on the GETScore grid
+ * (GM_STEPS_PER_QUARTER): 4/4 → 16, 3/4 → 12, 6/8 → 12, rounded like
+ * gm_barmap_build; at least 1. 0 for a numerator or denominator below 1. */
+int  gm_grid_bar_cols(int numerator, int denominator);
 /* Tick of a column start. */
 int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col);
 /* Bar index containing a tick / a column. */
@@ -284,7 +294,7 @@ int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_
                          int n_labels, int shift, gm_chord *out, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* GETScore: vocabulary and token grid (src/getscore.c)                      */
+/* GETScore: vocabulary (src/vocab.c) and token grid (src/grid.c)            */
 /* ------------------------------------------------------------------------ */
 
 #define GM_N_DURATIONS 15
@@ -864,4 +874,10 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
 #ifdef __cplusplus
 }
 #endif
+
+/* Drawing: raster canvas and PNG (src/canvas.c), training-loss chart
+ * (src/plot_loss.c), piano roll (src/plot_roll.c). A header of its own to
+ * keep this one readable; part of the public API all the same. */
+#include "getmusic_plot.h"
+
 #endif /* GETMUSIC_H */

@@ -201,6 +201,12 @@ void gm_barmap_free(gm_barmap *bm) {
  * the sizes we allow (ticks < 2^40, b < 2^16). */
 static int64_t muldiv_round(int64_t a, int64_t b, int64_t c) { return (2 * a * b + c) / (2 * c); }
 
+int gm_grid_bar_cols(int numerator, int denominator) {
+    if (numerator < 1 || denominator < 1) return 0;
+    int64_t c = muldiv_round((int64_t)numerator * 4, GM_STEPS_PER_QUARTER, denominator);
+    return c < 1 ? 1 : (int)c;
+}
+
 int gm_barmap_build(gm_barmap *bm, const gm_score *s, int spq, char *err) {
     memset(bm, 0, sizeof *bm);
     if (spq < 1 || spq > 96) return gm_fail(err, "grid resolution %d steps per quarter is out of range 1..96", spq);

@@ -1,6 +1,5 @@
 /* test_plot.c — the canvas primitives and the training-loss chart. */
 #include "getmusic.h"
-#include "plot.h"
 #include "test.h"
 
 #include <glob.h>

@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include "getmusic.h"
-#include "plot.h"
 
 #include <errno.h>
 #include <limits.h>

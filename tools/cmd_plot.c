@@ -5,7 +5,6 @@
  * `getmusic info`. */
 #include "cli.h"
 #include "getmusic.h"
-#include "plot.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -10,7 +10,6 @@
  * failure. Progress bars go to stderr, only on a terminal and without --quiet.
  */
 #include "getmusic.h"
-#include "plot.h"
 
 #include <errno.h>
 #include <math.h>
