@@ -140,58 +140,58 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--render")) wav = val;
         else if (!strcmp(a, "--plot")) png = val;
         else if (!strcmp(a, "--bars")) {
-            if (!val) { die(EXIT_USAGE, "--bars needs a value"); goto out; }
+            if (!val) { cli_fail(EXIT_USAGE, "--bars needs a value"); goto out; }
             bars_arg = val;
             /* With an input these are ranges; without, a length (decided below). */
-            if (parse_ranges(val, &ranges, &n_ranges)) { die(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val); goto out; }
-        } else if (!strcmp(a, "--continue")) { if (parse_int(a, val, 1, 100000, &cont)) goto out; }
-        else if (!strcmp(a, "--steps")) { if (parse_int(a, val, 1, 100, &steps)) goto out; }
-        else if (!strcmp(a, "--top-k")) { if (parse_int(a, val, 0, 1000000, &top_k)) goto out; }
-        else if (!strcmp(a, "--window-bars")) { if (parse_int(a, val, 1, 10000, &window_bars)) goto out; }
+            if (parse_ranges(val, &ranges, &n_ranges)) { cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val); goto out; }
+        } else if (!strcmp(a, "--continue")) { if (cli_parse_int(a, val, 1, 100000, &cont)) goto out; }
+        else if (!strcmp(a, "--steps")) { if (cli_parse_int(a, val, 1, 100, &steps)) goto out; }
+        else if (!strcmp(a, "--top-k")) { if (cli_parse_int(a, val, 0, 1000000, &top_k)) goto out; }
+        else if (!strcmp(a, "--window-bars")) { if (cli_parse_int(a, val, 1, 10000, &window_bars)) goto out; }
         else if (!strcmp(a, "--seed")) {
-            if (parse_int(a, val, 0, LONG_MAX, &tmp)) goto out;
+            if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) goto out;
             seed = tmp;
-        } else if (!strcmp(a, "--temperature")) { if (parse_double(a, val, 1e-3, 100, &temperature)) goto out; }
-        else if (!strcmp(a, "--chord-guidance")) { if (parse_double(a, val, 0, 100, &guidance)) goto out; }
+        } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &temperature)) goto out; }
+        else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &guidance)) goto out; }
         else if (!strcmp(a, "--json")) takes = 0, json = 1;
         else if (!strcmp(a, "--force")) takes = 0, force = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, quiet = 1;
-        else if (a[0] == '-' && a[1]) { die(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a); goto out; }
+        else if (a[0] == '-' && a[1]) { cli_fail(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a); goto out; }
         else {
             takes = 0;
-            if (in) { die(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a); goto out; }
+            if (in) { cli_fail(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a); goto out; }
             in = a;
         }
         if (takes) {
-            if (!val) { die(EXIT_USAGE, "%s needs a value", a); goto out; }
+            if (!val) { cli_fail(EXIT_USAGE, "%s needs a value", a); goto out; }
             i++;
         }
     }
-    if (!out_path) { die(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)"); goto out; }
+    if (!out_path) { cli_fail(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)"); goto out; }
     if (!in) {
         /* From scratch: --bars N is the length. */
         if (!bars_arg || n_ranges != 1 || ranges[0].first != ranges[0].last) {
-            die(EXIT_USAGE, "without an input file, give the length: --bars N");
+            cli_fail(EXIT_USAGE, "without an input file, give the length: --bars N");
             goto out;
         }
         new_bars = ranges[0].first + 1;
         n_ranges = 0;
-        if (cont) { die(EXIT_USAGE, "--continue needs an input file"); goto out; }
+        if (cont) { cli_fail(EXIT_USAGE, "--continue needs an input file"); goto out; }
     }
-    if (n_ranges && cont) { die(EXIT_USAGE, "--bars and --continue do not go together"); goto out; }
+    if (n_ranges && cont) { cli_fail(EXIT_USAGE, "--bars and --continue do not go together"); goto out; }
     if (!force && same_file(in, out_path)) {
-        die(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", out_path);
+        cli_fail(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", out_path);
         goto out;
     }
-    if (json && cli_is_std(out_path)) { die(EXIT_USAGE, "--json and -o - both write to standard output"); goto out; }
+    if (json && cli_is_std(out_path)) { cli_fail(EXIT_USAGE, "--json and -o - both write to standard output"); goto out; }
 
     /* ---- model ---- */
     if (!model_path && !(model_path = cli_default_model())) {
-        die(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
+        cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
         goto out;
     }
     gm_model *model = gm_model_load(model_path, err);
-    if (!model) { die(EXIT_USAGE, "%s", err); goto out; }
+    if (!model) { cli_fail(EXIT_USAGE, "%s", err); goto out; }
     const gm_layout *l = gm_model_layout(model);
 
     gm_generate_params p = gm_generate_default_params();
@@ -199,12 +199,12 @@ int cmd_generate(int argc, char **argv) {
     gm_score song, result;
     int have_song = 0, have_result = 0;
     gm_generate_report rep = {0};
-    progress bar = {0};
+    cli_progress bar = {0};
 
     /* ---- targets ---- */
     if (targets_s) {
         char *copy = strdup(targets_s);
-        if (!copy) { status = die(EXIT_INTERNAL, "out of memory"); goto out_model; }
+        if (!copy) { status = cli_fail(EXIT_INTERNAL, "out of memory"); goto out_model; }
         for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", ")) {
             int c = gm_layout_find(l, tok);
             if (c < 0) {
@@ -213,14 +213,14 @@ int cmd_generate(int argc, char **argv) {
                     strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
                     strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
                 }
-                die(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
+                cli_fail(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
                 free(copy);
                 goto out_model;
             }
             p.targets |= 1u << c;
         }
         free(copy);
-        if (!p.targets) { die(EXIT_USAGE, "--targets: no track named"); goto out_model; }
+        if (!p.targets) { cli_fail(EXIT_USAGE, "--targets: no track named"); goto out_model; }
     }
 
     /* ---- chords ---- */
@@ -233,39 +233,39 @@ int cmd_generate(int argc, char **argv) {
             char *text = NULL;
             if (stat(chords_s, &st) == 0 && S_ISREG(st.st_mode)) {
                 if (st.st_size > (1 << 20) || !(text = read_text_file(chords_s, 1 << 20))) {
-                    die(EXIT_USAGE, "--chords: cannot read '%s'", chords_s);
+                    cli_fail(EXIT_USAGE, "--chords: cannot read '%s'", chords_s);
                     goto out_model;
                 }
             }
             int n_bars_given = 0;
             int bad = gm_chords_parse_bars(text ? text : chords_s, &chords, &n_bars_given, err);
             free(text);
-            if (bad) { die(EXIT_USAGE, "--chords: %s", err); goto out_model; }
+            if (bad) { cli_fail(EXIT_USAGE, "--chords: %s", err); goto out_model; }
             p.chord_mode = GM_CHORDS_GIVEN;
             p.chords = chords;
             p.chord_frames_per_bar = 2; /* both halves of every bar */
             p.n_chords = 2 * n_bars_given;
         }
         if (!in && (p.chord_mode == GM_CHORDS_INPUT || p.chord_mode == GM_CHORDS_CONDITIONS)) {
-            die(EXIT_USAGE, "--chords %s needs an input file", chords_s);
+            cli_fail(EXIT_USAGE, "--chords %s needs an input file", chords_s);
             goto out_model;
         }
     }
 
     /* ---- input ---- */
     if (in) {
-        if (cli_read_score(in, &song, NULL, err)) { die(EXIT_USAGE, "%s: %s", cli_shown(in), err); goto out_model; }
+        if (cli_read_score(in, &song, NULL, err)) { cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err); goto out_model; }
         have_song = 1;
         for (int i = 0; i < song.n_tracks; i++) {
             const gm_track *t = &song.tracks[i];
             if (t->n_notes && gm_layout_classify(l, t) < 0 && !quiet && !json)
-                fprintf(stderr, "%s: track '%s' (%s%s) is no track of the model; copied unchanged\n", prog,
+                fprintf(stderr, "%s: track '%s' (%s%s) is no track of the model; copied unchanged\n", cli_prog,
                         t->name[0] ? t->name : "unnamed", t->is_drum ? "drums" : "program ",
-                        t->is_drum ? "" : gm_program_names[t->program & 127]);
+                        t->is_drum ? "" : cli_program_names[t->program & 127]);
         }
         if (window_bars) {
             gm_barmap bm;
-            if (gm_barmap_build(&bm, &song, 4, err)) { die(EXIT_USAGE, "%s: %s", in, err); goto out_model; }
+            if (gm_barmap_build(&bm, &song, GM_STEPS_PER_QUARTER, err)) { cli_fail(EXIT_USAGE, "%s: %s", in, err); goto out_model; }
             int cols = bm.n_bars ? bm.bar_col[1] - bm.bar_col[0] : 16;
             gm_barmap_free(&bm);
             p.window_cols = (int)(window_bars * cols);
@@ -286,22 +286,22 @@ int cmd_generate(int argc, char **argv) {
     bar.label = "generating";
     bar.last_pct = -1;
     clock_gettime(CLOCK_MONOTONIC, &bar.t0);
-    p.progress = progress_cb;
+    p.progress = cli_progress_cb;
     p.user_data = &bar;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (gm_generate(model, have_song ? &song : NULL, &p, &result, &rep, err)) {
         if (bar.on) fputc('\n', stderr);
         /* Requests the model cannot serve are the user's to fix. */
-        status = die(EXIT_USAGE, "%s", err);
+        status = cli_fail(EXIT_USAGE, "%s", err);
         goto out_model;
     }
     have_result = 1;
-    double secs = since(&t0);
-    if (cli_write_midi(out_path, &result, err)) { status = die(EXIT_USAGE, "%s", err); goto out_model; }
+    double secs = cli_since(&t0);
+    if (cli_write_midi(out_path, &result, err)) { status = cli_fail(EXIT_USAGE, "%s", err); goto out_model; }
     if (wav) {
         gm_render_params rp = gm_render_default_params();
-        if (gm_render_wav(&result, wav, &rp, NULL, err)) { status = die(EXIT_USAGE, "--render: %s", err); goto out_model; }
+        if (gm_render_wav(&result, wav, &rp, NULL, err)) { status = cli_fail(EXIT_USAGE, "--render: %s", err); goto out_model; }
     }
     if (png) {
         gm_roll_params rp = gm_roll_default_params();
@@ -310,7 +310,7 @@ int cmd_generate(int argc, char **argv) {
             rp.n_chords = rep.n_bars * rep.chord_frames_per_bar;
             rp.chord_frames_per_bar = rep.chord_frames_per_bar;
         }
-        if (gm_plot_pianoroll(&result, l, &rp, png, err)) { status = die(EXIT_USAGE, "--plot: %s", err); goto out_model; }
+        if (gm_plot_pianoroll(&result, l, &rp, png, err)) { status = cli_fail(EXIT_USAGE, "--plot: %s", err); goto out_model; }
     }
 
     /* ---- summary ---- */
@@ -324,19 +324,19 @@ int cmd_generate(int argc, char **argv) {
     gm_key_name(rep.key, kb, sizeof kb);
     if (json) {
         printf("{\"input\": ");
-        if (in) json_str(in); else printf("null");
+        if (in) cli_json_str(in); else printf("null");
         printf(", \"output\": ");
-        json_str(out_path);
+        cli_json_str(out_path);
         printf(", \"model\": ");
-        json_str(model_path);
+        cli_json_str(model_path);
         printf(", \"bars\": %d, \"windows\": %d, \"steps\": %ld, \"seed\": %lld, \"key\": ", rep.n_bars, rep.n_windows, steps, seed);
-        json_str(kb);
+        cli_json_str(kb);
         printf(", \"targets\": [");
         for (int k = 0, f = 0; k < l->n_classes; k++)
-            if (rep.targets >> k & 1) { printf(f++ ? ", " : ""); json_str(l->cls[k].name); }
+            if (rep.targets >> k & 1) { printf(f++ ? ", " : ""); cli_json_str(l->cls[k].name); }
         printf("], \"given\": [");
         for (int k = 0, f = 0; k < l->n_classes; k++)
-            if (rep.given >> k & 1) { printf(f++ ? ", " : ""); json_str(l->cls[k].name); }
+            if (rep.given >> k & 1) { printf(f++ ? ", " : ""); cli_json_str(l->cls[k].name); }
         printf("], \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chords\": ", rep.n_unmapped,
                rep.notes_kept, rep.notes_generated);
         if (!rep.chords_given) printf("null");
@@ -345,22 +345,22 @@ int cmd_generate(int argc, char **argv) {
             for (int b = 0; b < rep.n_bars; b++) {
                 printf(b ? ", " : "");
                 char names[40];
-                if (bar_chords(&rep, b, names, sizeof names)) json_str(names);
+                if (bar_chords(&rep, b, names, sizeof names)) cli_json_str(names);
                 else printf("null");
             }
             printf("]");
         }
         printf(", \"seconds\": %.3f", secs);
-        if (wav) { printf(", \"wav\": "); json_str(wav); }
-        if (png) { printf(", \"png\": "); json_str(png); }
+        if (wav) { printf(", \"wav\": "); cli_json_str(wav); }
+        if (png) { printf(", \"png\": "); cli_json_str(png); }
         printf("}\n");
     } else if (!quiet) {
         fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
-                prog, cli_is_std(out_path) ? "standard output" : out_path, rep.n_bars, kb, rep.notes_generated, names_t, names_g[0] ? names_g : "nothing",
+                cli_prog, cli_is_std(out_path) ? "standard output" : out_path, rep.n_bars, kb, rep.notes_generated, names_t, names_g[0] ? names_g : "nothing",
                 rep.chords_given ? (p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none",
                 rep.n_windows, rep.n_windows == 1 ? "" : "s", secs);
-        if (wav) fprintf(stderr, "%s: wrote %s\n", prog, wav);
-        if (png) fprintf(stderr, "%s: wrote %s\n", prog, png);
+        if (wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, wav);
+        if (png) fprintf(stderr, "%s: wrote %s\n", cli_prog, png);
     }
     status = 0;
 out_model:

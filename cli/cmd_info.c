@@ -1,0 +1,178 @@
+/* cmd_info.c — `getmusic info`: what a song holds (tracks and their classes,
+ * tempo, metre, bars, key, chords) or, with --model, what a model file holds. */
+#include "cli.h"
+
+#include "getmusic.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int info_model(const char *path, int json) {
+    char err[GM_ERR_SIZE];
+    gm_model *m = gm_model_load(path, err);
+    if (!m) return cli_fail(EXIT_USAGE, "%s", err);
+    gm_model_params s = gm_model_sizes(m);
+    const gm_layout *l = gm_model_layout(m);
+    const gm_vocab *v = gm_model_vocab(m);
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_str(path);
+        printf(", \"parameters\": %zu, \"embd\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"ffn\": %d, "
+               "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"vocab_size\": %d, \"layout\": ",
+               gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
+               s.token_features, gm_vocab_size(v));
+        cli_json_str(l->name);
+        printf(", \"classes\": [");
+        for (int c = 0; c < l->n_classes; c++) {
+            printf("%s", c ? ", " : "");
+            cli_json_str(l->cls[c].name);
+        }
+        printf("], \"source\": ");
+        cli_json_str(gm_model_source(m));
+        printf("}\n");
+    } else {
+        printf("model     %s\n", path);
+        printf("network   %.2f M parameters: embd %d, hidden %d, %d layers, %d heads, ffn %d, up to %d columns, "
+               "%d diffusion steps\n", gm_model_n_params(m) / 1e6, s.embd, s.hidden, s.layers, s.heads, s.ffn,
+               s.max_cols, s.diffusion_steps);
+        if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
+        else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
+        printf("layout    %s:", l->name);
+        for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
+        printf("\nsource    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
+    }
+    gm_model_free(m);
+    return 0;
+}
+
+void usage_info(FILE *f) {
+    fprintf(f, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
+               "       getmusic info --model MODEL.gguf [--json]\n"
+               "  A song: its tracks (channel, program, notes, role, the layout's class),\n"
+               "  tempo, metre, bars, key and chords per bar. SONG.mid '-' reads standard input.\n"
+               "  A model: its tracks (classes), vocabulary size per row, architecture sizes,\n"
+               "  parameter count and the training provenance the file records.\n"
+               "  --json          one JSON object on stdout\n"
+               "  --layout L      the layout whose classes the tracks get (default: default)\n");
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *in = NULL, *layout_name = "default", *model = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_fail(EXIT_USAGE, "info: unknown option '%s'", argv[i]);
+        else if (!in) in = argv[i];
+        else return cli_fail(EXIT_USAGE, "info: one file at a time ('%s' is extra)", argv[i]);
+    }
+    if (model && !in) return info_model(model, json);
+    if (model) return cli_fail(EXIT_USAGE, "info: a song or --model, not both");
+    if (!in) return cli_fail(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
+                                    "       getmusic info --model MODEL.gguf [--json]");
+    char err[GM_ERR_SIZE];
+    gm_layout layout;
+    if (gm_layout_preset(&layout, layout_name, err)) return cli_fail(EXIT_USAGE, "%s", err);
+    gm_score s;
+    if (cli_read_midi(in, &s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
+    /* A POP909-style beat annotation beside the file gives the real bar lines. */
+    int metre_from_beats = cli_metre_from_beats(&s, in);
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err)) {
+        gm_score_free(&s);
+        return cli_fail(EXIT_USAGE, "%s: %s", in, err);
+    }
+    gm_chord *chords = malloc((size_t)bm.n_bars * sizeof *chords);
+    if (!chords || gm_chords_recognize(&s, &bm, chords, err)) {
+        free(chords);
+        gm_barmap_free(&bm);
+        gm_score_free(&s);
+        return cli_fail(EXIT_INTERNAL, "%s: chord recognition failed: %s", in, chords ? err : "out of memory");
+    }
+    gm_key key = gm_key_find(&s);
+    char kb[32], cb[16];
+    gm_key_name(key, kb, sizeof kb);
+    double secs = gm_score_tick_to_seconds(&s, s.end_tick);
+
+    if (json) {
+        printf("{\"file\": ");
+        cli_json_str(in);
+        printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
+               "\"columns\": %d, \"notes\": %zu, \"key\": ",
+               s.midi_format, s.ticks_per_quarter, (long long)s.end_tick, secs, bm.n_bars, bm.n_cols, gm_score_n_notes(&s));
+        cli_json_str(kb);
+        printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
+        cli_json_str(layout.name);
+        printf(", \"tempos\": [");
+        for (int i = 0; i < s.n_tempos; i++)
+            printf("%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s.tempos[i].tick,
+                   gm_barmap_bar_of_tick(&bm, s.tempos[i].tick) + 1, 60e6 / s.tempos[i].usec_per_quarter);
+        printf("], \"time_signatures\": [");
+        for (int i = 0; i < s.n_timesigs; i++)
+            printf("%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
+                   (long long)s.timesigs[i].tick, gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1,
+                   s.timesigs[i].numerator, s.timesigs[i].denominator);
+        printf("], \"tracks\": [");
+        for (int i = 0; i < s.n_tracks; i++) {
+            const gm_track *t = &s.tracks[i];
+            int cls = gm_layout_classify(&layout, t);
+            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
+            cli_json_str(t->name);
+            printf(", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
+            cli_json_str(t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
+            printf(", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
+            cli_json_str(gm_role_name(gm_track_role(t)));
+            printf(", \"class\": ");
+            if (cls >= 0) cli_json_str(layout.cls[cls].name); else printf("null");
+            printf("}");
+        }
+        printf("], \"chords\": [");
+        for (int b = 0; b < bm.n_bars; b++) {
+            printf("%s", b ? ", " : "");
+            cli_json_str(gm_chord_name(chords[b], cb, sizeof cb));
+        }
+        printf("]}\n");
+    } else {
+        int mins = (int)(secs / 60);
+        printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s.midi_format, s.ticks_per_quarter);
+        printf("length    %d bars, %d:%04.1f, %zu notes\n", bm.n_bars, mins, secs - 60 * mins, gm_score_n_notes(&s));
+        printf("tempo    ");
+        if (!s.n_tempos) printf(" 120 bpm (default)");
+        for (int i = 0; i < s.n_tempos && i < 8; i++)
+            printf(" %.1f bpm (bar %d)%s", 60e6 / s.tempos[i].usec_per_quarter, gm_barmap_bar_of_tick(&bm, s.tempos[i].tick) + 1,
+                   i + 1 < s.n_tempos ? "," : "");
+        if (s.n_tempos > 8) printf(" ... %d changes in all", s.n_tempos);
+        printf("\nmetre    ");
+        if (!s.n_timesigs) printf(" 4/4 (default)");
+        for (int i = 0; i < s.n_timesigs && i < 8; i++)
+            printf(" %d/%d (bar %d)%s", s.timesigs[i].numerator, s.timesigs[i].denominator,
+                   gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1, i + 1 < s.n_timesigs ? "," : "");
+        if (s.n_timesigs > 8) printf(" ... %d changes in all", s.n_timesigs);
+        if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
+        printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
+        printf("tracks    (layout '%s')\n", layout.name);
+        printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
+        for (int i = 0; i < s.n_tracks; i++) {
+            const gm_track *t = &s.tracks[i];
+            int cls = gm_layout_classify(&layout, t);
+            char pn[40];
+            if (t->is_drum) snprintf(pn, sizeof pn, "drums");
+            else snprintf(pn, sizeof pn, "%d %s", t->program, cli_program_names[t->program & 127]);
+            printf("  %2d  %-20.20s %3d  %-24.24s %6zu  %-8s %s\n", i, t->name[0] ? t->name : "-", t->channel + 1, pn,
+                   t->n_notes, gm_role_name(gm_track_role(t)), cls >= 0 ? layout.cls[cls].name : "(none: passed through)");
+        }
+        printf("chords    (one per bar)\n");
+        for (int b = 0; b < bm.n_bars; b++) {
+            if (b % 8 == 0) printf("  %4d |", b + 1);
+            printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
+            if (b % 8 == 7 || b + 1 == bm.n_bars) printf("\n");
+        }
+    }
+    free(chords);
+    gm_barmap_free(&bm);
+    gm_score_free(&s);
+    return 0;
+}
