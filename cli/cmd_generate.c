@@ -116,260 +116,334 @@ static char *read_text_file(const char *path, size_t max) {
     return buf;
 }
 
-int cmd_generate(int argc, char **argv) {
-    const char *in = NULL, *out_path = NULL, *model_path = NULL, *targets_s = NULL, *chords_s = NULL;
-    const char *wav = NULL, *png = NULL;
-    gm_bar_range *ranges = NULL;
-    int n_ranges = 0, json = 0, quiet = 0, force = 0;
-    const gm_generate_params dp = gm_generate_default_params(); /* the one home of the defaults */
-    long new_bars = 0, cont = 0, steps = dp.steps, top_k = dp.top_k, window_bars = 0;
-    long long seed = (long long)dp.seed;
-    double temperature = dp.temperature, guidance = dp.chord_guidance;
-    int status = EXIT_USAGE;
-    char err[GM_ERR_SIZE] = "";
-    const char *bars_arg = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        long tmp;
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) out_path = val;
-        else if (!strcmp(a, "--model")) model_path = val;
-        else if (!strcmp(a, "--targets")) targets_s = val;
-        else if (!strcmp(a, "--chords")) chords_s = val;
-        else if (!strcmp(a, "--render")) wav = val;
-        else if (!strcmp(a, "--plot")) png = val;
-        else if (!strcmp(a, "--bars")) {
-            if (!val) { cli_fail(EXIT_USAGE, "--bars needs a value"); goto out; }
-            bars_arg = val;
-            /* With an input these are ranges; without, a length (decided below). */
-            if (parse_ranges(val, &ranges, &n_ranges)) { cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val); goto out; }
-        } else if (!strcmp(a, "--continue")) { if (cli_parse_int(a, val, 1, 100000, &cont)) goto out; }
-        else if (!strcmp(a, "--steps")) { if (cli_parse_int(a, val, 1, 100, &steps)) goto out; }
-        else if (!strcmp(a, "--top-k")) { if (cli_parse_int(a, val, 0, 1000000, &top_k)) goto out; }
-        else if (!strcmp(a, "--window-bars")) { if (cli_parse_int(a, val, 1, 10000, &window_bars)) goto out; }
-        else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) goto out;
-            seed = tmp;
-        } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &temperature)) goto out; }
-        else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &guidance)) goto out; }
-        else if (!strcmp(a, "--json")) takes = 0, json = 1;
-        else if (!strcmp(a, "--force")) takes = 0, force = 1;
-        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, quiet = 1;
-        else if (a[0] == '-' && a[1]) { cli_fail(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a); goto out; }
-        else {
-            takes = 0;
-            if (in) { cli_fail(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a); goto out; }
-            in = a;
-        }
-        if (takes) {
-            if (!val) { cli_fail(EXIT_USAGE, "%s needs a value", a); goto out; }
-            i++;
-        }
-    }
-    if (!out_path) { cli_fail(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)"); goto out; }
-    if (!in) {
-        /* From scratch: --bars N is the length. */
-        if (!bars_arg || n_ranges != 1 || ranges[0].first != ranges[0].last) {
-            cli_fail(EXIT_USAGE, "without an input file, give the length: --bars N");
-            goto out;
-        }
-        new_bars = ranges[0].first + 1;
-        n_ranges = 0;
-        if (cont) { cli_fail(EXIT_USAGE, "--continue needs an input file"); goto out; }
-    }
-    if (n_ranges && cont) { cli_fail(EXIT_USAGE, "--bars and --continue do not go together"); goto out; }
-    if (!force && same_file(in, out_path)) {
-        cli_fail(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", out_path);
-        goto out;
-    }
-    if (json && cli_is_std(out_path)) { cli_fail(EXIT_USAGE, "--json and -o - both write to standard output"); goto out; }
-
-    /* ---- model ---- */
-    if (!model_path && !(model_path = cli_default_model())) {
-        cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
-        goto out;
-    }
-    gm_model *model = gm_model_load(model_path, err);
-    if (!model) { cli_fail(EXIT_USAGE, "%s", err); goto out; }
-    const gm_layout *l = gm_model_layout(model);
-
-    gm_generate_params p = gm_generate_default_params();
-    gm_chord *chords = NULL;
+/* One run of `getmusic generate`: the options as given, then what each
+ * stage makes. gen_job_free releases whatever the stages got to. */
+typedef struct {
+    /* options */
+    const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg;
+    gm_bar_range *ranges;
+    int n_ranges, json, quiet, force;
+    long new_bars, cont, steps, top_k, window_bars;
+    long long seed;
+    double temperature, guidance;
+    /* stages */
+    gm_model *model;
+    const gm_layout *l;     /* the model's */
+    gm_generate_params p;
+    gm_chord *chords;       /* --chords NAMES, parsed */
     gm_score song, result;
-    int have_song = 0, have_result = 0;
-    gm_generate_report rep = {0};
-    cli_progress bar = {0};
+    int have_song, have_result;
+    gm_generate_report rep;
+    double secs;            /* gm_generate's wall time */
+} gen_job;
 
-    /* ---- targets ---- */
-    if (targets_s) {
-        char *copy = strdup(targets_s);
-        if (!copy) { status = cli_fail(EXIT_INTERNAL, "out of memory"); goto out_model; }
-        for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", ")) {
-            int c = gm_layout_find(l, tok);
-            if (c < 0) {
-                char names[256] = "";
-                for (int k = 0; k < l->n_classes; k++) {
-                    strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
-                    strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
-                }
-                cli_fail(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
-                free(copy);
-                goto out_model;
-            }
-            p.targets |= 1u << c;
-        }
-        free(copy);
-        if (!p.targets) { cli_fail(EXIT_USAGE, "--targets: no track named"); goto out_model; }
+static void gen_job_init(gen_job *j) {
+    memset(j, 0, sizeof *j);
+    const gm_generate_params dp = gm_generate_default_params(); /* the one home of the defaults */
+    j->p = dp;
+    j->steps = dp.steps;
+    j->top_k = dp.top_k;
+    j->seed = (long long)dp.seed;
+    j->temperature = dp.temperature;
+    j->guidance = dp.chord_guidance;
+}
+
+static void gen_job_free(gen_job *j) {
+    gm_generate_report_free(&j->rep);
+    if (j->have_result) gm_score_free(&j->result);
+    if (j->have_song) gm_score_free(&j->song);
+    free(j->chords);
+    gm_model_free(j->model);
+    free(j->ranges);
+}
+
+/* One option at argv[*i] (its value, if any, at argv[*i + 1]). 0, or the
+ * exit status after a one-line message. */
+static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int takes = 1;
+    long tmp;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) j->out_path = val;
+    else if (!strcmp(a, "--model")) j->model_path = val;
+    else if (!strcmp(a, "--targets")) j->targets_s = val;
+    else if (!strcmp(a, "--chords")) j->chords_s = val;
+    else if (!strcmp(a, "--render")) j->wav = val;
+    else if (!strcmp(a, "--plot")) j->png = val;
+    else if (!strcmp(a, "--bars")) {
+        if (!val) return cli_fail(EXIT_USAGE, "--bars needs a value");
+        j->bars_arg = val;
+        /* With an input these are ranges; without, a length (decided later). */
+        if (parse_ranges(val, &j->ranges, &j->n_ranges))
+            return cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val);
+    } else if (!strcmp(a, "--continue")) { if (cli_parse_int(a, val, 1, 100000, &j->cont)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--steps")) { if (cli_parse_int(a, val, 1, 100, &j->steps)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--top-k")) { if (cli_parse_int(a, val, 0, 1000000, &j->top_k)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--window-bars")) { if (cli_parse_int(a, val, 1, 10000, &j->window_bars)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--seed")) {
+        if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) return EXIT_USAGE;
+        j->seed = tmp;
+    } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &j->guidance)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
+    else if (!strcmp(a, "--force")) takes = 0, j->force = 1;
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, j->quiet = 1;
+    else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a);
+    else {
+        takes = 0;
+        if (j->in) return cli_fail(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a);
+        j->in = a;
     }
+    if (takes) {
+        if (!val) return cli_fail(EXIT_USAGE, "%s needs a value", a);
+        (*i)++;
+    }
+    return 0;
+}
 
-    /* ---- chords ---- */
-    if (chords_s) {
+/* The options, and the rules between them. */
+static int gen_parse_args(gen_job *j, int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        int status = gen_parse_option(j, argc, argv, &i);
+        if (status) return status;
+    }
+    if (!j->out_path) return cli_fail(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)");
+    if (!j->in) {
+        /* From scratch: --bars N is the length. */
+        if (!j->bars_arg || j->n_ranges != 1 || j->ranges[0].first != j->ranges[0].last)
+            return cli_fail(EXIT_USAGE, "without an input file, give the length: --bars N");
+        j->new_bars = j->ranges[0].first + 1;
+        j->n_ranges = 0;
+        if (j->cont) return cli_fail(EXIT_USAGE, "--continue needs an input file");
+    }
+    if (j->n_ranges && j->cont) return cli_fail(EXIT_USAGE, "--bars and --continue do not go together");
+    if (!j->force && same_file(j->in, j->out_path))
+        return cli_fail(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", j->out_path);
+    if (j->json && cli_is_std(j->out_path)) return cli_fail(EXIT_USAGE, "--json and -o - both write to standard output");
+    return 0;
+}
+
+static int gen_load_model(gen_job *j) {
+    char err[GM_ERR_SIZE];
+    if (!j->model_path && !(j->model_path = cli_default_model()))
+        return cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
+    if (!(j->model = gm_model_load(j->model_path, err))) return cli_fail(EXIT_USAGE, "%s", err);
+    j->l = gm_model_layout(j->model);
+    return 0;
+}
+
+/* --targets a,b: class names of the model's layout → p.targets bits. */
+static int gen_parse_targets(gen_job *j) {
+    if (!j->targets_s) return 0;
+    const gm_layout *l = j->l;
+    char *copy = strdup(j->targets_s);
+    if (!copy) return cli_fail(EXIT_INTERNAL, "out of memory");
+    for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", ")) {
+        int c = gm_layout_find(l, tok);
+        if (c < 0) {
+            char names[256] = "";
+            for (int k = 0; k < l->n_classes; k++) {
+                strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
+                strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
+            }
+            cli_fail(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
+            free(copy);
+            return EXIT_USAGE;
+        }
+        j->p.targets |= 1u << c;
+    }
+    free(copy);
+    if (!j->p.targets) return cli_fail(EXIT_USAGE, "--targets: no track named");
+    return 0;
+}
+
+/* --chords: a mode (input, kept, none), or chord names given inline or in
+ * a file, which take both halves of every bar. */
+static int gen_parse_chords(gen_job *j) {
+    const char *spec = j->chords_s;
+    if (!spec) return 0;
+    gm_generate_params *p = &j->p;
+    if (!strcmp(spec, "input")) p->chord_mode = GM_CHORDS_INPUT;
+    else if (!strcmp(spec, "kept")) p->chord_mode = GM_CHORDS_CONDITIONS;
+    else if (!strcmp(spec, "none")) p->chord_mode = GM_CHORDS_NONE;
+    else {
+        char *text = NULL, err[GM_ERR_SIZE];
         struct stat st;
-        if (!strcmp(chords_s, "input")) p.chord_mode = GM_CHORDS_INPUT;
-        else if (!strcmp(chords_s, "kept")) p.chord_mode = GM_CHORDS_CONDITIONS;
-        else if (!strcmp(chords_s, "none")) p.chord_mode = GM_CHORDS_NONE;
-        else {
-            char *text = NULL;
-            if (stat(chords_s, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (st.st_size > (1 << 20) || !(text = read_text_file(chords_s, 1 << 20))) {
-                    cli_fail(EXIT_USAGE, "--chords: cannot read '%s'", chords_s);
-                    goto out_model;
-                }
-            }
-            int n_bars_given = 0;
-            int bad = gm_chords_parse_bars(text ? text : chords_s, &chords, &n_bars_given, err);
-            free(text);
-            if (bad) { cli_fail(EXIT_USAGE, "--chords: %s", err); goto out_model; }
-            p.chord_mode = GM_CHORDS_GIVEN;
-            p.chords = chords;
-            p.chord_frames_per_bar = 2; /* both halves of every bar */
-            p.n_chords = 2 * n_bars_given;
+        if (stat(spec, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (st.st_size > (1 << 20) || !(text = read_text_file(spec, 1 << 20)))
+                return cli_fail(EXIT_USAGE, "--chords: cannot read '%s'", spec);
         }
-        if (!in && (p.chord_mode == GM_CHORDS_INPUT || p.chord_mode == GM_CHORDS_CONDITIONS)) {
-            cli_fail(EXIT_USAGE, "--chords %s needs an input file", chords_s);
-            goto out_model;
-        }
+        int n_bars_given = 0;
+        int bad = gm_chords_parse_bars(text ? text : spec, &j->chords, &n_bars_given, err);
+        free(text);
+        if (bad) return cli_fail(EXIT_USAGE, "--chords: %s", err);
+        p->chord_mode = GM_CHORDS_GIVEN;
+        p->chords = j->chords;
+        p->chord_frames_per_bar = 2; /* both halves of every bar */
+        p->n_chords = 2 * n_bars_given;
     }
+    if (!j->in && (p->chord_mode == GM_CHORDS_INPUT || p->chord_mode == GM_CHORDS_CONDITIONS))
+        return cli_fail(EXIT_USAGE, "--chords %s needs an input file", spec);
+    return 0;
+}
 
-    /* ---- input ---- */
-    if (in) {
-        if (cli_read_score(in, &song, NULL, err)) { cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err); goto out_model; }
-        have_song = 1;
-        for (int i = 0; i < song.n_tracks; i++) {
-            const gm_track *t = &song.tracks[i];
-            if (t->n_notes && gm_layout_classify(l, t) < 0 && !quiet && !json)
+/* Reads IN (if any), says which of its tracks the model has no class for,
+ * and turns --window-bars into columns: bars of the song's first metre, or
+ * of 4/4 for a new piece (what gm_generate writes). */
+static int gen_read_input(gen_job *j) {
+    char err[GM_ERR_SIZE];
+    int first_bar_cols = gm_grid_bar_cols(4, 4);
+    if (j->in) {
+        if (cli_read_score(j->in, &j->song, NULL, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(j->in), err);
+        j->have_song = 1;
+        for (int i = 0; i < j->song.n_tracks; i++) {
+            const gm_track *t = &j->song.tracks[i];
+            if (t->n_notes && gm_layout_classify(j->l, t) < 0 && !j->quiet && !j->json)
                 fprintf(stderr, "%s: track '%s' (%s%s) is no track of the model; copied unchanged\n", cli_prog,
                         t->name[0] ? t->name : "unnamed", t->is_drum ? "drums" : "program ",
                         t->is_drum ? "" : cli_program_names[t->program & 127]);
         }
-        if (window_bars) {
+        if (j->window_bars) {
             gm_barmap bm;
-            if (gm_barmap_build(&bm, &song, GM_STEPS_PER_QUARTER, err)) { cli_fail(EXIT_USAGE, "%s: %s", in, err); goto out_model; }
-            int cols = bm.n_bars ? bm.bar_col[1] - bm.bar_col[0] : 16;
+            if (gm_barmap_build(&bm, &j->song, GM_STEPS_PER_QUARTER, err)) return cli_fail(EXIT_USAGE, "%s: %s", j->in, err);
+            if (bm.n_bars) first_bar_cols = bm.bar_col[1] - bm.bar_col[0];
             gm_barmap_free(&bm);
-            p.window_cols = (int)(window_bars * cols);
         }
-    } else if (window_bars) {
-        p.window_cols = (int)window_bars * 16;
     }
-    p.ranges = ranges;
-    p.n_ranges = n_ranges;
-    p.continue_bars = (int)cont;
-    p.new_bars = (int)new_bars;
-    p.steps = (int)steps;
-    p.seed = (uint64_t)seed;
-    p.temperature = (float)temperature;
-    p.top_k = (int)top_k;
-    p.chord_guidance = (float)guidance;
-    bar.on = !quiet && !json && isatty(2);
-    bar.label = "generating";
-    bar.last_pct = -1;
+    if (j->window_bars) j->p.window_cols = (int)(j->window_bars * first_bar_cols);
+    return 0;
+}
+
+/* The model's work, with a progress bar on a terminal. */
+static int gen_run(gen_job *j) {
+    gm_generate_params *p = &j->p;
+    char err[GM_ERR_SIZE];
+    p->ranges = j->ranges;
+    p->n_ranges = j->n_ranges;
+    p->continue_bars = (int)j->cont;
+    p->new_bars = (int)j->new_bars;
+    p->steps = (int)j->steps;
+    p->seed = (uint64_t)j->seed;
+    p->temperature = (float)j->temperature;
+    p->top_k = (int)j->top_k;
+    p->chord_guidance = (float)j->guidance;
+    cli_progress bar = {.on = !j->quiet && !j->json && isatty(2), .label = "generating", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &bar.t0);
-    p.progress = cli_progress_cb;
-    p.user_data = &bar;
+    p->progress = cli_progress_cb;
+    p->user_data = &bar;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (gm_generate(model, have_song ? &song : NULL, &p, &result, &rep, err)) {
+    int failed = gm_generate(j->model, j->have_song ? &j->song : NULL, p, &j->result, &j->rep, err);
+    p->progress = NULL, p->user_data = NULL; /* bar dies with this frame */
+    if (failed) {
         if (bar.on) fputc('\n', stderr);
         /* Requests the model cannot serve are the user's to fix. */
-        status = cli_fail(EXIT_USAGE, "%s", err);
-        goto out_model;
+        return cli_fail(EXIT_USAGE, "%s", err);
     }
-    have_result = 1;
-    double secs = cli_since(&t0);
-    if (cli_write_midi(out_path, &result, err)) { status = cli_fail(EXIT_USAGE, "%s", err); goto out_model; }
-    if (wav) {
-        gm_render_params rp = gm_render_default_params();
-        if (gm_render_wav(&result, wav, &rp, NULL, err)) { status = cli_fail(EXIT_USAGE, "--render: %s", err); goto out_model; }
-    }
-    if (png) {
-        gm_roll_params rp = gm_roll_default_params();
-        if (rep.chords_given) { /* the chords the model was given, over the bars */
-            rp.chords = rep.chords;
-            rp.n_chords = rep.n_bars * rep.chord_frames_per_bar;
-            rp.chord_frames_per_bar = rep.chord_frames_per_bar;
-        }
-        if (gm_plot_pianoroll(&result, l, &rp, png, err)) { status = cli_fail(EXIT_USAGE, "--plot: %s", err); goto out_model; }
-    }
+    j->have_result = 1;
+    j->secs = cli_since(&t0);
+    return 0;
+}
 
-    /* ---- summary ---- */
-    char names_t[256] = "", names_g[256] = "", kb[32];
-    for (int k = 0; k < l->n_classes; k++) {
-        char *dst = rep.targets >> k & 1 ? names_t : rep.given >> k & 1 ? names_g : NULL;
+/* The MIDI file, then --render's WAV and --plot's piano roll. */
+static int gen_write_outputs(gen_job *j) {
+    char err[GM_ERR_SIZE];
+    if (cli_write_midi(j->out_path, &j->result, err)) return cli_fail(EXIT_USAGE, "%s", err);
+    if (j->wav) {
+        gm_render_params rp = gm_render_default_params();
+        if (gm_render_wav(&j->result, j->wav, &rp, NULL, err)) return cli_fail(EXIT_USAGE, "--render: %s", err);
+    }
+    if (j->png) {
+        gm_roll_params rp = gm_roll_default_params();
+        const gm_generate_report *rep = &j->rep;
+        if (rep->chords_given) { /* the chords the model was given, over the bars */
+            rp.chords = rep->chords;
+            rp.n_chords = rep->n_bars * rep->chord_frames_per_bar;
+            rp.chord_frames_per_bar = rep->chord_frames_per_bar;
+        }
+        if (gm_plot_pianoroll(&j->result, j->l, &rp, j->png, err)) return cli_fail(EXIT_USAGE, "--plot: %s", err);
+    }
+    return 0;
+}
+
+/* The names of the classes set in `bits`, as a JSON array on stdout. */
+static void json_classes(const gm_layout *l, unsigned bits) {
+    printf("[");
+    for (int k = 0, f = 0; k < l->n_classes; k++)
+        if (bits >> k & 1) { printf(f++ ? ", " : ""); cli_json_str(l->cls[k].name); }
+    printf("]");
+}
+
+static void gen_print_json(const gen_job *j, const char *key) {
+    const gm_generate_report *rep = &j->rep;
+    printf("{\"input\": ");
+    if (j->in) cli_json_str(j->in); else printf("null");
+    printf(", \"output\": ");
+    cli_json_str(j->out_path);
+    printf(", \"model\": ");
+    cli_json_str(j->model_path);
+    printf(", \"bars\": %d, \"windows\": %d, \"steps\": %ld, \"seed\": %lld, \"key\": ", rep->n_bars, rep->n_windows,
+           j->steps, j->seed);
+    cli_json_str(key);
+    printf(", \"targets\": ");
+    json_classes(j->l, rep->targets);
+    printf(", \"given\": ");
+    json_classes(j->l, rep->given);
+    printf(", \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chords\": ", rep->n_unmapped,
+           rep->notes_kept, rep->notes_generated);
+    if (!rep->chords_given) printf("null");
+    else {
+        printf("[");
+        for (int b = 0; b < rep->n_bars; b++) {
+            printf(b ? ", " : "");
+            char names[40];
+            if (bar_chords(rep, b, names, sizeof names)) cli_json_str(names);
+            else printf("null");
+        }
+        printf("]");
+    }
+    printf(", \"seconds\": %.3f", j->secs);
+    if (j->wav) { printf(", \"wav\": "); cli_json_str(j->wav); }
+    if (j->png) { printf(", \"png\": "); cli_json_str(j->png); }
+    printf("}\n");
+}
+
+static void gen_print_text(const gen_job *j, const char *key) {
+    const gm_generate_report *rep = &j->rep;
+    char names_t[256] = "", names_g[256] = "";
+    for (int k = 0; k < j->l->n_classes; k++) {
+        char *dst = rep->targets >> k & 1 ? names_t : rep->given >> k & 1 ? names_g : NULL;
         if (!dst) continue;
         strncat(dst, dst[0] ? "," : "", 255 - strlen(dst));
-        strncat(dst, l->cls[k].name, 255 - strlen(dst));
+        strncat(dst, j->l->cls[k].name, 255 - strlen(dst));
     }
-    gm_key_name(rep.key, kb, sizeof kb);
-    if (json) {
-        printf("{\"input\": ");
-        if (in) cli_json_str(in); else printf("null");
-        printf(", \"output\": ");
-        cli_json_str(out_path);
-        printf(", \"model\": ");
-        cli_json_str(model_path);
-        printf(", \"bars\": %d, \"windows\": %d, \"steps\": %ld, \"seed\": %lld, \"key\": ", rep.n_bars, rep.n_windows, steps, seed);
-        cli_json_str(kb);
-        printf(", \"targets\": [");
-        for (int k = 0, f = 0; k < l->n_classes; k++)
-            if (rep.targets >> k & 1) { printf(f++ ? ", " : ""); cli_json_str(l->cls[k].name); }
-        printf("], \"given\": [");
-        for (int k = 0, f = 0; k < l->n_classes; k++)
-            if (rep.given >> k & 1) { printf(f++ ? ", " : ""); cli_json_str(l->cls[k].name); }
-        printf("], \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chords\": ", rep.n_unmapped,
-               rep.notes_kept, rep.notes_generated);
-        if (!rep.chords_given) printf("null");
-        else {
-            printf("[");
-            for (int b = 0; b < rep.n_bars; b++) {
-                printf(b ? ", " : "");
-                char names[40];
-                if (bar_chords(&rep, b, names, sizeof names)) cli_json_str(names);
-                else printf("null");
-            }
-            printf("]");
-        }
-        printf(", \"seconds\": %.3f", secs);
-        if (wav) { printf(", \"wav\": "); cli_json_str(wav); }
-        if (png) { printf(", \"png\": "); cli_json_str(png); }
-        printf("}\n");
-    } else if (!quiet) {
-        fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
-                cli_prog, cli_is_std(out_path) ? "standard output" : out_path, rep.n_bars, kb, rep.notes_generated, names_t, names_g[0] ? names_g : "nothing",
-                rep.chords_given ? (p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none",
-                rep.n_windows, rep.n_windows == 1 ? "" : "s", secs);
-        if (wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, wav);
-        if (png) fprintf(stderr, "%s: wrote %s\n", cli_prog, png);
+    fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
+            cli_prog, cli_is_std(j->out_path) ? "standard output" : j->out_path, rep->n_bars, key, rep->notes_generated,
+            names_t, names_g[0] ? names_g : "nothing",
+            rep->chords_given ? (j->p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none", rep->n_windows,
+            rep->n_windows == 1 ? "" : "s", j->secs);
+    if (j->wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->wav);
+    if (j->png) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->png);
+}
+
+/* Options → model → what to write (targets, chords, the input) → the model's
+ * work → files → a summary (JSON on stdout, or a line on stderr). */
+int cmd_generate(int argc, char **argv) {
+    gen_job j;
+    gen_job_init(&j);
+    int status = gen_parse_args(&j, argc, argv);
+    if (!status) status = gen_load_model(&j);
+    if (!status) status = gen_parse_targets(&j);
+    if (!status) status = gen_parse_chords(&j);
+    if (!status) status = gen_read_input(&j);
+    if (!status) status = gen_run(&j);
+    if (!status) status = gen_write_outputs(&j);
+    if (!status) {
+        char key[32];
+        gm_key_name(j.rep.key, key, sizeof key);
+        if (j.json) gen_print_json(&j, key);
+        else if (!j.quiet) gen_print_text(&j, key);
     }
-    status = 0;
-out_model:
-    gm_generate_report_free(&rep);
-    if (have_result) gm_score_free(&result);
-    if (have_song) gm_score_free(&song);
-    free(chords);
-    gm_model_free(model);
-out:
-    free(ranges);
+    gen_job_free(&j);
     return status;
 }
