@@ -185,137 +185,201 @@ static int beat_cols(const gm_barmap *bm, int num, int den) {
     return unit;
 }
 
-static void draw_system(gm_roll *r, int s, int top, const gm_score *sc, const int *slot, const gm_chord *chords,
-                        int n_chords, int frames) {
-    gm_canvas *c = r->c;
-    const gm_barmap *bm = &r->bm;
-    const gm_roll_info *in = &r->info;
-    int b0 = r->sys_bar[s], b1 = r->sys_bar[s + 1]; /* bars [b0, b1) */
-    int py = top + ROLL_NUM_H + ROLL_CHORD_H + 1, h = sys_height(r);
-    r->sys_y[s] = py;
-    int xa = r->plot_x, xb = col_x(r, s, bm->bar_col[b1]); /* [xa, xb) */
-    int sp = in->semitone_px, lp = in->lane_px;
-    char buf[64];
+/* One drawing of a piano roll: the inputs, and what the stages of
+ * gm_roll_draw work out (bars, chords, track slots, legend, sizes) before
+ * painting. roll_job_free releases the working arrays (and the roll, when
+ * the drawing failed). */
+typedef struct {
+    const gm_score *s;
+    const gm_layout *l;
+    gm_roll_params p;
+    gm_score sc;              /* s, shallow, with end_tick reaching every note end */
+    int any_generated;
+    gm_roll *r;               /* what is drawn; returned on success */
+    int *slot;                /* [n_tracks] colour slot, -1 = a track without notes */
+    legend_entry *leg;        /* [n_leg] */
+    int n_leg;
+    gm_chord *own_chords;     /* recognised here when p.chords is NULL */
+    const gm_chord *chords;   /* what the header names: p.chords or own_chords */
+    int n_chords, frames;     /* chord frames in all; frames per bar */
+    int W;                    /* image width */
+    long long H;              /* image height */
+    int title_h, top;         /* title block height; top of the first system */
+} roll_job;
 
-    /* backgrounds: black-key rows, every other drum lane */
+/* Where one system goes: its bars [b0, b1), the header at `top`, the pitch
+ * area from py (h px tall), x from xa to xb. */
+typedef struct {
+    gm_roll *r;
+    gm_canvas *c;
+    const gm_barmap *bm;
+    const gm_roll_info *in;
+    int s, b0, b1, top, py, h, xa, xb, sp, lp;
+} sys_ctx;
+
+/* Black-key rows and every other drum lane shaded; beat and octave lines. */
+static void draw_system_grid(const sys_ctx *x) {
+    const gm_roll *r = x->r;
+    const gm_roll_info *in = x->in;
     for (int p = in->pitch_lo; p <= in->pitch_hi; p++) {
         int pc = p % 12;
         if (pc == 1 || pc == 3 || pc == 6 || pc == 8 || pc == 10)
-            gm_canvas_fill_rect(c, xa, py + pitch_row_y(r, p), xb - xa, sp, GM_ROLL_BLACK_KEY_RGB);
+            gm_canvas_fill_rect(x->c, x->xa, x->py + pitch_row_y(r, p), x->xb - x->xa, x->sp, GM_ROLL_BLACK_KEY_RGB);
     }
     for (int i = 1; i < in->n_drum_lanes; i += 2)
-        gm_canvas_fill_rect(c, xa, py + lane_row_y(r, i), xb - xa, lp, GM_ROLL_BLACK_KEY_RGB);
-
-    /* beat lines, octave lines */
-    for (int b = b0; b < b1; b++) {
-        int unit = beat_cols(bm, bm->bar_num[b], bm->bar_den[b]);
+        gm_canvas_fill_rect(x->c, x->xa, x->py + lane_row_y(r, i), x->xb - x->xa, x->lp, GM_ROLL_BLACK_KEY_RGB);
+    for (int b = x->b0; b < x->b1; b++) {
+        int unit = beat_cols(x->bm, x->bm->bar_num[b], x->bm->bar_den[b]);
         if (unit * in->col_px < 4) continue;
-        for (int col = bm->bar_col[b] + unit; col < bm->bar_col[b + 1]; col += unit) {
-            int x = col_x(r, s, col);
-            gm_canvas_line(c, x, py, x, py + h - 1, 1, GM_ROLL_BEAT_RGB);
+        for (int col = x->bm->bar_col[b] + unit; col < x->bm->bar_col[b + 1]; col += unit) {
+            int cx = col_x(r, x->s, col);
+            gm_canvas_line(x->c, cx, x->py, cx, x->py + x->h - 1, 1, GM_ROLL_BEAT_RGB);
         }
     }
     for (int p = in->pitch_lo; p <= in->pitch_hi; p++)
         if (p % 12 == 0 && p > in->pitch_lo) {
-            int y = py + pitch_row_y(r, p) + sp - 1;
-            gm_canvas_line(c, xa, y, xb - 1, y, 1, GM_ROLL_OCTAVE_RGB);
+            int y = x->py + pitch_row_y(r, p) + x->sp - 1;
+            gm_canvas_line(x->c, x->xa, y, x->xb - 1, y, 1, GM_ROLL_OCTAVE_RGB);
         }
+}
 
-    /* frame, separator, bar lines */
-    gm_canvas_line(c, xa, py - 1, xb, py - 1, 1, GM_ROLL_BAR_RGB);
-    gm_canvas_line(c, xa, py + h, xb, py + h, 1, GM_ROLL_BAR_RGB);
-    if (r->rows_h && in->n_drum_lanes) gm_canvas_line(c, xa, py + r->rows_h, xb, py + r->rows_h, 1, GM_ROLL_BAR_RGB);
-    for (int b = b0; b <= b1; b++) {
-        int x = col_x(r, s, bm->bar_col[b]);
-        gm_canvas_line(c, x, py - 1, x, py + h, 1, GM_ROLL_BAR_RGB);
+/* The frame, the pitch/drum separator and the bar lines. */
+static void draw_system_frame(const sys_ctx *x) {
+    int py = x->py, h = x->h;
+    gm_canvas_line(x->c, x->xa, py - 1, x->xb, py - 1, 1, GM_ROLL_BAR_RGB);
+    gm_canvas_line(x->c, x->xa, py + h, x->xb, py + h, 1, GM_ROLL_BAR_RGB);
+    if (x->r->rows_h && x->in->n_drum_lanes)
+        gm_canvas_line(x->c, x->xa, py + x->r->rows_h, x->xb, py + x->r->rows_h, 1, GM_ROLL_BAR_RGB);
+    for (int b = x->b0; b <= x->b1; b++) {
+        int bx = col_x(x->r, x->s, x->bm->bar_col[b]);
+        gm_canvas_line(x->c, bx, py - 1, bx, py + h, 1, GM_ROLL_BAR_RGB);
     }
+}
 
-    /* left margin: C labels, drum names */
-    gm_canvas_set_clip(c, 0, py - 4, xa - 4, py + h + 4);
-    for (int p = in->pitch_lo; p <= in->pitch_hi; p++)
+/* The left margin: a label at every C, the drum names (lanes from 8 px). */
+static void draw_system_labels(const sys_ctx *x) {
+    const gm_roll *r = x->r;
+    char buf[64];
+    gm_canvas_set_clip(x->c, 0, x->py - 4, x->xa - 4, x->py + x->h + 4);
+    for (int p = x->in->pitch_lo; p <= x->in->pitch_hi; p++)
         if (p % 12 == 0) {
             const char *t = pitch_label(p, buf, sizeof buf);
-            gm_canvas_text(c, xa - 6 - gm_canvas_text_width(t, 1), py + pitch_row_y(r, p) + (sp - 7) / 2, t, 1,
+            gm_canvas_text(x->c, x->xa - 6 - gm_canvas_text_width(t, 1), x->py + pitch_row_y(r, p) + (x->sp - 7) / 2, t, 1,
                            GM_ROLL_TEXT_RGB);
         }
-    if (lp >= 8)
+    if (x->lp >= 8)
         for (int k = 0; k < 128; k++)
             if (r->lane_of_key[k] >= 0) {
                 const char *t = drum_name(k, buf, sizeof buf);
-                gm_canvas_text(c, xa - 6 - gm_canvas_text_width(t, 1), py + lane_row_y(r, r->lane_of_key[k]) + (lp - 7) / 2,
-                               t, 1, GM_ROLL_TEXT_RGB);
+                gm_canvas_text(x->c, x->xa - 6 - gm_canvas_text_width(t, 1),
+                               x->py + lane_row_y(r, r->lane_of_key[k]) + (x->lp - 7) / 2, t, 1, GM_ROLL_TEXT_RGB);
             }
-    gm_canvas_reset_clip(c);
+    gm_canvas_reset_clip(x->c);
+}
 
-    /* header: bar numbers (+ metre where it is set or changes), chords */
+/* Bar b's chord names: one per frame (bar or half bar) where the chord
+ * changes; a chord held over the whole bar has the bar's room. *free_x:
+ * the first x a name may start at (names never overlap). */
+static void draw_bar_chords(const sys_ctx *x, const roll_job *j, int b, int x_next, int *free_x) {
+    const gm_chord *chords = j->chords;
+    int frames = j->frames, n_chords = j->n_chords;
+    char buf[64];
+    for (int k = 0; k < frames; k++) {
+        int i = b * frames + k, e = k + 1;
+        if (i >= n_chords || chords[i].root < 0) continue;
+        if (k > 0 && chords[i].root == chords[i - 1].root && chords[i].quality == chords[i - 1].quality) continue;
+        while (e < frames && i + e - k < n_chords && chords[i + e - k].root == chords[i].root &&
+               chords[i + e - k].quality == chords[i].quality)
+            e++;
+        int xf = col_x(x->r, x->s, gm_barmap_frame_col(x->bm, b, frames, k));
+        int xe = e == frames ? x_next : col_x(x->r, x->s, gm_barmap_frame_col(x->bm, b, frames, e));
+        const char *t = gm_chord_name(chords[i], buf, sizeof buf);
+        int w = gm_canvas_text_width(t, 1);
+        if (xf + 3 >= *free_x && w + 5 <= xe - xf) {
+            gm_canvas_text(x->c, xf + 3, x->top + ROLL_NUM_H, t, 1, GM_ROLL_CHORD_RGB);
+            *free_x = xf + 3 + w + 4;
+        }
+    }
+}
+
+/* The header: bar numbers (with the metre where it is set or changes) and
+ * chord names. */
+static void draw_system_header(const sys_ctx *x, const roll_job *j) {
+    const gm_barmap *bm = x->bm;
+    char buf[64];
     int free_num = INT32_MIN, free_chord = INT32_MIN, metre_due = 0;
-    for (int b = b0; b < b1; b++) {
-        int x = col_x(r, s, bm->bar_col[b]), x_next = col_x(r, s, bm->bar_col[b + 1]);
+    for (int b = x->b0; b < x->b1; b++) {
+        int bx = col_x(x->r, x->s, bm->bar_col[b]), x_next = col_x(x->r, x->s, bm->bar_col[b + 1]);
         /* the metre at the first bar and where it changes; a bar too
          * narrow for it (a short lead-in bar) passes it on to the next */
-        metre_due |= b == in->first_bar || bm->bar_num[b] != bm->bar_num[b - 1] || bm->bar_den[b] != bm->bar_den[b - 1];
+        metre_due |= b == x->in->first_bar || bm->bar_num[b] != bm->bar_num[b - 1] || bm->bar_den[b] != bm->bar_den[b - 1];
         snprintf(buf, sizeof buf, "%d  %d/%d", b + 1, bm->bar_num[b], bm->bar_den[b]);
-        if (!metre_due || gm_canvas_text_width(buf, 1) + 4 > x_next - x) snprintf(buf, sizeof buf, "%d", b + 1);
+        if (!metre_due || gm_canvas_text_width(buf, 1) + 4 > x_next - bx) snprintf(buf, sizeof buf, "%d", b + 1);
         else metre_due = 0;
         /* a short bar (a lead-in) whose number does not fit leaves the
          * room to the next bar's number */
         int w = gm_canvas_text_width(buf, 1);
-        int yield = w + 4 > x_next - x && b + 1 < b1 &&
+        int yield = w + 4 > x_next - bx && b + 1 < x->b1 &&
                     bm->bar_col[b + 2] - bm->bar_col[b + 1] > bm->bar_col[b + 1] - bm->bar_col[b];
-        if (x + 2 >= free_num && !yield) {
-            gm_canvas_text(c, x + 2, top, buf, 1, GM_ROLL_BARNUM_RGB);
-            free_num = x + 2 + w + 6;
+        if (bx + 2 >= free_num && !yield) {
+            gm_canvas_text(x->c, bx + 2, x->top, buf, 1, GM_ROLL_BARNUM_RGB);
+            free_num = bx + 2 + w + 6;
         }
-        /* a name per frame (bar or half bar) where the chord changes; a
-         * chord held over the whole bar has the bar's room */
-        for (int k = 0; k < frames; k++) {
-            int i = b * frames + k, e = k + 1;
-            if (i >= n_chords || chords[i].root < 0) continue;
-            if (k > 0 && chords[i].root == chords[i - 1].root && chords[i].quality == chords[i - 1].quality) continue;
-            while (e < frames && i + e - k < n_chords && chords[i + e - k].root == chords[i].root &&
-                   chords[i + e - k].quality == chords[i].quality)
-                e++;
-            int xf = col_x(r, s, gm_barmap_frame_col(bm, b, frames, k));
-            int xe = e == frames ? x_next : col_x(r, s, gm_barmap_frame_col(bm, b, frames, e));
-            const char *t = gm_chord_name(chords[i], buf, sizeof buf);
-            int w = gm_canvas_text_width(t, 1);
-            if (xf + 3 >= free_chord && w + 5 <= xe - xf) {
-                gm_canvas_text(c, xf + 3, top + ROLL_NUM_H, t, 1, GM_ROLL_CHORD_RGB);
-                free_chord = xf + 3 + w + 4;
-            }
-        }
+        draw_bar_chords(x, j, b, x_next, &free_chord);
     }
+}
 
-    /* notes: given ones first, generated ones on top */
-    int64_t t_lo = bm->bar_tick[b0], t_hi = bm->bar_tick[b1];
-    gm_canvas_set_clip(c, xa, py, xb, py + h);
+/* The notes sounding in the system's bars: given ones first, generated
+ * ones on top. Counts the generated notes that start here. */
+static void draw_system_notes(const sys_ctx *x, const roll_job *j) {
+    gm_roll *r = x->r;
+    const gm_barmap *bm = x->bm;
+    const gm_score *sc = j->s;
+    int64_t t_lo = bm->bar_tick[x->b0], t_hi = bm->bar_tick[x->b1];
+    gm_canvas_set_clip(x->c, x->xa, x->py, x->xb, x->py + x->h);
     for (int pass = 0; pass < 2; pass++)
         for (int ti = 0; ti < sc->n_tracks; ti++) {
             const gm_track *t = &sc->tracks[ti];
-            if (slot[ti] < 0) continue;
+            if (j->slot[ti] < 0) continue;
             for (size_t k = 0; k < t->n_notes; k++) {
                 const gm_note *n = &t->notes[k];
                 int gen = (n->flags & GM_NOTE_GENERATED) != 0;
                 if (gen != pass || n->tick >= t_hi || n->tick + n->duration <= t_lo) continue;
                 double f0 = tick_fcol(bm, n->tick);
-                int x0 = col_x(r, s, f0), x1, y, hh;
+                int x0 = col_x(r, x->s, f0), x1, y, hh;
                 if (t->is_drum) {
                     if (r->lane_of_key[n->pitch] < 0) continue;
-                    x1 = col_x(r, s, f0 + 1); /* drum hits: one column long */
+                    x1 = col_x(r, x->s, f0 + 1); /* drum hits: one column long */
                     if (x1 - x0 < 3) x1 = x0 + 3;
-                    y = py + lane_row_y(r, r->lane_of_key[n->pitch]);
-                    hh = lp;
+                    y = x->py + lane_row_y(r, r->lane_of_key[n->pitch]);
+                    hh = x->lp;
                 } else {
-                    if (n->pitch < in->pitch_lo || n->pitch > in->pitch_hi) continue;
-                    x1 = col_x(r, s, tick_fcol(bm, n->tick + n->duration));
-                    y = py + pitch_row_y(r, n->pitch);
-                    hh = sp;
+                    if (n->pitch < x->in->pitch_lo || n->pitch > x->in->pitch_hi) continue;
+                    x1 = col_x(r, x->s, tick_fcol(bm, n->tick + n->duration));
+                    y = x->py + pitch_row_y(r, n->pitch);
+                    hh = x->sp;
                 }
-                draw_note(c, x0, x1, y, hh, gm_roll_fill(slot[ti], gen), gm_roll_edge(slot[ti], gen), gen);
+                draw_note(x->c, x0, x1, y, hh, gm_roll_fill(j->slot[ti], gen), gm_roll_edge(j->slot[ti], gen), gen);
                 if (gen && n->tick >= t_lo) r->info.n_generated++;
             }
         }
-    gm_canvas_reset_clip(c);
+    gm_canvas_reset_clip(x->c);
+}
+
+/* System s with its header starting at y = top. */
+static void draw_system(const roll_job *j, int s, int top) {
+    gm_roll *r = j->r;
+    sys_ctx x = {.r = r, .c = r->c, .bm = &r->bm, .in = &r->info, .s = s, .top = top};
+    x.b0 = r->sys_bar[s], x.b1 = r->sys_bar[s + 1];
+    x.py = top + ROLL_NUM_H + ROLL_CHORD_H + 1, x.h = sys_height(r);
+    x.xa = r->plot_x, x.xb = col_x(r, s, r->bm.bar_col[x.b1]);
+    x.sp = r->info.semitone_px, x.lp = r->info.lane_px;
+    r->sys_y[s] = x.py;
+    draw_system_grid(&x);
+    draw_system_frame(&x);
+    draw_system_labels(&x);
+    draw_system_header(&x, j);
+    draw_system_notes(&x, j);
 }
 
 gm_roll_params gm_roll_default_params(void) {
@@ -393,100 +457,112 @@ static int pack_systems(const gm_barmap *bm, int first, int last, int bars_per_r
     return n;
 }
 
-gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_params *pp, char *err) {
-    gm_roll_params p = pp ? *pp : gm_roll_default_params();
-    if (!s) {
-        gm_fail(err, "piano roll: null score");
-        return NULL;
-    }
-    if ((p.width && (p.width < GM_ROLL_MIN_W || p.width > GM_ROLL_MAX_SIDE)) ||
-        (p.height && (p.height < GM_ROLL_MIN_H || p.height > GM_ROLL_MAX_SIDE))) {
-        gm_fail(err, "piano roll: size %dx%d is outside %dx%d .. %dx%d (0 = automatic)", p.width, p.height,
-                GM_ROLL_MIN_W, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE, GM_ROLL_MAX_SIDE);
-        return NULL;
-    }
-    if (p.bars_per_row < 0 || p.first_bar < -1 || p.last_bar < -1 || p.n_chords < 0) {
-        gm_fail(err, "piano roll: negative bars per row, bar or chord count");
-        return NULL;
-    }
-    gm_roll *r = calloc(1, sizeof *r);
-    int *slot = calloc((size_t)(s->n_tracks > 0 ? s->n_tracks : 1), sizeof *slot);
-    legend_entry *leg = calloc((size_t)s->n_tracks + 2, sizeof *leg);
-    gm_chord *own_chords = NULL;
-    if (!r || !slot || !leg) {
-        gm_fail(err, "piano roll: out of memory");
-        goto fail;
-    }
-    gm_roll_info *in = &r->info;
+static int roll_check_params(const gm_roll_params *p, const gm_score *s, char *err) {
+    if (!s) return gm_fail(err, "piano roll: null score");
+    if ((p->width && (p->width < GM_ROLL_MIN_W || p->width > GM_ROLL_MAX_SIDE)) ||
+        (p->height && (p->height < GM_ROLL_MIN_H || p->height > GM_ROLL_MAX_SIDE)))
+        return gm_fail(err, "piano roll: size %dx%d is outside %dx%d .. %dx%d (0 = automatic)", p->width, p->height,
+                       GM_ROLL_MIN_W, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE, GM_ROLL_MAX_SIDE);
+    if (p->bars_per_row < 0 || p->first_bar < -1 || p->last_bar < -1 || p->n_chords < 0)
+        return gm_fail(err, "piano roll: negative bars per row, bar or chord count");
+    return 0;
+}
 
-    /* The bar map must reach every note end, even of a score built in
-     * memory whose end_tick was not brought up to date. */
-    gm_score sc = *s; /* shallow: only read */
-    int any_generated = 0;
+static void roll_job_free(roll_job *j, int failed) {
+    free(j->own_chords);
+    free(j->slot);
+    free(j->leg);
+    if (failed) gm_roll_free(j->r);
+}
+
+/* The bar map and the bars to draw. The map must reach every note end, even
+ * of a score built in memory whose end_tick was not brought up to date. */
+static int roll_bars(roll_job *j, char *err) {
+    const gm_score *s = j->s;
+    gm_roll_info *in = &j->r->info;
+    j->sc = *s; /* shallow: only read */
     for (int ti = 0; ti < s->n_tracks; ti++)
         for (size_t k = 0; k < s->tracks[ti].n_notes; k++) {
             const gm_note *n = &s->tracks[ti].notes[k];
-            if (n->tick + n->duration > sc.end_tick) sc.end_tick = n->tick + n->duration;
-            any_generated |= (n->flags & GM_NOTE_GENERATED) != 0;
+            if (n->tick + n->duration > j->sc.end_tick) j->sc.end_tick = n->tick + n->duration;
+            j->any_generated |= (n->flags & GM_NOTE_GENERATED) != 0;
         }
-    if (gm_barmap_build(&r->bm, &sc, GM_STEPS_PER_QUARTER, err)) goto fail;
-    const gm_barmap *bm = &r->bm;
+    if (gm_barmap_build(&j->r->bm, &j->sc, GM_STEPS_PER_QUARTER, err)) return -1;
+    const gm_barmap *bm = &j->r->bm;
     in->n_bars = bm->n_bars;
-    in->first_bar = p.first_bar < 0 ? 0 : p.first_bar;
-    in->last_bar = p.last_bar < 0 ? bm->n_bars - 1 : p.last_bar;
-    if (in->first_bar >= bm->n_bars || in->last_bar >= bm->n_bars || in->first_bar > in->last_bar) {
-        gm_fail(err, "piano roll: bars %d..%d (0-based) are outside the piece's %d bars", in->first_bar, in->last_bar,
-                bm->n_bars);
-        goto fail;
-    }
+    in->first_bar = j->p.first_bar < 0 ? 0 : j->p.first_bar;
+    in->last_bar = j->p.last_bar < 0 ? bm->n_bars - 1 : j->p.last_bar;
+    if (in->first_bar >= bm->n_bars || in->last_bar >= bm->n_bars || in->first_bar > in->last_bar)
+        return gm_fail(err, "piano roll: bars %d..%d (0-based) are outside the piece's %d bars", in->first_bar,
+                       in->last_bar, bm->n_bars);
+    return 0;
+}
 
-    /* chords */
-    const gm_chord *chords = p.chords;
-    int n_chords = p.chords ? p.n_chords : 0;
-    int frames = p.chords && p.chord_frames_per_bar > 1 ? p.chord_frames_per_bar : 1;
-    if (!chords) {
-        own_chords = malloc((size_t)bm->n_bars * sizeof *own_chords);
-        if (!own_chords) {
-            gm_fail(err, "piano roll: out of memory");
-            goto fail;
-        }
-        if (gm_chords_recognize(&sc, bm, own_chords, err)) goto fail;
-        chords = own_chords;
-        n_chords = bm->n_bars;
-    }
+/* The chords the header names: given, or recognised from the score. */
+static int roll_chords(roll_job *j, char *err) {
+    const gm_roll_params *p = &j->p;
+    j->chords = p->chords;
+    j->n_chords = p->chords ? p->n_chords : 0;
+    j->frames = p->chords && p->chord_frames_per_bar > 1 ? p->chord_frames_per_bar : 1;
+    if (j->chords) return 0;
+    const gm_barmap *bm = &j->r->bm;
+    if (!(j->own_chords = malloc((size_t)bm->n_bars * sizeof *j->own_chords)))
+        return gm_fail(err, "piano roll: out of memory");
+    if (gm_chords_recognize(&j->sc, bm, j->own_chords, err)) return -1;
+    j->chords = j->own_chords;
+    j->n_chords = bm->n_bars;
+    return 0;
+}
 
-    /* track slots (colours) and legend; pitch range and drum lanes of the
-     * notes in the drawn bars */
-    int n_leg = 0, k_slot = 0, lo = 128, hi = -1;
-    int64_t t_lo = bm->bar_tick[in->first_bar], t_hi = bm->bar_tick[in->last_bar + 1];
-    for (int k = 0; k < 128; k++) r->lane_of_key[k] = -1;
+/* Track slots (colours) and the legend; the pitch range (*lo..*hi) and
+ * drum lanes of the notes in the drawn bars. */
+static void roll_tracks(roll_job *j, int *lo, int *hi) {
+    const gm_score *s = j->s;
+    gm_roll *r = j->r;
+    const gm_roll_info *in = &r->info;
+    int k_slot = 0;
+    int64_t t_lo = r->bm.bar_tick[in->first_bar], t_hi = r->bm.bar_tick[in->last_bar + 1];
     for (int ti = 0; ti < s->n_tracks; ti++) {
         const gm_track *t = &s->tracks[ti];
-        slot[ti] = t->n_notes ? k_slot++ : -1;
-        if (slot[ti] < 0) continue;
-        legend_entry *e = &leg[n_leg++];
-        e->slot = slot[ti];
-        int cls = l ? gm_layout_classify(l, t) : -1;
+        j->slot[ti] = t->n_notes ? k_slot++ : -1;
+        if (j->slot[ti] < 0) continue;
+        legend_entry *e = &j->leg[j->n_leg++];
+        e->slot = j->slot[ti];
+        int cls = j->l ? gm_layout_classify(j->l, t) : -1;
         char name[64];
         if (t->name[0]) gm_strlcpy(name, t->name, sizeof name);
         else snprintf(name, sizeof name, "track %d", ti + 1);
-        if (!l) snprintf(e->text, sizeof e->text, "%s", name);
-        else if (cls >= 0) snprintf(e->text, sizeof e->text, "%s (%s)", name, l->cls[cls].name);
+        if (!j->l) snprintf(e->text, sizeof e->text, "%s", name);
+        else if (cls >= 0) snprintf(e->text, sizeof e->text, "%s (%s)", name, j->l->cls[cls].name);
         else snprintf(e->text, sizeof e->text, "%s (no class)", name);
         for (size_t k = 0; k < t->n_notes; k++) {
             const gm_note *n = &t->notes[k];
             if (n->tick >= t_hi || n->tick + n->duration <= t_lo) continue;
             if (t->is_drum) r->lane_of_key[n->pitch] = 1;
             else {
-                if (n->pitch < lo) lo = n->pitch;
-                if (n->pitch > hi) hi = n->pitch;
+                if (n->pitch < *lo) *lo = n->pitch;
+                if (n->pitch > *hi) *hi = n->pitch;
             }
         }
     }
-    if (any_generated) {
-        leg[n_leg++] = (legend_entry){"given", -1};
-        leg[n_leg++] = (legend_entry){"generated", -2};
+    if (j->any_generated) {
+        j->leg[j->n_leg++] = (legend_entry){"given", -1};
+        j->leg[j->n_leg++] = (legend_entry){"generated", -2};
     }
+}
+
+/* Slots, legend, drum lanes (lowest key at the bottom) and the pitch rows:
+ * the notes' range with a semitone of margin, at least ROLL_MIN_ROWS. */
+static int roll_rows(roll_job *j, char *err) {
+    const gm_score *s = j->s;
+    gm_roll *r = j->r;
+    gm_roll_info *in = &r->info;
+    j->slot = calloc((size_t)(s->n_tracks > 0 ? s->n_tracks : 1), sizeof *j->slot);
+    j->leg = calloc((size_t)s->n_tracks + 2, sizeof *j->leg);
+    if (!j->slot || !j->leg) return gm_fail(err, "piano roll: out of memory");
+    int lo = 128, hi = -1;
+    for (int k = 0; k < 128; k++) r->lane_of_key[k] = -1;
+    roll_tracks(j, &lo, &hi);
     for (int k = 0; k < 128; k++)
         if (r->lane_of_key[k] >= 0) r->lane_of_key[k] = in->n_drum_lanes++;
     if (hi >= 0) {
@@ -503,9 +579,16 @@ gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_param
     }
     in->pitch_lo = lo;
     in->pitch_hi = hi;
-    int rows = hi - lo + 1;
+    return 0;
+}
 
-    /* width: left margin fits the labels */
+/* The width (given, or automatic: see getmusic_plot.h), the left margin
+ * that fits the labels, the bars of every system and the column scale. */
+static int roll_width(roll_job *j, char *err) {
+    gm_roll *r = j->r;
+    gm_roll_info *in = &r->info;
+    const gm_barmap *bm = &r->bm;
+    const gm_roll_params *p = &j->p;
     char buf[64];
     int label_w = gm_canvas_text_width("C-1", 1);
     for (int k = 0; k < 128; k++)
@@ -518,25 +601,22 @@ gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_param
     int total_cols = bm->bar_col[in->last_bar + 1] - bm->bar_col[in->first_bar];
     r->sys_bar = malloc((size_t)(n_sel + 1) * sizeof *r->sys_bar);
     r->sys_y = malloc((size_t)n_sel * sizeof *r->sys_y);
-    if (!r->sys_bar || !r->sys_y) {
-        gm_fail(err, "piano roll: out of memory");
-        goto fail;
-    }
-    int W = p.width, max_cols;
+    if (!r->sys_bar || !r->sys_y) return gm_fail(err, "piano roll: out of memory");
+    int W = p->width, max_cols;
     if (!W) {
         long long want_cols = total_cols;
-        if (p.bars_per_row) {
-            pack_systems(bm, in->first_bar, in->last_bar, p.bars_per_row, 0, r->sys_bar, &max_cols);
+        if (p->bars_per_row) {
+            pack_systems(bm, in->first_bar, in->last_bar, p->bars_per_row, 0, r->sys_bar, &max_cols);
             want_cols = max_cols;
         }
         long long natural = r->plot_x + ROLL_RIGHT + want_cols * GM_ROLL_COL_PX;
-        long long cap = p.bars_per_row ? GM_ROLL_MAX_SIDE : GM_ROLL_AUTO_MAX_W;
+        long long cap = p->bars_per_row ? GM_ROLL_MAX_SIDE : GM_ROLL_AUTO_MAX_W;
         W = (int)(natural < GM_ROLL_AUTO_MIN_W ? GM_ROLL_AUTO_MIN_W : natural > cap ? cap : natural);
     }
     int plot_w = W - r->plot_x - ROLL_RIGHT;
     double budget = (double)plot_w / GM_ROLL_COL_PX;
-    in->n_systems = pack_systems(bm, in->first_bar, in->last_bar, p.bars_per_row, budget, r->sys_bar, &max_cols);
-    if (!p.bars_per_row && in->n_systems > 1) {
+    in->n_systems = pack_systems(bm, in->first_bar, in->last_bar, p->bars_per_row, budget, r->sys_bar, &max_cols);
+    if (!p->bars_per_row && in->n_systems > 1) {
         /* Balance: the smallest budget that still packs into as many
          * systems, so the last one is not a stub and every system fills
          * the width at about the same scale. */
@@ -549,15 +629,24 @@ gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_param
         in->n_systems = pack_systems(bm, in->first_bar, in->last_bar, 0, lo_b, r->sys_bar, &max_cols);
     }
     in->col_px = (double)plot_w / max_cols;
+    j->W = W;
+    return 0;
+}
 
-    /* height: the largest semitone height that fits */
-    int title_h = p.title && p.title[0] ? 8 + 16 + 8 : 8;
-    int leg_lines = legend_flow(NULL, leg, n_leg, 10, 0, W - 10);
-    int top = title_h + leg_lines * ROLL_LEGEND_ROW + (leg_lines ? 8 : 0);
+/* The height: the largest semitone height that fits (given height, or
+ * GM_ROLL_MAX_SIDE), below the title and the legend. */
+static int roll_height(roll_job *j, char *err) {
+    gm_roll *r = j->r;
+    gm_roll_info *in = &r->info;
+    const gm_roll_params *p = &j->p;
+    int rows = in->pitch_hi - in->pitch_lo + 1;
+    j->title_h = p->title && p->title[0] ? 8 + 16 + 8 : 8;
+    int leg_lines = legend_flow(NULL, j->leg, j->n_leg, 10, 0, j->W - 10);
+    j->top = j->title_h + leg_lines * ROLL_LEGEND_ROW + (leg_lines ? 8 : 0);
     int sp_pref = rows > 0 ? 360 / rows : 10;
     if (sp_pref < 4) sp_pref = 4;
     if (sp_pref > 10) sp_pref = 10;
-    int limit = p.height ? p.height : GM_ROLL_MAX_SIDE, sp = p.height ? 16 : sp_pref;
+    int limit = p->height ? p->height : GM_ROLL_MAX_SIDE, sp = p->height ? 16 : sp_pref;
     long long H = 0;
     for (; sp >= 1; sp--) {
         in->semitone_px = sp;
@@ -565,39 +654,46 @@ gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_param
         r->rows_h = rows * sp;
         r->lanes_y = r->rows_h + (r->rows_h ? 1 : 0);
         long long sys_h = ROLL_NUM_H + ROLL_CHORD_H + 1 + sys_height(r) + 1;
-        H = top + in->n_systems * sys_h + (long long)(in->n_systems - 1) * ROLL_GAP + ROLL_BOTTOM;
+        H = j->top + in->n_systems * sys_h + (long long)(in->n_systems - 1) * ROLL_GAP + ROLL_BOTTOM;
         if (H <= limit) break;
     }
-    if (sp < 1) {
-        gm_fail(err, "piano roll: %d systems of %d bars do not fit %d px in height (%lld needed at 1 px a semitone); "
-                "draw fewer bars or a wider image", in->n_systems, n_sel, limit, H);
-        goto fail;
-    }
-    if (p.height) H = p.height;
+    if (sp < 1)
+        return gm_fail(err, "piano roll: %d systems of %d bars do not fit %d px in height (%lld needed at 1 px a "
+                       "semitone); draw fewer bars or a wider image",
+                       in->n_systems, in->last_bar - in->first_bar + 1, limit, H);
+    j->H = p->height ? p->height : H;
+    return 0;
+}
 
-    r->c = gm_canvas_new(W, (int)H, GM_ROLL_BG_RGB);
-    if (!r->c) {
-        gm_fail(err, "piano roll: out of memory for %dx%lld pixels", W, H);
-        goto fail;
-    }
-    if (title_h > 8) gm_canvas_text(r->c, 10, 8, p.title, 2, GM_ROLL_TEXT_RGB);
-    legend_flow(r->c, leg, n_leg, 10, title_h + 1, W - 10);
-    int y = top;
-    for (int si = 0; si < in->n_systems; si++) {
-        draw_system(r, si, y, s, slot, chords, n_chords, frames);
+/* The canvas, the title, the legend and every system. */
+static int roll_paint(roll_job *j, char *err) {
+    gm_roll *r = j->r;
+    if (!(r->c = gm_canvas_new(j->W, (int)j->H, GM_ROLL_BG_RGB)))
+        return gm_fail(err, "piano roll: out of memory for %dx%lld pixels", j->W, j->H);
+    if (j->title_h > 8) gm_canvas_text(r->c, 10, 8, j->p.title, 2, GM_ROLL_TEXT_RGB);
+    legend_flow(r->c, j->leg, j->n_leg, 10, j->title_h + 1, j->W - 10);
+    int y = j->top;
+    for (int si = 0; si < r->info.n_systems; si++) {
+        draw_system(j, si, y);
         y += ROLL_NUM_H + ROLL_CHORD_H + 1 + sys_height(r) + 1 + ROLL_GAP;
     }
-    free(own_chords);
-    free(slot);
-    free(leg);
-    return r;
+    return 0;
+}
 
-fail:
-    free(own_chords);
-    free(slot);
-    free(leg);
-    gm_roll_free(r);
-    return NULL;
+/* Bars → chords → rows (slots, legend, pitch range, drum lanes) → width and
+ * systems → height → paint. */
+gm_roll *gm_roll_draw(const gm_score *s, const gm_layout *l, const gm_roll_params *pp, char *err) {
+    roll_job j = {.s = s, .l = l, .p = pp ? *pp : gm_roll_default_params()};
+    if (roll_check_params(&j.p, s, err)) return NULL;
+    int rc = (j.r = calloc(1, sizeof *j.r)) ? 0 : gm_fail(err, "piano roll: out of memory");
+    if (!rc) rc = roll_bars(&j, err);
+    if (!rc) rc = roll_chords(&j, err);
+    if (!rc) rc = roll_rows(&j, err);
+    if (!rc) rc = roll_width(&j, err);
+    if (!rc) rc = roll_height(&j, err);
+    if (!rc) rc = roll_paint(&j, err);
+    roll_job_free(&j, rc != 0);
+    return rc ? NULL : j.r;
 }
 
 int gm_plot_pianoroll(const gm_score *s, const gm_layout *l, const gm_roll_params *p, const char *png_path,
