@@ -9,43 +9,129 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- info --model ------------------------------------------------------ */
+
+/* Keys that describe the model's structure (shown as sizes, layout, rows
+ * and vocabulary); every other key of the file is provenance: where the
+ * weights came from and how they were trained. */
+static int structural_key(const char *k) {
+    static const char *const exact[] = {
+        "general.architecture", "general.alignment", "getmusic.rows", "getmusic.vocab_size", "getmusic.embd", "getmusic.hidden",
+        "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols", "getmusic.diffusion_steps",
+        "getmusic.dropout", "getmusic.layout", "getmusic.tokens", "getmusic.token_counts",
+        "getmusic.chord_frames_per_bar", "getmusic.token_features"};
+    for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+        if (!strcmp(k, exact[i])) return 1;
+    return !strncmp(k, "getmusic.layout.", 16);
+}
+
+typedef struct { int json, n; } provenance_out;
+
+static int print_provenance_key(void *user, const char *key, const char *value) {
+    provenance_out *o = user;
+    if (structural_key(key)) return 0;
+    if (o->json) {
+        printf("%s", o->n ? ", " : "");
+        cli_json_str(key);
+        printf(": ");
+        cli_json_str(value);
+    } else {
+        printf("  %-28s %.200s%s\n", key, value, strlen(value) > 200 ? " ..." : "");
+    }
+    o->n++;
+    return 0;
+}
+
+/* Row r of the model's grid: its track (or "chords"), kind and how many
+ * tokens it may hold besides <pad>, from the vocabulary's ranges. */
+static void model_row(const gm_layout *l, const gm_vocab *v, int r, const char **track, const char **kind, int *n) {
+    int b = 0, e = 0, cls = r / 2, chord = cls == l->n_classes;
+    /* gm_vocab_range: a class's pitch tokens, or -1 roots, -2 qualities, -3 durations */
+    gm_vocab_range(v, chord ? (r % 2 ? -2 : -1) : (r % 2 ? -3 : cls), &b, &e);
+    *track = chord ? "chords" : l->cls[cls].name;
+    *kind = chord ? (r % 2 ? "quality" : "root") : (r % 2 ? "duration" : "pitch");
+    *n = e - b;
+}
+
+static void info_model_json(const char *path, gm_model *m) {
+    gm_model_params s = gm_model_sizes(m);
+    const gm_layout *l = gm_model_layout(m);
+    const gm_vocab *v = gm_model_vocab(m);
+    printf("{\"model\": ");
+    cli_json_str(path);
+    printf(", \"parameters\": %zu, \"embd\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"ffn\": %d, "
+           "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"vocab_size\": %d, "
+           "\"chord_frames_per_bar\": %d, \"layout\": ",
+           gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
+           s.token_features, gm_vocab_size(v), gm_model_chord_frames(m));
+    cli_json_str(l->name);
+    printf(", \"classes\": [");
+    for (int c = 0; c < l->n_classes; c++) {
+        printf("%s", c ? ", " : "");
+        cli_json_str(l->cls[c].name);
+    }
+    printf("], \"drums\": [");
+    for (int c = 0, f = 0; c < l->n_classes; c++)
+        if (l->cls[c].is_drum) { printf("%s", f++ ? ", " : ""); cli_json_str(l->cls[c].name); }
+    printf("], \"rows\": [");
+    for (int r = 0; r < gm_layout_rows(l); r++) {
+        const char *track, *kind;
+        int n;
+        model_row(l, v, r, &track, &kind, &n);
+        printf("%s{\"row\": %d, \"track\": ", r ? ", " : "", r);
+        cli_json_str(track);
+        printf(", \"kind\": \"%s\", \"tokens\": %d}", kind, n);
+    }
+    printf("], \"source\": ");
+    cli_json_str(gm_model_source(m));
+    printf(", \"provenance\": {");
+    provenance_out o = {.json = 1};
+    char err[GM_ERR_SIZE];
+    gm_gguf_keys(path, print_provenance_key, &o, err); /* the file just loaded: fails only in a race */
+    printf("}}\n");
+}
+
+static void info_model_text(const char *path, gm_model *m) {
+    gm_model_params s = gm_model_sizes(m);
+    const gm_layout *l = gm_model_layout(m);
+    const gm_vocab *v = gm_model_vocab(m);
+    printf("model     %s\n", path);
+    printf("network   %.2f M parameters: embd %d, hidden %d, %d layers, %d heads, ffn %d, up to %d columns, "
+           "%d diffusion steps\n", gm_model_n_params(m) / 1e6, s.embd, s.hidden, s.layers, s.heads, s.ffn,
+           s.max_cols, s.diffusion_steps);
+    if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
+    else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
+    printf("layout    %s:", l->name);
+    for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
+    printf("\nchords    %d per bar\n", gm_model_chord_frames(m));
+    printf("source    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
+    printf("rows      %d; the tokens each may hold (and <pad>):\n", gm_layout_rows(l));
+    for (int r = 0; r < gm_layout_rows(l); r++) {
+        const char *track, *kind;
+        int n;
+        model_row(l, v, r, &track, &kind, &n);
+        printf("  %2d  %-10s %-9s %5d\n", r, track, kind, n);
+    }
+    printf("provenance (the file's other keys):\n");
+    provenance_out o = {0};
+    char err[GM_ERR_SIZE];
+    gm_gguf_keys(path, print_provenance_key, &o, err);
+    if (!o.n) printf("  (none)\n");
+}
+
+/* getmusic info --model MODEL.gguf: sizes, layout, rows and their
+ * vocabularies, provenance. */
 static int info_model(const char *path, int json) {
     char err[GM_ERR_SIZE];
     gm_model *m = gm_model_load(path, err);
     if (!m) return cli_fail(EXIT_USAGE, "%s", err);
-    gm_model_params s = gm_model_sizes(m);
-    const gm_layout *l = gm_model_layout(m);
-    const gm_vocab *v = gm_model_vocab(m);
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_str(path);
-        printf(", \"parameters\": %zu, \"embd\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"ffn\": %d, "
-               "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"vocab_size\": %d, \"layout\": ",
-               gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
-               s.token_features, gm_vocab_size(v));
-        cli_json_str(l->name);
-        printf(", \"classes\": [");
-        for (int c = 0; c < l->n_classes; c++) {
-            printf("%s", c ? ", " : "");
-            cli_json_str(l->cls[c].name);
-        }
-        printf("], \"source\": ");
-        cli_json_str(gm_model_source(m));
-        printf("}\n");
-    } else {
-        printf("model     %s\n", path);
-        printf("network   %.2f M parameters: embd %d, hidden %d, %d layers, %d heads, ffn %d, up to %d columns, "
-               "%d diffusion steps\n", gm_model_n_params(m) / 1e6, s.embd, s.hidden, s.layers, s.heads, s.ffn,
-               s.max_cols, s.diffusion_steps);
-        if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
-        else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
-        printf("layout    %s:", l->name);
-        for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
-        printf("\nsource    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
-    }
+    if (json) info_model_json(path, m);
+    else info_model_text(path, m);
     gm_model_free(m);
     return 0;
 }
+
+/* ---- info SONG.mid ------------------------------------------------------ */
 
 void usage_info(FILE *f) {
     fprintf(f, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"

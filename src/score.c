@@ -363,8 +363,8 @@ static const char *role_names[GM_N_ROLES] = {"lead", "counter", "piano", "guitar
 const char *gm_role_name(int role) { return role >= 0 && role < GM_N_ROLES ? role_names[role] : "?"; }
 
 /*
- * GM program family → role. This is the table of DESIGN.md §3 (also in
- * README.md, "Track classes"):
+ * GM program family → role. This is the table of README.md, "Track
+ * classes":
  *
  *   programs  family                     role
  *   0–7       piano                      piano
