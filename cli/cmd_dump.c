@@ -8,6 +8,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A vocabulary of the song's own tokens (every compound it plays), so that
+ * a dump without --vocab loses nothing. NULL after a message. */
+static gm_vocab *song_vocab(const gm_score *s, const gm_layout *layout) {
+    char err[GM_ERR_SIZE];
+    gm_vocab_builder *b = gm_vocab_builder_new(layout);
+    if (!b) { cli_fail(EXIT_INTERNAL, "out of memory"); return NULL; }
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        if (t->cls < 0) continue;
+        for (size_t k = 0; k < t->n_notes;) { /* notes sorted by tick: group onsets */
+            uint8_t set[128];
+            int m = 0;
+            size_t j = k;
+            for (; j < t->n_notes && t->notes[j].tick == t->notes[k].tick; j++)
+                if (!m || set[m - 1] != t->notes[j].pitch) set[m++] = t->notes[j].pitch;
+            gm_vocab_builder_add(b, t->cls, set, m, 1);
+            k = j;
+        }
+    }
+    gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
+    gm_vocab_builder_free(b);
+    if (!v) cli_fail(EXIT_INTERNAL, "%s", err);
+    return v;
+}
+
+/* The dump has one block per bar starting with "bar N": prints the lines
+ * before the first block and the blocks of bars a..b. */
+static void print_bars(const char *text, long a, long b) {
+    int bar = 0;
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+        int n;
+        if (sscanf(line, "bar %d", &n) == 1) bar = n;
+        if (bar == 0 || (bar >= a && bar <= b)) fwrite(line, 1, len, stdout);
+        line += len;
+    }
+}
+
 void usage_dump(FILE *f) {
     fprintf(f, "usage: getmusic dump SONG.mid [--vocab VOCAB] [--layout L] [--bars A-B]\n"
                "  Prints the song's GETScore token grid as text, one block per bar.\n"
@@ -50,26 +89,9 @@ int cmd_dump(int argc, char **argv) {
     for (int i = 0; i < s.n_tracks; i++) s.tracks[i].cls = gm_layout_classify(&layout, &s.tracks[i]);
     if (vocab_path) {
         if (!(v = gm_vocab_load(vocab_path, &layout, err))) { status = cli_fail(EXIT_USAGE, "%s", err); goto out; }
-    } else {
-        /* No vocabulary given: one of this song's own tokens, so nothing is lost. */
-        gm_vocab_builder *b = gm_vocab_builder_new(&layout);
-        if (!b) { status = cli_fail(EXIT_INTERNAL, "out of memory"); goto out; }
-        for (int i = 0; i < s.n_tracks; i++) {
-            const gm_track *t = &s.tracks[i];
-            if (t->cls < 0) continue;
-            for (size_t k = 0; k < t->n_notes;) { /* notes sorted by tick: group onsets */
-                uint8_t set[128];
-                int m = 0;
-                size_t j = k;
-                for (; j < t->n_notes && t->notes[j].tick == t->notes[k].tick; j++)
-                    if (!m || set[m - 1] != t->notes[j].pitch) set[m++] = t->notes[j].pitch;
-                gm_vocab_builder_add(b, t->cls, set, m, 1);
-                k = j;
-            }
-        }
-        v = gm_vocab_builder_finish(b, 1.0, 0, err);
-        gm_vocab_builder_free(b);
-        if (!v) { status = cli_fail(EXIT_INTERNAL, "%s", err); goto out; }
+    } else if (!(v = song_vocab(&s, &layout))) {
+        status = EXIT_INTERNAL;
+        goto out;
     }
     if (!(chords = malloc((size_t)bm.n_bars * sizeof *chords)) || gm_chords_recognize(&s, &bm, chords, err)) {
         status = cli_fail(EXIT_INTERNAL, "chord recognition failed");
@@ -79,19 +101,8 @@ int cmd_dump(int argc, char **argv) {
     if (bar_a > g.bm.n_bars) { status = cli_fail(EXIT_USAGE, "--bars: the piece has %d bars", g.bm.n_bars); goto out; }
     if (bar_b > g.bm.n_bars) bar_b = g.bm.n_bars;
     if (gm_grid_dump(&g, &layout, v, &text, err)) { status = cli_fail(EXIT_INTERNAL, "%s", err); goto out; }
-    /* The dump has one block per bar starting with "bar N": print the asked range. */
     if (bar_a == 1 && bar_b == g.bm.n_bars) fputs(text, stdout);
-    else {
-        int bar = 0;
-        for (char *line = text; *line;) {
-            char *nl = strchr(line, '\n');
-            size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
-            int b;
-            if (sscanf(line, "bar %d", &b) == 1) bar = b;
-            if (bar == 0 || (bar >= bar_a && bar <= bar_b)) fwrite(line, 1, len, stdout);
-            line += len;
-        }
-    }
+    else print_bars(text, bar_a, bar_b);
 out:
     free(text);
     gm_grid_free(&g);

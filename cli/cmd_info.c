@@ -144,6 +144,146 @@ void usage_info(FILE *f) {
                "  --layout L      the layout whose classes the tracks get (default: default)\n");
 }
 
+/* What info shows of a song: the score with its bar lines, the chord of
+ * every bar, the key. */
+typedef struct {
+    const char *path;
+    gm_layout layout;
+    gm_score s;
+    int metre_from_beats;   /* bars from a beat_midi.txt beside the file */
+    gm_barmap bm;
+    gm_chord *chords;       /* [bm.n_bars] */
+    gm_key key;
+    double secs;
+} song_facts;
+
+static void song_facts_free(song_facts *f) {
+    free(f->chords);
+    gm_barmap_free(&f->bm);
+    gm_score_free(&f->s);
+}
+
+/* Reads the song and works out its facts. 0, or the exit status after a
+ * one-line message (nothing left to free). */
+static int song_facts_load(song_facts *f, const char *in, const char *layout_name) {
+    char err[GM_ERR_SIZE];
+    memset(f, 0, sizeof *f);
+    f->path = in;
+    if (gm_layout_preset(&f->layout, layout_name, err)) return cli_fail(EXIT_USAGE, "%s", err);
+    if (cli_read_midi(in, &f->s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
+    /* A POP909-style beat annotation beside the file gives the real bar lines. */
+    f->metre_from_beats = cli_metre_from_beats(&f->s, in);
+    if (gm_barmap_build(&f->bm, &f->s, GM_STEPS_PER_QUARTER, err)) {
+        song_facts_free(f);
+        return cli_fail(EXIT_USAGE, "%s: %s", in, err);
+    }
+    f->chords = malloc((size_t)f->bm.n_bars * sizeof *f->chords);
+    if (!f->chords || gm_chords_recognize(&f->s, &f->bm, f->chords, err)) {
+        int oom = !f->chords;
+        song_facts_free(f);
+        return cli_fail(EXIT_INTERNAL, "%s: chord recognition failed: %s", in, oom ? "out of memory" : err);
+    }
+    f->key = gm_key_find(&f->s);
+    f->secs = gm_score_tick_to_seconds(&f->s, f->s.end_tick);
+    return 0;
+}
+
+static void info_song_json(const song_facts *f) {
+    const char *in = f->path;
+    const gm_score *s = &f->s;
+    const gm_barmap *bm = &f->bm;
+    const gm_layout *layout = &f->layout;
+    const gm_chord *chords = f->chords;
+    const double secs = f->secs;
+    const gm_key key = f->key;
+    char kb[32], cb[16];
+    gm_key_name(key, kb, sizeof kb);
+    printf("{\"file\": ");
+    cli_json_str(in);
+    printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
+           "\"columns\": %d, \"notes\": %zu, \"key\": ",
+           s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, secs, bm->n_bars, bm->n_cols, gm_score_n_notes(s));
+    cli_json_str(kb);
+    printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
+    cli_json_str(layout->name);
+    printf(", \"tempos\": [");
+    for (int i = 0; i < s->n_tempos; i++)
+        printf("%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s->tempos[i].tick,
+               gm_barmap_bar_of_tick(bm, s->tempos[i].tick) + 1, 60e6 / s->tempos[i].usec_per_quarter);
+    printf("], \"time_signatures\": [");
+    for (int i = 0; i < s->n_timesigs; i++)
+        printf("%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
+               (long long)s->timesigs[i].tick, gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1,
+               s->timesigs[i].numerator, s->timesigs[i].denominator);
+    printf("], \"tracks\": [");
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        int cls = gm_layout_classify(layout, t);
+        printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
+        cli_json_str(t->name);
+        printf(", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
+        cli_json_str(t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
+        printf(", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
+        cli_json_str(gm_role_name(gm_track_role(t)));
+        printf(", \"class\": ");
+        if (cls >= 0) cli_json_str(layout->cls[cls].name); else printf("null");
+        printf("}");
+    }
+    printf("], \"chords\": [");
+    for (int b = 0; b < bm->n_bars; b++) {
+        printf("%s", b ? ", " : "");
+        cli_json_str(gm_chord_name(chords[b], cb, sizeof cb));
+    }
+    printf("]}\n");
+}
+
+static void info_song_text(const song_facts *f) {
+    const char *in = f->path;
+    const gm_score *s = &f->s;
+    const gm_barmap *bm = &f->bm;
+    const gm_layout *layout = &f->layout;
+    const gm_chord *chords = f->chords;
+    const double secs = f->secs;
+    const gm_key key = f->key;
+    const int metre_from_beats = f->metre_from_beats;
+    char kb[32], cb[16];
+    gm_key_name(key, kb, sizeof kb);
+    int mins = (int)(secs / 60);
+    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s->midi_format, s->ticks_per_quarter);
+    printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, secs - 60 * mins, gm_score_n_notes(s));
+    printf("tempo    ");
+    if (!s->n_tempos) printf(" 120 bpm (default)");
+    for (int i = 0; i < s->n_tempos && i < 8; i++)
+        printf(" %.1f bpm (bar %d)%s", 60e6 / s->tempos[i].usec_per_quarter, gm_barmap_bar_of_tick(bm, s->tempos[i].tick) + 1,
+               i + 1 < s->n_tempos ? "," : "");
+    if (s->n_tempos > 8) printf(" ... %d changes in all", s->n_tempos);
+    printf("\nmetre    ");
+    if (!s->n_timesigs) printf(" 4/4 (default)");
+    for (int i = 0; i < s->n_timesigs && i < 8; i++)
+        printf(" %d/%d (bar %d)%s", s->timesigs[i].numerator, s->timesigs[i].denominator,
+               gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1, i + 1 < s->n_timesigs ? "," : "");
+    if (s->n_timesigs > 8) printf(" ... %d changes in all", s->n_timesigs);
+    if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
+    printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
+    printf("tracks    (layout '%s')\n", layout->name);
+    printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        int cls = gm_layout_classify(layout, t);
+        char pn[40];
+        if (t->is_drum) snprintf(pn, sizeof pn, "drums");
+        else snprintf(pn, sizeof pn, "%d %s", t->program, cli_program_names[t->program & 127]);
+        printf("  %2d  %-20.20s %3d  %-24.24s %6zu  %-8s %s\n", i, t->name[0] ? t->name : "-", t->channel + 1, pn,
+               t->n_notes, gm_role_name(gm_track_role(t)), cls >= 0 ? layout->cls[cls].name : "(none: passed through)");
+    }
+    printf("chords    (one per bar)\n");
+    for (int b = 0; b < bm->n_bars; b++) {
+        if (b % 8 == 0) printf("  %4d |", b + 1);
+        printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
+        if (b % 8 == 7 || b + 1 == bm->n_bars) printf("\n");
+    }
+}
+
 int cmd_info(int argc, char **argv) {
     const char *in = NULL, *layout_name = "default", *model = NULL;
     int json = 0;
@@ -159,106 +299,11 @@ int cmd_info(int argc, char **argv) {
     if (model) return cli_fail(EXIT_USAGE, "info: a song or --model, not both");
     if (!in) return cli_fail(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
                                     "       getmusic info --model MODEL.gguf [--json]");
-    char err[GM_ERR_SIZE];
-    gm_layout layout;
-    if (gm_layout_preset(&layout, layout_name, err)) return cli_fail(EXIT_USAGE, "%s", err);
-    gm_score s;
-    if (cli_read_midi(in, &s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
-    /* A POP909-style beat annotation beside the file gives the real bar lines. */
-    int metre_from_beats = cli_metre_from_beats(&s, in);
-    gm_barmap bm;
-    if (gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err)) {
-        gm_score_free(&s);
-        return cli_fail(EXIT_USAGE, "%s: %s", in, err);
-    }
-    gm_chord *chords = malloc((size_t)bm.n_bars * sizeof *chords);
-    if (!chords || gm_chords_recognize(&s, &bm, chords, err)) {
-        free(chords);
-        gm_barmap_free(&bm);
-        gm_score_free(&s);
-        return cli_fail(EXIT_INTERNAL, "%s: chord recognition failed: %s", in, chords ? err : "out of memory");
-    }
-    gm_key key = gm_key_find(&s);
-    char kb[32], cb[16];
-    gm_key_name(key, kb, sizeof kb);
-    double secs = gm_score_tick_to_seconds(&s, s.end_tick);
-
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_str(in);
-        printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
-               "\"columns\": %d, \"notes\": %zu, \"key\": ",
-               s.midi_format, s.ticks_per_quarter, (long long)s.end_tick, secs, bm.n_bars, bm.n_cols, gm_score_n_notes(&s));
-        cli_json_str(kb);
-        printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
-        cli_json_str(layout.name);
-        printf(", \"tempos\": [");
-        for (int i = 0; i < s.n_tempos; i++)
-            printf("%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s.tempos[i].tick,
-                   gm_barmap_bar_of_tick(&bm, s.tempos[i].tick) + 1, 60e6 / s.tempos[i].usec_per_quarter);
-        printf("], \"time_signatures\": [");
-        for (int i = 0; i < s.n_timesigs; i++)
-            printf("%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
-                   (long long)s.timesigs[i].tick, gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1,
-                   s.timesigs[i].numerator, s.timesigs[i].denominator);
-        printf("], \"tracks\": [");
-        for (int i = 0; i < s.n_tracks; i++) {
-            const gm_track *t = &s.tracks[i];
-            int cls = gm_layout_classify(&layout, t);
-            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
-            cli_json_str(t->name);
-            printf(", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
-            cli_json_str(t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
-            printf(", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
-            cli_json_str(gm_role_name(gm_track_role(t)));
-            printf(", \"class\": ");
-            if (cls >= 0) cli_json_str(layout.cls[cls].name); else printf("null");
-            printf("}");
-        }
-        printf("], \"chords\": [");
-        for (int b = 0; b < bm.n_bars; b++) {
-            printf("%s", b ? ", " : "");
-            cli_json_str(gm_chord_name(chords[b], cb, sizeof cb));
-        }
-        printf("]}\n");
-    } else {
-        int mins = (int)(secs / 60);
-        printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s.midi_format, s.ticks_per_quarter);
-        printf("length    %d bars, %d:%04.1f, %zu notes\n", bm.n_bars, mins, secs - 60 * mins, gm_score_n_notes(&s));
-        printf("tempo    ");
-        if (!s.n_tempos) printf(" 120 bpm (default)");
-        for (int i = 0; i < s.n_tempos && i < 8; i++)
-            printf(" %.1f bpm (bar %d)%s", 60e6 / s.tempos[i].usec_per_quarter, gm_barmap_bar_of_tick(&bm, s.tempos[i].tick) + 1,
-                   i + 1 < s.n_tempos ? "," : "");
-        if (s.n_tempos > 8) printf(" ... %d changes in all", s.n_tempos);
-        printf("\nmetre    ");
-        if (!s.n_timesigs) printf(" 4/4 (default)");
-        for (int i = 0; i < s.n_timesigs && i < 8; i++)
-            printf(" %d/%d (bar %d)%s", s.timesigs[i].numerator, s.timesigs[i].denominator,
-                   gm_barmap_bar_of_tick(&bm, s.timesigs[i].tick) + 1, i + 1 < s.n_timesigs ? "," : "");
-        if (s.n_timesigs > 8) printf(" ... %d changes in all", s.n_timesigs);
-        if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
-        printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
-        printf("tracks    (layout '%s')\n", layout.name);
-        printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
-        for (int i = 0; i < s.n_tracks; i++) {
-            const gm_track *t = &s.tracks[i];
-            int cls = gm_layout_classify(&layout, t);
-            char pn[40];
-            if (t->is_drum) snprintf(pn, sizeof pn, "drums");
-            else snprintf(pn, sizeof pn, "%d %s", t->program, cli_program_names[t->program & 127]);
-            printf("  %2d  %-20.20s %3d  %-24.24s %6zu  %-8s %s\n", i, t->name[0] ? t->name : "-", t->channel + 1, pn,
-                   t->n_notes, gm_role_name(gm_track_role(t)), cls >= 0 ? layout.cls[cls].name : "(none: passed through)");
-        }
-        printf("chords    (one per bar)\n");
-        for (int b = 0; b < bm.n_bars; b++) {
-            if (b % 8 == 0) printf("  %4d |", b + 1);
-            printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
-            if (b % 8 == 7 || b + 1 == bm.n_bars) printf("\n");
-        }
-    }
-    free(chords);
-    gm_barmap_free(&bm);
-    gm_score_free(&s);
+    song_facts f;
+    int status = song_facts_load(&f, in, layout_name);
+    if (status) return status;
+    if (json) info_song_json(&f);
+    else info_song_text(&f);
+    song_facts_free(&f);
     return 0;
 }

@@ -46,6 +46,39 @@ static int parse_bars(const char *r, long *a, long *b) {
     return *end || *b < *a ? -1 : 0;
 }
 
+/* --given ORIG.mid: marks the notes of s that ORIG lacks as generated.
+ * 0, or the exit status after a message. */
+static int plot_mark_given(gm_score *s, const char *in, const char *given_path, const gm_layout *layout) {
+    char err[GM_ERR_SIZE];
+    gm_score given;
+    if (cli_is_std(in) && cli_is_std(given_path))
+        return cli_fail(EXIT_USAGE, "plot: standard input ('-') can be read once: give IN or --given as a file");
+    if (cli_read_midi(given_path, &given, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(given_path), err);
+    long n = gm_roll_mark_generated(s, &given, layout, err);
+    gm_score_free(&given);
+    if (n < 0) return cli_fail(EXIT_INTERNAL, "plot: %s", err);
+    return 0;
+}
+
+/* --bars A-B (1-based) against the piece's bars, checked on the same bar
+ * map the roll uses (over every note end), into p's 0-based range. */
+static int plot_bar_range(const gm_score *s, const char *in, long bar_a, long bar_b, gm_roll_params *p) {
+    char err[GM_ERR_SIZE];
+    gm_barmap bm;
+    gm_score tmp = *s; /* shallow, read only */
+    for (int i = 0; i < s->n_tracks; i++)
+        for (size_t k = 0; k < s->tracks[i].n_notes; k++)
+            if (s->tracks[i].notes[k].tick + s->tracks[i].notes[k].duration > tmp.end_tick)
+                tmp.end_tick = s->tracks[i].notes[k].tick + s->tracks[i].notes[k].duration;
+    if (gm_barmap_build(&bm, &tmp, GM_STEPS_PER_QUARTER, err)) return cli_fail(EXIT_USAGE, "%s: %s", in, err);
+    int n_bars = bm.n_bars;
+    gm_barmap_free(&bm);
+    if (bar_a > n_bars) return cli_fail(EXIT_USAGE, "plot: --bars: the piece has %d bar%s", n_bars, n_bars == 1 ? "" : "s");
+    p->first_bar = (int)bar_a - 1;
+    p->last_bar = (int)(bar_b > n_bars ? n_bars : bar_b) - 1;
+    return 0;
+}
+
 int cmd_plot(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *given_path = NULL, *layout_name = "default", *title = NULL;
     long bar_a = 0, bar_b = 0, width = 0, height = 0, per_row = 0;
@@ -84,26 +117,11 @@ int cmd_plot(int argc, char **argv) {
     char err[GM_ERR_SIZE];
     gm_layout layout;
     if (gm_layout_preset(&layout, layout_name, err)) return cli_fail(EXIT_USAGE, "plot: %s", err);
-    gm_score s, given;
+    gm_score s;
     if (cli_read_midi(in, &s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
     cli_metre_from_beats(&s, in);
-    int status = 0;
-    if (given_path) {
-        if (cli_is_std(in) && cli_is_std(given_path)) {
-            status = cli_fail(EXIT_USAGE, "plot: standard input ('-') can be read once: give IN or --given as a file");
-            goto out;
-        }
-        if (cli_read_midi(given_path, &given, err)) {
-            status = cli_fail(EXIT_USAGE, "%s: %s", cli_shown(given_path), err);
-            goto out;
-        }
-        long n = gm_roll_mark_generated(&s, &given, &layout, err);
-        gm_score_free(&given);
-        if (n < 0) {
-            status = cli_fail(EXIT_INTERNAL, "plot: %s", err);
-            goto out;
-        }
-    }
+    int status = given_path ? plot_mark_given(&s, in, given_path, &layout) : 0;
+    if (status) goto out;
 
     gm_roll_params p = gm_roll_default_params();
     p.width = (int)width;
@@ -114,27 +132,7 @@ int cmd_plot(int argc, char **argv) {
     const char *base = strrchr(in, '/');
     /* A song from standard input has no name to show. */
     p.title = no_title || (!title && cli_is_std(in)) ? NULL : title ? title : base ? base + 1 : in;
-    if (bar_a) {
-        /* 1-based range against the piece's bars (the same bar map the roll uses) */
-        gm_barmap bm;
-        gm_score tmp = s; /* shallow, read only: bar map over every note end as the roll does */
-        for (int i = 0; i < s.n_tracks; i++)
-            for (size_t k = 0; k < s.tracks[i].n_notes; k++)
-                if (s.tracks[i].notes[k].tick + s.tracks[i].notes[k].duration > tmp.end_tick)
-                    tmp.end_tick = s.tracks[i].notes[k].tick + s.tracks[i].notes[k].duration;
-        if (gm_barmap_build(&bm, &tmp, GM_STEPS_PER_QUARTER, err)) {
-            status = cli_fail(EXIT_USAGE, "%s: %s", in, err);
-            goto out;
-        }
-        int n_bars = bm.n_bars;
-        gm_barmap_free(&bm);
-        if (bar_a > n_bars) {
-            status = cli_fail(EXIT_USAGE, "plot: --bars: the piece has %d bar%s", n_bars, n_bars == 1 ? "" : "s");
-            goto out;
-        }
-        p.first_bar = (int)bar_a - 1;
-        p.last_bar = (int)(bar_b > n_bars ? n_bars : bar_b) - 1;
-    }
+    if (bar_a && (status = plot_bar_range(&s, in, bar_a, bar_b, &p))) goto out;
     if (gm_plot_pianoroll(&s, &layout, &p, out, err)) status = cli_fail(EXIT_USAGE, "plot: %s", err);
 out:
     gm_score_free(&s);
