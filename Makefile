@@ -39,7 +39,7 @@ PYTHON    ?= /usr/bin/python3
 .PHONY: all test sanitize fuzz bench demo deps clean mpi eval
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
-$(BUILD)/obj/%.o: src/%.c include/getmusic.h $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -47,11 +47,11 @@ $(BUILD)/libgetmusic.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# The CLI: tools/getmusic.c (dispatch) + tools/cli.c (shared helpers) + one
-# tools/cmd_*.c per subcommand that has its own file.
-CLI_SRC := tools/getmusic.c tools/cli.c $(sort $(wildcard tools/cmd_*.c))
-$(BUILD)/getmusic: $(CLI_SRC) tools/cli.h $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) -Itools $(LDFLAGS) $(CLI_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+# The CLI: cli/main.c (the command table) + cli/cli.c (shared helpers) + one
+# cli/cmd_NAME.c per command.
+CLI_SRC := cli/main.c cli/cli.c $(sort $(wildcard cli/cmd_*.c))
+$(BUILD)/getmusic: $(CLI_SRC) cli/cli.h $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) -Icli $(LDFLAGS) $(CLI_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
@@ -85,9 +85,9 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 
 # Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.
 MPICC ?= mpicc
-$(BUILD)/getmusic-mpi: $(CLI_SRC) tools/cli.h $(LIB_SRC) include/getmusic.h $(wildcard src/*.h)
+$(BUILD)/getmusic-mpi: $(CLI_SRC) cli/cli.h $(LIB_SRC) $(wildcard include/*.h) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -Itools -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(LIB_SRC) $(LDLIBS) -o $@
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -Icli -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(LIB_SRC) $(LDLIBS) -o $@
 mpi: $(BUILD)/getmusic-mpi
 
 bench: $(BUILD)/getmusic
@@ -100,10 +100,10 @@ eval: $(BUILD)/getmusic $(BUILD)/bench_evaltool $(BUILD)/bench_chord_accuracy
 	@PYTHON=$(PYTHON) bench/eval.sh $(BUILD)
 
 demo:
-	@tools/demo.sh
+	@scripts/demo.sh
 
 deps:
-	@tools/install-deps.sh
+	@scripts/install-deps.sh
 
 clean:
 	rm -rf build build-san

@@ -110,7 +110,7 @@ static int names_push(name_list *l, const char *s) {
 
 /* Prints and frees the list; oom: a push failed (nothing printed, exit 2). */
 static int names_print_sorted(name_list *l, int oom) {
-    if (!oom) qsort(l->v, l->n, sizeof *l->v, cmp_str);
+    if (!oom && l->n) qsort(l->v, l->n, sizeof *l->v, cmp_str); /* qsort(NULL, 0) is undefined */
     for (size_t i = 0; i < l->n; i++) {
         if (!oom) printf("%s\n", l->v[i]);
         free(l->v[i]);

@@ -14,7 +14,7 @@ import json, os, resource, struct, sys, time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "dev"))
-sys.path.insert(0, os.path.join(here, "..", "tools"))
+sys.path.insert(0, os.path.join(here, "..", "python"))
 import numpy as np
 import torch
 from gguf_py import GGUFReader

@@ -2,16 +2,43 @@
  * getmusic.h — public API of libgetmusic.
  *
  * A C11 implementation of GETMusic (GETScore token grids + GETDiff discrete
- * diffusion). This header covers the foundation: MIDI in/out, the score
- * model, track classes, key finding, chord recognition, GETScore grids and
- * vocabularies, and training-corpus preparation.
+ * diffusion) that arranges music: give it a MIDI file and the tracks you
+ * want, and it writes them to fit. This header covers the whole library, in
+ * the order a song travels: the score model and MIDI files, the time grid,
+ * track classes, key and chords, the GETScore vocabulary and grid, corpus
+ * preparation, the model file, training, generation, evaluation metrics and
+ * audio rendering; drawing (canvas, loss chart, piano roll) is declared in
+ * getmusic_plot.h, included at the end. Each section names its source file.
  *
- * Conventions (see DESIGN.md §4, §8):
- *   - Functions return 0 on success and non-zero on failure; on failure they
- *     write a one-line, NUL-terminated reason into `err` (GM_ERR_SIZE bytes,
- *     may be NULL). Constructors that return a pointer return NULL on failure.
+ * Conventions:
+ *   - Functions that can fail return 0 on success and non-zero on failure;
+ *     on failure they write a one-line, NUL-terminated reason into `err`
+ *     (GM_ERR_SIZE bytes, may be NULL). Those returning a pointer return NULL
+ *     on failure.
  *   - Nothing in the library prints to stdout or calls exit().
- *   - Every *_init has a matching *_free; *_free(NULL-ish) is a no-op.
+ *   - Lifecycle verbs. Whatever the caller must release, it releases with
+ *     the one function named after its type, `gm_TYPE_free`; a NULL pointer,
+ *     or a struct that is zeroed or already freed, makes it a no-op.
+ *     Constructors are named for where the thing comes from:
+ *       _new     an opaque object from parameters (returns a pointer)
+ *       _init    an empty struct in caller storage (cannot fail)
+ *       _load    from a file named by a path (vocabulary, model, corpus,
+ *                chord labels, timed chords)
+ *       _read    Standard MIDI File bytes into a gm_score (gm_midi_read_file,
+ *                _mem, _fd: a path, memory, a descriptor)
+ *       _parse   from text in memory
+ *       _build, _encode, _finish, _draw   computed from other objects (bar
+ *                map, token grid, vocabulary builder, piano roll)
+ *     Caller-storage constructors take the struct to fill and initialise it
+ *     first: after a failure there is nothing to free (freeing is harmless).
+ *     Results a job fills in (gm_prepare's summary, gm_generate's report and
+ *     score) pair with their type's free the same way. Plain arrays and
+ *     strings handed out (gm_chords_parse_bars, gm_timed_chords_load,
+ *     gm_grid_dump, gm_vocab_text) are released with free().
+ *   - Parameters come as a struct with a gm_*_default_params() giving the
+ *     values the CLI uses; change the fields you care about.
+ *   - Renamed functions keep their old name as a #define (see "Old names"
+ *     at the end), so code written against earlier versions still builds.
  */
 #ifndef GETMUSIC_H
 #define GETMUSIC_H
@@ -106,6 +133,12 @@ int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, c
 /* Time grid: bars and columns (src/score.c)                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The GETScore grid: one column per 16th note, 4 per quarter, so a 4/4 bar
+ * is 16 columns. Every grid, corpus and model uses it; pass it wherever a
+ * function takes steps_per_quarter for the model's time grid (a caller
+ * should not restate the number). */
+#define GM_STEPS_PER_QUARTER 4
+
 /* The bar lines of a score and their column positions on a grid of
  * `steps_per_quarter` steps per quarter note (4 = 16th notes). A bar in n/d
  * has n*4*steps_per_quarter/d columns (4/4 → 16, 3/4 → 12, 6/8 → 12). */
@@ -125,6 +158,10 @@ int  gm_barmap_build(gm_barmap *bm, const gm_score *s, int steps_per_quarter, ch
 void gm_barmap_free(gm_barmap *bm);
 /* Column of a tick, rounded to the nearest grid step (clamped to [0,n_cols-1]). */
 int  gm_barmap_tick_to_col(const gm_barmap *bm, int64_t tick);
+/* Columns of one whole bar of numerator/denominator on the GETScore grid
+ * (GM_STEPS_PER_QUARTER): 4/4 → 16, 3/4 → 12, 6/8 → 12, rounded like
+ * gm_barmap_build; at least 1. 0 for a numerator or denominator below 1. */
+int  gm_grid_bar_cols(int numerator, int denominator);
 /* Tick of a column start. */
 int64_t gm_barmap_col_to_tick(const gm_barmap *bm, int col);
 /* Bar index containing a tick / a column. */
@@ -279,7 +316,7 @@ typedef struct {
 int gm_chord_label_nearest(const char *text, gm_chord *out, char *err);
 /* Reads a label file: *out malloc'd [*n]. Malformed lines are an error
  * naming the line. */
-int gm_timed_chords_read(const char *path, gm_timed_chord **out, int *n, char *err);
+int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *err);
 /* Chords per frame from labels: the label sounding longest in each frame
  * (seconds → ticks through s's tempo map), roots moved up by `shift`
  * semitones (the song's transposition); frames no label reaches are N.
@@ -288,7 +325,7 @@ int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_
                          int n_labels, int shift, gm_chord *out, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* GETScore: vocabulary and token grid (src/getscore.c)                      */
+/* GETScore: vocabulary (src/vocab.c) and token grid (src/grid.c)            */
 /* ------------------------------------------------------------------------ */
 
 #define GM_N_DURATIONS 15
@@ -463,7 +500,7 @@ int  gm_corpus_load(gm_corpus *c, const char *dir, char *err);
 void gm_corpus_free(gm_corpus *c);
 
 /* ------------------------------------------------------------------------ */
-/* The model: GETDiff weights + track layout + vocabulary (src/model.c)      */
+/* The model: GETDiff weights + layout + vocabulary (src/model.c, gguf.c)    */
 /* ------------------------------------------------------------------------ */
 
 /* Sizes of a GETDiff network (rows and vocabulary come from layout and vocab). */
@@ -509,6 +546,16 @@ size_t gm_model_n_params(const gm_model *m);
  * positions"), so it computes what it did and can learn them from there
  * (training with --init). No-op when it has them. */
 int  gm_model_add_bar_positions(gm_model *m, char *err);
+
+/* Every metadata key of a GGUF file, in file order, with its value as text:
+ * numbers in decimal, strings as they are (their first GM_GGUF_VALUE_MAX - 1
+ * bytes), arrays as "[N elements]". For showing what a model file records
+ * (getmusic info --model lists the training provenance with it); the model
+ * itself is read by gm_model_load. fn returning non-zero stops the walk.
+ * 0, or -1 with err when the file is not readable GGUF. */
+#define GM_GGUF_VALUE_MAX 1024
+typedef int (*gm_gguf_key_fn)(void *user, const char *key, const char *value);
+int gm_gguf_keys(const char *path, gm_gguf_key_fn fn, void *user, char *err);
 
 /* ------------------------------------------------------------------------ */
 /* Training (src/train.c)                                                    */
@@ -826,8 +873,6 @@ int gm_metrics_drum_feel(const gm_score *s, const uint8_t *track_mask, gm_drum_f
 /* ------------------------------------------------------------------------ */
 /* Audio rendering (src/render.c)                                            */
 /* ------------------------------------------------------------------------ */
-/* RENDER-API (issue 5; edited by the rendering work only) */
-
 /* Offline rendering of a score to a 16-bit stereo PCM WAV file through
  * FluidSynth and a General MIDI SoundFont. No audio device is opened, and
  * FluidSynth's own log is captured (its last error goes into `err`), never
@@ -874,7 +919,20 @@ const char *gm_render_find_soundfont(void);
 int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_params *p,
                   gm_render_stats *stats, char *err);
 
+/* ------------------------------------------------------------------------ */
+/* Old names                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Renamed to follow the lifecycle verbs above; the old names still work. */
+#define gm_timed_chords_read gm_timed_chords_load /* it reads a path: _load */
+
 #ifdef __cplusplus
 }
 #endif
+
+/* Drawing: raster canvas and PNG (src/canvas.c), training-loss chart
+ * (src/plot_loss.c), piano roll (src/plot_roll.c). A header of its own to
+ * keep this one readable; part of the public API all the same. */
+#include "getmusic_plot.h"
+
 #endif /* GETMUSIC_H */

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "dev"))
-sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+sys.path.insert(0, HERE)  # gguf_py.py lives beside this file
 
 import reference as ref  # noqa: E402
 import gguf_py  # noqa: E402

@@ -654,7 +654,7 @@ int gm_chord_label_nearest(const char *text, gm_chord *out, char *err) {
 /* Most labels a file may hold (POP909's longest song has about 400). */
 #define MAX_LABELS 1000000
 
-int gm_timed_chords_read(const char *path, gm_timed_chord **out, int *n, char *err) {
+int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *err) {
     if (!path || !out || !n) return gm_fail(err, "chord labels: null argument");
     *out = NULL;
     *n = 0;

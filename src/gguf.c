@@ -960,3 +960,60 @@ int gguf_read_f32(const gguf_ctx *g, const char *name, int n_dims, const int64_t
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Listing the metadata (public: gm_gguf_keys)                               */
+/* ------------------------------------------------------------------------ */
+
+/* A scalar of GGUF type `type` at p, as text. The file is little-endian;
+ * so are the machines we build for (gguf_open refuses others). */
+static void scalar_text(uint32_t type, const uint8_t *p, char *out, size_t n) {
+    union { uint8_t b[8]; uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+            float f32; uint64_t u64; int64_t i64; double f64; } v;
+    static const uint8_t size[GGUF_N_TYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    memset(&v, 0, sizeof v);
+    if (type < GGUF_N_TYPES && size[type]) memcpy(v.b, p, size[type]);
+    switch (type) {
+    case GGUF_TYPE_UINT8: snprintf(out, n, "%u", v.u8); break;
+    case GGUF_TYPE_INT8: snprintf(out, n, "%d", v.i8); break;
+    case GGUF_TYPE_UINT16: snprintf(out, n, "%u", v.u16); break;
+    case GGUF_TYPE_INT16: snprintf(out, n, "%d", v.i16); break;
+    case GGUF_TYPE_UINT32: snprintf(out, n, "%u", v.u32); break;
+    case GGUF_TYPE_INT32: snprintf(out, n, "%d", v.i32); break;
+    case GGUF_TYPE_FLOAT32: snprintf(out, n, "%.9g", v.f32); break;
+    case GGUF_TYPE_BOOL: snprintf(out, n, "%s", v.u8 ? "true" : "false"); break;
+    case GGUF_TYPE_UINT64: snprintf(out, n, "%llu", (unsigned long long)v.u64); break;
+    case GGUF_TYPE_INT64: snprintf(out, n, "%lld", (long long)v.i64); break;
+    case GGUF_TYPE_FLOAT64: snprintf(out, n, "%.17g", v.f64); break;
+    default: snprintf(out, n, "?"); break;
+    }
+}
+
+int gm_gguf_keys(const char *path, gm_gguf_key_fn fn, void *user, char *err) {
+    if (!path || !fn) return gm_fail(err, "gguf keys: missing path or callback");
+    gguf_ctx *g = gguf_open(path, err);
+    if (!g) return -1;
+    char *text = malloc(GM_GGUF_VALUE_MAX);
+    if (!text) {
+        gguf_close(g);
+        return gm_fail(err, "out of memory");
+    }
+    for (int64_t i = 0; i < g->n_kv; i++) {
+        const r_kv *kv = &g->kv[i];
+        if (kv->type == GGUF_TYPE_STRING) {
+            /* At most GM_GGUF_VALUE_MAX - 1 bytes: a key may hold a whole
+             * document, a listing wants its start. */
+            size_t len = kv->n < GM_GGUF_VALUE_MAX - 1 ? (size_t)kv->n : GM_GGUF_VALUE_MAX - 1;
+            memcpy(text, kv->val, len);
+            text[len] = 0;
+        } else if (kv->type == GGUF_TYPE_ARRAY) {
+            snprintf(text, GM_GGUF_VALUE_MAX, "[%llu elements]", (unsigned long long)kv->n);
+        } else {
+            scalar_text(kv->type, kv->val, text, GM_GGUF_VALUE_MAX);
+        }
+        if (fn(user, kv->key, text)) break;
+    }
+    free(text);
+    gguf_close(g);
+    return 0;
+}

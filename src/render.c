@@ -228,256 +228,317 @@ static void wav_header(uint8_t h[44], uint32_t rate, uint32_t data_bytes) {
 
 #define BLOCK 4096 /* frames per write to the file */
 
-int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_params *pp,
-                  gm_render_stats *stats, char *err) {
-    gm_render_params p = pp ? *pp : gm_render_default_params();
+/* One rendering: the inputs, then what each stage builds. render_job_free
+ * releases whatever the stages got to. */
+typedef struct {
+    const gm_score *s;
+    const char *path;
+    gm_render_params p;
     gm_render_stats st;
-    memset(&st, 0, sizeof st);
-    if (stats) memset(stats, 0, sizeof *stats);
-    if (err) err[0] = 0;
+    const char *sf;               /* the SoundFont used */
+    tempo_map tm;                 /* over tempos/tsec, a sorted copy */
+    gm_tempo *tempos;
+    double *tsec;
+    size_t n_notes;
+    double rate;                  /* frames per second */
+    int64_t total;                /* frames to write: the piece plus the tail */
+    fluid_settings_t *settings;
+    fluid_synth_t *synth;
+    chan_slot slots[MAX_CHANNELS];
+    int n_slots;
+    int *track_chan;              /* [n_tracks] synthesizer channel, -1 = silent track */
+    ev_t *ev;                     /* [n_ev] note-ons and -offs, in frame order */
+    size_t n_ev;
+    float *fbuf;                  /* [2 * BLOCK] the synthesizer's stereo floats */
+    uint8_t *obuf;                /* [4 * BLOCK] the same as 16-bit little-endian PCM */
+    uint16_t *held;               /* [n_slots][128] notes sounding per channel and key */
+    gm_atomic_file out;
+} render_job;
 
-    fluid_settings_t *settings = NULL;
-    fluid_synth_t *synth = NULL;
-    gm_tempo *tempos = NULL;
-    double *tsec = NULL;
-    ev_t *ev = NULL;
-    int *track_chan = NULL;
-    float *fbuf = NULL;
-    uint8_t *obuf = NULL;
-    uint16_t *held = NULL; /* [n_slots][128] notes sounding per channel and key */
-    gm_atomic_file out = {0};
-    FILE *f = NULL; /* out.f once open */
-    int rc = -1;
+static void render_job_free(render_job *j) {
+    gm_atomic_abort(&j->out); /* does nothing after a commit */
+    free(j->held);
+    free(j->obuf);
+    free(j->fbuf);
+    free(j->ev);
+    free(j->track_chan);
+    free(j->tsec);
+    free(j->tempos);
+    if (j->synth) delete_fluid_synth(j->synth);
+    if (j->settings) delete_fluid_settings(j->settings);
+}
 
-    /* ---- arguments ---- */
-    if (!s || !wav_path || !wav_path[0]) return gm_fail(err, "render: missing score or output path");
+/* Parameters in range and a SoundFont that opens. */
+static int render_check_args(render_job *j, char *err) {
+    const gm_score *s = j->s;
+    gm_render_params *p = &j->p;
+    if (!s || !j->path || !j->path[0]) return gm_fail(err, "render: missing score or output path");
     if (s->ticks_per_quarter <= 0) return gm_fail(err, "score has no valid ticks per quarter (%d)", s->ticks_per_quarter);
-    if (p.sample_rate < 8000 || p.sample_rate > 96000)
-        return gm_fail(err, "sample rate %d Hz is outside 8000..96000", p.sample_rate);
-    if (!(p.gain >= 0 && p.gain <= 10)) return gm_fail(err, "gain %g is outside 0..10", p.gain);
-    if (!(p.tail_s >= 0 && p.tail_s <= 60)) return gm_fail(err, "tail %g s is outside 0..60", p.tail_s);
-    if (!(p.max_seconds > 0)) p.max_seconds = 7200.0;
-    const char *sf = p.soundfont && p.soundfont[0] ? p.soundfont : gm_render_find_soundfont();
-    if (!sf)
+    if (p->sample_rate < 8000 || p->sample_rate > 96000)
+        return gm_fail(err, "sample rate %d Hz is outside 8000..96000", p->sample_rate);
+    if (!(p->gain >= 0 && p->gain <= 10)) return gm_fail(err, "gain %g is outside 0..10", p->gain);
+    if (!(p->tail_s >= 0 && p->tail_s <= 60)) return gm_fail(err, "tail %g s is outside 0..60", p->tail_s);
+    if (!(p->max_seconds > 0)) p->max_seconds = 7200.0;
+    j->sf = p->soundfont && p->soundfont[0] ? p->soundfont : gm_render_find_soundfont();
+    if (!j->sf)
         return gm_fail(err, "no SoundFont found: install fluid-soundfont-gm or timgm6mb-soundfont, "
                             "or give one (--soundfont FILE.sf2 or GETMUSIC_SOUNDFONT)");
-    gm_strlcpy(st.soundfont, sf, sizeof st.soundfont);
-    {
-        FILE *probe = fopen(sf, "rb");
-        if (!probe) return gm_fail(err, "cannot open SoundFont '%s': %s", sf, strerror(errno));
-        fclose(probe);
-    }
+    gm_strlcpy(j->st.soundfont, j->sf, sizeof j->st.soundfont);
+    FILE *probe = fopen(j->sf, "rb");
+    if (!probe) return gm_fail(err, "cannot open SoundFont '%s': %s", j->sf, strerror(errno));
+    fclose(probe);
+    return 0;
+}
 
-    /* ---- tempo map (a sorted copy: in-memory scores may be unsorted) ---- */
-    tempo_map tm = {.n = s->n_tempos > 0 ? s->n_tempos : 0, .tpq = (double)s->ticks_per_quarter};
-    if (tm.n) {
-        tempos = malloc((size_t)tm.n * sizeof *tempos);
-        tsec = malloc((size_t)tm.n * sizeof *tsec);
-        if (!tempos || !tsec) { gm_fail(err, "out of memory"); goto done; }
-        memcpy(tempos, s->tempos, (size_t)tm.n * sizeof *tempos);
-        for (int i = 0; i < tm.n; i++)
-            if (tempos[i].tick < 0) tempos[i].tick = 0;
-        qsort(tempos, (size_t)tm.n, sizeof *tempos, tempo_cmp);
-        double sec = 0, usec = 500000;
-        int64_t at = 0;
-        for (int i = 0; i < tm.n; i++) {
-            sec += (double)(tempos[i].tick - at) * usec / 1e6 / tm.tpq;
-            tsec[i] = sec;
-            at = tempos[i].tick;
-            usec = tempos[i].usec_per_quarter;
-        }
-        tm.t = tempos;
-        tm.sec = tsec;
+/* The tempo map, from a sorted copy: in-memory scores may be unsorted. */
+static int render_tempo_map(render_job *j, char *err) {
+    const gm_score *s = j->s;
+    tempo_map *tm = &j->tm;
+    *tm = (tempo_map){.n = s->n_tempos > 0 ? s->n_tempos : 0, .tpq = (double)s->ticks_per_quarter};
+    if (!tm->n) return 0;
+    j->tempos = malloc((size_t)tm->n * sizeof *j->tempos);
+    j->tsec = malloc((size_t)tm->n * sizeof *j->tsec);
+    if (!j->tempos || !j->tsec) return gm_fail(err, "out of memory");
+    memcpy(j->tempos, s->tempos, (size_t)tm->n * sizeof *j->tempos);
+    for (int i = 0; i < tm->n; i++)
+        if (j->tempos[i].tick < 0) j->tempos[i].tick = 0;
+    qsort(j->tempos, (size_t)tm->n, sizeof *j->tempos, tempo_cmp);
+    double sec = 0, usec = 500000;
+    int64_t at = 0;
+    for (int i = 0; i < tm->n; i++) {
+        sec += (double)(j->tempos[i].tick - at) * usec / 1e6 / tm->tpq;
+        j->tsec[i] = sec;
+        at = j->tempos[i].tick;
+        usec = j->tempos[i].usec_per_quarter;
     }
+    tm->t = j->tempos;
+    tm->sec = j->tsec;
+    return 0;
+}
 
-    /* ---- length: refuse too long before allocating anything big ---- */
-    size_t n_notes = 0;
+/* A note's onset and end in ticks, made safe: no negative onset, at least
+ * one tick long, no overflow. */
+static void note_span(const gm_note *n, int64_t *on, int64_t *off) {
+    *on = n->tick > 0 ? n->tick : 0;
+    int64_t dur = n->duration > 0 ? n->duration : 1;
+    *off = dur > INT64_MAX - *on ? INT64_MAX : *on + dur;
+}
+
+/* The length in frames; a piece too long is refused here, before anything
+ * big is allocated. */
+static int render_measure(render_job *j, char *err) {
+    const gm_score *s = j->s;
     double end_s = 0;
     for (int ti = 0; ti < s->n_tracks; ti++) {
         const gm_track *t = &s->tracks[ti];
         for (size_t i = 0; i < t->n_notes; i++) {
-            const gm_note *n = &t->notes[i];
-            int64_t on = n->tick > 0 ? n->tick : 0;
-            int64_t dur = n->duration > 0 ? n->duration : 1;
-            int64_t off = dur > INT64_MAX - on ? INT64_MAX : on + dur;
-            double e = tm_seconds(&tm, off);
+            int64_t on, off;
+            note_span(&t->notes[i], &on, &off);
+            double e = tm_seconds(&j->tm, off);
             if (e > end_s) end_s = e;
         }
-        n_notes += t->n_notes;
+        j->n_notes += t->n_notes;
     }
-    if (!(end_s <= p.max_seconds)) {
-        gm_fail(err, "the piece lasts %.0f s, over the %.0f s limit", end_s, p.max_seconds);
-        goto done;
-    }
-    const double rate = (double)p.sample_rate;
-    const int64_t total = (int64_t)llround((end_s + p.tail_s) * rate);
-    if ((uint64_t)total * 4u > 0xFFFFFFFFu - 36u) {
-        gm_fail(err, "%.0f s at %d Hz is too long for a WAV file (4 GiB)", end_s + p.tail_s, p.sample_rate);
-        goto done;
-    }
+    if (!(end_s <= j->p.max_seconds))
+        return gm_fail(err, "the piece lasts %.0f s, over the %.0f s limit", end_s, j->p.max_seconds);
+    j->rate = (double)j->p.sample_rate;
+    j->total = (int64_t)llround((end_s + j->p.tail_s) * j->rate);
+    if ((uint64_t)j->total * 4u > 0xFFFFFFFFu - 36u)
+        return gm_fail(err, "%.0f s at %d Hz is too long for a WAV file (4 GiB)", end_s + j->p.tail_s, j->p.sample_rate);
+    return 0;
+}
 
-    /* ---- synthesizer (no driver, shell or server: we call it ourselves) ---- */
-    fs_quiet();
-    settings = new_fluid_settings();
-    if (!settings) { gm_fail(err, "FluidSynth: cannot create settings"); goto done; }
-    int n_slots = 16;
-    chan_slot slots[MAX_CHANNELS];
-    memset(slots, 0, sizeof slots);
-    track_chan = malloc((size_t)(s->n_tracks > 0 ? s->n_tracks : 1) * sizeof *track_chan);
-    if (!track_chan) { gm_fail(err, "out of memory"); goto done; }
+/* A synthesizer channel for every track that has notes (see chan_pick). */
+static int render_assign_channels(render_job *j, char *err) {
+    const gm_score *s = j->s;
+    j->n_slots = 16;
+    j->track_chan = malloc((size_t)(s->n_tracks > 0 ? s->n_tracks : 1) * sizeof *j->track_chan);
+    if (!j->track_chan) return gm_fail(err, "out of memory");
     for (int ti = 0; ti < s->n_tracks; ti++) {
         const gm_track *t = &s->tracks[ti];
-        track_chan[ti] = -1;
+        j->track_chan[ti] = -1;
         if (!t->n_notes) continue;
         int drum = t->is_drum ? 1 : 0;
         int prog = t->program >= 0 && t->program <= 127 ? t->program : 0;
         int want = drum ? 9 : (t->channel >= 0 && t->channel <= 15 && t->channel != 9 ? t->channel : -1);
-        track_chan[ti] = chan_pick(slots, &n_slots, want, drum, prog);
-        if (track_chan[ti] < 0) { gm_fail(err, "too many instruments to render"); goto done; }
-        if (track_chan[ti] != t->channel) st.tracks_moved++;
+        j->track_chan[ti] = chan_pick(j->slots, &j->n_slots, want, drum, prog);
+        if (j->track_chan[ti] < 0) return gm_fail(err, "too many instruments to render");
+        if (j->track_chan[ti] != t->channel) j->st.tracks_moved++;
     }
-    for (int c = 0; c < n_slots; c++) st.channels += slots[c].used;
-    fluid_settings_setnum(settings, "synth.sample-rate", rate);
-    fluid_settings_setnum(settings, "synth.gain", p.gain);
-    fluid_settings_setint(settings, "synth.midi-channels", (n_slots + 15) / 16 * 16);
-    fluid_settings_setint(settings, "synth.polyphony", 1024);
-    fluid_settings_setint(settings, "synth.cpu-cores", 1);
-    fluid_settings_setint(settings, "synth.threadsafe-api", 0);
-    fluid_settings_setint(settings, "synth.lock-memory", 0);
-    fluid_settings_setint(settings, "synth.reverb.active", p.effects ? 1 : 0);
-    fluid_settings_setint(settings, "synth.chorus.active", p.effects ? 1 : 0);
-    fluid_settings_setint(settings, "synth.verbose", 0);
-    synth = new_fluid_synth(settings);
-    if (!synth) {
-        gm_fail(err, "FluidSynth: cannot create a synthesizer%s%s", fs_first_error[0] ? ": " : "", fs_first_error);
-        goto done;
-    }
+    for (int c = 0; c < j->n_slots; c++) j->st.channels += j->slots[c].used;
+    return 0;
+}
+
+/* The synthesizer (no driver, shell or server: we call it ourselves), its
+ * SoundFont, and every used channel's instrument. */
+static int render_open_synth(render_job *j, char *err) {
+    fs_quiet();
+    fluid_settings_t *set = j->settings = new_fluid_settings();
+    if (!set) return gm_fail(err, "FluidSynth: cannot create settings");
+    if (render_assign_channels(j, err)) return -1;
+    fluid_settings_setnum(set, "synth.sample-rate", j->rate);
+    fluid_settings_setnum(set, "synth.gain", j->p.gain);
+    fluid_settings_setint(set, "synth.midi-channels", (j->n_slots + 15) / 16 * 16);
+    fluid_settings_setint(set, "synth.polyphony", 1024);
+    fluid_settings_setint(set, "synth.cpu-cores", 1);
+    fluid_settings_setint(set, "synth.threadsafe-api", 0);
+    fluid_settings_setint(set, "synth.lock-memory", 0);
+    fluid_settings_setint(set, "synth.reverb.active", j->p.effects ? 1 : 0);
+    fluid_settings_setint(set, "synth.chorus.active", j->p.effects ? 1 : 0);
+    fluid_settings_setint(set, "synth.verbose", 0);
+    if (!(j->synth = new_fluid_synth(set)))
+        return gm_fail(err, "FluidSynth: cannot create a synthesizer%s%s", fs_first_error[0] ? ": " : "", fs_first_error);
     glib_mute gm;
     glib_mute_on(&gm);
-    int sfid = fluid_synth_sfload(synth, sf, 1);
+    int sfid = fluid_synth_sfload(j->synth, j->sf, 1);
     glib_mute_off(&gm);
-    if (sfid == FLUID_FAILED) {
-        gm_fail(err, "cannot load SoundFont '%s': %s", sf, fs_first_error[0] ? fs_first_error : "not a SoundFont 2 file");
-        goto done;
-    }
-    for (int c = 0; c < n_slots; c++) {
-        if (!slots[c].used) continue;
+    if (sfid == FLUID_FAILED)
+        return gm_fail(err, "cannot load SoundFont '%s': %s", j->sf, fs_first_error[0] ? fs_first_error : "not a SoundFont 2 file");
+    for (int c = 0; c < j->n_slots; c++) {
+        if (!j->slots[c].used) continue;
         /* Drum channels take their kit from bank 128 (FluidSynth's rule for
          * a drum-type channel; missing kits fall back to 128:0). */
-        fluid_synth_set_channel_type(synth, c, slots[c].drum ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
-        fluid_synth_bank_select(synth, c, slots[c].drum ? 128 : 0);
-        fluid_synth_program_change(synth, c, slots[c].program);
+        fluid_synth_set_channel_type(j->synth, c, j->slots[c].drum ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
+        fluid_synth_bank_select(j->synth, c, j->slots[c].drum ? 128 : 0);
+        fluid_synth_program_change(j->synth, c, j->slots[c].program);
     }
+    return 0;
+}
 
-    /* ---- events, in frame order ---- */
-    if (n_notes > (SIZE_MAX / sizeof *ev) / 2) { gm_fail(err, "too many notes"); goto done; }
-    ev = malloc((n_notes ? 2 * n_notes : 1) * sizeof *ev);
-    if (!ev) { gm_fail(err, "out of memory (%zu notes)", n_notes); goto done; }
+/* Every note as a note-on and a note-off at sample frames, in frame order. */
+static int render_events(render_job *j, char *err) {
+    const gm_score *s = j->s;
+    if (j->n_notes > (SIZE_MAX / sizeof *j->ev) / 2) return gm_fail(err, "too many notes");
+    ev_t *ev = j->ev = malloc((j->n_notes ? 2 * j->n_notes : 1) * sizeof *ev);
+    if (!ev) return gm_fail(err, "out of memory (%zu notes)", j->n_notes);
     size_t n_ev = 0;
     for (int ti = 0; ti < s->n_tracks; ti++) {
         const gm_track *t = &s->tracks[ti];
-        if (track_chan[ti] < 0) continue;
+        if (j->track_chan[ti] < 0) continue;
+        uint16_t chan = (uint16_t)j->track_chan[ti];
         for (size_t i = 0; i < t->n_notes; i++) {
             const gm_note *n = &t->notes[i];
-            int64_t on = n->tick > 0 ? n->tick : 0;
-            int64_t dur = n->duration > 0 ? n->duration : 1;
-            int64_t off = dur > INT64_MAX - on ? INT64_MAX : on + dur;
-            int64_t f_on = (int64_t)llround(tm_seconds(&tm, on) * rate);
-            int64_t f_off = (int64_t)llround(tm_seconds(&tm, off) * rate);
+            int64_t on, off;
+            note_span(n, &on, &off);
+            int64_t f_on = (int64_t)llround(tm_seconds(&j->tm, on) * j->rate);
+            int64_t f_off = (int64_t)llround(tm_seconds(&j->tm, off) * j->rate);
             if (f_off <= f_on) f_off = f_on + 1; /* every note sounds, however short */
             uint8_t vel = n->velocity ? (n->velocity > 127 ? 127 : n->velocity) : 1;
-            ev[n_ev++] = (ev_t){.frame = f_on, .on = 1, .key = n->pitch & 127, .vel = vel, .chan = (uint16_t)track_chan[ti]};
-            ev[n_ev++] = (ev_t){.frame = f_off, .on = 0, .key = n->pitch & 127, .chan = (uint16_t)track_chan[ti]};
+            ev[n_ev++] = (ev_t){.frame = f_on, .on = 1, .key = n->pitch & 127, .vel = vel, .chan = chan};
+            ev[n_ev++] = (ev_t){.frame = f_off, .on = 0, .key = n->pitch & 127, .chan = chan};
         }
     }
     qsort(ev, n_ev, sizeof *ev, ev_cmp);
+    j->n_ev = n_ev;
+    return 0;
+}
 
-    /* ---- output file ---- */
-    fbuf = malloc(2 * BLOCK * sizeof *fbuf);
-    obuf = malloc(4 * BLOCK);
-    if (!fbuf || !obuf) { gm_fail(err, "out of memory"); goto done; }
-    if (gm_atomic_open(&out, wav_path, err)) goto done;
-    f = out.f;
+/* The buffers, the temporary output file and its WAV header. */
+static int render_open_output(render_job *j, char *err) {
+    j->fbuf = malloc(2 * BLOCK * sizeof *j->fbuf);
+    j->obuf = malloc(4 * BLOCK);
+    j->held = calloc((size_t)j->n_slots * 128, sizeof *j->held);
+    if (!j->fbuf || !j->obuf || !j->held) return gm_fail(err, "out of memory");
+    if (gm_atomic_open(&j->out, j->path, err)) return -1;
     uint8_t hdr[44];
-    wav_header(hdr, (uint32_t)p.sample_rate, (uint32_t)(total * 4));
-    if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr) { gm_fail(err, "cannot write '%s': %s", wav_path, strerror(errno)); goto done; }
+    wav_header(hdr, (uint32_t)j->p.sample_rate, (uint32_t)(j->total * 4));
+    if (fwrite(hdr, 1, sizeof hdr, j->out.f) != sizeof hdr)
+        return gm_fail(err, "cannot write '%s': %s", j->path, strerror(errno));
+    return 0;
+}
 
-    /* ---- synthesis ---- */
-    /* A note-off only ends a key when no other note of it is still held on
-     * that channel, so overlapping notes of one pitch (two tracks sharing a
-     * channel, or doubled notes) sound for their full lengths. */
-    held = calloc((size_t)n_slots * 128, sizeof *held);
-    if (!held) { gm_fail(err, "out of memory"); goto done; }
+/* Plays the events due at frame `pos` from *e on. A note-off only ends a
+ * key when no other note of it is still held on that channel, so
+ * overlapping notes of one pitch (two tracks sharing a channel, or doubled
+ * notes) sound for their full lengths. */
+static void render_play_due(render_job *j, size_t *e, int64_t pos) {
+    for (; *e < j->n_ev && j->ev[*e].frame <= pos; (*e)++) {
+        const ev_t *x = &j->ev[*e];
+        uint16_t *h = &j->held[(size_t)x->chan * 128 + x->key];
+        if (x->on) {
+            if (fluid_synth_noteon(j->synth, x->chan, x->key, x->vel) == FLUID_OK) j->st.notes++;
+            if (*h < UINT16_MAX) (*h)++;
+        } else if (*h && --(*h) == 0) {
+            fluid_synth_noteoff(j->synth, x->chan, x->key);
+        }
+    }
+}
+
+/* fill stereo frames of fbuf → 16-bit PCM in obuf, counting clipped
+ * samples and the peak. */
+static void render_to_pcm16(render_job *j, int fill) {
+    for (int i = 0; i < 2 * fill; i++) {
+        float x = j->fbuf[i] * 32767.0f;
+        long v;
+        if (x >= 32767.0f) { v = 32767; j->st.clipped += x >= 32767.5f; }
+        else if (x <= -32768.0f) { v = -32768; j->st.clipped += x <= -32768.5f; }
+        else v = lrintf(x);
+        int a = (int)(v < 0 ? -v : v);
+        if (a > j->st.peak) j->st.peak = a > 32767 ? 32767 : a;
+        uint16_t u = (uint16_t)(int16_t)v;
+        j->obuf[2 * i] = (uint8_t)u;
+        j->obuf[2 * i + 1] = (uint8_t)(u >> 8);
+    }
+}
+
+/* The piece, BLOCK frames per write: the synthesizer runs from event to
+ * event, so every note starts on its exact frame. */
+static int render_synthesize(render_job *j, char *err) {
     size_t e = 0;
     int64_t pos = 0;
-    const int64_t report_every = (int64_t)rate / 4 > 0 ? (int64_t)rate / 4 : 1;
+    const int64_t report_every = (int64_t)j->rate / 4 > 0 ? (int64_t)j->rate / 4 : 1;
     int64_t next_report = 0;
-    while (pos < total) {
+    while (pos < j->total) {
         int fill = 0;
-        while (fill < BLOCK && pos < total) {
-            for (; e < n_ev && ev[e].frame <= pos; e++) {
-                const ev_t *x = &ev[e];
-                uint16_t *h = &held[(size_t)x->chan * 128 + x->key];
-                if (x->on) {
-                    if (fluid_synth_noteon(synth, x->chan, x->key, x->vel) == FLUID_OK) st.notes++;
-                    if (*h < UINT16_MAX) (*h)++;
-                } else if (*h && --(*h) == 0) {
-                    fluid_synth_noteoff(synth, x->chan, x->key);
-                }
-            }
-            int64_t stop = e < n_ev && ev[e].frame < total ? ev[e].frame : total;
+        while (fill < BLOCK && pos < j->total) {
+            render_play_due(j, &e, pos);
+            int64_t stop = e < j->n_ev && j->ev[e].frame < j->total ? j->ev[e].frame : j->total;
             int64_t n = stop - pos;
             if (n > BLOCK - fill) n = BLOCK - fill;
-            float *b = fbuf + 2 * fill;
-            if (fluid_synth_write_float(synth, (int)n, b, 0, 2, b, 1, 2) != FLUID_OK) {
-                gm_fail(err, "FluidSynth failed while rendering%s%s", fs_first_error[0] ? ": " : "", fs_first_error);
-                goto done;
-            }
+            float *b = j->fbuf + 2 * fill;
+            if (fluid_synth_write_float(j->synth, (int)n, b, 0, 2, b, 1, 2) != FLUID_OK)
+                return gm_fail(err, "FluidSynth failed while rendering%s%s", fs_first_error[0] ? ": " : "", fs_first_error);
             fill += (int)n;
             pos += n;
         }
-        for (int i = 0; i < 2 * fill; i++) {
-            float x = fbuf[i] * 32767.0f;
-            long v;
-            if (x >= 32767.0f) { v = 32767; st.clipped += x >= 32767.5f; }
-            else if (x <= -32768.0f) { v = -32768; st.clipped += x <= -32768.5f; }
-            else v = lrintf(x);
-            int a = (int)(v < 0 ? -v : v);
-            if (a > st.peak) st.peak = a > 32767 ? 32767 : a;
-            uint16_t u = (uint16_t)(int16_t)v;
-            obuf[2 * i] = (uint8_t)u;
-            obuf[2 * i + 1] = (uint8_t)(u >> 8);
-        }
-        if (fwrite(obuf, 4, (size_t)fill, f) != (size_t)fill) {
-            gm_fail(err, "cannot write '%s': %s", wav_path, strerror(errno));
-            goto done;
-        }
-        if (p.progress && (pos >= next_report || pos == total)) {
-            p.progress(p.user_data, (size_t)pos, (size_t)total);
+        render_to_pcm16(j, fill);
+        if (fwrite(j->obuf, 4, (size_t)fill, j->out.f) != (size_t)fill)
+            return gm_fail(err, "cannot write '%s': %s", j->path, strerror(errno));
+        if (j->p.progress && (pos >= next_report || pos == j->total)) {
+            j->p.progress(j->p.user_data, (size_t)pos, (size_t)j->total);
             next_report = pos + report_every;
         }
     }
-    if (p.progress && total == 0) p.progress(p.user_data, 0, 0);
+    if (j->p.progress && j->total == 0) j->p.progress(j->p.user_data, 0, 0);
+    return 0;
+}
 
-    /* ---- finish: flush, sync, rename ---- */
-    if (gm_atomic_commit(&out, err)) goto done;
-    st.frames = (size_t)total;
-    st.seconds = (double)total / rate;
-    rc = 0;
-
-done:
-    gm_atomic_abort(&out); /* does nothing after a commit */
-    free(held);
-    free(obuf);
-    free(fbuf);
-    free(ev);
-    free(track_chan);
-    free(tsec);
-    free(tempos);
-    if (synth) delete_fluid_synth(synth);
-    if (settings) delete_fluid_settings(settings);
-    if (stats) *stats = st;
-    return rc;
+/* Checks → tempo map → length → synthesizer → events → file → synthesis →
+ * commit (flush, sync, rename). */
+int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_params *pp,
+                  gm_render_stats *stats, char *err) {
+    render_job j;
+    memset(&j, 0, sizeof j);
+    j.s = s;
+    j.path = wav_path;
+    j.p = pp ? *pp : gm_render_default_params();
+    if (stats) memset(stats, 0, sizeof *stats);
+    if (err) err[0] = 0;
+    if (render_check_args(&j, err)) return -1; /* stats stay zero */
+    int rc = render_tempo_map(&j, err);
+    if (!rc) rc = render_measure(&j, err);
+    if (!rc) rc = render_open_synth(&j, err);
+    if (!rc) rc = render_events(&j, err);
+    if (!rc) rc = render_open_output(&j, err);
+    if (!rc) rc = render_synthesize(&j, err);
+    if (!rc) rc = gm_atomic_commit(&j.out, err);
+    if (!rc) {
+        j.st.frames = (size_t)j.total;
+        j.st.seconds = (double)j.total / j.rate;
+    }
+    render_job_free(&j);
+    if (stats) *stats = j.st;
+    return rc ? -1 : 0;
 }
 
 #endif /* GM_NO_FLUIDSYNTH */

@@ -201,6 +201,12 @@ void gm_barmap_free(gm_barmap *bm) {
  * the sizes we allow (ticks < 2^40, b < 2^16). */
 static int64_t muldiv_round(int64_t a, int64_t b, int64_t c) { return (2 * a * b + c) / (2 * c); }
 
+int gm_grid_bar_cols(int numerator, int denominator) {
+    if (numerator < 1 || denominator < 1) return 0;
+    int64_t c = muldiv_round((int64_t)numerator * 4, GM_STEPS_PER_QUARTER, denominator);
+    return c < 1 ? 1 : (int)c;
+}
+
 int gm_barmap_build(gm_barmap *bm, const gm_score *s, int spq, char *err) {
     memset(bm, 0, sizeof *bm);
     if (spq < 1 || spq > 96) return gm_fail(err, "grid resolution %d steps per quarter is out of range 1..96", spq);
@@ -365,8 +371,8 @@ static const char *role_names[GM_N_ROLES] = {"lead", "counter", "piano", "guitar
 const char *gm_role_name(int role) { return role >= 0 && role < GM_N_ROLES ? role_names[role] : "?"; }
 
 /*
- * GM program family → role. This is the table of DESIGN.md §3 (also in
- * README.md, "Track classes"):
+ * GM program family → role. This is the table of README.md, "Track
+ * classes":
  *
  *   programs  family                     role
  *   0–7       piano                      piano

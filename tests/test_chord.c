@@ -591,7 +591,7 @@ static void test_labels_to_frames(void) {
                      "6.0 7.4 N\n7.4 8.0 D:hdim7\n");
     gm_timed_chord *l = NULL;
     int n = 0;
-    CHECK(gm_timed_chords_read(path, &l, &n, err) == 0 && n == 7, "read: %d labels: %s", n, err);
+    CHECK(gm_timed_chords_load(path, &l, &n, err) == 0 && n == 7, "read: %d labels: %s", n, err);
     gm_score s;
     gm_track *tr = new_piano(&s);
     gm_score_add_tempo(&s, 0, 1000000);
@@ -631,19 +631,19 @@ static void test_labels_to_frames(void) {
         l = (gm_timed_chord *)1;
         n = 5;
         err[0] = 0;
-        int rc = gm_timed_chords_read(path, &l, &n, err);
+        int rc = gm_timed_chords_load(path, &l, &n, err);
         CHECK(rc != 0 && l == NULL && n == 0 && strstr(err, bad[i].why), "'%s': %s", bad[i].text, err);
     }
     char big[2000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
     write_text(path, big);
-    CHECK(gm_timed_chords_read(path, &l, &n, err) != 0 && strstr(err, "too long"), "long line: %s", err);
+    CHECK(gm_timed_chords_load(path, &l, &n, err) != 0 && strstr(err, "too long"), "long line: %s", err);
     write_text(path, "");
-    CHECK(gm_timed_chords_read(path, &l, &n, err) == 0 && n == 0, "empty file: no labels");
+    CHECK(gm_timed_chords_load(path, &l, &n, err) == 0 && n == 0, "empty file: no labels");
     free(l);
     unlink(path);
-    CHECK(gm_timed_chords_read(path, &l, &n, err) != 0 && strstr(err, "cannot open"), "missing: %s", err);
+    CHECK(gm_timed_chords_load(path, &l, &n, err) != 0 && strstr(err, "cannot open"), "missing: %s", err);
     rmdir(dir);
 }
 
@@ -735,7 +735,7 @@ static void test_pop909_half_bars(void) {
         gm_timed_chord *l = NULL;
         int nl = 0, rc = gm_score_metre_from_beat_file(&s, path, err) || gm_barmap_build(&bm, &s, 4, err);
         snprintf(path, sizeof path, "%s/pop909/%03d/chord_midi.txt", dir, song);
-        if (!rc) rc = gm_timed_chords_read(path, &l, &nl, err);
+        if (!rc) rc = gm_timed_chords_load(path, &l, &nl, err);
         int nf = rc ? 0 : 2 * bm.n_bars;
         gm_chord *ref = malloc((size_t)(nf + 1) * sizeof *ref), *half = malloc((size_t)(nf + 1) * sizeof *half);
         gm_chord *bar = malloc((size_t)(nf / 2 + 1) * sizeof *bar);

@@ -56,6 +56,25 @@ if [ -s models/default.gguf ]; then
     && cmp -s "$tmp/cm/corpus.bin" "$tmp/cd/corpus.bin" && ok || bad "prepare --vocab MODEL.gguf: not the model's vocabulary"
   expect 1 "prepare --vocab model, other layout" -- "$GM" prepare examples -o "$tmp/cx" --vocab models/default.gguf --layout original
 fi
+# info --model: sizes, one line per grid row with its token count (they add up to
+# the vocabulary: every row's tokens, plus <pad>), the provenance keys of the file.
+if [ -s models/default.gguf ]; then
+  expect 0 "info --model" -- "$GM" info --model models/default.gguf
+  mi=$("$GM" info --model models/default.gguf)
+  rows=$(printf '%s\n' "$mi" | grep -cE '^ +[0-9]+  [a-z]+ +(pitch|duration|root|quality) +[0-9]+$')
+  toks=$(printf '%s\n' "$mi" | sed -nE 's/^tokens +([0-9]+) .*/\1/p')
+  sum=$(printf '%s\n' "$mi" | grep -E '^ +[0-9]+  [a-z]+ +(pitch|root|quality) +[0-9]+$' | awk '{s += $4} END {print s + 15 + 1}')
+  [ "$rows" -eq "$(printf '%s\n' "$mi" | sed -nE 's/^rows +([0-9]+);.*/\1/p')" ] && [ "$sum" -eq "$toks" ] \
+    && ok || bad "info --model: $rows row lines, tokens $sum of $toks"
+  printf '%s\n' "$mi" | grep -qE '^  getmusic\.source +python/train\.py' && ok || bad "info --model: no provenance getmusic.source"
+  "$GM" info --model models/default.gguf --json | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["parameters"] > 0 and j["classes"] and len(j["rows"]) == 2 * len(j["classes"]) + 2, j.keys()
+assert sum(r["tokens"] for r in j["rows"] if r["kind"] != "duration") + 15 + 1 == j["vocab_size"]
+assert "getmusic.source" in j["provenance"] and "getmusic.tokens" not in j["provenance"]' && ok || bad "info --model --json"
+fi
+expect 1 "info --model on junk" -- "$GM" info --model "$tmp/junk.mid"
 expect 0 "dump example" -- "$GM" dump examples/melody.mid --bars 1-2
 "$GM" dump examples/melody.mid --bars 2-2 | grep -q "^bar 2" && ok || bad "dump: bar 2 block missing"
 expect 1 "dump bars outside" -- "$GM" dump examples/melody.mid --bars 40-41

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# test_convert.sh — tools/convert_getmusic.py on a fake original checkpoint:
+# test_convert.sh — python/convert_getmusic.py on a fake original checkpoint:
 # a random GETDiff (dev/reference.py, small sizes) saved with the original's
 # key prefixes ("rfm.roformer.input_transformers." in 'model', the inner
 # "roformer.input_transformers." in 'ema'), its schedule buffers, the rotary
-# table and the tied lm_head.weight; read back with tools/gguf_py.py, every
+# table and the tied lm_head.weight; read back with python/gguf_py.py, every
 # tensor and key compared. Then the failures: dict size mismatch, missing
 # tensor, not a checkpoint — exit 1 with one line, no output file.
 # Skips (exit 0) when /usr/bin/python3 cannot import torch.
@@ -21,7 +21,7 @@ if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
 fi
 
 tmp=${KEEP_TMP:-$(mktemp -d)}; mkdir -p "$tmp"; [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
-CONV="tools/convert_getmusic.py"
+CONV="python/convert_getmusic.py"
 
 # ---- fixtures: checkpoint(s) and dict.txt ---------------------------------
 if ! "$PY" - "$tmp" <<'EOF'
@@ -96,7 +96,7 @@ fi
 check_gguf() {
   "$PY" - "$tmp" "$@" <<'EOF'
 import sys, os
-sys.path.insert(0, "tools")
+sys.path.insert(0, "python")
 import numpy as np
 from gguf_py import GGUFReader, GGUF_UINT32, GGUF_STRING, GGUF_ARRAY
 d, path, which, want_src = sys.argv[1:5]

@@ -934,6 +934,51 @@ static void remove_tmp_dir(void) {
     rmdir(tmp_dir);
 }
 
+/* gm_gguf_keys: every key in file order, values as text, long strings cut,
+ * the walk stopped by the callback, a foreign file refused. */
+typedef struct { int n, stop_at; char keys[8][64], vals[8][GM_GGUF_VALUE_MAX]; } key_list;
+
+static int collect_key(void *user, const char *key, const char *value) {
+    key_list *k = user;
+    if (k->n < 8) {
+        snprintf(k->keys[k->n], sizeof k->keys[0], "%s", key);
+        snprintf(k->vals[k->n], sizeof k->vals[0], "%s", value);
+    }
+    return ++k->n == k->stop_at;
+}
+
+static void test_key_listing(void) {
+    char err[GM_ERR_SIZE];
+    char *long_str = malloc(3 * GM_GGUF_VALUE_MAX);
+    memset(long_str, 'x', 3 * GM_GGUF_VALUE_MAX - 1);
+    long_str[3 * GM_GGUF_VALUE_MAX - 1] = 0;
+    const int32_t arr[3] = {1, 2, 3};
+    gguf_writer *w = gguf_writer_new();
+    CHECK(gguf_set_u32(w, "a.u32", 7) == 0 && gguf_set_i32(w, "b.i32", -5) == 0 && gguf_set_str(w, "c.str", "hello") == 0 &&
+              gguf_set_arr_i32(w, "d.arr", arr, 3) == 0 && gguf_set_str(w, "e.long", long_str) == 0 &&
+              gguf_write_file(w, tpath("keys.gguf"), err) == 0,
+          "write keys: %s", err);
+    gguf_writer_free(w);
+    free(long_str);
+    static key_list k; /* big: off the stack */
+    memset(&k, 0, sizeof k);
+    CHECK(gm_gguf_keys(tpath("keys.gguf"), collect_key, &k, err) == 0, "list: %s", err);
+    CHECK(k.n == 6, "six keys (with the writer's general.alignment last): %d", k.n);
+    CHECK(!strcmp(k.keys[0], "a.u32") && !strcmp(k.vals[0], "7"), "u32: %s = %s", k.keys[0], k.vals[0]);
+    CHECK(!strcmp(k.keys[1], "b.i32") && !strcmp(k.vals[1], "-5"), "i32: %s = %s", k.keys[1], k.vals[1]);
+    CHECK(!strcmp(k.keys[2], "c.str") && !strcmp(k.vals[2], "hello"), "str: %s = %s", k.keys[2], k.vals[2]);
+    CHECK(!strcmp(k.keys[3], "d.arr") && !strcmp(k.vals[3], "[3 elements]"), "array: %s = %s", k.keys[3], k.vals[3]);
+    CHECK(!strcmp(k.keys[4], "e.long") && strlen(k.vals[4]) == GM_GGUF_VALUE_MAX - 1, "long string cut: %zu bytes",
+          strlen(k.vals[4]));
+    CHECK(!strcmp(k.keys[5], "general.alignment") && !strcmp(k.vals[5], "32"), "alignment: %s = %s", k.keys[5], k.vals[5]);
+    memset(&k, 0, sizeof k);
+    k.stop_at = 2;
+    CHECK(gm_gguf_keys(tpath("keys.gguf"), collect_key, &k, err) == 0 && k.n == 2, "the callback stops the walk: %d", k.n);
+    FILE *f = fopen(tpath("notgguf.bin"), "wb");
+    if (f) { fputs("not a gguf file at all", f); fclose(f); }
+    CHECK(gm_gguf_keys(tpath("notgguf.bin"), collect_key, &k, err) == -1 && err[0], "foreign file refused");
+}
+
 int main(void) {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test_gguf.XXXXXX");
     if (!mkdtemp(tmp_dir)) {
@@ -950,6 +995,7 @@ int main(void) {
     test_truncation(full);
     test_corruption(full);
     test_handmade();
+    test_key_listing();
     remove_tmp_dir();
     return test_done("test_gguf");
 }

@@ -1,6 +1,6 @@
-/* test_plot.c — the canvas primitives and the training-loss chart. */
+/* test_plot.c — the canvas primitives (src/canvas.c), the training-loss chart
+ * (src/plot_loss.c) and the piano roll (src/plot_roll.c). */
 #include "getmusic.h"
-#include "plot.h"
 #include "test.h"
 
 #include <glob.h>

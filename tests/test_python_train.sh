@@ -174,7 +174,7 @@ cat "$tmp/err" >&2
 cmpw() {  # worst abs difference of two GGUF files' tensors, under a bound
   "$PY" - "$1" "$2" "$3" "$4" <<'EOF'
 import sys, numpy as np
-sys.path.insert(0, "tools")
+sys.path.insert(0, "python")
 import gguf_py
 a, b = gguf_py.GGUFReader(sys.argv[1]), gguf_py.GGUFReader(sys.argv[2])
 d = max(float(np.abs(a.tensors[n].astype(np.float64) - b.tensors[n]).max()) for n in a.tensors)

@@ -1,11 +1,10 @@
 /* cmd_plot.c — `getmusic plot`: a multi-track piano roll of a MIDI file as a
- * PNG (src/plot.c draws it). With --given ORIG.mid, the notes that ORIG does
+ * PNG (src/plot_roll.c draws it). With --given ORIG.mid, the notes that ORIG does
  * not have are drawn as generated, so `getmusic generate`'s additions stand
  * out. A POP909 beat_midi.txt beside the file gives the bar lines, as in
  * `getmusic info`. */
 #include "cli.h"
 #include "getmusic.h"
-#include "plot.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -47,6 +46,39 @@ static int parse_bars(const char *r, long *a, long *b) {
     return *end || *b < *a ? -1 : 0;
 }
 
+/* --given ORIG.mid: marks the notes of s that ORIG lacks as generated.
+ * 0, or the exit status after a message. */
+static int plot_mark_given(gm_score *s, const char *in, const char *given_path, const gm_layout *layout) {
+    char err[GM_ERR_SIZE];
+    gm_score given;
+    if (cli_is_std(in) && cli_is_std(given_path))
+        return cli_fail(EXIT_USAGE, "plot: standard input ('-') can be read once: give IN or --given as a file");
+    if (cli_read_midi(given_path, &given, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(given_path), err);
+    long n = gm_roll_mark_generated(s, &given, layout, err);
+    gm_score_free(&given);
+    if (n < 0) return cli_fail(EXIT_INTERNAL, "plot: %s", err);
+    return 0;
+}
+
+/* --bars A-B (1-based) against the piece's bars, checked on the same bar
+ * map the roll uses (over every note end), into p's 0-based range. */
+static int plot_bar_range(const gm_score *s, const char *in, long bar_a, long bar_b, gm_roll_params *p) {
+    char err[GM_ERR_SIZE];
+    gm_barmap bm;
+    gm_score tmp = *s; /* shallow, read only */
+    for (int i = 0; i < s->n_tracks; i++)
+        for (size_t k = 0; k < s->tracks[i].n_notes; k++)
+            if (s->tracks[i].notes[k].tick + s->tracks[i].notes[k].duration > tmp.end_tick)
+                tmp.end_tick = s->tracks[i].notes[k].tick + s->tracks[i].notes[k].duration;
+    if (gm_barmap_build(&bm, &tmp, GM_STEPS_PER_QUARTER, err)) return cli_fail(EXIT_USAGE, "%s: %s", in, err);
+    int n_bars = bm.n_bars;
+    gm_barmap_free(&bm);
+    if (bar_a > n_bars) return cli_fail(EXIT_USAGE, "plot: --bars: the piece has %d bar%s", n_bars, n_bars == 1 ? "" : "s");
+    p->first_bar = (int)bar_a - 1;
+    p->last_bar = (int)(bar_b > n_bars ? n_bars : bar_b) - 1;
+    return 0;
+}
+
 int cmd_plot(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *given_path = NULL, *layout_name = "default", *title = NULL;
     long bar_a = 0, bar_b = 0, width = 0, height = 0, per_row = 0;
@@ -59,52 +91,37 @@ int cmd_plot(int argc, char **argv) {
         }
         if (!strcmp(a, "-o") || !strcmp(a, "--given") || !strcmp(a, "--bars") || !strcmp(a, "--width") ||
             !strcmp(a, "--height") || !strcmp(a, "--bars-per-row") || !strcmp(a, "--layout") || !strcmp(a, "--title")) {
-            if (!v) return die(EXIT_USAGE, "plot: %s needs a value", a);
+            if (!v) return cli_fail(EXIT_USAGE, "plot: %s needs a value", a);
             i++;
             if (!strcmp(a, "-o")) out = v;
             else if (!strcmp(a, "--given")) given_path = v;
             else if (!strcmp(a, "--layout")) layout_name = v;
             else if (!strcmp(a, "--title")) title = v;
             else if (!strcmp(a, "--bars")) {
-                if (parse_bars(v, &bar_a, &bar_b)) return die(EXIT_USAGE, "plot: --bars: '%s' is not a range like 9-16", v);
+                if (parse_bars(v, &bar_a, &bar_b)) return cli_fail(EXIT_USAGE, "plot: --bars: '%s' is not a range like 9-16", v);
             } else if (!strcmp(a, "--width")) {
-                if (parse_int(a, v, GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, &width)) return EXIT_USAGE;
+                if (cli_parse_int(a, v, GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, &width)) return EXIT_USAGE;
             } else if (!strcmp(a, "--height")) {
-                if (parse_int(a, v, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE, &height)) return EXIT_USAGE;
-            } else if (parse_int(a, v, 1, 100000, &per_row)) {
+                if (cli_parse_int(a, v, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE, &height)) return EXIT_USAGE;
+            } else if (cli_parse_int(a, v, 1, 100000, &per_row)) {
                 return EXIT_USAGE;
             }
         } else if (!strcmp(a, "--no-title")) no_title = 1;
         else if (!strcmp(a, "--no-chords")) no_chords = 1;
-        else if (a[0] == '-' && a[1]) return die(EXIT_USAGE, "plot: unknown option '%s'", a);
+        else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "plot: unknown option '%s'", a);
         else if (!in) in = a;
-        else return die(EXIT_USAGE, "plot: one file at a time ('%s' is extra)", a);
+        else return cli_fail(EXIT_USAGE, "plot: one file at a time ('%s' is extra)", a);
     }
-    if (!in || !out) return die(EXIT_USAGE, "usage: getmusic plot IN.mid -o OUT.png [--given ORIG.mid] [--bars A-B] [--width N]");
+    if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic plot IN.mid -o OUT.png [--given ORIG.mid] [--bars A-B] [--width N]");
 
     char err[GM_ERR_SIZE];
     gm_layout layout;
-    if (gm_layout_preset(&layout, layout_name, err)) return die(EXIT_USAGE, "plot: %s", err);
-    gm_score s, given;
-    if (cli_read_midi(in, &s, err)) return die(EXIT_USAGE, "%s: %s", cli_shown(in), err);
+    if (gm_layout_preset(&layout, layout_name, err)) return cli_fail(EXIT_USAGE, "plot: %s", err);
+    gm_score s;
+    if (cli_read_midi(in, &s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
     cli_metre_from_beats(&s, in);
-    int status = 0;
-    if (given_path) {
-        if (cli_is_std(in) && cli_is_std(given_path)) {
-            status = die(EXIT_USAGE, "plot: standard input ('-') can be read once: give IN or --given as a file");
-            goto out;
-        }
-        if (cli_read_midi(given_path, &given, err)) {
-            status = die(EXIT_USAGE, "%s: %s", cli_shown(given_path), err);
-            goto out;
-        }
-        long n = gm_roll_mark_generated(&s, &given, &layout, err);
-        gm_score_free(&given);
-        if (n < 0) {
-            status = die(EXIT_INTERNAL, "plot: %s", err);
-            goto out;
-        }
-    }
+    int status = given_path ? plot_mark_given(&s, in, given_path, &layout) : 0;
+    if (status) goto out;
 
     gm_roll_params p = gm_roll_default_params();
     p.width = (int)width;
@@ -115,28 +132,8 @@ int cmd_plot(int argc, char **argv) {
     const char *base = strrchr(in, '/');
     /* A song from standard input has no name to show. */
     p.title = no_title || (!title && cli_is_std(in)) ? NULL : title ? title : base ? base + 1 : in;
-    if (bar_a) {
-        /* 1-based range against the piece's bars (the same bar map the roll uses) */
-        gm_barmap bm;
-        gm_score tmp = s; /* shallow, read only: bar map over every note end as the roll does */
-        for (int i = 0; i < s.n_tracks; i++)
-            for (size_t k = 0; k < s.tracks[i].n_notes; k++)
-                if (s.tracks[i].notes[k].tick + s.tracks[i].notes[k].duration > tmp.end_tick)
-                    tmp.end_tick = s.tracks[i].notes[k].tick + s.tracks[i].notes[k].duration;
-        if (gm_barmap_build(&bm, &tmp, 4, err)) {
-            status = die(EXIT_USAGE, "%s: %s", in, err);
-            goto out;
-        }
-        int n_bars = bm.n_bars;
-        gm_barmap_free(&bm);
-        if (bar_a > n_bars) {
-            status = die(EXIT_USAGE, "plot: --bars: the piece has %d bar%s", n_bars, n_bars == 1 ? "" : "s");
-            goto out;
-        }
-        p.first_bar = (int)bar_a - 1;
-        p.last_bar = (int)(bar_b > n_bars ? n_bars : bar_b) - 1;
-    }
-    if (gm_plot_pianoroll(&s, &layout, &p, out, err)) status = die(EXIT_USAGE, "plot: %s", err);
+    if (bar_a && (status = plot_bar_range(&s, in, bar_a, bar_b, &p))) goto out;
+    if (gm_plot_pianoroll(&s, &layout, &p, out, err)) status = cli_fail(EXIT_USAGE, "plot: %s", err);
 out:
     gm_score_free(&s);
     return status;

@@ -1,7 +1,9 @@
 /*
- * plot.h — a tiny RGB rasteriser (canvas, clipped lines and rectangles, a
- * built-in 5x7 bitmap font, atomic PNG output), the training-loss chart and
- * the multi-track piano roll drawn with it.
+ * getmusic_plot.h — public API of libgetmusic, drawing part (included by
+ * getmusic.h; include that): a tiny RGB rasteriser (canvas, clipped lines
+ * and rectangles, a built-in 5x7 bitmap font, atomic PNG output:
+ * src/canvas.c), the training-loss chart (src/plot_loss.c) and the
+ * multi-track piano roll (src/plot_roll.c) drawn with it.
  *
  * Conventions as in getmusic.h: functions that can fail return 0 / -1 and
  * write a one-line reason into `err` (GM_ERR_SIZE bytes, may be NULL);
@@ -9,10 +11,14 @@
  * Drawing calls never fail: whatever falls outside the canvas (or the clip
  * rectangle) is dropped.
  */
-#ifndef GM_PLOT_H
-#define GM_PLOT_H
+#ifndef GETMUSIC_PLOT_H
+#define GETMUSIC_PLOT_H
 #include "getmusic.h" /* gm_score, gm_layout, gm_chord */
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- canvas ------------------------------------------------------------- */
 
@@ -51,6 +57,7 @@ void gm_canvas_line(gm_canvas *c, int x0, int y0, int x1, int y1, int thickness,
  * scale 1..16 multiplies the glyph size: a glyph cell is 6*scale wide and
  * 7*scale tall, plus one row below for the descenders of g j p q y ,.
  * Returns the drawn width in pixels, as gm_canvas_text_width. */
+#define GM_CANVAS_FONT_H 7 /* glyph body height in pixels at scale 1 (for laying out text) */
 int gm_canvas_text(gm_canvas *c, int x, int y, const char *s, int scale, gm_rgb col);
 int gm_canvas_text_width(const char *s, int scale);
 
@@ -207,4 +214,7 @@ int gm_plot_pianoroll(const gm_score *s, const gm_layout *l, const gm_roll_param
  * (out of memory). */
 long gm_roll_mark_generated(gm_score *s, const gm_score *given, const gm_layout *l, char *err);
 
+#ifdef __cplusplus
+}
 #endif
+#endif /* GETMUSIC_PLOT_H */

@@ -6,7 +6,7 @@
 # WAV (FluidSynth) and a piano-roll PNG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+scripts/install-deps.sh
 make -s -j2
 out=out/demo
 mkdir -p "$out"

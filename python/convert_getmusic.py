@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """
-tools/convert_getmusic.py — original GETMusic checkpoint + dict.txt -> getmusic GGUF.
+python/convert_getmusic.py — original GETMusic checkpoint + dict.txt -> getmusic GGUF.
 
-    /usr/bin/python3 tools/convert_getmusic.py checkpoint.pth dict.txt out.gguf
+    /usr/bin/python3 python/convert_getmusic.py checkpoint.pth dict.txt out.gguf
         [--weights ema|model] [--heads N] [--trust]
 
 The checkpoint is what the original trainer saves (torch.save of a dict with
@@ -22,7 +22,7 @@ validated; errors are one line on stderr and exit status 1. The output is
 written atomically (temporary file + rename).
 
 Needs Debian's python3-torch (torch.load) and numpy; GGUF is written by
-tools/gguf_py.py.
+python/gguf_py.py.
 """
 
 import argparse

@@ -37,41 +37,41 @@ int cmd_render(int argc, char **argv) {
     for (int i = 0; i < argc && !status; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_render(stdout); return 0; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = die(EXIT_USAGE, "%s needs a file", a); out = val; i++; }
-        else if (!strcmp(a, "--soundfont")) { if (!val) status = die(EXIT_USAGE, "--soundfont needs a file"); p.soundfont = val; i++; }
-        else if (!strcmp(a, "--sample-rate")) { if (parse_int(a, val, 8000, 96000, &v)) status = EXIT_USAGE; p.sample_rate = (int)v; i++; }
-        else if (!strcmp(a, "--gain")) { if (parse_double(a, val, 0, 10, &x)) status = EXIT_USAGE; p.gain = x; i++; }
-        else if (!strcmp(a, "--tail")) { if (parse_double(a, val, 0, 60, &x)) status = EXIT_USAGE; p.tail_s = x; i++; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a file", a); out = val; i++; }
+        else if (!strcmp(a, "--soundfont")) { if (!val) status = cli_fail(EXIT_USAGE, "--soundfont needs a file"); p.soundfont = val; i++; }
+        else if (!strcmp(a, "--sample-rate")) { if (cli_parse_int(a, val, 8000, 96000, &v)) status = EXIT_USAGE; p.sample_rate = (int)v; i++; }
+        else if (!strcmp(a, "--gain")) { if (cli_parse_double(a, val, 0, 10, &x)) status = EXIT_USAGE; p.gain = x; i++; }
+        else if (!strcmp(a, "--tail")) { if (cli_parse_double(a, val, 0, 60, &x)) status = EXIT_USAGE; p.tail_s = x; i++; }
         else if (!strcmp(a, "--no-effects")) p.effects = 0;
         else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (a[0] == '-' && a[1]) status = die(EXIT_USAGE, "render: unknown option '%s' (see getmusic render --help)", a);
-        else if (in) status = die(EXIT_USAGE, "render: one input file only ('%s' and '%s')", in, a);
+        else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "render: unknown option '%s' (see getmusic render --help)", a);
+        else if (in) status = cli_fail(EXIT_USAGE, "render: one input file only ('%s' and '%s')", in, a);
         else in = a;
     }
     if (status) return status;
-    if (!in) return die(EXIT_USAGE, "render: give a MIDI file (getmusic render IN.mid -o OUT.wav)");
-    if (!out) return die(EXIT_USAGE, "render: give the WAV file to write with -o OUT.wav");
+    if (!in) return cli_fail(EXIT_USAGE, "render: give a MIDI file (getmusic render IN.mid -o OUT.wav)");
+    if (!out) return cli_fail(EXIT_USAGE, "render: give the WAV file to write with -o OUT.wav");
 
     char err[GM_ERR_SIZE];
     gm_score s;
-    if (cli_read_midi(in, &s, err)) return die(EXIT_USAGE, "render: %s: %s", cli_shown(in), err);
+    if (cli_read_midi(in, &s, err)) return cli_fail(EXIT_USAGE, "render: %s: %s", cli_shown(in), err);
 
-    progress pr = {.on = !quiet && isatty(2), .label = "render", .last_pct = -1};
+    cli_progress pr = {.on = !quiet && isatty(2), .label = "render", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
-    p.progress = progress_cb;
+    p.progress = cli_progress_cb;
     p.user_data = &pr;
     gm_render_stats st;
     int rc = gm_render_wav(&s, out, &p, &st, err);
     gm_score_free(&s);
     if (rc) {
         if (pr.on && pr.last_pct >= 0) fputc('\n', stderr); /* end the bar's line */
-        return die(EXIT_USAGE, "render: %s", err);
+        return cli_fail(EXIT_USAGE, "render: %s", err);
     }
     if (!quiet) {
         printf("%s: %.1f s of %d Hz stereo audio, %zu notes on %d channel%s, SoundFont %s\n", out, st.seconds,
                p.sample_rate, st.notes, st.channels, st.channels == 1 ? "" : "s", st.soundfont);
         if (st.clipped)
-            fprintf(stderr, "%s: render: warning: %zu samples clipped; try a lower --gain (now %.2g)\n", prog,
+            fprintf(stderr, "%s: render: warning: %zu samples clipped; try a lower --gain (now %.2g)\n", cli_prog,
                     st.clipped, p.gain);
     }
     return 0;

@@ -1,4 +1,4 @@
-/* cli.c — helpers shared by the subcommands of tools/getmusic.c: messages,
+/* cli.c — helpers shared by the commands of the CLI (cli/cmd_*.c): messages,
  * option parsing, the progress bar, JSON strings, GM program names. */
 #include "cli.h"
 
@@ -13,13 +13,13 @@
 #include <unistd.h>
 
 
-const char *prog = "getmusic";
+const char *cli_prog = "getmusic";
 
 /* Prints "getmusic: <reason>" and returns the exit status to use. */
-int die(int status, const char *fmt, ...) {
+int cli_fail(int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, "%s: ", cli_prog);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -27,26 +27,26 @@ int die(int status, const char *fmt, ...) {
 }
 
 /* Whole-string integer in [lo, hi], or -1 with a message. */
-int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
-    if (!s) { die(EXIT_USAGE, "%s needs a value", opt); return -1; }
+int cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    if (!s) { cli_fail(EXIT_USAGE, "%s needs a value", opt); return -1; }
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        die(EXIT_USAGE, "%s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
+        cli_fail(EXIT_USAGE, "%s: '%s' is not a whole number in %ld..%ld", opt, s, lo, hi);
         return -1;
     }
     *out = v;
     return 0;
 }
 
-int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
-    if (!s) { die(EXIT_USAGE, "%s needs a value", opt); return -1; }
+int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    if (!s) { cli_fail(EXIT_USAGE, "%s needs a value", opt); return -1; }
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        die(EXIT_USAGE, "%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+        cli_fail(EXIT_USAGE, "%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
         return -1;
     }
     *out = v;
@@ -58,19 +58,19 @@ int parse_double(const char *opt, const char *s, double lo, double hi, double *o
 /* ======================================================================== */
 
 
-double since(const struct timespec *t0) {
+double cli_since(const struct timespec *t0) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
-void progress_cb(void *user, size_t done, size_t total) {
-    progress *p = user;
+void cli_progress_cb(void *user, size_t done, size_t total) {
+    cli_progress *p = user;
     if (!p->on || !total) return;
     int pct = (int)(100.0 * (double)done / (double)total);
     if (pct == p->last_pct && done != total) return;
     p->last_pct = pct;
-    double el = since(&p->t0);
+    double el = cli_since(&p->t0);
     double eta = done ? el * (double)(total - done) / (double)done : 0;
     char bar[31];
     int fill = pct * 30 / 100;
@@ -82,10 +82,10 @@ void progress_cb(void *user, size_t done, size_t total) {
 }
 
 /* ======================================================================== */
-/* info                                                                      */
+/* GM program names (info, generate)                                          */
 /* ======================================================================== */
 
-const char *gm_program_names[128] = {
+const char *cli_program_names[128] = {
     "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano", "Electric Piano 1",
     "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel", "Music Box", "Vibraphone", "Marimba",
     "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ",
@@ -106,7 +106,7 @@ const char *gm_program_names[128] = {
     "Helicopter", "Applause", "Gunshot",
 };
 
-void json_str(const char *s) {
+void cli_json_str(const char *s) {
     putchar('"');
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;

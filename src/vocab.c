@@ -1,7 +1,7 @@
 /*
- * getscore.c — GETScore: the duration tokens, the vocabulary (load, save,
- * build from corpus counts, exact and closest lookup) and the token grid
- * (score → grid → score).
+ * vocab.c — the GETScore vocabulary: the duration tokens, and the token
+ * table itself (load and save dict.txt, build from corpus counts, exact and
+ * closest lookup). The token grid that uses it is grid.c.
  *
  * Facts taken from the original GETMusic preprocessing (microsoft/muzic,
  * getmusic/preprocess/{to_oct,make_dict,binarize}.py), restated here so
@@ -25,23 +25,16 @@
  *     it holds exactly the 128 singles (a lead chord was simply dropped as
  *     out of vocabulary). We keep that rule for the class that takes the
  *     lead role first (gm_vocab_builder_set_monophonic overrides it).
- *   - A compound is every distinct pitch of one track starting at one grid
- *     step; the duration row holds the duration of the first note in
- *     (pitch, duration) order, i.e. of the lowest pitch (its shortest copy
- *     when repeated). Where a track has no onset both rows are <pad>.
- *   - Chord rows hold (root, quality) over all columns of a bar; a bar with
- *     no chord ("N.C.") is left as <pad> in both rows (track_generation.py).
- *   - A class whose pitch row is all <pad> becomes EMPTY in both rows.
+ *   - A compound token names every distinct pitch of one track starting at
+ *     one grid step (see grid.c).
  *
- * Our additions: out-of-vocabulary compounds are replaced by the closest
- * in-vocabulary subset (most notes kept) instead of being dropped; bars of
- * any metre take their own number of columns (from gm_barmap); the chord
- * rows may hold a chord per half bar (gm_grid_encode_frames: the first
- * ceil(n/2) columns of an n-column bar, then the rest), as pop music
- * often changes chord every two beats.
+ * Our addition: out-of-vocabulary compounds are replaced by the closest
+ * in-vocabulary subset (most notes kept) instead of being dropped
+ * (gm_vocab_closest; grid.c applies it).
  */
 #include "getmusic.h"
 #include "util.h"
+#include "vocab.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -75,25 +68,9 @@ int gm_duration_token(int steps) {
 }
 
 /* ======================================================================== */
-/* Pitch sets as 128-bit masks                                               */
+/* Pitch sets: ordering and hashing (the mask itself is in vocab.h)          */
 /* ======================================================================== */
 
-typedef struct { uint64_t w[2]; } pmask; /* bit p = pitch p (drums: GM key) */
-
-static inline void pm_set(pmask *m, int p) { m->w[p >> 6] |= 1ull << (p & 63); }
-static inline int pm_has(pmask m, int p) { return (int)((m.w[p >> 6] >> (p & 63)) & 1); }
-static inline int pm_count(pmask m) { return __builtin_popcountll(m.w[0]) + __builtin_popcountll(m.w[1]); }
-static inline int pm_eq(pmask a, pmask b) { return a.w[0] == b.w[0] && a.w[1] == b.w[1]; }
-static inline int pm_subset(pmask a, pmask b) { return !(a.w[0] & ~b.w[0]) && !(a.w[1] & ~b.w[1]); }
-static inline int pm_empty(pmask m) { return !m.w[0] && !m.w[1]; }
-
-/* Sorted pitches of a mask into out[128]; returns the count. */
-static int pm_list(pmask m, uint8_t *out) {
-    int n = 0;
-    for (int k = 0; k < 2; k++)
-        for (uint64_t w = m.w[k]; w; w &= w - 1) out[n++] = (uint8_t)(64 * k + __builtin_ctzll(w));
-    return n;
-}
 
 /* Lexicographic order of the sorted pitch lists ({60} < {60 64} < {61}):
  * the tie-break that makes vocabulary order independent of input order. */
@@ -128,32 +105,6 @@ static size_t pow2_at_least(size_t n) {
 static const char *const root_names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
 /* Same order as GM_Q_* (and as the original's kind_dict). */
 static const char *const quality_names[GM_N_QUALITIES] = {"null", "m", "+", "dim", "seven", "maj7", "m7", "m7b5"};
-
-/* Kinds of token other than a class's pitch token (which is kind = class). */
-enum { K_DUR = -3, K_PAD = -4, K_ROOT = -1, K_QUAL = -2 };
-
-#define N_FIXED (GM_N_DURATIONS + 1) /* durations + <pad> before the classes */
-
-struct gm_vocab {
-    int n;                          /* real tokens: ids 0..n-1; EMPTY = n, MASK = n+1 */
-    int cap;
-    int n_classes;
-    gm_class cls[GM_MAX_CLASSES];   /* names, prefixes, drum flags of the layout */
-    int cls_begin[GM_MAX_CLASSES];  /* [n_classes] first id of the class block */
-    int cls_end[GM_MAX_CLASSES];    /* [n_classes] one past its last id */
-    int root_begin, qual_begin;     /* first id of the 12 roots, of the 8 qualities */
-    int8_t *kind;                   /* [cap] class index, or K_* */
-    uint8_t *odd;                   /* [cap] 1 = pitch token naming a pitch outside the class's
-                                       range (the original has 12 bass tokens with negative
-                                       pitches): kept for its id, never looked up or chosen */
-    pmask *mask;                    /* [cap] pitch set of pitch tokens, else zero */
-    uint32_t *count;                /* [cap] corpus count from the file / builder */
-    uint32_t *text_off;             /* [cap] offset of the token string in text */
-    char *text;                     /* [text_cap] NUL-terminated token strings */
-    size_t text_len, text_cap;
-    int32_t *hash;                  /* [hash_cap] pitch-token ids, -1 = free slot */
-    size_t hash_cap;
-};
 
 void gm_vocab_free(gm_vocab *v) {
     if (!v) return;
@@ -632,7 +583,7 @@ int gm_vocab_lookup(const gm_vocab *v, int cls, const uint8_t *pitches, int n) {
 /* Closest subset by mask: most pitches kept, then the larger corpus count,
  * then the lower id. A linear scan of the class block (at most a few
  * thousand tokens): it runs only for out-of-vocabulary compounds. */
-static int vocab_closest_mask(const gm_vocab *v, int cls, pmask q) {
+int gm_vocab_closest_mask(const gm_vocab *v, int cls, pmask q) {
     int id = vocab_find(v, cls, q);
     if (id >= 0) return id;
     int best = -1, best_n = 0;
@@ -652,7 +603,7 @@ static int vocab_closest_mask(const gm_vocab *v, int cls, pmask q) {
 int gm_vocab_closest(const gm_vocab *v, int cls, const uint8_t *pitches, int n) {
     pmask m;
     if (cls < 0 || cls >= v->n_classes || mask_of(pitches, n, &m)) return -1;
-    return vocab_closest_mask(v, cls, m);
+    return gm_vocab_closest_mask(v, cls, m);
 }
 
 int gm_vocab_pitches(const gm_vocab *v, int id, uint8_t *out) {
@@ -837,432 +788,6 @@ oom:
     return NULL;
 }
 
-/* ======================================================================== */
-/* Token grid: encode                                                        */
-/* ======================================================================== */
-
-#define GRID_SPQ 4 /* one column = one 16th note */
-
-static int check_vocab_layout(const gm_vocab *v, const gm_layout *l, char *err) {
-    if (!v || !l) return gm_fail(err, "missing vocabulary or layout");
-    if (v->n_classes != l->n_classes)
-        return gm_fail(err, "vocabulary has %d track classes, layout '%s' has %d", v->n_classes, l->name,
-                       l->n_classes);
-    for (int c = 0; c < l->n_classes; c++)
-        if (v->cls[c].prefix != l->cls[c].prefix || v->cls[c].is_drum != l->cls[c].is_drum)
-            return gm_fail(err, "vocabulary class %d (prefix %c) does not match layout class '%s' (prefix %c)", c,
-                           v->cls[c].prefix, l->cls[c].name, l->cls[c].prefix);
-    return 0;
-}
-
-/* Column of a note end: nearest grid step (halves round up, as
- * gm_barmap_tick_to_col does) but not clamped to the last column, so a note
- * ending at or near the end of the piece keeps its length. */
-static int64_t end_col(const gm_barmap *bm, int64_t tick) {
-    int64_t tpq = bm->ticks_per_quarter, spq = bm->steps_per_quarter;
-    if (tick <= 0) return 0;
-    int64_t last = bm->bar_tick[bm->n_bars];
-    if (tick >= last) return bm->n_cols + (2 * (tick - last) * spq + tpq) / (2 * tpq);
-    int b = gm_barmap_bar_of_tick(bm, tick);
-    int64_t c = bm->bar_col[b] + (2 * (tick - bm->bar_tick[b]) * spq + tpq) / (2 * tpq);
-    return c < bm->bar_col[b + 1] ? c : bm->bar_col[b + 1];
-}
-
-/* One note of a class, placed on the grid. */
-typedef struct {
-    int32_t col;
-    int32_t steps;      /* length in grid steps, >= 0 */
-    uint8_t pitch;
-} gnote;
-
-static int cmp_gnote(const void *a, const void *b) {
-    const gnote *x = a, *y = b;
-    if (x->col != y->col) return x->col < y->col ? -1 : 1;
-    if (x->pitch != y->pitch) return x->pitch < y->pitch ? -1 : 1;
-    return (x->steps > y->steps) - (x->steps < y->steps);
-}
-
-int gm_grid_encode(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
-                   const gm_chord *chords, gm_encode_stats *stats, char *err) {
-    return gm_grid_encode_frames(g, s, l, v, chords, 1, stats, err);
-}
-
-/* Chord rows: each frame's root and quality over all its columns; a frame
- * with no chord stays <pad> (the original skips "N.C." bars); no chords at
- * all leaves the rows EMPTY. */
-static int encode_chords(gm_grid *g, const gm_vocab *v, const gm_chord *chords, int frames, char *err) {
-    const int R = g->n_rows, pad = gm_vocab_pad(v), empty = gm_vocab_empty(v);
-    int32_t *rrow = g->tok + (size_t)(R - 2) * g->n_cols; /* [n_cols] chord roots */
-    int32_t *qrow = g->tok + (size_t)(R - 1) * g->n_cols; /* [n_cols] chord qualities */
-    for (int b = 0; b < g->bm.n_bars; b++)
-        for (int k = 0; k < frames; k++) {
-            int rt = empty, qt = empty;
-            if (chords) {
-                gm_chord ch = chords[b * frames + k];
-                if (ch.root >= 0 && ch.root < 12 && ch.quality >= 0 && ch.quality < GM_N_QUALITIES)
-                    rt = v->root_begin + ch.root, qt = v->qual_begin + ch.quality;
-                else if (ch.root == -1)
-                    rt = qt = pad;
-                else
-                    return gm_fail(err, "bar %d: invalid chord (root %d, quality %d)", b + 1, ch.root, ch.quality);
-            }
-            int j1 = gm_barmap_frame_col(&g->bm, b, frames, k + 1);
-            for (int j = gm_barmap_frame_col(&g->bm, b, frames, k); j < j1; j++) rrow[j] = rt, qrow[j] = qt;
-        }
-    return 0;
-}
-
-int gm_grid_chords(const gm_grid *g, const gm_vocab *v, int frames, gm_chord *out, char *err) {
-    if (!g || !g->tok || !v || !out) return gm_fail(err, "grid chords: null argument");
-    if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
-        return gm_fail(err, "grid chords: %d frames per bar (1..%d allowed)", frames, GM_MAX_CHORD_FRAMES);
-    if (g->n_rows < 2) return gm_fail(err, "grid has no chord rows");
-    const int32_t *rrow = g->tok + (size_t)(g->n_rows - 2) * g->n_cols;
-    const int32_t *qrow = g->tok + (size_t)(g->n_rows - 1) * g->n_cols;
-    for (int b = 0; b < g->bm.n_bars; b++)
-        for (int k = 0; k < frames; k++) {
-            int j = gm_barmap_frame_col(&g->bm, b, frames, k);
-            gm_chord c = {-1, -1};
-            if (j < gm_barmap_frame_col(&g->bm, b, frames, k + 1) && rrow[j] >= v->root_begin &&
-                rrow[j] < v->root_begin + 12 && qrow[j] >= v->qual_begin && qrow[j] < v->qual_begin + GM_N_QUALITIES)
-                c = (gm_chord){(int8_t)(rrow[j] - v->root_begin), (int8_t)(qrow[j] - v->qual_begin)};
-            out[b * frames + k] = c;
-        }
-    return 0;
-}
-
-int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
-                          const gm_chord *chords, int frames, gm_encode_stats *stats, char *err) {
-    memset(g, 0, sizeof *g);
-    if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
-        return gm_fail(err, "%d chords per bar (1..%d allowed)", frames, GM_MAX_CHORD_FRAMES);
-    gm_encode_stats st;
-    memset(&st, 0, sizeof st);
-    if (!s) return gm_fail(err, "no score");
-    if (check_vocab_layout(v, l, err)) return -1;
-
-    /* The bar map must cover every note even when end_tick is stale; it
-     * only reads the score, so a shallow copy with a fixed end is enough. */
-    gm_score cover = *s;
-    for (int i = 0; i < s->n_tracks; i++)
-        for (size_t k = 0; k < s->tracks[i].n_notes; k++) {
-            const gm_note *n = &s->tracks[i].notes[k];
-            if (n->tick + n->duration > cover.end_tick) cover.end_tick = n->tick + n->duration;
-        }
-    if (gm_barmap_build(&g->bm, &cover, GRID_SPQ, err)) return -1;
-
-    int nc = l->n_classes;
-    g->n_rows = gm_layout_rows(l);
-    g->n_cols = g->bm.n_cols;
-    size_t cells = (size_t)g->n_rows * (size_t)g->n_cols;
-    g->tok = malloc(cells * sizeof *g->tok);
-    int *track_cls = malloc(((size_t)s->n_tracks + 1) * sizeof *track_cls); /* [n_tracks] */
-    gnote *gn = NULL;
-    if (!g->tok || !track_cls) goto oom;
-    const int pad = gm_vocab_pad(v), empty = gm_vocab_empty(v);
-    for (size_t i = 0; i < cells; i++) g->tok[i] = pad;
-
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        track_cls[i] = gm_layout_classify(l, t);
-        if (track_cls[i] < 0) {
-            if (t->n_notes) st.tracks_unmapped++;
-        } else {
-            st.notes_in += t->n_notes;
-        }
-    }
-    gn = malloc((st.notes_in ? st.notes_in : 1) * sizeof *gn); /* [notes of one class] */
-    if (!gn) goto oom;
-
-    for (int c = 0; c < nc; c++) {
-        int32_t *prow = g->tok + (size_t)(2 * c) * g->n_cols;     /* [n_cols] pitch row */
-        int32_t *drow = g->tok + (size_t)(2 * c + 1) * g->n_cols; /* [n_cols] duration row */
-        size_t n = 0;
-        for (int i = 0; i < s->n_tracks; i++) {
-            if (track_cls[i] != c) continue;
-            const gm_track *t = &s->tracks[i];
-            for (size_t k = 0; k < t->n_notes; k++) {
-                const gm_note *nt = &t->notes[k];
-                int col = gm_barmap_tick_to_col(&g->bm, nt->tick);
-                int64_t steps = end_col(&g->bm, nt->tick + nt->duration) - col;
-                gn[n].col = col;
-                gn[n].steps = (int32_t)(steps < 0 ? 0 : steps > INT32_MAX ? INT32_MAX : steps);
-                gn[n].pitch = nt->pitch;
-                n++;
-            }
-        }
-        if (n == 0) { /* absent class: EMPTY, as the original marks unused tracks */
-            for (int j = 0; j < g->n_cols; j++) prow[j] = drow[j] = empty;
-            continue;
-        }
-        qsort(gn, n, sizeof *gn, cmp_gnote);
-        for (size_t a = 0; a < n;) {
-            size_t e = a;
-            pmask q = {{0, 0}};
-            while (e < n && gn[e].col == gn[a].col) pm_set(&q, gn[e++].pitch);
-            int id = vocab_closest_mask(v, c, q);
-            pmask kept = {{0, 0}};
-            if (id >= 0) kept = v->mask[id];
-            if (id >= 0 && !pm_eq(kept, q)) st.compounds_oov++;
-            /* Duration: the first kept note in (pitch, length) order — the
-             * lowest pitch and its shortest copy, as in the original. */
-            int dur = -1;
-            for (size_t k = a; k < e; k++)
-                if (pm_has(kept, gn[k].pitch)) {
-                    dur = gm_duration_token(gn[k].steps);
-                    break;
-                }
-            if (id >= 0) {
-                prow[gn[a].col] = id;
-                drow[gn[a].col] = dur;
-            }
-            /* Each (column, pitch) decodes to one note with the shared
-             * duration: with several copies of a pitch, the copy that has
-             * that duration (if any) survives and the others are lost. */
-            for (size_t k = a; k < e;) {
-                size_t r = k;
-                int match = 0;
-                for (; r < e && gn[r].pitch == gn[k].pitch; r++) match |= gm_duration_token(gn[r].steps) == dur;
-                if (!pm_has(kept, gn[k].pitch)) {
-                    st.notes_dropped += r - k;
-                } else {
-                    st.notes_onset_pitch++;
-                    st.notes_exact += (size_t)match;
-                    st.notes_dropped += r - k - 1;
-                }
-                k = r;
-            }
-            a = e;
-        }
-    }
-
-    if (encode_chords(g, v, chords, frames, err)) goto fail;
-    free(gn);
-    free(track_cls);
-    if (stats) *stats = st;
-    return 0;
-oom:
-    gm_fail(err, "out of memory encoding %d columns", g->n_cols);
-fail:
-    free(gn);
-    free(track_cls);
-    gm_grid_free(g);
-    return -1;
-}
-
-void gm_grid_free(gm_grid *g) {
-    if (!g) return;
-    free(g->tok);
-    gm_barmap_free(&g->bm);
-    memset(g, 0, sizeof *g);
-}
-
-/* ======================================================================== */
-/* Token grid: decode                                                        */
-/* ======================================================================== */
-
-/* Tick (in ticks of `tpq`) of a column. Grids made without a bar map
- * (all zero) fall back to a uniform 16th-note grid. */
-static int64_t col_tick(const gm_barmap *bm, int col, int tpq) {
-    if (bm->n_bars > 0 && bm->bar_tick && bm->ticks_per_quarter > 0) {
-        int64_t t = gm_barmap_col_to_tick(bm, col);
-        if (bm->ticks_per_quarter == tpq) return t;
-        return (2 * t * tpq + bm->ticks_per_quarter) / (2 * (int64_t)bm->ticks_per_quarter);
-    }
-    int spq = bm->steps_per_quarter > 0 ? bm->steps_per_quarter : GRID_SPQ;
-    return ((int64_t)col * tpq * 2 + spq) / (2 * spq);
-}
-
-int gm_grid_decode(const gm_grid *g, const gm_layout *l, const gm_vocab *v,
-                   const gm_score *tmpl, gm_score *out, char *err) {
-    gm_score_init(out, tmpl ? tmpl->ticks_per_quarter : 480);
-    if (!g || !g->tok) return gm_fail(err, "no grid");
-    if (check_vocab_layout(v, l, err)) return -1;
-    if (g->n_rows != gm_layout_rows(l))
-        return gm_fail(err, "grid has %d rows, layout '%s' needs %d", g->n_rows, l->name, gm_layout_rows(l));
-    const int tpq = out->ticks_per_quarter;
-    const gm_barmap *bm = &g->bm;
-    int spq = bm->steps_per_quarter > 0 ? bm->steps_per_quarter : GRID_SPQ;
-
-    /* Tempo map, metre and key: the template's, or 120 bpm and the metre
-     * of the grid's bars. */
-    if (tmpl) {
-        for (int i = 0; i < tmpl->n_tempos; i++)
-            if (gm_score_add_tempo(out, tmpl->tempos[i].tick, tmpl->tempos[i].usec_per_quarter)) goto oom;
-        for (int i = 0; i < tmpl->n_timesigs; i++)
-            if (gm_score_add_timesig(out, tmpl->timesigs[i].tick, tmpl->timesigs[i].numerator,
-                                     tmpl->timesigs[i].denominator))
-                goto oom;
-        for (int i = 0; i < tmpl->n_keysigs; i++)
-            if (gm_score_add_keysig(out, tmpl->keysigs[i].tick, tmpl->keysigs[i].sharps, tmpl->keysigs[i].minor))
-                goto oom;
-    } else {
-        if (gm_score_add_tempo(out, 0, 500000)) goto oom;
-        int pn = 0, pd = 0;
-        for (int b = 0; b < bm->n_bars; b++) {
-            if (bm->bar_num[b] == pn && bm->bar_den[b] == pd) continue;
-            pn = bm->bar_num[b];
-            pd = bm->bar_den[b];
-            if (gm_score_add_timesig(out, col_tick(bm, bm->bar_col[b], tpq), pn, pd)) goto oom;
-        }
-        if (bm->n_bars == 0 && gm_score_add_timesig(out, 0, 4, 4)) goto oom;
-    }
-
-    int next_channel = 0;
-    for (int c = 0; c < l->n_classes; c++) {
-        const gm_class *k = &l->cls[c];
-        const int32_t *prow = g->tok + (size_t)(2 * c) * g->n_cols;     /* [n_cols] */
-        const int32_t *drow = g->tok + (size_t)(2 * c + 1) * g->n_cols; /* [n_cols] */
-        int b = v->cls_begin[c], e = v->cls_end[c];
-        int any = 0;
-        for (int j = 0; j < g->n_cols && !any; j++) any = prow[j] >= b && prow[j] < e;
-        if (!any) continue;
-        int channel = 9;
-        if (!k->is_drum) {
-            if (next_channel == 9) next_channel++;
-            channel = next_channel % 16;
-            next_channel++;
-        }
-        int ti = gm_score_add_track(out, k->name, k->out_program, channel, k->is_drum);
-        if (ti < 0) goto oom;
-        gm_track *t = &out->tracks[ti];
-        t->cls = c;
-        uint8_t p[128];
-        for (int j = 0; j < g->n_cols; j++) {
-            /* A pitch token needs a duration token beside it (the original
-             * drops cells where either row is <pad>); tokens of another
-             * class's block are ignored. */
-            if (prow[j] < b || prow[j] >= e || drow[j] < 0 || drow[j] >= GM_N_DURATIONS) continue;
-            int64_t tick = col_tick(bm, j, tpq);
-            int64_t dur = ((int64_t)gm_duration_steps[drow[j]] * tpq * 2 + spq) / (2 * spq);
-            int np = pm_list(v->mask[prow[j]], p);
-            for (int i = 0; i < np; i++)
-                if (gm_track_add_note(t, tick, dur, p[i], k->velocity, channel)) goto oom;
-        }
-    }
-    int64_t end = col_tick(bm, g->n_cols, tpq);
-    if (end > out->end_tick) out->end_tick = end;
-    gm_score_sort(out);
-    return 0;
-oom:
-    gm_score_free(out);
-    return gm_fail(err, "out of memory decoding the grid");
-}
-
-/* ======================================================================== */
-/* Text dump                                                                 */
-/* ======================================================================== */
-
-typedef struct { char *s; size_t len, cap; int oom; } sbuf;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && b->len + (size_t)k < b->cap) { b->len += (size_t)k; return; }
-        size_t cap = b->cap ? 2 * b->cap : 4096;
-        while (cap < b->len + (size_t)k + 1) cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) { b->oom = 1; return; }
-        b->s = ns;
-        b->cap = cap;
-    }
-}
-
-/*
- * A header (size, and the rows that are EMPTY throughout, which are not
- * repeated per bar), then one block per bar with one line per row that has
- * something other than <pad> in it, listing "offset:token" for each non-pad
- * cell. A run of one token (chord rows) is written once with "xN", so a 4/4
- * bar takes a handful of short lines:
- *
- *   bar 2  cols 16..31  4/4
- *     lead.pitch     0:M72 4:M74 8:M76
- *     lead.dur       0:T4 4:T4 8:T5
- *     chord.root     0:C x16
- */
-static void row_name(char *buf, size_t n, const gm_layout *l, int r) {
-    if (r < 2 * l->n_classes)
-        snprintf(buf, n, "%s.%s", l->cls[r / 2].name, r % 2 ? "dur" : "pitch");
-    else
-        snprintf(buf, n, "chord.%s", r % 2 ? "quality" : "root");
-}
-
-int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char **out_text, char *err) {
-    *out_text = NULL;
-    if (!g || !g->tok) return gm_fail(err, "no grid");
-    if (check_vocab_layout(v, l, err)) return -1;
-    if (g->n_rows != gm_layout_rows(l)) return gm_fail(err, "grid rows do not match the layout");
-    sbuf sb = {0};
-    const int pad = gm_vocab_pad(v);
-    int have_bars = g->bm.n_bars > 0 && g->bm.bar_col;
-    int n_bars = have_bars ? g->bm.n_bars : (g->n_cols + 15) / 16;
-    sb_printf(&sb, "grid: %d rows x %d cols, %d bars, layout %s, vocabulary %d tokens\n", g->n_rows, g->n_cols,
-              n_bars, l->name, v->n);
-    /* [n_rows] 1 = the row is EMPTY in every column */
-    uint8_t *all_empty = calloc((size_t)g->n_rows, 1);
-    if (!all_empty) return gm_fail(err, "out of memory");
-    int n_all_empty = 0;
-    for (int r = 0; r < g->n_rows; r++) {
-        const int32_t *row = g->tok + (size_t)r * g->n_cols; /* [n_cols] */
-        int j = 0;
-        while (j < g->n_cols && row[j] == v->n) j++;
-        if (j == g->n_cols && g->n_cols > 0) {
-            char name[48];
-            row_name(name, sizeof name, l, r);
-            sb_printf(&sb, "%s%s", n_all_empty++ ? ", " : "EMPTY rows: ", name);
-            all_empty[r] = 1;
-        }
-    }
-    if (n_all_empty) sb_printf(&sb, "\n");
-    for (int bar = 0; bar < n_bars; bar++) {
-        int c0 = have_bars ? g->bm.bar_col[bar] : 16 * bar;
-        int c1 = have_bars ? g->bm.bar_col[bar + 1] : (16 * bar + 16 < g->n_cols ? 16 * bar + 16 : g->n_cols);
-        if (have_bars)
-            sb_printf(&sb, "bar %d  cols %d..%d  %d/%d\n", bar + 1, c0, c1 - 1, g->bm.bar_num[bar], g->bm.bar_den[bar]);
-        else
-            sb_printf(&sb, "bar %d  cols %d..%d\n", bar + 1, c0, c1 - 1);
-        for (int r = 0; r < g->n_rows; r++) {
-            const int32_t *row = g->tok + (size_t)r * g->n_cols; /* [n_cols] */
-            int any = 0;
-            for (int j = c0; j < c1 && !any; j++) any = row[j] != pad;
-            if (!any || all_empty[r]) continue;
-            char name[48];
-            row_name(name, sizeof name, l, r);
-            sb_printf(&sb, "  %-14s", name);
-            for (int j = c0; j < c1;) {
-                int k = j + 1;
-                while (k < c1 && row[k] == row[j]) k++;
-                if (row[j] != pad) {
-                    const char *t = gm_vocab_token(v, row[j]);
-                    if (k - j > 1)
-                        sb_printf(&sb, " %d:%s x%d", j - c0, t ? t : "?", k - j);
-                    else
-                        sb_printf(&sb, " %d:%s", j - c0, t ? t : "?");
-                    j = k;
-                } else {
-                    j++;
-                }
-            }
-            sb_printf(&sb, "\n");
-        }
-    }
-    free(all_empty);
-    if (sb.oom) {
-        free(sb.s);
-        return gm_fail(err, "out of memory writing the grid dump");
-    }
-    *out_text = sb.s;
-    return 0;
-}
-
 int gm_vocab_text(const gm_vocab *v, char **out, size_t *out_len, char *err) {
     size_t cap = 16;
     for (int id = 0; id < v->n; id++) cap += strlen(v->text + v->text_off[id]) + 12;
@@ -1275,3 +800,4 @@ int gm_vocab_text(const gm_vocab *v, char **out, size_t *out_len, char *err) {
     *out_len = len;
     return 0;
 }
+

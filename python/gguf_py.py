@@ -1,5 +1,5 @@
 """
-tools/gguf_py.py — a small GGUF v3 writer and reader in pure Python (struct;
+python/gguf_py.py — a small GGUF v3 writer and reader in pure Python (struct;
 numpy for tensor data). The same format as src/gguf.c: little-endian, typed
 key-value metadata, tensor infos, data aligned to 32 bytes (or the file's
 general.alignment).

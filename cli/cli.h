@@ -1,0 +1,74 @@
+/* cli.h — what the subcommand files of the command-line tool share. Each
+ * subcommand is `int cmd_NAME(int argc, char **argv)` with argv after the
+ * command name; it returns the process exit status (0 ok, 1 bad input or
+ * usage, 2 internal failure) and prints its own one-line reasons via cli_fail(). */
+#ifndef GM_CLI_H
+#define GM_CLI_H
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "getmusic.h"
+
+#define EXIT_USAGE 1
+#define EXIT_INTERNAL 2
+
+extern const char *cli_prog; /* "getmusic", the prefix of every message */
+
+/* Prints "getmusic: <reason>" to stderr and returns status, so that a
+ * command can `return cli_fail(EXIT_USAGE, ...)`; it does not exit. */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whole-string number in [lo, hi] into *out, or -1 after a one-line message. */
+int cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+
+/* Progress bar on stderr (only when on: a terminal and not --quiet/--json). */
+typedef struct { int on; const char *label; struct timespec t0; int last_pct; } cli_progress;
+double cli_since(const struct timespec *t0);        /* seconds since t0 (monotonic) */
+void cli_progress_cb(void *user, size_t done, size_t total); /* user: cli_progress* */
+
+void cli_json_str(const char *s);                       /* a JSON string literal on stdout */
+extern const char *cli_program_names[128];
+
+/* "-" stands for standard input or output wherever the CLI reads or writes
+ * a MIDI file, as in other Unix tools. cli_shown names it in messages. */
+int cli_is_std(const char *path);
+const char *cli_shown(const char *path); /* "standard input" for "-" */
+/* gm_midi_read_file, or standard input for "-" (refused when a terminal). */
+int cli_read_midi(const char *path, gm_score *s, char *err);
+/* gm_midi_write_file, or all the bytes to standard output in one go for "-". */
+int cli_write_midi(const char *path, const gm_score *s, char *err);
+/* Takes the bar lines from a POP909-style beat_midi.txt beside the MIDI
+ * file (POP909 declares 1/4 or 2/4); 1 when applied, 0 when there is none, it
+ * is unusable (the file's own metre stays) or the song came from "-". */
+int cli_metre_from_beats(gm_score *s, const char *midi_path);
+/* cli_read_midi, then cli_metre_from_beats (*metre_from_beats: applied).
+ * 0, or -1 with err. */
+int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err);
+/* Path of the shipped model (see cli.c for the search order) or NULL. */
+const char *cli_default_model(void);
+
+/* The commands. Each is cli/cmd_NAME.c with two entry points:
+ * `int cmd_NAME(int argc, char **argv)` gets the arguments after the
+ * command name and returns the exit status; `void usage_NAME(FILE *f)`
+ * prints its --help. main.c dispatches them from one table (cli_commands);
+ * to add a command, declare its pair here and give it one line there. */
+int cmd_info(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_plot_log(int argc, char **argv);
+void usage_info(FILE *f);
+void usage_prepare(FILE *f);
+void usage_dump(FILE *f);
+void usage_train(FILE *f);
+void usage_generate(FILE *f);
+void usage_eval(FILE *f);
+void usage_render(FILE *f);
+void usage_plot(FILE *f);
+void usage_plot_log(FILE *f);
+#endif

@@ -1,0 +1,449 @@
+/* cmd_generate.c — `getmusic generate`: write tracks with the model
+ * (accompaniment, infilling, continuation, from scratch). */
+#include "cli.h"
+
+#include "getmusic.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void usage_generate(FILE *f) {
+    fprintf(f,
+            "usage: getmusic generate [IN.mid] -o OUT.mid [options]\n\n"
+            "Writes the tracks you name (--targets) to fit the tracks IN.mid has; every\n"
+            "note of the other tracks is kept as it is. A track written anew is named by\n"
+            "its class (\"piano\", \"drums\"); one only partly rewritten (--bars,\n"
+            "--continue) keeps its name. IN.mid '-' reads standard input.\n\n"
+            "  -o, --output OUT.mid    the result (written atomically); '-' writes it to\n"
+            "                          standard output (messages stay on standard error)\n"
+            "  --force                 allow OUT.mid to be IN.mid (replacing the input)\n"
+            "  --targets a,b           tracks to write, e.g. piano,drums (the model's tracks:\n"
+            "                          see 'getmusic info --model'; default: the ones IN lacks)\n"
+            "  --bars A-B[,C-D...]     infill: regenerate only these bars (1-based) of the\n"
+            "                          targets; may be given more than once\n"
+            "  --bars N                without IN.mid: a new piece of N bars (4/4, 120 bpm)\n"
+            "  --continue N            append N bars to the targets (default: every track IN has)\n"
+            "  --chords SPEC           the chord condition: 'input' (default: recognised from all\n"
+            "                          of IN, per half bar with a half-bar model, so a replaced\n"
+            "                          chord track still gives its harmony), 'kept' (only from\n"
+            "                          the notes that are kept), 'none' (the model picks the\n"
+            "                          harmony), chord names repeated over the piece, or a file\n"
+            "                          of them. Names: \"C G Am F\" is one chord per bar (4 bars);\n"
+            "                          with '|' bars are marked and a bar takes one chord or two\n"
+            "                          (its halves): \"C G | Am F\" is 2 bars, \"C | G D\" is C for\n"
+            "                          a bar, then G and D (in a file, line ends also end bars)\n"
+            "  --chord-guidance X      classifier-free guidance on the chords, X >= 0 (default 1;\n"
+            "                          0 = off, half the work; 2-3 follows the chords closer still)\n"
+            "  --model M.gguf          default: the shipped model (models/default.gguf)\n"
+            "  --steps N               denoising steps per window, 1..100 (default 10; more is slower,\n"
+            "                          not better by the musical figures of models/README.md)\n"
+            "  --seed S                same seed, same output, byte for byte (default 1)\n"
+            "  --temperature X         sampling temperature > 0 (default 1)\n"
+            "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
+            "  --window-bars N         bars per model window (default: as many as fit)\n"
+            "  --render OUT.wav        also render the result to audio\n"
+            "  --plot OUT.png          also draw the result (generated notes marked)\n"
+            "  --json                  a machine-readable summary on stdout\n"
+            "  --quiet                 no progress bar, no summary\n");
+}
+
+/* "9-16,20-24" or "9" → ranges appended (0-based). */
+static int parse_ranges(const char *s, gm_bar_range **v, int *n) {
+    const char *q = s;
+    while (*q) {
+        char *end;
+        errno = 0;
+        long a = strtol(q, &end, 10), b = a;
+        if (end == q || errno) return -1;
+        if (*end == '-') {
+            const char *q2 = end + 1;
+            b = strtol(q2, &end, 10);
+            if (end == q2 || errno) return -1;
+        }
+        if (a < 1 || b < a || b > INT_MAX / 2) return -1;
+        gm_bar_range *nv = realloc(*v, (size_t)(*n + 1) * sizeof **v);
+        if (!nv) return -1;
+        *v = nv;
+        (*v)[(*n)++] = (gm_bar_range){(int)a - 1, (int)b - 1};
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        q = end;
+    }
+    return *n ? 0 : -1;
+}
+
+/* A bar's chords as --chords writes them: "C", or "C G" when its halves
+ * differ ("C N" when only the first half has one). 0 when it has none. */
+static int bar_chords(const gm_generate_report *rep, int b, char *out, size_t n) {
+    const int F = rep->chord_frames_per_bar;
+    const gm_chord *c = rep->chords + (size_t)b * F;
+    int same = 1, any = 0;
+    for (int k = 0; k < F; k++) {
+        any |= c[k].root >= 0;
+        same &= c[k].root == c[0].root && c[k].quality == c[0].quality;
+    }
+    if (!any) return 0;
+    char a[16], z[16];
+    gm_chord_name(c[0], a, sizeof a);
+    if (same) snprintf(out, n, "%s", a);
+    else snprintf(out, n, "%s %s", a, gm_chord_name(c[F - 1], z, sizeof z));
+    return 1;
+}
+
+/* The same file under two names ("in.mid", "./in.mid", a link): writing the
+ * output would replace the input. Same device and inode says so for every
+ * spelling, symbolic and hard links included. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (!a || cli_is_std(a) || cli_is_std(b) || stat(a, &sa) || stat(b, &sb)) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static char *read_text_file(const char *path, size_t max) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    return buf;
+}
+
+/* One run of `getmusic generate`: the options as given, then what each
+ * stage makes. gen_job_free releases whatever the stages got to. */
+typedef struct {
+    /* options */
+    const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg;
+    gm_bar_range *ranges;
+    int n_ranges, json, quiet, force;
+    long new_bars, cont, steps, top_k, window_bars;
+    long long seed;
+    double temperature, guidance;
+    /* stages */
+    gm_model *model;
+    const gm_layout *l;     /* the model's */
+    gm_generate_params p;
+    gm_chord *chords;       /* --chords NAMES, parsed */
+    gm_score song, result;
+    int have_song, have_result;
+    gm_generate_report rep;
+    double secs;            /* gm_generate's wall time */
+} gen_job;
+
+static void gen_job_init(gen_job *j) {
+    memset(j, 0, sizeof *j);
+    const gm_generate_params dp = gm_generate_default_params(); /* the one home of the defaults */
+    j->p = dp;
+    j->steps = dp.steps;
+    j->top_k = dp.top_k;
+    j->seed = (long long)dp.seed;
+    j->temperature = dp.temperature;
+    j->guidance = dp.chord_guidance;
+}
+
+static void gen_job_free(gen_job *j) {
+    gm_generate_report_free(&j->rep);
+    if (j->have_result) gm_score_free(&j->result);
+    if (j->have_song) gm_score_free(&j->song);
+    free(j->chords);
+    gm_model_free(j->model);
+    free(j->ranges);
+}
+
+/* One option at argv[*i] (its value, if any, at argv[*i + 1]). 0, or the
+ * exit status after a one-line message. */
+static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int takes = 1;
+    long tmp;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) j->out_path = val;
+    else if (!strcmp(a, "--model")) j->model_path = val;
+    else if (!strcmp(a, "--targets")) j->targets_s = val;
+    else if (!strcmp(a, "--chords")) j->chords_s = val;
+    else if (!strcmp(a, "--render")) j->wav = val;
+    else if (!strcmp(a, "--plot")) j->png = val;
+    else if (!strcmp(a, "--bars")) {
+        if (!val) return cli_fail(EXIT_USAGE, "--bars needs a value");
+        j->bars_arg = val;
+        /* With an input these are ranges; without, a length (decided later). */
+        if (parse_ranges(val, &j->ranges, &j->n_ranges))
+            return cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val);
+    } else if (!strcmp(a, "--continue")) { if (cli_parse_int(a, val, 1, 100000, &j->cont)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--steps")) { if (cli_parse_int(a, val, 1, 100, &j->steps)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--top-k")) { if (cli_parse_int(a, val, 0, 1000000, &j->top_k)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--window-bars")) { if (cli_parse_int(a, val, 1, 10000, &j->window_bars)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--seed")) {
+        if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) return EXIT_USAGE;
+        j->seed = tmp;
+    } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &j->guidance)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
+    else if (!strcmp(a, "--force")) takes = 0, j->force = 1;
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, j->quiet = 1;
+    else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a);
+    else {
+        takes = 0;
+        if (j->in) return cli_fail(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a);
+        j->in = a;
+    }
+    if (takes) {
+        if (!val) return cli_fail(EXIT_USAGE, "%s needs a value", a);
+        (*i)++;
+    }
+    return 0;
+}
+
+/* The options, and the rules between them. */
+static int gen_parse_args(gen_job *j, int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        int status = gen_parse_option(j, argc, argv, &i);
+        if (status) return status;
+    }
+    if (!j->out_path) return cli_fail(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)");
+    if (!j->in) {
+        /* From scratch: --bars N is the length. */
+        if (!j->bars_arg || j->n_ranges != 1 || j->ranges[0].first != j->ranges[0].last)
+            return cli_fail(EXIT_USAGE, "without an input file, give the length: --bars N");
+        j->new_bars = j->ranges[0].first + 1;
+        j->n_ranges = 0;
+        if (j->cont) return cli_fail(EXIT_USAGE, "--continue needs an input file");
+    }
+    if (j->n_ranges && j->cont) return cli_fail(EXIT_USAGE, "--bars and --continue do not go together");
+    if (!j->force && same_file(j->in, j->out_path))
+        return cli_fail(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", j->out_path);
+    if (j->json && cli_is_std(j->out_path)) return cli_fail(EXIT_USAGE, "--json and -o - both write to standard output");
+    return 0;
+}
+
+static int gen_load_model(gen_job *j) {
+    char err[GM_ERR_SIZE];
+    if (!j->model_path && !(j->model_path = cli_default_model()))
+        return cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
+    if (!(j->model = gm_model_load(j->model_path, err))) return cli_fail(EXIT_USAGE, "%s", err);
+    j->l = gm_model_layout(j->model);
+    return 0;
+}
+
+/* --targets a,b: class names of the model's layout → p.targets bits. */
+static int gen_parse_targets(gen_job *j) {
+    if (!j->targets_s) return 0;
+    const gm_layout *l = j->l;
+    char *copy = strdup(j->targets_s);
+    if (!copy) return cli_fail(EXIT_INTERNAL, "out of memory");
+    for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", ")) {
+        int c = gm_layout_find(l, tok);
+        if (c < 0) {
+            char names[256] = "";
+            for (int k = 0; k < l->n_classes; k++) {
+                strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
+                strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
+            }
+            cli_fail(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
+            free(copy);
+            return EXIT_USAGE;
+        }
+        j->p.targets |= 1u << c;
+    }
+    free(copy);
+    if (!j->p.targets) return cli_fail(EXIT_USAGE, "--targets: no track named");
+    return 0;
+}
+
+/* --chords: a mode (input, kept, none), or chord names given inline or in
+ * a file, which take both halves of every bar. */
+static int gen_parse_chords(gen_job *j) {
+    const char *spec = j->chords_s;
+    if (!spec) return 0;
+    gm_generate_params *p = &j->p;
+    if (!strcmp(spec, "input")) p->chord_mode = GM_CHORDS_INPUT;
+    else if (!strcmp(spec, "kept")) p->chord_mode = GM_CHORDS_CONDITIONS;
+    else if (!strcmp(spec, "none")) p->chord_mode = GM_CHORDS_NONE;
+    else {
+        char *text = NULL, err[GM_ERR_SIZE];
+        struct stat st;
+        if (stat(spec, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (st.st_size > (1 << 20) || !(text = read_text_file(spec, 1 << 20)))
+                return cli_fail(EXIT_USAGE, "--chords: cannot read '%s'", spec);
+        }
+        int n_bars_given = 0;
+        int bad = gm_chords_parse_bars(text ? text : spec, &j->chords, &n_bars_given, err);
+        free(text);
+        if (bad) return cli_fail(EXIT_USAGE, "--chords: %s", err);
+        p->chord_mode = GM_CHORDS_GIVEN;
+        p->chords = j->chords;
+        p->chord_frames_per_bar = 2; /* both halves of every bar */
+        p->n_chords = 2 * n_bars_given;
+    }
+    if (!j->in && (p->chord_mode == GM_CHORDS_INPUT || p->chord_mode == GM_CHORDS_CONDITIONS))
+        return cli_fail(EXIT_USAGE, "--chords %s needs an input file", spec);
+    return 0;
+}
+
+/* Reads IN (if any), says which of its tracks the model has no class for,
+ * and turns --window-bars into columns: bars of the song's first metre, or
+ * of 4/4 for a new piece (what gm_generate writes). */
+static int gen_read_input(gen_job *j) {
+    char err[GM_ERR_SIZE];
+    int first_bar_cols = gm_grid_bar_cols(4, 4);
+    if (j->in) {
+        if (cli_read_score(j->in, &j->song, NULL, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(j->in), err);
+        j->have_song = 1;
+        for (int i = 0; i < j->song.n_tracks; i++) {
+            const gm_track *t = &j->song.tracks[i];
+            if (t->n_notes && gm_layout_classify(j->l, t) < 0 && !j->quiet && !j->json)
+                fprintf(stderr, "%s: track '%s' (%s%s) is no track of the model; copied unchanged\n", cli_prog,
+                        t->name[0] ? t->name : "unnamed", t->is_drum ? "drums" : "program ",
+                        t->is_drum ? "" : cli_program_names[t->program & 127]);
+        }
+        if (j->window_bars) {
+            gm_barmap bm;
+            if (gm_barmap_build(&bm, &j->song, GM_STEPS_PER_QUARTER, err)) return cli_fail(EXIT_USAGE, "%s: %s", j->in, err);
+            if (bm.n_bars) first_bar_cols = bm.bar_col[1] - bm.bar_col[0];
+            gm_barmap_free(&bm);
+        }
+    }
+    if (j->window_bars) j->p.window_cols = (int)(j->window_bars * first_bar_cols);
+    return 0;
+}
+
+/* The model's work, with a progress bar on a terminal. */
+static int gen_run(gen_job *j) {
+    gm_generate_params *p = &j->p;
+    char err[GM_ERR_SIZE];
+    p->ranges = j->ranges;
+    p->n_ranges = j->n_ranges;
+    p->continue_bars = (int)j->cont;
+    p->new_bars = (int)j->new_bars;
+    p->steps = (int)j->steps;
+    p->seed = (uint64_t)j->seed;
+    p->temperature = (float)j->temperature;
+    p->top_k = (int)j->top_k;
+    p->chord_guidance = (float)j->guidance;
+    cli_progress bar = {.on = !j->quiet && !j->json && isatty(2), .label = "generating", .last_pct = -1};
+    clock_gettime(CLOCK_MONOTONIC, &bar.t0);
+    p->progress = cli_progress_cb;
+    p->user_data = &bar;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int failed = gm_generate(j->model, j->have_song ? &j->song : NULL, p, &j->result, &j->rep, err);
+    p->progress = NULL, p->user_data = NULL; /* bar dies with this frame */
+    if (failed) {
+        if (bar.on) fputc('\n', stderr);
+        /* Requests the model cannot serve are the user's to fix. */
+        return cli_fail(EXIT_USAGE, "%s", err);
+    }
+    j->have_result = 1;
+    j->secs = cli_since(&t0);
+    return 0;
+}
+
+/* The MIDI file, then --render's WAV and --plot's piano roll. */
+static int gen_write_outputs(gen_job *j) {
+    char err[GM_ERR_SIZE];
+    if (cli_write_midi(j->out_path, &j->result, err)) return cli_fail(EXIT_USAGE, "%s", err);
+    if (j->wav) {
+        gm_render_params rp = gm_render_default_params();
+        if (gm_render_wav(&j->result, j->wav, &rp, NULL, err)) return cli_fail(EXIT_USAGE, "--render: %s", err);
+    }
+    if (j->png) {
+        gm_roll_params rp = gm_roll_default_params();
+        const gm_generate_report *rep = &j->rep;
+        if (rep->chords_given) { /* the chords the model was given, over the bars */
+            rp.chords = rep->chords;
+            rp.n_chords = rep->n_bars * rep->chord_frames_per_bar;
+            rp.chord_frames_per_bar = rep->chord_frames_per_bar;
+        }
+        if (gm_plot_pianoroll(&j->result, j->l, &rp, j->png, err)) return cli_fail(EXIT_USAGE, "--plot: %s", err);
+    }
+    return 0;
+}
+
+/* The names of the classes set in `bits`, as a JSON array on stdout. */
+static void json_classes(const gm_layout *l, unsigned bits) {
+    printf("[");
+    for (int k = 0, f = 0; k < l->n_classes; k++)
+        if (bits >> k & 1) { printf(f++ ? ", " : ""); cli_json_str(l->cls[k].name); }
+    printf("]");
+}
+
+static void gen_print_json(const gen_job *j, const char *key) {
+    const gm_generate_report *rep = &j->rep;
+    printf("{\"input\": ");
+    if (j->in) cli_json_str(j->in); else printf("null");
+    printf(", \"output\": ");
+    cli_json_str(j->out_path);
+    printf(", \"model\": ");
+    cli_json_str(j->model_path);
+    printf(", \"bars\": %d, \"windows\": %d, \"steps\": %ld, \"seed\": %lld, \"key\": ", rep->n_bars, rep->n_windows,
+           j->steps, j->seed);
+    cli_json_str(key);
+    printf(", \"targets\": ");
+    json_classes(j->l, rep->targets);
+    printf(", \"given\": ");
+    json_classes(j->l, rep->given);
+    printf(", \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chords\": ", rep->n_unmapped,
+           rep->notes_kept, rep->notes_generated);
+    if (!rep->chords_given) printf("null");
+    else {
+        printf("[");
+        for (int b = 0; b < rep->n_bars; b++) {
+            printf(b ? ", " : "");
+            char names[40];
+            if (bar_chords(rep, b, names, sizeof names)) cli_json_str(names);
+            else printf("null");
+        }
+        printf("]");
+    }
+    printf(", \"seconds\": %.3f", j->secs);
+    if (j->wav) { printf(", \"wav\": "); cli_json_str(j->wav); }
+    if (j->png) { printf(", \"png\": "); cli_json_str(j->png); }
+    printf("}\n");
+}
+
+static void gen_print_text(const gen_job *j, const char *key) {
+    const gm_generate_report *rep = &j->rep;
+    char names_t[256] = "", names_g[256] = "";
+    for (int k = 0; k < j->l->n_classes; k++) {
+        char *dst = rep->targets >> k & 1 ? names_t : rep->given >> k & 1 ? names_g : NULL;
+        if (!dst) continue;
+        strncat(dst, dst[0] ? "," : "", 255 - strlen(dst));
+        strncat(dst, j->l->cls[k].name, 255 - strlen(dst));
+    }
+    fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
+            cli_prog, cli_is_std(j->out_path) ? "standard output" : j->out_path, rep->n_bars, key, rep->notes_generated,
+            names_t, names_g[0] ? names_g : "nothing",
+            rep->chords_given ? (j->p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none", rep->n_windows,
+            rep->n_windows == 1 ? "" : "s", j->secs);
+    if (j->wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->wav);
+    if (j->png) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->png);
+}
+
+/* Options → model → what to write (targets, chords, the input) → the model's
+ * work → files → a summary (JSON on stdout, or a line on stderr). */
+int cmd_generate(int argc, char **argv) {
+    gen_job j;
+    gen_job_init(&j);
+    int status = gen_parse_args(&j, argc, argv);
+    if (!status) status = gen_load_model(&j);
+    if (!status) status = gen_parse_targets(&j);
+    if (!status) status = gen_parse_chords(&j);
+    if (!status) status = gen_read_input(&j);
+    if (!status) status = gen_run(&j);
+    if (!status) status = gen_write_outputs(&j);
+    if (!status) {
+        char key[32];
+        gm_key_name(j.rep.key, key, sizeof key);
+        if (j.json) gen_print_json(&j, key);
+        else if (!j.quiet) gen_print_text(&j, key);
+    }
+    gen_job_free(&j);
+    return status;
+}

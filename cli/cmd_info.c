@@ -1,0 +1,310 @@
+/* cmd_info.c — `getmusic info`: what a song holds (tracks and their classes,
+ * tempo, metre, bars, key, chords) or, with --model, what a model file holds. */
+#include "cli.h"
+
+#include "getmusic.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- info --model ------------------------------------------------------ */
+
+/* Keys that describe the model's structure (shown as sizes, layout, rows
+ * and vocabulary); every other key of the file is provenance: where the
+ * weights came from and how they were trained. */
+static int structural_key(const char *k) {
+    static const char *const exact[] = {
+        "general.architecture", "general.alignment", "getmusic.rows", "getmusic.vocab_size", "getmusic.embd", "getmusic.hidden",
+        "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols", "getmusic.diffusion_steps",
+        "getmusic.dropout", "getmusic.layout", "getmusic.tokens", "getmusic.token_counts",
+        "getmusic.chord_frames_per_bar", "getmusic.token_features", "getmusic.bar_positions"};
+    for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+        if (!strcmp(k, exact[i])) return 1;
+    return !strncmp(k, "getmusic.layout.", 16);
+}
+
+typedef struct { int json, n; } provenance_out;
+
+static int print_provenance_key(void *user, const char *key, const char *value) {
+    provenance_out *o = user;
+    if (structural_key(key)) return 0;
+    if (o->json) {
+        printf("%s", o->n ? ", " : "");
+        cli_json_str(key);
+        printf(": ");
+        cli_json_str(value);
+    } else {
+        printf("  %-28s %.200s%s\n", key, value, strlen(value) > 200 ? " ..." : "");
+    }
+    o->n++;
+    return 0;
+}
+
+/* Row r of the model's grid: its track (or "chords"), kind and how many
+ * tokens it may hold besides <pad>, from the vocabulary's ranges. */
+static void model_row(const gm_layout *l, const gm_vocab *v, int r, const char **track, const char **kind, int *n) {
+    int b = 0, e = 0, cls = r / 2, chord = cls == l->n_classes;
+    /* gm_vocab_range: a class's pitch tokens, or -1 roots, -2 qualities, -3 durations */
+    gm_vocab_range(v, chord ? (r % 2 ? -2 : -1) : (r % 2 ? -3 : cls), &b, &e);
+    *track = chord ? "chords" : l->cls[cls].name;
+    *kind = chord ? (r % 2 ? "quality" : "root") : (r % 2 ? "duration" : "pitch");
+    *n = e - b;
+}
+
+static void info_model_json(const char *path, gm_model *m) {
+    gm_model_params s = gm_model_sizes(m);
+    const gm_layout *l = gm_model_layout(m);
+    const gm_vocab *v = gm_model_vocab(m);
+    printf("{\"model\": ");
+    cli_json_str(path);
+    printf(", \"parameters\": %zu, \"embd\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"ffn\": %d, "
+           "\"max_cols\": %d, \"diffusion_steps\": %d, \"token_features\": %d, \"bar_positions\": %d, "
+           "\"vocab_size\": %d, \"chord_frames_per_bar\": %d, \"layout\": ",
+           gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
+           s.token_features, s.bar_positions, gm_vocab_size(v), gm_model_chord_frames(m));
+    cli_json_str(l->name);
+    printf(", \"classes\": [");
+    for (int c = 0; c < l->n_classes; c++) {
+        printf("%s", c ? ", " : "");
+        cli_json_str(l->cls[c].name);
+    }
+    printf("], \"drums\": [");
+    for (int c = 0, f = 0; c < l->n_classes; c++)
+        if (l->cls[c].is_drum) { printf("%s", f++ ? ", " : ""); cli_json_str(l->cls[c].name); }
+    printf("], \"rows\": [");
+    for (int r = 0; r < gm_layout_rows(l); r++) {
+        const char *track, *kind;
+        int n;
+        model_row(l, v, r, &track, &kind, &n);
+        printf("%s{\"row\": %d, \"track\": ", r ? ", " : "", r);
+        cli_json_str(track);
+        printf(", \"kind\": \"%s\", \"tokens\": %d}", kind, n);
+    }
+    printf("], \"source\": ");
+    cli_json_str(gm_model_source(m));
+    printf(", \"provenance\": {");
+    provenance_out o = {.json = 1};
+    char err[GM_ERR_SIZE];
+    gm_gguf_keys(path, print_provenance_key, &o, err); /* the file just loaded: fails only in a race */
+    printf("}}\n");
+}
+
+static void info_model_text(const char *path, gm_model *m) {
+    gm_model_params s = gm_model_sizes(m);
+    const gm_layout *l = gm_model_layout(m);
+    const gm_vocab *v = gm_model_vocab(m);
+    printf("model     %s\n", path);
+    printf("network   %.2f M parameters: embd %d, hidden %d, %d layers, %d heads, ffn %d, up to %d columns, "
+           "%d diffusion steps\n", gm_model_n_params(m) / 1e6, s.embd, s.hidden, s.layers, s.heads, s.ffn,
+           s.max_cols, s.diffusion_steps);
+    if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
+    else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
+    if (s.bar_positions) printf("bars      each column's position in its bar is an input (%d positions)\n", s.bar_positions);
+    printf("layout    %s:", l->name);
+    for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
+    printf("\nchords    %d per bar\n", gm_model_chord_frames(m));
+    printf("source    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
+    printf("rows      %d; the tokens each may hold (and <pad>):\n", gm_layout_rows(l));
+    for (int r = 0; r < gm_layout_rows(l); r++) {
+        const char *track, *kind;
+        int n;
+        model_row(l, v, r, &track, &kind, &n);
+        printf("  %2d  %-10s %-9s %5d\n", r, track, kind, n);
+    }
+    printf("provenance (the file's other keys):\n");
+    provenance_out o = {0};
+    char err[GM_ERR_SIZE];
+    gm_gguf_keys(path, print_provenance_key, &o, err);
+    if (!o.n) printf("  (none)\n");
+}
+
+/* getmusic info --model MODEL.gguf: sizes, layout, rows and their
+ * vocabularies, provenance. */
+static int info_model(const char *path, int json) {
+    char err[GM_ERR_SIZE];
+    gm_model *m = gm_model_load(path, err);
+    if (!m) return cli_fail(EXIT_USAGE, "%s", err);
+    if (json) info_model_json(path, m);
+    else info_model_text(path, m);
+    gm_model_free(m);
+    return 0;
+}
+
+/* ---- info SONG.mid ------------------------------------------------------ */
+
+void usage_info(FILE *f) {
+    fprintf(f, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
+               "       getmusic info --model MODEL.gguf [--json]\n"
+               "  A song: its tracks (channel, program, notes, role, the layout's class),\n"
+               "  tempo, metre, bars, key and chords per bar. SONG.mid '-' reads standard input.\n"
+               "  A model: its tracks (classes), vocabulary size per row, architecture sizes,\n"
+               "  parameter count and the training provenance the file records.\n"
+               "  --json          one JSON object on stdout\n"
+               "  --layout L      the layout whose classes the tracks get (default: default)\n");
+}
+
+/* What info shows of a song: the score with its bar lines, the chord of
+ * every bar, the key. */
+typedef struct {
+    const char *path;
+    gm_layout layout;
+    gm_score s;
+    int metre_from_beats;   /* bars from a beat_midi.txt beside the file */
+    gm_barmap bm;
+    gm_chord *chords;       /* [bm.n_bars] */
+    gm_key key;
+    double secs;
+} song_facts;
+
+static void song_facts_free(song_facts *f) {
+    free(f->chords);
+    gm_barmap_free(&f->bm);
+    gm_score_free(&f->s);
+}
+
+/* Reads the song and works out its facts. 0, or the exit status after a
+ * one-line message (nothing left to free). */
+static int song_facts_load(song_facts *f, const char *in, const char *layout_name) {
+    char err[GM_ERR_SIZE];
+    memset(f, 0, sizeof *f);
+    f->path = in;
+    if (gm_layout_preset(&f->layout, layout_name, err)) return cli_fail(EXIT_USAGE, "%s", err);
+    if (cli_read_midi(in, &f->s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
+    /* A POP909-style beat annotation beside the file gives the real bar lines. */
+    f->metre_from_beats = cli_metre_from_beats(&f->s, in);
+    if (gm_barmap_build(&f->bm, &f->s, GM_STEPS_PER_QUARTER, err)) {
+        song_facts_free(f);
+        return cli_fail(EXIT_USAGE, "%s: %s", in, err);
+    }
+    f->chords = malloc((size_t)f->bm.n_bars * sizeof *f->chords);
+    if (!f->chords || gm_chords_recognize(&f->s, &f->bm, f->chords, err)) {
+        int oom = !f->chords;
+        song_facts_free(f);
+        return cli_fail(EXIT_INTERNAL, "%s: chord recognition failed: %s", in, oom ? "out of memory" : err);
+    }
+    f->key = gm_key_find(&f->s);
+    f->secs = gm_score_tick_to_seconds(&f->s, f->s.end_tick);
+    return 0;
+}
+
+static void info_song_json(const song_facts *f) {
+    const char *in = f->path;
+    const gm_score *s = &f->s;
+    const gm_barmap *bm = &f->bm;
+    const gm_layout *layout = &f->layout;
+    const gm_chord *chords = f->chords;
+    const double secs = f->secs;
+    const gm_key key = f->key;
+    char kb[32], cb[16];
+    gm_key_name(key, kb, sizeof kb);
+    printf("{\"file\": ");
+    cli_json_str(in);
+    printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
+           "\"columns\": %d, \"notes\": %zu, \"key\": ",
+           s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, secs, bm->n_bars, bm->n_cols, gm_score_n_notes(s));
+    cli_json_str(kb);
+    printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
+    cli_json_str(layout->name);
+    printf(", \"tempos\": [");
+    for (int i = 0; i < s->n_tempos; i++)
+        printf("%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s->tempos[i].tick,
+               gm_barmap_bar_of_tick(bm, s->tempos[i].tick) + 1, 60e6 / s->tempos[i].usec_per_quarter);
+    printf("], \"time_signatures\": [");
+    for (int i = 0; i < s->n_timesigs; i++)
+        printf("%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
+               (long long)s->timesigs[i].tick, gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1,
+               s->timesigs[i].numerator, s->timesigs[i].denominator);
+    printf("], \"tracks\": [");
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        int cls = gm_layout_classify(layout, t);
+        printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
+        cli_json_str(t->name);
+        printf(", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
+        cli_json_str(t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
+        printf(", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
+        cli_json_str(gm_role_name(gm_track_role(t)));
+        printf(", \"class\": ");
+        if (cls >= 0) cli_json_str(layout->cls[cls].name); else printf("null");
+        printf("}");
+    }
+    printf("], \"chords\": [");
+    for (int b = 0; b < bm->n_bars; b++) {
+        printf("%s", b ? ", " : "");
+        cli_json_str(gm_chord_name(chords[b], cb, sizeof cb));
+    }
+    printf("]}\n");
+}
+
+static void info_song_text(const song_facts *f) {
+    const char *in = f->path;
+    const gm_score *s = &f->s;
+    const gm_barmap *bm = &f->bm;
+    const gm_layout *layout = &f->layout;
+    const gm_chord *chords = f->chords;
+    const double secs = f->secs;
+    const gm_key key = f->key;
+    const int metre_from_beats = f->metre_from_beats;
+    char kb[32], cb[16];
+    gm_key_name(key, kb, sizeof kb);
+    int mins = (int)(secs / 60);
+    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s->midi_format, s->ticks_per_quarter);
+    printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, secs - 60 * mins, gm_score_n_notes(s));
+    printf("tempo    ");
+    if (!s->n_tempos) printf(" 120 bpm (default)");
+    for (int i = 0; i < s->n_tempos && i < 8; i++)
+        printf(" %.1f bpm (bar %d)%s", 60e6 / s->tempos[i].usec_per_quarter, gm_barmap_bar_of_tick(bm, s->tempos[i].tick) + 1,
+               i + 1 < s->n_tempos ? "," : "");
+    if (s->n_tempos > 8) printf(" ... %d changes in all", s->n_tempos);
+    printf("\nmetre    ");
+    if (!s->n_timesigs) printf(" 4/4 (default)");
+    for (int i = 0; i < s->n_timesigs && i < 8; i++)
+        printf(" %d/%d (bar %d)%s", s->timesigs[i].numerator, s->timesigs[i].denominator,
+               gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1, i + 1 < s->n_timesigs ? "," : "");
+    if (s->n_timesigs > 8) printf(" ... %d changes in all", s->n_timesigs);
+    if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
+    printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
+    printf("tracks    (layout '%s')\n", layout->name);
+    printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
+    for (int i = 0; i < s->n_tracks; i++) {
+        const gm_track *t = &s->tracks[i];
+        int cls = gm_layout_classify(layout, t);
+        char pn[40];
+        if (t->is_drum) snprintf(pn, sizeof pn, "drums");
+        else snprintf(pn, sizeof pn, "%d %s", t->program, cli_program_names[t->program & 127]);
+        printf("  %2d  %-20.20s %3d  %-24.24s %6zu  %-8s %s\n", i, t->name[0] ? t->name : "-", t->channel + 1, pn,
+               t->n_notes, gm_role_name(gm_track_role(t)), cls >= 0 ? layout->cls[cls].name : "(none: passed through)");
+    }
+    printf("chords    (one per bar)\n");
+    for (int b = 0; b < bm->n_bars; b++) {
+        if (b % 8 == 0) printf("  %4d |", b + 1);
+        printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
+        if (b % 8 == 7 || b + 1 == bm->n_bars) printf("\n");
+    }
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *in = NULL, *layout_name = "default", *model = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_fail(EXIT_USAGE, "info: unknown option '%s'", argv[i]);
+        else if (!in) in = argv[i];
+        else return cli_fail(EXIT_USAGE, "info: one file at a time ('%s' is extra)", argv[i]);
+    }
+    if (model && !in) return info_model(model, json);
+    if (model) return cli_fail(EXIT_USAGE, "info: a song or --model, not both");
+    if (!in) return cli_fail(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
+                                    "       getmusic info --model MODEL.gguf [--json]");
+    song_facts f;
+    int status = song_facts_load(&f, in, layout_name);
+    if (status) return status;
+    if (json) info_song_json(&f);
+    else info_song_text(&f);
+    song_facts_free(&f);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* cmd_prepare.c — `getmusic prepare`: folders of MIDI files → a training
+ * corpus (and its vocabulary). */
+#include "cli.h"
+
+#include "getmusic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+void usage_prepare(FILE *f) {
+    fprintf(f,
+            "usage: getmusic prepare DIR|FILE... -o CORPUS [options]\n"
+            "  Walks folders of MIDI files and writes a training corpus folder:\n"
+            "  corpus.bin, vocab.txt, summary.txt, summary.json.\n"
+            "options:\n"
+            "  -o, --output DIR      corpus folder to write (required)\n"
+            "  --vocab FILE          use this vocabulary instead of building one: a dict.txt-format\n"
+            "                        file, or a model (.gguf) to fine-tune with --init (its layout too)\n"
+            "  --layout NAME         track layout: default (lead, counter, piano, drums) or original\n"
+            "  --window N            columns per segment (default 512 = 32 bars of 4/4)\n"
+            "  --hop N               columns between segment starts (default 256)\n"
+            "  --coverage X          vocabulary frequency rule: cumulative share (default 0.9)\n"
+            "  --min-count N         vocabulary frequency rule: count above N (default 10)\n"
+            "  --valid-percent P     songs held out for validation (default 10)\n"
+            "  --threads N           worker threads (default: all cores)\n"
+            "  --no-transpose        keep songs in their own key (default: to C major / A minor)\n"
+            "  --chord-frames N      chords per bar in the chord rows: 2 = per half bar (default),\n"
+            "                        1 = per bar (as the original GETMusic and models before 2)\n"
+            "  --no-chord-labels     recognise every song's chords, even where a POP909\n"
+            "                        chord_midi.txt beside the MIDI file has human labels\n"
+            "                        (default: use the labels, moved to C with the song)\n"
+            "  --quiet               no progress bar\n"
+            "  --json                print the summary as JSON on stdout\n");
+}
+
+/* `prepare --vocab MODEL.gguf`: a corpus for fine-tuning a model must use its
+ * vocabulary and layout; take both from the file instead of asking the user
+ * to extract them. Other paths stay dict.txt files. Returns 0 or prints. */
+static int prepare_vocab_of_model(gm_prepare_params *p, int layout_given, gm_model **vm) {
+    size_t n = p->vocab_path ? strlen(p->vocab_path) : 0;
+    if (n < 5 || strcasecmp(p->vocab_path + n - 5, ".gguf")) return 0;
+    char err[GM_ERR_SIZE];
+    if (!(*vm = gm_model_load(p->vocab_path, err))) return cli_fail(EXIT_USAGE, "prepare: --vocab: %s", err), 1;
+    const char *name = gm_model_layout(*vm)->name;
+    if (layout_given && strcmp(p->layout, name)) {
+        gm_model_free(*vm);
+        *vm = NULL;
+        return cli_fail(EXIT_USAGE, "prepare: --layout %s, but %s has layout '%s'", p->layout, p->vocab_path, name), 1;
+    }
+    p->layout = name;
+    p->vocab = gm_model_vocab(*vm);
+    return 0;
+}
+
+int cmd_prepare(int argc, char **argv) {
+    gm_prepare_params p = gm_prepare_default_params();
+    const char *out = NULL;
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_in = 0, quiet = 0, json = 0, status = 0, layout_given = 0;
+    long v = 0;
+    double x = 0;
+    if (!inputs) return cli_fail(EXIT_INTERNAL, "out of memory");
+    for (int i = 0; i < argc && !status; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); return 0; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a folder", a); out = val; i++; }
+        else if (!strcmp(a, "--vocab")) { if (!val) status = cli_fail(EXIT_USAGE, "--vocab needs a file"); p.vocab_path = val; i++; }
+        else if (!strcmp(a, "--layout")) { if (!val) status = cli_fail(EXIT_USAGE, "--layout needs a name"); p.layout = val; layout_given = 1; i++; }
+        else if (!strcmp(a, "--window")) { if (cli_parse_int(a, val, 16, 65536, &v)) status = 1; p.window_cols = (int)v; i++; }
+        else if (!strcmp(a, "--hop")) { if (cli_parse_int(a, val, 1, 65536, &v)) status = 1; p.hop_cols = (int)v; i++; }
+        else if (!strcmp(a, "--coverage")) { if (cli_parse_double(a, val, 0.001, 1.0, &x)) status = 1; p.vocab_coverage = x; i++; }
+        else if (!strcmp(a, "--min-count")) { if (cli_parse_int(a, val, 0, 1000000000, &v)) status = 1; p.vocab_min_count = (uint32_t)v; i++; }
+        else if (!strcmp(a, "--valid-percent")) { if (cli_parse_int(a, val, 0, 100, &v)) status = 1; p.valid_percent = (int)v; i++; }
+        else if (!strcmp(a, "--threads")) { if (cli_parse_int(a, val, 1, 64, &v)) status = 1; p.n_threads = (int)v; i++; }
+        else if (!strcmp(a, "--no-transpose")) p.transpose_to_c = 0;
+        else if (!strcmp(a, "--chord-frames")) { if (cli_parse_int(a, val, 1, GM_MAX_CHORD_FRAMES, &v)) status = 1; p.chord_frames_per_bar = (int)v; i++; }
+        else if (!strcmp(a, "--no-chord-labels")) p.chord_labels = 0;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "prepare: unknown option '%s' (see getmusic prepare --help)", a);
+        else inputs[n_in++] = a;
+    }
+    if (!status && !out) status = cli_fail(EXIT_USAGE, "prepare: give the corpus folder with -o CORPUS");
+    if (!status && !n_in) status = cli_fail(EXIT_USAGE, "prepare: give at least one folder or MIDI file");
+    if (status) { free(inputs); return status; }
+    if (p.hop_cols > p.window_cols) { free(inputs); return cli_fail(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
+    gm_model *vm = NULL; /* --vocab MODEL.gguf: the model lends its vocabulary and layout */
+    if (prepare_vocab_of_model(&p, layout_given, &vm)) { free(inputs); return EXIT_USAGE; }
+
+    cli_progress pr = {.on = !quiet && !json && isatty(2), .label = "prepare", .last_pct = -1};
+    clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    p.progress = cli_progress_cb;
+    p.user_data = &pr;
+    gm_prepare_summary sm;
+    char err[GM_ERR_SIZE];
+    int failed = gm_prepare(inputs, n_in, out, &p, &sm, err);
+    gm_model_free(vm);
+    free(inputs);
+    if (failed) return cli_fail(EXIT_USAGE, "prepare: %s", err);
+    if (json) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/summary.json", out);
+        FILE *f = fopen(path, "r");
+        int c;
+        if (f) { while ((c = fgetc(f)) != EOF) putchar(c); fclose(f); }
+    } else {
+        printf("corpus    %s\n", out);
+        printf("songs     %zu used (%zu validation), %zu of %zu files skipped\n", sm.songs, sm.songs_valid, sm.n_skipped, sm.files);
+        printf("segments  %zu train, %zu validation (%zu duplicates, %zu empty dropped)\n", sm.segments_train,
+               sm.segments_valid, sm.segments_duplicate, sm.segments_empty);
+        printf("notes     %zu: %.2f%% keep onset and pitch through encode/decode, %.2f%% also the duration token;"
+               " %zu out-of-vocabulary compounds\n", sm.notes_in, sm.notes_in ? 100.0 * sm.notes_onset_pitch / sm.notes_in : 0.0,
+               sm.notes_in ? 100.0 * sm.notes_exact / sm.notes_in : 0.0, sm.compounds_oov);
+        printf("chords    %d per bar; human labels (chord_midi.txt) in %zu songs, recognised in %zu",
+               sm.chord_frames_per_bar, sm.songs_chord_labels, sm.songs - sm.songs_chord_labels);
+        if (sm.songs_labels_bad) printf(" (%zu with unreadable labels)", sm.songs_labels_bad);
+        printf("\nvocab     %d tokens\n", sm.vocab_size);
+        printf("time      %.2f s\n", sm.seconds);
+        for (size_t i = 0; i < sm.n_skipped && i < 10; i++) printf("skipped   %s: %s\n", sm.skipped[i].path, sm.skipped[i].reason);
+        if (sm.n_skipped > 10) printf("skipped   ... %zu more in %s/summary.txt\n", sm.n_skipped - 10, out);
+    }
+    gm_prepare_summary_free(&sm);
+    return 0;
+}
