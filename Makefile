@@ -47,11 +47,24 @@ $(BUILD)/libgetmusic.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The browser studio (issue 11): tools/studio_*.c plus the page (web/*)
+# compiled in as C arrays. Its HTTP server is libmicrohttpd; without its
+# header the CLI still builds and `getmusic studio` says what is missing.
+STUDIO_SRC := $(sort $(wildcard tools/studio_*.c)) $(BUILD)/studio_web.c
+ifneq ($(wildcard /usr/include/microhttpd.h),)
+  STUDIO_LIBS := -lmicrohttpd
+else
+  STUDIO_CFLAGS := -DGM_NO_MHD
+endif
+$(BUILD)/studio_web.c: $(sort $(wildcard web/*)) tools/embed_web.sh
+	@mkdir -p $(dir $@)
+	tools/embed_web.sh $(sort $(wildcard web/*)) > $@.tmp && mv $@.tmp $@
+
 # The CLI: tools/getmusic.c (dispatch) + tools/cli.c (shared helpers) + one
 # tools/cmd_*.c per subcommand that has its own file.
 CLI_SRC := tools/getmusic.c tools/cli.c $(sort $(wildcard tools/cmd_*.c))
-$(BUILD)/getmusic: $(CLI_SRC) tools/cli.h $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) -Itools $(LDFLAGS) $(CLI_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+$(BUILD)/getmusic: $(CLI_SRC) $(STUDIO_SRC) tools/cli.h tools/studio.h $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) $(STUDIO_CFLAGS) -Itools $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) $(STUDIO_LIBS) -o $@
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
@@ -85,9 +98,9 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 
 # Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.
 MPICC ?= mpicc
-$(BUILD)/getmusic-mpi: $(CLI_SRC) tools/cli.h $(LIB_SRC) include/getmusic.h $(wildcard src/*.h)
+$(BUILD)/getmusic-mpi: $(CLI_SRC) $(STUDIO_SRC) tools/cli.h $(LIB_SRC) include/getmusic.h $(wildcard src/*.h)
 	@mkdir -p $(BUILD)
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -Itools -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(LIB_SRC) $(LDLIBS) -o $@
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(STUDIO_CFLAGS) -Itools -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(LIB_SRC) $(LDLIBS) $(STUDIO_LIBS) -o $@
 mpi: $(BUILD)/getmusic-mpi
 
 bench: $(BUILD)/getmusic

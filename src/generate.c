@@ -361,6 +361,7 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *pp, g
         sp.guide_rows = guide_rows;
         sp.progress = window_progress;
         sp.user_data = &pc;
+        sp.cancel = p.cancel;
         pc.done_before = (size_t)k * p.steps;
         if (gd_sample(net, xs, cs_cond, Lw, lo, hi, PAD, &sp, err)) goto out;
         /* What this window wrote conditions the windows after it. */

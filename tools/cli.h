@@ -52,8 +52,10 @@ int cmd_generate(int argc, char **argv); /* tools/cmd_generate.c */
 int cmd_eval(int argc, char **argv);     /* tools/cmd_eval.c */
 int cmd_render(int argc, char **argv);   /* tools/cmd_render.c */
 int cmd_plot(int argc, char **argv);     /* tools/cmd_plot.c */
+int cmd_studio(int argc, char **argv);   /* tools/cmd_studio.c (the browser studio) */
 void usage_generate(FILE *f);
 void usage_eval(FILE *f);
 void usage_render(FILE *f);
 void usage_plot(FILE *f);
+void usage_studio(FILE *f);
 #endif

@@ -572,6 +572,7 @@ static void usage(FILE *f) {
             "  getmusic render IN.mid -o OUT.wav [--soundfont S] audio through FluidSynth\n"
             "  getmusic plot IN.mid -o OUT.png [--given ORIG]   piano roll, generated notes marked\n"
             "  getmusic plot-log LOG.jsonl -o LOSS.png          loss curves of a training log\n"
+            "  getmusic studio [--port 8080] [--host H]         arrange in the browser (local web app, JSON API)\n"
             "  getmusic --version | --help\n\n"
             "A MIDI file named '-' is standard input (info, dump, generate, eval, render,\n"
             "plot) or, for generate -o, standard output.\n"
@@ -624,6 +625,7 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "eval")) { usage_eval(stdout); return 0; }
         if (!strcmp(cmd, "render")) { usage_render(stdout); return 0; }
         if (!strcmp(cmd, "plot")) { usage_plot(stdout); return 0; }
+        if (!strcmp(cmd, "studio")) { usage_studio(stdout); return 0; }
         usage(stdout);
         return 0;
     }
@@ -649,6 +651,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "render")) return cmd_render(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "studio")) return cmd_studio(argc - 2, argv + 2);
     usage(stderr);
     return die(EXIT_USAGE, "unknown command '%s'", cmd);
 }
