@@ -56,9 +56,10 @@ ifneq ($(wildcard /usr/include/microhttpd.h),)
 else
   STUDIO_CFLAGS := -DGM_NO_MHD
 endif
-$(BUILD)/studio_web.c: $(sort $(wildcard web/*)) tools/embed_web.sh
+STUDIO_WEB := $(sort $(wildcard web/*)) examples/melody.mid
+$(BUILD)/studio_web.c: $(STUDIO_WEB) tools/embed_web.sh
 	@mkdir -p $(dir $@)
-	tools/embed_web.sh $(sort $(wildcard web/*)) > $@.tmp && mv $@.tmp $@
+	tools/embed_web.sh $(STUDIO_WEB) > $@.tmp && mv $@.tmp $@
 
 # The CLI: tools/getmusic.c (dispatch) + tools/cli.c (shared helpers) + one
 # tools/cmd_*.c per subcommand that has its own file.

@@ -135,6 +135,7 @@ static const char *mime_of(const char *name) {
     if (!strcmp(dot, ".css")) return "text/css; charset=utf-8";
     if (!strcmp(dot, ".svg")) return "image/svg+xml";
     if (!strcmp(dot, ".png")) return "image/png";
+    if (!strcmp(dot, ".mid")) return "audio/midi"; /* the bundled example */
     return "application/octet-stream";
 }
 
