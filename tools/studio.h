@@ -31,6 +31,7 @@
 #define ST_MAX_QUEUED 16           /* jobs waiting; more are refused (503) */
 #define ST_MAX_SECONDS 600.0       /* longest piece rendered to WAV */
 #define ST_MAX_CONNECTIONS 256     /* open connections (libmicrohttpd refuses more) */
+#define ST_MAX_INFLIGHT (64u << 20) /* bytes of request bodies being received, all together */
 
 /* ---- string buffer (studio_json.c) ---- */
 typedef struct {
@@ -91,15 +92,16 @@ void studio_api(studio *st, const char *method, const char *path, const st_query
 void st_blob_release(st_blob *b); /* drops one reference (atomic: any thread) */
 
 /* ---- store internals shared with the API (studio_store.c) ---- */
+enum { ST_WAV, ST_PNG, ST_JSON, ST_MID, ST_N_CACHED };
 typedef struct {
     int num;             /* number in its song: 0 = the upload (or the empty start) */
     int from;            /* version it was generated from; -1 for version 0 */
     char label[192];     /* what made it: "upload", "piano,drums · steps 10 · seed 1" */
     gm_score score;      /* notes carry GM_NOTE_GENERATED where the model wrote them */
     size_t n_notes;
-    st_blob *wav;        /* cached render (NULL = none) for mute set wav_key */
+    st_blob *cache[ST_N_CACHED]; /* ST_WAV (for mute set wav_key), ST_PNG, ST_JSON, ST_MID; NULL = none.
+                                    Shared by every reply, so concurrent reads cost one copy */
     char wav_key[128];
-    st_blob *png;        /* cached picture */
 } st_version;
 
 typedef struct {
@@ -148,6 +150,10 @@ int st_job_cancel(studio *st, int id);                     /* 0, or -1 for an un
 st_blob *st_render_wav(studio *st, int song, int num, const char *mute, char *err);
 st_blob *st_render_png(studio *st, int song, int num, char *err);
 st_blob *st_blob_new(const void *data, size_t n);
+/* Locked: a version's cached bytes of one kind (a new reference) or NULL;
+ * keeping b (the cache takes its own reference) within ST_MAX_CACHE. */
+st_blob *st_cache_get(st_version *v, int kind);
+void st_cache_put(studio *st, st_version *v, int kind, st_blob *b);
 
 /* ---- HTTP (studio_server.c) ---- */
 typedef struct studio_server studio_server;

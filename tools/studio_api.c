@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -214,8 +215,14 @@ static void api_upload(studio *st, const st_query *q, const uint8_t *body, size_
     char err[GM_ERR_SIZE], name[64];
     if (!n) { reply_error(r, 400, "the body is empty: send a MIDI file"); return; }
     gm_score s;
-    /* The CLI's own reader and checks: a file that is not MIDI is a clear error. */
-    if (gm_midi_read_mem(body, n, &s, err)) { reply_error(r, 400, "not a usable MIDI file: %s", err); return; }
+    /* The CLI's own reader and checks: a file that is not MIDI is a clear
+     * error. One upload is read at a time: the reader may use up to 16x the
+     * file's size, and the memory bound counts that once. */
+    static pthread_mutex_t read_mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&read_mu);
+    int bad = gm_midi_read_mem(body, n, &s, err);
+    pthread_mutex_unlock(&read_mu);
+    if (bad) { reply_error(r, 400, "not a usable MIDI file: %s", err); return; }
     if (!gm_score_n_notes(&s)) { gm_score_free(&s); reply_error(r, 400, "the MIDI file has no notes"); return; }
     safe_name(name, sizeof name, q->name);
     int id = st_song_add(st, &s, name, NULL, err);
@@ -523,32 +530,35 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
     }
     gm_strlcpy(name, s->name, sizeof name);
     if (q->download) snprintf(r->filename, sizeof r->filename, "%s-v%d.%s", name, num, ext);
-    if (!strcmp(ext, "json")) {
-        sb_printf(&r->text, "{\"song\": %d, \"version\": %d, \"from\": %d, \"label\": ", song, num, v->from);
-        sb_str(&r->text, v->label);
-        sb_printf(&r->text, ", \"info\": ");
-        int bad = json_info(&r->text, &v->score, st_layout(st), name, err);
-        if (!bad) sb_printf(&r->text, ", ");
-        bad = bad || json_view(&r->text, &v->score, st_chord_frames(st), err);
-        st_unlock(st);
-        if (bad) { reply_error(r, 500, "%s", err); return; }
-        sb_printf(&r->text, "}\n");
-        reply_json(r, 200);
-        return;
-    }
-    if (!strcmp(ext, "mid")) {
+    int kind = !strcmp(ext, "json") ? ST_JSON : !strcmp(ext, "mid") ? ST_MID : -1;
+    if (kind >= 0) {
+        /* Made once per version and shared: 200 readers cost one copy. */
+        r->status = 200;
+        r->type = kind == ST_JSON ? "application/json" : "audio/midi";
+        if ((r->blob = st_cache_get(v, kind))) { st_unlock(st); return; }
+        sbuf t = {0};
         uint8_t *data = NULL;
         size_t size = 0;
-        int bad = gm_midi_write_mem(&v->score, &data, &size, err);
-        st_unlock(st);
-        if (bad || !(r->blob = st_blob_new(data, size))) {
-            free(data);
-            reply_error(r, 500, "cannot write the MIDI file: %s", bad ? err : "out of memory");
-            return;
+        int bad = 0;
+        if (kind == ST_JSON) {
+            sb_printf(&t, "{\"song\": %d, \"version\": %d, \"from\": %d, \"label\": ", song, num, v->from);
+            sb_str(&t, v->label);
+            sb_printf(&t, ", \"info\": ");
+            bad = json_info(&t, &v->score, st_layout(st), name, err);
+            if (!bad) sb_printf(&t, ", ");
+            bad = bad || json_view(&t, &v->score, st_chord_frames(st), err);
+            sb_printf(&t, "}\n");
+            if (!bad && t.oom) bad = gm_fail(err, "out of memory");
+            data = (uint8_t *)t.s, size = t.n;
+        } else {
+            bad = gm_midi_write_mem(&v->score, &data, &size, err);
         }
-        free(data);
-        r->status = 200;
-        r->type = "audio/midi";
+        if (!bad && !(r->blob = st_blob_new(data, size))) bad = gm_fail(err, "out of memory");
+        if (!bad) st_cache_put(st, v, kind, r->blob);
+        st_unlock(st);
+        if (kind == ST_JSON) sb_free(&t);
+        else free(data);
+        if (bad) reply_error(r, 500, "%s", err);
         return;
     }
     st_unlock(st);

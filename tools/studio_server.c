@@ -33,6 +33,7 @@ struct studio_server {
     studio *st;
     char host[256];    /* as given to --host */
     int port;          /* bound (the real one when 0 was asked) */
+    size_t inflight;   /* bytes held by request bodies being received (atomic) */
 };
 
 /* Per-request state, kept by libmicrohttpd between calls (*con_cls). */
@@ -41,6 +42,7 @@ typedef struct {
     size_t n, cap;
     size_t limit;      /* most bytes this request may send */
     int too_big;       /* the body passed the limit: answer 413 at the end */
+    int busy;          /* bodies of all requests together passed ST_MAX_INFLIGHT: 503 */
 } request;
 
 /* ======================================================================== */
@@ -187,18 +189,25 @@ static enum MHD_Result begin(studio_server *sv, struct MHD_Connection *c, const 
     return MHD_YES;
 }
 
-/* A piece of the body: kept up to the limit, dropped after. */
-static void take_body(request *rq, const char *data, size_t n) {
-    if (rq->too_big || rq->n + n > rq->limit) {
-        rq->too_big = rq->limit > 0 || rq->too_big;
+/* A piece of the body: kept up to the limit, dropped after. The bytes all
+ * bodies hold together are bounded too (ST_MAX_INFLIGHT), so that many
+ * slow uploads at once cannot add up past the memory bound. */
+static void take_body(studio_server *sv, request *rq, const char *data, size_t n) {
+    if (rq->too_big || rq->busy || rq->n + n > rq->limit) {
+        rq->too_big = rq->too_big || (rq->limit > 0 && !rq->busy);
         return;
     }
     if (rq->n + n > rq->cap) {
         size_t cap = rq->cap ? rq->cap : 64 << 10;
         while (cap < rq->n + n) cap *= 2;
         if (cap > rq->limit) cap = rq->limit;
-        uint8_t *nb = realloc(rq->body, cap);
-        if (!nb) { rq->too_big = 1; return; }
+        size_t held = __atomic_add_fetch(&sv->inflight, cap - rq->cap, __ATOMIC_ACQ_REL);
+        uint8_t *nb = held <= ST_MAX_INFLIGHT ? realloc(rq->body, cap) : NULL;
+        if (!nb) {
+            __atomic_sub_fetch(&sv->inflight, cap - rq->cap, __ATOMIC_ACQ_REL);
+            rq->busy = 1;
+            return;
+        }
         rq->body = nb;
         rq->cap = cap;
     }
@@ -213,10 +222,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!*con_cls) return begin(sv, c, url, method, con_cls);
     request *rq = *con_cls;
     if (*upload_size) {
-        take_body(rq, upload, *upload_size);
+        take_body(sv, rq, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
+    if (rq->busy) return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many uploads at once; try again");
     if (rq->too_big) {
         char msg[96];
         snprintf(msg, sizeof msg, "the body is over the limit of %zu bytes", rq->limit);
@@ -235,9 +245,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)c, (void)toe;
+    studio_server *sv = cls;
+    (void)c, (void)toe;
     request *rq = *con_cls;
     if (rq) {
+        __atomic_sub_fetch(&sv->inflight, rq->cap, __ATOMIC_ACQ_REL);
         free(rq->body);
         free(rq);
     }
@@ -273,7 +285,7 @@ studio_server *studio_server_start(studio *st, const char *host, int port, char 
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10),
                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)(2 << 20),
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
                              MHD_OPTION_END);
     if (!sv->d) {
         gm_fail(err, "cannot listen on %s port %d (in use, or not an address of this machine?)", host, port);

@@ -34,7 +34,7 @@ struct studio {
     st_song *songs[ST_MAX_SONGS];
     int next_song;
     size_t store_notes;        /* notes of every version of every song */
-    size_t cache_bytes;        /* bytes of every cached wav/png */
+    size_t cache_bytes;        /* bytes of every cached render (WAV, PNG, JSON, MIDI) */
     st_job jobs[ST_MAX_JOBS];
     int next_job;
     uint64_t seq;
@@ -69,12 +69,33 @@ const gm_layout *st_layout(studio *st) { return gm_model_layout(st->model); }
 int st_chord_frames(studio *st) { return gm_model_chord_frames(st->model); }
 
 static void version_drop_cache(studio *st, st_version *v) {
-    if (v->wav) st->cache_bytes -= v->wav->size;
-    if (v->png) st->cache_bytes -= v->png->size;
-    blob_unref_locked(v->wav);
-    blob_unref_locked(v->png);
-    v->wav = v->png = NULL;
+    for (int k = 0; k < ST_N_CACHED; k++) {
+        if (v->cache[k]) st->cache_bytes -= v->cache[k]->size;
+        blob_unref_locked(v->cache[k]);
+        v->cache[k] = NULL;
+    }
     v->wav_key[0] = 0;
+}
+
+st_blob *st_cache_get(st_version *v, int kind) {
+    st_blob *b = v->cache[kind];
+    if (b) blob_ref(b);
+    return b;
+}
+
+void st_cache_put(studio *st, st_version *v, int kind, st_blob *b) {
+    if (b->size > ST_MAX_CACHE) return;
+    if (v->cache[kind]) {
+        st->cache_bytes -= v->cache[kind]->size;
+        blob_unref_locked(v->cache[kind]);
+        v->cache[kind] = NULL;
+    }
+    /* Over the budget: every other cache goes (it is all re-made on demand). */
+    for (int i = 0; i < ST_MAX_SONGS && st->cache_bytes + b->size > ST_MAX_CACHE; i++)
+        for (int k = 0; st->songs[i] && k < st->songs[i]->n_versions; k++) version_drop_cache(st, st->songs[i]->v[k]);
+    blob_ref(b);
+    st->cache_bytes += b->size;
+    v->cache[kind] = b;
 }
 
 static void version_free(studio *st, st_version *v) {
@@ -365,16 +386,16 @@ static st_blob *slurp_and_unlink(const char *path, char *err) {
     return b;
 }
 
-/* Copy of a version's score under the lock; -1 with err when absent. */
-static int copy_version(studio *st, int song, int num, gm_score *out, st_blob **cached, int png,
+/* Copy of a version's score under the lock, or its cached render of `kind`
+ * (for a WAV: of the same mute set) in *cached; -1 with err when absent. */
+static int copy_version(studio *st, int song, int num, gm_score *out, st_blob **cached, int kind,
                         const char *key, char *err) {
     pthread_mutex_lock(&st->mu);
     st_version *v = st_version_find(st_song_find(st, song), num);
     int rc = -1;
     if (!v) gm_fail(err, "no version %d of song %d", num, song);
-    else if (png ? v->png != NULL : (v->wav && !strcmp(v->wav_key, key))) {
-        *cached = png ? v->png : v->wav;
-        blob_ref(*cached);
+    else if (v->cache[kind] && (kind != ST_WAV || !strcmp(v->wav_key, key))) {
+        *cached = st_cache_get(v, kind);
         rc = 0;
     } else if (gm_score_copy(out, &v->score)) gm_fail(err, "out of memory");
     else rc = 0;
@@ -382,20 +403,13 @@ static int copy_version(studio *st, int song, int num, gm_score *out, st_blob **
     return rc;
 }
 
-/* Keeps b as version (song, num)'s cached wav/png when it still exists,
- * dropping other versions' caches first when over the budget. */
-static void cache_store(studio *st, int song, int num, st_blob *b, int png, const char *key) {
+/* Keeps b as version (song, num)'s cached render when it still exists. */
+static void cache_store(studio *st, int song, int num, st_blob *b, int kind, const char *key) {
     pthread_mutex_lock(&st->mu);
     st_version *v = st_version_find(st_song_find(st, song), num);
-    if (v && b->size <= ST_MAX_CACHE) {
-        if (png && v->png) { st->cache_bytes -= v->png->size; blob_unref_locked(v->png); v->png = NULL; }
-        if (!png && v->wav) { st->cache_bytes -= v->wav->size; blob_unref_locked(v->wav); v->wav = NULL; }
-        for (int i = 0; i < ST_MAX_SONGS && st->cache_bytes + b->size > ST_MAX_CACHE; i++)
-            for (int k = 0; st->songs[i] && k < st->songs[i]->n_versions; k++) version_drop_cache(st, st->songs[i]->v[k]);
-        blob_ref(b);
-        st->cache_bytes += b->size;
-        if (png) v->png = b;
-        else { v->wav = b; gm_strlcpy(v->wav_key, key, sizeof v->wav_key); }
+    if (v) {
+        st_cache_put(st, v, kind, b);
+        if (kind == ST_WAV) gm_strlcpy(v->wav_key, key, sizeof v->wav_key);
     }
     pthread_mutex_unlock(&st->mu);
 }
@@ -419,7 +433,7 @@ st_blob *st_render_wav(studio *st, int song, int num, const char *mute, char *er
     gm_strlcpy(key, mute ? mute : "", sizeof key);
     gm_score s;
     st_blob *b = NULL;
-    if (copy_version(st, song, num, &s, &b, 0, key, err)) return NULL;
+    if (copy_version(st, song, num, &s, &b, ST_WAV, key, err)) return NULL;
     if (b) return b;
     if (apply_mute(&s, key, err)) { gm_score_free(&s); return NULL; }
     char path[600];
@@ -430,14 +444,14 @@ st_blob *st_render_wav(studio *st, int song, int num, const char *mute, char *er
     if (gm_render_wav(&s, path, &rp, NULL, err) == 0) b = slurp_and_unlink(path, err);
     pthread_mutex_unlock(&st->render_mu);
     gm_score_free(&s);
-    if (b) cache_store(st, song, num, b, 0, key);
+    if (b) cache_store(st, song, num, b, ST_WAV, key);
     return b;
 }
 
 st_blob *st_render_png(studio *st, int song, int num, char *err) {
     gm_score s;
     st_blob *b = NULL;
-    if (copy_version(st, song, num, &s, &b, 1, "", err)) return NULL;
+    if (copy_version(st, song, num, &s, &b, ST_PNG, "", err)) return NULL;
     if (b) return b;
     char path[600], title[96];
     snprintf(path, sizeof path, "%s/render.png", st->tmpdir);
@@ -448,7 +462,7 @@ st_blob *st_render_png(studio *st, int song, int num, char *err) {
     if (gm_plot_pianoroll(&s, st_layout(st), &rp, path, err) == 0) b = slurp_and_unlink(path, err);
     pthread_mutex_unlock(&st->render_mu);
     gm_score_free(&s);
-    if (b) cache_store(st, song, num, b, 1, "");
+    if (b) cache_store(st, song, num, b, ST_PNG, "");
     return b;
 }
 
