@@ -3,7 +3,8 @@
 // example, choose piano and drums, generate (2 steps), check that the roll
 // shows generated notes and that the melody is unchanged, select bars by
 // dragging, mute a track, press play, download the MIDI (the shell test
-// checks it with `getmusic info`), and see a junk file refused in the page.
+// checks it with `getmusic info`), start a piece from nothing, and see a
+// junk file refused in the page.
 // Usage: node tests/studio_browser.mjs URL EXAMPLE.mid DOWNLOAD_DIR SHOTS_DIR
 // Prints "ok: ..." / "FAIL: ..." lines; exits 1 on any failure.
 import { chromium } from 'playwright-core';
@@ -90,6 +91,22 @@ try {
   const out = path.join(downloadDir, 'studio-download.mid');
   await dl.saveAs(out);
   check(fs.existsSync(out) && fs.statSync(out).size > 100, `downloaded the MIDI (${dl.suggestedFilename()})`);
+
+  // ---- start from nothing: 4 bars of 3/4 over typed chords, then write them
+  await page.click('#newpiece summary');
+  await page.fill('#new-bars', '4');
+  await page.fill('#new-metre', '3/4');
+  await page.fill('#new-chords', 'C G | Am F');
+  await page.click('#newform button[type=submit]');
+  await page.waitForFunction(() => window.studio.view && window.studio.view.info.bars === 4 && window.studio.version === 0,
+    null, { timeout: 30000 });
+  check(await page.evaluate(() => document.getElementById('chordmode').value === 'custom'), 'a new piece generates over its chords');
+  check(await page.evaluate(() => window.studio.view.bars[0][1] === 3), 'the new piece is in 3/4');
+  await page.fill('#steps', '2');
+  await page.click('#generate');
+  await page.waitForFunction(() => window.studio.version === 1, null, { timeout: 180000 });
+  const fresh = +(await page.locator('#roll').getAttribute('data-generated'));
+  check(fresh > 0, `the new piece was written (${fresh} notes)`);
 
   // ---- a file that is not MIDI is a clear message in the page
   const junk = path.join(downloadDir, 'junk.mid');

@@ -26,10 +26,12 @@ void usage_studio(FILE *f) {
             "  --quiet         print only the URL\n");
 }
 
+#ifndef GM_NO_MHD
 /* Is this host only reachable from this machine? */
 static int is_loopback(const char *h) {
     return !strcmp(h, "127.0.0.1") || !strcmp(h, "localhost") || !strcmp(h, "::1") || !strncmp(h, "127.", 4);
 }
+#endif
 
 int cmd_studio(int argc, char **argv) {
     const char *host = "127.0.0.1", *model_path = NULL;
