@@ -47,11 +47,25 @@ $(BUILD)/libgetmusic.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The browser studio (issue 11): cli/studio_*.c plus the page (web/*)
+# compiled in as C arrays. Its HTTP server is libmicrohttpd; without its
+# header the CLI still builds and `getmusic studio` says what is missing.
+STUDIO_SRC := $(sort $(wildcard cli/studio_*.c)) $(BUILD)/studio_web.c
+ifneq ($(wildcard /usr/include/microhttpd.h),)
+  STUDIO_LIBS := -lmicrohttpd
+else
+  STUDIO_CFLAGS := -DGM_NO_MHD
+endif
+STUDIO_WEB := $(sort $(wildcard web/*)) examples/melody.mid
+$(BUILD)/studio_web.c: $(STUDIO_WEB) cli/embed_web.sh
+	@mkdir -p $(dir $@)
+	cli/embed_web.sh $(STUDIO_WEB) > $@.tmp && mv $@.tmp $@
+
 # The CLI: cli/main.c (the command table) + cli/cli.c (shared helpers) + one
-# cli/cmd_NAME.c per command.
+# cli/cmd_NAME.c per command (+ the studio's files).
 CLI_SRC := cli/main.c cli/cli.c $(sort $(wildcard cli/cmd_*.c))
-$(BUILD)/getmusic: $(CLI_SRC) cli/cli.h $(BUILD)/libgetmusic.a
-	$(CC) $(CFLAGS) -Icli $(LDFLAGS) $(CLI_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
+$(BUILD)/getmusic: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h cli/studio.h $(BUILD)/libgetmusic.a
+	$(CC) $(CFLAGS) $(STUDIO_CFLAGS) -Icli $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) $(STUDIO_LIBS) -o $@
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
@@ -85,9 +99,9 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 
 # Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.
 MPICC ?= mpicc
-$(BUILD)/getmusic-mpi: $(CLI_SRC) cli/cli.h $(LIB_SRC) $(wildcard include/*.h) $(wildcard src/*.h)
+$(BUILD)/getmusic-mpi: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h $(LIB_SRC) $(wildcard include/*.h) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -Icli -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(LIB_SRC) $(LDLIBS) -o $@
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(STUDIO_CFLAGS) -Icli -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(LIB_SRC) $(LDLIBS) $(STUDIO_LIBS) -o $@
 mpi: $(BUILD)/getmusic-mpi
 
 bench: $(BUILD)/getmusic

@@ -62,6 +62,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_plot_log(int argc, char **argv);
+int cmd_studio(int argc, char **argv); /* the browser studio: cmd_studio.c + studio_*.c */
 void usage_info(FILE *f);
 void usage_prepare(FILE *f);
 void usage_dump(FILE *f);
@@ -70,5 +71,6 @@ void usage_generate(FILE *f);
 void usage_eval(FILE *f);
 void usage_render(FILE *f);
 void usage_plot(FILE *f);
+void usage_studio(FILE *f);
 void usage_plot_log(FILE *f);
 #endif

@@ -644,6 +644,8 @@ typedef struct {
                                   window's first new column, 0 = a quarter of the window */
     void (*progress)(void *user_data, size_t done, size_t total); /* denoising steps */
     void *user_data;
+    const volatile int *cancel; /* non-NULL and set non-zero (another thread, a signal):
+                                   stop at the next denoising step, fail with "cancelled" */
 } gm_generate_params;
 
 gm_generate_params gm_generate_default_params(void);

@@ -24,3 +24,5 @@ echo "demo outputs:"
 echo "  $out/arranged.mid   the arrangement (the melody kept note for note)"
 echo "  $out/arranged.wav   it rendered to audio"
 echo "  $out/arranged.png   its piano roll (generated notes marked)"
+echo
+echo "next: build/getmusic studio   (open the printed URL to arrange, hear and download in the browser)"

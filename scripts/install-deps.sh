@@ -5,8 +5,13 @@
 #   render: FluidSynth + a small General MIDI SoundFont (TimGM6mb; FluidR3 is used when installed)
 #   dev/bench/tests: python3-torch (the PyTorch reference, the converter),
 #                    python3-mido (the reference MIDI reader we compare against)
+#   studio: libmicrohttpd (its HTTP server); chromium + nodejs/npm for its browser test
+#           (`npm ci` then installs playwright-core from package-lock.json)
 set -euo pipefail
-pkgs="build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libpng-dev libfluidsynth-dev timgm6mb-soundfont openmpi-bin libopenmpi-dev python3-numpy python3-torch python3-mido"
+pkgs="build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libpng-dev libfluidsynth-dev timgm6mb-soundfont openmpi-bin libopenmpi-dev python3-numpy python3-torch python3-mido libmicrohttpd-dev chromium"
+# node and npm: Debian's, unless some other node (e.g. NodeSource's, whose nodejs holds npm) is there
+command -v node >/dev/null || pkgs="$pkgs nodejs"
+command -v npm >/dev/null || pkgs="$pkgs npm"
 need=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"

@@ -253,6 +253,10 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, 
     uint64_t rng = p.seed ? p.seed : 1;
     const int S = p.steps;
     for (int i = 0; i < S; i++) {
+        if (p.cancel && *p.cancel) { /* checked per step: a step is the unit of work */
+            gm_fail(err, "cancelled");
+            goto out;
+        }
         int t = step_t(i, S, T);
         int n_masked = 0;
         for (size_t k = 0; k < n_cells; k++)

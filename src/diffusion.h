@@ -71,6 +71,7 @@ typedef struct {
     const uint8_t *guide_rows; /* [R] 1 = a row to blank in the unguided pass */
     void (*progress)(void *user_data, int step, int steps);
     void *user_data;
+    const volatile int *cancel; /* set non-zero: stop before the next step, fail with "cancelled" */
 } gd_sample_params;
 
 gd_sample_params gd_sample_default_params(void);

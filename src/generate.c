@@ -402,6 +402,7 @@ static int sample_window(gen_job *j, int k, int a, int Lw, int32_t *xs, uint8_t 
     sp.guide_rows = j->guide_rows;
     sp.progress = window_progress;
     sp.user_data = pc;
+    sp.cancel = j->p.cancel;
     pc->done_before = (size_t)k * j->p.steps;
     if (gd_sample(gm_model_net(j->m), xs, xc, j->bar_pos + a, Lw, j->lo, j->hi, j->PAD, &sp, err)) return -1;
     for (int r = 0; r < R; r++)

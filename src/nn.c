@@ -18,6 +18,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,10 +295,17 @@ void nn_softmax_forward(float *x, int n, int d) {
  * Kept per thread and reused while L fits and HD matches (rows are [l][j], so a
  * longer table serves a shorter L): rebuilding it was 2% of a denoising step.
  * Returns NULL when it cannot be allocated (callers then recompute). */
+/* A thread that ends (a server's worker: getmusic studio) frees its table
+ * through this key's destructor instead of leaking it. */
+static pthread_key_t rope_key;
+static pthread_once_t rope_once = PTHREAD_ONCE_INIT;
+static void rope_key_init(void) { pthread_key_create(&rope_key, free); }
+
 static const float *rope_table(int L, int HD) {
     static _Thread_local float *cache;
     static _Thread_local int cache_L, cache_HD;
     if (cache && L <= cache_L && HD == cache_HD) return cache;
+    pthread_once(&rope_once, rope_key_init);
     int P = HD / 2;
     float *t = malloc((size_t)L * P * 2 * sizeof(float));
     if (!t) return NULL;
@@ -313,6 +321,7 @@ static const float *rope_table(int L, int HD) {
     cache = t;
     cache_L = L;
     cache_HD = HD;
+    pthread_setspecific(rope_key, t);
     return t;
 }
 

@@ -1,0 +1,95 @@
+/* cmd_studio.c — `getmusic studio`: the browser studio (issue 11). Loads the
+ * model, starts the HTTP server (cli/studio_server.c) and the generation
+ * worker (cli/studio_store.c), prints the URL and serves until Ctrl-C. */
+#include "cli.h"
+
+#include "getmusic.h"
+#include "studio.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void usage_studio(FILE *f) {
+    fprintf(f,
+            "usage: getmusic studio [--port 8080] [--host 127.0.0.1] [--model M.gguf]\n\n"
+            "Starts the studio, a web page on this machine to arrange in the browser: open a\n"
+            "MIDI file or start from chords, pick tracks and bars, generate, listen, download.\n"
+            "Prints its URL and serves until Ctrl-C. Nothing leaves this machine.\n\n"
+            "  --port N        TCP port (default 8080; 0 = any free port, printed)\n"
+            "  --host H        address to listen on (default 127.0.0.1, this machine only;\n"
+            "                  anything else lets other machines in: a warning is printed)\n"
+            "  --model M.gguf  default: the shipped model (models/default.gguf)\n"
+            "  --quiet         print only the URL\n");
+}
+
+#ifndef GM_NO_MHD
+/* Is this host only reachable from this machine? */
+static int is_loopback(const char *h) {
+    return !strcmp(h, "127.0.0.1") || !strcmp(h, "localhost") || !strcmp(h, "::1") || !strncmp(h, "127.", 4);
+}
+#endif
+
+int cmd_studio(int argc, char **argv) {
+    const char *host = "127.0.0.1", *model_path = NULL;
+    long port = 8080;
+    int quiet = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--port")) { if (cli_parse_int(a, val, 0, 65535, &port)) return EXIT_USAGE; i++; }
+        else if (!strcmp(a, "--host") && val) host = argv[++i];
+        else if (!strcmp(a, "--model") && val) model_path = argv[++i];
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else return cli_fail(EXIT_USAGE, "studio: unknown or incomplete option '%s' (see getmusic studio --help)", a);
+    }
+#ifdef GM_NO_MHD
+    (void)host, (void)model_path, (void)quiet;
+    return cli_fail(EXIT_USAGE, "studio: this build has no HTTP server (install libmicrohttpd-dev and rebuild)");
+#else
+    if (!model_path && !(model_path = cli_default_model()))
+        return cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
+    char err[GM_ERR_SIZE];
+    gm_model *m = gm_model_load(model_path, err);
+    if (!m) return cli_fail(EXIT_USAGE, "%s", err);
+    /* Renders go to fixed names in a folder of our own, never to a name a
+     * request could choose. */
+    const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    char tmpdir[512];
+    snprintf(tmpdir, sizeof tmpdir, "%s/getmusic-studio-XXXXXX", base);
+    if (!mkdtemp(tmpdir)) { gm_model_free(m); return cli_fail(EXIT_INTERNAL, "cannot make a folder in %s", base); }
+    /* Ctrl-C and SIGTERM are taken by sigwait below: block them before any
+     * thread starts, so that every thread inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is not our death */
+    int status = EXIT_INTERNAL;
+    studio *st = studio_new(m, tmpdir, err); /* owns m from here */
+    studio_server *sv = st ? studio_server_start(st, host, (int)port, err) : NULL;
+    if (!sv) {
+        status = cli_fail(EXIT_USAGE, "studio: %s", err);
+        goto out;
+    }
+    if (!is_loopback(host))
+        fprintf(stderr, "%s: warning: listening on %s: other machines can reach the studio (no password)\n", cli_prog, host);
+    int p = studio_server_port(sv);
+    if (strchr(host, ':')) printf("http://[%s]:%d/\n", host, p);
+    else printf("http://%s:%d/\n", host, p);
+    if (!quiet) fprintf(stderr, "%s: studio serving (model %s); Ctrl-C to stop\n", cli_prog, model_path);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    if (!quiet) fprintf(stderr, "%s: studio stopped\n", cli_prog);
+    status = 0;
+out:
+    studio_server_stop(sv);
+    studio_free(st);
+    rmdir(tmpdir);
+    return status;
+#endif
+}

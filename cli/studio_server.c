@@ -1,0 +1,307 @@
+/* studio_server.c — the studio's HTTP side, on libmicrohttpd (Debian's
+ * libmicrohttpd-dev): one thread per connection inside the library, each
+ * request checked before anything else runs:
+ *   - the Host header must name the bound host, localhost or an IP literal,
+ *     with the bound port: a web page elsewhere cannot reach us through a
+ *     DNS name it re-points at 127.0.0.1 (DNS rebinding);
+ *   - a request with a body from another page (an Origin that is not ours)
+ *     is refused, so a site cannot post songs or jobs here;
+ *   - bodies are capped (ST_MAX_UPLOAD for a MIDI upload, ST_MAX_JSON for
+ *     options): an announced length over the cap is refused before it is
+ *     read, a longer chunked body is read and dropped;
+ *   - headers are capped by the connection memory limit (libmicrohttpd
+ *     answers 431 itself), connections by ST_MAX_CONNECTIONS, idle clients
+ *     time out.
+ * Everything else is the page's files (compiled in) or the API. */
+#include "studio.h"
+
+#ifndef GM_NO_MHD /* built without libmicrohttpd: cmd_studio.c says so instead */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "util.h"
+
+struct studio_server {
+    struct MHD_Daemon *d;
+    studio *st;
+    char host[256];    /* as given to --host */
+    int port;          /* bound (the real one when 0 was asked) */
+    size_t inflight;   /* bytes held by request bodies being received (atomic) */
+};
+
+/* Per-request state, kept by libmicrohttpd between calls (*con_cls). */
+typedef struct {
+    uint8_t *body;     /* [n] bytes received so far (cap bytes allocated) */
+    size_t n, cap;
+    size_t limit;      /* most bytes this request may send */
+    int too_big;       /* the body passed the limit: answer 413 at the end */
+    int busy;          /* bodies of all requests together passed ST_MAX_INFLIGHT: 503 */
+} request;
+
+/* ======================================================================== */
+/* Checks                                                                    */
+/* ======================================================================== */
+
+int studio_host_ok(const char *h, const char *bound, int port) {
+    if (!h || !*h || strlen(h) > 300) return 0;
+    char name[301];
+    const char *colon;
+    if (h[0] == '[') { /* [v6]:port */
+        const char *e = strchr(h, ']');
+        if (!e) return 0;
+        snprintf(name, sizeof name, "%.*s", (int)(e - h - 1), h + 1);
+        colon = e[1] == ':' ? e + 1 : e[1] ? NULL : e + 1;
+        if (!colon) return 0;
+    } else {
+        colon = strchr(h, ':');
+        snprintf(name, sizeof name, "%.*s", (int)(colon ? colon - h : (long)strlen(h)), h);
+    }
+    int hport = 80;
+    if (colon && *colon == ':') {
+        char *end;
+        long v = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end || v < 1 || v > 65535) return 0;
+        hport = (int)v;
+    }
+    if (hport != port) return 0;
+    unsigned char addr[16];
+    /* IP literals cannot be re-pointed by DNS; localhost resolves locally. */
+    if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1) return 1;
+    return !strcasecmp(name, "localhost") || !strcasecmp(name, bound);
+}
+
+/* A body from a page of another origin? (Browsers send Origin on POST.) */
+static int foreign_origin(struct MHD_Connection *c) {
+    const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!o) return 0;
+    return !h || strncmp(o, "http://", 7) || strcmp(o + 7, h);
+}
+
+/* ======================================================================== */
+/* Replies                                                                   */
+/* ======================================================================== */
+
+static void free_blob(void *cls) { st_blob_release(cls); }
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, st_reply *r) {
+    struct MHD_Response *resp;
+    if (r->blob) {
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(r->blob->size, r->blob->data, free_blob, r->blob);
+        if (!resp) st_blob_release(r->blob);
+    } else {
+        /* The text's buffer passes to libmicrohttpd, which frees it. */
+        size_t n = r->text.n;
+        char *s = r->text.s ? r->text.s : strdup("");
+        memset(&r->text, 0, sizeof r->text);
+        resp = s ? MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE) : NULL;
+        if (!resp) free(s);
+    }
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ? r->type : "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    if (r->filename[0]) {
+        char cd[160];
+        snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", r->filename);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
+    }
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *msg) {
+    st_reply r = {0};
+    r.status = status;
+    r.type = "application/json";
+    sb_printf(&r.text, "{\"error\": ");
+    sb_str(&r.text, msg);
+    sb_printf(&r.text, "}\n");
+    return send_reply(c, &r);
+}
+
+static const char *mime_of(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return "application/octet-stream";
+    if (!strcmp(dot, ".html")) return "text/html; charset=utf-8";
+    if (!strcmp(dot, ".js")) return "text/javascript; charset=utf-8";
+    if (!strcmp(dot, ".css")) return "text/css; charset=utf-8";
+    if (!strcmp(dot, ".svg")) return "image/svg+xml";
+    if (!strcmp(dot, ".png")) return "image/png";
+    if (!strcmp(dot, ".mid")) return "audio/midi"; /* the bundled example */
+    return "application/octet-stream";
+}
+
+/* The page's files: exact names from the table compiled in, nothing else. */
+static enum MHD_Result send_static(struct MHD_Connection *c, const char *url) {
+    const char *name = !strcmp(url, "/") ? "index.html" : url + 1;
+    for (size_t i = 0; i < studio_web_n_files; i++) {
+        const studio_web_file *f = &studio_web_files[i];
+        if (strcmp(f->name, name)) continue;
+        struct MHD_Response *resp = MHD_create_response_from_buffer(f->size, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+        if (!resp) return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime_of(name));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+        enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ok;
+    }
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no such page");
+}
+
+/* ======================================================================== */
+/* The request handler                                                       */
+/* ======================================================================== */
+
+/* First call of a request: checks, then the body limit. Returns MHD_YES to
+ * go on reading (with *con_cls set), or the result of queueing a refusal. */
+static enum MHD_Result begin(studio_server *sv, struct MHD_Connection *c, const char *url, const char *method,
+                             void **con_cls) {
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!studio_host_ok(host, sv->host, sv->port))
+        return send_error(c, MHD_HTTP_FORBIDDEN, "the Host header must name this server (e.g. 127.0.0.1:PORT)");
+    int post = !strcmp(method, "POST");
+    if (post && foreign_origin(c)) return send_error(c, MHD_HTTP_FORBIDDEN, "requests from other sites are refused");
+    request *rq = calloc(1, sizeof *rq);
+    if (!rq) return MHD_NO;
+    rq->limit = post && !strcmp(url, "/api/songs") ? ST_MAX_UPLOAD : post ? ST_MAX_JSON : 0;
+    *con_cls = rq;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > rq->limit && post) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the body is over the limit of %zu bytes", rq->limit);
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    }
+    return MHD_YES;
+}
+
+/* A piece of the body: kept up to the limit, dropped after. The bytes all
+ * bodies hold together are bounded too (ST_MAX_INFLIGHT), so that many
+ * slow uploads at once cannot add up past the memory bound. */
+static void take_body(studio_server *sv, request *rq, const char *data, size_t n) {
+    if (rq->too_big || rq->busy || rq->n + n > rq->limit) {
+        rq->too_big = rq->too_big || (rq->limit > 0 && !rq->busy);
+        return;
+    }
+    if (rq->n + n > rq->cap) {
+        size_t cap = rq->cap ? rq->cap : 64 << 10;
+        while (cap < rq->n + n) cap *= 2;
+        if (cap > rq->limit) cap = rq->limit;
+        size_t held = __atomic_add_fetch(&sv->inflight, cap - rq->cap, __ATOMIC_ACQ_REL);
+        uint8_t *nb = held <= ST_MAX_INFLIGHT ? realloc(rq->body, cap) : NULL;
+        if (!nb) {
+            __atomic_sub_fetch(&sv->inflight, cap - rq->cap, __ATOMIC_ACQ_REL);
+            rq->busy = 1;
+            return;
+        }
+        rq->body = nb;
+        rq->cap = cap;
+    }
+    memcpy(rq->body + rq->n, data, n);
+    rq->n += n;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+    studio_server *sv = cls;
+    (void)version;
+    if (!*con_cls) return begin(sv, c, url, method, con_cls);
+    request *rq = *con_cls;
+    if (*upload_size) {
+        take_body(sv, rq, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->busy) return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many uploads at once; try again");
+    if (rq->too_big) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the body is over the limit of %zu bytes", rq->limit);
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    }
+    if (strncmp(url, "/api/", 5)) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "pages are read with GET");
+        return send_static(c, url);
+    }
+    st_query q = {MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mute"),
+                  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name"),
+                  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download")};
+    st_reply r;
+    studio_api(sv->st, method, url, &q, rq->body, rq->n, &r);
+    return send_reply(c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    studio_server *sv = cls;
+    (void)c, (void)toe;
+    request *rq = *con_cls;
+    if (rq) {
+        __atomic_sub_fetch(&sv->inflight, rq->cap, __ATOMIC_ACQ_REL);
+        free(rq->body);
+        free(rq);
+    }
+    *con_cls = NULL;
+}
+
+/* ======================================================================== */
+/* Start and stop                                                            */
+/* ======================================================================== */
+
+studio_server *studio_server_start(studio *st, const char *host, int port, char *err) {
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, NULL, &hints, &ai);
+    if (rc || !ai) { gm_fail(err, "--host %s: %s", host, rc ? gai_strerror(rc) : "no address"); return NULL; }
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+    int v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    if (v6) ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
+    else ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
+    studio_server *sv = calloc(1, sizeof *sv);
+    if (!sv) { gm_fail(err, "out of memory"); return NULL; }
+    sv->st = st;
+    gm_strlcpy(sv->host, host, sizeof sv->host);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    sv->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, sv,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)ST_MAX_CONNECTIONS,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10),
+                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)(2 << 20),
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
+                             MHD_OPTION_END);
+    if (!sv->d) {
+        gm_fail(err, "cannot listen on %s port %d (in use, or not an address of this machine?)", host, port);
+        free(sv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
+    sv->port = info && info->port ? info->port : port;
+    return sv;
+}
+
+int studio_server_port(const studio_server *s) { return s->port; }
+
+void studio_server_stop(studio_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}
+#endif /* GM_NO_MHD */

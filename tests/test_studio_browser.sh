@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# test_studio_browser.sh — the studio in a real browser: starts `getmusic
+# studio` on a free port and runs tests/studio_browser.mjs (headless Debian
+# chromium driven by playwright-core from npm: `npm ci` installs it). The
+# downloaded MIDI is checked with `getmusic info`. Skips with a message when
+# chromium, node or node_modules is missing, or the build has no HTTP server.
+# STUDIO_SHOTS=docs refreshes the README's screenshots (default: build/).
+set -u
+GM=${GETMUSIC_BIN:-build/getmusic}
+cd "$(dirname "$0")/.."
+skip() { echo "SKIP: $*" >&2; echo "test_studio_browser: 0 passed, 0 failed, 1 skipped"; exit 0; }
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || skip "no $CHROMIUM (apt install chromium): the page is not tested in a browser"
+command -v node >/dev/null || skip "no node (apt install nodejs npm): the page is not tested in a browser"
+[ -d node_modules/playwright-core ] || skip "no node_modules/playwright-core (run: npm ci): the page is not tested in a browser"
+"$GM" studio --help >/dev/null 2>&1 || skip "getmusic has no studio command"
+tmp=$(mktemp -d)
+"$GM" studio --port 0 --quiet > "$tmp/url" 2> "$tmp/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do [ -s "$tmp/url" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+url=$(head -n 1 "$tmp/url")
+if grep -q "no HTTP server" "$tmp/server.log"; then skip "getmusic built without libmicrohttpd"; fi
+[ -n "$url" ] || { cat "$tmp/server.log" >&2; echo "test_studio_browser: 0 passed, 1 failed"; exit 1; }
+shots=${STUDIO_SHOTS:-build}
+mkdir -p "$shots"
+pass=0; fail=0
+out=$(CHROMIUM=$CHROMIUM node tests/studio_browser.mjs "$url" examples/melody.mid "$tmp" "$shots" 2>&1)
+printf '%s\n' "$out" | grep -E '^(ok|FAIL)' | grep FAIL >&2
+pass=$(printf '%s\n' "$out" | grep -c '^ok:')
+fail=$(printf '%s\n' "$out" | grep -c '^FAIL:')
+if ! printf '%s\n' "$out" | grep -q -E '^(ok|FAIL):'; then printf '%s\n' "$out" >&2; fail=$((fail+1)); fi
+# The download is a MIDI file the CLI reads, with the tracks asked for.
+if [ -s "$tmp/studio-download.mid" ]; then
+  info=$("$GM" info "$tmp/studio-download.mid" 2>&1)
+  if grep -q "piano" <<<"$info" && grep -q "drums" <<<"$info" && grep -q "16 bars" <<<"$info"; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL: getmusic info on the download: $info" >&2; fi
+else
+  fail=$((fail+1)); echo "FAIL: no downloaded MIDI" >&2
+fi
+kill -0 $pid 2>/dev/null && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: the server died" >&2; }
+echo "test_studio_browser: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
