@@ -26,7 +26,14 @@ ifneq ($(wildcard /usr/include/fluidsynth.h),)
 else
   override CFLAGS += -DGM_NO_FLUIDSYNTH
 endif
-override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS)
+# Audio in (src/audio.c, src/transcribe.c): libsndfile and aubio. Without
+# their headers, transcription returns an error saying so (tests skip).
+ifneq ($(and $(wildcard /usr/include/sndfile.h),$(wildcard /usr/include/aubio/aubio.h)),)
+  AUDIO_LIBS := -laubio -lsndfile
+else
+  override CFLAGS += -DGM_NO_AUDIO
+endif
+override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS)
 BUILD   ?= build
 
 LIB_SRC   := $(sort $(wildcard src/*.c))

@@ -52,6 +52,8 @@ int cmd_generate(int argc, char **argv); /* tools/cmd_generate.c */
 int cmd_eval(int argc, char **argv);     /* tools/cmd_eval.c */
 int cmd_render(int argc, char **argv);   /* tools/cmd_render.c */
 int cmd_plot(int argc, char **argv);     /* tools/cmd_plot.c */
+int cmd_transcribe(int argc, char **argv); /* tools/cmd_transcribe.c */
+void usage_transcribe(FILE *f);
 void usage_generate(FILE *f);
 void usage_eval(FILE *f);
 void usage_render(FILE *f);

@@ -572,6 +572,7 @@ static void usage(FILE *f) {
             "  getmusic render IN.mid -o OUT.wav [--soundfont S] audio through FluidSynth\n"
             "  getmusic plot IN.mid -o OUT.png [--given ORIG]   piano roll, generated notes marked\n"
             "  getmusic plot-log LOG.jsonl -o LOSS.png          loss curves of a training log\n"
+            "  getmusic transcribe IN.wav -o OUT.mid [options]  beats, bars, chords and melody from a recording\n"
             "  getmusic --version | --help\n\n"
             "A MIDI file named '-' is standard input (info, dump, generate, eval, render,\n"
             "plot) or, for generate -o, standard output.\n"
@@ -617,6 +618,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "--version")) { printf("getmusic %s\n", GM_VERSION); return 0; }
+    if (!strcmp(cmd, "transcribe")) return cmd_transcribe(argc - 2, argv + 2); /* its own --help */
     if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
         if (!strcmp(cmd, "prepare")) { usage_prepare(stdout); return 0; }
         if (!strcmp(cmd, "train")) { usage_train(stdout); return 0; }
