@@ -43,7 +43,7 @@ TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
 TEST_SH   := $(sort $(wildcard tests/test_*.sh))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all test sanitize fuzz bench demo deps clean mpi eval
+.PHONY: all test sanitize fuzz fuzz-audio bench demo deps clean mpi eval
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
 $(BUILD)/obj/%.o: src/%.c include/getmusic.h $(wildcard src/*.h)
@@ -82,10 +82,20 @@ $(BUILD)/fuzz_midi: tests/fuzz_midi.c src/midi.c src/score.c src/util.c include/
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
 	    tests/fuzz_midi.c src/midi.c src/score.c src/util.c -lm -pthread -o $@
-fuzz: $(BUILD)/fuzz_midi
+fuzz: $(BUILD)/fuzz_midi fuzz-audio
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
+
+# libFuzzer target for the audio reader (libsndfile through sf_open_virtual).
+$(BUILD)/fuzz_audio: tests/fuzz_audio.c src/audio.c src/util.c include/getmusic.h
+	@mkdir -p $(BUILD)
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz_audio.c src/audio.c src/util.c -lsndfile -lm -pthread -o $@
+fuzz-audio: $(BUILD)/fuzz_audio
+	@mkdir -p $(BUILD)/fuzz-audio-corpus
+	$(BUILD)/fuzz_audio -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -timeout=10 $(BUILD)/fuzz-audio-corpus tests/fuzz-seeds-audio
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@

@@ -84,6 +84,11 @@ int gm_transcribe_mem(const void *data, size_t size, const gm_transcribe_params 
 #define TREBLE_HI 5000.0
 #define BASS_LO 30.0         /* Hz: the bass chroma band */
 #define BASS_HI 250.0
+/* Weight of the bass band in a chord frame's chroma. Measured on 7 POP909
+ * songs (30 s each), per-beat root accuracy: 0 → 48%, 1 → 51%, 3 → 60%,
+ * 6 → 60%, 12 → 50%; square-root or log compression and keeping only the
+ * peaks were no better. */
+#define CHROMA_BASS_WEIGHT 3.0
 #define PITCH_CONF 0.8       /* yinfft confidence of a voiced hop */
 #define GATE_BELOW_LOUD 30.0 /* dB: a voiced hop is at most this far below the loud level */
 #define GATE_FLOOR -60.0     /* dB: and above this, whatever the level */
@@ -671,7 +676,10 @@ static int score_chords(gm_score *s, const features *f, int shift, gm_transcript
         float tre[12];
         double t0 = tr->chord_start[k], t1 = tr->chord_start[k + 1], e = 0;
         chroma_span(f, t0, t1, shift, bass + (size_t)k * 12, tre);
-        for (int pc = 0; pc < 12; pc++) x[(size_t)k * 12 + pc] = tre[pc] + bass[(size_t)k * 12 + pc], e += x[k * 12 + pc];
+        for (int pc = 0; pc < 12; pc++) {
+            x[(size_t)k * 12 + pc] = tre[pc] + CHROMA_BASS_WEIGHT * bass[(size_t)k * 12 + pc];
+            e += tre[pc] + bass[(size_t)k * 12 + pc];
+        }
         e /= t1 > t0 ? t1 - t0 : 1;
         if (e > peak) peak = e;
     }
