@@ -6,7 +6,8 @@
  * long file costs memory in proportion to its length in hops (about 100 bytes
  * per 46 ms, 8 MB an hour), never its samples:
  *
- *   aubio_tempo   beat times (aubio's own tracker)
+ *   (beats: our dynamic-programming tracker on aubio's onset function;
+ *    aubio_tempo locked onto off-beats of POP909's piano, F 0.42 on 3 songs)
  *   aubio_onset   onset times and the onset detection function per hop
  *   aubio_pitch   yinfast (YIN through the FFT): a MIDI pitch and a confidence per hop (the melody)
  *   aubio_pvoc    a spectrum per hop, folded into a chromagram of 36 bins per
@@ -89,7 +90,7 @@ int gm_transcribe_mem(const void *data, size_t size, const gm_transcribe_params 
  * 6 → 60%, 12 → 50%; square-root or log compression and keeping only the
  * peaks were no better. */
 #define CHROMA_BASS_WEIGHT 3.0
-#define PITCH_CONF 0.8       /* yinfft confidence of a voiced hop */
+#define PITCH_CONF 0.8       /* YIN confidence of a voiced hop (aubio 0.4.9's yinfft reports 0 always) */
 #define GATE_BELOW_LOUD 30.0 /* dB: a voiced hop is at most this far below the loud level */
 #define GATE_FLOOR -60.0     /* dB: and above this, whatever the level */
 #define NOTE_MIN_S 0.06      /* shorter notes are dropped */
@@ -114,7 +115,7 @@ typedef struct {
     int sr, hop;            /* sample rate; hop in frames (a power of two) */
     double hop_s;           /* seconds per hop */
     int64_t n_frames;       /* samples (mono frames) read */
-    float *pitch, *conf, *db; /* [n_hops] yinfft MIDI pitch (0 = none), confidence, level in dB */
+    float *pitch, *conf, *db; /* [n_hops] yinfast MIDI pitch (0 = none), confidence, level in dB */
     float *odf;             /* [n_hops] onset detection function */
     int n_hops, cap_hops;
     double *onsets; int n_onsets, cap_onsets;  /* aubio onset times, seconds */
@@ -373,12 +374,12 @@ static int beat_period(const float *o, int n, double hop_s) {
     int best = (int)(0.5 / hop_s), top = 4 * hi < n ? 4 * hi : n - 1;
     double bv = -1, *ac = calloc((size_t)top + 1, sizeof *ac); /* [top+1] autocorrelation by lag */
     if (!ac || lo < 1) { free(ac); return best; }
-    for (int lag = lo; lag <= top; lag++)
+    for (int lag = lo / 2; lag <= top; lag++)
         for (int i = lag; i < n; i++) ac[lag] += (double)o[i] * o[i - lag];
     for (int lag = lo; lag <= hi; lag++) {
         /* A comb over the lag's multiples: a true beat period repeats at two
          * and four beats too, where a 3/4-beat lag does not. */
-        double v = 0;
+        double v = ac[lag / 2] / 2; /* and at half the lag: a beat is divided in two, 1.5 beats are not */
         for (int k = 1; k <= 4 && k * lag <= top; k++) v += ac[k * lag] / k;
         double bpm = 60.0 / (lag * hop_s), w = log2(bpm / BEAT_PRIOR_BPM) / BEAT_PRIOR_OCTAVES;
         v *= exp(-0.5 * w * w);
@@ -427,6 +428,17 @@ static int track_beats(const features *f, double **beats, int *n_beats) {
     if (!(*beats = malloc((size_t)k * sizeof **beats))) goto done;
     *n_beats = k;
     for (int i = end; i >= 0; i = from[i]) (*beats)[--k] = i * f->hop_s + ODF_LAG_S;
+    /* Beats sit on the hop grid and on noisy onsets, which makes the tempo
+     * map jitter by several bpm from beat to beat: pull each beat halfway to
+     * its neighbours' midpoint, twice. */
+    for (int pass = 0; pass < 2; pass++) {
+        double prev = (*beats)[0];
+        for (int i = 1; i + 1 < *n_beats; i++) {
+            double cur = (*beats)[i];
+            (*beats)[i] = 0.5 * cur + 0.25 * (prev + (*beats)[i + 1]);
+            prev = cur;
+        }
+    }
     rc = 0;
 done:
     free(o);
@@ -545,7 +557,7 @@ static double level_gate(const features *f) {
     return g > GATE_FLOOR ? g : GATE_FLOOR;
 }
 
-/* Seconds at the centre of pitch hop i: yinfft's window of four hops ends
+/* Seconds at the centre of pitch hop i: yinfast's window of four hops ends
  * with the hop. */
 static double pitch_time(const features *f, int i) { return (i - 1) * f->hop_s; }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static gm_fmeasure fmeasure(int matched, int n_est, int n_ref) {
     gm_fmeasure r = {0, 0, 0, matched, n_est, n_ref};
@@ -169,6 +170,7 @@ static int render_transcribe(const gm_score *src, double max_s, int melody, cons
     double t0 = gm_now_s();
     rc = gm_transcribe_file(wav, NULL, out, tr, err);
     *secs = gm_now_s() - t0;
+    unlink(wav); /* a whole song is 40 MB of WAV */
     return rc;
 }
 

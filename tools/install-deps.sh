@@ -3,10 +3,11 @@
 #   build: gcc, make, clang + libFuzzer/sanitizer runtimes
 #   engine: OpenBLAS (the OpenMP build), OpenMP runtime, OpenMPI (data-parallel training), libpng
 #   render: FluidSynth + a small General MIDI SoundFont (TimGM6mb; FluidR3 is used when installed)
+#   transcribe: libsndfile (audio files), aubio (onsets, pitch, spectra), espeak-ng (a voice for a test)
 #   dev/bench/tests: python3-torch (the PyTorch reference, the converter),
 #                    python3-mido (the reference MIDI reader we compare against)
 set -euo pipefail
-pkgs="build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libpng-dev libfluidsynth-dev timgm6mb-soundfont openmpi-bin libopenmpi-dev python3-numpy python3-torch python3-mido"
+pkgs="build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libpng-dev libfluidsynth-dev timgm6mb-soundfont libsndfile1-dev libaubio-dev espeak-ng openmpi-bin libopenmpi-dev python3-numpy python3-torch python3-mido"
 need=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
