@@ -63,7 +63,10 @@ gm_chord_score gm_eval_chords(const gm_transcription *tr, const gm_timed_chord *
     gm_chord_score s = {0};
     int root = 0, mm = 0, full = 0, k = 0;
     for (int b = 0; b < n_beats; b++) {
-        double t = beats[b] + 1e-3; /* labels start on beats: look just after */
+        /* The middle of the beat: chords change on beats, and an estimate
+         * a few ms late must not be judged by the chord before it. */
+        double len = b + 1 < n_beats ? beats[b + 1] - beats[b] : b > 0 ? beats[b] - beats[b - 1] : 0;
+        double t = beats[b] + 0.5 * len;
         gm_chord r = {-1, -1};
         for (int i = 0; i < n_ref; i++)
             if (ref[i].start <= t && t < ref[i].end) r = ref[i].chord;

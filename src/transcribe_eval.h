@@ -16,8 +16,8 @@ gm_fmeasure gm_eval_beats(const double *est, int n_est, const double *ref, int n
 gm_fmeasure gm_eval_notes(const gm_audio_note *est, int n_est, const gm_audio_note *ref, int n_ref, double window,
                           int octave);
 
-/* Chords sampled at each reference beat: the estimate's half-bar chord
- * sounding there against the label sounding there (beats under N or
+/* Chords sampled at the middle of each reference beat: the estimate's
+ * half-bar chord sounding there against the label sounding there (beats under N or
  * unlabelled are skipped). Root, maj/min (7 and maj7 count as maj, m7 as
  * min, others exact) and all 8 qualities. */
 typedef struct { int beats; double root, majmin, full; } gm_chord_score;
