@@ -274,7 +274,13 @@ static void check_long(void) {
     getrusage(RUSAGE_SELF, &r1);
     double grew_mb = (r1.ru_maxrss - r0.ru_maxrss) / 1024.0;
     CHECK(rc == 0 && tr.seconds > 299, "five minutes transcribed (rc %d %s)", rc, rc ? err : "");
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer keeps freed blocks in a 256 MB quarantine: the peak
+     * says nothing about the reader there. */
+    (void)grew_mb;
+#else
     CHECK(grew_mb < 20, "streamed: peak memory grew %.1f MB for 53 MB of float samples", grew_mb);
+#endif
     CHECK(rc == 0 && tr.n_notes >= 400, "five minutes: %d melody notes (480 played)", rc ? 0 : tr.n_notes);
     if (!rc) gm_transcription_free(&tr), gm_score_free(&s);
     unlink(p);
