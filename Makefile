@@ -26,7 +26,14 @@ ifneq ($(wildcard /usr/include/fluidsynth.h),)
 else
   override CFLAGS += -DGM_NO_FLUIDSYNTH
 endif
-override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS)
+# Audio in (src/audio.c, src/transcribe.c): libsndfile and aubio. Without
+# their headers, transcription returns an error saying so (tests skip).
+ifneq ($(and $(wildcard /usr/include/sndfile.h),$(wildcard /usr/include/aubio/aubio.h)),)
+  AUDIO_LIBS := -laubio -lsndfile
+else
+  override CFLAGS += -DGM_NO_AUDIO
+endif
+override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS)
 BUILD   ?= build
 
 LIB_SRC   := $(sort $(wildcard src/*.c))
@@ -36,7 +43,7 @@ TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
 TEST_SH   := $(sort $(wildcard tests/test_*.sh))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all test sanitize fuzz bench demo deps clean mpi eval
+.PHONY: all test sanitize fuzz fuzz-audio bench demo deps clean mpi eval
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h)
@@ -89,10 +96,20 @@ $(BUILD)/fuzz_midi: tests/fuzz_midi.c src/midi.c src/score.c src/util.c include/
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
 	    tests/fuzz_midi.c src/midi.c src/score.c src/util.c -lm -pthread -o $@
-fuzz: $(BUILD)/fuzz_midi
+fuzz: $(BUILD)/fuzz_midi fuzz-audio
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
+
+# libFuzzer target for the audio reader (libsndfile through sf_open_virtual).
+$(BUILD)/fuzz_audio: tests/fuzz_audio.c src/audio.c src/util.c include/getmusic.h
+	@mkdir -p $(BUILD)
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz_audio.c src/audio.c src/util.c -lsndfile -lm -pthread -o $@
+fuzz-audio: $(BUILD)/fuzz_audio
+	@mkdir -p $(BUILD)/fuzz-audio-corpus
+	$(BUILD)/fuzz_audio -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -timeout=10 $(BUILD)/fuzz-audio-corpus tests/fuzz-seeds-audio
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@

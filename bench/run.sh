@@ -109,6 +109,19 @@ sed 's/^/  /' "$tmp/prep.txt"
 make -s build/bench_chord_accuracy >/dev/null
 build/bench_chord_accuracy "$DATA"
 
+# 3b. Transcription (issue 14): POP909 songs rendered with our renderer (the
+#     full mix, and the melody alone), transcribed, scored against the
+#     songs' beat, chord and MELODY labels (bench/bench_transcribe.c).
+#     BENCH_ONLY=transcribe runs this section alone.
+transcription() {
+  make -s build/bench_transcribe >/dev/null
+  printf '\ntranscription (POP909 songs rendered by getmusic render; beats/downbeats F ±70 ms, chords per beat, melody note F ±50 ms; x rt = audio s / transcription s)\n'
+  mkdir -p "$tmp/audio"
+  build/bench_transcribe "$DATA" "$tmp/audio" "${BENCH_TRANSCRIBE_SECONDS:-0}" ${BENCH_TRANSCRIBE_SONGS:-001 010 020 030 040 050 060 070 080 090}
+}
+if [ "${BENCH_ONLY:-}" = transcribe ]; then transcription; exit 0; fi
+transcription
+
 # 4. The engine against the PyTorch reference (dev/reference.py): same configs,
 #    same inputs, 2 threads each, best of a few calls after a warm-up.
 if ! have_torch; then echo "bench: python3-torch missing (make deps); engine bench skipped"; else

@@ -40,6 +40,7 @@ static const cli_command cli_commands[] = {
     {"render", cmd_render, usage_render, "IN.mid -o OUT.wav [--soundfont S]\taudio through FluidSynth"},
     {"plot", cmd_plot, usage_plot, "IN.mid -o OUT.png [--given ORIG]\tpiano roll, generated notes marked"},
     {"plot-log", cmd_plot_log, usage_plot_log, "LOG.jsonl -o LOSS.png\tloss curves of a training log"},
+    {"transcribe", cmd_transcribe, usage_transcribe, "IN.wav -o OUT.mid [--bpm X] [--metre 3/4] [--json]\ta recording to beats, chords and melody"},
     {"studio", cmd_studio, usage_studio, "[--port 8080] [--host H] [--model M]\tarrange in the browser (local web app, JSON API)"},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof *cli_commands)

@@ -289,6 +289,13 @@ int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, c
  * frame k of bar b at out[b·frames + k]. */
 int gm_chords_recognize_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar, gm_chord *out,
                                char *err);
+/* The same model fed by a chromagram (from audio, src/transcribe.c): one
+ * frame per row, frames_per_bar (1 or 2) of them per bar. chroma:
+ * [n_frames][12] non-negative energies (any scale, each row normalised
+ * here; an all-zero row is a silent frame); bass: [n_frames][12] or NULL,
+ * only used to name augmented triads. out: [n_frames]. */
+int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, int frames_per_bar, gm_chord *out,
+                          char *err);
 /* "C", "Am", "G7", "Bdim", "Fmaj7", "Em7", "Bm7b5", "Caug", "N" */
 const char *gm_chord_name(gm_chord c, char *buf, size_t n);
 /* Parses "C G Am F7 ..." style names; returns 0 or -1 with err. */
@@ -920,6 +927,81 @@ const char *gm_render_find_soundfont(void);
  * SoundFont, SoundFont fails to load, cannot write, piece too long). */
 int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_params *p,
                   gm_render_stats *stats, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* AUDIO-API (issue 14; edited by the transcription work only)              */
+/* Recordings in (src/audio.c, libsndfile) and transcription to a score     */
+/* (src/transcribe.c, aubio). Without those libraries every call fails      */
+/* with a one-line reason.                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct gm_audio gm_audio; /* opaque streaming reader */
+typedef struct {
+    int sample_rate;   /* Hz */
+    int channels;      /* in the file; reads are mixed down to mono */
+    int64_t frames;    /* length in sample frames, -1 when unknown */
+    char format[64];   /* "WAV (Microsoft)", "FLAC (Free Lossless Audio Codec)", ... */
+} gm_audio_info;
+
+/* WAV, FLAC, OGG (and MP3 when libsndfile has it), any rate, 1..64 channels.
+ * NULL with err for a missing, corrupt or non-audio file. open_mem borrows
+ * `data` until gm_audio_close. */
+gm_audio *gm_audio_open(const char *path, char *err);
+gm_audio *gm_audio_open_mem(const void *data, size_t size, char *err);
+gm_audio_info gm_audio_get_info(const gm_audio *a);
+/* Up to n (at most 4096) mono frames (the channels' mean; NaN/inf read as 0)
+ * into out[n]: frames read, 0 at the end, -1 with err on a read error. */
+long gm_audio_read(gm_audio *a, float *out, size_t n, char *err);
+void gm_audio_close(gm_audio *a);
+const char *gm_audio_backend(void); /* libsndfile's version, NULL when not built */
+
+typedef struct {
+    double bpm;            /* > 0: this tempo, held (beats only phase-aligned); 0 = tracked (0) */
+    int metre_num, metre_den; /* bar metre (4/4); n/8 with n divisible by 3 counts dotted quarters */
+    int melody;            /* 1: write the lead track (1) */
+    int chords;            /* 1: write the chord track (1) */
+    int quantize;          /* 1: melody notes snapped to 16ths of the beat grid (1) */
+    double max_seconds;    /* longer recordings are refused (14400 = 4 hours) */
+    /* Called as audio is analysed: frames done of frames in all (0 when unknown). */
+    void (*progress)(void *user_data, size_t done, size_t total);
+    void *user_data;
+} gm_transcribe_params;
+
+typedef struct {
+    double start, end;     /* seconds */
+    int pitch;             /* MIDI pitch */
+} gm_audio_note;
+
+/* What transcription found, in seconds of the recording. */
+typedef struct {
+    double seconds;        /* audio length */
+    int sample_rate, channels;
+    double bpm;            /* median tempo of the beat grid */
+    double tuning_cents;   /* deviation of the recording from A440, -50..50 */
+    int beats_per_bar;     /* counted beats per bar (4/4: 4, 6/8: 2) */
+    double *beats;         /* [n_beats] beat times (the tracked beats) */
+    uint8_t *downbeat;     /* [n_beats] 1 at the first beat of a bar */
+    int n_beats;
+    gm_chord *chords;      /* [n_chords] one per half bar */
+    double *chord_start;   /* [n_chords + 1] frame bounds in seconds */
+    int n_chords;
+    gm_audio_note *notes;  /* [n_notes] melody notes before quantisation */
+    int n_notes;
+} gm_transcription;
+
+gm_transcribe_params gm_transcribe_default_params(void);
+/* Beats, bars, chords and melody of a recording into `out` (uninitialised on
+ * entry, initialised on success): a tempo map with one tempo per beat, time
+ * signatures so that bars start on the found downbeats (a short lead-in bar
+ * before the first), a "melody" track (the default layout's lead class) and
+ * a "chords" track of block chords per half bar (piano: generate recognises
+ * its harmony and may replace it). Silence gives a score without notes.
+ * info may be NULL; else it is filled and freed by gm_transcription_free. */
+int gm_transcribe_file(const char *path, const gm_transcribe_params *p, gm_score *out, gm_transcription *info,
+                       char *err);
+int gm_transcribe_mem(const void *data, size_t size, const gm_transcribe_params *p, gm_score *out,
+                      gm_transcription *info, char *err);
+void gm_transcription_free(gm_transcription *t);
 
 /* ------------------------------------------------------------------------ */
 /* Old names                                                                 */

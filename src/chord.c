@@ -319,26 +319,35 @@ static int bar_vectors(const gm_score *s, const gm_barmap *bm, double *x, double
 
 /* The Viterbi pass over the "bars" of bm, which are the frames (bars or
  * half bars; `frames` per bar sets the transition probabilities). */
+static int viterbi(const double *x, const double *bass, int nb, int frames, int nonempty, gm_chord *out, char *err);
+
 static int recognize(const gm_score *s, const gm_barmap *bm, int frames, gm_chord *out, char *err) {
     int nb = bm->n_bars;
-
-    chord_model *m = malloc(sizeof *m);
     double *x = malloc((size_t)nb * 12 * sizeof *x), *bass = malloc((size_t)nb * 12 * sizeof *bass);
+    int nonempty = x && bass ? bar_vectors(s, bm, x, bass) : -1;
+    int rc = nonempty < 0 ? gm_fail(err, "chord recognition: out of memory for %d frames", nb)
+                          : viterbi(x, bass, nb, frames, nonempty, out, err);
+    free(x);
+    free(bass);
+    return rc;
+}
+
+/* The key-chord Viterbi pass proper. x: [nb][12] unit-normalised frame
+ * vectors (zero rows for empty frames); bass: [nb][12] how long each pitch
+ * class was the lowest (names augmented triads only); nonempty: rows of x
+ * that are not zero. */
+static int viterbi(const double *x, const double *bass, int nb, int frames, int nonempty, gm_chord *out, char *err) {
+    chord_model *m = malloc(sizeof *m);
     double *emit = malloc(N_CHORDS * sizeof *emit);
     double *prev = malloc(N_STATES * sizeof *prev), *cur = malloc(N_STATES * sizeof *cur);
     uint8_t *back = malloc((size_t)nb * N_STATES);
     int32_t *jumps = malloc((size_t)nb * 2 * sizeof *jumps); /* per frame: best state, best outside its key */
     int rc = -1;
-    if (!m || !x || !bass || !emit || !prev || !cur || !back || !jumps) {
+    if (!m || !emit || !prev || !cur || !back || !jumps) {
         gm_fail(err, "chord recognition: out of memory for %d frames", nb);
         goto done;
     }
     model_build(m, frames);
-    int nonempty = bar_vectors(s, bm, x, bass);
-    if (nonempty < 0) {
-        gm_fail(err, "chord recognition: out of memory for %d frames", nb);
-        goto done;
-    }
     if (nonempty == 0) { /* nothing pitched: no chord anywhere */
         for (int b = 0; b < nb; b++) out[b] = (gm_chord){-1, -1};
         rc = 0;
@@ -428,8 +437,6 @@ static int recognize(const gm_score *s, const gm_barmap *bm, int frames, gm_chor
     rc = 0;
 done:
     free(m);
-    free(x);
-    free(bass);
     free(emit);
     free(prev);
     free(cur);
@@ -464,6 +471,42 @@ int gm_chords_recognize_frames(const gm_score *s, const gm_barmap *bm, int frame
     fm.bar_tick[fm.n_bars] = bm->bar_tick[nb];
     int rc = recognize(s, &fm, frames, out, err);
     free(fm.bar_tick);
+    return rc;
+}
+
+/* From audio (src/transcribe.c): the same model fed by chroma instead of
+ * notes, so that a recording and a MIDI file are judged alike. */
+int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, int frames_per_bar, gm_chord *out,
+                          char *err) {
+    if (!chroma || !out || n_frames < 0) return gm_fail(err, "chord recognition: null argument");
+    if (frames_per_bar < 1 || frames_per_bar > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "chord recognition: %d frames per bar (1..%d allowed)", frames_per_bar, GM_MAX_CHORD_FRAMES);
+    if (n_frames > CHORD_MAX_BARS)
+        return gm_fail(err, "chord recognition: %d frames is more than the %d we handle", n_frames, CHORD_MAX_BARS);
+    if (n_frames == 0) return 0;
+    double *x = malloc((size_t)n_frames * 12 * sizeof *x), *bs = calloc((size_t)n_frames * 12, sizeof *bs);
+    if (!x || !bs) {
+        free(x);
+        free(bs);
+        return gm_fail(err, "chord recognition: out of memory for %d frames", n_frames);
+    }
+    int nonempty = 0;
+    for (int f = 0; f < n_frames; f++) {
+        double norm = 0, *xf = x + (size_t)f * 12;
+        for (int pc = 0; pc < 12; pc++) {
+            float v = chroma[(size_t)f * 12 + pc];
+            xf[pc] = v > 0 && v < 1e30f ? v : 0; /* negative, NaN or huge: nothing */
+            norm += xf[pc] * xf[pc];
+            if (bass) bs[(size_t)f * 12 + pc] = bass[(size_t)f * 12 + pc] > 0 ? bass[(size_t)f * 12 + pc] : 0;
+        }
+        if (norm > 0) {
+            for (int pc = 0; pc < 12; pc++) xf[pc] /= sqrt(norm);
+            nonempty++;
+        }
+    }
+    int rc = viterbi(x, bs, n_frames, frames_per_bar, nonempty, out, err);
+    free(x);
+    free(bs);
     return rc;
 }
 
