@@ -45,11 +45,12 @@ static int print_provenance_key(void *user, const char *key, const char *value) 
 /* Row r of the model's grid: its track (or "chords"), kind and how many
  * tokens it may hold besides <pad>, from the vocabulary's ranges. */
 static void model_row(const gm_layout *l, const gm_vocab *v, int r, const char **track, const char **kind, int *n) {
-    int b = 0, e = 0, cls = r / 2, chord = cls == l->n_classes;
-    /* gm_vocab_range: a class's pitch tokens, or -1 roots, -2 qualities, -3 durations */
-    gm_vocab_range(v, chord ? (r % 2 ? -2 : -1) : (r % 2 ? -3 : cls), &b, &e);
-    *track = chord ? "chords" : l->cls[cls].name;
-    *kind = chord ? (r % 2 ? "quality" : "root") : (r % 2 ? "duration" : "pitch");
+    static const char *const kinds[] = {[GM_ROW_PITCH] = "pitch", [GM_ROW_DURATION] = "duration",
+                                        [GM_ROW_CHORD_ROOT] = "root", [GM_ROW_CHORD_QUALITY] = "quality"};
+    int b = 0, e = 0, cls = gm_row_class(l->n_classes, r);
+    gm_vocab_row_range(v, r, &b, &e);
+    *track = cls < 0 ? "chords" : l->cls[cls].name;
+    *kind = kinds[gm_row_kind_of(l->n_classes, r)];
     *n = e - b;
 }
 

@@ -76,7 +76,11 @@ typedef struct {
     int channel;        /* 0..15; 9 = GM drums */
     int is_drum;        /* 1 when channel 9 (or the track class is drums) */
     int source_track;   /* index of the MIDI track chunk it came from */
-    int cls;            /* track class in some layout, -1 = none/unassigned */
+    int cls;            /* track class in some layout, -1 = none/unassigned. A cache
+                           for the caller's bookkeeping: gm_layout_classify (a function
+                           of the track's name, program and drum flag) is the truth, and
+                           the grid encoder classifies afresh, so a stale value cannot
+                           put a track in the wrong rows */
     gm_note *notes;     /* [n_notes], sorted by (tick, pitch) after reading */
     size_t n_notes;
     size_t cap_notes;
@@ -243,6 +247,21 @@ typedef struct {
  * "default" (lead, counter, piano, drums). Returns 0 or -1 for an unknown name. */
 int gm_layout_preset(gm_layout *l, const char *name, char *err);
 static inline int gm_layout_rows(const gm_layout *l) { return 2 * l->n_classes + 2; }
+
+/* The grid's rows: class c has its pitch row 2c and its duration row 2c+1;
+ * the chord root and quality rows come last. These name that arithmetic. */
+typedef enum { GM_ROW_PITCH, GM_ROW_DURATION, GM_ROW_CHORD_ROOT, GM_ROW_CHORD_QUALITY } gm_row_kind;
+static inline int gm_row_pitch(int cls) { return 2 * cls; }
+static inline int gm_row_duration(int cls) { return 2 * cls + 1; }
+static inline int gm_row_chord_root(int n_classes) { return 2 * n_classes; }
+static inline int gm_row_chord_quality(int n_classes) { return 2 * n_classes + 1; }
+static inline int gm_row_is_chord(int n_classes, int row) { return row >= 2 * n_classes; }
+/* The class of a track row, -1 for a chord row. */
+static inline int gm_row_class(int n_classes, int row) { return row < 2 * n_classes ? row / 2 : -1; }
+static inline gm_row_kind gm_row_kind_of(int n_classes, int row) {
+    if (row < 2 * n_classes) return row % 2 ? GM_ROW_DURATION : GM_ROW_PITCH;
+    return row == 2 * n_classes ? GM_ROW_CHORD_ROOT : GM_ROW_CHORD_QUALITY;
+}
 /* Class index of a track in this layout, or -1 if none takes it. */
 int gm_layout_classify(const gm_layout *l, const gm_track *t);
 int gm_layout_find(const gm_layout *l, const char *class_name); /* -1 if absent */
@@ -374,9 +393,16 @@ int gm_vocab_pad(const gm_vocab *v);       /* id of <pad> */
 int gm_vocab_empty(const gm_vocab *v);     /* EMPTY = size */
 int gm_vocab_mask(const gm_vocab *v);      /* MASK = size + 1 */
 int gm_vocab_n_classes(const gm_vocab *v);
-/* [begin, end) id range of class `cls` pitch tokens, of chord roots (cls = -1),
- * of chord qualities (cls = -2), of durations (cls = -3). */
+/* [begin, end) id range of class `cls` pitch tokens, of chord roots (cls =
+ * GM_RANGE_ROOTS), of chord qualities (GM_RANGE_QUALITIES), of durations
+ * (GM_RANGE_DURATIONS). */
+#define GM_RANGE_ROOTS (-1)
+#define GM_RANGE_QUALITIES (-2)
+#define GM_RANGE_DURATIONS (-3)
 int gm_vocab_range(const gm_vocab *v, int cls, int *begin, int *end);
+/* The same for what grid row `row` holds (gm_row_kind_of): a class's pitch
+ * tokens or the durations, the chord roots or qualities. <pad> is outside it. */
+int gm_vocab_row_range(const gm_vocab *v, int row, int *begin, int *end);
 const char *gm_vocab_token(const gm_vocab *v, int id); /* "P60 64 67", "T4", "<pad>", "EMPTY" */
 uint32_t gm_vocab_count(const gm_vocab *v, int id);
 /* Exact compound lookup (pitches sorted unique; drums as GM keys 0..127): id or -1. */

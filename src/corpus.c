@@ -339,8 +339,8 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
                 int col = start + c;
                 int32_t t = col < g.n_cols ? g.tok[(size_t)r * g.n_cols + col] : empty;
                 dst[(size_t)r * W + c] = (uint16_t)t;
-                /* a pitch row (even rows before the chord rows) with an onset */
-                if (r < R - 2 && !(r & 1) && t != pad && t != empty) nonempty = 1;
+                /* a pitch row with an onset */
+                if (gm_row_kind_of(l->n_classes, r) == GM_ROW_PITCH && t != pad && t != empty) nonempty = 1;
             }
         for (int c = 0; c < W; c++) { /* past the end, the last bar's metre goes on */
             int col = start + c, k = col < g.n_cols ? -1 : (col - last_bar) % (last_len > 0 ? last_len : 16);

@@ -354,12 +354,13 @@ static int encode_grid(gen_job *j, char *err) {
         return oom(err);
     gm_barmap_positions(&j->bm, j->bar_pos, GM_BAR_POSITIONS);
     int32_t *tok = j->g.tok; /* (R, L) */
+    const int root_row = gm_row_chord_root(j->nc), qual_row = gm_row_chord_quality(j->nc);
     for (int b = 0; b < j->n_bars; b++)
         if (!j->bar_has_chord[b])
             for (int c = j->bm.bar_col[b]; c < j->bm.bar_col[b + 1]; c++)
-                tok[(size_t)(R - 2) * L + c] = tok[(size_t)(R - 1) * L + c] = j->EMPTY;
+                tok[(size_t)root_row * L + c] = tok[(size_t)qual_row * L + c] = j->EMPTY;
     for (int r = 0; r < R; r++) {
-        int cls = r < R - 2 ? r / 2 : -1;
+        int cls = gm_row_class(j->nc, r);
         int is_target = cls >= 0 && (j->targets >> cls & 1);
         for (int c = 0; c < L; c++) {
             size_t i = (size_t)r * L + c;
@@ -372,12 +373,10 @@ static int encode_grid(gen_job *j, char *err) {
         }
     }
     if (!(j->lo = malloc((size_t)R * sizeof *j->lo)) || !(j->hi = malloc((size_t)R * sizeof *j->hi))) return oom(err);
-    for (int r = 0; r < R; r++) {
-        int which = r < R - 2 ? (r % 2 ? -3 : r / 2) : r == R - 2 ? -1 : -2;
-        if (gm_vocab_range(j->v, which, &j->lo[r], &j->hi[r]))
+    for (int r = 0; r < R; r++)
+        if (gm_vocab_row_range(j->v, r, &j->lo[r], &j->hi[r]))
             return gm_fail(err, "model vocabulary has no token range for row %d", r);
-    }
-    j->guide_rows[R - 2] = j->guide_rows[R - 1] = 1;
+    j->guide_rows[root_row] = j->guide_rows[qual_row] = 1;
     return 0;
 }
 
@@ -391,7 +390,7 @@ static int sample_window(gen_job *j, int k, int a, int Lw, int32_t *xs, uint8_t 
         for (int c = 0; c < Lw; c++) {
             xs[(size_t)r * Lw + c] = j->g.tok[(size_t)r * L + a + c];
             xc[(size_t)r * Lw + c] = j->cond[(size_t)r * L + a + c];
-            if (r >= R - 2) chord_cells += xc[(size_t)r * Lw + c];
+            if (gm_row_is_chord(j->nc, r)) chord_cells += xc[(size_t)r * Lw + c];
         }
     gd_sample_params sp = gd_sample_default_params();
     sp.steps = j->p.steps;

@@ -381,10 +381,10 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
  *     chord.root     0:C x16
  */
 static void row_name(char *buf, size_t n, const gm_layout *l, int r) {
-    if (r < 2 * l->n_classes)
-        snprintf(buf, n, "%s.%s", l->cls[r / 2].name, r % 2 ? "dur" : "pitch");
-    else
-        snprintf(buf, n, "chord.%s", r % 2 ? "quality" : "root");
+    static const char *const kinds[] = {[GM_ROW_PITCH] = "pitch", [GM_ROW_DURATION] = "dur",
+                                        [GM_ROW_CHORD_ROOT] = "root", [GM_ROW_CHORD_QUALITY] = "quality"};
+    int cls = gm_row_class(l->n_classes, r);
+    snprintf(buf, n, "%s.%s", cls < 0 ? "chord" : l->cls[cls].name, kinds[gm_row_kind_of(l->n_classes, r)]);
 }
 
 int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char **out_text, char *err) {

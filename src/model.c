@@ -124,12 +124,12 @@ int gm_model_token_features(const gm_vocab *v, const gm_layout *l, int32_t **off
             }
         }
         int b, e;
-        if (!gm_vocab_range(v, -1, &b, &e)) /* chord roots C..B: 256 + pitch class */
+        if (!gm_vocab_range(v, GM_RANGE_ROOTS, &b, &e)) /* chord roots C..B: 256 + pitch class */
             for (int id = b; id < e; id++) {
                 if (!pass) off[id + 1] = 1;
                 else idx[off[id]] = 256 + (id - b);
             }
-        if (!gm_vocab_range(v, -2, &b, &e)) /* qualities: 268 + each chord-tone interval */
+        if (!gm_vocab_range(v, GM_RANGE_QUALITIES, &b, &e)) /* qualities: 268 + each chord-tone interval */
             for (int id = b; id < e && id - b < GM_N_QUALITIES; id++) {
                 int k = 0;
                 for (int i = 0; i < 12; i++)

@@ -125,13 +125,14 @@ static void make_perm(trainer *tr) {
  * to a melody would be out of distribution. */
 static void overlay_drums(trainer *tr, int32_t *x0, uint64_t *rng) {
     const int R = tr->R, W = tr->W, V = tr->V, dc = tr->drum_class;
+    const int nc = (R - 2) / 2, drum_row = gm_row_pitch(dc);
     for (int l = 0; l < W; l++)
-        if (x0[(2 * dc) * W + l] != V) return;        /* the segment has drums */
+        if (x0[drum_row * W + l] != V) return;        /* the segment has drums */
     const uint16_t *d = tr->corpus.tokens + (size_t)tr->drum_pool[gd_rng_next(rng) % tr->n_drum_pool] * R * W;
     for (int l = 0; l < W; l++) {
         int live = 0;
-        for (int r = 0; r < R - 2 && !live; r += 2) live = x0[r * W + l] != V;
-        for (int r = 2 * dc; r < 2 * dc + 2; r++) x0[r * W + l] = live ? d[r * W + l] : V;
+        for (int c = 0; c < nc && !live; c++) live = x0[gm_row_pitch(c) * W + l] != V;
+        for (int r = drum_row; r <= gm_row_duration(dc); r++) x0[r * W + l] = live ? d[r * W + l] : V;
     }
 }
 
@@ -156,7 +157,7 @@ static int find_task_classes(trainer *tr, char *err) {
             int others = 0, full = 1, any = 0;
             for (int c = 0; c < nc; c++)
                 for (int l2 = 0; l2 < W; l2++) {
-                    int on = s[(2 * c) * W + l2] != V;
+                    int on = s[gm_row_pitch(c) * W + l2] != V;
                     if (c == tr->drum_class) { any |= on; full &= on; }
                     else others |= on;
                 }
@@ -184,7 +185,7 @@ static void make_sample(trainer *tr, uint32_t seg, int b, uint64_t *rng) {
     int present[GM_MAX_CLASSES], np = 0, lead_present = 0;
     for (int c = 0; c < nc; c++) {
         int any = 0;
-        for (int l = 0; l < W && !any; l++) any = x0[(2 * c) * W + l] != V;
+        for (int l = 0; l < W && !any; l++) any = x0[gm_row_pitch(c) * W + l] != V;
         if (any) present[np++] = c;
         if (any && c == tr->lead_class) lead_present = 1;
     }
@@ -212,7 +213,7 @@ static void make_sample(trainer *tr, uint32_t seg, int b, uint64_t *rng) {
         chords_given = gd_rng_uniform(rng) >= 1.0 - tr->mix.chord_given;
     }
     for (int r = 0; r < R; r++) {
-        int c = r / 2, rl = r < R - 2 ? role[c] : chords_given ? 2 : 0;
+        int c = gm_row_class(nc, r), rl = c >= 0 ? role[c] : chords_given ? 2 : 0;
         for (int l = 0; l < W; l++) {
             size_t i = (size_t)r * W + l;
             if (rl == 0) x0[i] = V;

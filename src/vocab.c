@@ -544,13 +544,22 @@ int gm_vocab_n_classes(const gm_vocab *v) { return v->n_classes; }
 int gm_vocab_range(const gm_vocab *v, int cls, int *begin, int *end) {
     int b, e;
     if (cls >= 0 && cls < v->n_classes) b = v->cls_begin[cls], e = v->cls_end[cls];
-    else if (cls == -1) b = v->root_begin, e = v->root_begin + 12;
-    else if (cls == -2) b = v->qual_begin, e = v->qual_begin + GM_N_QUALITIES;
-    else if (cls == -3) b = 0, e = GM_N_DURATIONS;
+    else if (cls == GM_RANGE_ROOTS) b = v->root_begin, e = v->root_begin + 12;
+    else if (cls == GM_RANGE_QUALITIES) b = v->qual_begin, e = v->qual_begin + GM_N_QUALITIES;
+    else if (cls == GM_RANGE_DURATIONS) b = 0, e = GM_N_DURATIONS;
     else return -1;
     if (begin) *begin = b;
     if (end) *end = e;
     return 0;
+}
+
+int gm_vocab_row_range(const gm_vocab *v, int row, int *begin, int *end) {
+    const int nc = v->n_classes;
+    if (row < 0 || row >= 2 * nc + 2) return -1;
+    static const int range_of_kind[] = {[GM_ROW_DURATION] = GM_RANGE_DURATIONS, [GM_ROW_CHORD_ROOT] = GM_RANGE_ROOTS,
+                                        [GM_ROW_CHORD_QUALITY] = GM_RANGE_QUALITIES};
+    gm_row_kind k = gm_row_kind_of(nc, row);
+    return gm_vocab_range(v, k == GM_ROW_PITCH ? gm_row_class(nc, row) : range_of_kind[k], begin, end);
 }
 
 const char *gm_vocab_token(const gm_vocab *v, int id) {

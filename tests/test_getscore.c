@@ -184,6 +184,19 @@ static void test_dict(const char *data) {
     CHECK(gm_vocab_range(v, -2, &b, &e) == 0 && b == 11871 && e - b == 8, "8 qualities at %d", b);
     CHECK(gm_vocab_range(v, -3, &b, &e) == 0 && b == 0 && e == 15, "15 durations");
     CHECK(gm_vocab_range(v, 6, &b, &e) != 0, "no class 6");
+    /* the grid's rows by name: 6 classes, 14 rows; each row's range is its kind's */
+    int rows_ok = 1, rb, re, wb, we;
+    for (int r = 0; r < 14; r++) {
+        gm_row_kind k = gm_row_kind_of(6, r);
+        int want = k == GM_ROW_PITCH ? r / 2 : k == GM_ROW_DURATION ? GM_RANGE_DURATIONS
+                 : k == GM_ROW_CHORD_ROOT ? GM_RANGE_ROOTS : GM_RANGE_QUALITIES;
+        rows_ok &= gm_vocab_row_range(v, r, &rb, &re) == 0 && gm_vocab_range(v, want, &wb, &we) == 0 && rb == wb && re == we;
+        rows_ok &= (gm_row_class(6, r) >= 0) == !gm_row_is_chord(6, r);
+    }
+    CHECK(rows_ok && gm_row_kind_of(6, 12) == GM_ROW_CHORD_ROOT && gm_row_kind_of(6, 13) == GM_ROW_CHORD_QUALITY &&
+          gm_row_kind_of(6, 7) == GM_ROW_DURATION && gm_row_pitch(3) == 6 && gm_row_chord_root(6) == 12,
+          "row helpers name the grid's rows");
+    CHECK(gm_vocab_row_range(v, 14, &rb, &re) != 0 && gm_vocab_row_range(v, -1, &rb, &re) != 0, "no row 14 or -1");
     CHECK(!strcmp(gm_vocab_token(v, 0), "T1") && !strcmp(gm_vocab_token(v, 14), "T15"), "duration strings");
     CHECK(!strcmp(gm_vocab_token(v, 15), "<pad>"), "pad string");
     CHECK(!strcmp(gm_vocab_token(v, 16), "M0") && !strcmp(gm_vocab_token(v, 143), "M127"), "lead strings");
