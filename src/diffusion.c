@@ -203,143 +203,217 @@ static void row_logits(float *z, const float *rows, const float *word, const flo
 /* Timestep of denoising step i of S (T−1 down to 0, evenly). */
 static int step_t(int i, int S, int T) { return S == 1 ? 0 : (int)lround((double)(T - 1) * (S - 1 - i) / (S - 1)); }
 
-int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, int L, const int *lo, const int *hi,
-              int pad, const gd_sample_params *sp, char *err) {
-    const gd_config *c = gd_model_config(m);
-    const int R = c->R, V = c->V, T = c->T, E = c->E, MASK = V + 1;
-    gd_sample_params p = sp ? *sp : gd_sample_default_params();
-    if (p.steps < 1 || p.steps > T) return gm_fail(err, "steps must be in 1..%d", T);
-    if (!(p.temperature > 0)) return gm_fail(err, "temperature must be positive");
-    if (p.top_k < 0) return gm_fail(err, "top-k must not be negative");
+/* One sampling run's state: the model, the request, and the buffers every
+ * step reuses (allocated once, freed by sampler_free). */
+typedef struct {
+    gd_model *m;
+    gd_sample_params p;
+    const uint8_t *cond; /* (R, L) 1 = kept as given */
+    const int *lo, *hi;  /* [R] each row's allowed tokens [lo, hi) */
+    int R, V, E, L, pad, MASK;
+    int guided;          /* classifier-free guidance on: batch 1 is the grid with the guide rows blanked */
+    int B;               /* batch: 2 when guided, else 1 */
+    size_t n_cells;      /* R·L */
+    int *n_row;          /* [R] cells to generate per row */
+    int *left_row;       /* [R] still masked */
+    int *cells;          /* [n_masked] masked cell indices (r·L + l) */
+    int32_t *tok;        /* [n_masked] sampled token per masked cell */
+    float *conf;         /* [n_masked] confidence per masked cell */
+    keyed *order;        /* [n_masked] */
+    float *rows;         /* (chunk, E) gathered cells */
+    float *probs;        /* (chunk, ≤ V+1) logits of allowed tokens */
+    float *probs_u;      /* (chunk, ≤ V+1) the same, unguided; NULL unless guided */
+    float *wbuf;         /* (≤ V+1) sampling weights of one cell */
+    uint8_t *flags;      /* (B, R, L) condition flags */
+    int32_t *xb;         /* (B, R, L) network input; NULL unless guided (then x itself is the input) */
+    uint8_t *posb;       /* (B, L) bar positions, the same per sample; NULL without positions */
+    uint64_t rng;
+} sampler;
+
+enum { SAMPLE_CHUNK = 256 }; /* cells gathered per row_logits call */
+
+/* The request's checks, in the order callers' messages were written for. */
+static int sampler_check(const gd_config *c, const gd_sample_params *p, int L, const int *lo, const int *hi, int pad,
+                         char *err) {
+    const int R = c->R, V = c->V, T = c->T;
+    if (p->steps < 1 || p->steps > T) return gm_fail(err, "steps must be in 1..%d", T);
+    if (!(p->temperature > 0)) return gm_fail(err, "temperature must be positive");
+    if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
     if (pad < 0 || pad >= V) return gm_fail(err, "pad token outside the vocabulary");
     if (R < 1) return gm_fail(err, "the model has no rows");
     if (L < 1 || L > c->max_cols) return gm_fail(err, "%d columns is outside 1..%d", L, c->max_cols);
-    if (p.guidance < 0 || !isfinite(p.guidance)) return gm_fail(err, "guidance must be a number >= 0");
+    if (p->guidance < 0 || !isfinite(p->guidance)) return gm_fail(err, "guidance must be a number >= 0");
     for (int r = 0; r < R; r++)
         if (lo[r] < 0 || hi[r] > V || lo[r] > hi[r]) return gm_fail(err, "row %d: bad token range", r);
-    size_t n_cells = (size_t)R * L;
-    int *n_row = calloc((size_t)R, sizeof *n_row);         /* [R] cells to generate per row */
-    int *left_row = calloc((size_t)R, sizeof *left_row);   /* [R] still masked */
-    int *cells = malloc(n_cells * sizeof *cells);          /* [n_masked] masked cell indices (r·L + l) */
-    int32_t *tok = malloc(n_cells * sizeof *tok);          /* [n_masked] sampled token per masked cell */
-    float *conf = malloc(n_cells * sizeof *conf);          /* [n_masked] confidence per masked cell */
-    keyed *order = malloc(n_cells * sizeof *order);        /* [n_masked] */
-    const int chunk = 256;
-    int guided = 0;
-    if (p.guidance > 0 && p.guide_rows)
-        for (int r = 0; r < R; r++) guided |= p.guide_rows[r] != 0;
-    const int B = guided ? 2 : 1; /* batch 1: the same grid with the guide rows blanked */
-    float *rows = malloc((size_t)chunk * E * sizeof *rows);          /* (chunk, E) gathered cells */
-    float *probs = malloc((size_t)chunk * (V + 1) * sizeof *probs);  /* (chunk, ≤ V+1) logits of allowed tokens */
-    float *probs_u = guided ? malloc((size_t)chunk * (V + 1) * sizeof *probs_u) : NULL; /* the same, unguided */
-    float *wbuf = malloc((size_t)(V + 1) * sizeof *wbuf);            /* (≤ V+1) sampling weights of one cell */
-    uint8_t *flags = malloc((size_t)B * n_cells);              /* (B, R, L) condition flags */
-    int32_t *xb = guided ? malloc((size_t)B * n_cells * sizeof *xb) : NULL; /* (B, R, L) network input */
-    uint8_t *posb = pos ? malloc((size_t)B * L) : NULL;        /* (B, L) bar positions, the same per sample */
-    int rc = -1;
-    if (!n_row || !left_row || !cells || !tok || !conf || !order || !rows || !probs || !flags || !wbuf ||
-        (guided && (!probs_u || !xb)) || (pos && !posb)) {
-        gm_fail(err, "out of memory for sampling");
-        goto out;
-    }
+    return 0;
+}
+
+static void sampler_free(sampler *s) {
+    free(s->n_row);
+    free(s->left_row);
+    free(s->cells);
+    free(s->tok);
+    free(s->conf);
+    free(s->order);
+    free(s->rows);
+    free(s->probs);
+    free(s->probs_u);
+    free(s->wbuf);
+    free(s->xb);
+    free(s->posb);
+    free(s->flags);
+}
+
+/* The buffers, the condition flags of both batches, the bar positions and the
+ * per-row counts of cells to generate. On failure the caller still frees. */
+static int sampler_init(sampler *s, const int32_t *x, const uint8_t *pos, char *err) {
+    const int R = s->R, V = s->V, E = s->E, L = s->L;
+    const size_t n_cells = s->n_cells;
+    const int guided = s->guided, B = s->B;
+    s->n_row = calloc((size_t)R, sizeof *s->n_row);
+    s->left_row = calloc((size_t)R, sizeof *s->left_row);
+    s->cells = malloc(n_cells * sizeof *s->cells);
+    s->tok = malloc(n_cells * sizeof *s->tok);
+    s->conf = malloc(n_cells * sizeof *s->conf);
+    s->order = malloc(n_cells * sizeof *s->order);
+    s->rows = malloc((size_t)SAMPLE_CHUNK * E * sizeof *s->rows);
+    s->probs = malloc((size_t)SAMPLE_CHUNK * (V + 1) * sizeof *s->probs);
+    s->probs_u = guided ? malloc((size_t)SAMPLE_CHUNK * (V + 1) * sizeof *s->probs_u) : NULL;
+    s->wbuf = malloc((size_t)(V + 1) * sizeof *s->wbuf);
+    s->flags = malloc((size_t)B * n_cells);
+    s->xb = guided ? malloc((size_t)B * n_cells * sizeof *s->xb) : NULL;
+    s->posb = pos ? malloc((size_t)B * L) : NULL;
+    if (!s->n_row || !s->left_row || !s->cells || !s->tok || !s->conf || !s->order || !s->rows || !s->probs ||
+        !s->flags || !s->wbuf || (guided && (!s->probs_u || !s->xb)) || (pos && !s->posb))
+        return gm_fail(err, "out of memory for sampling");
     for (size_t i = 0; i < n_cells; i++) {
-        flags[i] = cond[i] ? 1 : 0;
-        if (x[i] == MASK && !cond[i]) n_row[i / L]++;
+        s->flags[i] = s->cond[i] ? 1 : 0;
+        if (x[i] == s->MASK && !s->cond[i]) s->n_row[i / L]++;
     }
     if (guided)
-        for (size_t i = 0; i < n_cells; i++) flags[n_cells + i] = p.guide_rows[i / L] ? 0 : flags[i];
-    for (int b = 0; pos && b < B; b++) memcpy(posb + (size_t)b * L, pos, (size_t)L);
-    memcpy(left_row, n_row, (size_t)R * sizeof *left_row);
-    uint64_t rng = p.seed ? p.seed : 1;
-    const int S = p.steps;
+        for (size_t i = 0; i < n_cells; i++) s->flags[n_cells + i] = s->p.guide_rows[i / L] ? 0 : s->flags[i];
+    for (int b = 0; pos && b < B; b++) memcpy(s->posb + (size_t)b * L, pos, (size_t)L);
+    memcpy(s->left_row, s->n_row, (size_t)R * sizeof *s->left_row);
+    return 0;
+}
+
+/* The masked cells, in row-major order, into s->cells; returns how many. */
+static int sampler_masked(sampler *s, const int32_t *x) {
+    int n_masked = 0;
+    for (size_t k = 0; k < s->n_cells; k++)
+        if (x[k] == s->MASK && !s->cond[k]) s->cells[n_masked++] = (int)k;
+    return n_masked;
+}
+
+/* One network pass at timestep t, then x̂0 for the masked cells only, a row at
+ * a time (cells are in row-major order, and a row's cells share their allowed
+ * tokens): s->tok and s->conf of each masked cell. The model's cells are
+ * (B, L, R, E). */
+static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, char *err) {
+    const int R = s->R, V = s->V, E = s->E, L = s->L, pad = s->pad;
+    const size_t n_cells = s->n_cells;
+    const gd_sample_params *p = &s->p;
+    const int32_t tb[2] = {t, t};
+    if (s->guided) {
+        memcpy(s->xb, x, n_cells * sizeof *s->xb);
+        for (size_t k = 0; k < n_cells; k++) s->xb[n_cells + k] = p->guide_rows[k / L] ? V : x[k];
+    }
+    if (gd_forward(s->m, s->guided ? s->xb : x, s->flags, s->posb, tb, s->B, L, 0, err)) return -1;
+    const float *cellv = gd_model_cells(s->m);
+    const gd_params *pp = gd_model_p(s->m);
+    const float *table = gd_model_tok(s->m); /* the tied output layer: word, plus token features (MODEL.md) */
+    for (int a = 0; a < n_masked;) {
+        const int r = s->cells[a] / L;
+        int n = 0;
+        while (a + n < n_masked && n < SAMPLE_CHUNK && s->cells[a + n] / L == r) n++;
+        const int D = s->hi[r] - s->lo[r] + 1;
+        for (int j = 0; j < n; j++) {
+            int l = s->cells[a + j] % L;
+            memcpy(s->rows + (size_t)j * E, cellv + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
+        }
+        row_logits(s->probs, s->rows, table, pp->lm_b, n, E, s->lo[r], s->hi[r], pad);
+        if (s->guided) { /* the same cells of batch 1; log p's normalisers cancel in the softmax */
+            for (int j = 0; j < n; j++) {
+                int l = s->cells[a + j] % L;
+                memcpy(s->rows + (size_t)j * E, cellv + n_cells * E + ((size_t)l * R + r) * E,
+                       (size_t)E * sizeof(float));
+            }
+            row_logits(s->probs_u, s->rows, table, pp->lm_b, n, E, s->lo[r], s->hi[r], pad);
+            const float g = p->guidance;
+            for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] = (1.0f + g) * s->probs[q] - g * s->probs_u[q];
+        }
+        for (int j = 0; j < n; j++) {
+            int k = sample_logits(s->probs + (size_t)j * D, D, p->temperature, p->top_k, &s->rng, &s->conf[a + j],
+                                  s->wbuf);
+            s->tok[a + j] = k == D - 1 ? pad : s->lo[r] + k;
+        }
+        a += n;
+    }
+    return 0;
+}
+
+/* After step i of S (not the last): row r keeps n_r − floor(n_r·(i+1)/(S−1))
+ * cells masked; the ones to reveal are drawn ∝ softmax(confidence) (Gumbel
+ * top-k) and take their sampled tokens in x. */
+static void sampler_reveal(sampler *s, int32_t *x, int n_masked, int i, int S) {
+    const int L = s->L;
+    for (int r = 0; r < s->R; r++) {
+        int keep = s->n_row[r] - (int)((long long)s->n_row[r] * (i + 1) / (S - 1));
+        int k = s->left_row[r] - keep;
+        if (k <= 0) continue;
+        int n = 0;
+        for (int j = 0; j < n_masked; j++)
+            if (s->cells[j] / L == r) {
+                double u = gd_rng_uniform(&s->rng);
+                if (u < 1e-300) u = 1e-300;
+                s->order[n].key = (float)(s->conf[j] - log(-log(u)));
+                s->order[n].idx = j;
+                n++;
+            }
+        qsort(s->order, (size_t)n, sizeof *s->order, cmp_keyed_desc);
+        if (k > n) k = n;
+        for (int j = 0; j < k; j++) x[s->cells[s->order[j].idx]] = s->tok[s->order[j].idx];
+        s->left_row[r] -= k;
+    }
+}
+
+int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, int L, const int *lo, const int *hi,
+              int pad, const gd_sample_params *sp, char *err) {
+    const gd_config *c = gd_model_config(m);
+    sampler s = {0};
+    s.p = sp ? *sp : gd_sample_default_params();
+    if (sampler_check(c, &s.p, L, lo, hi, pad, err)) return -1;
+    s.m = m;
+    s.cond = cond;
+    s.lo = lo;
+    s.hi = hi;
+    s.R = c->R, s.V = c->V, s.E = c->E, s.L = L, s.pad = pad, s.MASK = c->V + 1;
+    s.n_cells = (size_t)c->R * L;
+    if (s.p.guidance > 0 && s.p.guide_rows)
+        for (int r = 0; r < c->R; r++) s.guided |= s.p.guide_rows[r] != 0;
+    s.B = s.guided ? 2 : 1;
+    s.rng = s.p.seed ? s.p.seed : 1;
+    int rc = -1;
+    if (sampler_init(&s, x, pos, err)) goto out;
+    const int S = s.p.steps;
     for (int i = 0; i < S; i++) {
-        if (p.cancel && *p.cancel) { /* checked per step: a step is the unit of work */
+        if (s.p.cancel && *s.p.cancel) { /* checked per step: a step is the unit of work */
             gm_fail(err, "cancelled");
             goto out;
         }
-        int t = step_t(i, S, T);
-        int n_masked = 0;
-        for (size_t k = 0; k < n_cells; k++)
-            if (x[k] == MASK && !cond[k]) cells[n_masked++] = (int)k;
+        int n_masked = sampler_masked(&s, x);
         if (!n_masked) break;
-        const int32_t tb[2] = {t, t};
-        if (guided) {
-            memcpy(xb, x, n_cells * sizeof *xb);
-            for (size_t k = 0; k < n_cells; k++) xb[n_cells + k] = p.guide_rows[k / L] ? V : x[k];
-        }
-        if (gd_forward(m, guided ? xb : x, flags, posb, tb, B, L, 0, err)) goto out;
-        /* x̂0 for the masked cells only, a row at a time (cells are in row-major
-         * order, and a row's cells share their allowed tokens); the model's
-         * cells are (B, L, R, E). */
-        const float *cellv = gd_model_cells(m);
-        const gd_params *pp = gd_model_p(m);
-        const float *table = gd_model_tok(m); /* the tied output layer: word, plus token features (MODEL.md) */
-        for (int a = 0; a < n_masked;) {
-            const int r = cells[a] / L;
-            int n = 0;
-            while (a + n < n_masked && n < chunk && cells[a + n] / L == r) n++;
-            const int D = hi[r] - lo[r] + 1;
-            for (int j = 0; j < n; j++) {
-                int l = cells[a + j] % L;
-                memcpy(rows + (size_t)j * E, cellv + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
-            }
-            row_logits(probs, rows, table, pp->lm_b, n, E, lo[r], hi[r], pad);
-            if (guided) { /* the same cells of batch 1; log p's normalisers cancel in the softmax */
-                for (int j = 0; j < n; j++) {
-                    int l = cells[a + j] % L;
-                    memcpy(rows + (size_t)j * E, cellv + n_cells * E + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
-                }
-                row_logits(probs_u, rows, table, pp->lm_b, n, E, lo[r], hi[r], pad);
-                const float g = p.guidance;
-                for (size_t q = 0; q < (size_t)n * D; q++) probs[q] = (1.0f + g) * probs[q] - g * probs_u[q];
-            }
-            for (int j = 0; j < n; j++) {
-                int k = sample_logits(probs + (size_t)j * D, D, p.temperature, p.top_k, &rng, &conf[a + j], wbuf);
-                tok[a + j] = k == D - 1 ? pad : lo[r] + k;
-            }
-            a += n;
-        }
+        if (sampler_predict(&s, x, n_masked, step_t(i, S, c->T), err)) goto out;
         if (i == S - 1) { /* t = 0: everything left */
-            for (int j = 0; j < n_masked; j++) x[cells[j]] = tok[j];
+            for (int j = 0; j < n_masked; j++) x[s.cells[j]] = s.tok[j];
             break;
         }
-        /* Row r keeps n_r − floor(n_r·(i+1)/(S−1)) cells masked after this step; the
-         * ones to reveal are drawn ∝ softmax(confidence) (Gumbel top-k). */
-        for (int r = 0; r < R; r++) {
-            int keep = n_row[r] - (int)((long long)n_row[r] * (i + 1) / (S - 1));
-            int k = left_row[r] - keep;
-            if (k <= 0) continue;
-            int n = 0;
-            for (int j = 0; j < n_masked; j++)
-                if (cells[j] / L == r) {
-                    double u = gd_rng_uniform(&rng);
-                    if (u < 1e-300) u = 1e-300;
-                    order[n].key = (float)(conf[j] - log(-log(u)));
-                    order[n].idx = j;
-                    n++;
-                }
-            qsort(order, (size_t)n, sizeof *order, cmp_keyed_desc);
-            if (k > n) k = n;
-            for (int j = 0; j < k; j++) x[cells[order[j].idx]] = tok[order[j].idx];
-            left_row[r] -= k;
-        }
-        if (p.progress) p.progress(p.user_data, i + 1, S);
+        sampler_reveal(&s, x, n_masked, i, S);
+        if (s.p.progress) s.p.progress(s.p.user_data, i + 1, S);
     }
-    if (p.progress) p.progress(p.user_data, S, S);
+    if (s.p.progress) s.p.progress(s.p.user_data, S, S);
     rc = 0;
 out:
-    free(n_row);
-    free(left_row);
-    free(cells);
-    free(tok);
-    free(conf);
-    free(order);
-    free(rows);
-    free(probs);
-    free(probs_u);
-    free(wbuf);
-    free(xb);
-    free(posb);
-    free(flags);
+    sampler_free(&s);
     return rc;
 }
