@@ -852,11 +852,22 @@ void gm_corpus_free(gm_corpus *c) {
     memset(c, 0, sizeof *c);
 }
 
-int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
-    memset(c, 0, sizeof *c);
-    char path[4200];
-    if (strlen(dir) > 4000) return gm_fail(err, "corpus folder name is too long");
-    snprintf(path, sizeof path, "%s/corpus.bin", dir);
+/* A corpus.bin read into memory while gm_corpus_load parses it: the bytes,
+ * the header's counts and checksums, and where the parse has got to. */
+typedef struct {
+    const char *path;  /* corpus.bin, for messages */
+    const uint8_t *d;  /* the whole file */
+    size_t size;
+    size_t hb;         /* header bytes (checksum included) */
+    int R, W, V;       /* rows, window columns, vocabulary size */
+    uint64_t n_seg, n_songs;
+    uint32_t vocab_crc, index_crc, tokens_crc, positions_crc;
+    size_t off;        /* parse position: after the index, the start of the tokens */
+} corpus_file;
+
+/* The whole file into *out (the caller frees it); at least the 80 bytes no
+ * header is shorter than. */
+static int corpus_read_file(const char *path, uint8_t **out, size_t *out_size, char *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return gm_fail(err, "cannot open %s: %s", path, strerror(errno));
     uint8_t *d = NULL;
@@ -867,26 +878,40 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     d = malloc(size);
     if (!d) { gm_fail(err, "%s: out of memory (%zu bytes)", path, size); goto out; }
     if (fread(d, 1, size, f) != size) { gm_fail(err, "%s: read error", path); goto out; }
-    if (memcmp(d, CORPUS_MAGIC, 8)) { gm_fail(err, "%s: not a getmusic corpus (bad magic)", path); goto out; }
-    if (rd_u32(d + 8) == 1) { gm_fail(err, "%s: corpus version 1 (one chord per bar, before half-bar chords); prepare it again with this build", path); goto out; }
-    if (rd_u32(d + 8) == 2) { gm_fail(err, "%s: corpus version 2 (before bar positions); prepare it again with this build", path); goto out; }
-    if (rd_u32(d + 8) != CORPUS_VERSION) { gm_fail(err, "%s: corpus version %u, this build reads %u", path, rd_u32(d + 8), CORPUS_VERSION); goto out; }
-    size_t hb = rd_u32(d + 12);
-    if (hb < 84 || hb > size) { gm_fail(err, "%s: corrupt header size", path); goto out; }
-    if (crc32_update(0, d, hb - 4) != rd_u32(d + hb - 4)) { gm_fail(err, "%s: header checksum mismatch (corrupt file)", path); goto out; }
-    int R = (int)rd_u32(d + 16), W = (int)rd_u32(d + 20), V = (int)rd_u32(d + 24);
-    uint32_t vocab_crc = rd_u32(d + 28);
-    uint64_t n_seg = rd_u64(d + 32), n_songs = rd_u64(d + 40);
-    uint32_t index_crc = rd_u32(d + 48), tokens_crc = rd_u32(d + 52);
+    *out = d;
+    *out_size = size;
+    d = NULL;
+    rc = 0;
+out:
+    fclose(f);
+    free(d);
+    return rc;
+}
+
+/* Magic, version, header checksum, counts, the layout's classes and the
+ * chords per bar: into cf and c->layout, n_rows, window_cols,
+ * chord_frames_per_bar. */
+static int corpus_parse_header(gm_corpus *c, corpus_file *cf, char *err) {
+    const uint8_t *d = cf->d;
+    const char *path = cf->path;
+    if (memcmp(d, CORPUS_MAGIC, 8)) return gm_fail(err, "%s: not a getmusic corpus (bad magic)", path);
+    if (rd_u32(d + 8) == 1) return gm_fail(err, "%s: corpus version 1 (one chord per bar, before half-bar chords); prepare it again with this build", path);
+    if (rd_u32(d + 8) == 2) return gm_fail(err, "%s: corpus version 2 (before bar positions); prepare it again with this build", path);
+    if (rd_u32(d + 8) != CORPUS_VERSION) return gm_fail(err, "%s: corpus version %u, this build reads %u", path, rd_u32(d + 8), CORPUS_VERSION);
+    size_t hb = cf->hb = rd_u32(d + 12);
+    if (hb < 84 || hb > cf->size) return gm_fail(err, "%s: corrupt header size", path);
+    if (crc32_update(0, d, hb - 4) != rd_u32(d + hb - 4)) return gm_fail(err, "%s: header checksum mismatch (corrupt file)", path);
+    int R = cf->R = (int)rd_u32(d + 16), W = cf->W = (int)rd_u32(d + 20), V = cf->V = (int)rd_u32(d + 24);
+    cf->vocab_crc = rd_u32(d + 28);
+    cf->n_seg = rd_u64(d + 32), cf->n_songs = rd_u64(d + 40);
+    cf->index_crc = rd_u32(d + 48), cf->tokens_crc = rd_u32(d + 52);
     const uint8_t *q = d + 56;
     memcpy(c->layout.name, q, 32);
     c->layout.name[31] = 0;
     uint32_t nc = rd_u32(q + 32);
     q += 36;
-    if (nc < 1 || nc > GM_MAX_CLASSES || hb != 56 + 36 + nc * 44 + 4 + 4 + 4 || R != 2 * (int)nc + 2 || W < 1 || W > 65536 || V < 17) {
-        gm_fail(err, "%s: inconsistent header (rows %d, classes %u, window %d)", path, R, nc, W);
-        goto out;
-    }
+    if (nc < 1 || nc > GM_MAX_CLASSES || hb != 56 + 36 + nc * 44 + 4 + 4 + 4 || R != 2 * (int)nc + 2 || W < 1 || W > 65536 || V < 17)
+        return gm_fail(err, "%s: inconsistent header (rows %d, classes %u, window %d)", path, R, nc, W);
     c->layout.n_classes = (int)nc;
     for (uint32_t k = 0; k < nc; k++, q += 44) {
         gm_class *cl = &c->layout.cls[k];
@@ -902,59 +927,91 @@ int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
     c->n_rows = R;
     c->window_cols = W;
     c->chord_frames_per_bar = (int)rd_u32(q);
-    uint32_t positions_crc = rd_u32(q + 4);
-    if (c->chord_frames_per_bar < 1 || c->chord_frames_per_bar > GM_MAX_CHORD_FRAMES) {
-        gm_fail(err, "%s: %d chords per bar in the header (1..%d allowed)", path, c->chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
-        goto out;
-    }
-    /* index: names then segments; bounds-checked walk */
+    cf->positions_crc = rd_u32(q + 4);
+    if (c->chord_frames_per_bar < 1 || c->chord_frames_per_bar > GM_MAX_CHORD_FRAMES)
+        return gm_fail(err, "%s: %d chords per bar in the header (1..%d allowed)", path, c->chord_frames_per_bar, GM_MAX_CHORD_FRAMES);
+    return 0;
+}
+
+/* The index after the header: song names, then each segment's song, first
+ * column and validation flag; a bounds-checked walk that also checks the file
+ * size against the segments' tokens and positions. Leaves cf->off at the
+ * tokens. */
+static int corpus_parse_index(gm_corpus *c, corpus_file *cf, char *err) {
+    const uint8_t *d = cf->d;
+    const char *path = cf->path;
+    const size_t size = cf->size, hb = cf->hb;
+    const uint64_t n_seg = cf->n_seg, n_songs = cf->n_songs;
     size_t off = hb;
-    if (n_songs > size || n_seg > size) { gm_fail(err, "%s: corrupt counts", path); goto out; }
+    if (n_songs > size || n_seg > size) return gm_fail(err, "%s: corrupt counts", path);
     c->song_names = calloc(n_songs ? n_songs : 1, sizeof *c->song_names);
     c->seg_song = malloc((n_seg ? n_seg : 1) * sizeof *c->seg_song);
     c->seg_col = malloc((n_seg ? n_seg : 1) * sizeof *c->seg_col);
     c->seg_valid = malloc(n_seg ? n_seg : 1);
-    if (!c->song_names || !c->seg_song || !c->seg_col || !c->seg_valid) { gm_fail(err, "out of memory"); goto out; }
+    if (!c->song_names || !c->seg_song || !c->seg_col || !c->seg_valid) return gm_fail(err, "out of memory");
     c->n_songs = n_songs;
     for (size_t i = 0; i < n_songs; i++) {
-        if (off + 2 > size) { gm_fail(err, "%s: truncated song table", path); goto out; }
+        if (off + 2 > size) return gm_fail(err, "%s: truncated song table", path);
         size_t len = rd_u16(d + off);
-        if (off + 2 + len > size) { gm_fail(err, "%s: truncated song table", path); goto out; }
-        if (!(c->song_names[i] = strndup((const char *)d + off + 2, len))) { gm_fail(err, "out of memory"); goto out; }
+        if (off + 2 + len > size) return gm_fail(err, "%s: truncated song table", path);
+        if (!(c->song_names[i] = strndup((const char *)d + off + 2, len))) return gm_fail(err, "out of memory");
         off += 2 + len;
     }
-    size_t seg_bytes = (size_t)R * W * 2;
-    if (off + n_seg * 9 > size || size - off - n_seg * 9 != n_seg * (seg_bytes + W)) {
-        gm_fail(err, "%s: file size does not match %llu segments of %dx%d (truncated?)", path, (unsigned long long)n_seg, R, W);
-        goto out;
-    }
-    if (crc32_update(0, d + hb, off + n_seg * 9 - hb) != index_crc) { gm_fail(err, "%s: index checksum mismatch (corrupt file)", path); goto out; }
+    size_t seg_bytes = (size_t)cf->R * cf->W * 2;
+    if (off + n_seg * 9 > size || size - off - n_seg * 9 != n_seg * (seg_bytes + cf->W))
+        return gm_fail(err, "%s: file size does not match %llu segments of %dx%d (truncated?)", path, (unsigned long long)n_seg, cf->R, cf->W);
+    if (crc32_update(0, d + hb, off + n_seg * 9 - hb) != cf->index_crc) return gm_fail(err, "%s: index checksum mismatch (corrupt file)", path);
     for (size_t i = 0; i < n_seg; i++, off += 9) {
         c->seg_song[i] = rd_u32(d + off);
         c->seg_col[i] = rd_u32(d + off + 4);
         c->seg_valid[i] = d[off + 8];
-        if (c->seg_song[i] >= n_songs || c->seg_valid[i] > 1) { gm_fail(err, "%s: segment %zu has a bad song index", path, i); goto out; }
+        if (c->seg_song[i] >= n_songs || c->seg_valid[i] > 1) return gm_fail(err, "%s: segment %zu has a bad song index", path, i);
     }
-    if (crc32_update(0, d + off, n_seg * seg_bytes) != tokens_crc) { gm_fail(err, "%s: token checksum mismatch (corrupt file)", path); goto out; }
+    cf->off = off;
+    return 0;
+}
+
+/* The segments' tokens (R, W) and bar positions (W) after the index, each
+ * checked against its checksum and its range. */
+static int corpus_parse_tokens(gm_corpus *c, const corpus_file *cf, char *err) {
+    const uint8_t *d = cf->d;
+    const char *path = cf->path;
+    const size_t off = cf->off, n_seg = cf->n_seg, R = (size_t)cf->R, W = (size_t)cf->W;
+    size_t seg_bytes = R * W * 2;
+    if (crc32_update(0, d + off, n_seg * seg_bytes) != cf->tokens_crc) return gm_fail(err, "%s: token checksum mismatch (corrupt file)", path);
     const uint8_t *pos_data = d + off + n_seg * seg_bytes;
-    if (crc32_update(0, pos_data, n_seg * W) != positions_crc) { gm_fail(err, "%s: bar position checksum mismatch (corrupt file)", path); goto out; }
+    if (crc32_update(0, pos_data, n_seg * W) != cf->positions_crc) return gm_fail(err, "%s: bar position checksum mismatch (corrupt file)", path);
     c->tokens = malloc(n_seg ? n_seg * seg_bytes : 1);
     c->seg_pos = malloc(n_seg ? n_seg * W : 1);
-    if (!c->tokens || !c->seg_pos) { gm_fail(err, "out of memory"); goto out; }
+    if (!c->tokens || !c->seg_pos) return gm_fail(err, "out of memory");
     for (size_t i = 0; i < n_seg * W; i++)
-        if ((c->seg_pos[i] = pos_data[i]) >= GM_BAR_POSITIONS) { gm_fail(err, "%s: bar position %u outside 0..%d", path, pos_data[i], GM_BAR_POSITIONS - 1); goto out; }
+        if ((c->seg_pos[i] = pos_data[i]) >= GM_BAR_POSITIONS) return gm_fail(err, "%s: bar position %u outside 0..%d", path, pos_data[i], GM_BAR_POSITIONS - 1);
     for (size_t i = 0; i < n_seg * R * W; i++) {
         c->tokens[i] = rd_u16(d + off + 2 * i);
-        if (c->tokens[i] > V + 1) { gm_fail(err, "%s: token %u outside the vocabulary", path, c->tokens[i]); goto out; }
+        if (c->tokens[i] > cf->V + 1) return gm_fail(err, "%s: token %u outside the vocabulary", path, c->tokens[i]);
     }
     c->n_segments = n_seg;
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    if (file_crc(path) != vocab_crc) { gm_fail(err, "%s does not match the corpus (checksum)", path); goto out; }
-    if (!(c->vocab = gm_vocab_load(path, &c->layout, err))) goto out;
-    if (gm_vocab_size(c->vocab) != V) { gm_fail(err, "%s: %d tokens, corpus says %d", path, gm_vocab_size(c->vocab), V); goto out; }
+    return 0;
+}
+
+int gm_corpus_load(gm_corpus *c, const char *dir, char *err) {
+    memset(c, 0, sizeof *c);
+    char path[4200], vpath[4200];
+    if (strlen(dir) > 4000) return gm_fail(err, "corpus folder name is too long");
+    snprintf(path, sizeof path, "%s/corpus.bin", dir);
+    uint8_t *d = NULL;
+    corpus_file cf = {.path = path};
+    if (corpus_read_file(path, &d, &cf.size, err)) return -1;
+    cf.d = d;
+    int rc = -1;
+    if (corpus_parse_header(c, &cf, err) || corpus_parse_index(c, &cf, err) || corpus_parse_tokens(c, &cf, err))
+        goto out;
+    snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
+    if (file_crc(vpath) != cf.vocab_crc) { gm_fail(err, "%s does not match the corpus (checksum)", vpath); goto out; }
+    if (!(c->vocab = gm_vocab_load(vpath, &c->layout, err))) goto out;
+    if (gm_vocab_size(c->vocab) != cf.V) { gm_fail(err, "%s: %d tokens, corpus says %d", vpath, gm_vocab_size(c->vocab), cf.V); goto out; }
     rc = 0;
 out:
-    if (f) fclose(f);
     free(d);
     if (rc) gm_corpus_free(c);
     return rc;
