@@ -371,6 +371,158 @@ gm_vocab *gm_vocab_parse(const char *text, size_t len, const char *name, const g
     return vocab_parse(buf, len, name, l, err);
 }
 
+/* vocab_parse's state between lines: the fixed 16, then class blocks in
+ * layout order, then roots and qualities, then the end of file. */
+typedef struct {
+    gm_vocab *v;
+    const gm_layout *l;
+    const char *path;     /* for messages */
+    int line_no;          /* 1-based, of the line being read */
+    int cls;              /* the class block being read, -1 before the first */
+    int chord_at;         /* chord tokens read so far (12 roots, then the qualities) */
+    int have_single[128]; /* [pitch] 1 once the current class block has it */
+    const char *why;      /* what is wrong with the line, for VL_BAD */
+} vocab_reader;
+
+/* How a line went: VL_BAD is reported as "path:line: why", the others have
+ * set err already (VL_OOM has not: "out of memory"). */
+enum { VL_OK = 0, VL_BAD, VL_FAIL, VL_OOM };
+
+/* "token<TAB>count" of one line (NUL-terminated at eol) into *tok (the line,
+ * cut at the tab) and *count. */
+static int vocab_line_fields(char *p, const char *eol, const char **tok, uint32_t *count, const char **why) {
+    if (memchr(p, 0, (size_t)(eol - p))) { *why = "NUL byte in line"; return VL_BAD; }
+    char *tab = strchr(p, '\t');
+    if (!tab || tab == p) { *why = "expected token<TAB>count"; return VL_BAD; }
+    *tab = 0;
+    const char *cnt = tab + 1;
+    if (!*cnt) { *why = "missing count"; return VL_BAD; }
+    unsigned long long c = 0;
+    for (const char *q = cnt; *q; q++) {
+        if (*q < '0' || *q > '9') { *why = "count is not a non-negative integer"; return VL_BAD; }
+        c = c * 10 + (unsigned)(*q - '0');
+        if (c > UINT32_MAX) { *why = "count too large"; return VL_BAD; }
+    }
+    *tok = p;
+    *count = (uint32_t)c;
+    return VL_OK;
+}
+
+/* A class block must hold every single pitch (the encoder's fallback for any
+ * note); block_end > 0 names the line the block ended on in the message. */
+static int vocab_check_singles(const vocab_reader *rd, int block_end, char *err) {
+    const gm_class *c = &rd->l->cls[rd->cls];
+    for (int q = 0; q < 128; q++)
+        if (!rd->have_single[q]) {
+            if (block_end > 0)
+                gm_fail(err, "%s: class '%s' (%c) lacks the single pitch %d (block ends at line %d)", rd->path,
+                        c->name, c->prefix, q + (c->is_drum ? 128 : 0), block_end);
+            else
+                gm_fail(err, "%s: class '%s' (%c) lacks the single pitch %d", rd->path, c->name, c->prefix,
+                        q + (c->is_drum ? 128 : 0));
+            return VL_FAIL;
+        }
+    return VL_OK;
+}
+
+/* A pitch token: this class's block, or the start of the next. */
+static int vocab_line_pitch(vocab_reader *rd, const char *tok, uint32_t count, char *err) {
+    gm_vocab *v = rd->v;
+    const gm_layout *l = rd->l;
+    if (rd->cls < 0 || tok[0] != l->cls[rd->cls].prefix) {
+        if (rd->cls >= 0 && vocab_check_singles(rd, rd->line_no - 1, err)) return VL_FAIL;
+        const int next = rd->cls + 1;
+        if (next >= l->n_classes || tok[0] != l->cls[next].prefix) {
+            if (next >= l->n_classes)
+                gm_fail(err, "%s:%d: token '%s' after the last class of layout '%s'; expected chord root 'C'"
+                        " (vocabulary and layout do not match)", rd->path, rd->line_no, tok, l->name);
+            else
+                gm_fail(err, "%s:%d: token '%s' where layout '%s' expects class '%s' (prefix %c)"
+                        " (vocabulary and layout do not match)", rd->path, rd->line_no, tok, l->name,
+                        l->cls[next].name, l->cls[next].prefix);
+            return VL_FAIL;
+        }
+        if (rd->cls >= 0) v->cls_end[rd->cls] = v->n;
+        rd->cls = next;
+        v->cls_begin[rd->cls] = v->n;
+        memset(rd->have_single, 0, sizeof rd->have_single);
+    }
+    pmask m;
+    int odd;
+    if (parse_pitches(tok + 1, l->cls[rd->cls].is_drum, &m, &odd, &rd->why)) return VL_BAD;
+    if (pm_count(m) == 1 && !odd) {
+        uint8_t one[128];
+        pm_list(m, one);
+        rd->have_single[one[0]] = 1;
+    }
+    if (vocab_push(v, rd->cls, m, count, tok)) return VL_OOM;
+    v->odd[v->n - 1] = (uint8_t)odd;
+    return VL_OK;
+}
+
+/* Chord roots, then qualities, in the fixed order; the first one closes the
+ * last class block. */
+static int vocab_line_chord(vocab_reader *rd, const char *tok, uint32_t count, char *err) {
+    gm_vocab *v = rd->v;
+    const gm_layout *l = rd->l;
+    const pmask z = {{0, 0}};
+    if (rd->chord_at == 0) {
+        if (rd->cls + 1 != l->n_classes) {
+            int c = rd->cls + 1;
+            gm_fail(err, "%s:%d: got '%s' where layout '%s' expects class '%s' (prefix %c)"
+                    " (vocabulary and layout do not match)", rd->path, rd->line_no, tok, l->name,
+                    l->cls[c].name, l->cls[c].prefix);
+            return VL_FAIL;
+        }
+        if (vocab_check_singles(rd, 0, err)) return VL_FAIL;
+        v->cls_end[rd->cls] = v->n;
+        v->root_begin = v->n;
+    }
+    const int at = rd->chord_at;
+    if (at >= 12 + GM_N_QUALITIES) { rd->why = "extra line after the chord qualities"; return VL_BAD; }
+    const char *want = at < 12 ? root_names[at] : quality_names[at - 12];
+    if (strcmp(tok, want)) {
+        gm_fail(err, "%s:%d: expected chord %s '%s', got '%s'", rd->path, rd->line_no, at < 12 ? "root" : "quality",
+                want, tok);
+        return VL_FAIL;
+    }
+    if (at == 12) v->qual_begin = v->n;
+    if (vocab_push(v, at < 12 ? K_ROOT : K_QUAL, z, count, tok)) return VL_OOM;
+    rd->chord_at++;
+    return VL_OK;
+}
+
+/* One line (NUL-terminated at eol): the durations and <pad> first, then
+ * pitch tokens, then chords. */
+static int vocab_parse_line(vocab_reader *rd, char *p, const char *eol, char *err) {
+    gm_vocab *v = rd->v;
+    const char *tok;
+    uint32_t count;
+    int st = vocab_line_fields(p, eol, &tok, &count, &rd->why);
+    if (st) return st;
+    const int id = v->n;
+    const pmask z = {{0, 0}};
+    if (id < GM_N_DURATIONS) {
+        char want[16];
+        snprintf(want, sizeof want, "T%d", id + 1);
+        if (strcmp(tok, want)) {
+            gm_fail(err, "%s:%d: expected duration token '%s', got '%s'", rd->path, rd->line_no, want, tok);
+            return VL_FAIL;
+        }
+        return vocab_push(v, K_DUR, z, count, tok) ? VL_OOM : VL_OK;
+    }
+    if (id == GM_N_DURATIONS) {
+        if (strcmp(tok, "<pad>")) {
+            gm_fail(err, "%s:%d: expected '<pad>', got '%s'", rd->path, rd->line_no, tok);
+            return VL_FAIL;
+        }
+        return vocab_push(v, K_PAD, z, count, tok) ? VL_OOM : VL_OK;
+    }
+    if (rd->chord_at == 0 && looks_like_pitch_token(tok)) return vocab_line_pitch(rd, tok, count, err);
+    return vocab_line_chord(rd, tok, count, err);
+}
+
+
 /* Parses dict.txt text in buf (len bytes, NUL at buf[len]; modified, freed
  * here). `path` names the source in messages. */
 static gm_vocab *vocab_parse(char *buf, size_t len, const char *path, const gm_layout *l, char *err) {
@@ -380,12 +532,7 @@ static gm_vocab *vocab_parse(char *buf, size_t len, const char *path, const gm_l
         gm_fail(err, "out of memory");
         return NULL;
     }
-    /* Line-by-line state: the fixed 16, then class blocks in layout order,
-     * then roots and qualities, then the end of file. */
-    int line_no = 0, cls = -1, chord_at = 0;
-    int have_single[128]; /* [pitch] 1 once the current class block has it */
-    memset(have_single, 0, sizeof have_single);
-    const char *why = NULL;
+    vocab_reader rd = {.v = v, .l = l, .path = path, .cls = -1};
     char *p = buf, *end = buf + len;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -393,107 +540,17 @@ static gm_vocab *vocab_parse(char *buf, size_t len, const char *path, const gm_l
         char *next = nl ? nl + 1 : end;
         if (eol > p && eol[-1] == '\r') eol--; /* tolerate CRLF files */
         *eol = 0;
-        line_no++;
-        if (memchr(p, 0, (size_t)(eol - p))) { why = "NUL byte in line"; goto bad_line; }
-        char *tab = strchr(p, '\t');
-        if (!tab || tab == p) { why = "expected token<TAB>count"; goto bad_line; }
-        *tab = 0;
-        const char *tok = p, *cnt = tab + 1;
-        if (!*cnt) { why = "missing count"; goto bad_line; }
-        unsigned long long count = 0;
-        for (const char *q = cnt; *q; q++) {
-            if (*q < '0' || *q > '9') { why = "count is not a non-negative integer"; goto bad_line; }
-            count = count * 10 + (unsigned)(*q - '0');
-            if (count > UINT32_MAX) { why = "count too large"; goto bad_line; }
-        }
-        int id = v->n;
-        pmask z = {{0, 0}};
-        if (id < GM_N_DURATIONS) {
-            char want[16];
-            snprintf(want, sizeof want, "T%d", id + 1);
-            if (strcmp(tok, want)) {
-                gm_fail(err, "%s:%d: expected duration token '%s', got '%s'", path, line_no, want, tok);
-                goto fail;
-            }
-            if (vocab_push(v, K_DUR, z, (uint32_t)count, tok)) goto oom;
-        } else if (id == GM_N_DURATIONS) {
-            if (strcmp(tok, "<pad>")) {
-                gm_fail(err, "%s:%d: expected '<pad>', got '%s'", path, line_no, tok);
-                goto fail;
-            }
-            if (vocab_push(v, K_PAD, z, (uint32_t)count, tok)) goto oom;
-        } else if (chord_at == 0 && looks_like_pitch_token(tok)) {
-            /* A pitch token: this class's block, or the start of the next. */
-            if (cls < 0 || tok[0] != l->cls[cls].prefix) {
-                if (cls >= 0)
-                    for (int q = 0; q < 128; q++)
-                        if (!have_single[q]) {
-                            gm_fail(err, "%s: class '%s' (%c) lacks the single pitch %d (block ends at line %d)",
-                                    path, l->cls[cls].name, l->cls[cls].prefix, q + (l->cls[cls].is_drum ? 128 : 0),
-                                    line_no - 1);
-                            goto fail;
-                        }
-                if (cls + 1 >= l->n_classes || tok[0] != l->cls[cls + 1].prefix) {
-                    if (cls + 1 >= l->n_classes)
-                        gm_fail(err, "%s:%d: token '%s' after the last class of layout '%s'; expected chord root 'C'"
-                                " (vocabulary and layout do not match)", path, line_no, tok, l->name);
-                    else
-                        gm_fail(err, "%s:%d: token '%s' where layout '%s' expects class '%s' (prefix %c)"
-                                " (vocabulary and layout do not match)", path, line_no, tok, l->name,
-                                l->cls[cls + 1].name, l->cls[cls + 1].prefix);
-                    goto fail;
-                }
-                if (cls >= 0) v->cls_end[cls] = v->n;
-                cls++;
-                v->cls_begin[cls] = v->n;
-                memset(have_single, 0, sizeof have_single);
-            }
-            pmask m;
-            int odd;
-            if (parse_pitches(tok + 1, l->cls[cls].is_drum, &m, &odd, &why)) goto bad_line;
-            if (pm_count(m) == 1 && !odd) {
-                uint8_t one[128];
-                pm_list(m, one);
-                have_single[one[0]] = 1;
-            }
-            if (vocab_push(v, cls, m, (uint32_t)count, tok)) goto oom;
-            v->odd[v->n - 1] = (uint8_t)odd;
-        } else {
-            /* Chord roots, then qualities, in the fixed order. */
-            if (chord_at == 0) {
-                if (cls + 1 != l->n_classes) {
-                    int c = cls + 1;
-                    gm_fail(err, "%s:%d: got '%s' where layout '%s' expects class '%s' (prefix %c)"
-                            " (vocabulary and layout do not match)", path, line_no, tok, l->name,
-                            l->cls[c].name, l->cls[c].prefix);
-                    goto fail;
-                }
-                for (int q = 0; q < 128; q++)
-                    if (!have_single[q]) {
-                        gm_fail(err, "%s: class '%s' (%c) lacks the single pitch %d", path, l->cls[cls].name,
-                                l->cls[cls].prefix, q + (l->cls[cls].is_drum ? 128 : 0));
-                        goto fail;
-                    }
-                v->cls_end[cls] = v->n;
-                v->root_begin = v->n;
-            }
-            if (chord_at >= 12 + GM_N_QUALITIES) { why = "extra line after the chord qualities"; goto bad_line; }
-            const char *want = chord_at < 12 ? root_names[chord_at] : quality_names[chord_at - 12];
-            if (strcmp(tok, want)) {
-                gm_fail(err, "%s:%d: expected chord %s '%s', got '%s'", path, line_no,
-                        chord_at < 12 ? "root" : "quality", want, tok);
-                goto fail;
-            }
-            if (chord_at == 12) v->qual_begin = v->n;
-            if (vocab_push(v, chord_at < 12 ? K_ROOT : K_QUAL, z, (uint32_t)count, tok)) goto oom;
-            chord_at++;
-        }
+        rd.line_no++;
+        int st = vocab_parse_line(&rd, p, eol, err);
+        if (st == VL_BAD) gm_fail(err, "%s:%d: %s", path, rd.line_no, rd.why);
+        if (st == VL_OOM) gm_fail(err, "out of memory");
+        if (st) goto fail;
         p = next;
     }
-    if (chord_at != 12 + GM_N_QUALITIES) {
-        gm_fail(err, "%s: truncated after line %d (expected %s)", path, line_no,
+    if (rd.chord_at != 12 + GM_N_QUALITIES) {
+        gm_fail(err, "%s: truncated after line %d (expected %s)", path, rd.line_no,
                 v->n <= GM_N_DURATIONS ? "the duration tokens and <pad>"
-                : cls + 1 < l->n_classes ? "more track classes" : "12 chord roots and 8 qualities");
+                : rd.cls + 1 < l->n_classes ? "more track classes" : "12 chord roots and 8 qualities");
         goto fail;
     }
     free(buf);
@@ -509,12 +566,6 @@ static gm_vocab *vocab_parse(char *buf, size_t len, const char *path, const gm_l
         return NULL;
     }
     return v;
-
-bad_line:
-    gm_fail(err, "%s:%d: %s", path, line_no, why);
-    goto fail;
-oom:
-    gm_fail(err, "out of memory");
 fail:
     free(buf);
     gm_vocab_free(v);
