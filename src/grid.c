@@ -123,6 +123,97 @@ int gm_grid_chords(const gm_grid *g, const gm_vocab *v, int frames, gm_chord *ou
     return 0;
 }
 
+/* The bar map of s. It must cover every note even when end_tick is stale;
+ * it only reads the score, so a shallow copy with a fixed end is enough. */
+static int encode_barmap(gm_grid *g, const gm_score *s, char *err) {
+    gm_score cover = *s;
+    for (int i = 0; i < s->n_tracks; i++)
+        for (size_t k = 0; k < s->tracks[i].n_notes; k++) {
+            const gm_note *n = &s->tracks[i].notes[k];
+            if (n->tick + n->duration > cover.end_tick) cover.end_tick = n->tick + n->duration;
+        }
+    return gm_barmap_build(&g->bm, &cover, GRID_SPQ, err);
+}
+
+/* The notes of the tracks of class c, placed on the grid, into gn; returns
+ * how many. */
+static size_t class_notes(const gm_grid *g, const gm_score *s, const int *track_cls, int c, gnote *gn) {
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++) {
+        if (track_cls[i] != c) continue;
+        const gm_track *t = &s->tracks[i];
+        for (size_t k = 0; k < t->n_notes; k++) {
+            const gm_note *nt = &t->notes[k];
+            int col = gm_barmap_tick_to_col(&g->bm, nt->tick);
+            int64_t steps = end_col(&g->bm, nt->tick + nt->duration) - col;
+            gn[n].col = col;
+            gn[n].steps = (int32_t)(steps < 0 ? 0 : steps > INT32_MAX ? INT32_MAX : steps);
+            gn[n].pitch = nt->pitch;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The notes gn[a..e) of class c that start in one column (sorted by pitch,
+ * then length): the closest compound token in the pitch row, its duration in
+ * the duration row, and what survives into st. */
+static void encode_column(int32_t *prow, int32_t *drow, const gm_vocab *v, int c, const gnote *gn, size_t a, size_t e,
+                          gm_encode_stats *st) {
+    pmask q = {{0, 0}};
+    for (size_t k = a; k < e; k++) pm_set(&q, gn[k].pitch);
+    int id = gm_vocab_closest_mask(v, c, q);
+    pmask kept = {{0, 0}};
+    if (id >= 0) kept = v->mask[id];
+    if (id >= 0 && !pm_eq(kept, q)) st->compounds_oov++;
+    /* Duration: the first kept note in (pitch, length) order — the
+     * lowest pitch and its shortest copy, as in the original. */
+    int dur = -1;
+    for (size_t k = a; k < e; k++)
+        if (pm_has(kept, gn[k].pitch)) {
+            dur = gm_duration_token(gn[k].steps);
+            break;
+        }
+    if (id >= 0) {
+        prow[gn[a].col] = id;
+        drow[gn[a].col] = dur;
+    }
+    /* Each (column, pitch) decodes to one note with the shared
+     * duration: with several copies of a pitch, the copy that has
+     * that duration (if any) survives and the others are lost. */
+    for (size_t k = a; k < e;) {
+        size_t r = k;
+        int match = 0;
+        for (; r < e && gn[r].pitch == gn[k].pitch; r++) match |= gm_duration_token(gn[r].steps) == dur;
+        if (!pm_has(kept, gn[k].pitch)) {
+            st->notes_dropped += r - k;
+        } else {
+            st->notes_onset_pitch++;
+            st->notes_exact += (size_t)match;
+            st->notes_dropped += r - k - 1;
+        }
+        k = r;
+    }
+}
+
+/* Class c's pitch and duration rows from its n notes in gn (sorted here). */
+static void encode_class(gm_grid *g, const gm_vocab *v, int c, gnote *gn, size_t n, gm_encode_stats *st) {
+    int32_t *prow = g->tok + (size_t)(2 * c) * g->n_cols;     /* [n_cols] pitch row */
+    int32_t *drow = g->tok + (size_t)(2 * c + 1) * g->n_cols; /* [n_cols] duration row */
+    if (n == 0) { /* absent class: EMPTY, as the original marks unused tracks */
+        const int empty = gm_vocab_empty(v);
+        for (int j = 0; j < g->n_cols; j++) prow[j] = drow[j] = empty;
+        return;
+    }
+    qsort(gn, n, sizeof *gn, cmp_gnote);
+    for (size_t a = 0; a < n;) {
+        size_t e = a;
+        while (e < n && gn[e].col == gn[a].col) e++;
+        encode_column(prow, drow, v, c, gn, a, e, st);
+        a = e;
+    }
+}
+
 int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, const gm_vocab *v,
                           const gm_chord *chords, int frames, gm_encode_stats *stats, char *err) {
     memset(g, 0, sizeof *g);
@@ -132,18 +223,8 @@ int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, con
     memset(&st, 0, sizeof st);
     if (!s) return gm_fail(err, "no score");
     if (check_vocab_layout(v, l, err)) return -1;
+    if (encode_barmap(g, s, err)) return -1;
 
-    /* The bar map must cover every note even when end_tick is stale; it
-     * only reads the score, so a shallow copy with a fixed end is enough. */
-    gm_score cover = *s;
-    for (int i = 0; i < s->n_tracks; i++)
-        for (size_t k = 0; k < s->tracks[i].n_notes; k++) {
-            const gm_note *n = &s->tracks[i].notes[k];
-            if (n->tick + n->duration > cover.end_tick) cover.end_tick = n->tick + n->duration;
-        }
-    if (gm_barmap_build(&g->bm, &cover, GRID_SPQ, err)) return -1;
-
-    int nc = l->n_classes;
     g->n_rows = gm_layout_rows(l);
     g->n_cols = g->bm.n_cols;
     size_t cells = (size_t)g->n_rows * (size_t)g->n_cols;
@@ -151,7 +232,7 @@ int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, con
     int *track_cls = malloc(((size_t)s->n_tracks + 1) * sizeof *track_cls); /* [n_tracks] */
     gnote *gn = NULL;
     if (!g->tok || !track_cls) goto oom;
-    const int pad = gm_vocab_pad(v), empty = gm_vocab_empty(v);
+    const int pad = gm_vocab_pad(v);
     for (size_t i = 0; i < cells; i++) g->tok[i] = pad;
 
     for (int i = 0; i < s->n_tracks; i++) {
@@ -165,68 +246,7 @@ int gm_grid_encode_frames(gm_grid *g, const gm_score *s, const gm_layout *l, con
     }
     gn = malloc((st.notes_in ? st.notes_in : 1) * sizeof *gn); /* [notes of one class] */
     if (!gn) goto oom;
-
-    for (int c = 0; c < nc; c++) {
-        int32_t *prow = g->tok + (size_t)(2 * c) * g->n_cols;     /* [n_cols] pitch row */
-        int32_t *drow = g->tok + (size_t)(2 * c + 1) * g->n_cols; /* [n_cols] duration row */
-        size_t n = 0;
-        for (int i = 0; i < s->n_tracks; i++) {
-            if (track_cls[i] != c) continue;
-            const gm_track *t = &s->tracks[i];
-            for (size_t k = 0; k < t->n_notes; k++) {
-                const gm_note *nt = &t->notes[k];
-                int col = gm_barmap_tick_to_col(&g->bm, nt->tick);
-                int64_t steps = end_col(&g->bm, nt->tick + nt->duration) - col;
-                gn[n].col = col;
-                gn[n].steps = (int32_t)(steps < 0 ? 0 : steps > INT32_MAX ? INT32_MAX : steps);
-                gn[n].pitch = nt->pitch;
-                n++;
-            }
-        }
-        if (n == 0) { /* absent class: EMPTY, as the original marks unused tracks */
-            for (int j = 0; j < g->n_cols; j++) prow[j] = drow[j] = empty;
-            continue;
-        }
-        qsort(gn, n, sizeof *gn, cmp_gnote);
-        for (size_t a = 0; a < n;) {
-            size_t e = a;
-            pmask q = {{0, 0}};
-            while (e < n && gn[e].col == gn[a].col) pm_set(&q, gn[e++].pitch);
-            int id = gm_vocab_closest_mask(v, c, q);
-            pmask kept = {{0, 0}};
-            if (id >= 0) kept = v->mask[id];
-            if (id >= 0 && !pm_eq(kept, q)) st.compounds_oov++;
-            /* Duration: the first kept note in (pitch, length) order — the
-             * lowest pitch and its shortest copy, as in the original. */
-            int dur = -1;
-            for (size_t k = a; k < e; k++)
-                if (pm_has(kept, gn[k].pitch)) {
-                    dur = gm_duration_token(gn[k].steps);
-                    break;
-                }
-            if (id >= 0) {
-                prow[gn[a].col] = id;
-                drow[gn[a].col] = dur;
-            }
-            /* Each (column, pitch) decodes to one note with the shared
-             * duration: with several copies of a pitch, the copy that has
-             * that duration (if any) survives and the others are lost. */
-            for (size_t k = a; k < e;) {
-                size_t r = k;
-                int match = 0;
-                for (; r < e && gn[r].pitch == gn[k].pitch; r++) match |= gm_duration_token(gn[r].steps) == dur;
-                if (!pm_has(kept, gn[k].pitch)) {
-                    st.notes_dropped += r - k;
-                } else {
-                    st.notes_onset_pitch++;
-                    st.notes_exact += (size_t)match;
-                    st.notes_dropped += r - k - 1;
-                }
-                k = r;
-            }
-            a = e;
-        }
-    }
+    for (int c = 0; c < l->n_classes; c++) encode_class(g, v, c, gn, class_notes(g, s, track_cls, c, gn), &st);
 
     if (encode_chords(g, v, chords, frames, err)) goto fail;
     free(gn);
