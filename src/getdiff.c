@@ -392,9 +392,10 @@ static void time_features(float *ts, const int32_t *t, int B) {
         }
 }
 
-int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t *pos, const int32_t *t, int B, int L,
-               int training, char *err) {
-    const gd_config *c = &m->cfg;
+/* gd_forward's inputs against the config: sizes, bar positions (when the
+ * model has them), timesteps and tokens. */
+static int forward_check(const gd_config *c, const int32_t *x, const uint8_t *pos, const int32_t *t, int B, int L,
+                         char *err) {
     if (B < 1 || L < 1 || L > c->max_cols) return gm_fail(err, "%d columns is outside 1..%d", L, c->max_cols);
     if (c->Q > 0) {
         if (!pos) return gm_fail(err, "the model needs each column's position in its bar");
@@ -405,7 +406,46 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t
         if (t[b] < 0 || t[b] >= c->T) return gm_fail(err, "timestep %d outside 0..%d", t[b], c->T - 1);
     for (size_t i = 0; i < (size_t)B * c->R * L; i++)
         if (x[i] < 0 || x[i] > c->V + 1) return gm_fail(err, "token %d outside the vocabulary", x[i]);
-    if (ensure_acts(m, B, L, err)) return -1;
+    return 0;
+}
+
+/* Step 4 of MODEL.md "Forward", one post-LN layer l over hin (N, H):
+ * attention with RoPE, residual, LayerNorm, GELU FFN, residual, LayerNorm.
+ * Returns the layer's output h2 (N, H). */
+static const float *forward_layer(gd_model *m, int l, const float *hin) {
+    const gd_config *c = &m->cfg;
+    gd_acts *a = &m->a;
+    const gd_params *p = &m->p;
+    const int B = m->B, L = m->L, H = c->H, F = c->F, N = B * L;
+    const float p_drop = c->dropout;
+    size_t oH = (size_t)l * N * H, oF = (size_t)l * N * F, oN = (size_t)l * N;
+    size_t wHH = (size_t)l * H * H, wFH = (size_t)l * F * H, bH = (size_t)l * H, bF = (size_t)l * F;
+    float *q = a->q + oH, *k = a->k + oH, *v = a->v + oH, *qr = a->qr + oH, *kr = a->kr + oH;
+    float *att = a->att + oH, *ao = a->ao + oH, *r1 = a->r1 + oH, *h1 = a->h1 + oH;
+    float *fch = a->fch + oF, *fca = a->fca + oF, *fo = a->fo + oH, *r2 = a->r2 + oH, *h2 = a->h2 + oH;
+    nn_linear_forward(q, hin, p->q_w + wHH, p->q_b + bH, N, H, H);
+    nn_linear_forward(k, hin, p->k_w + wHH, p->k_b + bH, N, H, H);
+    nn_linear_forward(v, hin, p->v_w + wHH, p->v_b + bH, N, H, H);
+    nn_rope_forward(qr, q, B, L, c->NH, H / c->NH);
+    nn_rope_forward(kr, k, B, L, c->NH, H / c->NH);
+    nn_attention_forward(att, a->lse + oN * c->NH, qr, kr, v, B, L, c->NH, H / c->NH, m->scratch);
+    nn_linear_forward(ao, att, p->ao_w + wHH, p->ao_b + bH, N, H, H);
+    if (m->training) dropout_forward(ao, a->ao_keep + oH, (size_t)N * H, p_drop, &m->rng);
+    for (size_t i = 0; i < (size_t)N * H; i++) r1[i] = hin[i] + ao[i];
+    nn_layernorm_forward(h1, a->ln1_mean + oN, a->ln1_rstd + oN, r1, p->ln1_g + bH, p->ln1_b + bH, N, H, 1e-12f);
+    nn_linear_forward(fch, h1, p->fc_w + wFH, p->fc_b + bF, N, H, F);
+    nn_gelu_forward(fca, fch, (size_t)N * F);
+    nn_linear_forward(fo, fca, p->fo_w + wFH, p->fo_b + bH, N, F, H);
+    if (m->training) dropout_forward(fo, a->fo_keep + oH, (size_t)N * H, p_drop, &m->rng);
+    for (size_t i = 0; i < (size_t)N * H; i++) r2[i] = h1[i] + fo[i];
+    nn_layernorm_forward(h2, a->ln2_mean + oN, a->ln2_rstd + oN, r2, p->ln2_g + bH, p->ln2_b + bH, N, H, 1e-12f);
+    return h2;
+}
+
+int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t *pos, const int32_t *t, int B, int L,
+               int training, char *err) {
+    const gd_config *c = &m->cfg;
+    if (forward_check(c, x, pos, t, B, L, err) || ensure_acts(m, B, L, err)) return -1;
     m->B = B;
     m->L = L;
     m->training = training && c->dropout > 0;
@@ -414,7 +454,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t
     m->pos = c->Q > 0 ? pos : NULL;
     gd_acts *a = &m->a;
     const gd_params *p = &m->p;
-    const int R = c->R, E = c->E, H = c->H, F = c->F, RE = R * E, N = B * L;
+    const int R = c->R, E = c->E, H = c->H, RE = R * E, N = B * L;
     const float p_drop = c->dropout;
 
     /* 0. token table (V+2, E): tok = word + Σ_{f ∈ feat(v)} featemb[f] (MODEL.md "Token features").
@@ -455,30 +495,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t
 
     /* 4. encoder layers (post-LN) */
     const float *hin = a->h0;
-    for (int l = 0; l < c->NL; l++) {
-        size_t oH = (size_t)l * N * H, oF = (size_t)l * N * F, oN = (size_t)l * N;
-        size_t wHH = (size_t)l * H * H, wFH = (size_t)l * F * H, bH = (size_t)l * H, bF = (size_t)l * F;
-        float *q = a->q + oH, *k = a->k + oH, *v = a->v + oH, *qr = a->qr + oH, *kr = a->kr + oH;
-        float *att = a->att + oH, *ao = a->ao + oH, *r1 = a->r1 + oH, *h1 = a->h1 + oH;
-        float *fch = a->fch + oF, *fca = a->fca + oF, *fo = a->fo + oH, *r2 = a->r2 + oH, *h2 = a->h2 + oH;
-        nn_linear_forward(q, hin, p->q_w + wHH, p->q_b + bH, N, H, H);
-        nn_linear_forward(k, hin, p->k_w + wHH, p->k_b + bH, N, H, H);
-        nn_linear_forward(v, hin, p->v_w + wHH, p->v_b + bH, N, H, H);
-        nn_rope_forward(qr, q, B, L, c->NH, H / c->NH);
-        nn_rope_forward(kr, k, B, L, c->NH, H / c->NH);
-        nn_attention_forward(att, a->lse + oN * c->NH, qr, kr, v, B, L, c->NH, H / c->NH, m->scratch);
-        nn_linear_forward(ao, att, p->ao_w + wHH, p->ao_b + bH, N, H, H);
-        if (m->training) dropout_forward(ao, a->ao_keep + oH, (size_t)N * H, p_drop, &m->rng);
-        for (size_t i = 0; i < (size_t)N * H; i++) r1[i] = hin[i] + ao[i];
-        nn_layernorm_forward(h1, a->ln1_mean + oN, a->ln1_rstd + oN, r1, p->ln1_g + bH, p->ln1_b + bH, N, H, 1e-12f);
-        nn_linear_forward(fch, h1, p->fc_w + wFH, p->fc_b + bF, N, H, F);
-        nn_gelu_forward(fca, fch, (size_t)N * F);
-        nn_linear_forward(fo, fca, p->fo_w + wFH, p->fo_b + bH, N, F, H);
-        if (m->training) dropout_forward(fo, a->fo_keep + oH, (size_t)N * H, p_drop, &m->rng);
-        for (size_t i = 0; i < (size_t)N * H; i++) r2[i] = h1[i] + fo[i];
-        nn_layernorm_forward(h2, a->ln2_mean + oN, a->ln2_rstd + oN, r2, p->ln2_g + bH, p->ln2_b + bH, N, H, 1e-12f);
-        hin = h2;
-    }
+    for (int l = 0; l < c->NL; l++) hin = forward_layer(m, l, hin);
 
     /* 5. output cells (N, R·E) */
     nn_linear_forward(a->o1h, hin, p->o1_w, p->o1_b, N, H, RE);
@@ -496,17 +513,72 @@ void gd_probs(gd_model *m, float *out) {
 /* Backward                                                                  */
 /* ======================================================================== */
 
-static void backward_network(gd_model *m) {
+/* Step 4 of MODEL.md "Forward" backwards, for layer l: m->tmp[0] holds the
+ * gradient of the layer's output h2 (N, H) and leaves holding that of its
+ * input; the weights' gradients are added into m->g. */
+static void backward_layer(gd_model *m, int l) {
     const gd_config *c = &m->cfg;
     gd_acts *a = &m->a;
     const gd_params *p = &m->p;
     gd_params *g = &m->g;
-    const int B = m->B, L = m->L, R = c->R, E = c->E, H = c->H, F = c->F, RE = R * E, N = B * L;
+    const int B = m->B, L = m->L, H = c->H, F = c->F, N = B * L;
     const int NH = c->NH, HD = H / NH;
     float *dh = m->tmp[0];   /* (N, H) gradient flowing down the residual stream */
     float *dA = m->tmp[1];   /* (N, wide) */
     float *dB = m->tmp[2];   /* (N, wide) */
     float *dq = m->tmp[3], *dk = m->tmp[4], *dv = m->tmp[5], *dqr = m->tmp[6], *dkr = m->tmp[7]; /* (N, H) */
+    size_t oH = (size_t)l * N * H, oF = (size_t)l * N * F, oN = (size_t)l * N;
+    size_t wHH = (size_t)l * H * H, wFH = (size_t)l * F * H, bH = (size_t)l * H, bF = (size_t)l * F;
+    const float *hin = l ? a->h2 + (size_t)(l - 1) * N * H : a->h0;
+    /* h2 = LN2(r2), r2 = h1 + drop(fo) */
+    float *dr2 = dA;
+    memset(dr2, 0, (size_t)N * H * sizeof(float));
+    nn_layernorm_backward(dr2, g->ln2_g + bH, g->ln2_b + bH, dh, a->r2 + oH, a->ln2_mean + oN, a->ln2_rstd + oN,
+                          p->ln2_g + bH, N, H);
+    /* dh1 = dr2 (residual) + through the FFN */
+    memcpy(dh, dr2, (size_t)N * H * sizeof(float));
+    if (m->training) dropout_backward(dr2, a->fo_keep + oH, (size_t)N * H, c->dropout);
+    float *dfca = dB;
+    memset(dfca, 0, (size_t)N * F * sizeof(float));
+    nn_linear_backward(dfca, g->fo_w + wFH, g->fo_b + bH, dr2, a->fca + oF, p->fo_w + wFH, N, F, H);
+    float *dfch = dA; /* dr2 is no longer needed */
+    memset(dfch, 0, (size_t)N * F * sizeof(float));
+    nn_gelu_backward(dfch, dfca, a->fch + oF, (size_t)N * F);
+    nn_linear_backward(dh, g->fc_w + wFH, g->fc_b + bF, dfch, a->h1 + oH, p->fc_w + wFH, N, H, F);
+    /* h1 = LN1(r1), r1 = hin + drop(ao) */
+    float *dr1 = dA;
+    memset(dr1, 0, (size_t)N * H * sizeof(float));
+    nn_layernorm_backward(dr1, g->ln1_g + bH, g->ln1_b + bH, dh, a->r1 + oH, a->ln1_mean + oN, a->ln1_rstd + oN,
+                          p->ln1_g + bH, N, H);
+    memcpy(dh, dr1, (size_t)N * H * sizeof(float)); /* to hin, residual */
+    if (m->training) dropout_backward(dr1, a->ao_keep + oH, (size_t)N * H, c->dropout);
+    float *datt = dB;
+    memset(datt, 0, (size_t)N * H * sizeof(float));
+    nn_linear_backward(datt, g->ao_w + wHH, g->ao_b + bH, dr1, a->att + oH, p->ao_w + wHH, N, H, H);
+    memset(dqr, 0, (size_t)N * H * sizeof(float));
+    memset(dkr, 0, (size_t)N * H * sizeof(float));
+    memset(dv, 0, (size_t)N * H * sizeof(float));
+    nn_attention_backward(dqr, dkr, dv, datt, a->qr + oH, a->kr + oH, a->v + oH, a->att + oH, a->lse + oN * NH, B, L,
+                          NH, HD, m->scratch);
+    memset(dq, 0, (size_t)N * H * sizeof(float));
+    memset(dk, 0, (size_t)N * H * sizeof(float));
+    nn_rope_backward(dq, dqr, B, L, NH, HD);
+    nn_rope_backward(dk, dkr, B, L, NH, HD);
+    nn_linear_backward(dh, g->q_w + wHH, g->q_b + bH, dq, hin, p->q_w + wHH, N, H, H);
+    nn_linear_backward(dh, g->k_w + wHH, g->k_b + bH, dk, hin, p->k_w + wHH, N, H, H);
+    nn_linear_backward(dh, g->v_w + wHH, g->v_b + bH, dv, hin, p->v_w + wHH, N, H, H);
+}
+
+static void backward_network(gd_model *m) {
+    const gd_config *c = &m->cfg;
+    gd_acts *a = &m->a;
+    const gd_params *p = &m->p;
+    gd_params *g = &m->g;
+    const int B = m->B, L = m->L, R = c->R, E = c->E, H = c->H, RE = R * E, N = B * L;
+    float *dh = m->tmp[0];   /* (N, H) gradient flowing down the residual stream */
+    float *dA = m->tmp[1];   /* (N, wide) */
+    float *dB = m->tmp[2];   /* (N, wide) */
+    float *dq = m->tmp[3];   /* (N, H); here (B, E) scratch for the timestep MLP */
 
     /* 5. output cells ← dc */
     memset(dA, 0, (size_t)N * RE * sizeof(float));
@@ -518,48 +590,7 @@ static void backward_network(gd_model *m) {
     nn_linear_backward(dh, g->o1_w, g->o1_b, dB, h_last, p->o1_w, N, H, RE);
 
     /* 4. layers, last to first */
-    for (int l = c->NL - 1; l >= 0; l--) {
-        size_t oH = (size_t)l * N * H, oF = (size_t)l * N * F, oN = (size_t)l * N;
-        size_t wHH = (size_t)l * H * H, wFH = (size_t)l * F * H, bH = (size_t)l * H, bF = (size_t)l * F;
-        const float *hin = l ? a->h2 + (size_t)(l - 1) * N * H : a->h0;
-        /* h2 = LN2(r2), r2 = h1 + drop(fo) */
-        float *dr2 = dA;
-        memset(dr2, 0, (size_t)N * H * sizeof(float));
-        nn_layernorm_backward(dr2, g->ln2_g + bH, g->ln2_b + bH, dh, a->r2 + oH, a->ln2_mean + oN, a->ln2_rstd + oN,
-                              p->ln2_g + bH, N, H);
-        /* dh1 = dr2 (residual) + through the FFN */
-        memcpy(dh, dr2, (size_t)N * H * sizeof(float));
-        if (m->training) dropout_backward(dr2, a->fo_keep + oH, (size_t)N * H, c->dropout);
-        float *dfca = dB;
-        memset(dfca, 0, (size_t)N * F * sizeof(float));
-        nn_linear_backward(dfca, g->fo_w + wFH, g->fo_b + bH, dr2, a->fca + oF, p->fo_w + wFH, N, F, H);
-        float *dfch = dA; /* dr2 is no longer needed */
-        memset(dfch, 0, (size_t)N * F * sizeof(float));
-        nn_gelu_backward(dfch, dfca, a->fch + oF, (size_t)N * F);
-        nn_linear_backward(dh, g->fc_w + wFH, g->fc_b + bF, dfch, a->h1 + oH, p->fc_w + wFH, N, H, F);
-        /* h1 = LN1(r1), r1 = hin + drop(ao) */
-        float *dr1 = dA;
-        memset(dr1, 0, (size_t)N * H * sizeof(float));
-        nn_layernorm_backward(dr1, g->ln1_g + bH, g->ln1_b + bH, dh, a->r1 + oH, a->ln1_mean + oN, a->ln1_rstd + oN,
-                              p->ln1_g + bH, N, H);
-        memcpy(dh, dr1, (size_t)N * H * sizeof(float)); /* to hin, residual */
-        if (m->training) dropout_backward(dr1, a->ao_keep + oH, (size_t)N * H, c->dropout);
-        float *datt = dB;
-        memset(datt, 0, (size_t)N * H * sizeof(float));
-        nn_linear_backward(datt, g->ao_w + wHH, g->ao_b + bH, dr1, a->att + oH, p->ao_w + wHH, N, H, H);
-        memset(dqr, 0, (size_t)N * H * sizeof(float));
-        memset(dkr, 0, (size_t)N * H * sizeof(float));
-        memset(dv, 0, (size_t)N * H * sizeof(float));
-        nn_attention_backward(dqr, dkr, dv, datt, a->qr + oH, a->kr + oH, a->v + oH, a->att + oH, a->lse + oN * NH, B, L,
-                              NH, HD, m->scratch);
-        memset(dq, 0, (size_t)N * H * sizeof(float));
-        memset(dk, 0, (size_t)N * H * sizeof(float));
-        nn_rope_backward(dq, dqr, B, L, NH, HD);
-        nn_rope_backward(dk, dkr, B, L, NH, HD);
-        nn_linear_backward(dh, g->q_w + wHH, g->q_b + bH, dq, hin, p->q_w + wHH, N, H, H);
-        nn_linear_backward(dh, g->k_w + wHH, g->k_b + bH, dk, hin, p->k_w + wHH, N, H, H);
-        nn_linear_backward(dh, g->v_w + wHH, g->v_b + bH, dv, hin, p->v_w + wHH, N, H, H);
-    }
+    for (int l = c->NL - 1; l >= 0; l--) backward_layer(m, l);
 
     /* 3. bar positions and projection ← dh0 */
     if (m->pos)
