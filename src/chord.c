@@ -332,6 +332,94 @@ static int recognize(const gm_score *s, const gm_barmap *bm, int frames, gm_chor
     return rc;
 }
 
+/* Frame f's emission scores over the chords: concentration × the dot
+ * product of its pitch-class vector xf with each chord's template. */
+static void frame_emit(const chord_model *m, const double *xf, double *emit) {
+    for (int c = 0; c < N_CHORDS; c++) {
+        double d = 0;
+        for (int pc = 0; pc < 12; pc++) d += xf[pc] * m->templ[c][pc];
+        emit[c] = CHORD_CONCENTRATION * d;
+    }
+}
+
+/* Key k's states of one Viterbi step: each chord c2 from the best previous
+ * chord of the same key (a stay, or a change through its group) or from the
+ * state `jump` in another key. Back-pointers into bk. */
+static void step_key(const chord_model *m, int k, const double *prev, int jump, const double *emit, double *cur,
+                     uint8_t *bk) {
+    const double *pk = prev + k * N_CHORDS;
+    const uint8_t *gk = m->group[k];
+    /* Best and second best previous chord of each group (lowest
+     * index on ties); the second stands in when the best is c2. */
+    int top1[MAX_GROUPS], top2[MAX_GROUPS];
+    for (int g = 0; g < m->n_groups; g++) top1[g] = top2[g] = -1;
+    for (int c1 = 0; c1 < N_CHORDS; c1++) {
+        int g = gk[c1];
+        if (top1[g] < 0 || pk[c1] > pk[top1[g]]) { top2[g] = top1[g]; top1[g] = c1; }
+        else if (top2[g] < 0 || pk[c1] > pk[top2[g]]) top2[g] = c1;
+    }
+    for (int c2 = 0; c2 < N_CHORDS; c2++) {
+        const double *tr = &m->change[k][0][gk[c2]];
+        double bv = pk[c2] + m->stay;
+        int bi = k * N_CHORDS + c2;
+        for (int g = 0; g < m->n_groups; g++) {
+            int c1 = top1[g] == c2 ? top2[g] : top1[g];
+            if (c1 < 0) continue;
+            double v = pk[c1] + tr[g * MAX_GROUPS];
+            if (BETTER(v, k * N_CHORDS + c1, bv, bi)) { bv = v; bi = k * N_CHORDS + c1; }
+        }
+        double jv = prev[jump] + m->key_jump[k][c2];
+        if (BETTER(jv, jump, bv, bi)) { bv = jv; bi = jump; }
+        cur[k * N_CHORDS + c2] = bv + emit[c2];
+        bk[k * N_CHORDS + c2] = (uint8_t)(bi / N_CHORDS == k ? bi % N_CHORDS : BACK_JUMP);
+    }
+}
+
+/* One Viterbi step (a frame after the first): prev → cur, back-pointers in
+ * bk, and the frame's two jump sources in jumps[0..1]. */
+static void viterbi_step(const chord_model *m, const double *prev, const double *emit, double *cur, uint8_t *bk,
+                         int32_t *jumps) {
+    /* Best previous state overall, and best outside its key: the
+     * predecessor of any key change. */
+    int b1 = 0;
+    for (int i = 1; i < N_STATES; i++)
+        if (prev[i] > prev[b1]) b1 = i;
+    int k1 = b1 / N_CHORDS, b2 = -1;
+    for (int i = 0; i < N_STATES; i++)
+        if (i / N_CHORDS != k1 && (b2 < 0 || prev[i] > prev[b2])) b2 = i;
+    jumps[0] = b1;
+    jumps[1] = b2;
+    for (int k = 0; k < N_KEYS; k++) step_key(m, k, prev, k == k1 ? b2 : b1, emit, cur, bk);
+}
+
+/* Trace back from the best final state (scores in last) into out. */
+static void viterbi_trace(const double *last, const uint8_t *back, const int32_t *jumps, const double *bass, int nb,
+                          gm_chord *out) {
+    int st = 0;
+    for (int i = 1; i < N_STATES; i++)
+        if (last[i] > last[st]) st = i;
+    for (int f = nb - 1; f >= 0; f--) {
+        int c = st % N_CHORDS;
+        out[f] = c == 0 ? (gm_chord){-1, -1}
+                        : (gm_chord){(int8_t)((c - 1) / GM_N_QUALITIES), (int8_t)((c - 1) % GM_N_QUALITIES)};
+        if (out[f].quality == GM_Q_AUG) {
+            /* C+, E+ and G#+ are one pitch-class set, so the model cannot
+             * tell their roots apart (the key prior picks one): name the
+             * chord after whichever of the three sounds longest in the bass. */
+            const double *bb = bass + (size_t)f * 12;
+            int r = out[f].root, best = r;
+            for (int j = 1; j < 3; j++)
+                if (bb[(r + 4 * j) % 12] > bb[best]) best = (r + 4 * j) % 12;
+            out[f].root = (int8_t)best;
+        }
+        if (f > 0) {
+            int code = back[(size_t)f * N_STATES + st], b1 = jumps[2 * f], b2 = jumps[2 * f + 1];
+            if (code != BACK_JUMP) st = (st / N_CHORDS) * N_CHORDS + code;
+            else st = st / N_CHORDS == b1 / N_CHORDS ? b2 : b1;
+        }
+    }
+}
+
 /* The key-chord Viterbi pass proper. x: [nb][12] unit-normalised frame
  * vectors (zero rows for empty frames); bass: [nb][12] how long each pitch
  * class was the lowest (names augmented triads only); nonempty: rows of x
@@ -353,87 +441,19 @@ static int viterbi(const double *x, const double *bass, int nb, int frames, int 
         rc = 0;
         goto done;
     }
-
     for (int f = 0; f < nb; f++) {
-        const double *xf = x + (size_t)f * 12;
-        for (int c = 0; c < N_CHORDS; c++) {
-            double d = 0;
-            for (int pc = 0; pc < 12; pc++) d += xf[pc] * m->templ[c][pc];
-            emit[c] = CHORD_CONCENTRATION * d;
-        }
+        frame_emit(m, x + (size_t)f * 12, emit);
         if (f == 0) {
             /* Uniform prior over keys, then the key's chord distribution. */
             for (int k = 0; k < N_KEYS; k++)
                 for (int c = 0; c < N_CHORDS; c++)
                     cur[k * N_CHORDS + c] = -log((double)N_KEYS) + m->key_chord[k][c] + emit[c];
         } else {
-            /* Best previous state overall, and best outside its key: the
-             * predecessor of any key change. */
-            int b1 = 0;
-            for (int i = 1; i < N_STATES; i++)
-                if (prev[i] > prev[b1]) b1 = i;
-            int k1 = b1 / N_CHORDS, b2 = -1;
-            for (int i = 0; i < N_STATES; i++)
-                if (i / N_CHORDS != k1 && (b2 < 0 || prev[i] > prev[b2])) b2 = i;
-            uint8_t *bk = back + (size_t)f * N_STATES;
-            jumps[2 * f] = b1;
-            jumps[2 * f + 1] = b2;
-            for (int k = 0; k < N_KEYS; k++) {
-                const double *pk = prev + k * N_CHORDS;
-                const uint8_t *gk = m->group[k];
-                int jump = k == k1 ? b2 : b1;
-                /* Best and second best previous chord of each group (lowest
-                 * index on ties); the second stands in when the best is c2. */
-                int top1[MAX_GROUPS], top2[MAX_GROUPS];
-                for (int g = 0; g < m->n_groups; g++) top1[g] = top2[g] = -1;
-                for (int c1 = 0; c1 < N_CHORDS; c1++) {
-                    int g = gk[c1];
-                    if (top1[g] < 0 || pk[c1] > pk[top1[g]]) { top2[g] = top1[g]; top1[g] = c1; }
-                    else if (top2[g] < 0 || pk[c1] > pk[top2[g]]) top2[g] = c1;
-                }
-                for (int c2 = 0; c2 < N_CHORDS; c2++) {
-                    const double *tr = &m->change[k][0][gk[c2]];
-                    double bv = pk[c2] + m->stay;
-                    int bi = k * N_CHORDS + c2;
-                    for (int g = 0; g < m->n_groups; g++) {
-                        int c1 = top1[g] == c2 ? top2[g] : top1[g];
-                        if (c1 < 0) continue;
-                        double v = pk[c1] + tr[g * MAX_GROUPS];
-                        if (BETTER(v, k * N_CHORDS + c1, bv, bi)) { bv = v; bi = k * N_CHORDS + c1; }
-                    }
-                    double jv = prev[jump] + m->key_jump[k][c2];
-                    if (BETTER(jv, jump, bv, bi)) { bv = jv; bi = jump; }
-                    cur[k * N_CHORDS + c2] = bv + emit[c2];
-                    bk[k * N_CHORDS + c2] = (uint8_t)(bi / N_CHORDS == k ? bi % N_CHORDS : BACK_JUMP);
-                }
-            }
+            viterbi_step(m, prev, emit, cur, back + (size_t)f * N_STATES, jumps + 2 * f);
         }
         double *t = prev; prev = cur; cur = t;
     }
-    /* Trace back from the best final state. */
-    int st = 0;
-    for (int i = 1; i < N_STATES; i++)
-        if (prev[i] > prev[st]) st = i;
-    for (int f = nb - 1; f >= 0; f--) {
-        int c = st % N_CHORDS;
-        out[f] = c == 0 ? (gm_chord){-1, -1}
-                        : (gm_chord){(int8_t)((c - 1) / GM_N_QUALITIES), (int8_t)((c - 1) % GM_N_QUALITIES)};
-        if (out[f].quality == GM_Q_AUG) {
-            /* C+, E+ and G#+ are one pitch-class set, so the model cannot
-             * tell their roots apart (the key prior picks one): name the
-             * chord after whichever of the three sounds longest in the bass. */
-            const double *bb = bass + (size_t)f * 12;
-            int r = out[f].root, best = r;
-            for (int j = 1; j < 3; j++)
-                if (bb[(r + 4 * j) % 12] > bb[best]) best = (r + 4 * j) % 12;
-            out[f].root = (int8_t)best;
-        }
-        if (f > 0) {
-            int code = back[(size_t)f * N_STATES + st], b1 = jumps[2 * f], b2 = jumps[2 * f + 1];
-            if (code != BACK_JUMP) st = (st / N_CHORDS) * N_CHORDS + code;
-            else st = st / N_CHORDS == b1 / N_CHORDS ? b2 : b1;
-        }
-    }
+    viterbi_trace(prev, back, jumps, bass, nb, out);
     rc = 0;
 done:
     free(m);
