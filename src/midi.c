@@ -631,24 +631,9 @@ static int64_t note_off_tick(const gm_note *n, int64_t on) {
     return off <= on ? on + 1 : off; /* on + 1 only at the tick cap */
 }
 
-int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err) {
-    wbuf b = {0};
-    cev *ce = NULL;
-    nev *ne = NULL;
-    int rc = -1;
-    *out_data = NULL;
-    *out_size = 0;
-    if (s->ticks_per_quarter < 1 || s->ticks_per_quarter > 0x7FFF) {
-        gm_fail(err, "cannot write %d ticks per quarter (MIDI allows 1..32767)", s->ticks_per_quarter);
-        goto done;
-    }
-    if (s->n_tracks < 0 || s->n_tracks > 0xFFFE) {
-        gm_fail(err, "cannot write %d tracks (MIDI allows 65534 plus the conductor)", s->n_tracks);
-        goto done;
-    }
-
-    /* Every chunk ends at the same tick: the latest of end_tick and every
-     * event, so the score's length survives the round trip. */
+/* The tick every chunk ends at: the latest of end_tick and every event, so
+ * the score's length survives the round trip. */
+static int64_t score_end_tick(const gm_score *s) {
     int64_t end = clamp_tick(s->end_tick);
     for (int i = 0; i < s->n_tempos; i++) if (clamp_tick(s->tempos[i].tick) > end) end = clamp_tick(s->tempos[i].tick);
     for (int i = 0; i < s->n_timesigs; i++) if (clamp_tick(s->timesigs[i].tick) > end) end = clamp_tick(s->timesigs[i].tick);
@@ -659,22 +644,21 @@ int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, c
             int64_t off = note_off_tick(n, clamp_tick(n->tick));
             if (off > end) end = off;
         }
+    return end;
+}
 
-    put(&b, "MThd\0\0\0\6\0\1", 10);
-    put_be(&b, (uint32_t)s->n_tracks + 1, 2);
-    put_be(&b, (uint32_t)s->ticks_per_quarter, 2);
-
-    /* Conductor track: time signatures, keys, tempos. */
+/* Conductor track: time signatures, keys, tempos, in tick order. */
+static int write_conductor(wbuf *b, const gm_score *s, int64_t end, char *err) {
     size_t nce = (size_t)(s->n_tempos > 0 ? s->n_tempos : 0) + (size_t)(s->n_timesigs > 0 ? s->n_timesigs : 0) +
                  (size_t)(s->n_keysigs > 0 ? s->n_keysigs : 0), k = 0;
-    ce = malloc((nce ? nce : 1) * sizeof *ce);
-    if (!ce) { gm_fail(err, "out of memory while writing MIDI"); goto done; }
+    cev *ce = malloc((nce ? nce : 1) * sizeof *ce);
+    if (!ce) return gm_fail(err, "out of memory while writing MIDI");
     for (int i = 0; i < s->n_timesigs; i++) ce[k++] = (cev){clamp_tick(s->timesigs[i].tick), 0, i};
     for (int i = 0; i < s->n_keysigs; i++) ce[k++] = (cev){clamp_tick(s->keysigs[i].tick), 1, i};
     for (int i = 0; i < s->n_tempos; i++) ce[k++] = (cev){clamp_tick(s->tempos[i].tick), 2, i};
     if (nce > 1) qsort(ce, nce, sizeof *ce, cev_compare);
-    trk t = {&b, 0, 0};
-    size_t len_at = begin_chunk(&b);
+    trk t = {b, 0, 0};
+    size_t len_at = begin_chunk(b);
     for (size_t i = 0; i < nce; i++) {
         uint8_t d[4];
         if (ce[i].kind == 0) {
@@ -696,38 +680,63 @@ int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, c
         }
     }
     end_chunk(&t, len_at, end);
+    free(ce);
+    return 0;
+}
 
-    /* One chunk per gm_track: name, program, notes. Notes go on the track's
-     * channel (9 for drums), so that the file reads back as the same tracks. */
-    for (int ti = 0; ti < s->n_tracks; ti++) {
-        const gm_track *tr = &s->tracks[ti];
-        int ch = tr->is_drum ? 9 : (tr->channel & 15);
-        nev *nn = realloc(ne, (tr->n_notes ? 2 * tr->n_notes : 1) * sizeof *ne);
-        if (!nn) { gm_fail(err, "out of memory while writing MIDI"); goto done; }
-        ne = nn;
-        for (size_t i = 0; i < tr->n_notes; i++) {
-            const gm_note *n = &tr->notes[i];
-            int64_t on = clamp_tick(n->tick), off = note_off_tick(n, on);
-            uint8_t pitch = (uint8_t)(n->pitch & 127);
-            uint8_t vel = (uint8_t)(n->velocity < 1 ? 1 : n->velocity > 127 ? 127 : n->velocity);
-            ne[2 * i] = (nev){on, off - on, 1, pitch, vel};
-            ne[2 * i + 1] = (nev){off, 0, 0, pitch, 0};
-        }
-        size_t nne = 2 * tr->n_notes;
-        if (nne > 1) qsort(ne, nne, sizeof *ne, nev_compare);
-        t = (trk){&b, 0, 0};
-        len_at = begin_chunk(&b);
-        size_t name_len = strnlen(tr->name, sizeof tr->name);
-        if (name_len) put_meta(&t, 0, 0x03, tr->name, (uint32_t)name_len);
-        put_channel(&t, 0, (uint8_t)(0xC0 | ch), (uint8_t)(tr->program & 127), -1);
-        for (size_t i = 0; i < nne; i++) /* note-off as note-on velocity 0: running status */
-            put_channel(&t, ne[i].tick, (uint8_t)(0x90 | ch), ne[i].pitch, ne[i].on ? ne[i].vel : 0);
-        end_chunk(&t, len_at, end);
+/* One gm_track's chunk: name, program, notes. Notes go on the track's
+ * channel (9 for drums), so that the file reads back as the same tracks.
+ * *ne is the caller's event buffer, grown here and reused across tracks. */
+static int write_track(wbuf *b, const gm_track *tr, int64_t end, nev **ne, char *err) {
+    int ch = tr->is_drum ? 9 : (tr->channel & 15);
+    nev *e = realloc(*ne, (tr->n_notes ? 2 * tr->n_notes : 1) * sizeof *e);
+    if (!e) return gm_fail(err, "out of memory while writing MIDI");
+    *ne = e;
+    for (size_t i = 0; i < tr->n_notes; i++) {
+        const gm_note *n = &tr->notes[i];
+        int64_t on = clamp_tick(n->tick), off = note_off_tick(n, on);
+        uint8_t pitch = (uint8_t)(n->pitch & 127);
+        uint8_t vel = (uint8_t)(n->velocity < 1 ? 1 : n->velocity > 127 ? 127 : n->velocity);
+        e[2 * i] = (nev){on, off - on, 1, pitch, vel};
+        e[2 * i + 1] = (nev){off, 0, 0, pitch, 0};
     }
+    size_t nne = 2 * tr->n_notes;
+    if (nne > 1) qsort(e, nne, sizeof *e, nev_compare);
+    trk t = {b, 0, 0};
+    size_t len_at = begin_chunk(b);
+    size_t name_len = strnlen(tr->name, sizeof tr->name);
+    if (name_len) put_meta(&t, 0, 0x03, tr->name, (uint32_t)name_len);
+    put_channel(&t, 0, (uint8_t)(0xC0 | ch), (uint8_t)(tr->program & 127), -1);
+    for (size_t i = 0; i < nne; i++) /* note-off as note-on velocity 0: running status */
+        put_channel(&t, e[i].tick, (uint8_t)(0x90 | ch), e[i].pitch, e[i].on ? e[i].vel : 0);
+    end_chunk(&t, len_at, end);
+    return 0;
+}
+
+int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err) {
+    wbuf b = {0};
+    nev *ne = NULL;
+    int rc = -1;
+    *out_data = NULL;
+    *out_size = 0;
+    if (s->ticks_per_quarter < 1 || s->ticks_per_quarter > 0x7FFF) {
+        gm_fail(err, "cannot write %d ticks per quarter (MIDI allows 1..32767)", s->ticks_per_quarter);
+        goto done;
+    }
+    if (s->n_tracks < 0 || s->n_tracks > 0xFFFE) {
+        gm_fail(err, "cannot write %d tracks (MIDI allows 65534 plus the conductor)", s->n_tracks);
+        goto done;
+    }
+    const int64_t end = score_end_tick(s);
+    put(&b, "MThd\0\0\0\6\0\1", 10);
+    put_be(&b, (uint32_t)s->n_tracks + 1, 2);
+    put_be(&b, (uint32_t)s->ticks_per_quarter, 2);
+    if (write_conductor(&b, s, end, err)) goto done;
+    for (int ti = 0; ti < s->n_tracks; ti++)
+        if (write_track(&b, &s->tracks[ti], end, &ne, err)) goto done;
     if (b.oom) { gm_fail(err, "out of memory while writing MIDI"); goto done; }
     rc = 0;
 done:
-    free(ce);
     free(ne);
     if (rc) free(b.d);
     else { *out_data = b.d; *out_size = b.n; }
