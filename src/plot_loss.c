@@ -323,8 +323,17 @@ static void draw_legend(gm_canvas *c, const frame *f, int has_train, int has_val
     }
 }
 
-static void draw_chart(gm_canvas *c, const series *train, const double *ema, const series *val) {
-    /* data ranges */
+/* A chart's frame and ticks, worked out before anything is drawn. */
+typedef struct {
+    frame f;
+    tick yt[MAX_TICKS], xt[MAX_TICKS];
+    int nyt, nxt;
+    int title_scale;
+} chart;
+
+/* Data ranges, the layout (title, "loss" label, plot, tick labels, "step"
+ * label), and the ticks of both axes. */
+static void chart_layout(chart *ch, const gm_canvas *c, const series *train, const series *val) {
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     const series *all[2] = {train, val};
     for (int s = 0; s < 2; s++)
@@ -333,89 +342,104 @@ static void draw_chart(gm_canvas *c, const series *train, const double *ema, con
             xmin = fmin(xmin, p->x), xmax = fmax(xmax, p->x);
             ymin = fmin(ymin, p->y), ymax = fmax(ymax, p->y);
         }
-    frame f = {0};
-    f.logy = ymin > 0 && ymax / ymin > 20;
+    frame *f = &ch->f;
+    f->logy = ymin > 0 && ymax / ymin > 20;
 
-    /* layout: title, "loss" label, plot, tick labels, "step" label */
     int W = c->w, H = c->h;
-    int title_scale = W >= 400 && H >= 260 ? 2 : 1;
-    f.top = 8 + GM_CANVAS_FONT_H * title_scale + 8 + GM_CANVAS_FONT_H + 6;
+    ch->title_scale = W >= 400 && H >= 260 ? 2 : 1;
+    f->top = 8 + GM_CANVAS_FONT_H * ch->title_scale + 8 + GM_CANVAS_FONT_H + 6;
     int bottom = 1 + 4 + 4 + GM_CANVAS_FONT_H + 6 + GM_CANVAS_FONT_H + 8;
     int right = 28;
-    f.ph = H - f.top - bottom;
+    f->ph = H - f->top - bottom;
 
-    tick yt[MAX_TICKS], xt[MAX_TICKS];
-    int nyt;
-    if (f.logy) {
+    if (f->logy) {
         double lo = log10(ymin), hi = log10(ymax), pad = 0.04 * (hi - lo);
-        f.y0 = lo - pad;
-        f.y1 = hi + pad;
-        nyt = log_ticks(f.y0, f.y1, yt);
+        f->y0 = lo - pad;
+        f->y1 = hi + pad;
+        ch->nyt = log_ticks(f->y0, f->y1, ch->yt);
     } else {
         double span = ymax - ymin, pad = span > 0 ? 0.05 * span : (ymax != 0 ? 0.1 * fabs(ymax) : 1);
-        f.y0 = ymin - pad;
-        f.y1 = ymax + pad;
-        if (ymin >= 0 && f.y0 < 0) f.y0 = 0; /* losses are not negative: keep 0 as the floor */
-        nyt = linear_ticks(&f.y0, &f.y1, f.ph / 45, 0, yt);
+        f->y0 = ymin - pad;
+        f->y1 = ymax + pad;
+        if (ymin >= 0 && f->y0 < 0) f->y0 = 0; /* losses are not negative: keep 0 as the floor */
+        ch->nyt = linear_ticks(&f->y0, &f->y1, f->ph / 45, 0, ch->yt);
     }
     int ylw = 0;
-    for (int i = 0; i < nyt; i++) {
-        int w = gm_canvas_text_width(yt[i].label, 1);
+    for (int i = 0; i < ch->nyt; i++) {
+        int w = gm_canvas_text_width(ch->yt[i].label, 1);
         if (w > ylw) ylw = w;
     }
-    f.left = 10 + ylw + 4 + 4;
-    f.pw = W - f.left - right;
+    f->left = 10 + ylw + 4 + 4;
+    f->pw = W - f->left - right;
 
     /* x ticks: fewer when the labels would crowd each other */
-    int nxt = 0;
-    for (int target = f.pw / 80 > 1 ? f.pw / 80 : 1; target >= 1; target = target * 2 / 3) {
-        f.x0 = xmin;
-        f.x1 = xmax > xmin ? xmax : xmin + 1;
-        nxt = linear_ticks(&f.x0, &f.x1, target, 1, xt);
-        int xlw = gm_canvas_text_width(xt[nxt - 1].label, 1);
-        if (target == 1 || (xlw + 16) * nxt <= f.pw) break;
+    ch->nxt = 0;
+    for (int target = f->pw / 80 > 1 ? f->pw / 80 : 1; target >= 1; target = target * 2 / 3) {
+        f->x0 = xmin;
+        f->x1 = xmax > xmin ? xmax : xmin + 1;
+        ch->nxt = linear_ticks(&f->x0, &f->x1, target, 1, ch->xt);
+        int xlw = gm_canvas_text_width(ch->xt[ch->nxt - 1].label, 1);
+        if (target == 1 || (xlw + 16) * ch->nxt <= f->pw) break;
     }
+}
 
-    /* grid, then the series clipped to the plot rectangle */
-    for (int i = 0; i < nyt; i++) {
-        int y = f.top + f.ph - 1 - (int)lround((yt[i].v - f.y0) / (f.y1 - f.y0) * (f.ph - 1));
-        gm_canvas_line(c, f.left, y, f.left + f.pw - 1, y, 1, COL_GRID);
+/* The row of y tick i. */
+static int chart_tick_y(const chart *ch, int i) {
+    const frame *f = &ch->f;
+    return f->top + f->ph - 1 - (int)lround((ch->yt[i].v - f->y0) / (f->y1 - f->y0) * (f->ph - 1));
+}
+
+/* Grid, then the series clipped to the plot rectangle. */
+static void chart_plot(gm_canvas *c, const chart *ch, const series *train, const double *ema, const series *val) {
+    const frame *f = &ch->f;
+    for (int i = 0; i < ch->nyt; i++) {
+        int y = chart_tick_y(ch, i);
+        gm_canvas_line(c, f->left, y, f->left + f->pw - 1, y, 1, COL_GRID);
     }
-    for (int i = 0; i < nxt; i++) {
-        int x = map_x(&f, xt[i].v);
-        gm_canvas_line(c, x, f.top, x, f.top + f.ph - 1, 1, COL_GRID);
+    for (int i = 0; i < ch->nxt; i++) {
+        int x = map_x(f, ch->xt[i].v);
+        gm_canvas_line(c, x, f->top, x, f->top + f->ph - 1, 1, COL_GRID);
     }
-    gm_canvas_set_clip(c, f.left, f.top, f.left + f.pw, f.top + f.ph);
-    polyline(c, &f, train->v, NULL, train->n, 1, GM_PLOT_TRAIN_RGB);
-    polyline(c, &f, train->v, ema, train->n, 2, GM_PLOT_EMA_RGB);
-    polyline(c, &f, val->v, NULL, val->n, 2, GM_PLOT_VAL_RGB);
+    gm_canvas_set_clip(c, f->left, f->top, f->left + f->pw, f->top + f->ph);
+    polyline(c, f, train->v, NULL, train->n, 1, GM_PLOT_TRAIN_RGB);
+    polyline(c, f, train->v, ema, train->n, 2, GM_PLOT_EMA_RGB);
+    polyline(c, f, val->v, NULL, val->n, 2, GM_PLOT_VAL_RGB);
     for (size_t i = 0; i < val->n; i++)
-        gm_canvas_fill_rect(c, map_x(&f, val->v[i].x) - 2, map_y(&f, val->v[i].y) - 2, 5, 5, GM_PLOT_VAL_RGB);
+        gm_canvas_fill_rect(c, map_x(f, val->v[i].x) - 2, map_y(f, val->v[i].y) - 2, 5, 5, GM_PLOT_VAL_RGB);
     gm_canvas_reset_clip(c);
+}
 
-    /* axes with ticks and labels */
-    int xa = f.left - 1, ya = f.top + f.ph; /* the axis lines sit just outside the plot */
-    gm_canvas_line(c, xa, f.top, xa, ya, 1, COL_AXIS);
-    gm_canvas_line(c, xa, ya, f.left + f.pw - 1, ya, 1, COL_AXIS);
-    gm_canvas_line(c, f.left, f.top - 1, f.left + f.pw - 1, f.top - 1, 1, COL_FRAME);
-    gm_canvas_line(c, f.left + f.pw, f.top - 1, f.left + f.pw, ya, 1, COL_FRAME);
-    for (int i = 0; i < nyt; i++) {
-        int y = f.top + f.ph - 1 - (int)lround((yt[i].v - f.y0) / (f.y1 - f.y0) * (f.ph - 1));
+/* Axes with ticks and labels. */
+static void chart_axes(gm_canvas *c, const chart *ch) {
+    const frame *f = &ch->f;
+    int xa = f->left - 1, ya = f->top + f->ph; /* the axis lines sit just outside the plot */
+    gm_canvas_line(c, xa, f->top, xa, ya, 1, COL_AXIS);
+    gm_canvas_line(c, xa, ya, f->left + f->pw - 1, ya, 1, COL_AXIS);
+    gm_canvas_line(c, f->left, f->top - 1, f->left + f->pw - 1, f->top - 1, 1, COL_FRAME);
+    gm_canvas_line(c, f->left + f->pw, f->top - 1, f->left + f->pw, ya, 1, COL_FRAME);
+    for (int i = 0; i < ch->nyt; i++) {
+        int y = chart_tick_y(ch, i);
         gm_canvas_line(c, xa - 4, y, xa - 1, y, 1, COL_AXIS);
-        gm_canvas_text(c, xa - 4 - 4 - gm_canvas_text_width(yt[i].label, 1), y - 3, yt[i].label, 1, COL_TEXT);
+        gm_canvas_text(c, xa - 4 - 4 - gm_canvas_text_width(ch->yt[i].label, 1), y - 3, ch->yt[i].label, 1, COL_TEXT);
     }
-    for (int i = 0; i < nxt; i++) {
-        int x = map_x(&f, xt[i].v);
+    for (int i = 0; i < ch->nxt; i++) {
+        int x = map_x(f, ch->xt[i].v);
         gm_canvas_line(c, x, ya + 1, x, ya + 4, 1, COL_AXIS);
-        gm_canvas_text(c, x - gm_canvas_text_width(xt[i].label, 1) / 2, ya + 4 + 4, xt[i].label, 1, COL_TEXT);
+        gm_canvas_text(c, x - gm_canvas_text_width(ch->xt[i].label, 1) / 2, ya + 4 + 4, ch->xt[i].label, 1, COL_TEXT);
     }
-    const char *xl = "step", *yl = f.logy ? "loss (log scale)" : "loss";
-    gm_canvas_text(c, f.left + (f.pw - gm_canvas_text_width(xl, 1)) / 2, ya + 4 + 4 + GM_CANVAS_FONT_H + 6, xl, 1, COL_TEXT);
-    gm_canvas_text(c, 10, f.top - GM_CANVAS_FONT_H - 6, yl, 1, COL_TEXT);
+    const char *xl = "step", *yl = f->logy ? "loss (log scale)" : "loss";
+    gm_canvas_text(c, f->left + (f->pw - gm_canvas_text_width(xl, 1)) / 2, ya + 4 + 4 + GM_CANVAS_FONT_H + 6, xl, 1, COL_TEXT);
+    gm_canvas_text(c, 10, f->top - GM_CANVAS_FONT_H - 6, yl, 1, COL_TEXT);
+}
 
+static void draw_chart(gm_canvas *c, const series *train, const double *ema, const series *val) {
+    chart ch = {0};
+    chart_layout(&ch, c, train, val);
+    chart_plot(c, &ch, train, ema, val);
+    chart_axes(c, &ch);
     const char *title = "getmusic training loss";
-    gm_canvas_text(c, (W - gm_canvas_text_width(title, title_scale)) / 2, 8, title, title_scale, COL_TEXT);
-    draw_legend(c, &f, train->n > 0, val->n > 0);
+    gm_canvas_text(c, (c->w - gm_canvas_text_width(title, ch.title_scale)) / 2, 8, title, ch.title_scale, COL_TEXT);
+    draw_legend(c, &ch.f, train->n > 0, val->n > 0);
 }
 
 int gm_plot_losses(const char *log_path, const char *png_path, int width, int height, char *err) {
