@@ -464,6 +464,54 @@ double nn_tied_ce(float *dc, float *dW, float *dbias, float *logits_out, float *
     return nn_tied_ce_mix(dc, dW, dbias, logits_out, nll_out, c, W, bias, y, wt, NULL, NULL, n, E, V, scratch);
 }
 
+/* One row of nn_tied_ce_mix's chunk, the output row `row`: s (V) holds its
+ * logits and leaves holding g = w·(softmax − onehot) (when grad; zero for a
+ * row without weight); writes its NLL (when nll_out). Returns the row's
+ * weighted loss, the intact-cell term included. */
+static double ce_row(float *s, int V, int row, const int32_t *y, const float *wt, const float *wi, const float *ri,
+                     float *nll_out, int grad) {
+    float w = wt[row];
+    float w_mix = wi ? wi[row] : 0.0f;
+    int yy = y[row];
+    int valid = yy >= 0 && yy < V;
+    if (w == 0.0f && w_mix == 0.0f && !nll_out) { /* only here when logits_out was asked for */
+        if (grad) memset(s, 0, (size_t)V * sizeof(float));
+        return 0.0;
+    }
+    float mx = s[0];
+    NN_SIMD_MAX_MX
+    for (int v = 1; v < V; v++) mx = s[v] > mx ? s[v] : mx;
+    float ly = valid ? s[yy] : 0.0f;
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < V; v++) {
+        float e = nn_expf(s[v] - mx);
+        s[v] = e;
+        sum += e;
+    }
+    double nll = (double)mx + log(sum) - (double)ly;
+    if (nll_out) nll_out[row] = valid ? (float)nll : 0.0f;
+    double rowloss = (w != 0.0f && valid) ? (double)w * nll : 0.0;
+    if (w_mix != 0.0f && valid) {
+        /* −wi·log(r + (1 − r)·p): the gradient of a cross-entropy
+         * weighted wi·(1 − r)·p / (r + (1 − r)·p) */
+        double pr = exp(-nll), rr = ri[row], mix = rr + (1.0 - rr) * pr;
+        rowloss -= (double)w_mix * log(mix);
+        w = (float)(w + w_mix * (1.0 - rr) * pr / mix);
+    }
+    if (grad) {
+        if (w == 0.0f || !valid) {
+            memset(s, 0, (size_t)V * sizeof(float));
+        } else {
+            float f = (float)(w / sum);
+#pragma omp simd
+            for (int v = 0; v < V; v++) s[v] *= f;
+            s[yy] -= w;
+        }
+    }
+    return rowloss;
+}
+
 double nn_tied_ce_mix(float *dc, float *dW, float *dbias, float *logits_out, float *nll_out, const float *c,
                       const float *W, const float *bias, const int32_t *y, const float *wt, const float *wi,
                       const float *ri, int n, int E, int V, float *scratch) {
@@ -497,46 +545,7 @@ double nn_tied_ce_mix(float *dc, float *dW, float *dbias, float *logits_out, flo
             int row = idx[r];
             float *s = S + (size_t)r * V;
             if (logits_out) memcpy(logits_out + (size_t)row * V, s, (size_t)V * sizeof(float));
-            float w = wt[row];
-            float w_mix = wi ? wi[row] : 0.0f;
-            int yy = y[row];
-            int valid = yy >= 0 && yy < V;
-            if (w == 0.0f && w_mix == 0.0f && !nll_out) { /* only here when logits_out was asked for */
-                rowloss[r] = 0.0;
-                if (grad) memset(s, 0, (size_t)V * sizeof(float));
-                continue;
-            }
-            float mx = s[0];
-    NN_SIMD_MAX_MX
-            for (int v = 1; v < V; v++) mx = s[v] > mx ? s[v] : mx;
-            float ly = valid ? s[yy] : 0.0f;
-            double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-            for (int v = 0; v < V; v++) {
-                float e = nn_expf(s[v] - mx);
-                s[v] = e;
-                sum += e;
-            }
-            double nll = (double)mx + log(sum) - (double)ly;
-            if (nll_out) nll_out[row] = valid ? (float)nll : 0.0f;
-            rowloss[r] = (w != 0.0f && valid) ? (double)w * nll : 0.0;
-            if (w_mix != 0.0f && valid) {
-                /* −wi·log(r + (1 − r)·p): the gradient of a cross-entropy
-                 * weighted wi·(1 − r)·p / (r + (1 − r)·p) */
-                double pr = exp(-nll), rr = ri[row], mix = rr + (1.0 - rr) * pr;
-                rowloss[r] -= (double)w_mix * log(mix);
-                w = (float)(w + w_mix * (1.0 - rr) * pr / mix);
-            }
-            if (grad) {
-                if (w == 0.0f || !valid) {
-                    memset(s, 0, (size_t)V * sizeof(float));
-                } else {
-                    float f = (float)(w / sum);
-#pragma omp simd
-                    for (int v = 0; v < V; v++) s[v] *= f;
-                    s[yy] -= w;
-                }
-            }
+            rowloss[r] = ce_row(s, V, row, y, wt, wi, ri, nll_out, grad);
         }
         for (int r = 0; r < m; r++) loss += rowloss[r]; /* fixed order: same for any thread count */
 
