@@ -343,27 +343,10 @@ int64_t gm_metrics_measure_resolution(const gm_score *s) {
     return r > 0 ? r : 1;
 }
 
-int gm_metrics_compute(const gm_score *s, const uint8_t *track_mask, const gm_metrics_params *pp, gm_metrics *out,
-                       char *err) {
-    if (!s || !out) return gm_fail(err, "metrics: null argument");
-    if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
-    gm_metrics_params p = pp ? *pp : gm_metrics_default_params();
-    if (p.measure_resolution < 0) return gm_fail(err, "metrics: measure resolution must be positive");
-    if (p.key_tonic > 11 || p.key_tonic < -1) return gm_fail(err, "metrics: key tonic %d is not -1 or 0..11", p.key_tonic);
-    if (p.drum_meter != GM_METER_DUPLE && p.drum_meter != GM_METER_TRIPLE)
-        return gm_fail(err, "metrics: drum meter must be duple or triple");
-    if (p.polyphony_threshold < 0) return gm_fail(err, "metrics: polyphony threshold must be >= 0");
-    int64_t mres = p.measure_resolution ? p.measure_resolution : gm_metrics_measure_resolution(s);
-    int key_tonic = p.key_tonic, key_minor = p.key_minor ? 1 : 0;
-    if (key_tonic < 0) {
-        gm_key k = gm_key_find(s); /* the piece's key, also when scoring a few tracks */
-        key_tonic = ((k.tonic % 12) + 12) % 12;
-        key_minor = k.minor ? 1 : 0;
-    }
-
-    double *v = out->v;
-    for (int m = 0; m < GM_N_METRICS; m++) v[m] = NAN;
-
+/* The pitch metrics of the selected tracks into v: pitches and pitch
+ * classes used, range, in-scale rate (key_tonic, key_minor), scale
+ * consistency, entropies. */
+static void pitch_metrics(const gm_score *s, const uint8_t *track_mask, int key_tonic, int key_minor, double *v) {
     /* Pitch counts of the pitched notes. */
     double pitch_count[128] = {0}, pc_count[12] = {0}, n_pitched = 0;
     int any_track = 0, any_note = 0;
@@ -405,12 +388,17 @@ int gm_metrics_compute(const gm_score *s, const uint8_t *track_mask, const gm_me
     }
     v[GM_M_PITCH_ENTROPY] = entropy(pitch_count, 128, n_pitched);
     v[GM_M_PITCH_CLASS_ENTROPY] = entropy(pc_count, 12, n_pitched);
+}
 
-    /* Length-based metrics. len < 0: no track selected (MusPy raises): NaN. */
+/* The length-based metrics into v: polyphony, polyphony rate, empty beat and
+ * measure rates (measures of mres ticks), groove consistency. */
+static int length_metrics(const gm_score *s, const uint8_t *track_mask, int polyphony_threshold, int64_t mres,
+                          double *v, char *err) {
+    /* len < 0: no track selected (MusPy raises): NaN. */
     int64_t len = piece_length(s, track_mask);
     if (len >= 1) {
         int64_t on_ticks, cells, poly_ticks;
-        if (pianoroll_counts(s, track_mask, p.polyphony_threshold, &on_ticks, &cells, &poly_ticks))
+        if (pianoroll_counts(s, track_mask, polyphony_threshold, &on_ticks, &cells, &poly_ticks))
             return gm_fail(err, "metrics: out of memory");
         if (on_ticks >= 1) v[GM_M_POLYPHONY] = (double)cells / (double)on_ticks;
         v[GM_M_POLYPHONY_RATE] = (double)poly_ticks / (double)len;
@@ -421,6 +409,31 @@ int gm_metrics_compute(const gm_score *s, const uint8_t *track_mask, const gm_me
         empty_rate(s, track_mask, len, mres, &v[GM_M_EMPTY_MEASURE_RATE]) ||
         groove(s, track_mask, len, mres, &v[GM_M_GROOVE_CONSISTENCY]))
         return gm_fail(err, "metrics: out of memory");
+    return 0;
+}
+
+int gm_metrics_compute(const gm_score *s, const uint8_t *track_mask, const gm_metrics_params *pp, gm_metrics *out,
+                       char *err) {
+    if (!s || !out) return gm_fail(err, "metrics: null argument");
+    if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
+    gm_metrics_params p = pp ? *pp : gm_metrics_default_params();
+    if (p.measure_resolution < 0) return gm_fail(err, "metrics: measure resolution must be positive");
+    if (p.key_tonic > 11 || p.key_tonic < -1) return gm_fail(err, "metrics: key tonic %d is not -1 or 0..11", p.key_tonic);
+    if (p.drum_meter != GM_METER_DUPLE && p.drum_meter != GM_METER_TRIPLE)
+        return gm_fail(err, "metrics: drum meter must be duple or triple");
+    if (p.polyphony_threshold < 0) return gm_fail(err, "metrics: polyphony threshold must be >= 0");
+    int64_t mres = p.measure_resolution ? p.measure_resolution : gm_metrics_measure_resolution(s);
+    int key_tonic = p.key_tonic, key_minor = p.key_minor ? 1 : 0;
+    if (key_tonic < 0) {
+        gm_key k = gm_key_find(s); /* the piece's key, also when scoring a few tracks */
+        key_tonic = ((k.tonic % 12) + 12) % 12;
+        key_minor = k.minor ? 1 : 0;
+    }
+
+    double *v = out->v;
+    for (int m = 0; m < GM_N_METRICS; m++) v[m] = NAN;
+    pitch_metrics(s, track_mask, key_tonic, key_minor, v);
+    if (length_metrics(s, track_mask, p.polyphony_threshold, mres, v, err)) return -1;
 
     v[GM_M_DRUM_IN_PATTERN_RATE] = drum_rate(s, track_mask, p.drum_meter);
     double duple = drum_rate(s, track_mask, GM_METER_DUPLE);
