@@ -7,7 +7,10 @@
 #  - piano: the first-step prediction's chord-tone share with the chord rows
 #    given is at least 0.70, and at least 0.20 above the same with them EMPTY;
 #  - counter: given above empty by at least 0.08;
-#  - removing the lead changes some probability by more than 0.01.
+#  - removing the lead changes some probability by more than 0.01;
+#  - drums (eight Groove grooves of the validation split), for a model with bar
+#    positions: its first-step prediction puts at least 1.2 times its mean
+#    kick mass on the bar's first 16th (a model without them cannot: 1.000).
 # The songs are prepared with the model's own vocabulary (prepare --vocab MODEL).
 # Skips without python3-torch or ../shared/data.
 set -u
@@ -28,11 +31,17 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # same songs make eval scores), chord labels beside each.
 mkdir -p "$tmp/in"
 for s in 004 007 010 017 019 047 055 057 061 068; do cp -r "$DATA/$s" "$tmp/in/" 2>/dev/null; done
+GROOVE=$(dirname "$DATA")/groove
+for g in drummer1/session3/10_rock-folk_90_beat_4-4 drummer1/session3/8_rock_135_beat_4-4 drummer2/session2/9_rock_130_beat_4-4 \
+         drummer3/session2/25_hiphop_92_beat_4-4 drummer5/session2/11_soul_96_beat_4-4 drummer7/session1/11_rock_93_beat_4-4 \
+         drummer7/session1/12_funk_102_beat_4-4 drummer7/session2/77_funk_100_beat_4-4; do
+  cp "$GROOVE/$g.mid" "$tmp/in/groove_$(basename "$g").mid" 2>/dev/null
+done
 "$GM" prepare "$tmp/in" -o "$tmp/c" --vocab "$MODEL" --valid-percent 100 --quiet >/dev/null 2>"$tmp/err" \
   && ok || bad "prepare: $(cat "$tmp/err")"
 
 if "$PY" python/probe.py "$MODEL" "$tmp/c" --segments 8 --json >"$tmp/p.json" 2>"$tmp/err"; then ok; else bad "probe: $(cat "$tmp/err")"; fi
-"$PY" - "$tmp/p.json" <<'EOF' && ok || bad "the model does not follow its conditions (see above)"
+"$PY" - "$tmp/p.json" "$MODEL" <<'EOF' && ok || bad "the model does not follow its conditions (see above)"
 import json, sys
 r = json.load(open(sys.argv[1]))["classes"]
 p, c = r["piano"], r["counter"]
@@ -43,6 +52,12 @@ assert p["chord_tones_given"] >= 0.70, "piano chord tones with chords given belo
 assert p["chord_tones_given"] - p["chord_tones_empty"] >= 0.20, "piano hardly depends on the chord rows"
 assert c["chord_tones_given"] - c["chord_tones_empty"] >= 0.08, "counter hardly depends on the chord rows"
 assert p["sensitivity"] > 0.01, "the piano does not depend on the lead (unigram plateau?)"
+d = r.get("drums")
+if d and d.get("kick_on_1_lift") is not None:
+    print("  drums: kick on 1 %.3f x the mean, snare on 2 and 4 %.3f x" % (d["kick_on_1_lift"], d["snare_on_2_4_lift"]),
+          file=sys.stderr)
+if b"getmusic.bar_positions" in open(sys.argv[2], "rb").read():   # the model has bar positions
+    assert d and d["kick_on_1_lift"] >= 1.2, "a model with bar positions that does not put the kick on beat 1"
 EOF
 
 # A bad model path is a one-line error, exit 1.
