@@ -45,6 +45,7 @@ void usage_generate(FILE *f) {
             "                          not better by the musical figures of models/README.md)\n"
             "  --seed S                same seed, same output, byte for byte (default 1)\n"
             "  --temperature X         sampling temperature > 0 (default 1)\n"
+            "  --drum-temperature X    the drums' own temperature (default 0.5: a steadier groove)\n"
             "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
             "  --window-bars N         bars per model window (default: as many as fit)\n"
             "  --render OUT.wav        also render the result to audio\n"
@@ -125,7 +126,7 @@ typedef struct {
     int n_ranges, json, quiet, force;
     long new_bars, cont, steps, top_k, window_bars;
     long long seed;
-    double temperature, guidance;
+    double temperature, drum_temperature, guidance;
     /* stages */
     gm_model *model;
     const gm_layout *l;     /* the model's */
@@ -145,6 +146,7 @@ static void gen_job_init(gen_job *j) {
     j->top_k = dp.top_k;
     j->seed = (long long)dp.seed;
     j->temperature = dp.temperature;
+    j->drum_temperature = dp.drum_temperature;
     j->guidance = dp.chord_guidance;
 }
 
@@ -184,6 +186,7 @@ static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
         if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) return EXIT_USAGE;
         j->seed = tmp;
     } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--drum-temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->drum_temperature)) return EXIT_USAGE; }
     else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &j->guidance)) return EXIT_USAGE; }
     else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
     else if (!strcmp(a, "--force")) takes = 0, j->force = 1;
@@ -325,6 +328,7 @@ static int gen_run(gen_job *j) {
     p->steps = (int)j->steps;
     p->seed = (uint64_t)j->seed;
     p->temperature = (float)j->temperature;
+    p->drum_temperature = (float)j->drum_temperature;
     p->top_k = (int)j->top_k;
     p->chord_guidance = (float)j->guidance;
     cli_progress bar = {.on = !j->quiet && !j->json && isatty(2), .label = "generating", .last_pct = -1};

@@ -669,6 +669,9 @@ typedef struct {
                                   model of 1 frame per bar takes each bar's first half */
     int steps;                 /* denoising steps per window, 1..T (10) */
     float temperature;         /* > 0 (1) */
+    float drum_temperature;    /* > 0: the drum class's own temperature (a narrower one keeps a
+                                  groove steadier without thinning the other tracks; 0.5);
+                                  0 = temperature */
     int top_k;                 /* sample among the k most likely tokens (5); 0 = all */
     uint64_t seed;             /* same seed, same model, same input: same output */
     float chord_guidance;      /* classifier-free guidance on the chord rows, >= 0 (1; 0 = off) */

@@ -238,6 +238,8 @@ static int sampler_check(const gd_config *c, const gd_sample_params *p, int L, c
     const int R = c->R, V = c->V, T = c->T;
     if (p->steps < 1 || p->steps > T) return gm_fail(err, "steps must be in 1..%d", T);
     if (!(p->temperature > 0)) return gm_fail(err, "temperature must be positive");
+    for (int r = 0; p->row_temperature && r < R; r++)
+        if (!(p->row_temperature[r] > 0) || !isfinite(p->row_temperature[r])) return gm_fail(err, "row %d: temperature must be positive", r);
     if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
     if (pad < 0 || pad >= V) return gm_fail(err, "pad token outside the vocabulary");
     if (R < 1) return gm_fail(err, "the model has no rows");
@@ -343,8 +345,8 @@ static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, ch
             for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] = (1.0f + g) * s->probs[q] - g * s->probs_u[q];
         }
         for (int j = 0; j < n; j++) {
-            int k = sample_logits(s->probs + (size_t)j * D, D, p->temperature, p->top_k, &s->rng, &s->conf[a + j],
-                                  s->wbuf);
+            int k = sample_logits(s->probs + (size_t)j * D, D, p->row_temperature ? p->row_temperature[r] : p->temperature,
+                                  p->top_k, &s->rng, &s->conf[a + j], s->wbuf);
             s->tok[a + j] = k == D - 1 ? pad : s->lo[r] + k;
         }
         a += n;

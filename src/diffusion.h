@@ -60,6 +60,7 @@ void gd_tsampler_update(gd_tsampler *ts, int t, double loss);
 typedef struct {
     int steps;           /* denoising steps, 1..T (T = the full schedule) */
     float temperature;   /* > 0; 1 = the model's distribution */
+    const float *row_temperature; /* [R] each row's own temperature (> 0), or NULL: `temperature` for all */
     int top_k;           /* 0 = off; else sample among the k most likely allowed tokens */
     uint64_t seed;
     /* Classifier-free guidance on some rows (the chords): each step also runs

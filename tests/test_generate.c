@@ -349,6 +349,22 @@ static void test_transpose_and_scratch(gm_model *m) {
         CHECK(out.n_timesigs == 1 && out.timesigs[0].numerator == 4 && out.n_tempos == 1, "new piece metre/tempo");
         CHECK(rep.notes_generated > 0, "nothing generated from scratch");
         gm_generate_report_free(&rep);
+        /* The drums' own temperature: equal to the temperature, it is the same
+         * sampler as 0 ("the temperature"). */
+        gm_score a, b;
+        p.drum_temperature = p.temperature;
+        int ra = gm_generate(m, NULL, &p, &a, NULL, err);
+        p.drum_temperature = 0;
+        int rb = gm_generate(m, NULL, &p, &b, NULL, err);
+        int same = ra == 0 && rb == 0 && a.n_tracks == b.n_tracks;
+        for (int t = 0; same && t < a.n_tracks; t++) {
+            same = a.tracks[t].n_notes == b.tracks[t].n_notes;
+            for (size_t k = 0; same && k < a.tracks[t].n_notes; k++)
+                same = a.tracks[t].notes[k].tick == b.tracks[t].notes[k].tick && a.tracks[t].notes[k].pitch == b.tracks[t].notes[k].pitch;
+        }
+        CHECK(same, "drum temperature = temperature is the plain sampler: %s", err);
+        if (!ra) gm_score_free(&a);
+        if (!rb) gm_score_free(&b);
         gm_score_free(&out);
     }
 }
@@ -383,6 +399,8 @@ static void test_errors(gm_model *m) {
     CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1, "chord root 12 accepted");
     q = p, q.chord_guidance = -1;
     CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1, "negative guidance accepted");
+    q = p, q.drum_temperature = -0.5f;
+    CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1 && strstr(err, "drum temperature"), "negative drum temperature: %s", err);
     /* an input with every class already present and no targets named */
     gm_score full;
     make_song(&full, 2, 4, 0);
