@@ -369,15 +369,16 @@ static int encode_grid(gen_job *j, char *err) {
     for (int r = 0; r < R; r++) {
         int cls = gm_row_class(j->nc, r);
         int is_target = cls >= 0 && (j->targets >> cls & 1);
-        for (int c = 0; c < L; c++) {
-            size_t i = (size_t)r * L + c;
-            if (is_target && j->bar_masked[gm_barmap_bar_of_col(&j->bm, c)]) {
-                tok[i] = j->MASK;
-                j->col_masked[c] = 1;
-            } else {
-                j->cond[i] = tok[i] != j->EMPTY;
+        for (int b = 0; b < j->n_bars; b++)
+            for (int c = j->bm.bar_col[b]; c < j->bm.bar_col[b + 1]; c++) {
+                size_t i = (size_t)r * L + c;
+                if (is_target && j->bar_masked[b]) {
+                    tok[i] = j->MASK;
+                    j->col_masked[c] = 1;
+                } else {
+                    j->cond[i] = tok[i] != j->EMPTY;
+                }
             }
-        }
     }
     if (!(j->lo = malloc((size_t)R * sizeof *j->lo)) || !(j->hi = malloc((size_t)R * sizeof *j->hi))) return oom(err);
     for (int r = 0; r < R; r++)

@@ -14,7 +14,6 @@
 
 #define GD_TIME_DIM 128 /* sinusoidal timestep features */
 #define GD_TOKEN_FEATURES 280 /* P with token features on (MODEL.md "Token features") */
-#define GD_BAR_POSITIONS 32   /* Q with bar positions on (MODEL.md "Bar positions"): 8 beats of 16ths */
 
 typedef struct {
     int R;        /* grid rows: 2 per track class + 2 chord rows */
@@ -28,7 +27,7 @@ typedef struct {
     int T;        /* diffusion steps */
     float dropout;
     int P;        /* token features: 0 = off (the original), else the feature count (GD_TOKEN_FEATURES) */
-    int Q;        /* bar positions: 0 = off (the original), else the table size (GD_BAR_POSITIONS) */
+    int Q;        /* bar positions: 0 = off (the original), else the table size (GM_BAR_POSITIONS = 32: 8 beats of 16ths) */
 } gd_config;
 
 /* Pointers into one buffer. Shapes are row-major; Linear weights (out, in). */

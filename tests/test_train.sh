@@ -73,6 +73,22 @@ cmp -s "$tmp/t.gguf" "$tmp/tr.gguf" && ok || bad "token features: resumed model 
 "$GM" train "$tmp/c" -o "$tmp/ti.gguf" $SMALL --steps 2 --init "$tmp/t.gguf" >/dev/null 2>"$tmp/err" && \
   "$GM" info --model "$tmp/ti.gguf" --json 2>/dev/null | grep -q '"token_features": 280' && ok || bad "--init from a token-features model: $(cat "$tmp/err")"
 
+# Bar positions (dev/MODEL.md): --init a plain model with --bar-positions adds the table (at zero, so the
+# first step's loss equals the plain model's), the file says so, and resuming equals the straight run.
+"$GM" train "$tmp/c" -o "$tmp/b.gguf" $SMALL --steps 4 --warmup 1 --lr 3e-2 --ckpt-every 100 --eval-every 1 --init "$tmp/m.gguf" \
+  --bar-positions >/dev/null 2>"$tmp/err" && "$GM" info --model "$tmp/b.gguf" --json 2>/dev/null | grep -q '"bar_positions": 32' \
+  && ok || bad "--init with --bar-positions: $(cat "$tmp/err")"
+"$GM" train "$tmp/c" -o "$tmp/b0.gguf" $SMALL --steps 4 --warmup 1 --lr 3e-2 --ckpt-every 100 --eval-every 1 --init "$tmp/m.gguf" \
+  >/dev/null 2>"$tmp/err" || bad "--init without bar positions: $(cat "$tmp/err")"
+l1=$(grep -o '"loss": [0-9.e-]*' "$tmp/b.gguf.log.jsonl" | head -4 | tr '\n' ' '); l0=$(grep -o '"loss": [0-9.e-]*' "$tmp/b0.gguf.log.jsonl" | head -4 | tr '\n' ' ')
+[ -n "$l1" ] && [ "$(cut -d' ' -f1-2 <<<"$l1")" = "$(cut -d' ' -f1-2 <<<"$l0")" ] && [ "$l1" != "$l0" ] && ok \
+  || bad "bar positions: step 1 must equal the plain model's and later steps differ ($l1 / $l0)"
+"$GM" train "$tmp/c" -o "$tmp/br.gguf" $SMALL --steps 4 --warmup 1 --lr 3e-2 --ckpt-every 100 --eval-every 1 --init "$tmp/m.gguf" \
+  --bar-positions --stop-after 2 >/dev/null 2>&1 || bad "bar positions, first half"
+"$GM" train "$tmp/c" -o "$tmp/br.gguf" $SMALL --steps 4 --warmup 1 --lr 3e-2 --ckpt-every 100 --eval-every 1 --resume >/dev/null 2>"$tmp/err" \
+  || bad "bar positions, resume: $(cat "$tmp/err")"
+cmp -s "$tmp/b.gguf" "$tmp/br.gguf" && ok || bad "bar positions: resumed model differs from the uninterrupted one"
+
 # Usage errors.
 for args in "" "$tmp/c" "$tmp/c -o $tmp/x.gguf --steps 0" "$tmp/c -o $tmp/x.gguf --heads 3" "$tmp/nope -o $tmp/x.gguf" \
             "$tmp/c -o $tmp/x.gguf --resume --init $tmp/m.gguf" "$tmp/c -o $tmp/never.gguf --resume"; do
