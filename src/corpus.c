@@ -308,6 +308,18 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
     return rc;
 }
 
+/* Bar positions of a song's n columns and W more past its end, where the
+ * last bar's metre goes on (a window reaching past the end still has
+ * positions): pos [n + W]. */
+static void song_positions(const gm_barmap *bm, int W, uint8_t *pos) {
+    gm_barmap_positions(bm, pos, GM_BAR_POSITIONS);
+    const int last = bm->bar_col[bm->n_bars - 1], len = bm->n_cols - last; /* len >= 1: a bar has a column */
+    for (int j = bm->n_cols; j < bm->n_cols + W; j++) {
+        int k = (j - last) % len;
+        pos[j] = (uint8_t)(k < GM_BAR_POSITIONS ? k : GM_BAR_POSITIONS - 1);
+    }
+}
+
 /* Stage 3 for one song: encode and cut bar-aligned windows. */
 static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, int hop, int frames, char *err) {
     gm_grid g;
@@ -318,7 +330,7 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
     so->seg_tokens = malloc((size_t)max_seg * R * W * sizeof *so->seg_tokens);
     so->seg_col = malloc((size_t)max_seg * sizeof *so->seg_col);
     so->seg_pos = malloc((size_t)max_seg * W);
-    uint8_t *song_pos = malloc((size_t)g.n_cols + 1); /* [n_cols] */
+    uint8_t *song_pos = malloc((size_t)g.n_cols + W); /* [n_cols + W] */
     so->seg_hash = malloc((size_t)max_seg * sizeof *so->seg_hash);
     so->seg_nonempty = malloc((size_t)max_seg * sizeof *so->seg_nonempty);
     if (!so->seg_tokens || !so->seg_col || !so->seg_pos || !song_pos || !so->seg_hash || !so->seg_nonempty) {
@@ -326,8 +338,7 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
         gm_grid_free(&g);
         return gm_fail(err, "out of memory cutting segments");
     }
-    gm_barmap_positions(&g.bm, song_pos, GM_BAR_POSITIONS);
-    const int last_bar = g.bm.bar_col[g.bm.n_bars - 1], last_len = g.n_cols - last_bar;
+    song_positions(&g.bm, W, song_pos);
     int n = 0, next = 0;
     for (int b = 0; b < g.bm.n_bars && n < max_seg; b++) {
         int start = g.bm.bar_col[b];
@@ -342,10 +353,7 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
                 /* a pitch row with an onset */
                 if (gm_row_kind_of(l->n_classes, r) == GM_ROW_PITCH && t != pad && t != empty) nonempty = 1;
             }
-        for (int c = 0; c < W; c++) { /* past the end, the last bar's metre goes on */
-            int col = start + c, k = col < g.n_cols ? -1 : (col - last_bar) % (last_len > 0 ? last_len : 16);
-            so->seg_pos[(size_t)n * W + c] = k < 0 ? song_pos[col] : (uint8_t)(k < GM_BAR_POSITIONS ? k : GM_BAR_POSITIONS - 1);
-        }
+        memcpy(so->seg_pos + (size_t)n * W, song_pos + start, (size_t)W);
         so->seg_col[n] = (uint32_t)start;
         so->seg_hash[n] = fnv1a(dst, (size_t)R * W * sizeof *dst, FNV_SEED);
         so->seg_nonempty[n] = nonempty;
