@@ -43,6 +43,8 @@ done
 if "$PY" python/probe.py "$MODEL" "$tmp/c" --segments 8 --json >"$tmp/p.json" 2>"$tmp/err"; then ok; else bad "probe: $(cat "$tmp/err")"; fi
 "$PY" - "$tmp/p.json" "$MODEL" <<'EOF' && ok || bad "the model does not follow its conditions (see above)"
 import json, sys
+sys.path.insert(0, "python")
+import model as M
 r = json.load(open(sys.argv[1]))["classes"]
 p, c = r["piano"], r["counter"]
 print("  piano chord tones %.3f given / %.3f empty; counter %.3f / %.3f; lead sensitivity %.2e"
@@ -56,7 +58,7 @@ d = r.get("drums")
 if d and d.get("kick_on_1_lift") is not None:
     print("  drums: kick on 1 %.3f x the mean, snare on 2 and 4 %.3f x" % (d["kick_on_1_lift"], d["snare_on_2_4_lift"]),
           file=sys.stderr)
-if b"getmusic.bar_positions" in open(sys.argv[2], "rb").read():   # the model has bar positions
+if M.config_from_gguf(M.gguf_py.GGUFReader(sys.argv[2])).Q:   # the model has bar positions
     assert d and d["kick_on_1_lift"] >= 1.2, "a model with bar positions that does not put the kick on beat 1"
 EOF
 
