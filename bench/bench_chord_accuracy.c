@@ -154,7 +154,7 @@ static double now(void) {
 static int eval_chords(const gm_score *s, const label *labs, int nl, int fe, int fr, tally *t) {
     gm_barmap bm;
     char err[GM_ERR_SIZE];
-    if (gm_barmap_build(&bm, s, 4, err)) {
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) {
         fprintf(stderr, "barmap: %s\n", err);
         return -1;
     }

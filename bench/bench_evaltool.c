@@ -287,7 +287,7 @@ static int cmd_crop(int argc, char **argv) {
     gm_score s;
     if (read_song(in, &s, err)) return fail(1, "%s: %s", in, err);
     gm_barmap bm;
-    if (gm_barmap_build(&bm, &s, 4, err)) {
+    if (gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err)) {
         gm_score_free(&s);
         return fail(1, "%s: %s", in, err);
     }
@@ -408,7 +408,7 @@ static int cmd_rules(int argc, char **argv) {
     gm_score s, o;
     if (read_song(in, &s, err)) return fail(1, "%s: %s", in, err);
     gm_barmap bm;
-    if (gm_barmap_build(&bm, &s, 4, err)) {
+    if (gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err)) {
         gm_score_free(&s);
         return fail(1, "%s: %s", in, err);
     }

@@ -74,7 +74,7 @@ static int encode_melody(gm_grid *g, const gm_layout *l, const gm_vocab *v, cons
     gm_chord *chords = NULL;
     if (pop && access(beats, R_OK) == 0 && gm_score_metre_from_beat_file(&s, beats, err)) goto out;
     gm_score_transpose(&s, gm_key_shift_to_c(gm_key_find(&s)));
-    if (gm_score_quantize(&s, 4, err) || gm_barmap_build(&bm, &s, 4, err)) goto out;
+    if (gm_score_quantize(&s, GM_STEPS_PER_QUARTER, err) || gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err)) goto out;
     if (!(chords = malloc((size_t)bm.n_bars * sizeof *chords))) { snprintf(err, GM_ERR_SIZE, "out of memory"); goto out; }
     if (gm_chords_recognize(&s, &bm, chords, err)) goto out;
     rc = gm_grid_encode(g, &s, l, v, chords, NULL, err);

@@ -285,7 +285,7 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
     int shift = p->transpose_to_c ? gm_key_shift_to_c(gm_key_find(s)) : 0;
     gm_score_transpose(s, shift);
     gm_barmap bm;
-    if (gm_score_quantize(s, 4, err) || gm_barmap_build(&bm, s, 4, err)) {
+    if (gm_score_quantize(s, GM_STEPS_PER_QUARTER, err) || gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) {
         gm_strlcpy(so->reason, err, sizeof so->reason);
         gm_score_free(s);
         return 0;

@@ -54,7 +54,6 @@ void gm_generate_report_free(gm_generate_report *rep) {
     rep->chords = NULL;
 }
 
-#define GRID_SPQ 4 /* grid steps per quarter (16th notes), as the model was trained */
 
 /* ======================================================================== */
 /* Window plan                                                               */
@@ -257,7 +256,7 @@ static int build_piece(gen_job *j, const gm_score *in, char *err) {
     j->have_w = 1;
     gm_score_sort(&j->w);
     for (int i = 0; i < j->w.n_tracks; i++) j->w.tracks[i].cls = gm_layout_classify(j->l, &j->w.tracks[i]);
-    if (gm_barmap_build(&j->bm0, &j->w, GRID_SPQ, err)) return -1;
+    if (gm_barmap_build(&j->bm0, &j->w, GM_STEPS_PER_QUARTER, err)) return -1;
     j->n0 = in ? j->bm0.n_bars : 0;
     if (j->p.continue_bars > 0) {
         const gm_barmap *b = &j->bm0;
@@ -270,7 +269,7 @@ static int build_piece(gen_job *j, const gm_score *in, char *err) {
     if (gm_score_copy(&j->c, &j->w)) return oom(err);
     j->have_c = 1;
     gm_score_transpose(&j->c, j->shift);
-    if (gm_score_quantize(&j->c, GRID_SPQ, err) || gm_barmap_build(&j->bm, &j->c, GRID_SPQ, err)) return -1;
+    if (gm_score_quantize(&j->c, GM_STEPS_PER_QUARTER, err) || gm_barmap_build(&j->bm, &j->c, GM_STEPS_PER_QUARTER, err)) return -1;
     j->n_bars = j->bm.n_bars;
     return 0;
 }

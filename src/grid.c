@@ -33,7 +33,6 @@
 /* Token grid: encode                                                        */
 /* ======================================================================== */
 
-#define GRID_SPQ GM_STEPS_PER_QUARTER /* one column = one 16th note */
 
 static int check_vocab_layout(const gm_vocab *v, const gm_layout *l, char *err) {
     if (!v || !l) return gm_fail(err, "missing vocabulary or layout");
@@ -132,7 +131,7 @@ static int encode_barmap(gm_grid *g, const gm_score *s, char *err) {
             const gm_note *n = &s->tracks[i].notes[k];
             if (n->tick + n->duration > cover.end_tick) cover.end_tick = n->tick + n->duration;
         }
-    return gm_barmap_build(&g->bm, &cover, GRID_SPQ, err);
+    return gm_barmap_build(&g->bm, &cover, GM_STEPS_PER_QUARTER, err);
 }
 
 /* The notes of the tracks of class c, placed on the grid, into gn; returns
@@ -281,7 +280,7 @@ static int64_t col_tick(const gm_barmap *bm, int col, int tpq) {
         if (bm->ticks_per_quarter == tpq) return t;
         return (2 * t * tpq + bm->ticks_per_quarter) / (2 * (int64_t)bm->ticks_per_quarter);
     }
-    int spq = bm->steps_per_quarter > 0 ? bm->steps_per_quarter : GRID_SPQ;
+    int spq = bm->steps_per_quarter > 0 ? bm->steps_per_quarter : GM_STEPS_PER_QUARTER;
     return ((int64_t)col * tpq * 2 + spq) / (2 * spq);
 }
 
@@ -294,7 +293,7 @@ int gm_grid_decode(const gm_grid *g, const gm_layout *l, const gm_vocab *v,
         return gm_fail(err, "grid has %d rows, layout '%s' needs %d", g->n_rows, l->name, gm_layout_rows(l));
     const int tpq = out->ticks_per_quarter;
     const gm_barmap *bm = &g->bm;
-    int spq = bm->steps_per_quarter > 0 ? bm->steps_per_quarter : GRID_SPQ;
+    int spq = bm->steps_per_quarter > 0 ? bm->steps_per_quarter : GM_STEPS_PER_QUARTER;
 
     /* Tempo map, metre and key: the template's, or 120 bpm and the metre
      * of the grid's bars. */

@@ -514,7 +514,7 @@ int gm_metrics_overlap(const gm_score *gen, const uint8_t *gen_mask, const gm_sc
  * (the notes stay where they are). */
 static int chords_of(const gm_score *s, const uint8_t *mask, gm_chord **out, int *n_bars, char *err) {
     gm_barmap bm;
-    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     gm_score view = *s;
     gm_track *tr = malloc((size_t)(s->n_tracks ? s->n_tracks : 1) * sizeof *tr);
     gm_chord *c = malloc((size_t)bm.n_bars * sizeof *c);
@@ -833,7 +833,7 @@ int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_label
     int n_groups = bar_groups(names, at, len), cap = 0, rc = 0;
     gm_barmap bm;
     if (!n_groups) rc = gm_fail(err, "no chord names given");
-    else rc = gm_barmap_build(&bm, s, 4, err);
+    else rc = gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err);
     for (int b = 0; n_groups && !rc && b < bm.n_bars; b++) {
         uint16_t t[MAX_CHORDS_PER_BAR];
         int g = b % n_groups, k = bar_chords(names + at[g], len[g], t, MAX_CHORDS_PER_BAR, err);
@@ -1017,7 +1017,7 @@ int gm_metrics_drum_feel(const gm_score *s, const uint8_t *mask, gm_drum_feel *o
     memset(out, 0, sizeof *out);
     out->backbeat = out->kick_on_one = out->repetition = NAN;
     gm_barmap bm;
-    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     int max_cols = 1;
     for (int b = 0; b < bm.n_bars; b++)
         if (bm.bar_col[b + 1] - bm.bar_col[b] > max_cols) max_cols = bm.bar_col[b + 1] - bm.bar_col[b];
