@@ -106,6 +106,7 @@ int gm_transcribe_mem(const void *data, size_t size, const gm_transcribe_params 
 #endif
 #define BEAT_TIGHTNESS 100.0 /* penalty on log(interval / period)², librosa's default */
 #define ODF_LAG_S 0.0        /* seconds from an onset function hop to its onset */
+#define MAX_BPB 64           /* beats per bar at most: 32/2 counted in quarters (check_params) */
 
 /* ======================================================================== */
 /* Features of one pass                                                      */
@@ -505,7 +506,7 @@ oom:
  * changes of harmony, two beats before against two beats after; the bass
  * counts double, since bass lines move at bar lines. */
 static int downbeat_phase(const features *f, const double *G, int n, int bpb, int shift) {
-    if (bpb <= 1 || n < 2 * bpb) return 0;
+    if (bpb <= 1 || bpb > MAX_BPB || n < 2 * bpb) return 0;
     float *v = malloc((size_t)n * 24 * sizeof *v); /* [n][24] per beat: bass[12], treble[12] unit vectors */
     if (!v) return 0;
     for (int j = 0; j < n; j++) {
@@ -517,7 +518,7 @@ static int downbeat_phase(const features *f, const double *G, int n, int bpb, in
             for (int k = 0; k < 12 && s > 0; k++) vj[12 * h + k] /= (float)sqrt(s);
         }
     }
-    double score[16] = {0};
+    double score[MAX_BPB] = {0};
     for (int j = 2; j + 2 <= n; j++) {
         double nov = 0;
         for (int h = 0; h < 2; h++) {
@@ -533,7 +534,7 @@ static int downbeat_phase(const features *f, const double *G, int n, int bpb, in
     }
     free(v);
     int best = 0;
-    for (int k = 1; k < bpb && k < 16; k++)
+    for (int k = 1; k < bpb; k++)
         if (score[k] > score[best]) best = k;
     return best;
 }

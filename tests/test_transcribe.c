@@ -174,6 +174,21 @@ static void check_chords_and_beats(void) {
           "the metre written is 3/4");
     gm_transcription_free(&tr);
     gm_score_free(&s);
+
+    /* The longest bars allowed (32/4 at 400 bpm: over two bars of beats in
+     * the file, so every downbeat phase is scored). */
+    pp.bpm = 400, pp.metre_num = 32;
+    if (gm_transcribe_file(p, &pp, &s, &tr, err)) { CHECK(0, "bpm 400, 32/4: %s", err); return; }
+    int first_down = -1, spaced = 1;
+    for (int i = 0; i < tr.n_beats; i++)
+        if (tr.downbeat[i]) {
+            if (first_down >= 0 && (i - first_down) % 32) spaced = 0;
+            if (first_down < 0) first_down = i;
+        }
+    CHECK(tr.beats_per_bar == 32 && tr.n_beats > 64 && first_down >= 0 && spaced,
+          "32/4: %d beats a bar, %d beats, downbeats 32 apart", tr.beats_per_bar, tr.n_beats);
+    gm_transcription_free(&tr);
+    gm_score_free(&s);
 }
 
 /* A file that must fail with a one-line reason, not crash. */
