@@ -315,13 +315,24 @@ static void check_pop909(void) {
         char err[GM_ERR_SIZE];
         if (gm_eval_song(data, songs[i], 20, dir, &e, err)) { CHECK(0, "POP909 %s: %s", songs[i], err); return; }
         sum.beats.f += e.beats.f / 2, sum.chords.root += e.chords.root / 2, sum.notes.f += e.notes.f / 2;
-        sum.notes_octave.f += e.notes_octave.f / 2;
+        sum.chords.majmin += e.chords.majmin / 2, sum.chords.full += e.chords.full / 2;
+        sum.notes_octave.f += e.notes_octave.f / 2, sum.notes_q.f += e.notes_q.f / 2;
     }
-    fprintf(stderr, "POP909 001+020, 20 s: beat F %.3f, chord root %.3f, melody note F %.3f (octave-free %.3f)\n",
-            sum.beats.f, sum.chords.root, sum.notes.f, sum.notes_octave.f);
+    fprintf(stderr,
+            "POP909 001+020, 20 s: beat F %.3f, chord root %.3f, root+maj/min %.3f (all qualities %.3f), melody note F "
+            "%.3f (octave-free %.3f, written lead track %.3f)\n",
+            sum.beats.f, sum.chords.root, sum.chords.majmin, sum.chords.full, sum.notes.f, sum.notes_octave.f,
+            sum.notes_q.f);
     CHECK(sum.beats.f >= 0.75, "POP909 beat F %.3f >= 0.75", sum.beats.f);
     CHECK(sum.chords.root >= 0.6, "POP909 chord root accuracy %.3f >= 0.6", sum.chords.root);
+    /* Root and quality, MIREX's MajMin (measured 0.73; all 8 qualities 0.27,
+     * too thin a figure to hold a threshold). */
+    CHECK(sum.chords.majmin >= 0.55, "POP909 chord root+maj/min accuracy %.3f >= 0.55", sum.chords.majmin);
+    /* Octave-forgiven F is at least the exact F by construction, so the
+     * exact one is the threshold; the lead track as written (quantised to
+     * the beat grid) is held to it too. */
     CHECK(sum.notes.f >= 0.85, "POP909 melody note F %.3f >= 0.85", sum.notes.f);
+    CHECK(sum.notes_q.f >= 0.85, "POP909 written lead track note F %.3f >= 0.85", sum.notes_q.f);
 }
 
 int main(void) {
