@@ -200,19 +200,6 @@ static void check_refused(const char *what, const void *data, size_t n) {
     if (!rc) gm_score_free(&s);
 }
 
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) { free(d); d = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 static void check_robustness(void) {
     char p[512], err[GM_ERR_SIZE];
     gm_score s;
@@ -249,7 +236,7 @@ static void check_robustness(void) {
     if (!rc) gm_score_free(&s);
     /* Corrupt and foreign files. */
     size_t n = 0;
-    uint8_t *wav = slurp(p, &n);
+    uint8_t *wav = test_slurp(p, &n);
     CHECK(wav && n > 100, "read back short.wav");
     if (wav) {
         check_refused("truncated header", wav, 30);
