@@ -3,8 +3,9 @@
  *
  * One streaming pass over the audio (src/audio.c hands out mono blocks) feeds
  * three aubio analysers hop by hop and keeps only small per-hop features, so a
- * long file costs memory in proportion to its length in hops (about 100 bytes
- * per 46 ms, 8 MB an hour), never its samples:
+ * long file costs memory in proportion to its length in hops (352 bytes per
+ * 46 ms: four floats a hop and 72 chroma floats a frame of four hops; about
+ * 27 MB an hour, up to twice that while the arrays double), never its samples:
  *
  *   aubio_onset   onset times and the onset detection function per hop
  *   aubio_pitch   yinfast (YIN through the FFT): a MIDI pitch and a confidence per hop (the melody)
