@@ -2,12 +2,11 @@
  * transcribe.c — from a recording to a score: beats and bars, chords, melody.
  *
  * One streaming pass over the audio (src/audio.c hands out mono blocks) feeds
- * four aubio analysers hop by hop and keeps only small per-hop features, so a
- * long file costs memory in proportion to its length in hops (about 100 bytes
- * per 46 ms, 8 MB an hour), never its samples:
+ * three aubio analysers hop by hop and keeps only small per-hop features, so a
+ * long file costs memory in proportion to its length in hops (352 bytes per
+ * 46 ms: four floats a hop and 72 chroma floats a frame of four hops; about
+ * 27 MB an hour, up to twice that while the arrays double), never its samples:
  *
- *   (beats: our dynamic-programming tracker on aubio's onset function;
- *    aubio_tempo locked onto off-beats of POP909's piano, F 0.42 on 3 songs)
  *   aubio_onset   onset times and the onset detection function per hop
  *   aubio_pitch   yinfast (YIN through the FFT): a MIDI pitch and a confidence per hop (the melody)
  *   aubio_pvoc    a spectrum per hop, folded into a chromagram of 36 bins per
@@ -17,9 +16,10 @@
  *                 A440 as one complex number (the tuning estimate).
  *
  * Afterwards, in seconds:
- *   - the beat grid: aubio's beats, cleaned (doubles dropped, gaps filled)
- *     and extended to cover the whole recording, or a fixed --bpm grid
- *     aligned to the onsets;
+ *   - the beat grid: beats tracked by dynamic programming on the onset
+ *     function (aubio_tempo locked onto off-beats of POP909's piano, F 0.42
+ *     on 3 songs), extended to cover the whole recording, or a fixed --bpm
+ *     grid aligned to the onsets;
  *   - downbeats: of the bpb possible phases, the one whose beats start the
  *     largest changes of harmony (chroma novelty, the bass counting double);
  *   - the score: a tempo per beat and time signatures (a lead-in bar, a
@@ -105,7 +105,7 @@ int gm_transcribe_mem(const void *data, size_t size, const gm_transcribe_params 
 #define BEAT_PRIOR_OCTAVES 1.0 /* ...with this deviation */
 #endif
 #define BEAT_TIGHTNESS 100.0 /* penalty on log(interval / period)², librosa's default */
-#define ODF_LAG_S 0.0        /* seconds from an onset function hop to its onset */
+#define MAX_BPB 64           /* beats per bar at most: 32/2 counted in quarters (check_params) */
 
 /* ======================================================================== */
 /* Features of one pass                                                      */
@@ -427,7 +427,7 @@ static int track_beats(const features *f, double **beats, int *n_beats) {
     for (int i = end; i >= 0; i = from[i]) k++;
     if (!(*beats = malloc((size_t)k * sizeof **beats))) goto done;
     *n_beats = k;
-    for (int i = end; i >= 0; i = from[i]) (*beats)[--k] = i * f->hop_s + ODF_LAG_S;
+    for (int i = end; i >= 0; i = from[i]) (*beats)[--k] = i * f->hop_s;
     /* Beats sit on the hop grid and on noisy onsets, which makes the tempo
      * map jitter by several bpm from beat to beat: pull each beat halfway to
      * its neighbours' midpoint, twice. */
@@ -464,9 +464,8 @@ static double grid_phase(const features *f, double period) {
 }
 
 /* The beat grid G[0..n): covers [0, seconds] with G[0] < period. From the
- * tracked beats (track_beats), or a fixed bpm. *first, *last: the span of
- * G that holds tracked beats. */
-static int beat_grid(const features *f, double bpm, double seconds, double **G, int *n, int *first, int *last) {
+ * tracked beats (track_beats), or a fixed bpm. */
+static int beat_grid(const features *f, double bpm, double seconds, double **G, int *n) {
     double *b = NULL;
     int nb = 0, cap = 0;
     if (bpm <= 0) {
@@ -492,8 +491,6 @@ static int beat_grid(const features *f, double bpm, double seconds, double **G, 
     for (int k = 1; k <= after; k++) g[before + nb + k - 1] = b[nb - 1] + k * p1;
     *G = g;
     *n = before + nb + after;
-    *first = before;
-    *last = before + nb - 1;
     free(b);
     return 0;
 oom:
@@ -505,7 +502,7 @@ oom:
  * changes of harmony, two beats before against two beats after; the bass
  * counts double, since bass lines move at bar lines. */
 static int downbeat_phase(const features *f, const double *G, int n, int bpb, int shift) {
-    if (bpb <= 1 || n < 2 * bpb) return 0;
+    if (bpb <= 1 || bpb > MAX_BPB || n < 2 * bpb) return 0;
     float *v = malloc((size_t)n * 24 * sizeof *v); /* [n][24] per beat: bass[12], treble[12] unit vectors */
     if (!v) return 0;
     for (int j = 0; j < n; j++) {
@@ -517,7 +514,7 @@ static int downbeat_phase(const features *f, const double *G, int n, int bpb, in
             for (int k = 0; k < 12 && s > 0; k++) vj[12 * h + k] /= (float)sqrt(s);
         }
     }
-    double score[16] = {0};
+    double score[MAX_BPB] = {0};
     for (int j = 2; j + 2 <= n; j++) {
         double nov = 0;
         for (int h = 0; h < 2; h++) {
@@ -533,7 +530,7 @@ static int downbeat_phase(const features *f, const double *G, int n, int bpb, in
     }
     free(v);
     int best = 0;
-    for (int k = 1; k < bpb && k < 16; k++)
+    for (int k = 1; k < bpb; k++)
         if (score[k] > score[best]) best = k;
     return best;
 }
@@ -674,7 +671,7 @@ static int score_grid(gm_score *s, const metre *m, const double *G, int n, int d
 /* Chords per half bar of the score from the chroma; fills info's chords. */
 static int score_chords(gm_score *s, const features *f, int shift, gm_transcription *tr, char *err) {
     gm_barmap bm;
-    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     int nf = bm.n_bars * 2, rc = -1;
     float *x = calloc((size_t)nf * 12, sizeof *x), *bass = calloc((size_t)nf * 12, sizeof *bass); /* [nf][12] */
     tr->chords = malloc((size_t)(nf > 0 ? nf : 1) * sizeof *tr->chords);
@@ -781,7 +778,7 @@ static int transcribe(gm_audio *au, const gm_transcribe_params *pp, gm_score *ou
     features f = {0};
     gm_transcription tr = {0};
     double *G = NULL;
-    int nG = 0, first = 0, last = 0, have_score = 0;
+    int nG = 0, have_score = 0;
     if (analyse(au, &p, &f, err)) goto fail;
     gm_audio_info ai = gm_audio_get_info(au);
     tr.sample_rate = ai.sample_rate, tr.channels = ai.channels;
@@ -793,7 +790,7 @@ static int transcribe(gm_audio *au, const gm_transcribe_params *pp, gm_score *ou
     have_score = 1;
     metre m = metre_of(p.metre_num, p.metre_den, out->ticks_per_quarter);
     tr.beats_per_bar = m.bpb;
-    if (beat_grid(&f, p.bpm, tr.seconds, &G, &nG, &first, &last)) goto oom;
+    if (beat_grid(&f, p.bpm, tr.seconds, &G, &nG)) goto oom;
     int d0 = downbeat_phase(&f, G, nG, m.bpb, shift);
     int lead = G[0] > 0.02; /* a lead-in beat for [0, G[0]) */
     if (!lead) G[0] = 0;

@@ -194,7 +194,7 @@ int gm_eval_song(const char *data_dir, const char *song, double seconds, const c
     snprintf(path, sizeof path, "%s/pop909/%s/beat_midi.txt", data_dir, song);
     if (gm_eval_read_beats(path, &bt, &bd, &nb, err)) goto done;
     snprintf(path, sizeof path, "%s/pop909/%s/chord_midi.txt", data_dir, song);
-    if (gm_timed_chords_read(path, &ch, &nc, err)) goto done;
+    if (gm_timed_chords_load(path, &ch, &nc, err)) goto done;
     if (gm_eval_melody_notes(&ref, lim, &rn, &nr, err)) goto done;
     while (nb > 0 && bt[nb - 1] >= lim) nb--;
 

@@ -5,6 +5,7 @@
  */
 #ifndef GM_TEST_H
 #define GM_TEST_H
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,20 @@ static inline const char *test_data_dir(void) {
     for (size_t i = 0; i < sizeof cands / sizeof *cands; i++)
         if (stat(cands[i], &st) == 0 && S_ISDIR(st.st_mode)) return cands[i];
     return NULL;
+}
+
+/* The whole file in memory (caller frees; *size its length), or NULL. */
+static inline uint8_t *test_slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *d = n >= 0 ? malloc(n > 0 ? (size_t)n : 1) : NULL;
+    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) { free(d); d = NULL; }
+    fclose(f);
+    *size = n > 0 ? (size_t)n : 0;
+    return d;
 }
 
 static inline int test_done(const char *name) {

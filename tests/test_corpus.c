@@ -39,18 +39,6 @@ static void write_song(const char *name, int bars, int variant, int drums_only) 
     gm_score_free(&s);
 }
 
-static uint8_t *slurp(const char *p, size_t *n) {
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(*n ? *n : 1);
-    if (d && fread(d, 1, *n, f) != *n) { free(d); d = NULL; }
-    fclose(f);
-    return d;
-}
-
 static void spit(const char *p, const uint8_t *d, size_t n) {
     FILE *f = fopen(p, "wb");
     if (!f) return;
@@ -131,7 +119,7 @@ static void test_prepare_synthetic(void) {
     snprintf(f1, sizeof f1, "%s/corpus.bin", out1);
     snprintf(f2, sizeof f2, "%s/corpus.bin", out2);
     size_t n1 = 0, n2 = 0;
-    uint8_t *d1 = slurp(f1, &n1), *d2 = slurp(f2, &n2);
+    uint8_t *d1 = test_slurp(f1, &n1), *d2 = test_slurp(f2, &n2);
     CHECK(d1 && d2 && n1 == n2 && !memcmp(d1, d2, n1), "1 and 2 threads give the same corpus");
     free(d2);
 
@@ -208,7 +196,7 @@ static void test_prepare_chord_labels(void) {
     gm_prepare_summary_free(&sm);
     snprintf(path, sizeof path, "%s/summary.json", out);
     size_t n = 0;
-    char *js = (char *)slurp(path, &n);
+    char *js = (char *)test_slurp(path, &n);
     CHECK(js && strstr(js, "\"chord_frames_per_bar\": 2") && strstr(js, "\"songs_chord_labels\": 1"), "summary.json");
     free(js);
 
@@ -247,7 +235,7 @@ static void test_prepare_chord_labels(void) {
 
     /* Version 1 (one chord per bar, no resolution in the header): refused. */
     snprintf(path, sizeof path, "%s/corpus.bin", out);
-    uint8_t *d = slurp(path, &n);
+    uint8_t *d = test_slurp(path, &n);
     if (d && n > 12) {
         d[8] = 1;
         spit(path, d, n);

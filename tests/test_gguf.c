@@ -43,19 +43,6 @@ static int write_bytes(const char *path, const void *p, size_t n) {
     return (fclose(f) == 0 && w == n) ? 0 : -1;
 }
 
-static uint8_t *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (p && fread(p, 1, (size_t)sz, f) != (size_t)sz) { free(p); p = NULL; }
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
 /* ======================================================================== */
 /* Building files by hand                                                    */
 /* ======================================================================== */
@@ -461,7 +448,7 @@ static void test_atomic(void) {
     CHECK(gguf_write_file(w, tpath("keep.gguf"), err) == -1, "bad alignment must fail");
     gguf_writer_free(w);
     size_t n = 0;
-    uint8_t *p = read_all(tpath("keep.gguf"), &n);
+    uint8_t *p = test_slurp(tpath("keep.gguf"), &n);
     CHECK(p && n == 12 && memcmp(p, "old contents", 12) == 0, "target untouched");
     free(p);
 
@@ -560,7 +547,7 @@ static int exercise(const gguf_ctx *g) {
 
 static void test_truncation(const char *full_path) {
     size_t size = 0;
-    uint8_t *full = read_all(full_path, &size);
+    uint8_t *full = test_slurp(full_path, &size);
     CHECK(full && size > 0, "read file");
     if (!full) return;
     const char *path = tpath("trunc.gguf");
@@ -589,7 +576,7 @@ static void test_truncation(const char *full_path) {
  * load (and read within bounds) or fail with a one-line reason. */
 static void test_corruption(const char *full_path) {
     size_t size = 0;
-    uint8_t *full = read_all(full_path, &size);
+    uint8_t *full = test_slurp(full_path, &size);
     if (!full) return;
     const char *path = tpath("corrupt.gguf");
     CHECK(write_bytes(path, full, size) == 0, "copy");

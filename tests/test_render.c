@@ -19,20 +19,6 @@ static char dir[256];
 
 static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
 
-/* The whole file in memory (caller frees), or NULL. */
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) { free(d); d = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
@@ -63,7 +49,7 @@ static void write_text(const char *path, const char *text) {
 
 static int file_is(const char *path, const char *text) {
     size_t n;
-    uint8_t *d = slurp(path, &n);
+    uint8_t *d = test_slurp(path, &n);
     int same = d && n == strlen(text) && !memcmp(d, text, n);
     free(d);
     return same;
@@ -230,7 +216,7 @@ int main(void) {
           "progress: %zu calls, last %zu/%zu", pr.calls, pr.last_done, pr.last_total);
 
     size_t n = 0;
-    uint8_t *w = slurp(wav, &n);
+    uint8_t *w = test_slurp(wav, &n);
     CHECK(w && n >= 44, "cannot read the WAV back");
     if (w && n >= 44) {
         uint32_t data = rd32(w + 40);
@@ -277,7 +263,7 @@ int main(void) {
         char ew[600];
         snprintf(ew, sizeof ew, "%s/empty.wav", dir);
         CHECK(gm_render_wav(&e, ew, &p, &st, err) == 0, "empty score: %s", err);
-        w = slurp(ew, &n);
+        w = test_slurp(ew, &n);
         CHECK(w && n == 44 + 4000 * 4 && st.notes == 0 && st.peak == 0, "empty score: %zu bytes, peak %d", n, st.peak);
         free(w);
         gm_score_free(&e);

@@ -174,6 +174,21 @@ static void check_chords_and_beats(void) {
           "the metre written is 3/4");
     gm_transcription_free(&tr);
     gm_score_free(&s);
+
+    /* The longest bars allowed (32/4 at 400 bpm: over two bars of beats in
+     * the file, so every downbeat phase is scored). */
+    pp.bpm = 400, pp.metre_num = 32;
+    if (gm_transcribe_file(p, &pp, &s, &tr, err)) { CHECK(0, "bpm 400, 32/4: %s", err); return; }
+    int first_down = -1, spaced = 1;
+    for (int i = 0; i < tr.n_beats; i++)
+        if (tr.downbeat[i]) {
+            if (first_down >= 0 && (i - first_down) % 32) spaced = 0;
+            if (first_down < 0) first_down = i;
+        }
+    CHECK(tr.beats_per_bar == 32 && tr.n_beats > 64 && first_down >= 0 && spaced,
+          "32/4: %d beats a bar, %d beats, downbeats 32 apart", tr.beats_per_bar, tr.n_beats);
+    gm_transcription_free(&tr);
+    gm_score_free(&s);
 }
 
 /* A file that must fail with a one-line reason, not crash. */
@@ -183,19 +198,6 @@ static void check_refused(const char *what, const void *data, size_t n) {
     int rc = gm_transcribe_mem(data, n, NULL, &s, NULL, err);
     CHECK(rc != 0 && err[0] && !strchr(err, '\n'), "%s: refused with one line (rc %d, '%s')", what, rc, err);
     if (!rc) gm_score_free(&s);
-}
-
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) { free(d); d = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
 }
 
 static void check_robustness(void) {
@@ -234,7 +236,7 @@ static void check_robustness(void) {
     if (!rc) gm_score_free(&s);
     /* Corrupt and foreign files. */
     size_t n = 0;
-    uint8_t *wav = slurp(p, &n);
+    uint8_t *wav = test_slurp(p, &n);
     CHECK(wav && n > 100, "read back short.wav");
     if (wav) {
         check_refused("truncated header", wav, 30);
@@ -300,13 +302,24 @@ static void check_pop909(void) {
         char err[GM_ERR_SIZE];
         if (gm_eval_song(data, songs[i], 20, dir, &e, err)) { CHECK(0, "POP909 %s: %s", songs[i], err); return; }
         sum.beats.f += e.beats.f / 2, sum.chords.root += e.chords.root / 2, sum.notes.f += e.notes.f / 2;
-        sum.notes_octave.f += e.notes_octave.f / 2;
+        sum.chords.majmin += e.chords.majmin / 2, sum.chords.full += e.chords.full / 2;
+        sum.notes_octave.f += e.notes_octave.f / 2, sum.notes_q.f += e.notes_q.f / 2;
     }
-    fprintf(stderr, "POP909 001+020, 20 s: beat F %.3f, chord root %.3f, melody note F %.3f (octave-free %.3f)\n",
-            sum.beats.f, sum.chords.root, sum.notes.f, sum.notes_octave.f);
+    fprintf(stderr,
+            "POP909 001+020, 20 s: beat F %.3f, chord root %.3f, root+maj/min %.3f (all qualities %.3f), melody note F "
+            "%.3f (octave-free %.3f, written lead track %.3f)\n",
+            sum.beats.f, sum.chords.root, sum.chords.majmin, sum.chords.full, sum.notes.f, sum.notes_octave.f,
+            sum.notes_q.f);
     CHECK(sum.beats.f >= 0.75, "POP909 beat F %.3f >= 0.75", sum.beats.f);
     CHECK(sum.chords.root >= 0.6, "POP909 chord root accuracy %.3f >= 0.6", sum.chords.root);
+    /* Root and quality, MIREX's MajMin (measured 0.73; all 8 qualities 0.27,
+     * too thin a figure to hold a threshold). */
+    CHECK(sum.chords.majmin >= 0.55, "POP909 chord root+maj/min accuracy %.3f >= 0.55", sum.chords.majmin);
+    /* Octave-forgiven F is at least the exact F by construction, so the
+     * exact one is the threshold; the lead track as written (quantised to
+     * the beat grid) is held to it too. */
     CHECK(sum.notes.f >= 0.85, "POP909 melody note F %.3f >= 0.85", sum.notes.f);
+    CHECK(sum.notes_q.f >= 0.85, "POP909 written lead track note F %.3f >= 0.85", sum.notes_q.f);
 }
 
 int main(void) {

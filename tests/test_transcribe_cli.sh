@@ -54,8 +54,9 @@ PYEOF
   fi
   "$GM" transcribe "$tmp/song.wav" -o "$tmp/b.mid" --bpm 100 --metre 3/4 --melody --quiet && ok || bad "--bpm --metre --melody"
   info=$("$GM" info "$tmp/b.mid" --json 2>&1)
-  grep -q '100' <<<"$info" && grep -q '3/4\|"numerator": 3' <<<"$info" && ok || bad "--bpm 100 --metre 3/4 not in the file: $(head -c 400 <<<"$info")"
-  grep -q '"chords"' <<<"$("$GM" info "$tmp/b.mid" 2>&1)" && bad "--melody wrote a chord track" || ok
+  grep -q '"bpm": 100\.000' <<<"$info" && grep -q '"numerator": 3, "denominator": 4' <<<"$info" && ok || bad "--bpm 100 --metre 3/4 not in the file: $(head -c 400 <<<"$info")"
+  grep -q '"name": "melody"' <<<"$info" && ok || bad "--melody wrote no melody track: $(head -c 400 <<<"$info")"
+  grep -q '"name": "chords"' <<<"$info" && bad "--melody wrote a chord track" || ok
   "$GM" transcribe "$tmp/song.wav" -o - --quiet > "$tmp/stdout.mid" && [ "$(head -c 4 "$tmp/stdout.mid")" = MThd ] && ok || bad "-o - does not write MIDI to stdout"
 fi
 
