@@ -802,7 +802,7 @@ static int transcribe(gm_audio *au, const gm_transcribe_params *pp, gm_score *ou
     if (p.melody && write_melody_track(out, &tr)) goto oom;
     if (p.chords && write_chord_track(out, &tr)) goto oom;
     gm_score_sort(out);
-    if (p.quantize && gm_score_quantize(out, 4, err)) goto fail;
+    if (p.quantize && gm_score_quantize(out, GM_STEPS_PER_QUARTER, err)) goto fail;
     free(G);
     features_free(&f);
     if (info) *info = tr;
