@@ -28,6 +28,11 @@ double cli_since(const struct timespec *t0);        /* seconds since t0 (monoton
 void cli_progress_cb(void *user, size_t done, size_t total); /* user: cli_progress* */
 
 void cli_json_str(const char *s);                       /* a JSON string literal on stdout */
+void cli_json_fstr(FILE *f, const char *s);             /* the same on f */
+/* The song summary `info --json` prints (no newline), written to out:
+ * cmd_info.c, shared with the studio's upload and version replies. */
+void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
+                        const gm_chord *chords, gm_key key);
 extern const char *cli_program_names[128];
 
 /* "-" stands for standard input or output wherever the CLI reads or writes
