@@ -35,6 +35,13 @@ void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm
                         const gm_chord *chords, gm_key key);
 extern const char *cli_program_names[128];
 
+/* generate's options, read the same by the CLI and the studio. */
+/* The class of the model's layout named `name`, or -1 with err naming them all. */
+int cli_find_class(const gm_layout *l, const char *name, char *err);
+/* --chords: input, kept, none, or chord names ("C G | Am F", both halves of
+ * every bar; *chords is then theirs, the caller frees it). 0, or -1 with err. */
+int cli_chord_spec(const char *spec, gm_generate_params *p, gm_chord **chords, char *err);
+
 /* "-" stands for standard input or output wherever the CLI reads or writes
  * a MIDI file, as in other Unix tools. cli_shown names it in messages. */
 int cli_is_std(const char *path);

@@ -305,14 +305,8 @@ static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, sbuf
             names[n++] = t;
     } else return gm_fail(err, "targets: give a list of track names");
     for (int i = 0; i < n; i++) {
-        int c = gm_layout_find(l, names[i]);
+        int c = cli_find_class(l, names[i], err);
         if (c < 0) {
-            char all[256] = "";
-            for (int k = 0; k < l->n_classes; k++) {
-                strncat(all, k ? ", " : "", sizeof all - strlen(all) - 1);
-                strncat(all, l->cls[k].name, sizeof all - strlen(all) - 1);
-            }
-            gm_fail(err, "unknown track '%.40s': the model's tracks are %s", names[i], all);
             free(copy);
             return -1;
         }
@@ -321,22 +315,6 @@ static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, sbuf
     }
     free(copy);
     return n ? 0 : gm_fail(err, "targets: name at least one track");
-}
-
-/* The chord option: input | kept | none | names ("C G | Am F"). */
-static int parse_chords(const char *c, st_job *j, char *err) {
-    if (!strcmp(c, "input")) j->p.chord_mode = GM_CHORDS_INPUT;
-    else if (!strcmp(c, "kept")) j->p.chord_mode = GM_CHORDS_CONDITIONS;
-    else if (!strcmp(c, "none")) j->p.chord_mode = GM_CHORDS_NONE;
-    else {
-        int n_bars = 0;
-        if (gm_chords_parse_bars(c, &j->chords, &n_bars, err)) return -1;
-        j->p.chord_mode = GM_CHORDS_GIVEN;
-        j->p.chords = j->chords;
-        j->p.chord_frames_per_bar = 2;
-        j->p.n_chords = 2 * n_bars;
-    }
-    return 0;
 }
 
 /* Options of generate (names as the CLI's) → job j; the song is locked. */
@@ -382,7 +360,7 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     if (!bad && cont) sb_printf(&label, "%s+%lld bars", label.n ? " · " : "", cont);
     const char *c = opt_str(o, "chords");
     if (!c && s->chords[0]) c = s->chords; /* a piece started from nothing has its chords */
-    if (!bad && c && parse_chords(c, j, err)) bad = 1;
+    if (!bad && c && cli_chord_spec(c, &j->p, &j->chords, err)) bad = 1;
     if (!bad && v->n_notes == 0 && !j->p.targets) j->p.targets = (1u << l->n_classes) - 1;
     sb_printf(&label, "%sv%lld · %lld steps · seed %lld", label.n ? " · " : "", from, steps, seed);
     gm_strlcpy(j->label, label.s ? label.s : "", sizeof j->label);
