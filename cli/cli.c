@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "getmusic.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -106,15 +107,47 @@ const char *cli_program_names[128] = {
     "Helicopter", "Applause", "Gunshot",
 };
 
-void cli_json_str(const char *s) {
-    putchar('"');
+void cli_json_fstr(FILE *f, const char *s) {
+    putc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else putc(c, f);
     }
-    putchar('"');
+    putc('"', f);
+}
+
+void cli_json_str(const char *s) { cli_json_fstr(stdout, s); }
+
+/* ======================================================================== */
+/* Options of generate, shared with the studio                               */
+/* ======================================================================== */
+
+int cli_find_class(const gm_layout *l, const char *name, char *err) {
+    int c = gm_layout_find(l, name);
+    if (c >= 0) return c;
+    char names[256] = "";
+    for (int k = 0; k < l->n_classes; k++) {
+        strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
+    }
+    return gm_fail(err, "unknown track '%.40s': the model's tracks are %s", name, names);
+}
+
+int cli_chord_spec(const char *spec, gm_generate_params *p, gm_chord **chords, char *err) {
+    if (!strcmp(spec, "input")) p->chord_mode = GM_CHORDS_INPUT;
+    else if (!strcmp(spec, "kept")) p->chord_mode = GM_CHORDS_CONDITIONS;
+    else if (!strcmp(spec, "none")) p->chord_mode = GM_CHORDS_NONE;
+    else {
+        int n_bars = 0;
+        if (gm_chords_parse_bars(spec, chords, &n_bars, err)) return -1;
+        p->chord_mode = GM_CHORDS_GIVEN;
+        p->chords = *chords;
+        p->chord_frames_per_bar = 2; /* both halves of every bar */
+        p->n_chords = 2 * n_bars;
+    }
+    return 0;
 }
 
 

@@ -28,7 +28,19 @@ double cli_since(const struct timespec *t0);        /* seconds since t0 (monoton
 void cli_progress_cb(void *user, size_t done, size_t total); /* user: cli_progress* */
 
 void cli_json_str(const char *s);                       /* a JSON string literal on stdout */
+void cli_json_fstr(FILE *f, const char *s);             /* the same on f */
+/* The song summary `info --json` prints (no newline), written to out:
+ * cmd_info.c, shared with the studio's upload and version replies. */
+void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
+                        const gm_chord *chords, gm_key key);
 extern const char *cli_program_names[128];
+
+/* generate's options, read the same by the CLI and the studio. */
+/* The class of the model's layout named `name`, or -1 with err naming them all. */
+int cli_find_class(const gm_layout *l, const char *name, char *err);
+/* --chords: input, kept, none, or chord names ("C G | Am F", both halves of
+ * every bar; *chords is then theirs, the caller frees it). 0, or -1 with err. */
+int cli_chord_spec(const char *spec, gm_generate_params *p, gm_chord **chords, char *err);
 
 /* "-" stands for standard input or output wherever the CLI reads or writes
  * a MIDI file, as in other Unix tools. cli_shown names it in messages. */

@@ -242,16 +242,11 @@ static int gen_parse_targets(gen_job *j) {
     char *copy = strdup(j->targets_s);
     if (!copy) return cli_fail(EXIT_INTERNAL, "out of memory");
     for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", ")) {
-        int c = gm_layout_find(l, tok);
+        char err[GM_ERR_SIZE];
+        int c = cli_find_class(l, tok, err);
         if (c < 0) {
-            char names[256] = "";
-            for (int k = 0; k < l->n_classes; k++) {
-                strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
-                strncat(names, l->cls[k].name, sizeof names - strlen(names) - 1);
-            }
-            cli_fail(EXIT_USAGE, "unknown track '%s': the model's tracks are %s", tok, names);
             free(copy);
-            return EXIT_USAGE;
+            return cli_fail(EXIT_USAGE, "%s", err);
         }
         j->p.targets |= 1u << c;
     }
@@ -266,25 +261,16 @@ static int gen_parse_chords(gen_job *j) {
     const char *spec = j->chords_s;
     if (!spec) return 0;
     gm_generate_params *p = &j->p;
-    if (!strcmp(spec, "input")) p->chord_mode = GM_CHORDS_INPUT;
-    else if (!strcmp(spec, "kept")) p->chord_mode = GM_CHORDS_CONDITIONS;
-    else if (!strcmp(spec, "none")) p->chord_mode = GM_CHORDS_NONE;
-    else {
-        char *text = NULL, err[GM_ERR_SIZE];
-        struct stat st;
-        if (stat(spec, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (st.st_size > (1 << 20) || !(text = read_text_file(spec, 1 << 20)))
-                return cli_fail(EXIT_USAGE, "--chords: cannot read '%s'", spec);
-        }
-        int n_bars_given = 0;
-        int bad = gm_chords_parse_bars(text ? text : spec, &j->chords, &n_bars_given, err);
-        free(text);
-        if (bad) return cli_fail(EXIT_USAGE, "--chords: %s", err);
-        p->chord_mode = GM_CHORDS_GIVEN;
-        p->chords = j->chords;
-        p->chord_frames_per_bar = 2; /* both halves of every bar */
-        p->n_chords = 2 * n_bars_given;
+    char *text = NULL, err[GM_ERR_SIZE];
+    struct stat st;
+    if (strcmp(spec, "input") && strcmp(spec, "kept") && strcmp(spec, "none") && stat(spec, &st) == 0 &&
+        S_ISREG(st.st_mode)) { /* chord names in a file */
+        if (st.st_size > (1 << 20) || !(text = read_text_file(spec, 1 << 20)))
+            return cli_fail(EXIT_USAGE, "--chords: cannot read '%s'", spec);
     }
+    int bad = cli_chord_spec(text ? text : spec, p, &j->chords, err);
+    free(text);
+    if (bad) return cli_fail(EXIT_USAGE, "--chords: %s", err);
     if (!j->in && (p->chord_mode == GM_CHORDS_INPUT || p->chord_mode == GM_CHORDS_CONDITIONS))
         return cli_fail(EXIT_USAGE, "--chords %s needs an input file", spec);
     return 0;

@@ -190,53 +190,49 @@ static int song_facts_load(song_facts *f, const char *in, const char *layout_nam
     return 0;
 }
 
-static void info_song_json(const song_facts *f) {
-    const char *in = f->path;
-    const gm_score *s = &f->s;
-    const gm_barmap *bm = &f->bm;
-    const gm_layout *layout = &f->layout;
-    const gm_chord *chords = f->chords;
-    const double secs = f->secs;
-    const gm_key key = f->key;
+/* The song summary of `info --json` (also the studio's, cli.h). */
+void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
+                        const gm_chord *chords, gm_key key) {
     char kb[32], cb[16];
     gm_key_name(key, kb, sizeof kb);
-    printf("{\"file\": ");
-    cli_json_str(in);
-    printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
-           "\"columns\": %d, \"notes\": %zu, \"key\": ",
-           s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, secs, bm->n_bars, bm->n_cols, gm_score_n_notes(s));
-    cli_json_str(kb);
-    printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
-    cli_json_str(layout->name);
-    printf(", \"tempos\": [");
+    fprintf(out, "{\"file\": ");
+    cli_json_fstr(out, file);
+    fprintf(out, ", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
+            "\"columns\": %d, \"notes\": %zu, \"key\": ",
+            s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, gm_score_tick_to_seconds(s, s->end_tick),
+            bm->n_bars, bm->n_cols, gm_score_n_notes(s));
+    cli_json_fstr(out, kb);
+    fprintf(out, ", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
+    cli_json_fstr(out, layout->name);
+    fprintf(out, ", \"tempos\": [");
     for (int i = 0; i < s->n_tempos; i++)
-        printf("%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s->tempos[i].tick,
-               gm_barmap_bar_of_tick(bm, s->tempos[i].tick) + 1, 60e6 / s->tempos[i].usec_per_quarter);
-    printf("], \"time_signatures\": [");
+        fprintf(out, "%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s->tempos[i].tick,
+                gm_barmap_bar_of_tick(bm, s->tempos[i].tick) + 1, 60e6 / s->tempos[i].usec_per_quarter);
+    fprintf(out, "], \"time_signatures\": [");
     for (int i = 0; i < s->n_timesigs; i++)
-        printf("%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
-               (long long)s->timesigs[i].tick, gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1,
-               s->timesigs[i].numerator, s->timesigs[i].denominator);
-    printf("], \"tracks\": [");
+        fprintf(out, "%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
+                (long long)s->timesigs[i].tick, gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1,
+                s->timesigs[i].numerator, s->timesigs[i].denominator);
+    fprintf(out, "], \"tracks\": [");
     for (int i = 0; i < s->n_tracks; i++) {
         const gm_track *t = &s->tracks[i];
         int cls = gm_layout_classify(layout, t);
-        printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
-        cli_json_str(t->name);
-        printf(", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
-        cli_json_str(t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
-        printf(", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
-        cli_json_str(gm_role_name(gm_track_role(t)));
-        printf(", \"class\": ");
-        if (cls >= 0) cli_json_str(layout->cls[cls].name); else printf("null");
-        printf("}");
+        fprintf(out, "%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
+        cli_json_fstr(out, t->name);
+        fprintf(out, ", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
+        cli_json_fstr(out, t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
+        fprintf(out, ", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
+        cli_json_fstr(out, gm_role_name(gm_track_role(t)));
+        fprintf(out, ", \"class\": ");
+        if (cls >= 0) cli_json_fstr(out, layout->cls[cls].name); else fprintf(out, "null");
+        fprintf(out, "}");
     }
-    printf("], \"chords\": [");
+    fprintf(out, "], \"chords\": [");
     for (int b = 0; b < bm->n_bars; b++) {
-        printf("%s", b ? ", " : "");
-        cli_json_str(gm_chord_name(chords[b], cb, sizeof cb));
+        fprintf(out, "%s", b ? ", " : "");
+        cli_json_fstr(out, gm_chord_name(chords[b], cb, sizeof cb));
     }
-    printf("]}\n");
+    fprintf(out, "]}");
 }
 
 static void info_song_text(const song_facts *f) {
@@ -304,8 +300,12 @@ int cmd_info(int argc, char **argv) {
     song_facts f;
     int status = song_facts_load(&f, in, layout_name);
     if (status) return status;
-    if (json) info_song_json(&f);
-    else info_song_text(&f);
+    if (json) {
+        cli_song_info_json(stdout, f.path, &f.s, &f.bm, &f.layout, f.chords, f.key);
+        printf("\n");
+    } else {
+        info_song_text(&f);
+    }
     song_facts_free(&f);
     return 0;
 }

@@ -71,61 +71,30 @@ static void safe_name(char *dst, size_t n, const char *src) {
 /* A song as JSON                                                            */
 /* ======================================================================== */
 
-/* The summary `getmusic info --json` prints, for a score in the store. */
+/* The summary `getmusic info --json` prints, for a score in the store: the
+ * CLI's own writer (cli_song_info_json), into memory. */
 static int json_info(sbuf *b, const gm_score *s, const gm_layout *l, const char *name, char *err) {
     gm_barmap bm;
     if (gm_barmap_build(&bm, s, 4, err)) return -1;
     gm_chord *chords = malloc((size_t)(bm.n_bars ? bm.n_bars : 1) * sizeof *chords);
-    if (!chords || gm_chords_recognize(s, &bm, chords, err)) {
-        if (!chords) gm_fail(err, "out of memory");
-        free(chords);
-        gm_barmap_free(&bm);
-        return -1;
+    char *text = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (!chords) {
+        gm_fail(err, "out of memory");
+    } else if (!gm_chords_recognize(s, &bm, chords, err)) {
+        FILE *f = open_memstream(&text, &n);
+        if (f) {
+            cli_song_info_json(f, name, s, &bm, l, chords, gm_key_find(s));
+            rc = fclose(f) ? -1 : 0;
+        }
+        if (rc) gm_fail(err, "out of memory");
+        else sb_printf(b, "%s", text);
     }
-    gm_key key = gm_key_find(s);
-    char kb[32], cb[16];
-    gm_key_name(key, kb, sizeof kb);
-    sb_printf(b, "{\"file\": ");
-    sb_str(b, name);
-    sb_printf(b, ", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
-              "\"columns\": %d, \"notes\": %zu, \"key\": ", s->midi_format, s->ticks_per_quarter, (long long)s->end_tick,
-              gm_score_tick_to_seconds(s, s->end_tick), bm.n_bars, bm.n_cols, gm_score_n_notes(s));
-    sb_str(b, kb);
-    sb_printf(b, ", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
-    sb_str(b, l->name);
-    sb_printf(b, ", \"tempos\": [");
-    for (int i = 0; i < s->n_tempos; i++)
-        sb_printf(b, "%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s->tempos[i].tick,
-                  gm_barmap_bar_of_tick(&bm, s->tempos[i].tick) + 1, 60e6 / s->tempos[i].usec_per_quarter);
-    sb_printf(b, "], \"time_signatures\": [");
-    for (int i = 0; i < s->n_timesigs; i++)
-        sb_printf(b, "%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
-                  (long long)s->timesigs[i].tick, gm_barmap_bar_of_tick(&bm, s->timesigs[i].tick) + 1,
-                  s->timesigs[i].numerator, s->timesigs[i].denominator);
-    sb_printf(b, "], \"tracks\": [");
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        int cls = gm_layout_classify(l, t);
-        sb_printf(b, "%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
-        sb_str(b, t->name);
-        sb_printf(b, ", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
-        sb_str(b, t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
-        sb_printf(b, ", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
-        sb_str(b, gm_role_name(gm_track_role(t)));
-        sb_printf(b, ", \"class\": ");
-        if (cls >= 0) sb_str(b, l->cls[cls].name);
-        else sb_printf(b, "null");
-        sb_printf(b, "}");
-    }
-    sb_printf(b, "], \"chords\": [");
-    for (int i = 0; i < bm.n_bars; i++) {
-        sb_printf(b, "%s", i ? ", " : "");
-        sb_str(b, gm_chord_name(chords[i], cb, sizeof cb));
-    }
-    sb_printf(b, "]}");
+    free(text);
     free(chords);
     gm_barmap_free(&bm);
-    return 0;
+    return rc;
 }
 
 /* Bars (tick, metre), chords per frame, tempo map and every note: what the
@@ -336,14 +305,8 @@ static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, sbuf
             names[n++] = t;
     } else return gm_fail(err, "targets: give a list of track names");
     for (int i = 0; i < n; i++) {
-        int c = gm_layout_find(l, names[i]);
+        int c = cli_find_class(l, names[i], err);
         if (c < 0) {
-            char all[256] = "";
-            for (int k = 0; k < l->n_classes; k++) {
-                strncat(all, k ? ", " : "", sizeof all - strlen(all) - 1);
-                strncat(all, l->cls[k].name, sizeof all - strlen(all) - 1);
-            }
-            gm_fail(err, "unknown track '%.40s': the model's tracks are %s", names[i], all);
             free(copy);
             return -1;
         }
@@ -352,22 +315,6 @@ static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, sbuf
     }
     free(copy);
     return n ? 0 : gm_fail(err, "targets: name at least one track");
-}
-
-/* The chord option: input | kept | none | names ("C G | Am F"). */
-static int parse_chords(const char *c, st_job *j, char *err) {
-    if (!strcmp(c, "input")) j->p.chord_mode = GM_CHORDS_INPUT;
-    else if (!strcmp(c, "kept")) j->p.chord_mode = GM_CHORDS_CONDITIONS;
-    else if (!strcmp(c, "none")) j->p.chord_mode = GM_CHORDS_NONE;
-    else {
-        int n_bars = 0;
-        if (gm_chords_parse_bars(c, &j->chords, &n_bars, err)) return -1;
-        j->p.chord_mode = GM_CHORDS_GIVEN;
-        j->p.chords = j->chords;
-        j->p.chord_frames_per_bar = 2;
-        j->p.n_chords = 2 * n_bars;
-    }
-    return 0;
 }
 
 /* Options of generate (names as the CLI's) → job j; the song is locked. */
@@ -413,7 +360,7 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     if (!bad && cont) sb_printf(&label, "%s+%lld bars", label.n ? " · " : "", cont);
     const char *c = opt_str(o, "chords");
     if (!c && s->chords[0]) c = s->chords; /* a piece started from nothing has its chords */
-    if (!bad && c && parse_chords(c, j, err)) bad = 1;
+    if (!bad && c && cli_chord_spec(c, &j->p, &j->chords, err)) bad = 1;
     if (!bad && v->n_notes == 0 && !j->p.targets) j->p.targets = (1u << l->n_classes) - 1;
     sb_printf(&label, "%sv%lld · %lld steps · seed %lld", label.n ? " · " : "", from, steps, seed);
     gm_strlcpy(j->label, label.s ? label.s : "", sizeof j->label);

@@ -50,11 +50,14 @@ sleep 1
 grep -q "warning" "$tmp/log2" && ok || bad "--host 0.0.0.0 prints no warning"
 kill -INT $pid2; wait $pid2
 
-out=$("$PY" tests/studio_api.py 127.0.0.1 "$port" "$pid" "$GM" 2>&1)
+out=$("$PY" tests/studio_api.py 127.0.0.1 "$port" "$pid" "$GM" 2>&1); api_rc=$?
 printf '%s\n' "$out" | grep -v '^ok:' >&2
 pass=$((pass + $(printf '%s\n' "$out" | grep -c '^ok:')))
 fail=$((fail + $(printf '%s\n' "$out" | grep -c '^FAIL:')))
 printf '%s\n' "$out" | grep -q '^ok:' || bad "tests/studio_api.py ran no check"
+# A check that raised (the server gone, a reply without the field asked for)
+# ends the script before its later checks: that is a failure too.
+[ "$api_rc" -eq 0 ] || printf '%s\n' "$out" | grep -q '^FAIL:' || bad "tests/studio_api.py stopped early (exit $api_rc)"
 
 kill -INT $pid
 wait $pid; rc=$?
