@@ -75,7 +75,7 @@ static void safe_name(char *dst, size_t n, const char *src) {
  * CLI's own writer (cli_song_info_json), into memory. */
 static int json_info(sbuf *b, const gm_score *s, const gm_layout *l, const char *name, char *err) {
     gm_barmap bm;
-    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     gm_chord *chords = malloc((size_t)(bm.n_bars ? bm.n_bars : 1) * sizeof *chords);
     char *text = NULL;
     size_t n = 0;
@@ -101,7 +101,7 @@ static int json_info(sbuf *b, const gm_score *s, const gm_layout *l, const char 
  * page needs to draw the roll and move the playhead. */
 static int json_view(sbuf *b, const gm_score *s, int frames, char *err) {
     gm_barmap bm;
-    if (gm_barmap_build(&bm, s, 4, err)) return -1;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     size_t nf = (size_t)(bm.n_bars ? bm.n_bars : 1) * frames;
     gm_chord *ch = malloc(nf * sizeof *ch);
     if (!ch || gm_chords_recognize_frames(s, &bm, frames, ch, err)) {
@@ -322,11 +322,11 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     const gm_layout *l = st_layout(st);
     long long from = s->v[s->n_versions - 1]->num, steps = j->p.steps, seed = (long long)j->p.seed, top_k = j->p.top_k;
     long long cont = 0;
-    double temp = j->p.temperature, guid = j->p.chord_guidance;
+    double temp = j->p.temperature, drum_temp = j->p.drum_temperature, guid = j->p.chord_guidance;
     if (opt_int(o, "version", 0, INT_MAX, &from, err) || opt_int(o, "steps", 1, 100, &steps, err) ||
         opt_int(o, "seed", 0, 9007199254740991LL, &seed, err) || opt_int(o, "top_k", 0, 1000000, &top_k, err) ||
         opt_int(o, "continue", 0, 256, &cont, err) || opt_num(o, "temperature", 1e-3, 100, &temp, err) ||
-        opt_num(o, "chord_guidance", 0, 100, &guid, err))
+        opt_num(o, "drum_temperature", 1e-3, 100, &drum_temp, err) || opt_num(o, "chord_guidance", 0, 100, &guid, err))
         return -1;
     const st_version *v = st_version_find((st_song *)s, (int)from);
     if (!v) return gm_fail(err, "version: song %d has no version %lld", s->id, from);
@@ -336,6 +336,7 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     j->p.seed = (uint64_t)seed;
     j->p.top_k = (int)top_k;
     j->p.temperature = (float)temp;
+    j->p.drum_temperature = (float)drum_temp;
     j->p.chord_guidance = (float)guid;
     j->p.continue_bars = (int)cont;
     sbuf label = {0};
@@ -348,7 +349,7 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
         const char *bs = bv->type == JV_STR ? bv->str : NULL;
         if (bv->type == JV_NUM) { snprintf(text, sizeof text, "%.0f", bv->num); bs = text; }
         if (!bs) bad = gm_fail(err, "bars: give a range like \"9-16\"");
-        else if (gm_barmap_build(&bm, &v->score, 4, err)) bad = 1;
+        else if (gm_barmap_build(&bm, &v->score, GM_STEPS_PER_QUARTER, err)) bad = 1;
         else {
             bad = parse_bars(bs, bm.n_bars, &j->ranges, &j->p.n_ranges, err);
             gm_barmap_free(&bm);
@@ -438,8 +439,8 @@ static void api_model(studio *st, st_reply *r) {
         sb_printf(&r->text, ", \"drums\": %s}", l->cls[c].is_drum ? "true" : "false");
     }
     sb_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
-              "\"chord_guidance\": %g, \"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}}\n",
-              st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.chord_guidance, d.top_k,
+              "\"drum_temperature\": %g, \"chord_guidance\": %g, \"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}}\n",
+              st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature, d.chord_guidance, d.top_k,
               ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS);
     reply_json(r, 200);
 }
