@@ -191,22 +191,18 @@ static int song_facts_load(song_facts *f, const char *in, const char *layout_nam
 }
 
 static void info_song_json(const song_facts *f) {
-    const char *in = f->path;
     const gm_score *s = &f->s;
     const gm_barmap *bm = &f->bm;
     const gm_layout *layout = &f->layout;
-    const gm_chord *chords = f->chords;
-    const double secs = f->secs;
-    const gm_key key = f->key;
     char kb[32], cb[16];
-    gm_key_name(key, kb, sizeof kb);
+    gm_key_name(f->key, kb, sizeof kb);
     printf("{\"file\": ");
-    cli_json_str(in);
+    cli_json_str(f->path);
     printf(", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
            "\"columns\": %d, \"notes\": %zu, \"key\": ",
-           s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, secs, bm->n_bars, bm->n_cols, gm_score_n_notes(s));
+           s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, f->secs, bm->n_bars, bm->n_cols, gm_score_n_notes(s));
     cli_json_str(kb);
-    printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
+    printf(", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(f->key));
     cli_json_str(layout->name);
     printf(", \"tempos\": [");
     for (int i = 0; i < s->n_tempos; i++)
@@ -234,25 +230,20 @@ static void info_song_json(const song_facts *f) {
     printf("], \"chords\": [");
     for (int b = 0; b < bm->n_bars; b++) {
         printf("%s", b ? ", " : "");
-        cli_json_str(gm_chord_name(chords[b], cb, sizeof cb));
+        cli_json_str(gm_chord_name(f->chords[b], cb, sizeof cb));
     }
     printf("]}\n");
 }
 
 static void info_song_text(const song_facts *f) {
-    const char *in = f->path;
     const gm_score *s = &f->s;
     const gm_barmap *bm = &f->bm;
     const gm_layout *layout = &f->layout;
-    const gm_chord *chords = f->chords;
-    const double secs = f->secs;
-    const gm_key key = f->key;
-    const int metre_from_beats = f->metre_from_beats;
     char kb[32], cb[16];
-    gm_key_name(key, kb, sizeof kb);
-    int mins = (int)(secs / 60);
-    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s->midi_format, s->ticks_per_quarter);
-    printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, secs - 60 * mins, gm_score_n_notes(s));
+    gm_key_name(f->key, kb, sizeof kb);
+    int mins = (int)(f->secs / 60);
+    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", f->path, s->midi_format, s->ticks_per_quarter);
+    printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, f->secs - 60 * mins, gm_score_n_notes(s));
     printf("tempo    ");
     if (!s->n_tempos) printf(" 120 bpm (default)");
     for (int i = 0; i < s->n_tempos && i < 8; i++)
@@ -265,8 +256,8 @@ static void info_song_text(const song_facts *f) {
         printf(" %d/%d (bar %d)%s", s->timesigs[i].numerator, s->timesigs[i].denominator,
                gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1, i + 1 < s->n_timesigs ? "," : "");
     if (s->n_timesigs > 8) printf(" ... %d changes in all", s->n_timesigs);
-    if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
-    printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
+    if (f->metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
+    printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(f->key));
     printf("tracks    (layout '%s')\n", layout->name);
     printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
     for (int i = 0; i < s->n_tracks; i++) {
@@ -281,7 +272,7 @@ static void info_song_text(const song_facts *f) {
     printf("chords    (one per bar)\n");
     for (int b = 0; b < bm->n_bars; b++) {
         if (b % 8 == 0) printf("  %4d |", b + 1);
-        printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
+        printf(" %-6s", gm_chord_name(f->chords[b], cb, sizeof cb));
         if (b % 8 == 7 || b + 1 == bm->n_bars) printf("\n");
     }
 }
