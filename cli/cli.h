@@ -74,17 +74,17 @@ int cmd_eval(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_plot_log(int argc, char **argv);
+int cmd_transcribe(int argc, char **argv); /* a recording to MIDI: cmd_transcribe.c */
 int cmd_studio(int argc, char **argv); /* the browser studio: cmd_studio.c + studio_*.c */
 void usage_info(FILE *f);
 void usage_prepare(FILE *f);
 void usage_dump(FILE *f);
 void usage_train(FILE *f);
-int cmd_transcribe(int argc, char **argv); /* a recording to MIDI: cmd_transcribe.c */
 void usage_generate(FILE *f);
 void usage_eval(FILE *f);
 void usage_render(FILE *f);
 void usage_plot(FILE *f);
-void usage_studio(FILE *f);
-void usage_transcribe(FILE *f);
 void usage_plot_log(FILE *f);
+void usage_transcribe(FILE *f);
+void usage_studio(FILE *f);
 #endif

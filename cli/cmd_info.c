@@ -236,19 +236,14 @@ void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm
 }
 
 static void info_song_text(const song_facts *f) {
-    const char *in = f->path;
     const gm_score *s = &f->s;
     const gm_barmap *bm = &f->bm;
     const gm_layout *layout = &f->layout;
-    const gm_chord *chords = f->chords;
-    const double secs = f->secs;
-    const gm_key key = f->key;
-    const int metre_from_beats = f->metre_from_beats;
     char kb[32], cb[16];
-    gm_key_name(key, kb, sizeof kb);
-    int mins = (int)(secs / 60);
-    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", in, s->midi_format, s->ticks_per_quarter);
-    printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, secs - 60 * mins, gm_score_n_notes(s));
+    gm_key_name(f->key, kb, sizeof kb);
+    int mins = (int)(f->secs / 60);
+    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", f->path, s->midi_format, s->ticks_per_quarter);
+    printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, f->secs - 60 * mins, gm_score_n_notes(s));
     printf("tempo    ");
     if (!s->n_tempos) printf(" 120 bpm (default)");
     for (int i = 0; i < s->n_tempos && i < 8; i++)
@@ -261,8 +256,8 @@ static void info_song_text(const song_facts *f) {
         printf(" %d/%d (bar %d)%s", s->timesigs[i].numerator, s->timesigs[i].denominator,
                gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1, i + 1 < s->n_timesigs ? "," : "");
     if (s->n_timesigs > 8) printf(" ... %d changes in all", s->n_timesigs);
-    if (metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
-    printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(key));
+    if (f->metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
+    printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(f->key));
     printf("tracks    (layout '%s')\n", layout->name);
     printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
     for (int i = 0; i < s->n_tracks; i++) {
@@ -277,7 +272,7 @@ static void info_song_text(const song_facts *f) {
     printf("chords    (one per bar)\n");
     for (int b = 0; b < bm->n_bars; b++) {
         if (b % 8 == 0) printf("  %4d |", b + 1);
-        printf(" %-6s", gm_chord_name(chords[b], cb, sizeof cb));
+        printf(" %-6s", gm_chord_name(f->chords[b], cb, sizeof cb));
         if (b % 8 == 7 || b + 1 == bm->n_bars) printf("\n");
     }
 }

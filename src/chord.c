@@ -317,10 +317,11 @@ static int bar_vectors(const gm_score *s, const gm_barmap *bm, double *x, double
 /* Better of two candidates: higher score, ties to the lower state index. */
 #define BETTER(v, i, bv, bi) ((v) > (bv) || ((v) == (bv) && (i) < (bi)))
 
-/* The Viterbi pass over the "bars" of bm, which are the frames (bars or
- * half bars; `frames` per bar sets the transition probabilities). */
 static int viterbi(const double *x, const double *bass, int nb, int frames, int nonempty, gm_chord *out, char *err);
 
+/* The chords of the "bars" of bm, which are the frames (bars or half bars;
+ * `frames` per bar sets the transition probabilities): each frame's
+ * pitch-class and bass vectors, then the Viterbi pass over them. */
 static int recognize(const gm_score *s, const gm_barmap *bm, int frames, gm_chord *out, char *err) {
     int nb = bm->n_bars;
     double *x = malloc((size_t)nb * 12 * sizeof *x), *bass = malloc((size_t)nb * 12 * sizeof *bass);

@@ -970,9 +970,8 @@ int gguf_read_f32(const gguf_ctx *g, const char *name, int n_dims, const int64_t
 static void scalar_text(uint32_t type, const uint8_t *p, char *out, size_t n) {
     union { uint8_t b[8]; uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
             float f32; uint64_t u64; int64_t i64; double f64; } v;
-    static const uint8_t size[GGUF_N_TYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
     memset(&v, 0, sizeof v);
-    if (type < GGUF_N_TYPES && size[type]) memcpy(v.b, p, size[type]);
+    memcpy(v.b, p, scalar_size(type)); /* 0 bytes for a type without a scalar */
     switch (type) {
     case GGUF_TYPE_UINT8: snprintf(out, n, "%u", v.u8); break;
     case GGUF_TYPE_INT8: snprintf(out, n, "%d", v.i8); break;

@@ -290,17 +290,17 @@ void nn_softmax_forward(float *x, int n, int d) {
 /* ------------------------------------------------------------------------ */
 /* Rotary position embedding (interleaved pairs, base 10000, position = l) */
 
-/* cos/sin of θ = l / 10000^(2j/HD) for l < L, j < HD/2, computed in double and
- * rounded once (as the RoFormer table is built in float64 then stored float32).
- * Kept per thread and reused while L fits and HD matches (rows are [l][j], so a
- * longer table serves a shorter L): rebuilding it was 2% of a denoising step.
- * Returns NULL when it cannot be allocated (callers then recompute). */
 /* A thread that ends (a server's worker: getmusic studio) frees its table
  * through this key's destructor instead of leaking it. */
 static pthread_key_t rope_key;
 static pthread_once_t rope_once = PTHREAD_ONCE_INIT;
 static void rope_key_init(void) { pthread_key_create(&rope_key, free); }
 
+/* cos/sin of θ = l / 10000^(2j/HD) for l < L, j < HD/2, computed in double and
+ * rounded once (as the RoFormer table is built in float64 then stored float32).
+ * Kept per thread and reused while L fits and HD matches (rows are [l][j], so a
+ * longer table serves a shorter L): rebuilding it was 2% of a denoising step.
+ * Returns NULL when it cannot be allocated (callers then recompute). */
 static const float *rope_table(int L, int HD) {
     static _Thread_local float *cache;
     static _Thread_local int cache_L, cache_HD;

@@ -56,23 +56,83 @@ if [ -s models/default.gguf ]; then
     && cmp -s "$tmp/cm/corpus.bin" "$tmp/cd/corpus.bin" && ok || bad "prepare --vocab MODEL.gguf: not the model's vocabulary"
   expect 1 "prepare --vocab model, other layout" -- "$GM" prepare examples -o "$tmp/cx" --vocab models/default.gguf --layout original
 fi
-# info --model: sizes, one line per grid row with its token count (they add up to
-# the vocabulary: every row's tokens, plus <pad>), the provenance keys of the file.
+# info --model: what the file holds, checked against the file itself read by
+# python/gguf_py.py (not against other lines of the same output): sizes, the
+# layout's tracks and drums, one row per grid row with the tokens of its kind
+# in the file's token list, the parameter count, and as provenance exactly the
+# file's other keys. The text form must show the same rows as the JSON.
 if [ -s models/default.gguf ]; then
   expect 0 "info --model" -- "$GM" info --model models/default.gguf
-  mi=$("$GM" info --model models/default.gguf)
-  rows=$(printf '%s\n' "$mi" | grep -cE '^ +[0-9]+  [a-z]+ +(pitch|duration|root|quality) +[0-9]+$')
-  toks=$(printf '%s\n' "$mi" | sed -nE 's/^tokens +([0-9]+) .*/\1/p')
-  sum=$(printf '%s\n' "$mi" | grep -E '^ +[0-9]+  [a-z]+ +(pitch|root|quality) +[0-9]+$' | awk '{s += $4} END {print s + 15 + 1}')
-  [ "$rows" -eq "$(printf '%s\n' "$mi" | sed -nE 's/^rows +([0-9]+);.*/\1/p')" ] && [ "$sum" -eq "$toks" ] \
-    && ok || bad "info --model: $rows row lines, tokens $sum of $toks"
-  printf '%s\n' "$mi" | grep -qE '^  getmusic\.source +python/train\.py' && ok || bad "info --model: no provenance getmusic.source"
-  "$GM" info --model models/default.gguf --json | /usr/bin/python3 -c '
+  "$GM" info --model models/default.gguf > "$tmp/mi.txt"
+  "$GM" info --model models/default.gguf --json > "$tmp/mi.json"
+  grep -qE '^  getmusic\.source +python/train\.py' "$tmp/mi.txt" && ok || bad "info --model: no provenance getmusic.source"
+  /usr/bin/python3 - "$tmp/mi.json" "$tmp/mi.txt" <<'PY' && ok || bad "info --model: text rows or layout line differ from --json, or rows do not add up to the vocabulary"
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+rows = [(int(r), t, k, int(n)) for r, t, k, n in
+        re.findall(r"^ +(\d+)  (\S+) +(pitch|duration|root|quality) +(\d+)$", text, re.M)]
+assert rows == [(r["row"], r["track"], r["kind"], r["tokens"]) for r in j["rows"]], rows
+assert re.search(r"^rows +%d;" % len(j["rows"]), text, re.M)
+drums = set(j["drums"])
+layout = "layout    %s: %s" % (j["layout"], " ".join(c + (" (drums)" if c in drums else "") for c in j["classes"]))
+assert layout in text.splitlines(), layout
+assert re.search(r"^tokens +%d tokens" % j["vocab_size"], text, re.M)
+# What holds for any model: the rows' tokens (durations shared, counted once) and <pad> make the vocabulary.
+assert j["parameters"] > 0 and j["classes"] and len(j["rows"]) == 2 * len(j["classes"]) + 2
+n_dur = {r["tokens"] for r in j["rows"] if r["kind"] == "duration"}
+assert len(n_dur) == 1, n_dur
+assert sum(r["tokens"] for r in j["rows"] if r["kind"] != "duration") + n_dur.pop() + 1 == j["vocab_size"]
+assert "getmusic.source" in j["provenance"] and "getmusic.tokens" not in j["provenance"]
+PY
+  if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    /usr/bin/python3 - models/default.gguf "$tmp/mi.json" <<'PY' && ok || bad "info --model --json: not what the file holds"
 import json, sys
-j = json.load(sys.stdin)
-assert j["parameters"] > 0 and j["classes"] and len(j["rows"]) == 2 * len(j["classes"]) + 2, j.keys()
-assert sum(r["tokens"] for r in j["rows"] if r["kind"] != "duration") + 15 + 1 == j["vocab_size"]
-assert "getmusic.source" in j["provenance"] and "getmusic.tokens" not in j["provenance"]' && ok || bad "info --model --json"
+sys.path.insert(0, "python")
+from gguf_py import GGUFReader
+import numpy as np
+g, j = GGUFReader(sys.argv[1]), json.load(open(sys.argv[2]))
+kv = g.kv
+for k in ("embd", "hidden", "layers", "heads", "ffn", "max_cols", "diffusion_steps", "vocab_size"):
+    assert j[k] == kv["getmusic." + k], (k, j[k], kv["getmusic." + k])
+for k in ("token_features", "bar_positions"):
+    assert j[k] == kv.get("getmusic." + k, 0), (k, j[k])
+assert j["chord_frames_per_bar"] == kv.get("getmusic.chord_frames_per_bar", 1)
+assert j["parameters"] == sum(int(np.prod(t.shape)) for t in g.tensors.values())
+names, drum = kv["getmusic.layout.names"], kv["getmusic.layout.is_drum"]
+assert j["layout"] == kv["getmusic.layout"] and j["classes"] == names, j["classes"]
+assert j["drums"] == [n for n, d in zip(names, drum) if d], j["drums"]
+assert len(j["rows"]) == kv["getmusic.rows"] == 2 * len(names) + 2
+tokens = kv["getmusic.tokens"]
+assert len(tokens) == j["vocab_size"]
+# The token list: durations T1.., <pad>, one block per class by its prefix,
+# then the 12 chord roots and the qualities.
+n_dur = sum(1 for t in tokens if t[0] == "T" and t[1:].isdigit())
+pad = tokens.index("<pad>")
+assert pad == n_dur
+classes = tokens[pad + 1:len(tokens) - 20]
+want = []
+for c, (name, prefix) in enumerate(zip(names, kv["getmusic.layout.prefixes"])):
+    want += [(2 * c, name, "pitch", sum(1 for t in classes if t[0] == prefix)), (2 * c + 1, name, "duration", n_dur)]
+want += [(2 * len(names), "chords", "root", 12), (2 * len(names) + 1, "chords", "quality", 8)]
+got = [(r["row"], r["track"], r["kind"], r["tokens"]) for r in j["rows"]]
+assert got == want, (got, want)
+assert sum(n for _, _, k, n in want if k != "duration") + n_dur + 1 == j["vocab_size"]
+structural = {"general.architecture", "general.alignment", "getmusic.rows", "getmusic.vocab_size", "getmusic.embd",
+              "getmusic.hidden", "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols",
+              "getmusic.diffusion_steps", "getmusic.dropout", "getmusic.layout", "getmusic.tokens",
+              "getmusic.token_counts", "getmusic.chord_frames_per_bar", "getmusic.token_features",
+              "getmusic.bar_positions"}
+prov = {k: v for k, v in kv.items() if k not in structural and not k.startswith("getmusic.layout.")}
+assert set(j["provenance"]) == set(prov) and "getmusic.source" in prov, (j["provenance"], prov)
+for k, v in prov.items():
+    if isinstance(v, str):
+        assert j["provenance"][k] == v, (k, j["provenance"][k], v)
+assert j["source"] == kv["getmusic.source"]
+PY
+  else
+    echo "test_cli: info --model against the file SKIPPED (/usr/bin/python3 cannot import numpy)"
+  fi
 fi
 expect 1 "info --model on junk" -- "$GM" info --model "$tmp/junk.mid"
 expect 0 "dump example" -- "$GM" dump examples/melody.mid --bars 1-2
