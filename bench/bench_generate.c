@@ -136,13 +136,17 @@ int main(int argc, char **argv) {
     if (lead < 0) lead = 0;
     size_t n = (size_t)R * L;
     int32_t *x = malloc(n * sizeof *x), *cond32 = malloc(n * sizeof *cond32);
-    uint8_t *cond = malloc(n);
+    uint8_t *cond = malloc(n), *pos = malloc((size_t)L), *song_pos = malloc((size_t)g.n_cols);
+    int32_t *pos32 = malloc((size_t)L * sizeof *pos32);
     int lo[64], hi[64], n_masked = 0;
-    if (R > 64 || !x || !cond32 || !cond) return die("out of memory", NULL);
+    if (R > 64 || !x || !cond32 || !cond || !pos || !song_pos || !pos32) return die("out of memory", NULL);
+    /* each column's position in its bar (a model with bar positions reads it; short songs repeat) */
+    gm_barmap_positions(&g.bm, song_pos, GM_BAR_POSITIONS);
+    for (int l = 0; l < L; l++) pos32[l] = pos[l] = song_pos[l % g.n_cols];
+    free(song_pos);
     for (int r = 0; r < R; r++) {
         int given = r == 2 * lead || r == 2 * lead + 1 || r >= R - 2;
-        int cls = r >= R - 2 ? (r == R - 2 ? -1 : -2) : r % 2 ? -3 : r / 2;
-        gm_vocab_range(voc, cls, &lo[r], &hi[r]);
+        gm_vocab_row_range(voc, r, &lo[r], &hi[r]);
         for (int l = 0; l < L; l++) {
             size_t i = (size_t)r * L + l;
             x[i] = given ? g.tok[(size_t)r * g.n_cols + l % g.n_cols] : MASK; /* short songs repeat */
@@ -167,7 +171,7 @@ int main(int argc, char **argv) {
     }
     float *rows = malloc((size_t)256 * E * sizeof *rows), *probs = malloc((size_t)256 * V * sizeof *probs);
     if (!rows || !probs) return die("out of memory", NULL);
-    if (gd_forward(net, x, cond, NULL, &probe_t, 1, L, 0, err)) return die("forward", err);
+    if (gd_forward(net, x, cond, pos, &probe_t, 1, L, 0, err)) return die("forward", err);
     const float *cells = gd_model_cells(net); /* (L, R, E) */
     const gd_params *pp = gd_model_p(net);
     for (int j = 0; j < np; j++)
@@ -180,7 +184,7 @@ int main(int argc, char **argv) {
     float temperature = 1.0f;
     uint64_t seed = 1;
     int32_t hdr[9] = {R, L, V, pad, steps, T, 0, probe_t, np};
-    fwrite("GMGENP01", 1, 8, f);
+    fwrite("GMGENP02", 1, 8, f);
     fwrite(hdr, 4, 9, f);
     fwrite(&temperature, 4, 1, f);
     fwrite(&seed, 8, 1, f);
@@ -190,6 +194,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < R; r++) fwrite(&hi[r], 4, 1, f);
     for (int j = 0; j < np; j++) fwrite(probe[j], 4, 2, f);
     fwrite(probs, 4, (size_t)np * V, f);
+    fwrite(pos32, 4, (size_t)L, f); /* version 2: bar positions [L] */
     if (fclose(f)) return die(path, "write failed");
 
     /* ---- one forward alone (best of a few: the machine is shared); the
@@ -198,7 +203,7 @@ int main(int argc, char **argv) {
     double forward_s = 1e30;
     for (int k = 0; k < (original ? 2 : 3); k++) {
         double t0 = now();
-        gd_forward(net, x, cond, NULL, &probe_t, 1, L, 0, err);
+        gd_forward(net, x, cond, pos, &probe_t, 1, L, 0, err);
         double dt = now() - t0;
         if (dt < forward_s) forward_s = dt;
     }
@@ -221,7 +226,7 @@ int main(int argc, char **argv) {
     sp.seed = seed;
     sp.temperature = temperature;
     double t0 = now();
-    if (gd_sample(net, x, cond, NULL, L, lo, hi, pad, &sp, err)) return die("sample", err);
+    if (gd_sample(net, x, cond, pos, L, lo, hi, pad, &sp, err)) return die("sample", err);
     double seconds = now() - t0;
     int left = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -244,6 +249,6 @@ int main(int argc, char **argv) {
            size, source, src_cols, R, L, V, gd_model_n_params(net), steps, n_masked, forwards, seconds,
            forwards ? seconds / forwards : 0, forward_s, fw_total, seconds - fw_total, peak_rss_mb());
     gm_model_free(gm);
-    free(x); free(cond32); free(cond); free(rows); free(probs);
+    free(x); free(cond32); free(cond); free(pos); free(pos32); free(rows); free(probs);
     return 0;
 }

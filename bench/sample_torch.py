@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.join(here, "..", "python"))
 import numpy as np
 import torch
 from gguf_py import GGUFReader
-from reference import GETDiffConfig, GETDiffRef, sample, step_t
+from model import config_from_gguf
+from reference import GETDiffRef, sample, step_t
 
 torch.set_num_threads(2)
 
@@ -26,9 +27,8 @@ torch.set_num_threads(2)
 def load_model(path):
     g = GGUFReader(path)
     kv = g.kv
-    cfg = GETDiffConfig(R=kv["getmusic.rows"], V=kv["getmusic.vocab_size"], E=kv["getmusic.embd"],
-                        H=kv["getmusic.hidden"], NL=kv["getmusic.layers"], NH=kv["getmusic.heads"],
-                        F=kv["getmusic.ffn"], max_cols=kv["getmusic.max_cols"], dropout=0.0)
+    cfg = config_from_gguf(g)    # sizes, and bar positions when the file has them
+    cfg.dropout = 0.0
     model = GETDiffRef(cfg)
     sd = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in g.tensors.items()}
     model.load_state_dict(sd, strict=True)
@@ -39,7 +39,7 @@ def load_model(path):
 def read_problem(path):
     with open(path, "rb") as f:
         buf = f.read()
-    if buf[:8] != b"GMGENP01":
+    if buf[:8] != b"GMGENP02":
         sys.exit("sample_torch: %s is not a bench_generate problem" % path)
     R, L, V, pad, steps, T, top_k, probe_t, n_probe = struct.unpack_from("<9i", buf, 8)
     temperature, = struct.unpack_from("<f", buf, 44)
@@ -57,9 +57,11 @@ def read_problem(path):
     lo, hi = ints(R).tolist(), ints(R).tolist()
     probe = ints(2 * n_probe).reshape(n_probe, 2)
     probs = np.frombuffer(buf, dtype="<f4", count=n_probe * V, offset=off).reshape(n_probe, V)
+    off += 4 * n_probe * V
+    pos = ints(L)                                                   # (L) bar positions
     return dict(R=R, L=L, V=V, pad=pad, steps=steps, T=T, top_k=top_k, probe_t=probe_t, temperature=temperature,
                 seed=seed, x=torch.from_numpy(x.astype(np.int64)), cond=torch.from_numpy(cond.astype(np.int64)),
-                lo=lo, hi=hi, probe=probe, probs=probs)
+                lo=lo, hi=hi, probe=probe, probs=probs, pos=torch.from_numpy(pos.astype(np.int64)))
 
 
 def main():
@@ -72,7 +74,8 @@ def main():
     assert p["probe_t"] == step_t(0, p["steps"], T)
     with torch.no_grad():
         # The first step's probabilities (also the warm-up call).
-        probs = torch.softmax(model(p["x"][None], p["cond"][None], torch.tensor([p["probe_t"]]))[0], dim=-1)
+        pos = p["pos"][None] if c.Q else None
+        probs = torch.softmax(model(p["x"][None], p["cond"][None], torch.tensor([p["probe_t"]]), pos)[0], dim=-1)
         ours = probs[torch.from_numpy(p["probe"][:, 0].astype(np.int64)),
                      torch.from_numpy(p["probe"][:, 1].astype(np.int64))].numpy()
     theirs = p["probs"]
@@ -82,7 +85,8 @@ def main():
     gen = torch.Generator().manual_seed(p["seed"])
     t0 = time.perf_counter()
     x, calls = sample(model, p["x"], p["cond"], p["lo"], p["hi"], p["pad"], steps=p["steps"],
-                      temperature=p["temperature"], top_k=p["top_k"], generator=gen, T=T)
+                      temperature=p["temperature"], top_k=p["top_k"], generator=gen, T=T,
+                      pos=p["pos"] if c.Q else None)
     seconds = time.perf_counter() - t0
     # The result must be complete and in range (as the C side checks).
     tgt = p["cond"] == 0

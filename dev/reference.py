@@ -488,7 +488,7 @@ def gumbel(shape, generator=None, dtype=torch.float64):
 
 
 @torch.no_grad()
-def sample(model, x, cond, lo, hi, pad, steps=T_STEPS, temperature=1.0, top_k=0, generator=None, T=T_STEPS):
+def sample(model, x, cond, lo, hi, pad, steps=T_STEPS, temperature=1.0, top_k=0, generator=None, T=T_STEPS, pos=None):
     """Generates every MASK cell (cond 0) of x (R, L) the straightforward way,
     as the original GETMusic does: each step the network's full x̂0
     distribution over every cell, then gd_sample's selection rules:
@@ -504,6 +504,7 @@ def sample(model, x, cond, lo, hi, pad, steps=T_STEPS, temperature=1.0, top_k=0,
       - at the last step (t = 0) everything left is written.
     EMPTY cells stay EMPTY. Same algorithm as C, not the same random numbers.
     Classifier-free guidance (gd_sample_params.guidance) is not modelled.
+    pos: (L) bar positions, for a model with them (cfg.Q > 0).
     Returns (x, number of network calls)."""
     c = model.cfg
     V, MASK = c.V, c.MASK
@@ -524,7 +525,8 @@ def sample(model, x, cond, lo, hi, pad, steps=T_STEPS, temperature=1.0, top_k=0,
         idx = masked.nonzero()                                      # (n, 2), cells in (r, l) order
         if idx.shape[0] == 0:
             break
-        probs = torch.softmax(model(x[None], cond[None], torch.tensor([t]))[0], dim=-1)   # (R, L, V)
+        probs = torch.softmax(model(x[None], cond[None], torch.tensor([t]), None if pos is None else pos[None])[0],
+                              dim=-1)                                           # (R, L, V)
         calls += 1
         rows = idx[:, 0]
         p = probs[rows, idx[:, 1]]                                  # (n, V)
