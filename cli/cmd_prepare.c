@@ -33,6 +33,9 @@ void usage_prepare(FILE *f) {
             "  --no-chord-labels     recognise every song's chords, even where a POP909\n"
             "                        chord_midi.txt beside the MIDI file has human labels\n"
             "                        (default: use the labels, moved to C with the song)\n"
+            "  --ghost-velocity V    leave out snare strokes (keys 37, 38, 40) softer than V\n"
+            "                        (default 60; 0 keeps all): the grid has no velocity, so a\n"
+            "                        drummer's ghost notes would come back as full hits\n"
             "  --quiet               no progress bar\n"
             "  --json                print the summary as JSON on stdout\n");
 }
@@ -79,6 +82,7 @@ int cmd_prepare(int argc, char **argv) {
         else if (!strcmp(a, "--no-transpose")) p.transpose_to_c = 0;
         else if (!strcmp(a, "--chord-frames")) { if (cli_parse_int(a, val, 1, GM_MAX_CHORD_FRAMES, &v)) status = 1; p.chord_frames_per_bar = (int)v; i++; }
         else if (!strcmp(a, "--no-chord-labels")) p.chord_labels = 0;
+        else if (!strcmp(a, "--ghost-velocity")) { if (cli_parse_int(a, val, 0, 128, &v)) status = 1; p.ghost_velocity = (int)v; i++; }
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "prepare: unknown option '%s' (see getmusic prepare --help)", a);
@@ -118,7 +122,8 @@ int cmd_prepare(int argc, char **argv) {
         printf("chords    %d per bar; human labels (chord_midi.txt) in %zu songs, recognised in %zu",
                sm.chord_frames_per_bar, sm.songs_chord_labels, sm.songs - sm.songs_chord_labels);
         if (sm.songs_labels_bad) printf(" (%zu with unreadable labels)", sm.songs_labels_bad);
-        printf("\nvocab     %d tokens\n", sm.vocab_size);
+        printf("\nghosts    %zu soft snare strokes (velocity below %d) left out\n", sm.ghost_notes_dropped, p.ghost_velocity);
+        printf("vocab     %d tokens\n", sm.vocab_size);
         printf("time      %.2f s\n", sm.seconds);
         for (size_t i = 0; i < sm.n_skipped && i < 10; i++) printf("skipped   %s: %s\n", sm.skipped[i].path, sm.skipped[i].reason);
         if (sm.n_skipped > 10) printf("skipped   ... %zu more in %s/summary.txt\n", sm.n_skipped - 10, out);

@@ -471,6 +471,9 @@ typedef struct {
     int chord_frames_per_bar;  /* chords per bar in the chord rows: 2 (half bars) or 1 */
     int chord_labels;          /* 1: a chord_midi.txt beside a MIDI file (POP909) gives its
                                   chords instead of the recogniser */
+    int ghost_velocity;        /* drop snare strokes (keys 37, 38, 40) of drum tracks softer
+                                  than this velocity, 60; 0 keeps them. The grid has no
+                                  velocity, so a ghost note would come back as a full hit */
     /* Called from worker threads (serialised by the library) as files finish. */
     void (*progress)(void *user_data, size_t done, size_t total);
     void *user_data;
@@ -492,6 +495,7 @@ typedef struct {
     size_t tracks_unmapped;
     size_t songs_chord_labels;  /* songs whose chords came from chord_midi.txt */
     size_t songs_labels_bad;    /* songs whose chord_midi.txt was unreadable (recognised instead) */
+    size_t ghost_notes_dropped; /* snare strokes softer than ghost_velocity, left out */
     int chord_frames_per_bar;
     int vocab_class_size[GM_MAX_CLASSES];
     int vocab_size;

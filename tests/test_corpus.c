@@ -308,12 +308,73 @@ static void test_prepare_pop909(void) {
     gm_corpus_free(&c);
 }
 
+/* A groove with soft snare strokes between the backbeats: prepare leaves out
+ * the snare strokes below --ghost-velocity (and nothing else: the equally soft
+ * hi-hat stays), and keeps them all at 0. */
+static int snare_in(const gm_vocab *v, int id) { return strstr(gm_vocab_token(v, id), "166") != NULL; } /* 38 + 128 */
+
+static void test_prepare_ghost_notes(void) {
+    char dir[300], path[400], out[300], err[GM_ERR_SIZE] = "";
+    snprintf(dir, sizeof dir, "%s/ghost", tmpdir);
+    mkdir(dir, 0777);
+    gm_score s;
+    gm_score_init(&s, 480);
+    gm_score_add_tempo(&s, 0, 500000);
+    gm_score_add_timesig(&s, 0, 4, 4);
+    int d = gm_score_add_track(&s, "Drums", 0, 9, 1);
+    const int bars = 8;
+    for (int b = 0; b < bars; b++) {
+        int64_t t0 = (int64_t)b * 1920;
+        gm_track_add_note(&s.tracks[d], t0, 60, 36, 100, 9);
+        for (int e = 0; e < 8; e++) gm_track_add_note(&s.tracks[d], t0 + e * 240, 60, 42, 30, 9); /* soft hat: kept */
+        for (int e = 1; e < 8; e += 2) gm_track_add_note(&s.tracks[d], t0 + e * 240, 60, 38, 30 + e, 9); /* ghosts */
+        gm_track_add_note(&s.tracks[d], t0 + 480, 60, 38, 100, 9);  /* beat 2 */
+        gm_track_add_note(&s.tracks[d], t0 + 1440, 60, 38, 60, 9);  /* beat 4, exactly at the line: kept */
+    }
+    gm_score_sort(&s);
+    snprintf(path, sizeof path, "%s/groove.mid", dir);
+    CHECK(gm_midi_write_file(path, &s, err) == 0, "write: %s", err);
+    gm_score_free(&s);
+
+    gm_prepare_params p = gm_prepare_default_params();
+    p.window_cols = 128;
+    p.hop_cols = 128;
+    p.valid_percent = 0;
+    p.vocab_min_count = 0;
+    p.vocab_coverage = 1.0;
+    CHECK(p.ghost_velocity == 60, "default ghost velocity %d", p.ghost_velocity);
+    const char *inputs[] = {dir};
+    for (int keep = 0; keep < 2; keep++) {
+        p.ghost_velocity = keep ? 0 : 60;
+        snprintf(out, sizeof out, "%s/ghost-out%d", tmpdir, keep);
+        gm_prepare_summary sm;
+        int rc = gm_prepare(inputs, 1, out, &p, &sm, err);
+        CHECK(rc == 0, "prepare: %s", err);
+        if (rc) return;
+        CHECK(sm.ghost_notes_dropped == (keep ? 0u : 4u * bars), "ghosts dropped %zu", sm.ghost_notes_dropped);
+        CHECK(sm.notes_in == (size_t)bars * (keep ? 15 : 11), "notes in %zu", sm.notes_in);
+        gm_prepare_summary_free(&sm);
+        gm_corpus c;
+        if (gm_corpus_load(&c, out, err)) { CHECK(0, "load: %s", err); return; }
+        const uint16_t *row = c.tokens + 6 * c.window_cols; /* drum pitch row of segment 0 */
+        int where_ok = 1;
+        for (int col = 0; col < 16 * bars; col++) {
+            int pos = col % 16, backbeat = pos == 4 || pos == 12, ghost = pos % 4 == 2;
+            int want = backbeat || (keep && ghost);
+            if (snare_in(c.vocab, row[col]) != want) where_ok = 0;
+        }
+        CHECK(where_ok, "snare only where kept (ghost velocity %d)", p.ghost_velocity);
+        gm_corpus_free(&c);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/gm_test_corpus_XXXXXX");
     if (!mkdtemp(tmpdir)) { printf("test_corpus: 0 passed, 1 failed\n"); return 1; }
     test_prepare_synthetic();
     test_prepare_chord_labels();
     test_prepare_pop909();
+    test_prepare_ghost_notes();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
