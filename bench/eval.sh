@@ -121,15 +121,15 @@ def row(label, system, songs):
     hears(r, fs)
     return r
 
-def drummers_row():
+def drummers_row(name, label):
     """Real drummers: the drum feel of every Groove file scored (no songs to match)."""
-    p = os.path.join(d, "json", "groove.json")
+    p = os.path.join(d, "json", name)
     if not os.path.exists(p):
         return None
     fs = json.load(open(p)).get("files", [])
     if not fs:
         return None
-    r = {"label": "real drummers (Groove validation)", "songs": len(fs), "seconds": None, "chord": None}
+    r = {"label": label, "songs": len(fs), "seconds": None, "chord": None}
     for m in PIECE:
         r[m] = None
     for c in CLASSES:
@@ -154,7 +154,8 @@ for s in meta["sweep"]:
         continue  # the same row as above
     rows.append(row("getmusic, %d steps" % s, "model-s%d" % s, sweep_songs))
 rows = [r for r in rows if r]
-drummers = drummers_row()
+drummers = [r for r in (drummers_row("groove.json", "real drummers (Groove validation)"),
+                         drummers_row("groove-noghost.json", "real drummers, ghost notes left out (as trained)")) if r]
 
 # A class whose overlap no row has (POP909 has no drums to compare with) gets no column.
 shown = [c for c in CLASSES if any(trio(r[c]) != "–" for r in rows)]
@@ -183,9 +184,8 @@ for r in rows:
             [trio(r[c]) for c in shown] + hears_cells(r) + \
             [num(r["seconds"], "%.2f" if (r["seconds"] or 0) < 10 else "%.1f")]
     out.append("| " + " | ".join(cells) + " |")
-if drummers:
-    cells = [drummers["label"], str(drummers["songs"])] + ["–"] * (len(PIECE) + 1 + len(shown)) + \
-            hears_cells(drummers) + ["–"]
+for dr in drummers:
+    cells = [dr["label"], str(dr["songs"])] + ["–"] * (len(PIECE) + 1 + len(shown)) + hears_cells(dr) + ["–"]
     out.append("| " + " | ".join(cells) + " |")
 out.append("")
 missing = [c for c in CLASSES if c not in shown]
@@ -203,7 +203,9 @@ out.append("Means over songs (undefined values left out; – where none). Piece 
            "scored with the class's own pitch-class distribution). Drums on the bar grid (16ths): snare onsets on "
            "beats 2 and 4 / all snare onsets; bars with a kick on beat 1 / bars with drums; bar repetition, mean "
            "Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets. Real drummers: the 4/4 grooves "
-           "of Groove MIDI's files in `prepare`'s validation split (fills left out)."
+           "of Groove MIDI's files in `prepare`'s validation split (fills left out); \"ghost notes left out\": the same "
+           "files without their snare strokes softer than velocity 60, as `prepare` writes them for training "
+           "(`eval --ghost-velocity 60`)."
            % (", ".join(c for c in meta["tracks"].split(",") if c != "drums"),
               " (no %s column: POP909 has none to compare with)" % "/".join(missing) if missing else "",
               meta["machine"]))
@@ -357,6 +359,10 @@ if [ -r "$DATA/groove/info.csv" ]; then
   if [ ${#grooves[@]} -gt 0 ] && ! "$GM" eval "${grooves[@]}" --tracks drums --json --quiet > "$DIR/json/groove.json" 2>> "$DIR/errors.log"; then
     say "eval failed on the Groove validation files (see $DIR/errors.log)"
     rm -f "$DIR/json/groove.json"
+  fi
+  if [ ${#grooves[@]} -gt 0 ] && ! "$GM" eval "${grooves[@]}" --tracks drums --json --quiet --ghost-velocity 60 \
+       > "$DIR/json/groove-noghost.json" 2>> "$DIR/errors.log"; then
+    rm -f "$DIR/json/groove-noghost.json"
   fi
 fi
 

@@ -49,6 +49,8 @@ void usage_eval(FILE *f) {
             "                        generate takes them: \"C G Am F\" (one per bar, repeated),\n"
             "                        \"C G | Am F\" ('|' between bars, chords share a bar)\n"
             "  --layout L            track classes: default|original (default: default)\n"
+            "  --ghost-velocity V    leave out snare strokes softer than V first, as prepare\n"
+            "                        does (default 0: score every note)\n"
             "  --json                one JSON object on stdout (NaN as null)\n"
             "  --quiet               no progress bar\n"
             "  --threads N           files evaluated at once (default: all cores)\n"
@@ -187,6 +189,7 @@ typedef struct {
     uint32_t selected;        /* classes named by --tracks (bit per class), 0 = none given */
     const char *labels_path;  /* --chord-labels */
     const char *chord_names;  /* --chords */
+    int ghost_velocity;       /* --ghost-velocity: soft snare strokes left out first */
     file_res *res;
     size_t n_files;
     size_t next, done;        /* under lock */
@@ -335,6 +338,8 @@ static int eval_file(const eval_job *job, file_res *r) {
     }
     cli_metre_from_beats(&gen, r->gen);
     if (have_ref) cli_metre_from_beats(&ref, r->ref);
+    gm_score_drop_ghost_notes(&gen, job->ghost_velocity);
+    if (have_ref) gm_score_drop_ghost_notes(&ref, job->ghost_velocity);
     mg = calloc((size_t)gen.n_tracks + 1, 1);
     mr = calloc(have_ref ? (size_t)ref.n_tracks + 1 : 1, 1);
     if (!mg || !mr) {
@@ -814,7 +819,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--ref")) in_ref = have_ref = 1;
         else if (!strcmp(a, "--tracks") || !strcmp(a, "--layout") || !strcmp(a, "--threads") ||
-                 !strcmp(a, "--chord-labels") || !strcmp(a, "--chords")) {
+                 !strcmp(a, "--chord-labels") || !strcmp(a, "--chords") || !strcmp(a, "--ghost-velocity")) {
             if (!v) {
                 status = cli_fail(EXIT_USAGE, "eval: %s needs a value", a);
                 goto out;
@@ -824,6 +829,11 @@ int cmd_eval(int argc, char **argv) {
             else if (!strcmp(a, "--layout")) layout_name = v;
             else if (!strcmp(a, "--chord-labels")) job.labels_path = v;
             else if (!strcmp(a, "--chords")) job.chord_names = v;
+            else if (!strcmp(a, "--ghost-velocity")) {
+                long g = 0;
+                if (cli_parse_int(a, v, 0, 128, &g)) goto out;
+                job.ghost_velocity = (int)g;
+            }
             else if (cli_parse_int(a, v, 1, 256, &threads)) goto out;
         } else if (a[0] == '-' && a[1]) {
             status = cli_fail(EXIT_USAGE, "eval: unknown option '%s'", a);

@@ -201,6 +201,11 @@ int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err);
  * whole number of steps (>= 1), keeping bar lines where they are. */
 int gm_score_quantize(gm_score *s, int steps_per_quarter, char *err);
 
+/* Removes a drummer's ghost notes: the snare strokes (keys 37, 38, 40) of drum
+ * tracks softer than `below_velocity` (0: none). The grid keeps no velocity,
+ * so a ghost note encoded would come back as a full hit. Returns how many. */
+size_t gm_score_drop_ghost_notes(gm_score *s, int below_velocity);
+
 /* ------------------------------------------------------------------------ */
 /* Track classes and layouts (src/score.c)                                   */
 /* ------------------------------------------------------------------------ */

@@ -183,7 +183,7 @@ typedef struct {
     int labelled;            /* chords from chord_midi.txt */
     int labels_bad;          /* chord_midi.txt there but unreadable: recognised instead */
     size_t tracks_unmapped;
-    size_t ghosts_dropped;   /* soft snare strokes left out (drop_ghost_notes) */
+    size_t ghosts_dropped;   /* soft snare strokes left out (gm_score_drop_ghost_notes) */
     /* after encoding */
     int n_segments;
     uint16_t *seg_tokens;    /* [n_segments][n_rows][window_cols] */
@@ -254,27 +254,6 @@ static int chords_from_label_file(song *so, const char *midi_path, const gm_scor
 
 /* Stage 1 for one file. Returns 0 with so->ok set or cleared; -1 only for
  * out of memory in the builder. */
-/* Ghost notes are the soft snare strokes between a drummer's accents (in
- * Groove MIDI a third of all snare onsets are below velocity 60, spread over
- * every 16th). The grid keeps no velocity, so the model would learn them as
- * snare hits and write them back at full velocity: a snare roll where the
- * drummer played a backbeat. Drop them before anything is counted. */
-static size_t drop_ghost_notes(gm_score *s, int below) {
-    size_t dropped = 0;
-    for (int i = 0; below > 0 && i < s->n_tracks; i++) {
-        gm_track *t = &s->tracks[i];
-        if (!t->is_drum) continue;
-        size_t k = 0;
-        for (size_t j = 0; j < t->n_notes; j++) {
-            int key = t->notes[j].pitch, snare = key == 37 || key == 38 || key == 40;
-            if (snare && t->notes[j].velocity < below) dropped++;
-            else t->notes[k++] = t->notes[j];
-        }
-        t->n_notes = k;
-    }
-    return dropped;
-}
-
 static int analyse_song(song *so, const input_file *f, const gm_layout *l, const gm_prepare_params *p,
                         gm_vocab_builder *b) {
     char err[GM_ERR_SIZE];
@@ -293,7 +272,7 @@ static int analyse_song(song *so, const input_file *f, const gm_layout *l, const
         gm_score_free(s);
         return 0;
     }
-    so->ghosts_dropped = drop_ghost_notes(s, p->ghost_velocity);
+    so->ghosts_dropped = gm_score_drop_ghost_notes(s, p->ghost_velocity);
     int used = 0;
     for (int i = 0; i < s->n_tracks; i++) {
         s->tracks[i].cls = gm_layout_classify(l, &s->tracks[i]);

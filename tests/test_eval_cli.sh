@@ -186,6 +186,17 @@ for f in d["files"]:
     g = f["tracks"][0]["drum_feel"]
     assert g["bars"] > 4 and all(0 <= g[k] <= 1 for k in ("snare_on_2_4", "kick_on_1", "bar_repetition")), g
 ' && ok || bad "Groove drum feel"
+    # --ghost-velocity 60 scores them as prepare writes them: fewer snare
+    # onsets, the kicks untouched.
+    "$GM" eval "${grooves[@]}" --tracks drums --json > "$tmp/g0.json" &&
+    "$GM" eval "${grooves[@]}" --tracks drums --json --ghost-velocity 60 > "$tmp/g60.json" &&
+    "$PY" - "$tmp/g0.json" "$tmp/g60.json" <<'EOF' && ok || bad "eval --ghost-velocity"
+import json, sys
+a, b = ([f["tracks"][0]["drum_feel"] for f in json.load(open(p))["files"]] for p in sys.argv[1:])
+assert all(y["snare_onsets"] <= x["snare_onsets"] and y["kick_on_1"] == x["kick_on_1"] for x, y in zip(a, b)), (a, b)
+assert sum(y["snare_onsets"] for y in b) < sum(x["snare_onsets"] for x in a), (a, b)
+EOF
+    "$GM" eval "${grooves[0]}" --ghost-velocity loud 2>/dev/null; [ $? -eq 1 ] && ok || bad "eval --ghost-velocity loud accepted"
   else
     echo "test_eval_cli: SKIP Groove checks ($DATA/groove/info.csv not found)"; skip=$((skip+1))
   fi

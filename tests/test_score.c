@@ -129,7 +129,26 @@ static void test_copy(void) {
     gm_score_free(&s);
 }
 
+/* Ghost notes: only soft snare strokes of drum tracks go; a pitched E2 (38)
+ * and soft kicks and hats stay; below 0 keeps everything. */
+static void test_drop_ghost_notes(void) {
+    gm_score s;
+    gm_score_init(&s, 480);
+    int bass = gm_score_add_track(&s, "Bass", 33, 0, 0), drums = gm_score_add_track(&s, "Drums", 0, 9, 1);
+    gm_track_add_note(&s.tracks[bass], 0, 480, 38, 20, 0);
+    const int key[] = {38, 38, 40, 37, 36, 42, 38}, vel[] = {30, 59, 10, 50, 20, 20, 60};
+    for (int i = 0; i < 7; i++) gm_track_add_note(&s.tracks[drums], i * 120, 60, key[i], vel[i], 9);
+    CHECK(gm_score_drop_ghost_notes(&s, 0) == 0 && s.tracks[drums].n_notes == 7, "0 keeps all");
+    CHECK(gm_score_drop_ghost_notes(&s, 60) == 4, "four soft snare strokes");
+    CHECK(s.tracks[bass].n_notes == 1 && s.tracks[drums].n_notes == 3, "bass %zu drums %zu", s.tracks[bass].n_notes,
+          s.tracks[drums].n_notes);
+    CHECK(s.tracks[drums].notes[0].pitch == 36 && s.tracks[drums].notes[1].pitch == 42 &&
+          s.tracks[drums].notes[2].pitch == 38 && s.tracks[drums].notes[2].tick == 720, "kept in order");
+    gm_score_free(&s);
+}
+
 int main(void) {
+    test_drop_ghost_notes();
     test_barmap_metres();
     test_quantize();
     test_classes();
