@@ -33,6 +33,9 @@ void usage_prepare(FILE *f) {
             "  --no-chord-labels     recognise every song's chords, even where a POP909\n"
             "                        chord_midi.txt beside the MIDI file has human labels\n"
             "                        (default: use the labels, moved to C with the song)\n"
+            "  --exclude GLOB        leave out the files whose path inside their input folder\n"
+            "                        matches GLOB ('*' also crosses '/'); repeatable, e.g.\n"
+            "                        --exclude '*_jazz*' for Groove's jazz grooves\n"
             "  --ghost-velocity V    leave out snare strokes (keys 37, 38, 40) softer than V\n"
             "                        (default 60; 0 keeps all): the grid has no velocity, so a\n"
             "                        drummer's ghost notes would come back as full hits\n"
@@ -62,14 +65,16 @@ static int prepare_vocab_of_model(gm_prepare_params *p, int layout_given, gm_mod
 int cmd_prepare(int argc, char **argv) {
     gm_prepare_params p = gm_prepare_default_params();
     const char *out = NULL;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs), **excl = calloc((size_t)argc + 1, sizeof *excl);
+    int n_excl = 0;
     int n_in = 0, quiet = 0, json = 0, status = 0, layout_given = 0;
     long v = 0;
     double x = 0;
-    if (!inputs) return cli_fail(EXIT_INTERNAL, "out of memory");
+    if (!inputs || !excl) { free(inputs); free(excl); return cli_fail(EXIT_INTERNAL, "out of memory"); }
+    p.exclude = excl;
     for (int i = 0; i < argc && !status; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); return 0; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); free(excl); return 0; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a folder", a); out = val; i++; }
         else if (!strcmp(a, "--vocab")) { if (!val) status = cli_fail(EXIT_USAGE, "--vocab needs a file"); p.vocab_path = val; i++; }
         else if (!strcmp(a, "--layout")) { if (!val) status = cli_fail(EXIT_USAGE, "--layout needs a name"); p.layout = val; layout_given = 1; i++; }
@@ -82,6 +87,7 @@ int cmd_prepare(int argc, char **argv) {
         else if (!strcmp(a, "--no-transpose")) p.transpose_to_c = 0;
         else if (!strcmp(a, "--chord-frames")) { if (cli_parse_int(a, val, 1, GM_MAX_CHORD_FRAMES, &v)) status = 1; p.chord_frames_per_bar = (int)v; i++; }
         else if (!strcmp(a, "--no-chord-labels")) p.chord_labels = 0;
+        else if (!strcmp(a, "--exclude")) { if (!val || !*val) status = cli_fail(EXIT_USAGE, "--exclude needs a pattern"); else excl[n_excl++] = val; i++; }
         else if (!strcmp(a, "--ghost-velocity")) { if (cli_parse_int(a, val, 0, 128, &v)) status = 1; p.ghost_velocity = (int)v; i++; }
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
@@ -90,10 +96,11 @@ int cmd_prepare(int argc, char **argv) {
     }
     if (!status && !out) status = cli_fail(EXIT_USAGE, "prepare: give the corpus folder with -o CORPUS");
     if (!status && !n_in) status = cli_fail(EXIT_USAGE, "prepare: give at least one folder or MIDI file");
-    if (status) { free(inputs); return status; }
-    if (p.hop_cols > p.window_cols) { free(inputs); return cli_fail(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
+    if (status) { free(inputs); free(excl); return status; }
+    p.n_exclude = n_excl;
+    if (p.hop_cols > p.window_cols) { free(inputs); free(excl); return cli_fail(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
     gm_model *vm = NULL; /* --vocab MODEL.gguf: the model lends its vocabulary and layout */
-    if (prepare_vocab_of_model(&p, layout_given, &vm)) { free(inputs); return EXIT_USAGE; }
+    if (prepare_vocab_of_model(&p, layout_given, &vm)) { free(inputs); free(excl); return EXIT_USAGE; }
 
     cli_progress pr = {.on = !quiet && !json && isatty(2), .label = "prepare", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
@@ -103,7 +110,7 @@ int cmd_prepare(int argc, char **argv) {
     char err[GM_ERR_SIZE];
     int failed = gm_prepare(inputs, n_in, out, &p, &sm, err);
     gm_model_free(vm);
-    free(inputs);
+    free(inputs); free(excl);
     if (failed) return cli_fail(EXIT_USAGE, "prepare: %s", err);
     if (json) {
         char path[4200];
@@ -113,7 +120,8 @@ int cmd_prepare(int argc, char **argv) {
         if (f) { while ((c = fgetc(f)) != EOF) putchar(c); fclose(f); }
     } else {
         printf("corpus    %s\n", out);
-        printf("songs     %zu used (%zu validation), %zu of %zu files skipped\n", sm.songs, sm.songs_valid, sm.n_skipped, sm.files);
+        printf("songs     %zu used (%zu validation), %zu of %zu files skipped", sm.songs, sm.songs_valid, sm.n_skipped, sm.files);
+        printf(sm.files_excluded ? ", %zu excluded by pattern\n" : "\n", sm.files_excluded);
         printf("segments  %zu train, %zu validation (%zu duplicates, %zu empty dropped)\n", sm.segments_train,
                sm.segments_valid, sm.segments_duplicate, sm.segments_empty);
         printf("notes     %zu: %.2f%% keep onset and pitch through encode/decode, %.2f%% also the duration token;"

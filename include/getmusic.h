@@ -476,6 +476,10 @@ typedef struct {
     int chord_frames_per_bar;  /* chords per bar in the chord rows: 2 (half bars) or 1 */
     int chord_labels;          /* 1: a chord_midi.txt beside a MIDI file (POP909) gives its
                                   chords instead of the recogniser */
+    const char *const *exclude; /* [n_exclude] glob patterns (fnmatch, '*' crosses '/'): files
+                                  whose path relative to their input folder matches one are
+                                  left out, e.g. Groove's styles without a pop backbeat */
+    int n_exclude;
     int ghost_velocity;        /* drop snare strokes (keys 37, 38, 40) of drum tracks softer
                                   than this velocity, 60; 0 keeps them. The grid has no
                                   velocity, so a ghost note would come back as a full hit */
@@ -490,7 +494,8 @@ gm_prepare_params gm_prepare_default_params(void);
 typedef struct { char path[512]; char reason[GM_ERR_SIZE]; } gm_prepare_skip;
 
 typedef struct {
-    size_t files;               /* MIDI files found */
+    size_t files;               /* MIDI files found (not excluded) */
+    size_t files_excluded;      /* matched an exclude pattern */
     size_t songs;               /* read and used */
     size_t songs_valid;         /* of which held out */
     size_t segments_train, segments_valid;

@@ -48,6 +48,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,7 +495,7 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
     FILE *f = fopen(path, "w");
     if (f) {
         fprintf(f, "getmusic corpus (layout %s, window %d columns, hop %d)\n", l->name, p->window_cols, p->hop_cols);
-        fprintf(f, "files found        %zu\nsongs used         %zu (%zu held out for validation)\n", sm->files, sm->songs, sm->songs_valid);
+        fprintf(f, "files found        %zu (%zu more excluded by pattern)\nsongs used         %zu (%zu held out for validation)\n", sm->files, sm->files_excluded, sm->songs, sm->songs_valid);
         fprintf(f, "segments           %zu train, %zu validation\n", sm->segments_train, sm->segments_valid);
         fprintf(f, "segments dropped   %zu duplicate, %zu empty\n", sm->segments_duplicate, sm->segments_empty);
         fprintf(f, "notes encoded      %zu: onset and pitch kept %.2f%%, also duration token %.2f%%; compounds out of vocabulary %zu\n",
@@ -514,12 +515,12 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
     if (f) {
         fprintf(f, "{\"layout\": ");
         json_str(f, l->name);
-        fprintf(f, ", \"window_cols\": %d, \"hop_cols\": %d, \"files\": %zu, \"songs\": %zu, \"songs_valid\": %zu, "
+        fprintf(f, ", \"window_cols\": %d, \"hop_cols\": %d, \"files\": %zu, \"files_excluded\": %zu, \"songs\": %zu, \"songs_valid\": %zu, "
                    "\"segments_train\": %zu, \"segments_valid\": %zu, \"segments_duplicate\": %zu, \"segments_empty\": %zu, "
                    "\"notes_in\": %zu, \"notes_exact\": %zu, \"notes_onset_pitch\": %zu, \"compounds_oov\": %zu, \"tracks_unmapped\": %zu, "
                    "\"chord_frames_per_bar\": %d, \"songs_chord_labels\": %zu, \"songs_labels_bad\": %zu, "
                    "\"ghost_velocity\": %d, \"ghost_notes_dropped\": %zu, \"vocab_size\": %d, \"vocab_classes\": {",
-                p->window_cols, p->hop_cols, sm->files, sm->songs, sm->songs_valid, sm->segments_train, sm->segments_valid,
+                p->window_cols, p->hop_cols, sm->files, sm->files_excluded, sm->songs, sm->songs_valid, sm->segments_train, sm->segments_valid,
                 sm->segments_duplicate, sm->segments_empty, sm->notes_in, sm->notes_exact, sm->notes_onset_pitch, sm->compounds_oov,
                 sm->tracks_unmapped, sm->chord_frames_per_bar, sm->songs_chord_labels, sm->songs_labels_bad,
                 p->ghost_velocity, sm->ghost_notes_dropped, sm->vocab_size);
@@ -583,6 +584,7 @@ typedef struct {
     gm_layout layout;
     int n_threads;
     file_list files;
+    size_t files_excluded;       /* left out by p.exclude */
     song *songs;                 /* [files.n] */
     gm_vocab_builder **builders; /* [n_threads] stage 1, NULL when a vocabulary is given */
     gm_vocab *vocab;             /* owned unless it is p.vocab (borrowed) */
@@ -629,8 +631,26 @@ static int check_prepare_params(prep_job *j, const char *out_dir, char *err) {
     return 0;
 }
 
-/* The MIDI files of the inputs (folders walked, each folder's files sorted),
- * and the output folder. */
+/* Leaves out the files whose name (relative to their input) matches one of
+ * the exclude patterns; returns how many. */
+static size_t exclude_files(file_list *fl, const gm_prepare_params *p) {
+    size_t k = 0, n0 = fl->n;
+    for (size_t i = 0; i < fl->n; i++) {
+        int hit = 0;
+        for (int e = 0; e < p->n_exclude && !hit; e++) hit = fnmatch(p->exclude[e], fl->v[i].name, 0) == 0;
+        if (hit) {
+            free(fl->v[i].path);
+            free(fl->v[i].name);
+        } else {
+            fl->v[k++] = fl->v[i];
+        }
+    }
+    fl->n = k;
+    return n0 - k;
+}
+
+/* The MIDI files of the inputs (folders walked, each folder's files sorted,
+ * exclusions left out), and the output folder. */
 static int find_files(prep_job *j, const char *const *inputs, int n_inputs, const char *out_dir, char *err) {
     file_list *fl = &j->files;
     for (int i = 0; i < n_inputs; i++) {
@@ -645,6 +665,8 @@ static int find_files(prep_job *j, const char *const *inputs, int n_inputs, cons
             if (list_add(fl, inputs[i], base ? base + 1 : inputs[i])) return gm_fail(err, "out of memory");
         }
     }
+    j->files_excluded = exclude_files(fl, &j->p);
+    if (!fl->n && j->files_excluded) return gm_fail(err, "every MIDI file of the inputs matched an exclude pattern");
     if (!fl->n) return gm_fail(err, "no MIDI files (*.mid, *.midi) found in the inputs");
     if (mkdir(out_dir, 0777) && errno != EEXIST) return gm_fail(err, "cannot create folder %s: %s", out_dir, strerror(errno));
     if (!(j->songs = calloc(fl->n, sizeof *j->songs))) return gm_fail(err, "out of memory");
@@ -833,6 +855,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
                  ? -1
                  : 0;
     sm->files = j.files.n;
+    sm->files_excluded = j.files_excluded;
     if (!rc) {
         sm->vocab_size = gm_vocab_size(j.vocab);
         for (int c = 0; c < j.layout.n_classes; c++) {

@@ -147,6 +147,21 @@ static void test_prepare_synthetic(void) {
     free(d1);
     CHECK(gm_corpus_load(&c, "/nonexistent/corpus", err) != 0 && err[0], "missing: %s", err);
 
+    /* Exclude patterns: the copy of a and the junk file left out (a folder
+     * and '*' crossing '/' in the name are fine); excluding every file fails. */
+    const char *excl[] = {"b_*", "*junk*"};
+    p.exclude = excl;
+    p.n_exclude = 2;
+    CHECK(gm_prepare(inputs, 1, out2, &p, &sm, err) == 0, "prepare with exclusions: %s", err);
+    CHECK(sm.files == 3 && sm.files_excluded == 2 && sm.n_skipped == 0 && sm.segments_duplicate == 0, "excluded %zu of %zu",
+          sm.files_excluded, sm.files + sm.files_excluded);
+    gm_prepare_summary_free(&sm);
+    const char *all[] = {"*"};
+    p.exclude = all;
+    p.n_exclude = 1;
+    CHECK(gm_prepare(inputs, 1, out2, &p, &sm, err) != 0 && strstr(err, "exclude"), "all excluded: %s", err);
+    p.n_exclude = 0;
+
     /* Bad parameters and inputs. */
     p.window_cols = 8;
     CHECK(gm_prepare(inputs, 1, out2, &p, &sm, err) != 0 && strstr(err, "window"), "bad window: %s", err);
