@@ -206,6 +206,13 @@ int gm_score_quantize(gm_score *s, int steps_per_quarter, char *err);
  * so a ghost note encoded would come back as a full hit. Returns how many. */
 size_t gm_score_drop_ghost_notes(gm_score *s, int below_velocity);
 
+/* The General MIDI key a drum key sounds as. Groove MIDI was recorded on a
+ * Roland TD-11, whose hi-hat edge strokes (22 closed, 26 open) are below GM's
+ * kit (silent in a GM synthesizer) and whose floor-tom rim (58) is GM's
+ * vibraslap; they become 42, 46 and 43, as the dataset's own playback mapping
+ * does. Every other key is returned as it is. */
+int gm_drum_key_gm(int key);
+
 /* ------------------------------------------------------------------------ */
 /* Track classes and layouts (src/score.c)                                   */
 /* ------------------------------------------------------------------------ */
@@ -907,7 +914,7 @@ int gm_metrics_chord_tones(const gm_score *s, const uint8_t *track_mask, const g
  * 16th of its bar; only bars as long as their metre count (a short lead-in
  * bar has no metrical positions), and only bars with a drum onset: a bar
  * where the drummer rests says nothing about where the kick falls. Groups:
- * kick (35, 36), snare (37, 38, 40), hi-hat (42, 44, 46), other. */
+ * kick (35, 36), snare (37, 38, 40), hi-hat (42, 44, 46; 22 and 26, the Roland edge strokes of Groove), other. */
 typedef struct {
     double backbeat;    /* snare onsets on even beats (2 and 4 in 4/4; 2 in 3/4; in 6/8 the
                            second dotted quarter) / snare onsets, each distinct 16th once;

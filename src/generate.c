@@ -448,7 +448,8 @@ static int sample_grid(gen_job *j, char *err) {
 
 /* The generated notes of one decoded class into out's track of that class
  * (a new one when the input has none), in the regenerated bars only; a note
- * held past the last bar line ends there. */
+ * held past the last bar line ends there. Generated drums are written as the
+ * General MIDI keys they mean (the model learnt Groove's Roland keys). */
 static int merge_class(gen_job *j, const gm_track *dt, gm_score *out) {
     int ti = -1;
     for (int i = 0; i < out->n_tracks && ti < 0; i++)
@@ -469,7 +470,8 @@ static int merge_class(gen_job *j, const gm_track *dt, gm_score *out) {
         const gm_note *nt = &dt->notes[i];
         if (!j->bar_masked[onset_bar(&j->bm, nt->tick)]) continue;
         int64_t dur = nt->tick + nt->duration > end ? (end - nt->tick > 0 ? end - nt->tick : 1) : nt->duration;
-        if (gm_track_add_note(t, nt->tick, dur, nt->pitch, nt->velocity, t->channel)) return -1;
+        int pitch = k->is_drum ? gm_drum_key_gm(nt->pitch) : nt->pitch;
+        if (gm_track_add_note(t, nt->tick, dur, pitch, nt->velocity, t->channel)) return -1;
         t->notes[t->n_notes - 1].flags |= GM_NOTE_GENERATED;
         j->n_gen++;
     }

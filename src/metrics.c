@@ -944,7 +944,7 @@ enum { KIT_KICK = 0, KIT_SNARE, KIT_HAT, KIT_OTHER, KIT_GROUPS };
 static int kit_group(int key) {
     if (key == 35 || key == 36) return KIT_KICK;
     if (key == 37 || key == 38 || key == 40) return KIT_SNARE;
-    if (key == 42 || key == 44 || key == 46) return KIT_HAT;
+    if (key == 42 || key == 44 || key == 46 || key == 22 || key == 26) return KIT_HAT; /* 22, 26: Roland edge strokes */
     return KIT_OTHER;
 }
 

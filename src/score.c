@@ -361,6 +361,15 @@ size_t gm_score_drop_ghost_notes(gm_score *s, int below) {
     return dropped;
 }
 
+int gm_drum_key_gm(int key) {
+    switch (key) {
+    case 22: return 42;
+    case 26: return 46;
+    case 58: return 43;
+    default: return key;
+    }
+}
+
 int gm_score_quantize(gm_score *s, int spq, char *err) {
     gm_score_sort(s);
     gm_barmap bm;

@@ -145,6 +145,10 @@ static void test_drop_ghost_notes(void) {
     CHECK(s.tracks[drums].notes[0].pitch == 36 && s.tracks[drums].notes[1].pitch == 42 &&
           s.tracks[drums].notes[2].pitch == 38 && s.tracks[drums].notes[2].tick == 720, "kept in order");
     gm_score_free(&s);
+    CHECK(gm_drum_key_gm(22) == 42 && gm_drum_key_gm(26) == 46 && gm_drum_key_gm(58) == 43, "Roland keys to GM");
+    int same = 1;
+    for (int k = 0; k < 128; k++) same &= k == 22 || k == 26 || k == 58 || gm_drum_key_gm(k) == k;
+    CHECK(same, "every other key unchanged");
 }
 
 int main(void) {
