@@ -140,21 +140,22 @@ int main(int argc, char **argv) {
             order[b] = order[b - 1];
             order[b - 1] = s;
         }
-    gm_canvas *c = gm_canvas_new(1400, 800, GM_RGB(255, 255, 255));
+    gm_canvas *c = gm_canvas_new(1400, 860, GM_RGB(255, 255, 255));
     if (!c) return fprintf(stderr, "plot_hours: out of memory\n"), 1;
     frame f = {90, 120, 1370, 700, xmax > 0 ? xmax * 1.04 : 1};
     gm_canvas_text(c, f.x0, 16, argc > 3 ? argv[3] : "musical figures against training hours", 3, GM_RGB(20, 20, 20));
     legend(c, &f, &t);
     axes(c, &f);
     for (int i = 0; i < t.n_fig; i++) series(c, &f, &t, order, i);
-    for (int r = 0; r < t.n_rows; r++)
-        if (t.label[r][0]) {
-            gm_canvas_line(c, px(&f, t.x[r]), f.y1, px(&f, t.x[r]), f.y1 + 40, 1, GM_RGB(120, 120, 120));
-            int x = px(&f, t.x[r]), w = gm_canvas_text_width(t.label[r], 2);
-            gm_canvas_text(c, x + 4 + w < c->w ? x + 4 : x - 4 - w, f.y1 + 32, t.label[r], 2, GM_RGB(90, 90, 90));
-        }
-    gm_canvas_text(c, f.x1 - gm_canvas_text_width("training hours", 2), f.y1 + 60, "training hours", 2, GM_RGB(40, 40, 40));
-    gm_canvas_text(c, f.x0, f.y1 + 60, "dotted: targets", 2, GM_RGB(90, 90, 90));
+    for (int k = 0, n = 0; k < t.n_rows; k++) { /* stage labels, staggered over three lines */
+        int r = order[k];
+        if (!t.label[r][0]) continue;
+        int x = px(&f, t.x[r]), w = gm_canvas_text_width(t.label[r], 2), y = f.y1 + 32 + 20 * (n++ % 3);
+        gm_canvas_line(c, x, f.y1, x, y + 14, 1, GM_RGB(150, 150, 150));
+        gm_canvas_text(c, x + 4 + w < c->w ? x + 4 : x - 4 - w, y, t.label[r], 2, GM_RGB(90, 90, 90));
+    }
+    gm_canvas_text(c, f.x1 - gm_canvas_text_width("training hours", 2), f.y1 + 120, "training hours", 2, GM_RGB(40, 40, 40));
+    gm_canvas_text(c, f.x0, f.y1 + 120, "dotted: targets", 2, GM_RGB(90, 90, 90));
     char err[GM_ERR_SIZE];
     int rc = gm_canvas_write_png(c, argv[2], err);
     if (rc) fprintf(stderr, "plot_hours: %s\n", err);
