@@ -65,16 +65,17 @@ static int prepare_vocab_of_model(gm_prepare_params *p, int layout_given, gm_mod
 int cmd_prepare(int argc, char **argv) {
     gm_prepare_params p = gm_prepare_default_params();
     const char *out = NULL;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs), **excl = calloc((size_t)argc + 1, sizeof *excl);
+    /* One allocation: the inputs, then the --exclude patterns. */
+    const char **inputs = calloc(2 * ((size_t)argc + 1), sizeof *inputs), **excl = inputs ? inputs + argc + 1 : NULL;
     int n_excl = 0;
     int n_in = 0, quiet = 0, json = 0, status = 0, layout_given = 0;
     long v = 0;
     double x = 0;
-    if (!inputs || !excl) { free(inputs); free(excl); return cli_fail(EXIT_INTERNAL, "out of memory"); }
+    if (!inputs) return cli_fail(EXIT_INTERNAL, "out of memory");
     p.exclude = excl;
     for (int i = 0; i < argc && !status; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); free(excl); return 0; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); return 0; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a folder", a); out = val; i++; }
         else if (!strcmp(a, "--vocab")) { if (!val) status = cli_fail(EXIT_USAGE, "--vocab needs a file"); p.vocab_path = val; i++; }
         else if (!strcmp(a, "--layout")) { if (!val) status = cli_fail(EXIT_USAGE, "--layout needs a name"); p.layout = val; layout_given = 1; i++; }
@@ -96,11 +97,11 @@ int cmd_prepare(int argc, char **argv) {
     }
     if (!status && !out) status = cli_fail(EXIT_USAGE, "prepare: give the corpus folder with -o CORPUS");
     if (!status && !n_in) status = cli_fail(EXIT_USAGE, "prepare: give at least one folder or MIDI file");
-    if (status) { free(inputs); free(excl); return status; }
+    if (status) { free(inputs); return status; }
     p.n_exclude = n_excl;
-    if (p.hop_cols > p.window_cols) { free(inputs); free(excl); return cli_fail(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
+    if (p.hop_cols > p.window_cols) { free(inputs); return cli_fail(EXIT_USAGE, "--hop (%d) must not exceed --window (%d)", p.hop_cols, p.window_cols); }
     gm_model *vm = NULL; /* --vocab MODEL.gguf: the model lends its vocabulary and layout */
-    if (prepare_vocab_of_model(&p, layout_given, &vm)) { free(inputs); free(excl); return EXIT_USAGE; }
+    if (prepare_vocab_of_model(&p, layout_given, &vm)) { free(inputs); return EXIT_USAGE; }
 
     cli_progress pr = {.on = !quiet && !json && isatty(2), .label = "prepare", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
@@ -110,7 +111,7 @@ int cmd_prepare(int argc, char **argv) {
     char err[GM_ERR_SIZE];
     int failed = gm_prepare(inputs, n_in, out, &p, &sm, err);
     gm_model_free(vm);
-    free(inputs); free(excl);
+    free(inputs);
     if (failed) return cli_fail(EXIT_USAGE, "prepare: %s", err);
     if (json) {
         char path[4200];

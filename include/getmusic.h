@@ -213,6 +213,12 @@ size_t gm_score_drop_ghost_notes(gm_score *s, int below_velocity);
  * does. Every other key is returned as it is. */
 int gm_drum_key_gm(int key);
 
+/* The part of the kit a drum key plays, for the drum-feel figures and the
+ * ghost notes: kick (35, 36), snare (37, 38, 40), hi-hat (42, 44, 46, and
+ * what gm_drum_key_gm makes a hi-hat), other. */
+enum { GM_KIT_KICK = 0, GM_KIT_SNARE, GM_KIT_HAT, GM_KIT_OTHER, GM_KIT_GROUPS };
+int gm_drum_kit_group(int key);
+
 /* ------------------------------------------------------------------------ */
 /* Track classes and layouts (src/score.c)                                   */
 /* ------------------------------------------------------------------------ */
@@ -914,7 +920,7 @@ int gm_metrics_chord_tones(const gm_score *s, const uint8_t *track_mask, const g
  * 16th of its bar; only bars as long as their metre count (a short lead-in
  * bar has no metrical positions), and only bars with a drum onset: a bar
  * where the drummer rests says nothing about where the kick falls. Groups:
- * kick (35, 36), snare (37, 38, 40), hi-hat (42, 44, 46; 22 and 26, the Roland edge strokes of Groove), other. */
+ * gm_drum_kit_group's: kick, snare, hi-hat (Groove's Roland edge strokes 22 and 26 included), other. */
 typedef struct {
     double backbeat;    /* snare onsets on even beats (2 and 4 in 4/4; 2 in 3/4; in 6/8 the
                            second dotted quarter) / snare onsets, each distinct 16th once;

@@ -939,15 +939,6 @@ int gm_metrics_chord_tones(const gm_score *s, const uint8_t *mask, const gm_chor
 /* What a musician hears: drum feel                                          */
 /* ======================================================================== */
 
-enum { KIT_KICK = 0, KIT_SNARE, KIT_HAT, KIT_OTHER, KIT_GROUPS };
-
-static int kit_group(int key) {
-    if (key == 35 || key == 36) return KIT_KICK;
-    if (key == 37 || key == 38 || key == 40) return KIT_SNARE;
-    if (key == 42 || key == 44 || key == 46 || key == 22 || key == 26) return KIT_HAT; /* 22, 26: Roland edge strokes */
-    return KIT_OTHER;
-}
-
 typedef struct { int bar, pos, group; } drum_hit;
 
 static int hit_cmp(const void *x, const void *y) {
@@ -993,7 +984,7 @@ static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm
                 pos = 0;
             }
             if (pos >= cols) continue; /* past the end of the last bar */
-            v[k++] = (drum_hit){b, (int)pos, kit_group(t->notes[j].pitch)};
+            v[k++] = (drum_hit){b, (int)pos, gm_drum_kit_group(t->notes[j].pitch)};
         }
     }
     qsort(v, k, sizeof *v, hit_cmp);
@@ -1021,7 +1012,7 @@ int gm_metrics_drum_feel(const gm_score *s, const uint8_t *mask, gm_drum_feel *o
     int max_cols = 1;
     for (int b = 0; b < bm.n_bars; b++)
         if (bm.bar_col[b + 1] - bm.bar_col[b] > max_cols) max_cols = bm.bar_col[b + 1] - bm.bar_col[b];
-    size_t cells = (size_t)KIT_GROUPS * (size_t)max_cols;
+    size_t cells = (size_t)GM_KIT_GROUPS * (size_t)max_cols;
     drum_hit *h = NULL;
     size_t n = 0;
     uint8_t *cur = calloc(cells, 1), *prev = calloc(cells, 1);
@@ -1048,11 +1039,11 @@ int gm_metrics_drum_feel(const gm_score *s, const uint8_t *mask, gm_drum_feel *o
         /* Snare onsets: distinct 16ths (a flam is one onset); the backbeat
          * is every even beat (2 and 4 in 4/4). */
         for (int pos = 0; pos < cols; pos++) {
-            if (!cur[KIT_SNARE * max_cols + pos]) continue;
+            if (!cur[GM_KIT_SNARE * max_cols + pos]) continue;
             out->snare_onsets++;
             snare_on_backbeat += pos % beat == 0 && (pos / beat) % 2 == 1;
         }
-        kick_one += cur[KIT_KICK * max_cols] != 0;
+        kick_one += cur[GM_KIT_KICK * max_cols] != 0;
         out->bars++;
         if (prev_bar == b - 1) {
             jsum += jaccard(prev, cur, cells);

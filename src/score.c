@@ -352,8 +352,7 @@ size_t gm_score_drop_ghost_notes(gm_score *s, int below) {
         if (!t->is_drum) continue;
         size_t k = 0;
         for (size_t j = 0; j < t->n_notes; j++) {
-            int key = t->notes[j].pitch, snare = key == 37 || key == 38 || key == 40;
-            if (snare && t->notes[j].velocity < below) dropped++;
+            if (gm_drum_kit_group(t->notes[j].pitch) == GM_KIT_SNARE && t->notes[j].velocity < below) dropped++;
             else t->notes[k++] = t->notes[j];
         }
         t->n_notes = k;
@@ -367,6 +366,15 @@ int gm_drum_key_gm(int key) {
     case 26: return 46;
     case 58: return 43;
     default: return key;
+    }
+}
+
+int gm_drum_kit_group(int key) {
+    switch (gm_drum_key_gm(key)) {
+    case 35: case 36: return GM_KIT_KICK;
+    case 37: case 38: case 40: return GM_KIT_SNARE;
+    case 42: case 44: case 46: return GM_KIT_HAT;
+    default: return GM_KIT_OTHER;
     }
 }
 

@@ -4,16 +4,8 @@
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 cd "$(dirname "$0")/.."
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -lt 1 ]; then bad "$what: no reason on stderr"; return; fi
-  ok
-}
+. tests/lib.sh
+EXPECT_LINES=any   # usage errors here print the usage text after the reason
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 expect 1 "no arguments" -- "$GM"
 expect 0 "--help" -- "$GM" --help
@@ -139,5 +131,4 @@ expect 0 "dump example" -- "$GM" dump examples/melody.mid --bars 1-2
 "$GM" dump examples/melody.mid --bars 2-2 | grep -q "^bar 2" && ok || bad "dump: bar 2 block missing"
 expect 1 "dump bars outside" -- "$GM" dump examples/melody.mid --bars 40-41
 expect 1 "dump bad bars" -- "$GM" dump examples/melody.mid --bars 9-3
-echo "test_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_cli

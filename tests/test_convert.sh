@@ -10,9 +10,7 @@
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-/usr/bin/python3}
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. tests/lib.sh
 
 if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
   echo "test_convert: SKIP ($PY cannot import torch; apt install python3-torch)"
@@ -238,5 +236,4 @@ else
   echo "  (tool_probs not built: end-to-end check skipped)" >&2
 fi
 
-echo "test_convert: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_convert

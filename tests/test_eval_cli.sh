@@ -9,16 +9,7 @@ TOOL=${GETMUSIC_EVALTOOL:-build/bench_evaltool}
 DATA=${GETMUSIC_DATA:-../shared/data}
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-pass=0; fail=0; skip=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then bad "$what: want one line on stderr, got: $err"; return; fi
-  ok
-}
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ex=examples/melody.mid
 printf 'not a midi file at all' > "$tmp/junk.mid"
@@ -201,6 +192,4 @@ EOF
     echo "test_eval_cli: SKIP Groove checks ($DATA/groove/info.csv not found)"; skip=$((skip+1))
   fi
 fi
-if [ "$skip" -gt 0 ]; then echo "test_eval_cli: $pass passed, $fail failed, $skip skipped"
-else echo "test_eval_cli: $pass passed, $fail failed"; fi
-[ "$fail" -eq 0 ]
+finish test_eval_cli

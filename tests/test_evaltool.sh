@@ -10,9 +10,7 @@ TOOL=${GETMUSIC_EVALTOOL:-build/bench_evaltool}
 PY=${PYTHON:-/usr/bin/python3}
 DATA=${GETMUSIC_DATA:-../shared/data}
 cd "$(dirname "$0")/.."
-pass=0; fail=0; skip=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # info --json field of a file: jpath FILE PYTHON-EXPRESSION-ON-d
@@ -155,6 +153,4 @@ EOF
   EVAL_DIR="$d" EVAL_README="$tmp/README2.md" bench/eval.sh build table > /dev/null 2>&1 && bad "table: README without markers accepted" || ok
 fi
 
-if [ "$skip" -gt 0 ]; then echo "test_evaltool: $pass passed, $fail failed, $skip skipped"
-else echo "test_evaltool: $pass passed, $fail failed"; fi
-[ "$fail" -eq 0 ]
+finish test_evaltool

@@ -6,19 +6,10 @@
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 cd "$(dirname "$0")/.."
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then bad "$what: reason is not one line: $err"; return; fi
-  ok
-}
-finish() { echo "test_generate_cli: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+. tests/lib.sh
+end() { finish test_generate_cli; exit; }  # the summary line and exit, also from a skip
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-if [ ! -f models/default.gguf ]; then echo "SKIP: models/default.gguf absent" >&2; finish; fi
+if [ ! -f models/default.gguf ]; then echo "SKIP: models/default.gguf absent" >&2; end; fi
 ex=examples/melody.mid
 S="--steps 4 --quiet"
 
@@ -125,4 +116,4 @@ expect 1 "--json and -o - together" -- "$GM" generate $ex -o - --json $S
 "$GM" info "$tmp/n1.mid" | grep -q "Chords" && bad "the replaced track kept the input's name" || ok
 "$GM" generate $ex -o "$tmp/n2.mid" --targets piano --bars 5-8 $S
 "$GM" info "$tmp/n2.mid" | grep -q "Chords.*piano" && ok || bad "an infilled track lost its name"
-finish
+end

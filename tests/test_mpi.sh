@@ -14,9 +14,7 @@ if ! command -v mpirun >/dev/null 2>&1; then
 fi
 make -s build/getmusic-mpi >/dev/null 2>&1 || { echo "test_mpi: 0 passed, 1 failed (cannot build $MPI_GM)"; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent=false
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/in"; cp examples/melody.mid "$tmp/in/a.mid"
 "$GM" prepare "$tmp/in" -o "$tmp/c" --window 64 --hop 16 --valid-percent 0 --quiet >/dev/null 2>&1 || bad "prepare"
@@ -34,5 +32,4 @@ print("  1 process vs 2 ranks, 8 steps: worst relative loss difference %.2e" % w
 assert worst < 1e-4, worst
 PY
 fi
-echo "test_mpi: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_mpi

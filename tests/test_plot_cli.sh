@@ -6,19 +6,7 @@
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 cd "$(dirname "$0")/.."
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ]; then
-    local lines; lines=$(printf '%s\n' "$err" | grep -c .)
-    if [ "$lines" -ne 1 ]; then bad "$what: want one line on stderr, got $lines: $err"; return; fi
-  fi
-  ok
-}
+. tests/lib.sh
 is_png() { [ "$(head -c 8 "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 png_width() { od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}'; }
 png_height() { od -An -tu1 -j20 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}'; }
@@ -152,5 +140,4 @@ EOF
   [ "$magenta" -eq 1 ] && ok || bad "--given: no generated style"
 fi
 
-echo "test_plot_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_plot_cli

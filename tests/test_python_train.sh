@@ -18,9 +18,7 @@ cd "$(dirname "$0")/.."
 GM=${GETMUSIC_BIN:-build/getmusic}
 TOOL=${GETMUSIC_TOOL_PROBS:-build/tool_probs}
 PY=/usr/bin/python3
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. tests/lib.sh
 if ! "$PY" -c "import torch, numpy" 2>/dev/null; then
   echo "  (python3-torch missing: PyTorch trainer tests skipped)" >&2
   echo "test_python_train: 0 passed, 0 failed, 1 skipped"; exit 0
@@ -209,5 +207,4 @@ printf '\x55' | dd of="$tmp/bad/corpus.bin" bs=1 seek=3000 conv=notrunc 2>/dev/n
 "$PY" python/train.py "$tmp/c" -o "$tmp/x.gguf" --init models/default.gguf --steps 1 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "vocabulary" "$tmp/err" && ok || bad "--init with another vocabulary: rc $rc, $(cat "$tmp/err")"
 
-echo "test_python_train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_python_train

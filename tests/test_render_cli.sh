@@ -5,16 +5,7 @@
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 cd "$(dirname "$0")/.."
-pass=0; fail=0; skip=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then bad "$what: want one line on stderr, got: $err"; return; fi
-  ok
-}
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 if "$GM" render examples/melody.mid -o "$tmp/probe.wav" --soundfont /nonexistent.sf2 2>&1 | grep -q "no FluidSynth"; then
   echo "SKIP: getmusic built without FluidSynth (install libfluidsynth-dev): render not checked" >&2
@@ -69,6 +60,4 @@ PY
   GETMUSIC_SOUNDFONT="$sf" "$GM" render examples/melody.mid -o "$tmp/e.wav" --sample-rate 8000 | grep -q "SoundFont $sf" \
     && ok || bad "GETMUSIC_SOUNDFONT not used"
 fi
-if [ "$skip" -gt 0 ]; then echo "test_render_cli: $pass passed, $fail failed, $skip skipped"
-else echo "test_render_cli: $pass passed, $fail failed"; fi
-[ "$fail" -eq 0 ]
+finish test_render_cli

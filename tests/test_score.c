@@ -149,6 +149,10 @@ static void test_drop_ghost_notes(void) {
     int same = 1;
     for (int k = 0; k < 128; k++) same &= k == 22 || k == 26 || k == 58 || gm_drum_key_gm(k) == k;
     CHECK(same, "every other key unchanged");
+    CHECK(gm_drum_kit_group(36) == GM_KIT_KICK && gm_drum_kit_group(40) == GM_KIT_SNARE && gm_drum_kit_group(44) == GM_KIT_HAT &&
+              gm_drum_kit_group(22) == GM_KIT_HAT && gm_drum_kit_group(26) == GM_KIT_HAT && gm_drum_kit_group(58) == GM_KIT_OTHER &&
+              gm_drum_kit_group(49) == GM_KIT_OTHER && gm_drum_kit_group(39) == GM_KIT_OTHER,
+          "kit groups");
 }
 
 int main(void) {

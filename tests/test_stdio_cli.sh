@@ -6,9 +6,7 @@
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 cd "$(dirname "$0")/.."
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ex=examples/melody.mid
 
@@ -55,5 +53,4 @@ cat "$ex" | "$GM" info - > "$tmp/pipe.txt" && "$GM" info - < "$ex" > "$tmp/redir
   && ok || bad "info from a pipe differs"
 "$GM" --help | grep -q "named '-' is standard input" && ok || bad "--help does not say what '-' means"
 
-echo "test_stdio_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_stdio_cli

@@ -10,16 +10,7 @@ set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 PY=${PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then bad "$what: want one line on stderr, got: $err"; return; fi
-  ok
-}
+. tests/lib.sh
 if "$GM" studio --port 0 --model /nonexistent.gguf 2>&1 | grep -q "no HTTP server"; then
   echo "SKIP: getmusic built without libmicrohttpd (install libmicrohttpd-dev): studio not tested" >&2
   echo "test_studio: 0 passed, 0 failed, 1 skipped"; exit 0
@@ -64,5 +55,4 @@ wait $pid; rc=$?
 pid=
 [ "$rc" -eq 0 ] && ok || bad "Ctrl-C: exit $rc"
 ls -d "$tmp"/getmusic-studio-* >/dev/null 2>&1 && bad "the render folder was left behind" || ok
-echo "test_studio: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_studio

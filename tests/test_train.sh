@@ -8,9 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 GM=${GETMUSIC_BIN:-build/getmusic}
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 SMALL="--embd 8 --hidden 16 --layers 1 --heads 2 --ffn 32 --batch 2 --threads 1 --quiet"
 
@@ -95,5 +93,4 @@ for args in "" "$tmp/c" "$tmp/c -o $tmp/x.gguf --steps 0" "$tmp/c -o $tmp/x.gguf
   "$GM" train $args >/dev/null 2>&1; rc=$?
   [ $rc -eq 1 ] && ok || bad "train $args: exit $rc, want 1"
 done
-echo "test_train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_train

@@ -9,16 +9,7 @@ set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
 PY=${PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
-pass=0; fail=0; skip=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ "$rc" -ne "$want" ]; then bad "$what: exit $rc, want $want ($err)"; return; fi
-  if [ "$want" -ne 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then bad "$what: want one line on stderr, got: $err"; return; fi
-  ok
-}
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 if "$GM" transcribe --help | grep -q "NOT built"; then
   echo "SKIP: getmusic built without libsndfile/aubio: transcribe not checked" >&2
@@ -67,6 +58,4 @@ else
   echo "SKIP: espeak-ng not installed: no voice check" >&2; skip=$((skip+1))
 fi
 
-if [ $skip -gt 0 ]; then echo "test_transcribe_cli: $pass passed, $fail failed, $skip skipped"
-else echo "test_transcribe_cli: $pass passed, $fail failed"; fi
-[ $fail -eq 0 ]
+finish test_transcribe_cli
