@@ -46,6 +46,10 @@ void usage_generate(FILE *f) {
             "  --seed S                same seed, same output, byte for byte (default 1)\n"
             "  --temperature X         sampling temperature > 0 (default 1)\n"
             "  --drum-temperature X    the drums' own temperature (default 0.5: a steadier groove)\n"
+            "  --drum-style NAME       the drums' style, for a model with styles (getmusic info --model\n"
+            "                          lists them; default pop): pop, funk, hiphop, jazz, latin, world, any\n"
+            "  --drum-hit-temperature X  hit or rest first, at the model's odds sharpened by X (default 1);\n"
+            "                          then which hit at the drum temperature (0: one stage, as before)\n"
             "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
             "  --window-bars N         bars per model window (default: as many as fit)\n"
             "  --render OUT.wav        also render the result to audio\n"
@@ -121,12 +125,12 @@ static char *read_text_file(const char *path, size_t max) {
  * stage makes. gen_job_free releases whatever the stages got to. */
 typedef struct {
     /* options */
-    const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg;
+    const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg, *drum_style;
     gm_bar_range *ranges;
     int n_ranges, json, quiet, force;
     long new_bars, cont, steps, top_k, window_bars;
     long long seed;
-    double temperature, drum_temperature, guidance;
+    double temperature, drum_temperature, drum_hit_temperature, guidance;
     /* stages */
     gm_model *model;
     const gm_layout *l;     /* the model's */
@@ -147,6 +151,7 @@ static void gen_job_init(gen_job *j) {
     j->seed = (long long)dp.seed;
     j->temperature = dp.temperature;
     j->drum_temperature = dp.drum_temperature;
+    j->drum_hit_temperature = dp.drum_hit_temperature;
     j->guidance = dp.chord_guidance;
 }
 
@@ -187,6 +192,8 @@ static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
         j->seed = tmp;
     } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->temperature)) return EXIT_USAGE; }
     else if (!strcmp(a, "--drum-temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->drum_temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--drum-style")) j->drum_style = val;
+    else if (!strcmp(a, "--drum-hit-temperature")) { if (cli_parse_double(a, val, 0, 100, &j->drum_hit_temperature)) return EXIT_USAGE; }
     else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &j->guidance)) return EXIT_USAGE; }
     else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
     else if (!strcmp(a, "--force")) takes = 0, j->force = 1;
@@ -315,6 +322,8 @@ static int gen_run(gen_job *j) {
     p->seed = (uint64_t)j->seed;
     p->temperature = (float)j->temperature;
     p->drum_temperature = (float)j->drum_temperature;
+    p->drum_hit_temperature = (float)j->drum_hit_temperature;
+    p->drum_style = j->drum_style;
     p->top_k = (int)j->top_k;
     p->chord_guidance = (float)j->guidance;
     cli_progress bar = {.on = !j->quiet && !j->json && isatty(2), .label = "generating", .last_pct = -1};
@@ -392,6 +401,8 @@ static void gen_print_json(const gen_job *j, const char *key) {
         }
         printf("]");
     }
+    printf(", \"drum_style\": ");
+    cli_json_str(rep->drum_style);
     printf(", \"seconds\": %.3f", j->secs);
     if (j->wav) { printf(", \"wav\": "); cli_json_str(j->wav); }
     if (j->png) { printf(", \"png\": "); cli_json_str(j->png); }

@@ -19,7 +19,7 @@ static int structural_key(const char *k) {
         "general.architecture", "general.alignment", "getmusic.rows", "getmusic.vocab_size", "getmusic.embd", "getmusic.hidden",
         "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols", "getmusic.diffusion_steps",
         "getmusic.dropout", "getmusic.layout", "getmusic.tokens", "getmusic.token_counts",
-        "getmusic.chord_frames_per_bar", "getmusic.token_features", "getmusic.bar_positions"};
+        "getmusic.chord_frames_per_bar", "getmusic.token_features", "getmusic.bar_positions", "getmusic.drum_styles"};
     for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
         if (!strcmp(k, exact[i])) return 1;
     return !strncmp(k, "getmusic.layout.", 16);
@@ -66,7 +66,12 @@ static void info_model_json(const char *path, gm_model *m) {
            gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
            s.token_features, s.bar_positions, gm_vocab_size(v), gm_model_chord_frames(m));
     cli_json_str(l->name);
-    printf(", \"classes\": [");
+    printf(", \"drum_styles\": [");
+    for (int i = 0; i < s.drum_styles; i++) {
+        printf(i ? ", " : "");
+        cli_json_str(gm_model_drum_style_name(m, i));
+    }
+    printf("], \"classes\": [");
     for (int c = 0; c < l->n_classes; c++) {
         printf("%s", c ? ", " : "");
         cli_json_str(l->cls[c].name);
@@ -103,6 +108,11 @@ static void info_model_text(const char *path, gm_model *m) {
     if (s.token_features) printf("tokens    %d tokens, pitch-factorised (%d token features)\n", gm_vocab_size(v), s.token_features);
     else printf("tokens    %d tokens, one vector each (no token features)\n", gm_vocab_size(v));
     if (s.bar_positions) printf("bars      each column's position in its bar is an input (%d positions)\n", s.bar_positions);
+    if (s.drum_styles) {
+        printf("styles   ");
+        for (int i = 0; i < s.drum_styles; i++) printf(" %s", gm_model_drum_style_name(m, i));
+        printf(" (generate --drum-style)\n");
+    }
     printf("layout    %s:", l->name);
     for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
     printf("\nchords    %d per bar\n", gm_model_chord_frames(m));

@@ -125,7 +125,9 @@ typedef struct {
     char error[GM_ERR_SIZE];
     char label[192];
     uint64_t seq;
-    gm_generate_params p;   /* ranges and chords below are owned */
+    gm_generate_params p;   /* ranges and chords below are owned; p.drum_style is set from
+                               drum_style when the job runs (the job is copied into its slot) */
+    char drum_style[GM_DRUM_STYLE_NAME]; /* "" = the default */
     gm_bar_range *ranges;
     gm_chord *chords;
 } st_job;
@@ -134,6 +136,9 @@ typedef struct {
 void st_lock(studio *st);
 void st_unlock(studio *st);
 const gm_layout *st_layout(studio *st);
+/* The model's drum styles (gm_model_drum_style_name / _find; names never change). */
+const char *st_drum_style_name(studio *st, int i);
+int st_drum_style_find(studio *st, const char *name);
 int st_chord_frames(studio *st);
 st_song *st_song_find(studio *st, int id);                 /* locked */
 st_version *st_version_find(st_song *s, int num);          /* locked */

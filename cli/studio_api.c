@@ -323,6 +323,13 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     long long from = s->v[s->n_versions - 1]->num, steps = j->p.steps, seed = (long long)j->p.seed, top_k = j->p.top_k;
     long long cont = 0;
     double temp = j->p.temperature, drum_temp = j->p.drum_temperature, guid = j->p.chord_guidance;
+    double hit_temp = j->p.drum_hit_temperature;
+    const char *style = opt_str(o, "drum_style");
+    if (style && st_drum_style_find(st, style) < 0)
+        return gm_fail(err, "drum_style: '%.32s' is not one of the model's styles (GET /api/model lists them)", style);
+    if (style) gm_strlcpy(j->drum_style, style, sizeof j->drum_style);
+    if (opt_num(o, "drum_hit_temperature", 0, 100, &hit_temp, err)) return -1;
+    j->p.drum_hit_temperature = (float)hit_temp;
     if (opt_int(o, "version", 0, INT_MAX, &from, err) || opt_int(o, "steps", 1, 100, &steps, err) ||
         opt_int(o, "seed", 0, 9007199254740991LL, &seed, err) || opt_int(o, "top_k", 0, 1000000, &top_k, err) ||
         opt_int(o, "continue", 0, 256, &cont, err) || opt_num(o, "temperature", 1e-3, 100, &temp, err) ||
@@ -438,10 +445,17 @@ static void api_model(studio *st, st_reply *r) {
         sb_str(&r->text, l->cls[c].name);
         sb_printf(&r->text, ", \"drums\": %s}", l->cls[c].is_drum ? "true" : "false");
     }
+    sb_printf(&r->text, "], \"drum_styles\": [");
+    for (int i = 0; st_drum_style_name(st, i); i++) {
+        sb_printf(&r->text, "%s", i ? ", " : "");
+        sb_str(&r->text, st_drum_style_name(st, i));
+    }
+    const char *style = st_drum_style_find(st, "pop") >= 0 ? "pop" : "any"; /* gm_generate's default */
     sb_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
-              "\"drum_temperature\": %g, \"chord_guidance\": %g, \"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}}\n",
-              st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature, d.chord_guidance, d.top_k,
-              ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS);
+              "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
+              "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}}\n",
+              st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature,
+              d.drum_hit_temperature, style, d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS);
     reply_json(r, 200);
 }
 

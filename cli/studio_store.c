@@ -65,6 +65,8 @@ void st_blob_release(st_blob *b) { blob_unref_locked(b); }
 void st_lock(studio *st) { pthread_mutex_lock(&st->mu); }
 void st_unlock(studio *st) { pthread_mutex_unlock(&st->mu); }
 const gm_layout *st_layout(studio *st) { return gm_model_layout(st->model); }
+const char *st_drum_style_name(studio *st, int i) { return gm_model_drum_style_name(st->model, i); }
+int st_drum_style_find(studio *st, const char *name) { return gm_model_drum_style_find(st->model, name); }
 int st_chord_frames(studio *st) { return gm_model_chord_frames(st->model); }
 
 static void version_drop_cache(studio *st, st_version *v) {
@@ -318,6 +320,7 @@ static void run_job(studio *st, st_job *j) {
     p.progress = on_progress;
     p.user_data = &jp;
     p.cancel = &j->cancel;
+    p.drum_style = j->drum_style[0] ? j->drum_style : NULL;
     pthread_mutex_unlock(&st->mu);
     int rc = gm_generate(st->model, &in, &p, &out, NULL, err);
     gm_score_free(&in);

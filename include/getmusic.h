@@ -578,9 +578,14 @@ typedef struct {
     int bar_positions;   /* 0 (original) or GM_BAR_POSITIONS: each column's position in its bar
                             added to the encoder input (dev/MODEL.md "Bar positions"; GGUF
                             getmusic.bar_positions) */
+    int drum_styles;     /* 0 (none) or 2..GM_MAX_DRUM_STYLES: the bar-position table holds a
+                            block per drum style, style 0 "any" (dev/MODEL.md "Drum styles";
+                            GGUF getmusic.drum_styles, the names); needs bar_positions */
 } gm_model_params;
 #define GM_TOKEN_FEATURES 280
 #define GM_BAR_POSITIONS 32
+#define GM_MAX_DRUM_STYLES 8   /* 8 blocks of 32 positions: a column's row fits a byte */
+#define GM_DRUM_STYLE_NAME 16  /* bytes of a style's name, NUL included */
 
 typedef struct gm_model gm_model; /* opaque */
 
@@ -602,6 +607,11 @@ const char *gm_model_source(const gm_model *m); /* "" if none */
 int  gm_model_chord_frames(const gm_model *m);
 int  gm_model_set_chord_frames(gm_model *m, int frames_per_bar, char *err); /* 1 or 2 */
 size_t gm_model_n_params(const gm_model *m);
+/* Drum styles (dev/MODEL.md "Drum styles"): the name of style i (0 is "any"),
+ * NULL outside 0..drum_styles-1; the index of a name, -1 when the model has no
+ * such style (a model without styles has only "any", index 0). */
+const char *gm_model_drum_style_name(const gm_model *m, int i);
+int  gm_model_drum_style_find(const gm_model *m, const char *name);
 /* Gives a model without bar positions a zero table of them (dev/MODEL.md "Bar
  * positions"), so it computes what it did and can learn them from there
  * (training with --init). No-op when it has them. */
@@ -699,7 +709,14 @@ typedef struct {
     float drum_temperature;    /* > 0: the drum class's own temperature (a narrower one keeps a
                                   groove steadier without thinning the other tracks; 0.5);
                                   0 = temperature */
+    float drum_hit_temperature; /* > 0: the drum pitch row is drawn in two stages, hit or rest
+                                  from the model's odds sharpened by this temperature only (1),
+                                  then which hit at drum_temperature and top_k; 0 = one stage
+                                  (the sharpening then also decides whether there is a hit) */
     int top_k;                 /* sample among the k most likely tokens (5); 0 = all */
+    const char *drum_style;    /* a model with drum styles plays the drums in this one
+                                  (gm_model_drum_style_find); NULL = "pop" when the model has
+                                  it, else "any". A model without styles takes NULL or "any" */
     uint64_t seed;             /* same seed, same model, same input: same output */
     float chord_guidance;      /* classifier-free guidance on the chord rows, >= 0 (1; 0 = off) */
     int window_cols;           /* columns per window, 0 = the model's longest (max_cols) */
@@ -725,6 +742,7 @@ typedef struct {
     size_t notes_generated;    /* notes written by the model */
     int chords_given;          /* 1 when chords conditioned the model */
     int chord_frames_per_bar;  /* the model's: chords per bar in `chords` */
+    char drum_style[GM_DRUM_STYLE_NAME]; /* the drum style played ("any" for a model without styles) */
     gm_chord *chords;          /* [n_bars·chord_frames_per_bar] chord condition per frame in the input's key
                                   (root -1 where none); free with gm_generate_report_free */
 } gm_generate_report;

@@ -28,6 +28,32 @@ import gguf_py  # noqa: E402
 
 T_STEPS = ref.T_STEPS
 
+# ---------------------------------------------------------------------------
+# Drum styles (dev/MODEL.md "Drum styles"): the bar-position table holds one
+# block of N_BAR_POSITIONS rows per style, and a column looks up row
+# style·32 + position, so a style is a learnt vector per position of the bar
+# (a swing ride and a backbeat differ by where in the bar they play).
+# Block 0, "any", is the table of a model without styles: what a song with
+# no style asked for, and a model continued with styles starts with every
+# block a copy of it (so it first computes exactly what it did).
+# ---------------------------------------------------------------------------
+
+DRUM_STYLES = ("any", "pop", "funk", "hiphop", "jazz", "latin", "world")
+# Groove MIDI's style (the first word of its file name's style field) -> our style.
+GROOVE_STYLES = {"rock": "pop", "pop": "pop", "soul": "pop", "country": "pop", "punk": "pop", "gospel": "pop",
+                 "dance": "pop", "blues": "pop", "funk": "funk", "hiphop": "hiphop", "jazz": "jazz",
+                 "latin": "latin", "afrocuban": "latin", "neworleans": "world", "afrobeat": "world",
+                 "reggae": "world", "middleeastern": "world", "highlife": "world"}
+
+
+def drum_style_of(song_name):
+    """Style index of a corpus song by its file name: Groove's NAME_STYLE_BPM_beat_4-4.mid
+    (style words joined by '-', the first one counts); 0 ("any") for anything else."""
+    base = os.path.basename(song_name).split("_")
+    if len(base) < 4 or not base[2].isdigit():
+        return 0
+    return DRUM_STYLES.index(GROOVE_STYLES.get(base[1].split("-")[0], "any"))
+
 
 def attention(q, k, v):
     """(B, NH, L, HD) each -> (B, NH, L, HD): softmax(q·kᵀ/√HD)·v, fused where
@@ -149,8 +175,13 @@ def config_from_gguf(g):
                             F=kv["getmusic.ffn"], max_cols=kv["getmusic.max_cols"],
                             dropout=float(kv.get("getmusic.dropout", 0.1)))
     cfg.P = int(kv.get("getmusic.token_features", 0))
-    cfg.Q = int(kv.get("getmusic.bar_positions", 0))
+    cfg.Q = int(kv.get("getmusic.bar_positions", 0)) * max(1, len(kv.get("getmusic.drum_styles") or ()))
     return cfg
+
+
+def n_styles(cfg):
+    """Style blocks of the bar-position table (1 without styles, 0 without the table)."""
+    return cfg.Q // ref.N_BAR_POSITIONS
 
 
 BAR_TABLE = "embeddings.bar_position_embeddings.weight"
@@ -159,7 +190,8 @@ BAR_TABLE = "embeddings.bar_position_embeddings.weight"
 def load_gguf_weights(model, g, path):
     """Copies a GGUF file's tensors into the model; every parameter must be there with its shape,
     except the bar-position table when the file has none (a model continued with bar positions
-    added: MODEL.md, the table starts at zero so the model computes what it did)."""
+    added: MODEL.md, the table starts at zero so the model computes what it did); a file's
+    plain table fills every block of a model with drum styles."""
     sd = model.state_dict()
     for name, p in sd.items():
         if name not in g.tensors:
@@ -171,6 +203,8 @@ def load_gguf_weights(model, g, path):
                 continue
             raise ValueError("%s: tensor %s missing" % (path, name))
         a = np.asarray(g.tensors[name], dtype=np.float32)
+        if name == BAR_TABLE and a.shape[0] == ref.N_BAR_POSITIONS and p.shape[0] > a.shape[0]:
+            a = np.tile(a, (p.shape[0] // a.shape[0], 1))    # styles added: every block starts as the plain table
         if tuple(a.shape) != tuple(p.shape):
             raise ValueError("%s: tensor %s has shape %s, the model %s" % (path, name, a.shape, tuple(p.shape)))
         with torch.no_grad():
@@ -203,7 +237,9 @@ def write_gguf(path, model, corpus, source, f16=False, state=None):
     if c.P:
         w.add_u32("getmusic.token_features", int(c.P))
     if c.Q:
-        w.add_u32("getmusic.bar_positions", int(c.Q))
+        w.add_u32("getmusic.bar_positions", ref.N_BAR_POSITIONS)
+    if n_styles(c) > 1:
+        w.add_arr_str("getmusic.drum_styles", list(DRUM_STYLES[:n_styles(c)]))
     sd = state if state is not None else model.state_dict()
     for name, p in model.named_parameters():
         a = sd[name].detach().float().cpu().numpy()

@@ -146,6 +146,62 @@ def probe_drums(net, corpus, cls, valid, W, n_segments):
             "snare_on_2_4_lift": float(np.mean(ls)) if ls else None}
 
 
+def sharpened_hit_share(p, hit, temperature, top_k):
+    """p: (n, D) probabilities over the allowed tokens; hit: (D) bool -> (n) the mass
+    on hits after the sampler's top-k and temperature (src/diffusion.c sample_logits)."""
+    w = p ** (1.0 / temperature)
+    if top_k:
+        kth = -np.sort(-p, axis=1)[:, min(top_k, p.shape[1]) - 1:min(top_k, p.shape[1])]
+        w = np.where(p >= kth, w, 0.0)
+    return (w * hit).sum(1) / w.sum(1)
+
+
+def probe_presence(net, corpus, cls, lead, valid, W, n_segments, temperature=0.5, top_k=5):
+    """Drum presence at the first step with the lead and chords given (the accompaniment
+    task generate runs): per 16th of 4/4 bars, the prediction's P(any hit) = 1 - P(<pad>),
+    the share of hits the sampler would draw from it (its drum temperature and top-k),
+    and the real frequency of a hit in the corpus's Groove pop-style validation parts."""
+    T, V, R = corpus.tokens, corpus.V, corpus.R
+    prefix = corpus.layout["classes"][cls]["prefix"]
+    lo = min(i for i, s in enumerate(corpus.vocab_tokens) if s[:1] == prefix and s[1:2].isdigit())
+    hi = 1 + max(i for i, s in enumerate(corpus.vocab_tokens) if s[:1] == prefix and s[1:2].isdigit())
+    pad = corpus.vocab_tokens.index("<pad>")
+    allowed = np.r_[np.arange(lo, hi), pad]
+    hit = np.r_[np.ones(hi - lo, bool), False]
+    songs = [s for s in valid if (T[s, 2 * lead, :W] != V).any() and (T[s, 2 * cls, :W] == V).all()][:n_segments]
+    model_p, sampled = np.zeros(16), np.zeros(16)
+    n = np.zeros(16)
+    for s in songs:
+        x0 = torch.tensor(T[s, :, :W].astype(np.int64))
+        pos = positions(corpus, s, W)
+        live = np.nonzero((T[s, :2 * len(corpus.layout["classes"]), :W] != V).any(0))[0]
+        p = predict(net, x0, cls, lead, V, True, pos=pos).numpy()[live][:, allowed]    # (n_live, D)
+        p = p / p.sum(1, keepdims=True)
+        q = pos[live] % 16
+        ph, sh = p[:, :-1].sum(1), sharpened_hit_share(p, hit, temperature, top_k)
+        for k in range(16):
+            model_p[k] += ph[q == k].sum()
+            sampled[k] += sh[q == k].sum()
+            n[k] += (q == k).sum()
+    real, rn = np.zeros(16), np.zeros(16)
+    pop = ("rock", "pop", "funk", "soul", "hiphop", "country", "punk")
+    for s in valid:
+        name = corpus.song_names[corpus.seg_song[s]]
+        if "_beat_4-4" not in name or not any("_%s" % st in name for st in pop):
+            continue
+        live = np.nonzero(T[s, 2 * cls, :W] != V)[0]
+        q = positions(corpus, s, W)[live] % 16
+        h = T[s, 2 * cls, live] != pad
+        for k in range(16):
+            real[k] += h[q == k].sum()
+            rn[k] += (q == k).sum()
+    if not songs or not rn.sum():
+        return None
+    return {"segments": len(songs), "model_hit": (model_p / np.maximum(n, 1)).tolist(),
+            "sampled_hit": (sampled / np.maximum(n, 1)).tolist(), "real_hit": (real / np.maximum(rn, 1)).tolist(),
+            "temperature": temperature, "top_k": top_k}
+
+
 def probe(net, cfg, corpus, n_segments):
     classes = corpus.layout["classes"]
     lead = next((i for i, k in enumerate(classes) if k["name"] == "lead"), 0)
@@ -163,6 +219,9 @@ def probe(net, cfg, corpus, n_segments):
             r = probe_drums(net, corpus, cls, valid, W, n_segments)
             if r:
                 result[k["name"]] = r
+            r = probe_presence(net, corpus, cls, lead, valid, W, n_segments)
+            if r:
+                result[k["name"] + " presence"] = r
             continue
         given, empty, sens = [], [], []
         for s in segs:
@@ -206,6 +265,13 @@ def main(argv=None):
     print("%-8s %8s %22s %22s %12s" % ("class", "segments", "chord tones (given)", "chord tones (empty)", "sensitivity"))
     f = lambda x: "-" if x is None else "%.3f" % x  # noqa: E731
     for name, v in r.items():
+        if "model_hit" in v:
+            print("%s (lead and chords given, %d segments): P(a hit) per 16th of the bar" % (name, v["segments"]))
+            for key, label in (("model_hit", "model, first step"),
+                               ("sampled_hit", "drawn (T %g, top-k %d)" % (v["temperature"], v["top_k"])),
+                               ("real_hit", "real pop drummers")):
+                print("  %-24s %s  mean %.3f" % (label, " ".join("%.2f" % x for x in v[key]), np.mean(v[key])))
+            continue
         if "kick_on_1_lift" in v:
             print("%-8s %8d   kick on 1: %s x the mean; snare on 2 and 4: %s x the mean" % (
                 name, v["segments"], f(v["kick_on_1_lift"]), f(v["snare_on_2_4_lift"])))

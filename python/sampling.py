@@ -49,16 +49,22 @@ def drum_pool(tokens, train_idx, layout, EMPTY):
     return np.asarray(pool, np.int64), dc
 
 
-def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None):
+def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, info=None):
     """seg: (R, W) uint16 tokens -> (x0 (R, W) int64, cond (R, W) uint8, u (R, W) float32).
     cond = 1 on condition cells, 0 on targets and EMPTY cells; u decides the
-    corruption once t is known (MASK where u < ctt[t] on target cells)."""
+    corruption once t is known (MASK where u < ctt[t] on target cells).
+    info: a dict that gets "overlay", the pool segment laid in the drum rows (or -1)."""
     R, W = seg.shape
     nc = (R - 2) // 2
     x0 = seg.astype(np.int64)
+    if info is not None:
+        info["overlay"] = -1
     if pool is not None and len(pool) and dc >= 0 and opt.drum_overlay > 0:
         if rng.random() < opt.drum_overlay and (x0[2 * dc] == EMPTY).all():
-            d = tokens[pool[rng.integers(len(pool))]]
+            k = int(pool[rng.integers(len(pool))])
+            if info is not None:
+                info["overlay"] = k
+            d = tokens[k]
             live = (x0[:2 * nc] != EMPTY).any(axis=0)      # (W) columns where the song goes on
             for r in (2 * dc, 2 * dc + 1):
                 x0[r] = np.where(live, d[r], EMPTY)

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import shutil
 import time
 
 import numpy as np
@@ -85,6 +86,11 @@ def parse_args(argv):
     ap.add_argument("--bar-lr-scale", type=float, default=1.0,
                     help="learning rate of the bar-position table, as a multiple of --lr (a table new to an --init"
                          " model learns faster than the weights around it need to move)")
+    ap.add_argument("--drum-styles", action="store_true",
+                    help="a bar-position block per drum style (dev/MODEL.md \"Drum styles\"); Groove's styles from file names")
+    ap.add_argument("--style-dropout", type=float, default=0.25,
+                    help="P(a sample's drum style is withheld: block 0, \"any\") with --drum-styles")
+    ap.add_argument("--keep-checkpoints", action="store_true", help="also keep OUT-stepN.gguf at every checkpoint")
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
@@ -104,7 +110,7 @@ def parse_args(argv):
         fail("invalid --lr, --ema-decay, or --hidden/--heads (hidden/heads must be an even integer)")
     if not a.bar_lr_scale > 0:
         fail("--bar-lr-scale must be positive")
-    for name in ("chord_given", "accomp", "drum_overlay", "dropout"):
+    for name in ("chord_given", "accomp", "drum_overlay", "dropout", "style_dropout"):
         if not 0 <= getattr(a, name) <= 1:
             fail("--%s must be in [0, 1]" % name.replace("_", "-"))
     return a
@@ -134,6 +140,7 @@ class Steps(torch.utils.data.IterableDataset):
         self.c, self.train_idx, self.a, self.rank, self.world, self.start, self.opt = \
             corpus, train_idx, a, rank, world, start, opt
         self.pool, self.dc = S.drum_pool(corpus.tokens, train_idx, corpus.layout, corpus.EMPTY)
+        self.n_styles = getattr(a, "n_styles", 1)
         self._perm = {}
 
     def perm(self, epoch):
@@ -147,9 +154,21 @@ class Steps(torch.utils.data.IterableDataset):
         for j in range(self.rank * B, self.rank * B + B):
             k = step * G + j
             i = self.perm(k // n)[k % n]
-            out.append(S.make_sample(self.c.tokens[i], S.sample_rng(self.a.seed, step, j), self.opt, self.c.EMPTY,
-                                     self.c.layout, self.pool, self.dc, self.c.tokens) + (seg_positions(self.c, i),))
+            rng, info = S.sample_rng(self.a.seed, step, j), {}
+            smp = S.make_sample(self.c.tokens[i], rng, self.opt, self.c.EMPTY, self.c.layout, self.pool, self.dc,
+                                self.c.tokens, info)
+            out.append(smp + (seg_positions(self.c, i) + ref.N_BAR_POSITIONS * self.style(i, info, rng),))
         return tuple(torch.from_numpy(np.stack(z)) for z in zip(*out))
+
+    def style(self, i, info, rng):
+        """The sample's drum style block (dev/MODEL.md "Drum styles"): the style of the
+        Groove part in its drum rows, its own or the one laid beside it; 0 ("any") for a
+        model without styles, a segment without drums, or with P(--style-dropout)."""
+        if self.n_styles <= 1:
+            return 0
+        src = info["overlay"] if info["overlay"] >= 0 else i
+        s = M.drum_style_of(self.c.song_names[self.c.seg_song[src]])
+        return 0 if s >= self.n_styles or rng.random() < self.a.style_dropout else s
 
     def __iter__(self):
         wi = torch.utils.data.get_worker_info()
@@ -222,8 +241,12 @@ def build_model(a, corpus):
                                 max_cols=a.max_cols, dropout=a.dropout)
         if a.token_features:
             cfg.P = ref.N_TOKEN_FEATURES
-    if a.bar_positions:
+    if a.bar_positions and not cfg.Q:
         cfg.Q = ref.N_BAR_POSITIONS
+    if a.drum_styles:
+        if not cfg.Q:
+            fail("--drum-styles needs bar positions (--bar-positions, or an --init model with them)")
+        cfg.Q = ref.N_BAR_POSITIONS * len(M.DRUM_STYLES)
     if cfg.Q and corpus.seg_pos is None:
         fail("%s: corpus version %d has no bar positions; prepare it again with this build" % (a.corpus, corpus.version))
     if cfg.max_cols < corpus.W:
@@ -323,6 +346,7 @@ def main(argv=None):
     else:
         model = build_model(a, corpus)
     model.to(dev).train()
+    a.n_styles = M.n_styles(model.cfg)
     params = list(model.parameters())
     bar = [p for n, p in model.named_parameters() if n == M.BAR_TABLE]
     groups = [{"params": [p for n, p in model.named_parameters() if n != M.BAR_TABLE], "scale": 1.0}]
@@ -468,6 +492,8 @@ def save_all(a, model, opt, ema, ts, step, corpus, dev):
     src = "python/train.py: %d steps, EMA %.3g every %d, corpus %s, device %s" % (
         step, a.ema_decay, a.ema_every, os.path.basename(os.path.normpath(a.corpus)), dev)
     M.write_gguf(a.out, model, corpus, src, f16=a.f16, state=ema_state(model, ema))
+    if a.keep_checkpoints:
+        shutil.copyfile(a.out, "%s-step%d.gguf" % (os.path.splitext(a.out)[0], step))
     save_checkpoint(a.out + ".pt", model, opt, ema, ts, step, a, corpus)
 
 

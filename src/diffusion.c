@@ -181,6 +181,30 @@ static int sample_logits(const float *z, int D, float temperature, int top_k, ui
     return last; /* rounding left u at the very end */
 }
 
+/* The two-stage draw of a row with a pad temperature (gd_sample_params): <pad>
+ * (the last of the D allowed tokens) or not, from the odds of the T = 1
+ * weights sharpened by pad_temperature, then one of the others as
+ * sample_logits draws (top-k among them). conf as sample_logits's. */
+static int sample_two_stage(const float *z, int D, float temperature, float pad_temperature, int top_k, uint64_t *rng,
+                            float *conf, float *w) {
+    if (D < 2) return sample_logits(z, D, temperature, top_k, rng, conf, w);
+    float mx = z[0];
+    for (int i = 1; i < D; i++) mx = z[i] > mx ? z[i] : mx;
+    double s_hit = 0, s_pad = exp((double)(z[D - 1] - mx)), top = 0;
+    for (int i = 0; i < D - 1; i++) {
+        double e = exp((double)(z[i] - mx));
+        s_hit += e;
+        top = e > top ? e : top;
+    }
+    *conf = (float)((top > s_pad ? top : s_pad) / (s_hit + s_pad));
+    /* odds of <pad> against "any other token", each sharpened as a single outcome */
+    double lp = log(s_pad) / pad_temperature, lh = log(s_hit) / pad_temperature, m = lp > lh ? lp : lh;
+    double p_pad = exp(lp - m) / (exp(lp - m) + exp(lh - m));
+    if (gd_rng_uniform(rng) < p_pad) return D - 1;
+    float unused;
+    return sample_logits(z, D - 1, temperature, top_k, rng, &unused, w);
+}
+
 /* Logits of n cells (n, E) over the tokens [lo, hi) and <pad> into
  * z (n, hi − lo + 1): the tied output layer restricted to what the row may
  * take, which is all the sampler needs (a duration row needs 16 of V). */
@@ -240,6 +264,9 @@ static int sampler_check(const gd_config *c, const gd_sample_params *p, int L, c
     if (!(p->temperature > 0)) return gm_fail(err, "temperature must be positive");
     for (int r = 0; p->row_temperature && r < R; r++)
         if (!(p->row_temperature[r] > 0) || !isfinite(p->row_temperature[r])) return gm_fail(err, "row %d: temperature must be positive", r);
+    for (int r = 0; p->row_pad_temperature && r < R; r++)
+        if (!(p->row_pad_temperature[r] >= 0) || !isfinite(p->row_pad_temperature[r]))
+            return gm_fail(err, "row %d: pad temperature must be a number >= 0", r);
     if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
     if (pad < 0 || pad >= V) return gm_fail(err, "pad token outside the vocabulary");
     if (R < 1) return gm_fail(err, "the model has no rows");
@@ -344,9 +371,12 @@ static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, ch
             const float g = p->guidance;
             for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] = (1.0f + g) * s->probs[q] - g * s->probs_u[q];
         }
+        const float temp = p->row_temperature ? p->row_temperature[r] : p->temperature;
+        const float pad_temp = p->row_pad_temperature ? p->row_pad_temperature[r] : 0.0f;
         for (int j = 0; j < n; j++) {
-            int k = sample_logits(s->probs + (size_t)j * D, D, p->row_temperature ? p->row_temperature[r] : p->temperature,
-                                  p->top_k, &s->rng, &s->conf[a + j], s->wbuf);
+            const float *zj = s->probs + (size_t)j * D;
+            int k = pad_temp > 0 ? sample_two_stage(zj, D, temp, pad_temp, p->top_k, &s->rng, &s->conf[a + j], s->wbuf)
+                                 : sample_logits(zj, D, temp, p->top_k, &s->rng, &s->conf[a + j], s->wbuf);
             s->tok[a + j] = k == D - 1 ? pad : s->lo[r] + k;
         }
         a += n;

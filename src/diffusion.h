@@ -61,6 +61,13 @@ typedef struct {
     int steps;           /* denoising steps, 1..T (T = the full schedule) */
     float temperature;   /* > 0; 1 = the model's distribution */
     const float *row_temperature; /* [R] each row's own temperature (> 0), or NULL: `temperature` for all */
+    /* [R] or NULL: > 0 samples that row in two stages: first <pad> or not
+     * from the summed mass of the row's other tokens, sharpened by this
+     * temperature only (1 = the model's odds), then which token at the row's
+     * temperature and top-k. One stage would let the sharpening decide
+     * presence: a hit's mass spread over many compound tokens loses to one
+     * <pad> (models/README.md, "Why the drums dropped out"). 0: one stage. */
+    const float *row_pad_temperature;
     int top_k;           /* 0 = off; else sample among the k most likely allowed tokens */
     uint64_t seed;
     /* Classifier-free guidance on some rows (the chords): each step also runs

@@ -42,6 +42,11 @@ gm_generate_params gm_generate_default_params(void) {
      * the drum rows alone raised bar-to-bar repetition from 0.37 to 0.47 with
      * the other tracks' figures unchanged (models/README.md). */
     p.drum_temperature = 0.5f;
+    /* ...but whether a 16th has a hit at all is drawn at the model's own odds
+     * (two stages): sharpened with the rest, a hit's mass spread over 217
+     * compound tokens lost to the single <pad>, and the drums dropped out
+     * (models/README.md, "Why the drums dropped out"). */
+    p.drum_hit_temperature = 1.0f;
     p.top_k = 5;
     p.chord_guidance = 1.0f;
     p.seed = 1;
@@ -179,10 +184,13 @@ typedef struct {
     gm_grid g;              /* (R, L) tokens; target cells of masked bars = MASK */
     uint8_t *cond;          /* [R·L] 1 = condition cell */
     uint8_t *col_masked;    /* [L] 1 = a column with cells to write */
-    uint8_t *bar_pos;       /* [L] each column's position in its bar (models with bar positions) */
+    uint8_t *bar_pos;       /* [L] each column's row of the bar-position table: its position in its
+                               bar, in the drum style's block (models with bar positions) */
+    int style;              /* the drum style's index (0 "any"; a model without styles: 0) */
     int *lo, *hi;           /* [R] each row's allowed token range */
     uint8_t guide_rows[2 * GM_MAX_CLASSES + 2]; /* [R] rows blanked by chord guidance */
     float row_temp[2 * GM_MAX_CLASSES + 2];     /* [R] each row's sampling temperature */
+    float row_pad_temp[2 * GM_MAX_CLASSES + 2]; /* [R] two-stage rows' hit-or-rest temperature, 0 = one stage */
     int n_win;
     /* results */
     size_t dropped, n_gen;
@@ -207,6 +215,24 @@ static void job_free(gen_job *j) {
     free(j->hi);
 }
 
+/* The drum style's block of the bar-position table (dev/MODEL.md "Drum
+ * styles"): the one asked for, else "pop" where the model has it (what our
+ * users' songs are), else "any". */
+static int choose_drum_style(gen_job *j, char *err) {
+    const char *want = j->p.drum_style;
+    j->style = gm_model_drum_style_find(j->m, want ? want : "pop");
+    if (j->style >= 0 || !want) {
+        if (j->style < 0) j->style = 0;
+        return 0;
+    }
+    char names[GM_MAX_DRUM_STYLES * (GM_DRUM_STYLE_NAME + 2)] = "";
+    for (int i = 0; gm_model_drum_style_name(j->m, i); i++) {
+        if (i) strcat(names, ", ");
+        strcat(names, gm_model_drum_style_name(j->m, i));
+    }
+    return gm_fail(err, "drum style '%.32s' is not one of the model's: %s", want, names);
+}
+
 /* Requests that make no sense, refused before any work. */
 static int check_request(gen_job *j, const gm_score *in, char *err) {
     const gm_generate_params *p = &j->p;
@@ -217,7 +243,10 @@ static int check_request(gen_job *j, const gm_score *in, char *err) {
     if (!(p->temperature > 0) || !isfinite(p->temperature)) return gm_fail(err, "temperature must be a positive number");
     if (!(p->drum_temperature >= 0) || !isfinite(p->drum_temperature))
         return gm_fail(err, "drum temperature must be a positive number (or 0: the temperature)");
+    if (!(p->drum_hit_temperature >= 0) || !isfinite(p->drum_hit_temperature))
+        return gm_fail(err, "drum hit temperature must be a positive number (or 0: one stage)");
     if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
+    if (choose_drum_style(j, err)) return -1;
     if (!(p->chord_guidance >= 0) || !isfinite(p->chord_guidance)) return gm_fail(err, "chord guidance must be a number >= 0");
     if (p->chord_mode < GM_CHORDS_CONDITIONS || p->chord_mode > GM_CHORDS_NONE) return gm_fail(err, "unknown chord mode");
     if (p->chord_mode == GM_CHORDS_GIVEN && (!p->chords || p->n_chords < 1)) return gm_fail(err, "no chords given");
@@ -359,6 +388,7 @@ static int encode_grid(gen_job *j, char *err) {
     if (!(j->cond = calloc((size_t)R * L, 1)) || !(j->col_masked = calloc((size_t)L, 1)) || !(j->bar_pos = malloc((size_t)L)))
         return oom(err);
     gm_barmap_positions(&j->bm, j->bar_pos, GM_BAR_POSITIONS);
+    for (int c = 0; c < L; c++) j->bar_pos[c] = (uint8_t)(j->bar_pos[c] + j->style * GM_BAR_POSITIONS);
     int32_t *tok = j->g.tok; /* (R, L) */
     const int root_row = gm_row_chord_root(j->nc), qual_row = gm_row_chord_quality(j->nc);
     for (int b = 0; b < j->n_bars; b++)
@@ -388,6 +418,8 @@ static int encode_grid(gen_job *j, char *err) {
         int cls = gm_row_class(j->nc, r);
         int drums = cls >= 0 && j->l->cls[cls].is_drum && j->p.drum_temperature > 0;
         j->row_temp[r] = drums ? j->p.drum_temperature : j->p.temperature;
+        /* the drum pitch row: hit or rest first, then which hit (gd_sample_params) */
+        j->row_pad_temp[r] = cls >= 0 && j->l->cls[cls].is_drum && r == 2 * cls ? j->p.drum_hit_temperature : 0.0f;
     }
     return 0;
 }
@@ -408,6 +440,7 @@ static int sample_window(gen_job *j, int k, int a, int Lw, int32_t *xs, uint8_t 
     sp.steps = j->p.steps;
     sp.temperature = j->p.temperature;
     sp.row_temperature = j->row_temp;
+    sp.row_pad_temperature = j->row_pad_temp;
     sp.top_k = j->p.top_k;
     sp.seed = j->p.seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1; /* a stream per window */
     sp.guidance = chord_cells ? j->p.chord_guidance : 0.0f;
@@ -519,6 +552,7 @@ static void fill_report(gen_job *j, gm_generate_report *rep) {
     rep->notes_generated = j->n_gen;
     for (int b = 0; b < j->n_bars; b++) rep->chords_given |= j->bar_has_chord[b];
     rep->chord_frames_per_bar = j->F;
+    gm_strlcpy(rep->drum_style, gm_model_drum_style_name(j->m, j->style), sizeof rep->drum_style);
     for (int i = 0; i < j->n_bars * j->F; i++)
         if (j->chords[i].root >= 0) j->chords[i].root = (int8_t)(((j->chords[i].root - j->shift) % 12 + 12) % 12);
     rep->chords = j->chords;

@@ -25,11 +25,15 @@
  *   getmusic.bar_positions  u32, 0 or 32: each column's position in its bar
  *       added to the encoder's input (dev/MODEL.md "Bar positions"); absent
  *       = 0 (older models, converted originals); written only when 32.
+ *   getmusic.drum_styles  [string], 2..8 names, the first "any": the bar
+ *       position table holds 32 rows per style (dev/MODEL.md "Drum styles");
+ *       absent = no styles. Needs bar_positions.
  * Tensors: the names of dev/MODEL.md, F32, ne = {in, out} for (out, in)
  * weights; lm_head.weight is tied and not stored. With token features,
  * embeddings.pitch_embeddings.weight (280, E); which features each token has
  * is derived from the vocabulary (model_set_token_features), never stored.
- * With bar positions, embeddings.bar_position_embeddings.weight (32, H).
+ * With bar positions, embeddings.bar_position_embeddings.weight (32, H);
+ * with drum styles (32 · styles, H).
  */
 #include "model.h"
 
@@ -46,7 +50,12 @@ struct gm_model {
     gm_vocab *vocab;
     char *source;
     int chord_frames; /* chords per bar in the chord rows, 1 or 2 */
+    char style_names[GM_MAX_DRUM_STYLES][GM_DRUM_STYLE_NAME]; /* [sizes.drum_styles] */
 };
+
+/* The names a model made here gets (python/model.py's DRUM_STYLES, the same order). */
+static const char *const default_style_names[GM_MAX_DRUM_STYLES] = {"any", "pop", "funk", "hiphop", "jazz", "latin",
+                                                                     "world", "other"};
 
 gd_model *gm_model_net(gm_model *m) { return m->net; }
 gm_model_params gm_model_sizes(const gm_model *m) { return m->sizes; }
@@ -55,6 +64,17 @@ const gm_vocab *gm_model_vocab(const gm_model *m) { return m->vocab; }
 const char *gm_model_source(const gm_model *m) { return m->source ? m->source : ""; }
 size_t gm_model_n_params(const gm_model *m) { return gd_model_n_params(m->net); }
 int gm_model_chord_frames(const gm_model *m) { return m->chord_frames; }
+
+const char *gm_model_drum_style_name(const gm_model *m, int i) {
+    if (i == 0 && m->sizes.drum_styles == 0) return "any";
+    return i >= 0 && i < m->sizes.drum_styles ? m->style_names[i] : NULL;
+}
+
+int gm_model_drum_style_find(const gm_model *m, const char *name) {
+    for (int i = 0; name && i < (m->sizes.drum_styles ? m->sizes.drum_styles : 1); i++)
+        if (!strcmp(gm_model_drum_style_name(m, i), name)) return i;
+    return -1;
+}
 
 int gm_model_set_chord_frames(gm_model *m, int frames, char *err) {
     if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
@@ -86,7 +106,7 @@ void gm_model_free(gm_model *m) {
 static gd_config config_of(const gm_model_params *p, const gm_layout *l, int V) {
     gd_config c = {.R = gm_layout_rows(l), .V = V, .E = p->embd, .H = p->hidden, .NL = p->layers, .NH = p->heads,
                    .F = p->ffn, .max_cols = p->max_cols, .T = p->diffusion_steps, .dropout = p->dropout,
-                   .P = p->token_features, .Q = p->bar_positions};
+                   .P = p->token_features, .Q = p->bar_positions * (p->drum_styles ? p->drum_styles : 1)};
     return c;
 }
 
@@ -202,9 +222,14 @@ gm_model *gm_model_new(const gm_model_params *p, const gm_layout *l, const gm_vo
         gm_fail(err, "bar positions must be 0 or %d, not %d", GM_BAR_POSITIONS, p->bar_positions);
         return NULL;
     }
+    if (p->drum_styles != 0 && (p->drum_styles < 2 || p->drum_styles > GM_MAX_DRUM_STYLES || !p->bar_positions)) {
+        gm_fail(err, "drum styles must be 0 or 2..%d, with bar positions", GM_MAX_DRUM_STYLES);
+        return NULL;
+    }
     gm_model *m = calloc(1, sizeof *m);
     if (!m) { gm_fail(err, "out of memory"); return NULL; }
     m->sizes = *p;
+    for (int i = 0; i < p->drum_styles; i++) gm_strlcpy(m->style_names[i], default_style_names[i], GM_DRUM_STYLE_NAME);
     m->layout = *l;
     m->chord_frames = 1;
     gd_config c = config_of(p, l, gm_vocab_size(v));
@@ -279,7 +304,12 @@ int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source) {
     const char *src = source ? source : m->source;
     if (src) bad |= gguf_set_str(w, "getmusic.source", src);
     if (c->P > 0) bad |= gguf_set_u32(w, "getmusic.token_features", (uint32_t)c->P);
-    if (c->Q > 0) bad |= gguf_set_u32(w, "getmusic.bar_positions", (uint32_t)c->Q);
+    if (m->sizes.bar_positions) bad |= gguf_set_u32(w, "getmusic.bar_positions", (uint32_t)m->sizes.bar_positions);
+    if (m->sizes.drum_styles) {
+        const char *sn[GM_MAX_DRUM_STYLES];
+        for (int i = 0; i < m->sizes.drum_styles; i++) sn[i] = m->style_names[i];
+        bad |= gguf_set_arr_str(w, "getmusic.drum_styles", sn, (size_t)m->sizes.drum_styles);
+    }
     bad |= gguf_set_u32(w, "getmusic.chord_frames_per_bar", (uint32_t)m->chord_frames);
     const float *params = gd_model_params(m->net);
     for (int i = 0; i < gd_model_n_tensors(m->net) && !bad; i++) {
@@ -404,6 +434,31 @@ static int read_optional_part(const gguf_ctx *g, const char *key, int on, const 
     return 0;
 }
 
+/* getmusic.drum_styles: absent, or 2..8 distinct names of 1..15 letters,
+ * digits or '-', the first "any"; only with bar positions. */
+static int read_drum_styles(const gguf_ctx *g, gm_model *m, char *err) {
+    m->sizes.drum_styles = 0;
+    if (gguf_key_type(g, "getmusic.drum_styles") < 0) return 0;
+    size_t n;
+    if (gguf_get_arr_n(g, "getmusic.drum_styles", GGUF_TYPE_STRING, &n, err)) return -1;
+    if (n < 2 || n > GM_MAX_DRUM_STYLES) return gm_fail(err, "getmusic.drum_styles has %zu names (2..%d)", n, GM_MAX_DRUM_STYLES);
+    if (!m->sizes.bar_positions) return gm_fail(err, "getmusic.drum_styles without bar positions");
+    for (size_t i = 0; i < n; i++) {
+        char *name = NULL;
+        if (gguf_get_arr_str(g, "getmusic.drum_styles", i, &name, err)) return -1;
+        size_t len = strlen(name);
+        int ok = len >= 1 && len < GM_DRUM_STYLE_NAME;
+        for (size_t k = 0; ok && k < len; k++) ok = (name[k] >= 'a' && name[k] <= 'z') || (name[k] >= '0' && name[k] <= '9') || name[k] == '-';
+        for (size_t k = 0; ok && k < i; k++) ok = strcmp(m->style_names[k], name) != 0;
+        if (ok) gm_strlcpy(m->style_names[i], name, GM_DRUM_STYLE_NAME);
+        free(name);
+        if (!ok) return gm_fail(err, "getmusic.drum_styles[%zu] is not a distinct name of 1..%d letters", i, GM_DRUM_STYLE_NAME - 1);
+    }
+    if (strcmp(m->style_names[0], "any")) return gm_fail(err, "getmusic.drum_styles must begin with \"any\"");
+    m->sizes.drum_styles = (int)n;
+    return 0;
+}
+
 gm_model *gm_model_load(const char *path, char *err) {
     gguf_ctx *g = gguf_open(path, err);
     if (!g) return NULL;
@@ -445,7 +500,8 @@ gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
     if (read_optional_part(g, "getmusic.token_features", GM_TOKEN_FEATURES, "embeddings.pitch_embeddings.weight",
                            &p->token_features, e2) ||
         read_optional_part(g, "getmusic.bar_positions", GM_BAR_POSITIONS, "embeddings.bar_position_embeddings.weight",
-                           &p->bar_positions, e2)) {
+                           &p->bar_positions, e2) ||
+        read_drum_styles(g, m, e2)) {
         gm_fail(err, "%s: %s", path, e2);
         goto fail;
     }

@@ -433,6 +433,8 @@ static int load_data(trainer *tr, char *err) {
 static int init_from_file(trainer *tr, char *err) {
     const gm_train_params *p = tr->p;
     if (!(tr->model = gm_model_load(p->init, err))) return -1;
+    if (gm_model_sizes(tr->model).drum_styles) /* the corpus knows no styles; python/train.py reads them from file names */
+        return gm_fail(err, "--init %s has drum styles; train it with python/train.py --drum-styles", p->init);
     if (p->sizes.bar_positions && !gm_model_sizes(tr->model).bar_positions && gm_model_add_bar_positions(tr->model, err))
         return -1;
     if (!vocab_equal(gm_model_vocab(tr->model), tr->corpus.vocab) || gm_layout_rows(gm_model_layout(tr->model)) != tr->R)

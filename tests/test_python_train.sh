@@ -5,6 +5,11 @@
 #    and with bar positions);
 #  - --init from a model without bar positions, with --bar-positions: the table
 #    starts at zero, so the continued model computes what its origin did;
+#  - drum styles (--drum-styles): C's probabilities equal PyTorch's for every
+#    style block; --init from a model without styles copies its table into every
+#    block (the same model for every style); Groove file names give their style;
+#    generate --drum-style picks a block, refuses a style the model lacks, and
+#    the C trainer refuses to continue a model with styles;
 #  - the trainer's loss and gradients on a fixed batch equal the reference's
 #    (dev/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
 #  - the task mix draws chords, single tracks, the accompaniment task and t
@@ -30,7 +35,7 @@ cp examples/melody.mid "$tmp/in/a.mid"
 "$GM" prepare "$tmp/in" -o "$tmp/c" --window 64 --hop 32 --valid-percent 0 --quiet >/dev/null 2>&1 && ok || bad "prepare tiny corpus"
 
 # --- GGUF out, C in: the same probabilities ---------------------------------
-for feat in "" "--token-features" "--bar-positions"; do
+for feat in "" "--token-features" "--bar-positions" "--bar-positions --drum-styles"; do
   if "$PY" python/train.py "$tmp/c" -o "$tmp/m.gguf" $SMALL --steps 4 $feat 2>"$tmp/err"; then ok; else bad "train.py 4 steps $feat: $(cat "$tmp/err")"; fi
   [ -s "$tmp/m.gguf" ] && [ -s "$tmp/m.gguf.pt" ] && [ -s "$tmp/m.gguf.log.jsonl" ] && ok || bad "outputs missing $feat"
   if [ -x "$TOOL" ]; then
@@ -42,7 +47,8 @@ d = sys.argv[1]
 g = M.gguf_py.GGUFReader(d + "/m.gguf")
 cfg = M.config_from_gguf(g); cfg.dropout = 0.0
 assert cfg.P == (280 if sys.argv[2] == "--token-features" else 0), ("token features in the file", cfg.P, sys.argv[2])
-assert cfg.Q == (32 if sys.argv[2] == "--bar-positions" else 0), ("bar positions in the file", cfg.Q, sys.argv[2])
+want_q = {"--bar-positions": 32, "--bar-positions --drum-styles": 32 * len(M.DRUM_STYLES)}.get(sys.argv[2], 0)
+assert cfg.Q == want_q, ("bar positions in the file", cfg.Q, sys.argv[2])
 feat = None
 if cfg.P:
     p, dr = g.kv["getmusic.layout.prefixes"], g.kv["getmusic.layout.is_drum"]
@@ -54,7 +60,7 @@ B, L = 2, 40
 x = torch.randint(0, cfg.V + 2, (B, cfg.R, L), generator=gen)
 cond = torch.randint(0, 2, (B, cfg.R, L), generator=gen)
 t = torch.tensor([0, 71])
-pos = torch.randint(0, 32, (B, L), generator=gen) if cfg.Q else None
+pos = torch.randint(0, cfg.Q, (B, L), generator=gen) if cfg.Q else None
 with torch.no_grad():
     torch.softmax(m(x, cond, t, pos), -1).numpy().astype("float32").tofile(d + "/want.bin")
 open(d + "/in.bin", "wb").write(struct.pack("<2i", B, L) + x.int().numpy().tobytes() + cond.int().numpy().tobytes()
@@ -91,6 +97,44 @@ with torch.no_grad():
     d01 = float((m0(x, cond, t) - m1(x, cond, t, torch.randint(0, 32, (1, 20)))).abs().max())
 assert d01 == 0.0, d01
 EOF
+
+# --- --init a model with bar positions, with --drum-styles: every block a copy --
+"$PY" python/train.py "$tmp/c" -o "$tmp/bp2.gguf" $SMALL --steps 2 --bar-positions 2>"$tmp/err" &&
+"$PY" python/train.py "$tmp/c" -o "$tmp/st.gguf" $SMALL --steps 1 --init "$tmp/bp2.gguf" --drum-styles 2>>"$tmp/err" &&
+"$PY" - "$tmp" <<'EOF' 2>>"$tmp/err" && ok || bad "--init with --drum-styles: $(cat "$tmp/err")"
+import sys, torch
+sys.path.insert(0, "python")
+import model as M
+d = sys.argv[1]
+g0, g1 = M.gguf_py.GGUFReader(d + "/bp2.gguf"), M.gguf_py.GGUFReader(d + "/st.gguf")
+c0, c1 = M.config_from_gguf(g0), M.config_from_gguf(g1)
+assert c0.Q == 32 and c1.Q == 32 * len(M.DRUM_STYLES), (c0.Q, c1.Q)
+assert g1.kv["getmusic.bar_positions"] == 32 and g1.kv["getmusic.drum_styles"] == list(M.DRUM_STYLES), g1.kv.get("getmusic.drum_styles")
+m0 = M.GETDiffFast(c0).eval(); M.load_gguf_weights(m0, g0, "bp2.gguf")
+m1 = M.GETDiffFast(c1).eval(); M.load_gguf_weights(m1, g0, "bp2.gguf")    # what --init builds, before any step
+x = torch.randint(0, c0.V + 2, (1, c0.R, 20)); cond = torch.zeros_like(x); t = torch.tensor([50])
+pos = torch.randint(0, 32, (1, 20))
+with torch.no_grad():
+    for s in range(len(M.DRUM_STYLES)):
+        assert float((m0(x, cond, t, pos) - m1(x, cond, t, pos + 32 * s)).abs().max()) == 0.0, s
+names = {"drummer1/session1/1_funk_80_beat_4-4.mid": "funk", "drummer5/session2/10_jazz-funk_116_fill_4-4.mid": "jazz",
+         "x/3_afrocuban-bembe_122_beat_3-4.mid": "latin", "x/7_rock_100_beat_4-4.mid": "pop", "001/001.mid": "any",
+         "x/2_neworleans-secondline_94_beat_4-4.mid": "world", "my_song_2.mid": "any"}
+for n, want in names.items():
+    assert M.DRUM_STYLES[M.drum_style_of(n)] == want, (n, M.DRUM_STYLES[M.drum_style_of(n)], want)
+EOF
+"$GM" info --model "$tmp/st.gguf" --json > "$tmp/info.json" 2>"$tmp/err" && grep -q '"drum_styles": \["any", "pop", "funk", "hiphop", "jazz", "latin", "world"\]' "$tmp/info.json" &&
+  ok || bad "info --model lists the drum styles: $(cat "$tmp/info.json" "$tmp/err" | head -c 300)"
+"$GM" generate examples/melody.mid -o "$tmp/jazz.mid" --model "$tmp/st.gguf" --targets drums --drum-style jazz --json > "$tmp/gen.json" 2>"$tmp/err" &&
+  grep -q '"drum_style": "jazz"' "$tmp/gen.json" && ok || bad "generate --drum-style jazz: $(cat "$tmp/err")"
+"$GM" generate examples/melody.mid -o "$tmp/pop.mid" --model "$tmp/st.gguf" --targets drums --json > "$tmp/gen.json" 2>"$tmp/err" &&
+  grep -q '"drum_style": "pop"' "$tmp/gen.json" && ok || bad "generate's default drum style is pop: $(cat "$tmp/err")"
+"$GM" generate examples/melody.mid -o "$tmp/x.mid" --model "$tmp/st.gguf" --drum-style bossa 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q "not one of the model's: any, pop" "$tmp/err" && ok || bad "unknown style: rc $rc, $(cat "$tmp/err")"
+"$GM" generate examples/melody.mid -o "$tmp/x.mid" --model "$tmp/bp2.gguf" --drum-style jazz 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "not one of the model's: any" "$tmp/err" && ok || bad "style asked of a model without styles: rc $rc, $(cat "$tmp/err")"
+"$GM" train "$tmp/c" -o "$tmp/ct.gguf" --init "$tmp/st.gguf" --steps 1 --quiet 2>"$tmp/err"; rc=$?
+[ $rc -ne 0 ] && grep -q "python/train.py --drum-styles" "$tmp/err" && ok || bad "C trainer on a model with styles: rc $rc, $(cat "$tmp/err")"
 
 # --- the loss of a fixed batch: trainer == reference -------------------------
 "$PY" - <<'EOF' 2>"$tmp/err" && ok || bad "trainer loss differs from the reference: $(cat "$tmp/err")"

@@ -401,6 +401,7 @@ function generateOptions() {
     steps: +$('steps').value, seed: +$('seed').value,
     temperature: +$('temperature').value, chord_guidance: +$('guidance').value,
   };
+  if ($('drumstyle').value) o.drum_style = $('drumstyle').value;
   const cont = +$('continue').value;
   if (cont > 0) o.continue = cont;
   else if (S.sel) o.bars = `${S.sel[0] + 1}-${S.sel[1] + 1}`;
@@ -509,6 +510,9 @@ async function main() {
     S.model = await api('GET', '/api/model');
     const d = S.model.defaults;
     $('steps').value = d.steps; $('seed').value = d.seed; $('temperature').value = d.temperature; $('guidance').value = d.chord_guidance;
+    const ds = $('drumstyle');
+    for (const name of S.model.drum_styles || []) ds.add(new Option(name, name, false, name === d.drum_style));
+    ds.disabled = !(S.model.drum_styles || []).length;
   } catch (e) { showError(e.message); }
 }
 main();
