@@ -90,6 +90,10 @@ PIECE = ["pitch_class_entropy", "pitch_entropy", "polyphony", "groove_consistenc
          "empty_beat_rate", "scale_consistency", "drum_pattern_consistency"]
 CLASSES = ["piano", "counter", "drums"]
 
+# The drum-feel figures of `getmusic eval --json` the table shows (placement, then presence).
+FEEL = ["snare_on_2_4", "both_backbeats", "kick_on_1", "bar_repetition",
+        "kick_per_bar", "snare_per_bar", "hat_per_bar", "empty_bars", "fills"]
+
 def class_entries(fs, c, key):
     """The `key` objects (chord_tones, drum_feel) of class c over files fs."""
     return [t.get(key) for f in fs for t in (f.get("tracks") or []) if t.get("class") == c and t.get(key)]
@@ -100,7 +104,7 @@ def hears(r, fs):
         ct = class_entries(fs, c, "chord_tones")
         r["ctr_" + c] = (mean([x.get("ctr") for x in ct]), mean([x.get("floor") for x in ct])) if ct else None
     fe = class_entries(fs, "drums", "drum_feel")
-    for k in ("snare_on_2_4", "kick_on_1", "bar_repetition"):
+    for k in FEEL:
         r[k] = mean([x.get(k) for x in fe]) if fe else None
 
 def row(label, system, songs):
@@ -162,10 +166,16 @@ shown = [c for c in CLASSES if any(trio(r[c]) != "–" for r in rows)]
 def ctr(v):
     return "–" if v is None or v[0] is None else "%.2f (%s)" % (v[0], num(v[1], "%.2f"))
 
-HEARS = ["piano CTR (floor)", "counter CTR (floor)", "snare 2&4", "kick 1", "bar repetition"]
+HEARS = ["piano CTR (floor)", "counter CTR (floor)", "snare 2&4", "snare both 2&4", "kick 1", "bar repetition",
+         "kick/snare/hat per bar", "empty bars", "fills"]
+def per_bar(r):
+    v = [r[k] for k in ("kick_per_bar", "snare_per_bar", "hat_per_bar")]
+    return "–" if all(x is None for x in v) else "/".join(num(x, "%.1f") for x in v)
+
 def hears_cells(r):
     return [ctr(r["ctr_piano"]), ctr(r["ctr_counter"])] + \
-           [num(r[k], "%.2f") for k in ("snare_on_2_4", "kick_on_1", "bar_repetition")]
+           [num(r[k], "%.2f") for k in ("snare_on_2_4", "both_backbeats", "kick_on_1", "bar_repetition")] + \
+           [per_bar(r), num(r["empty_bars"], "%.2f"), num(r["fills"], "%.2f")]
 
 head = ["system", "songs", "PCE", "PE", "polyphony", "groove", "empty beats", "scale cons.", "drum pattern",
         "chord acc."] + ["%s overlap p/d/ioi" % c for c in shown] + HEARS + ["s/song"]
@@ -200,10 +210,15 @@ out.append("Means over songs (undefined values left out; – where none). Piece 
            "What a musician hears: CTR, chord-tone ratio of the class against the song's own chord labels "
            "(POP909's `chord_midi.txt`): duration-weighted share of notes (weights clipped to 0.05–2 s) whose pitch "
            "class is a tone of the chord sounding at the onset; in brackets its chord-blind floor (the same notes "
-           "scored with the class's own pitch-class distribution). Drums on the bar grid (16ths): snare onsets on "
-           "beats 2 and 4 / all snare onsets; bars with a kick on beat 1 / bars with drums; bar repetition, mean "
-           "Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets. Real drummers: the 4/4 grooves "
-           "of Groove MIDI's files in `prepare`'s validation split (fills left out); \"ghost notes left out\": the same "
+           "scored with the class's own pitch-class distribution). Drums on the bar grid (16ths), over the full bars "
+           "with drums: snare onsets on beats 2 and 4 / all snare onsets; snare both 2&4, bars with a snare on both "
+           "2 and 4 (placement alone can be met by a part with almost no snare: this is presence); bars with a kick "
+           "on beat 1; bar repetition, mean Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets; "
+           "kick / snare / hi-hat onsets per bar (each 16th once); empty bars, full bars without drums between the "
+           "part's first and last bar with drums / full bars there; fills, 4-bar phrases (bars 1–4, 5–8, ... with "
+           "drums in every bar) whose last bar strays from the phrase's most common bar more than its other bars "
+           "do, by 1 − Jaccard ≥ 0.25 / phrases. Real drummers: the 4/4 grooves "
+           "of Groove MIDI's files in `prepare`'s validation split (Groove's separate fill files left out; the fills a drummer plays inside a groove count in \"fills\"); \"ghost notes left out\": the same "
            "files without their snare strokes softer than velocity 60, as `prepare` writes them for training "
            "(`eval --ghost-velocity 60`)."
            % (", ".join(c for c in meta["tracks"].split(",") if c != "drums"),

@@ -63,9 +63,14 @@ void usage_eval(FILE *f) {
             "  floor scores the same notes with the class's own pitch-class distribution in\n"
             "  place of their pitches. Labels: --chords or --chord-labels, else NAME.chord_midi.txt\n"
             "  or chord_midi.txt beside the reference (beside GEN without --ref); none: no CTR.\n"
-            "  Drum feel on the bar grid (16ths): snare (37, 38, 40) onsets on beats 2 and 4\n"
-            "  / all; bars with a kick (35, 36) on beat 1 / bars with drums; mean Jaccard of\n"
-            "  neighbouring bars' (kick|snare|hat|other, 16th) onset sets.\n");
+            "  Drum feel on the bar grid (16ths), over the full bars with drums: snare (37, 38,\n"
+            "  40) onsets on beats 2 and 4 / all; bars with a kick (35, 36) on beat 1; mean\n"
+            "  Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets; and\n"
+            "  presence: bars with a snare on both 2 and 4 (every backbeat of the metre);\n"
+            "  kick, snare and hi-hat onsets per bar; full bars without drums between the\n"
+            "  first and last bar with drums / full bars there; fills, 4-bar phrases (bars\n"
+            "  1-4, 5-8, ...) whose last bar strays from the phrase's most common bar more\n"
+            "  than its other bars do (by 1 - Jaccard >= 0.25) / phrases.\n");
 }
 
 /* ======================================================================== */
@@ -154,6 +159,28 @@ static int expand(char **args, int n, path_list *out) {
 /* ======================================================================== */
 /* Per-file work                                                             */
 /* ======================================================================== */
+
+/* The drum-feel figures eval reports, in this order: placement, then
+ * presence (include/getmusic.h, gm_drum_feel). */
+enum { FEEL_BACKBEAT, FEEL_KICK_ONE, FEEL_REPETITION, FEEL_BOTH, FEEL_KICKS, FEEL_SNARES, FEEL_HATS, FEEL_EMPTY,
+       FEEL_FILLS, N_FEEL };
+static const char *feel_keys[N_FEEL] = {"snare_on_2_4",  "kick_on_1",   "bar_repetition",
+                                        "both_backbeats", "kick_per_bar", "snare_per_bar",
+                                        "hat_per_bar",   "empty_bars",  "fills"};
+static const char *feel_cols[N_FEEL] = {"snare24", "kick1",  "barRep", "both24", "kick/b",
+                                        "snare/b", "hat/b", "gapBars", "fills"};
+
+static void feel_values(const gm_drum_feel *f, double v[N_FEEL]) {
+    v[FEEL_BACKBEAT] = f->backbeat;
+    v[FEEL_KICK_ONE] = f->kick_on_one;
+    v[FEEL_REPETITION] = f->repetition;
+    v[FEEL_BOTH] = f->both_backbeats;
+    v[FEEL_KICKS] = f->kick_per_bar;
+    v[FEEL_SNARES] = f->snare_per_bar;
+    v[FEEL_HATS] = f->hat_per_bar;
+    v[FEEL_EMPTY] = f->empty_bars;
+    v[FEEL_FILLS] = f->fills;
+}
 
 /* A group of tracks: the tracks of one layout class, or the unmapped tracks
  * of one name. */
@@ -466,7 +493,7 @@ typedef struct {
     size_t notes;
     acc ctr, floor;      /* over files with chord tones for the group */
     int has_ctr;
-    acc feel[3];         /* backbeat, kick on 1, repetition */
+    acc feel[N_FEEL];    /* the drum-feel figures, FEEL_* order */
     int has_feel;
 } group_mean;
 
@@ -510,9 +537,9 @@ static void compute_means(const file_res *res, size_t n, int have_ref, means *mn
             }
             if (g->has_feel) {
                 m->has_feel = mn->any_feel = 1;
-                acc_add(&m->feel[0], g->feel.backbeat);
-                acc_add(&m->feel[1], g->feel.kick_on_one);
-                acc_add(&m->feel[2], g->feel.repetition);
+                double fv[N_FEEL];
+                feel_values(&g->feel, fv);
+                for (int q = 0; q < N_FEEL; q++) acc_add(&m->feel[q], fv[q]);
             }
             if (g->scored) {
                 m->scored = 1;
@@ -572,20 +599,27 @@ static void json_ctr(int has, double ctr, double floor, const gm_chord_tone_rati
     printf("}");
 }
 
-/* {"snare_on_2_4":..,"kick_on_1":..,"bar_repetition":..[,counts]} or null. */
-static void json_feel(int has, const double v[3], const gm_drum_feel *full) {
+/* {"snare_on_2_4":..,"kick_on_1":.., ... (feel_keys)[,counts]} or null. */
+static void json_feel(int has, const double v[N_FEEL], const gm_drum_feel *full) {
     if (!has) {
         printf("null");
         return;
     }
-    static const char *keys[3] = {"snare_on_2_4", "kick_on_1", "bar_repetition"};
     printf("{");
-    for (int k = 0; k < 3; k++) {
-        printf("%s\"%s\":", k ? "," : "", keys[k]);
+    for (int k = 0; k < N_FEEL; k++) {
+        printf("%s\"%s\":", k ? "," : "", feel_keys[k]);
         json_num(v[k]);
     }
-    if (full) printf(",\"snare_onsets\":%zu,\"bars\":%d,\"bar_pairs\":%d", full->snare_onsets, full->bars, full->pairs);
+    if (full)
+        printf(",\"snare_onsets\":%zu,\"bars\":%d,\"bar_pairs\":%d,\"empty_bar_count\":%d,\"span_bars\":%d,"
+               "\"phrases\":%d",
+               full->snare_onsets, full->bars, full->pairs, full->empty_bar_count, full->span_bars, full->phrases);
     printf("}");
+}
+
+/* Means of the drum-feel figures over the files (FEEL_* order). */
+static void feel_means(const group_mean *g, double v[N_FEEL]) {
+    for (int k = 0; k < N_FEEL; k++) v[k] = acc_mean(&g->feel[k]);
 }
 
 static void print_json(const file_res *res, size_t n, const means *mn) {
@@ -609,7 +643,8 @@ static void print_json(const file_res *res, size_t n, const means *mn) {
             if (g->scored) json_overlap(g->ov); else printf("null");
             printf(",\"chord_tones\":");
             json_ctr(g->has_ctr, g->ctr.ctr, g->ctr.floor, &g->ctr);
-            double fv[3] = {g->feel.backbeat, g->feel.kick_on_one, g->feel.repetition};
+            double fv[N_FEEL];
+            feel_values(&g->feel, fv);
             printf(",\"drum_feel\":");
             json_feel(g->has_feel, fv, &g->feel);
             printf("}");
@@ -639,7 +674,8 @@ static void print_json(const file_res *res, size_t n, const means *mn) {
         if (g->scored) json_overlap(ov); else printf("null");
         printf(",\"chord_tones\":");
         json_ctr(g->has_ctr, acc_mean(&g->ctr), acc_mean(&g->floor), NULL);
-        double fv[3] = {acc_mean(&g->feel[0]), acc_mean(&g->feel[1]), acc_mean(&g->feel[2])};
+        double fv[N_FEEL];
+        feel_means(g, fv);
         printf(",\"drum_feel\":");
         json_feel(g->has_feel, fv, NULL);
         printf("}");
@@ -658,7 +694,7 @@ static void cell(double v, int present) {
 }
 
 /* What a row shows of the musician's figures: CTR and floor, drum feel. */
-typedef struct { int show_ctr, show_feel; double ctr[2], feel[3]; int has_ctr, has_feel; } hears;
+typedef struct { int show_ctr, show_feel; double ctr[2], feel[N_FEEL]; int has_ctr, has_feel; } hears;
 
 static void row(int wname, const char *name, const char *cls, const char *notes, const double *m, const double *ov,
                 int has_ov, double chord, int has_chord, int with_ref, const hears *h) {
@@ -671,12 +707,14 @@ static void row(int wname, const char *name, const char *cls, const char *notes,
     if (h->show_ctr)
         for (int k = 0; k < 2; k++) cell(h->ctr[k], h->has_ctr);
     if (h->show_feel)
-        for (int k = 0; k < 3; k++) cell(h->feel[k], h->has_feel);
+        for (int k = 0; k < N_FEEL; k++) cell(h->feel[k], h->has_feel);
     printf("\n");
 }
 
-static hears hears_of(const means *mn, int has_ctr, double ctr, double floor, int has_feel, const double feel[3]) {
-    hears h = {mn->any_ctr, mn->any_feel, {ctr, floor}, {feel[0], feel[1], feel[2]}, has_ctr, has_feel};
+static hears hears_of(const means *mn, int has_ctr, double ctr, double floor, int has_feel,
+                      const double feel[N_FEEL]) {
+    hears h = {mn->any_ctr, mn->any_feel, {ctr, floor}, {0}, has_ctr, has_feel};
+    memcpy(h.feel, feel, sizeof h.feel);
     return h;
 }
 
@@ -694,10 +732,12 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
         printf(" %7s", "chords");
     }
     if (mn->any_ctr) printf(" %7s %7s", "CTR", "floor");
-    if (mn->any_feel) printf(" %7s %7s %7s", "snare24", "kick1", "barRep");
+    if (mn->any_feel)
+        for (int k = 0; k < N_FEEL; k++) printf(" %7s", feel_cols[k]);
     printf("\n");
-    static const double no3[3] = {NAN, NAN, NAN};
-    hears none = hears_of(mn, 0, NAN, NAN, 0, no3);
+    double no_feel[N_FEEL];
+    for (int k = 0; k < N_FEEL; k++) no_feel[k] = NAN;
+    hears none = hears_of(mn, 0, NAN, NAN, 0, no_feel);
     char notes[32], name[64];
     for (size_t f = 0; f < n; f++) {
         const file_res *r = &res[f];
@@ -712,7 +752,8 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
         for (int k = 0; k < r->n_groups; k++) {
             const group_res *g = &r->g[k];
             snprintf(notes, sizeof notes, "%zu", g->notes);
-            double fv[3] = {g->feel.backbeat, g->feel.kick_on_one, g->feel.repetition};
+            double fv[N_FEEL];
+            feel_values(&g->feel, fv);
             hears h = hears_of(mn, g->has_ctr, g->ctr.ctr, g->ctr.floor, g->has_feel, fv);
             row(w, "", g->name, notes, g->n_tracks ? g->m.v : NULL, g->ov, g->scored, NAN, 0, have_ref, &h);
         }
@@ -727,7 +768,8 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
         const group_mean *g = &mn->g[j];
         for (int k = 0; k < GM_N_METRICS; k++) v[k] = acc_mean(&g->m[k]);
         for (int k = 0; k < GM_N_OVERLAPS; k++) ov[k] = acc_mean(&g->ov[k]);
-        double fv[3] = {acc_mean(&g->feel[0]), acc_mean(&g->feel[1]), acc_mean(&g->feel[2])};
+        double fv[N_FEEL];
+        feel_means(g, fv);
         hears h = hears_of(mn, g->has_ctr, acc_mean(&g->ctr), acc_mean(&g->floor), g->has_feel, fv);
         row(w, "", g->name, "", v, ov, g->scored, NAN, 0, have_ref, &h);
     }
@@ -742,7 +784,10 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
                "  pitch-class distribution in place of each note's pitch class)\n");
     if (mn->any_feel)
         printf("  snare24 snare onsets on beats 2 and 4 / all, kick1 bars with a kick on beat 1 / bars with\n"
-               "  drums, barRep mean Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onsets\n");
+               "  drums, barRep mean Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onsets,\n"
+               "  both24 bars with a snare on both 2 and 4 / bars with drums, kick/b snare/b hat/b onsets\n"
+               "  per bar with drums, gapBars bars without drums between the first and last with drums /\n"
+               "  bars there, fills 4-bar phrases ending in a fill / phrases\n");
 }
 
 /* ======================================================================== */

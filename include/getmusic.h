@@ -938,7 +938,21 @@ int gm_metrics_chord_tones(const gm_score *s, const uint8_t *track_mask, const g
  * 16th of its bar; only bars as long as their metre count (a short lead-in
  * bar has no metrical positions), and only bars with a drum onset: a bar
  * where the drummer rests says nothing about where the kick falls. Groups:
- * gm_drum_kit_group's: kick, snare, hi-hat (Groove's Roland edge strokes 22 and 26 included), other. */
+ * gm_drum_kit_group's: kick, snare, hi-hat (Groove's Roland edge strokes 22 and 26 included), other.
+ * Each distinct (group, 16th) of a bar is one onset (a flam is one snare).
+ * Placement alone can be met by a part with almost no snare, so presence is
+ * measured too: bars with the whole backbeat, onsets per bar, silent bars.
+ *
+ * Fills: a phrase is GM_PHRASE_BARS (4) consecutive bars aligned on the bar
+ * map's numbers (bars 0-3, 4-7, ...), scored when all 4 are counted bars
+ * (full, with a drum onset). S_b is bar b's set of (group, 16th) onsets; the
+ * phrase's usual bar U is the set occurring most often among its 4 bars
+ * (ties: the earliest); d(b) = 1 - Jaccard(S_b, U). The phrase ends in a fill
+ * when d(last bar) > max(d of the 3 bars before it) and d(last) >=
+ * GM_FILL_MIN_CHANGE. */
+#define GM_PHRASE_BARS 4
+#define GM_FILL_MIN_CHANGE 0.25
+
 typedef struct {
     double backbeat;    /* snare onsets on even beats (2 and 4 in 4/4; 2 in 3/4; in 6/8 the
                            second dotted quarter) / snare onsets, each distinct 16th once;
@@ -947,8 +961,23 @@ typedef struct {
     double repetition;  /* mean Jaccard |A∩B|/|A∪B| of consecutive bars' sets of (group, 16th)
                            onsets, over pairs of neighbouring counted bars; NaN without a pair */
     size_t snare_onsets;
-    int bars;           /* full bars with a drum onset */
+    int bars;           /* full bars with a drum onset (the counted bars) */
     int pairs;          /* neighbouring pairs of those */
+    /* Presence. */
+    double both_backbeats; /* bars with a snare onset on every backbeat position of their metre (the
+                              positions of `backbeat`; a one-beat bar has none: not counted as
+                              such a bar) / bars; NaN without bars */
+    double kick_per_bar;   /* kick onsets / bars; NaN without bars */
+    double snare_per_bar;  /* snare onsets / bars (= snare_onsets / bars); NaN without bars */
+    double hat_per_bar;    /* hi-hat onsets / bars; NaN without bars */
+    double empty_bars;     /* empty_bar_count / span_bars; 0 when the span holds no full bar (a
+                              one-bar part); NaN without drum onsets */
+    double fills;          /* phrases ending in a fill / phrases (definition above); NaN without
+                              a phrase */
+    int empty_bar_count;   /* full bars without a drum onset from the part's first to its last bar
+                              with one (rests inside the part, not an intro without drums) */
+    int span_bars;         /* full bars in that span, the first and last included */
+    int phrases;           /* phrases scored for fills */
 } gm_drum_feel;
 
 int gm_metrics_drum_feel(const gm_score *s, const uint8_t *track_mask, gm_drum_feel *out, char *err);

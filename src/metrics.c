@@ -993,73 +993,213 @@ static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm
     return 0;
 }
 
-/* |a ∩ b| / |a ∪ b| of two onset sets (bitmaps of n cells). */
-static double jaccard(const uint8_t *a, const uint8_t *b, size_t n) {
-    size_t both = 0, any = 0;
-    for (size_t i = 0; i < n; i++) {
-        both += a[i] && b[i];
-        any += a[i] || b[i];
+/* Every bar's onset set in one bitmap the size of the bar map: cell (group
+ * g, bar b, 16th pos) at g·n_cols + bar_col[b] + pos, so that a bar of many
+ * beats costs its own columns only. */
+typedef struct {
+    const gm_barmap *bm;
+    uint8_t *cell;    /* [GM_KIT_GROUPS·n_cols]: 1 = an onset of that group on that 16th */
+    uint8_t *counted; /* [n_bars]: 1 = a full bar with a drum onset, the bars the figures count */
+    int first, last;  /* first and last bar with a drum onset, full or not; -1 without onsets */
+} bar_sets;
+
+static int bar_len(const gm_barmap *bm, int b) { return bm->bar_col[b + 1] - bm->bar_col[b]; }
+
+static size_t cell_index(const gm_barmap *bm, int g, int b, int pos) {
+    return (size_t)g * (size_t)bm->n_cols + (size_t)(bm->bar_col[b] + pos);
+}
+
+/* 1 when bar b has an onset of group g on its 16th pos (0 past its end). */
+static int onset(const bar_sets *s, int b, int g, int pos) {
+    return pos < bar_len(s->bm, b) && s->cell[cell_index(s->bm, g, b, pos)];
+}
+
+static void bar_sets_free(bar_sets *s) {
+    free(s->cell);
+    free(s->counted);
+    s->cell = s->counted = NULL;
+}
+
+/* The selected drum tracks' onsets as bar sets (each distinct (group, 16th)
+ * of a bar once: a flam is one onset). 0, or -1 when memory is out. */
+static int bar_sets_build(bar_sets *s, const gm_score *sc, const uint8_t *mask, const gm_barmap *bm) {
+    memset(s, 0, sizeof *s);
+    s->bm = bm;
+    s->first = s->last = -1;
+    s->cell = calloc((size_t)GM_KIT_GROUPS * (size_t)(bm->n_cols > 0 ? bm->n_cols : 1), 1);
+    s->counted = calloc((size_t)(bm->n_bars > 0 ? bm->n_bars : 1), 1);
+    drum_hit *h = NULL;
+    size_t n = 0;
+    if (!s->cell || !s->counted || drum_hits(sc, mask, bm, &h, &n)) {
+        bar_sets_free(s);
+        return -1;
     }
+    if (n) { /* hits are sorted by bar */
+        s->first = h[0].bar;
+        s->last = h[n - 1].bar;
+    }
+    for (size_t k = 0; k < n; k++) {
+        int b = h[k].bar;
+        if (!full_bar(bm, b)) continue; /* a short lead-in bar has no metrical positions */
+        s->counted[b] = 1;
+        s->cell[cell_index(bm, h[k].group, b, h[k].pos)] = 1;
+    }
+    free(h);
+    return 0;
+}
+
+/* |S_a ∩ S_b| and |S_a ∪ S_b| of two bars' (group, 16th) sets; a shorter
+ * bar has no onsets past its end. */
+static void bar_overlap(const bar_sets *s, int a, int b, size_t *both, size_t *any) {
+    int n = bar_len(s->bm, a) > bar_len(s->bm, b) ? bar_len(s->bm, a) : bar_len(s->bm, b);
+    *both = *any = 0;
+    for (int g = 0; g < GM_KIT_GROUPS; g++)
+        for (int pos = 0; pos < n; pos++) {
+            int x = onset(s, a, g, pos), y = onset(s, b, g, pos);
+            *both += x && y;
+            *any += x || y;
+        }
+}
+
+/* Jaccard |S_a ∩ S_b| / |S_a ∪ S_b|; NaN for two empty sets. */
+static double bar_jaccard(const bar_sets *s, int a, int b) {
+    size_t both, any;
+    bar_overlap(s, a, b, &both, &any);
     return any ? (double)both / (double)any : NAN;
+}
+
+static int same_set(const bar_sets *s, int a, int b) {
+    size_t both, any;
+    bar_overlap(s, a, b, &both, &any);
+    return both == any;
+}
+
+/* The backbeat: every even beat (2 and 4 in 4/4; 2 in 3/4; in 6/8 the
+ * second dotted quarter), beat = 16ths per beat. */
+static int is_backbeat(int pos, int beat) { return pos % beat == 0 && (pos / beat) % 2 == 1; }
+
+/* Sums over the counted bars. */
+typedef struct {
+    size_t onsets[GM_KIT_GROUPS]; /* distinct (group, 16th) onsets */
+    size_t snare_on_backbeat;     /* of the snare's, those on a backbeat */
+    int kick_one;                 /* bars with a kick on beat 1 */
+    int both;                     /* bars with a snare on every backbeat */
+    double jsum;                  /* Σ Jaccard over neighbouring pairs */
+} feel_sums;
+
+static void sum_bar(const bar_sets *s, int b, feel_sums *t) {
+    const gm_barmap *bm = s->bm;
+    int cols = bar_len(bm, b), beat = beat_16ths(bm->bar_num[b], bm->bar_den[b]);
+    for (int g = 0; g < GM_KIT_GROUPS; g++)
+        for (int pos = 0; pos < cols; pos++) t->onsets[g] += (size_t)onset(s, b, g, pos);
+    int backbeats = 0, hit = 0;
+    for (int pos = 0; pos < cols; pos++) {
+        if (!is_backbeat(pos, beat)) continue;
+        backbeats++;
+        hit += onset(s, b, GM_KIT_SNARE, pos);
+    }
+    t->snare_on_backbeat += (size_t)hit;
+    /* A bar of one beat has no backbeat: it is no bar with the backbeat played. */
+    t->both += backbeats && hit == backbeats;
+    t->kick_one += onset(s, b, GM_KIT_KICK, 0);
+}
+
+/* Placement (backbeat, kick on 1, repetition) and presence (both
+ * backbeats, onsets per bar) over the counted bars. */
+static void feel_per_bar(const bar_sets *s, gm_drum_feel *out) {
+    feel_sums t = {{0}, 0, 0, 0, 0};
+    for (int b = 0; b < s->bm->n_bars; b++) {
+        if (!s->counted[b]) continue;
+        sum_bar(s, b, &t);
+        out->bars++;
+        if (b > 0 && s->counted[b - 1]) {
+            t.jsum += bar_jaccard(s, b - 1, b);
+            out->pairs++;
+        }
+    }
+    out->snare_onsets = t.onsets[GM_KIT_SNARE];
+    if (out->snare_onsets) out->backbeat = (double)t.snare_on_backbeat / (double)out->snare_onsets;
+    if (out->pairs) out->repetition = t.jsum / out->pairs;
+    if (!out->bars) return;
+    double bars = out->bars;
+    out->kick_on_one = t.kick_one / bars;
+    out->both_backbeats = t.both / bars;
+    out->kick_per_bar = (double)t.onsets[GM_KIT_KICK] / bars;
+    out->snare_per_bar = (double)t.onsets[GM_KIT_SNARE] / bars;
+    out->hat_per_bar = (double)t.onsets[GM_KIT_HAT] / bars;
+}
+
+/* Silent full bars inside the part: between its first and last bar with an
+ * onset (the drummer resting mid-song, not an intro without drums). */
+static void empty_bars(const bar_sets *s, gm_drum_feel *out) {
+    if (s->first < 0) return; /* no drum onset: NaN */
+    for (int b = s->first; b <= s->last; b++) {
+        if (!full_bar(s->bm, b)) continue;
+        out->span_bars++;
+        out->empty_bar_count += !s->counted[b];
+    }
+    out->empty_bars = out->span_bars ? (double)out->empty_bar_count / out->span_bars : 0;
+}
+
+/* Whether the phrase of GM_PHRASE_BARS (4) bars from bar `first` ends in a
+ * fill. S_b is bar b's set of (group, 16th) onsets; the phrase's usual bar U
+ * is the set occurring most often among its 4 bars (ties: the earliest);
+ * d(b) = 1 − Jaccard(S_b, U). The phrase ends in a fill when d(last bar) >
+ * max(d of the 3 bars before it) and d(last) >= GM_FILL_MIN_CHANGE (0.25):
+ * the last bar strays from the groove more than any other bar of the phrase
+ * (a drummer who varies every bar plays no fill by varying the last), and
+ * by more than a stray note or two (one extra hat in a 12-onset bar is
+ * d = 1/13). */
+static int phrase_fill(const bar_sets *s, int first) {
+    int usual = first, most = 0;
+    for (int i = 0; i < GM_PHRASE_BARS; i++) {
+        int same = 0;
+        for (int j = 0; j < GM_PHRASE_BARS; j++) same += same_set(s, first + i, first + j);
+        if (same > most) { /* strict: ties keep the earliest */
+            most = same;
+            usual = first + i;
+        }
+    }
+    double before = 0;
+    for (int i = 0; i + 1 < GM_PHRASE_BARS; i++) {
+        double d = 1 - bar_jaccard(s, first + i, usual);
+        if (d > before) before = d;
+    }
+    double last = 1 - bar_jaccard(s, first + GM_PHRASE_BARS - 1, usual);
+    return last > before && last >= GM_FILL_MIN_CHANGE;
+}
+
+/* Phrases: bars 0-3, 4-7, ... of the bar map (the song's bar numbers),
+ * scored when all their bars are counted bars. */
+static void fills(const bar_sets *s, gm_drum_feel *out) {
+    int filled = 0;
+    for (int p = 0; p + GM_PHRASE_BARS <= s->bm->n_bars; p += GM_PHRASE_BARS) {
+        int whole = 1;
+        for (int i = 0; i < GM_PHRASE_BARS; i++) whole &= s->counted[p + i];
+        if (!whole) continue;
+        out->phrases++;
+        filled += phrase_fill(s, p);
+    }
+    if (out->phrases) out->fills = (double)filled / out->phrases;
 }
 
 int gm_metrics_drum_feel(const gm_score *s, const uint8_t *mask, gm_drum_feel *out, char *err) {
     if (!s || !out) return gm_fail(err, "metrics: null argument");
     memset(out, 0, sizeof *out);
     out->backbeat = out->kick_on_one = out->repetition = NAN;
+    out->both_backbeats = out->kick_per_bar = out->snare_per_bar = out->hat_per_bar = NAN;
+    out->empty_bars = out->fills = NAN;
     gm_barmap bm;
     if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
-    int max_cols = 1;
-    for (int b = 0; b < bm.n_bars; b++)
-        if (bm.bar_col[b + 1] - bm.bar_col[b] > max_cols) max_cols = bm.bar_col[b + 1] - bm.bar_col[b];
-    size_t cells = (size_t)GM_KIT_GROUPS * (size_t)max_cols;
-    drum_hit *h = NULL;
-    size_t n = 0;
-    uint8_t *cur = calloc(cells, 1), *prev = calloc(cells, 1);
-    if (!cur || !prev || drum_hits(s, mask, &bm, &h, &n)) {
-        free(cur);
-        free(prev);
+    bar_sets sets;
+    if (bar_sets_build(&sets, s, mask, &bm)) {
         gm_barmap_free(&bm);
         return gm_fail(err, "metrics: out of memory");
     }
-    size_t snare_on_backbeat = 0;
-    int kick_one = 0, prev_bar = -2;
-    double jsum = 0;
-    for (size_t k = 0; k < n;) {
-        int b = h[k].bar;
-        size_t e = k;
-        while (e < n && h[e].bar == b) e++;
-        if (!full_bar(&bm, b)) {
-            k = e;
-            continue;
-        }
-        int cols = bm.bar_col[b + 1] - bm.bar_col[b], beat = beat_16ths(bm.bar_num[b], bm.bar_den[b]);
-        memset(cur, 0, cells);
-        for (; k < e; k++) cur[h[k].group * max_cols + h[k].pos] = 1;
-        /* Snare onsets: distinct 16ths (a flam is one onset); the backbeat
-         * is every even beat (2 and 4 in 4/4). */
-        for (int pos = 0; pos < cols; pos++) {
-            if (!cur[GM_KIT_SNARE * max_cols + pos]) continue;
-            out->snare_onsets++;
-            snare_on_backbeat += pos % beat == 0 && (pos / beat) % 2 == 1;
-        }
-        kick_one += cur[GM_KIT_KICK * max_cols] != 0;
-        out->bars++;
-        if (prev_bar == b - 1) {
-            jsum += jaccard(prev, cur, cells);
-            out->pairs++;
-        }
-        uint8_t *t = prev;
-        prev = cur;
-        cur = t;
-        prev_bar = b;
-    }
-    if (out->snare_onsets) out->backbeat = (double)snare_on_backbeat / (double)out->snare_onsets;
-    if (out->bars) out->kick_on_one = (double)kick_one / out->bars;
-    if (out->pairs) out->repetition = jsum / out->pairs;
-    free(h);
-    free(cur);
-    free(prev);
+    feel_per_bar(&sets, out);
+    empty_bars(&sets, out);
+    fills(&sets, out);
+    bar_sets_free(&sets);
     gm_barmap_free(&bm);
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_eval_cli.sh — `getmusic eval`: exit codes, one-line errors, the table,
 # the JSON schema, file pairing of folders, --tracks; chord tones (labels
-# beside the reference, --chord-labels, --chords) and drum feel; on POP909
+# beside the reference, --chord-labels, --chords) and drum feel (placement
+# and presence, on the rule-based beat and a hand-written groove); on POP909
 # and Groove (skipped with a message without ../shared/data).
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
@@ -140,13 +141,66 @@ t = {x["class"]: x for x in d["files"][0]["tracks"]}
 f = t["drums"]["drum_feel"]
 assert (f["snare_on_2_4"], f["kick_on_1"], f["bar_repetition"]) == (1, 1, 1), f
 assert f["bars"] == 16 and f["bar_pairs"] == 15 and f["snare_onsets"] == 32, f
+presence = ("both_backbeats", "kick_per_bar", "snare_per_bar", "hat_per_bar", "empty_bars", "fills")
+assert tuple(f[k] for k in presence) == (1, 2, 2, 8, 0, 0), f
+assert (f["empty_bar_count"], f["span_bars"], f["phrases"]) == (0, 16, 4), f
 assert t["drums"]["chord_tones"] is None and t["piano"]["drum_feel"] is None
-assert d["mean"]["tracks"]["drums"]["drum_feel"]["kick_on_1"] == 1
+m = d["mean"]["tracks"]["drums"]["drum_feel"]
+assert m["kick_on_1"] == 1 and tuple(m[k] for k in presence) == (1, 2, 2, 8, 0, 0), m
 ' && ok || bad "drum feel of a rock beat"
-    "$GM" eval "$tmp/rules.mid" --quiet | grep -q "snare24" && ok || bad "table: no drum feel columns"
+    "$GM" eval "$tmp/rules.mid" --quiet | grep -q "snare24.*both24.*kick/b.*gapBars.*fills" && ok || bad "table: no drum feel columns"
   else
     echo "test_eval_cli: SKIP drum feel of the rule-based beat ($TOOL not built)"; skip=$((skip+1))
   fi
+  # Presence on a hand-written MIDI file: 12 bars of 4/4 on channel 10, the
+  # rock beat (kick 1 and 3, snare 2 and 4, hats on 8ths) but bars 4 and 12
+  # a tom fill on every 16th and bars 5 and 6 silent. 10 bars with drums: 8
+  # with both 2 and 4, 16 kicks, 16 snares, 64 hats; 2 empty bars of 12;
+  # phrases bars 1-4 and 9-12 (5-8 has the silent bars) both end in a fill.
+  "$PY" - "$tmp/hand.mid" <<'EOF'
+import struct, sys
+q, s16, ev = 480, 120, []
+def hit(bar, pos, key):
+    t = bar * 4 * q + pos * s16
+    ev.append((t, 1, bytes([0x99, key, 100])))
+    ev.append((t + 60, 0, bytes([0x89, key, 0])))
+for b in range(12):
+    if b in (4, 5):
+        continue
+    if b in (3, 11):
+        for p in range(16):
+            hit(b, p, (50, 48, 47, 45)[p // 4])
+        continue
+    for p in range(0, 16, 2):
+        hit(b, p, 42)
+    for p, k in ((0, 36), (8, 36), (4, 38), (12, 38)):
+        hit(b, p, k)
+ev.sort(key=lambda e: (e[0], e[1]))  # note-offs first at a tick
+def vlq(n):
+    out = [n & 0x7F]
+    while n > 127:
+        n >>= 7
+        out.append(0x80 | (n & 0x7F))
+    return bytes(reversed(out))
+body, now = bytearray(b"\x00\xff\x58\x04\x04\x02\x18\x08"), 0  # 4/4
+for t, _, e in ev:
+    body += vlq(t - now) + e
+    now = t
+body += vlq(12 * 4 * q - now) + b"\xff\x2f\x00"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"MThd" + struct.pack(">IHHH", 6, 0, 1, q) + b"MTrk" + struct.pack(">I", len(body)) + body)
+EOF
+  "$GM" eval "$tmp/hand.mid" --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+f = d["files"][0]["tracks"][0]["drum_feel"]
+want = {"both_backbeats": 0.8, "kick_per_bar": 1.6, "snare_per_bar": 1.6, "hat_per_bar": 6.4,
+        "empty_bars": 2 / 12, "fills": 1, "snare_on_2_4": 1, "kick_on_1": 0.8, "bar_repetition": 0.75}
+assert all(abs(f[k] - v) < 1e-9 for k, v in want.items()), f
+assert (f["bars"], f["empty_bar_count"], f["span_bars"], f["phrases"]) == (10, 2, 12, 2), f
+m = d["mean"]["tracks"]["drums"]["drum_feel"]
+assert all(abs(m[k] - v) < 1e-9 for k, v in want.items()), m
+' && ok || bad "drum presence of a hand-written groove"
 fi
 
 # On the data: POP909's piano against its own labels, found beside the
@@ -176,6 +230,8 @@ d = json.load(sys.stdin)
 for f in d["files"]:
     g = f["tracks"][0]["drum_feel"]
     assert g["bars"] > 4 and all(0 <= g[k] <= 1 for k in ("snare_on_2_4", "kick_on_1", "bar_repetition")), g
+    assert all(0 <= g[k] <= 1 for k in ("both_backbeats", "empty_bars")) and g["kick_per_bar"] > 0, g
+    assert g["fills"] is None if g["phrases"] == 0 else 0 <= g["fills"] <= 1, g
 ' && ok || bad "Groove drum feel"
     # --ghost-velocity 60 scores them as prepare writes them: fewer snare
     # onsets, the kicks untouched.

@@ -807,10 +807,196 @@ static void test_drum_feel(void) {
     gm_score_free(&s);
 }
 
+/* Hits of one key at 16ths pos[0..n) from tick `at`. */
+static int hits_at(int (*h)[2], int at, int key, const int *pos, int n) {
+    for (int i = 0; i < n; i++) h[i][0] = at + pos[i] * SIXTEENTH, h[i][1] = key;
+    return n;
+}
+
+/* A tom fill at bar b: high to floor tom on every 16th, nothing else. */
+static int tom_bar(int (*h)[2], int b) {
+    static const int toms[4] = {50, 48, 47, 45};
+    for (int p = 0; p < 16; p++) h[p][0] = b * 1920 + p * SIXTEENTH, h[p][1] = toms[p / 4];
+    return 16;
+}
+
+/* The rock beat with beat 4's snare left out: the backbeat half played. */
+static int half_backbeat_bar(int (*h)[2], int b) {
+    int n = rock_bar(h, b);
+    return n - 1; /* rock_bar's last hit is the snare on 4 */
+}
+
+/* The presence figures of s, and whether the call succeeded. */
+static int feel_of(const gm_score *s, const uint8_t *mask, gm_drum_feel *f) {
+    char err[GM_ERR_SIZE] = "";
+    int rc = gm_metrics_drum_feel(s, mask, f, err);
+    CHECK(rc == 0, "drum feel: %s", err);
+    return rc == 0;
+}
+
+static void test_drum_presence(void) {
+    gm_score s;
+    gm_drum_feel f;
+    int h[256][2], n = 0;
+
+    /* The rock bar 8 times: the whole backbeat in every bar, 2 kicks, 2
+     * snares and 8 hats a bar, no silent bar, two phrases and no fill. */
+    for (int b = 0; b < 8; b++) n += rock_bar(h + n, b);
+    drum_piece(&s, n, (const int(*)[2])h, 8 * 1920);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.both_backbeats == 1 && f.kick_per_bar == 2 && f.snare_per_bar == 2 && f.hat_per_bar == 8 &&
+                  f.empty_bars == 0 && f.empty_bar_count == 0 && f.span_bars == 8 && f.phrases == 2 && f.fills == 0,
+              "rock x8: both %g, %g/%g/%g a bar, empty %g (%d of %d), fills %g of %d phrases", f.both_backbeats,
+              f.kick_per_bar, f.snare_per_bar, f.hat_per_bar, f.empty_bars, f.empty_bar_count, f.span_bars, f.fills,
+              f.phrases);
+    gm_score_free(&s);
+
+    /* Bars 4 and 8 a tom fill: d = 0, 0, 0 then 1 in each phrase, both
+     * phrases end in a fill. 6 of 8 bars have the backbeat. */
+    n = 0;
+    for (int b = 0; b < 8; b++) n += b % 4 == 3 ? tom_bar(h + n, b) : rock_bar(h + n, b);
+    drum_piece(&s, n, (const int(*)[2])h, 8 * 1920);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.fills == 1 && f.phrases == 2 && near(f.both_backbeats, 0.75) && near(f.kick_per_bar, 1.5) &&
+                  near(f.hat_per_bar, 6) && f.empty_bars == 0,
+              "tom fills: fills %g of %d, both %g, kick %g, hat %g", f.fills, f.phrases, f.both_backbeats,
+              f.kick_per_bar, f.hat_per_bar);
+    gm_score_free(&s);
+
+    /* The fill on the first bar of each phrase instead: the last bar is the
+     * groove, no fill. */
+    n = 0;
+    for (int b = 0; b < 8; b++) n += b % 4 == 0 ? tom_bar(h + n, b) : rock_bar(h + n, b);
+    drum_piece(&s, n, (const int(*)[2])h, 8 * 1920);
+    if (feel_of(&s, NULL, &f)) CHECK(f.fills == 0 && f.phrases == 2, "fill on 1: fills %g", f.fills);
+    gm_score_free(&s);
+
+    /* One stray hat in the last bar (a 16th: 13 onsets against 12, d = 1/13)
+     * is no fill: under GM_FILL_MIN_CHANGE. */
+    n = 0;
+    for (int b = 0; b < 4; b++) n += rock_bar(h + n, b);
+    n += hits_at(h + n, 3 * 1920, 42, (const int[]){15}, 1);
+    drum_piece(&s, n, (const int(*)[2])h, 4 * 1920);
+    if (feel_of(&s, NULL, &f)) CHECK(f.fills == 0 && f.phrases == 1, "stray hat: fills %g", f.fills);
+    gm_score_free(&s);
+
+    /* Four different bars (two variations of the groove, then the toms):
+     * each set occurs once, so U is the first bar, and the toms stray most. */
+    n = 0;
+    for (int b = 0; b < 3; b++) n += rock_bar(h + n, b);
+    n += hits_at(h + n, 1 * 1920, 42, (const int[]){15}, 1);
+    n += hits_at(h + n, 2 * 1920, 36, (const int[]){10}, 1);
+    n += tom_bar(h + n, 3);
+    drum_piece(&s, n, (const int(*)[2])h, 4 * 1920);
+    if (feel_of(&s, NULL, &f)) CHECK(f.fills == 1 && f.phrases == 1, "four bars, one each: fills %g", f.fills);
+    gm_score_free(&s);
+
+    /* The snare only on 2 in every other bar: the whole backbeat in half the
+     * bars, 1.5 snares a bar. Bars A B A B: U = A (a tie, the earliest), d =
+     * 0, x, 0, x: the last bar strays no more than bar 2, no fill. */
+    n = 0;
+    for (int b = 0; b < 8; b++) n += b % 2 ? half_backbeat_bar(h + n, b) : rock_bar(h + n, b);
+    drum_piece(&s, n, (const int(*)[2])h, 8 * 1920);
+    if (feel_of(&s, NULL, &f))
+        CHECK(near(f.both_backbeats, 0.5) && near(f.snare_per_bar, 1.5) && f.backbeat == 1 && f.fills == 0 &&
+                  f.phrases == 2,
+              "half backbeat: both %g, snare %g a bar, fills %g", f.both_backbeats, f.snare_per_bar, f.fills);
+    gm_score_free(&s);
+
+    /* 10 bars with bars 5 and 6 silent, then 2 silent bars to the end: 2
+     * empty of the 10 from the first to the last bar with drums. Phrase
+     * bars 4-7 has silent bars, bars 8-11 too: one phrase. */
+    n = 0;
+    for (int b = 0; b < 10; b++)
+        if (b != 4 && b != 5) n += rock_bar(h + n, b);
+    drum_piece(&s, n, (const int(*)[2])h, 12 * 1920);
+    if (feel_of(&s, NULL, &f))
+        CHECK(near(f.empty_bars, 0.2) && f.empty_bar_count == 2 && f.span_bars == 10 && f.bars == 8 &&
+                  f.phrases == 1 && f.kick_per_bar == 2,
+              "rests: empty %g (%d of %d), %d bars, %d phrases", f.empty_bars, f.empty_bar_count, f.span_bars,
+              f.bars, f.phrases);
+    gm_score_free(&s);
+
+    /* 3/4: kick on 1, snare on 2 (the only backbeat), hats on 8ths; bar 4
+     * toms on every 8th over the kick: d = 1 - 1/14, a fill. */
+    n = 0;
+    static const int eighths[6] = {0, 2, 4, 6, 8, 10};
+    for (int b = 0; b < 3; b++) {
+        n += hits_at(h + n, b * 1440, 36, (const int[]){0}, 1);
+        n += hits_at(h + n, b * 1440, 38, (const int[]){4}, 1);
+        n += hits_at(h + n, b * 1440, 42, eighths, 6);
+    }
+    n += hits_at(h + n, 3 * 1440, 36, (const int[]){0}, 1);
+    n += hits_at(h + n, 3 * 1440, 47, eighths, 6);
+    drum_piece(&s, n, (const int(*)[2])h, 4 * 1440);
+    gm_score_add_timesig(&s, 0, 3, 4);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.bars == 4 && near(f.both_backbeats, 0.75) && f.kick_per_bar == 1 && near(f.snare_per_bar, 0.75) &&
+                  near(f.hat_per_bar, 4.5) && f.phrases == 1 && f.fills == 1 && f.empty_bars == 0,
+              "3/4: both %g, %g/%g/%g a bar, fills %g of %d", f.both_backbeats, f.kick_per_bar, f.snare_per_bar,
+              f.hat_per_bar, f.fills, f.phrases);
+    gm_score_free(&s);
+
+    /* 6/8: the backbeat is the second dotted quarter (16th 6), not 16th 4. */
+    static const int six_eight[][2] = {{0, 36}, {6 * SIXTEENTH, 38}, {1440, 36}, {1440 + 4 * SIXTEENTH, 38}};
+    drum_piece(&s, 4, six_eight, 2 * 1440);
+    gm_score_add_timesig(&s, 0, 6, 8);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.bars == 2 && near(f.both_backbeats, 0.5) && isnan(f.fills) && f.phrases == 0, "6/8: both %g",
+              f.both_backbeats);
+    gm_score_free(&s);
+
+    /* Phrases follow the bar map's numbers: after a two-beat lead-in (bar 0,
+     * not a full bar) the phrases are bars 0-3 (not scored) and 4-7, whose
+     * fill is on its first bar, not its last. */
+    n = hits_at(h, 0, 38, (const int[]){4}, 1);
+    for (int b = 0; b < 8; b++) {
+        int at = 960 + b * 1920, k = b % 4 == 3 ? tom_bar(h + n, b) : rock_bar(h + n, b);
+        for (int i = n; i < n + k; i++) h[i][0] += at - b * 1920;
+        n += k;
+    }
+    drum_piece(&s, n, (const int(*)[2])h, 960 + 8 * 1920);
+    gm_score_add_timesig(&s, 0, 4, 4);
+    gm_score_add_timesig(&s, 960, 4, 4);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.bars == 8 && f.phrases == 1 && f.fills == 0 && f.span_bars == 8,
+              "lead-in: %d bars, %d phrases, fills %g, span %d", f.bars, f.phrases, f.fills, f.span_bars);
+    gm_score_free(&s);
+
+    /* Undefined: no drums (masked out) gives NaN everywhere and no counts;
+     * one bar has no phrase (fills NaN) and no empty bar (0). */
+    n = rock_bar(h, 0);
+    drum_piece(&s, n, (const int(*)[2])h, 4 * 1920);
+    uint8_t pitched[2] = {0, 1};
+    if (feel_of(&s, pitched, &f))
+        CHECK(isnan(f.both_backbeats) && isnan(f.kick_per_bar) && isnan(f.snare_per_bar) && isnan(f.hat_per_bar) &&
+                  isnan(f.empty_bars) && isnan(f.fills) && f.phrases == 0 && f.empty_bar_count == 0 &&
+                  f.span_bars == 0,
+              "no drums: both %g, empty %g, fills %g", f.both_backbeats, f.empty_bars, f.fills);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.bars == 1 && f.both_backbeats == 1 && f.empty_bars == 0 && f.span_bars == 1 && isnan(f.fills) &&
+                  f.phrases == 0,
+              "one bar: both %g, empty %g over %d, fills %g", f.both_backbeats, f.empty_bars, f.span_bars, f.fills);
+    gm_score_free(&s);
+
+    /* Drums only in a short lead-in bar: no counted bar (NaN per bar), and
+     * a one-bar part has no empty bar. */
+    static const int lead_only[][2] = {{0, 36}, {480, 38}};
+    drum_piece(&s, 2, lead_only, 960 + 1920);
+    gm_score_add_timesig(&s, 0, 4, 4);
+    gm_score_add_timesig(&s, 960, 4, 4);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.bars == 0 && isnan(f.kick_per_bar) && isnan(f.both_backbeats) && f.empty_bars == 0 &&
+                  f.span_bars == 0,
+              "lead-in only: %d bars, empty %g", f.bars, f.empty_bars);
+    gm_score_free(&s);
+}
+
 int main(void) {
     test_chord_labels();
     test_chord_tones();
     test_drum_feel();
+    test_drum_presence();
     test_piece_a();
     test_muspy_piece();
     test_edges();
