@@ -969,7 +969,8 @@ typedef struct {
                               such a bar) / bars; NaN without bars */
     double kick_per_bar;   /* kick onsets / bars; NaN without bars */
     double snare_per_bar;  /* snare onsets / bars (= snare_onsets / bars); NaN without bars */
-    double hat_per_bar;    /* hi-hat onsets / bars; NaN without bars */
+    double hat_per_bar;    /* hi-hat or ride onsets (42, 44, 46, 22, 26, 51, 53, 59: the cymbal
+                              that keeps time) / bars; NaN without bars */
     double empty_bars;     /* empty_bar_count / span_bars; 0 when the span holds no full bar (a
                               one-bar part); NaN without drum onsets */
     double fills;          /* phrases ending in a fill / phrases (definition above); NaN without

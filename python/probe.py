@@ -112,9 +112,14 @@ def predict(net, x0, cls, lead, V, chords, with_lead=True, pos=None):
         return torch.softmax(net(x[None], cond[None], torch.tensor([T_FIRST]), p)[0, 2 * cls], -1)
 
 
+STYLE = 0   # the drum style block the probe asks for (--drum-style; dev/MODEL.md "Drum styles")
+
+
 def positions(corpus, s, W):
-    """(W) bar positions of segment s; in 4/4 from the segment start for a corpus without them."""
-    return corpus.seg_pos[s, :W] if corpus.seg_pos is not None else (np.arange(W) % 16).astype(np.uint8)
+    """(W) bar-position rows of segment s (in the --drum-style block); in 4/4 from the segment
+    start for a corpus without them."""
+    p = corpus.seg_pos[s, :W] if corpus.seg_pos is not None else (np.arange(W) % 16).astype(np.uint8)
+    return p.astype(np.int64) + M.ref.N_BAR_POSITIONS * STYLE
 
 
 KICK, SNARE = (35, 36), (37, 38, 40)
@@ -248,6 +253,7 @@ def main(argv=None):
     ap.add_argument("corpus")
     ap.add_argument("--segments", type=int, default=12, help="validation segments per class (default 12)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--drum-style", default=None, help="a model with drum styles: the style to ask for (default pop)")
     a = ap.parse_args(argv)
     if a.segments < 1:
         fail("--segments must be positive")
@@ -256,6 +262,12 @@ def main(argv=None):
         net, cfg = load(a.model, corpus)
     except (CorpusError, M.gguf_py.GGUFError, ValueError, OSError, KeyError) as e:
         fail(str(e))
+    global STYLE
+    styles = M.DRUM_STYLES[:max(1, M.n_styles(cfg))] if M.n_styles(cfg) > 1 else ("any",)
+    want = a.drum_style or ("pop" if "pop" in styles else "any")
+    if want not in styles:
+        fail("drum style %s is not one of the model's: %s" % (want, ", ".join(styles)))
+    STYLE = styles.index(want)
     if not corpus.seg_valid.any():
         fail("%s has no validation segments" % a.corpus)
     r = probe(net, cfg, corpus, a.segments)

@@ -939,7 +939,17 @@ int gm_metrics_chord_tones(const gm_score *s, const uint8_t *mask, const gm_chor
 /* What a musician hears: drum feel                                          */
 /* ======================================================================== */
 
-typedef struct { int bar, pos, group; } drum_hit;
+typedef struct { int bar, pos, group, timekeeper; } drum_hit;
+
+/* The time-keeping cymbals the "hi-hat" count of the issue's figures holds: the
+ * hats (GM_KIT_HAT) and the rides (51, 53, 59), where a jazz or a rock
+ * drummer often keeps the 8ths instead. The kit groups (and so the bar
+ * repetition) keep the ride under "other". */
+static int is_timekeeper(int key) {
+    int k = gm_drum_key_gm(key);
+    return gm_drum_kit_group(k) == GM_KIT_HAT || k == 51 || k == 53 || k == 59;
+}
+enum { TIMEKEEPER_PLANE = GM_KIT_GROUPS }; /* bar_sets' extra plane: hat or ride onsets */
 
 static int hit_cmp(const void *x, const void *y) {
     const drum_hit *a = x, *b = y;
@@ -984,7 +994,7 @@ static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm
                 pos = 0;
             }
             if (pos >= cols) continue; /* past the end of the last bar */
-            v[k++] = (drum_hit){b, (int)pos, gm_drum_kit_group(t->notes[j].pitch)};
+            v[k++] = (drum_hit){b, (int)pos, gm_drum_kit_group(t->notes[j].pitch), is_timekeeper(t->notes[j].pitch)};
         }
     }
     qsort(v, k, sizeof *v, hit_cmp);
@@ -998,7 +1008,8 @@ static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm
  * beats costs its own columns only. */
 typedef struct {
     const gm_barmap *bm;
-    uint8_t *cell;    /* [GM_KIT_GROUPS·n_cols]: 1 = an onset of that group on that 16th */
+    uint8_t *cell;    /* [(GM_KIT_GROUPS + 1)·n_cols]: 1 = an onset of that group on that 16th;
+                         the last plane, TIMEKEEPER_PLANE: a hat or ride onset */
     uint8_t *counted; /* [n_bars]: 1 = a full bar with a drum onset, the bars the figures count */
     int first, last;  /* first and last bar with a drum onset, full or not; -1 without onsets */
 } bar_sets;
@@ -1026,7 +1037,7 @@ static int bar_sets_build(bar_sets *s, const gm_score *sc, const uint8_t *mask, 
     memset(s, 0, sizeof *s);
     s->bm = bm;
     s->first = s->last = -1;
-    s->cell = calloc((size_t)GM_KIT_GROUPS * (size_t)(bm->n_cols > 0 ? bm->n_cols : 1), 1);
+    s->cell = calloc((size_t)(GM_KIT_GROUPS + 1) * (size_t)(bm->n_cols > 0 ? bm->n_cols : 1), 1);
     s->counted = calloc((size_t)(bm->n_bars > 0 ? bm->n_bars : 1), 1);
     drum_hit *h = NULL;
     size_t n = 0;
@@ -1043,6 +1054,7 @@ static int bar_sets_build(bar_sets *s, const gm_score *sc, const uint8_t *mask, 
         if (!full_bar(bm, b)) continue; /* a short lead-in bar has no metrical positions */
         s->counted[b] = 1;
         s->cell[cell_index(bm, h[k].group, b, h[k].pos)] = 1;
+        if (h[k].timekeeper) s->cell[cell_index(bm, TIMEKEEPER_PLANE, b, h[k].pos)] = 1;
     }
     free(h);
     return 0;
@@ -1080,7 +1092,7 @@ static int is_backbeat(int pos, int beat) { return pos % beat == 0 && (pos / bea
 
 /* Sums over the counted bars. */
 typedef struct {
-    size_t onsets[GM_KIT_GROUPS]; /* distinct (group, 16th) onsets */
+    size_t onsets[GM_KIT_GROUPS + 1]; /* distinct (group, 16th) onsets; the last: hat or ride */
     size_t snare_on_backbeat;     /* of the snare's, those on a backbeat */
     int kick_one;                 /* bars with a kick on beat 1 */
     int both;                     /* bars with a snare on every backbeat */
@@ -1090,7 +1102,7 @@ typedef struct {
 static void sum_bar(const bar_sets *s, int b, feel_sums *t) {
     const gm_barmap *bm = s->bm;
     int cols = bar_len(bm, b), beat = beat_16ths(bm->bar_num[b], bm->bar_den[b]);
-    for (int g = 0; g < GM_KIT_GROUPS; g++)
+    for (int g = 0; g <= TIMEKEEPER_PLANE; g++)
         for (int pos = 0; pos < cols; pos++) t->onsets[g] += (size_t)onset(s, b, g, pos);
     int backbeats = 0, hit = 0;
     for (int pos = 0; pos < cols; pos++) {
@@ -1126,7 +1138,7 @@ static void feel_per_bar(const bar_sets *s, gm_drum_feel *out) {
     out->both_backbeats = t.both / bars;
     out->kick_per_bar = (double)t.onsets[GM_KIT_KICK] / bars;
     out->snare_per_bar = (double)t.onsets[GM_KIT_SNARE] / bars;
-    out->hat_per_bar = (double)t.onsets[GM_KIT_HAT] / bars;
+    out->hat_per_bar = (double)t.onsets[TIMEKEEPER_PLANE] / bars;
 }
 
 /* Silent full bars inside the part: between its first and last bar with an

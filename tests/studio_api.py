@@ -84,6 +84,9 @@ def test_basics():
     st, m = jreq("GET", "/api/model")
     check(st == 200 and [c["name"] for c in m["classes"]] == ["lead", "counter", "piano", "drums"], "GET /api/model")
     check(m.get("defaults", {}).get("drum_temperature") == 0.5, "GET /api/model: generate's defaults, drum temperature 0.5 included")
+    styles = m.get("drum_styles") or []
+    check(styles[:1] == ["any"] and m["defaults"].get("drum_style") in styles and m["defaults"].get("drum_hit_temperature") == 1,
+          f"GET /api/model: the model's drum styles, 'any' first, and the default among them ({styles})")
     st, s = jreq("POST", "/api/songs?name=../../etc/melody.mid", midi)
     check(st == 201 and s["id"] >= 1 and s["version"] == 0, f"POST /api/songs -> 201 id ({st})")
     check(s.get("name") == "melody", f"a path in ?name= is only a display name ({s.get('name')})")
@@ -144,6 +147,8 @@ def test_errors(sid):
         ("POST", f"/api/songs/{sid}/generate", {"steps": 0}, 400, "steps"),
         ("POST", f"/api/songs/{sid}/generate", {"steps": "many"}, 400, "steps"),
         ("POST", f"/api/songs/{sid}/generate", {"drum_temperature": 0}, 400, "drum_temperature"),
+        ("POST", f"/api/songs/{sid}/generate", {"drum_hit_temperature": -1}, 400, "drum_hit_temperature"),
+        ("POST", f"/api/songs/{sid}/generate", {"drum_style": "bossa"}, 400, "drum_style"),
         ("POST", f"/api/songs/{sid}/generate", {"bars": "1-2", "continue": 2, "targets": ["piano"]}, 400, "do not go together"),
         ("POST", f"/api/songs/{sid}/generate", {"version": 99}, 400, "no version"),
         ("POST", f"/api/songs/{sid}/generate", {"chords": "C H7"}, 400, ""),

@@ -851,6 +851,22 @@ static void test_drum_presence(void) {
               f.phrases);
     gm_score_free(&s);
 
+    /* The same groove with its 8ths on the ride (51), the bell (53) on 1 as
+     * well as a hat: the ride keeps time as the hat did (8 a bar, the bell's
+     * onset shares the hat's 16th), and the kit groups are unchanged. */
+    n = 0;
+    for (int b = 0; b < 4; b++) {
+        int k = rock_bar(h + n, b);
+        for (int i = 0; i < 8; i++) h[n + i][1] = 51;
+        n += k;
+        h[n][0] = b * 1920, h[n++][1] = 53;
+    }
+    drum_piece(&s, n, (const int(*)[2])h, 4 * 1920);
+    if (feel_of(&s, NULL, &f))
+        CHECK(f.hat_per_bar == 8 && f.kick_per_bar == 2 && f.snare_per_bar == 2 && f.both_backbeats == 1,
+              "ride: %g/%g/%g a bar, both %g", f.kick_per_bar, f.snare_per_bar, f.hat_per_bar, f.both_backbeats);
+    gm_score_free(&s);
+
     /* Bars 4 and 8 a tom fill: d = 0, 0, 0 then 1 in each phrase, both
      * phrases end in a fill. 6 of 8 bars have the backbeat. */
     n = 0;
