@@ -214,7 +214,7 @@ out.append("Means over songs (undefined values left out; – where none). Piece 
            "with drums: snare onsets on beats 2 and 4 / all snare onsets; snare both 2&4, bars with a snare on both "
            "2 and 4 (placement alone can be met by a part with almost no snare: this is presence); bars with a kick "
            "on beat 1; bar repetition, mean Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets; "
-           "kick / snare / hi-hat onsets per bar (each 16th once); empty bars, full bars without drums between the "
+           "kick / snare / hi-hat or ride (42, 44, 46, 22, 26, 51, 53, 59) onsets per bar (each 16th once); empty bars, full bars without drums between the "
            "part's first and last bar with drums / full bars there; fills, 4-bar phrases (bars 1–4, 5–8, ... with "
            "drums in every bar) whose last bar strays from the phrase's most common bar more than its other bars "
            "do, by 1 − Jaccard ≥ 0.25 / phrases. Real drummers: the 4/4 grooves "

@@ -67,10 +67,10 @@ void usage_eval(FILE *f) {
             "  40) onsets on beats 2 and 4 / all; bars with a kick (35, 36) on beat 1; mean\n"
             "  Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onset sets; and\n"
             "  presence: bars with a snare on both 2 and 4 (every backbeat of the metre);\n"
-            "  kick, snare and hi-hat onsets per bar; full bars without drums between the\n"
-            "  first and last bar with drums / full bars there; fills, 4-bar phrases (bars\n"
-            "  1-4, 5-8, ...) whose last bar strays from the phrase's most common bar more\n"
-            "  than its other bars do (by 1 - Jaccard >= 0.25) / phrases.\n");
+            "  kick, snare and hi-hat or ride onsets per bar; full bars without drums\n"
+            "  between the first and last bar with drums / full bars there; fills, 4-bar\n"
+            "  phrases (bars 1-4, 5-8, ...) whose last bar strays from the phrase's most\n"
+            "  common bar more than its other bars do (by 1 - Jaccard >= 0.25) / phrases.\n");
 }
 
 /* ======================================================================== */
@@ -786,7 +786,7 @@ static void print_table(const file_res *res, size_t n, const means *mn, int have
         printf("  snare24 snare onsets on beats 2 and 4 / all, kick1 bars with a kick on beat 1 / bars with\n"
                "  drums, barRep mean Jaccard of neighbouring bars' (kick|snare|hat|other, 16th) onsets,\n"
                "  both24 bars with a snare on both 2 and 4 / bars with drums, kick/b snare/b hat/b onsets\n"
-               "  per bar with drums, gapBars bars without drums between the first and last with drums /\n"
+               "  (hat: hi-hat or ride) per bar with drums, gapBars bars without drums between the first and last with drums /\n"
                "  bars there, fills 4-bar phrases ending in a fill / phrases\n");
 }
 

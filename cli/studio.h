@@ -139,6 +139,7 @@ const gm_layout *st_layout(studio *st);
 /* The model's drum styles (gm_model_drum_style_name / _find; names never change). */
 const char *st_drum_style_name(studio *st, int i);
 int st_drum_style_find(studio *st, const char *name);
+const char *st_drum_style_default(studio *st);
 int st_chord_frames(studio *st);
 st_song *st_song_find(studio *st, int id);                 /* locked */
 st_version *st_version_find(st_song *s, int num);          /* locked */

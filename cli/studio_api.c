@@ -371,6 +371,7 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     if (!bad && c && cli_chord_spec(c, &j->p, &j->chords, err)) bad = 1;
     if (!bad && v->n_notes == 0 && !j->p.targets) j->p.targets = (1u << l->n_classes) - 1;
     sb_printf(&label, "%sv%lld · %lld steps · seed %lld", label.n ? " · " : "", from, steps, seed);
+    if (j->drum_style[0]) sb_printf(&label, " · %s drums", j->drum_style);
     gm_strlcpy(j->label, label.s ? label.s : "", sizeof j->label);
     sb_free(&label);
     return bad ? -1 : 0;
@@ -450,12 +451,11 @@ static void api_model(studio *st, st_reply *r) {
         sb_printf(&r->text, "%s", i ? ", " : "");
         sb_str(&r->text, st_drum_style_name(st, i));
     }
-    const char *style = st_drum_style_find(st, "pop") >= 0 ? "pop" : "any"; /* gm_generate's default */
     sb_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
               "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}}\n",
               st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature,
-              d.drum_hit_temperature, style, d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS);
+              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS);
     reply_json(r, 200);
 }
 

@@ -67,6 +67,7 @@ void st_unlock(studio *st) { pthread_mutex_unlock(&st->mu); }
 const gm_layout *st_layout(studio *st) { return gm_model_layout(st->model); }
 const char *st_drum_style_name(studio *st, int i) { return gm_model_drum_style_name(st->model, i); }
 int st_drum_style_find(studio *st, const char *name) { return gm_model_drum_style_find(st->model, name); }
+const char *st_drum_style_default(studio *st) { return gm_model_drum_style_default(st->model); }
 int st_chord_frames(studio *st) { return gm_model_chord_frames(st->model); }
 
 static void version_drop_cache(studio *st, st_version *v) {

@@ -612,6 +612,9 @@ size_t gm_model_n_params(const gm_model *m);
  * such style (a model without styles has only "any", index 0). */
 const char *gm_model_drum_style_name(const gm_model *m, int i);
 int  gm_model_drum_style_find(const gm_model *m, const char *name);
+/* The style generate plays when none is asked for: "pop" where the model has
+ * it (what our users' songs are), else "any". */
+const char *gm_model_drum_style_default(const gm_model *m);
 /* Gives a model without bar positions a zero table of them (dev/MODEL.md "Bar
  * positions"), so it computes what it did and can learn them from there
  * (training with --init). No-op when it has them. */

@@ -216,15 +216,10 @@ static void job_free(gen_job *j) {
 }
 
 /* The drum style's block of the bar-position table (dev/MODEL.md "Drum
- * styles"): the one asked for, else "pop" where the model has it (what our
- * users' songs are), else "any". */
+ * styles"): the one asked for, else the model's default. */
 static int choose_drum_style(gen_job *j, char *err) {
-    const char *want = j->p.drum_style;
-    j->style = gm_model_drum_style_find(j->m, want ? want : "pop");
-    if (j->style >= 0 || !want) {
-        if (j->style < 0) j->style = 0;
-        return 0;
-    }
+    const char *want = j->p.drum_style ? j->p.drum_style : gm_model_drum_style_default(j->m);
+    if ((j->style = gm_model_drum_style_find(j->m, want)) >= 0) return 0;
     char names[GM_MAX_DRUM_STYLES * (GM_DRUM_STYLE_NAME + 2)] = "";
     for (int i = 0; gm_model_drum_style_name(j->m, i); i++) {
         if (i) strcat(names, ", ");

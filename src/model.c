@@ -70,6 +70,10 @@ const char *gm_model_drum_style_name(const gm_model *m, int i) {
     return i >= 0 && i < m->sizes.drum_styles ? m->style_names[i] : NULL;
 }
 
+const char *gm_model_drum_style_default(const gm_model *m) {
+    return gm_model_drum_style_find(m, "pop") >= 0 ? "pop" : "any";
+}
+
 int gm_model_drum_style_find(const gm_model *m, const char *name) {
     for (int i = 0; name && i < (m->sizes.drum_styles ? m->sizes.drum_styles : 1); i++)
         if (!strcmp(gm_model_drum_style_name(m, i), name)) return i;

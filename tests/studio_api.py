@@ -80,6 +80,11 @@ def peak_rss_mb():
 midi = open(EXAMPLE, "rb").read()
 
 
+def m_default_style():
+    """The model's default drum style, from GET /api/model (a style the model has: accepted)."""
+    return jreq("GET", "/api/model")[1]["defaults"]["drum_style"]
+
+
 def test_basics():
     st, m = jreq("GET", "/api/model")
     check(st == 200 and [c["name"] for c in m["classes"]] == ["lead", "counter", "piano", "drums"], "GET /api/model")
@@ -124,7 +129,7 @@ def test_basics():
     check(st == 200 and gen > 0 and len(v["frame_chords"]) == 2 * v["info"]["bars"], "version .json: notes, generated flags, half-bar chords")
     st, s2 = jreq("POST", "/api/songs/new", {"bars": 4, "metre": "3/4", "tempo": 90, "chords": "C G | Am F"})
     check(st == 201 and s2["info"]["bars"] == 4 and s2["info"]["time_signatures"][0]["numerator"] == 3, "start from nothing: 4 bars of 3/4")
-    st, j = jreq("POST", f"/api/songs/{s2['id']}/generate", {"steps": 2})
+    st, j = jreq("POST", f"/api/songs/{s2['id']}/generate", {"steps": 2, "drum_style": m_default_style()})
     j = wait_job(j["job"]) if st == 202 else {"state": st}
     st, v = jreq("GET", f"/api/songs/{s2['id']}/versions/1.json")
     check(j["state"] == "done" and st == 200 and v["info"]["notes"] > 0 and v["info"]["bars"] == 4, "a new piece is written over its chords")

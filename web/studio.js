@@ -401,7 +401,7 @@ function generateOptions() {
     steps: +$('steps').value, seed: +$('seed').value,
     temperature: +$('temperature').value, chord_guidance: +$('guidance').value,
   };
-  if ($('drumstyle').value) o.drum_style = $('drumstyle').value;
+  if (!$('drumstyle').disabled) o.drum_style = $('drumstyle').value; // a model with styles
   const cont = +$('continue').value;
   if (cont > 0) o.continue = cont;
   else if (S.sel) o.bars = `${S.sel[0] + 1}-${S.sel[1] + 1}`;
@@ -512,7 +512,7 @@ async function main() {
     $('steps').value = d.steps; $('seed').value = d.seed; $('temperature').value = d.temperature; $('guidance').value = d.chord_guidance;
     const ds = $('drumstyle');
     for (const name of S.model.drum_styles || []) ds.add(new Option(name, name, false, name === d.drum_style));
-    ds.disabled = !(S.model.drum_styles || []).length;
+    ds.disabled = (S.model.drum_styles || []).length < 2; // a model without styles has only "any"
   } catch (e) { showError(e.message); }
 }
 main();
