@@ -27,7 +27,8 @@
  *       POP909's chord_midi.txt beside IN, when there is one, is cropped the
  *       same way (times moved to OUT's start, spans cut at its end) into
  *       OUT's name with .chord_midi.txt for .mid, where `getmusic eval`
- *       finds the chord labels of the chord-tone ratio.
+ *       finds the chord labels of the chord-tone ratio. --melody-only: every
+ *       track but the melody (lead role) left empty, a bare melody.
  *   bench_evaltool rules IN.mid OUT.mid [--no-drums]
  *       The rule-based floor: IN's lead track(s) (default layout) kept note
  *       for note, plus
@@ -273,16 +274,17 @@ static int crop_chords(const char *in, const char *out, double from_s, double cu
 static int cmd_crop(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     long bars = 0;
-    int from_downbeat = 0;
+    int from_downbeat = 0, melody_only = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--bars") && i + 1 < argc) bars = strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--from-downbeat")) from_downbeat = 1;
+        else if (!strcmp(argv[i], "--melody-only")) melody_only = 1;
         else if (!in) in = argv[i];
         else if (!out) out = argv[i];
         else return fail(1, "crop: extra argument '%s'", argv[i]);
     }
     if (!in || !out || bars < 1)
-        return fail(1, "usage: bench_evaltool crop IN.mid OUT.mid --bars N [--from-downbeat] (N >= 1)");
+        return fail(1, "usage: bench_evaltool crop IN.mid OUT.mid --bars N [--from-downbeat] [--melody-only] (N >= 1)");
     char err[GM_ERR_SIZE];
     gm_score s;
     if (read_song(in, &s, err)) return fail(1, "%s: %s", in, err);
@@ -314,6 +316,7 @@ static int cmd_crop(int argc, char **argv) {
     for (int i = 0; i < s.n_tracks; i++) {
         gm_track *t = &s.tracks[i];
         size_t k = 0;
+        if (melody_only && (t->is_drum || gm_track_role(t) != GM_ROLE_LEAD)) t->n_notes = 0;
         for (size_t j = 0; j < t->n_notes; j++) {
             gm_note nt = t->notes[j];
             if (nt.tick < from || nt.tick >= cut) continue;

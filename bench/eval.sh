@@ -26,7 +26,7 @@
 #
 # Environment: EVAL_SONGS (0 = all), EVAL_BARS (32), EVAL_STEPS (10, generate's default),
 # EVAL_MODEL (models/default.gguf), EVAL_SWEEP ("50 20 10"),
-# EVAL_SWEEP_SONGS (20), EVAL_SEED (1), EVAL_GEN_ARGS (more generate options), EVAL_DIR (out/eval), EVAL_KEEP=1 to
+# EVAL_SWEEP_SONGS (20), EVAL_SEED (1), EVAL_MELODY (1: bare melodies), EVAL_GEN_ARGS (more generate options), EVAL_DIR (out/eval), EVAL_KEEP=1 to
 # reuse the MIDI files and timings already in EVAL_DIR, GETMUSIC_DATA.
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -46,6 +46,8 @@ SWEEP_SONGS=${EVAL_SWEEP_SONGS:-20}
 SEED=${EVAL_SEED:-1}
 GEN_ARGS=${EVAL_GEN_ARGS:-}   # more generate options (sampler settings), e.g. "--top-k 5"
 README=${EVAL_README-models/README.md}
+MELODY_ONLY=""   # EVAL_MELODY=1: the songs as bare melodies (every track but the melody left out)
+[ "${EVAL_MELODY:-0}" = 1 ] && MELODY_ONLY=--melody-only
 TRACKS=counter,piano,drums
 
 say() { printf 'eval: %s\n' "$*" >&2; }
@@ -297,7 +299,7 @@ for song in "${songs[@]}"; do
   i=$((i + 1))
   src="$DATA/pop909/$song/$song.mid"
   if ! [ -s "$DIR/gt/$song.mid" ] || { [ -s "$(dirname "$src")/chord_midi.txt" ] && ! [ -s "$DIR/gt/$song.chord_midi.txt" ]; }; then
-    "$TOOL" crop "$src" "$DIR/gt/$song.mid" --bars "$BARS" --from-downbeat
+    "$TOOL" crop "$src" "$DIR/gt/$song.mid" --bars "$BARS" --from-downbeat $MELODY_ONLY
   fi
   if ! [ -s "$DIR/rules/$song.mid" ] || ! grep -q "^$song " "$DIR/rules/times.tsv" 2>/dev/null; then
     t0=$(now)

@@ -139,6 +139,7 @@ int cli_chord_spec(const char *spec, gm_generate_params *p, gm_chord **chords, c
     if (!strcmp(spec, "input")) p->chord_mode = GM_CHORDS_INPUT;
     else if (!strcmp(spec, "kept")) p->chord_mode = GM_CHORDS_CONDITIONS;
     else if (!strcmp(spec, "none")) p->chord_mode = GM_CHORDS_NONE;
+    else if (!strcmp(spec, "melody")) p->chord_mode = GM_CHORDS_HARMONIZE;
     else {
         int n_bars = 0;
         if (gm_chords_parse_bars(spec, chords, &n_bars, err)) return -1;

@@ -31,9 +31,12 @@ void usage_generate(FILE *f) {
             "  --continue N            append N bars to the targets (default: every track IN has)\n"
             "  --chords SPEC           the chord condition: 'input' (default: recognised from all\n"
             "                          of IN, per half bar with a half-bar model, so a replaced\n"
-            "                          chord track still gives its harmony), 'kept' (only from\n"
-            "                          the notes that are kept), 'none' (the model picks the\n"
-            "                          harmony), chord names repeated over the piece, or a file\n"
+            "                          chord track still gives its harmony; a bare melody has\n"
+            "                          its chords chosen, as 'melody'), 'kept' (only from\n"
+            "                          the notes that are kept), 'melody' (chosen for the\n"
+            "                          melody by a model of POP909's chord labels), 'none' (the\n"
+            "                          model picks the harmony), chord names repeated over the\n"
+            "                          piece, or a file\n"
             "                          of them. Names: \"C G Am F\" is one chord per bar (4 bars);\n"
             "                          with '|' bars are marked and a bar takes one chord or two\n"
             "                          (its halves): \"C G | Am F\" is 2 bars, \"C | G D\" is C for\n"
@@ -278,7 +281,8 @@ static int gen_parse_chords(gen_job *j) {
     int bad = cli_chord_spec(text ? text : spec, p, &j->chords, err);
     free(text);
     if (bad) return cli_fail(EXIT_USAGE, "--chords: %s", err);
-    if (!j->in && (p->chord_mode == GM_CHORDS_INPUT || p->chord_mode == GM_CHORDS_CONDITIONS))
+    if (!j->in && (p->chord_mode == GM_CHORDS_INPUT || p->chord_mode == GM_CHORDS_CONDITIONS ||
+                   p->chord_mode == GM_CHORDS_HARMONIZE))
         return cli_fail(EXIT_USAGE, "--chords %s needs an input file", spec);
     return 0;
 }
@@ -373,6 +377,13 @@ static void json_classes(const gm_layout *l, unsigned bits) {
     printf("]");
 }
 
+/* Where the chords came from, in a word. */
+static const char *chord_source(const gen_job *j, const gm_generate_report *rep) {
+    if (!rep->chords_given) return "none";
+    if (j->p.chord_mode == GM_CHORDS_GIVEN) return "given";
+    return rep->chords_harmonized ? "harmonised" : "recognised";
+}
+
 static void gen_print_json(const gen_job *j, const char *key) {
     const gm_generate_report *rep = &j->rep;
     printf("{\"input\": ");
@@ -388,8 +399,8 @@ static void gen_print_json(const gen_job *j, const char *key) {
     json_classes(j->l, rep->targets);
     printf(", \"given\": ");
     json_classes(j->l, rep->given);
-    printf(", \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chords\": ", rep->n_unmapped,
-           rep->notes_kept, rep->notes_generated);
+    printf(", \"unmapped_tracks\": %d, \"notes_kept\": %zu, \"notes_generated\": %zu, \"chord_source\": \"%s\", \"chords\": ",
+           rep->n_unmapped, rep->notes_kept, rep->notes_generated, chord_source(j, rep));
     if (!rep->chords_given) printf("null");
     else {
         printf("[");
@@ -421,7 +432,7 @@ static void gen_print_text(const gen_job *j, const char *key) {
     fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
             cli_prog, cli_is_std(j->out_path) ? "standard output" : j->out_path, rep->n_bars, key, rep->notes_generated,
             names_t, names_g[0] ? names_g : "nothing",
-            rep->chords_given ? (j->p.chord_mode == GM_CHORDS_GIVEN ? "given" : "recognised") : "none", rep->n_windows,
+            chord_source(j, rep), rep->n_windows,
             rep->n_windows == 1 ? "" : "s", j->secs);
     if (j->wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->wav);
     if (j->png) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->png);

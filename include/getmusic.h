@@ -368,6 +368,28 @@ int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *e
 int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_bar, const gm_timed_chord *labels,
                          int n_labels, int shift, gm_chord *out, char *err);
 
+/* Chords chosen for a bare melody (src/harmonize.c): a key-chord HMM whose
+ * chord transitions and melody emissions were counted on POP909's human
+ * labels (training split), decoded by Viterbi. Every pitched note of s is
+ * melody; s is best given in C major / A minor (as generate moves it), other
+ * keys are followed at a small cost. frames_per_bar 1 or 2; out:
+ * [n_bars·frames_per_bar], a chord in every frame (none, root -1, only when
+ * s has no pitched note). The recogniser above is for textures that sound
+ * their harmony; a melody implies it. */
+int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames_per_bar, gm_chord *out, char *err);
+/* What the harmoniser hears of a melody, for learning its tables
+ * (bench/bench_harmonize.c): fticks [n_frames+1] the frames' start ticks, h
+ * [n_frames][3][12] quarters of each pitch class struck on a beat, struck
+ * off the beat, or held over from the frame before (each note capped at two
+ * quarters). Returns 1 when any pitched note falls in the frames, else 0. */
+enum { GM_HARMONY_ON_BEAT = 0, GM_HARMONY_OFF_BEAT, GM_HARMONY_HELD };
+enum { GM_HARMONY_BAR_START = 0, GM_HARMONY_MID_BAR, GM_HARMONY_BAR }; /* transition tables: half bars, whole bars */
+int gm_harmony_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar, int64_t *fticks, float *h);
+/* 1 when the pitched notes of s are a bare melody, whose chords are to be
+ * chosen rather than recognised: every pitched track is a lead, or at most
+ * one pitched onset in ten meets another pitched note sounding. */
+int gm_score_is_bare_melody(const gm_score *s);
+
 /* ------------------------------------------------------------------------ */
 /* GETScore: vocabulary (src/vocab.c) and token grid (src/grid.c)            */
 /* ------------------------------------------------------------------------ */
@@ -688,7 +710,10 @@ enum {
     GM_CHORDS_CONDITIONS = 0, /* recognised from the notes that are kept */
     GM_CHORDS_INPUT,          /* recognised from the whole input, replaced notes too (default) */
     GM_CHORDS_GIVEN,          /* the `chords` array of the parameters */
-    GM_CHORDS_NONE            /* none: chord rows EMPTY, the model chooses the harmony */
+    GM_CHORDS_NONE,           /* none: chord rows EMPTY, the model chooses the harmony */
+    GM_CHORDS_HARMONIZE       /* chosen for the melody (gm_chords_harmonize), whatever else
+                                 the input holds. INPUT and CONDITIONS do this by themselves
+                                 when the notes they read are a bare melody */
 };
 
 /* Bars are 0-based here (the CLI's --bars 9-16 is {8, 15}). */
@@ -744,6 +769,7 @@ typedef struct {
     size_t notes_kept;         /* input notes copied unchanged */
     size_t notes_generated;    /* notes written by the model */
     int chords_given;          /* 1 when chords conditioned the model */
+    int chords_harmonized;     /* 1 when they were chosen for a bare melody (gm_chords_harmonize) */
     int chord_frames_per_bar;  /* the model's: chords per bar in `chords` */
     char drum_style[GM_DRUM_STYLE_NAME]; /* the drum style played ("any" for a model without styles) */
     gm_chord *chords;          /* [n_bars·chord_frames_per_bar] chord condition per frame in the input's key

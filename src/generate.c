@@ -180,6 +180,7 @@ typedef struct {
     uint8_t *bar_masked;    /* [n_bars] 1 = the targets are written in this bar */
     gm_chord *chords;       /* [n_bars·F] chord condition per frame, in C */
     uint8_t *bar_has_chord; /* [n_bars] */
+    int harmonized;         /* the chords were chosen for a bare melody */
     /* the grid and its sampling */
     gm_grid g;              /* (R, L) tokens; target cells of masked bars = MASK */
     uint8_t *cond;          /* [R·L] 1 = condition cell */
@@ -243,7 +244,7 @@ static int check_request(gen_job *j, const gm_score *in, char *err) {
     if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
     if (choose_drum_style(j, err)) return -1;
     if (!(p->chord_guidance >= 0) || !isfinite(p->chord_guidance)) return gm_fail(err, "chord guidance must be a number >= 0");
-    if (p->chord_mode < GM_CHORDS_CONDITIONS || p->chord_mode > GM_CHORDS_NONE) return gm_fail(err, "unknown chord mode");
+    if (p->chord_mode < GM_CHORDS_CONDITIONS || p->chord_mode > GM_CHORDS_HARMONIZE) return gm_fail(err, "unknown chord mode");
     if (p->chord_mode == GM_CHORDS_GIVEN && (!p->chords || p->n_chords < 1)) return gm_fail(err, "no chords given");
     if (j->Fg > GM_MAX_CHORD_FRAMES) return gm_fail(err, "%d chords per bar given; at most %d", j->Fg, GM_MAX_CHORD_FRAMES);
     if (p->chord_mode == GM_CHORDS_GIVEN && p->n_chords % j->Fg)
@@ -340,21 +341,42 @@ static void chords_from_given(gen_job *j) {
     }
 }
 
+/* Asked to harmonise the melody of a fuller texture: the lead tracks are the
+ * melody, when there are any. */
+static void keep_leads(gm_score *s) {
+    int leads = 0;
+    for (int i = 0; i < s->n_tracks; i++) leads += !s->tracks[i].is_drum && s->tracks[i].n_notes && gm_track_role(&s->tracks[i]) == GM_ROLE_LEAD;
+    for (int i = 0; i < s->n_tracks && leads; i++)
+        if (gm_track_role(&s->tracks[i]) != GM_ROLE_LEAD) s->tracks[i].n_notes = 0;
+}
+
 /* Recognised from the notes the model keeps (or all of them): bars with no
- * pitched note there get no chord rather than a neighbour's. */
+ * pitched note there get no chord rather than a neighbour's. A bare melody
+ * (or --chords harmonize) has its chords chosen instead, in every bar from
+ * its first note to its last: a bar of rest in a tune still has harmony. */
 static int chords_from_notes(gen_job *j, char *err) {
     gm_score cs;
     if (gm_score_copy(&cs, &j->c)) return oom(err);
     if (j->p.chord_mode == GM_CHORDS_CONDITIONS) drop_regenerated(&cs, &j->bm, j->targets, j->bar_masked);
-    int any = 0, rc = 0;
+    if (j->p.chord_mode == GM_CHORDS_HARMONIZE) keep_leads(&cs);
+    int first = j->n_bars, last = -1, rc = 0;
     for (int i = 0; i < cs.n_tracks; i++) {
         if (cs.tracks[i].is_drum) continue;
         for (size_t k = 0; k < cs.tracks[i].n_notes; k++) {
             int b = onset_bar(&j->bm, cs.tracks[i].notes[k].tick);
-            if (b >= 0 && b < j->n_bars) j->bar_has_chord[b] = any = 1;
+            if (b < 0 || b >= j->n_bars) continue;
+            j->bar_has_chord[b] = 1;
+            first = b < first ? b : first;
+            last = b > last ? b : last;
         }
     }
-    if (any) rc = gm_chords_recognize_frames(&cs, &j->bm, j->F, j->chords, err);
+    j->harmonized = last >= 0 && (j->p.chord_mode == GM_CHORDS_HARMONIZE || gm_score_is_bare_melody(&cs));
+    if (j->harmonized) {
+        memset(j->bar_has_chord + first, 1, (size_t)(last - first + 1));
+        rc = gm_chords_harmonize(&cs, &j->bm, j->F, j->chords, err);
+    } else if (last >= 0) {
+        rc = gm_chords_recognize_frames(&cs, &j->bm, j->F, j->chords, err);
+    }
     gm_score_free(&cs);
     for (int b = 0; b < j->n_bars; b++)
         for (int k = 0; k < j->F && !j->bar_has_chord[b]; k++) j->chords[b * j->F + k] = (gm_chord){-1, -1};
@@ -546,6 +568,7 @@ static void fill_report(gen_job *j, gm_generate_report *rep) {
     rep->notes_kept = gm_score_n_notes(&j->w) - j->dropped;
     rep->notes_generated = j->n_gen;
     for (int b = 0; b < j->n_bars; b++) rep->chords_given |= j->bar_has_chord[b];
+    rep->chords_harmonized = j->harmonized && rep->chords_given;
     rep->chord_frames_per_bar = j->F;
     gm_strlcpy(rep->drum_style, gm_model_drum_style_name(j->m, j->style), sizeof rep->drum_style);
     for (int i = 0; i < j->n_bars * j->F; i++)

@@ -149,6 +149,49 @@ static void test_accompaniment(gm_model *m) {
     gm_score_free(&in);
 }
 
+/* A bare melody has its chords chosen (gm_chords_harmonize), in every bar
+ * from its first note to its last, rests included; a texture has them
+ * recognised; --chords melody harmonises the lead of a texture. */
+static void test_bare_melody(gm_model *m) {
+    const gm_layout *l = gm_model_layout(m);
+    gm_score in, out;
+    make_song(&in, 8, 4, 0);
+    in.tracks[1].n_notes = 0; /* the chords gone: the melody alone */
+    for (size_t k = 0; k < in.tracks[0].n_notes; k++) /* and a bar of rest in it */
+        if (in.tracks[0].notes[k].tick >= 3 * 1920 && in.tracks[0].notes[k].tick < 4 * 1920) in.tracks[0].notes[k].pitch = 0;
+    size_t kept = 0;
+    for (size_t k = 0; k < in.tracks[0].n_notes; k++)
+        if (in.tracks[0].notes[k].pitch) in.tracks[0].notes[kept++] = in.tracks[0].notes[k];
+    in.tracks[0].n_notes = kept;
+    gm_generate_params p = gm_generate_default_params();
+    p.targets = 1u << gm_layout_find(l, "piano");
+    p.steps = 3;
+    gm_generate_report rep;
+    int rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0, "generate (melody alone): %s", err);
+    if (!rc) {
+        CHECK(rep.chords_given && rep.chords_harmonized, "a bare melody's chords: given %d harmonised %d", rep.chords_given,
+              rep.chords_harmonized);
+        int missing = 0;
+        for (int i = 0; i < rep.n_bars * rep.chord_frames_per_bar; i++) missing += rep.chords[i].root < 0;
+        CHECK(missing == 0, "%d frames without a chord (the bar of rest must have one)", missing);
+        gm_score_free(&out);
+        gm_generate_report_free(&rep);
+    }
+    gm_score_free(&in);
+
+    make_song(&in, 8, 4, 0);
+    p.chord_mode = GM_CHORDS_INPUT;
+    rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0 && !rep.chords_harmonized, "a texture's chords are recognised: %s", err);
+    if (!rc) { gm_score_free(&out); gm_generate_report_free(&rep); }
+    p.chord_mode = GM_CHORDS_HARMONIZE;
+    rc = gm_generate(m, &in, &p, &out, &rep, err);
+    CHECK(rc == 0 && rep.chords_harmonized, "--chords melody on a texture: %s", err);
+    if (!rc) { gm_score_free(&out); gm_generate_report_free(&rep); }
+    gm_score_free(&in);
+}
+
 static void test_replace_and_infill(gm_model *m) {
     const gm_layout *l = gm_model_layout(m);
     int piano = gm_layout_find(l, "piano");
@@ -605,6 +648,7 @@ int main(void) {
     CHECK(m != NULL, "tiny model: %s", err);
     if (m) {
         test_accompaniment(m);
+        test_bare_melody(m);
         test_replace_and_infill(m);
         test_continue(m);
         test_windows_6_4(m);

@@ -56,6 +56,14 @@ if [ -x /usr/bin/python3 ]; then
   "$GM" generate $ex -o "$tmp/k.mid" --continue 4 --steps 3 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==20 and set(d["targets"])=={"lead","piano"}, d' \
     && ok || bad "generate --json (continuation)"
+  # Chords chosen for the melody (--chords melody), or recognised from the texture (default here).
+  "$GM" generate $ex -o "$tmp/m.mid" --targets piano --chords melody --steps 3 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chord_source"]=="harmonised" and len(d["chords"])==16 and all(d["chords"]), d' \
+    && ok || bad "generate --chords melody (harmonised, a chord in every bar)"
+  "$GM" generate $ex -o "$tmp/m.mid" --targets piano --steps 3 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chord_source"]=="recognised", d' \
+    && ok || bad "generate: a melody with its chord track has its chords recognised"
+  "$GM" generate $ex -o "$tmp/m.mid" --targets piano --steps 3 2>&1 | grep -q "chords: recognised" && ok || bad "the summary says where the chords came from"
   "$GM" generate -o "$tmp/s.mid" --bars 4 --chords "Am F C G" --targets piano,drums --steps 3 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==4 and d["chords"]==["Am","F","C","G"], d' \
     && ok || bad "generate --json (from scratch, chords given)"
