@@ -8,15 +8,20 @@
  *       A minor by its whole-texture key as `prepare` does) and the MELODY
  *       track's notes in them, and prints the harmoniser's log-probability
  *       tables as C (src/harmonize.c includes them).
- *   bench_harmonize eval [DATA_DIR] [--frames F] [--songs N]
+ *   bench_harmonize eval [DATA_DIR] [--frames F] [--songs N] [--model M.gguf]
  *       On the validation songs, as a user's bare melody meets `generate`:
  *       the MELODY track alone, its key found from the melody, moved to C;
- *       chords chosen by the harmoniser and, for comparison, by the
+ *       chords chosen by the harmoniser (the HMM, or with --model the
+ *       model's learnt harmoniser) and, for comparison, by the
  *       recogniser (gm_chords_recognize_frames, what generate used before)
  *       against the song's labels moved the same way: root and root+quality
  *       accuracy per frame, chord changes per bar, and the melody's
  *       chord-tone ratio (duration-weighted, capped at two quarters a note)
  *       against each system's chords.
+ *
+ *   bench_harmonize dump OUT.bin [DATA_DIR]
+ *       Every song's half-bar melody histograms and labels (both splits),
+ *       for python/harmonizer.py.
  *
  * DATA_DIR defaults to $GETMUSIC_DATA or ../shared/data. Library API only.
  */
@@ -261,7 +266,7 @@ static void score_song(score *sc, const song *so, const gm_chord *ch) {
     }
 }
 
-static int cmd_eval(const char *data, int frames, int max_songs) {
+static int cmd_eval(const char *data, int frames, int max_songs, const gm_harmonizer *net) {
     char dir[4200], err[GM_ERR_SIZE];
     snprintf(dir, sizeof dir, "%s/pop909", data);
     char **names;
@@ -274,7 +279,7 @@ static int cmd_eval(const char *data, int frames, int max_songs) {
         song so;
         if (song_load(dir, names[i], frames, !key_from_song, &so)) continue;
         gm_chord *a = malloc((size_t)so.nf * sizeof *a), *b = malloc((size_t)so.nf * sizeof *b);
-        if (a && b && !gm_chords_harmonize(&so.mel, &so.bm, frames, a, err) &&
+        if (a && b && !gm_chords_harmonize(&so.mel, &so.bm, frames, net, a, err) &&
             !gm_chords_recognize_frames(&so.mel, &so.bm, frames, b, err)) {
             score_song(&lab, &so, so.labels);
             if (getenv("HARMONY_FOLD"))
@@ -306,6 +311,40 @@ static int cmd_eval(const char *data, int frames, int max_songs) {
     return 0;
 }
 
+/* ======================================================================== */
+/* dump (for trying learnt harmonisers in Python)                            */
+/* ======================================================================== */
+
+/* OUT: per song int32 n_frames, int32 validation, then per frame float32
+ * h[36] and int32 label (chord index in C, -1 none); half-bar frames, key
+ * from the melody as generate sees it. */
+static int cmd_dump(const char *data, const char *out) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/pop909", data);
+    FILE *fo = fopen(out, "wb");
+    if (!fo) { fprintf(stderr, "bench_harmonize: cannot write %s\n", out); return 1; }
+    for (int valid = 0; valid <= 1; valid++) {
+        char **names;
+        int n = song_names(dir, valid, &names);
+        for (int i = 0; i < n; i++) {
+            song so;
+            if (!song_load(dir, names[i], 2, 1, &so)) {
+                int32_t hd[2] = {so.nf, valid};
+                fwrite(hd, sizeof hd, 1, fo);
+                for (int f = 0; f < so.nf; f++) {
+                    int32_t lab = chord_index(so.labels[f]);
+                    fwrite(so.h + (size_t)f * 36, sizeof(float), 36, fo);
+                    fwrite(&lab, sizeof lab, 1, fo);
+                }
+                song_free(&so);
+            }
+            free(names[i]);
+        }
+        free(names);
+    }
+    return fclose(fo) ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     const char *env = getenv("GETMUSIC_DATA");
     const char *data = env && *env ? env : "../shared/data";
@@ -314,15 +353,27 @@ int main(int argc, char **argv) {
         return 1;
     }
     int frames = 2, songs = 0;
+    const char *model = NULL; /* eval --model M.gguf: its learnt harmoniser instead of the HMM */
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--songs") && i + 1 < argc) songs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else data = argv[i];
     }
     if (getenv("HARMONY_KEY_FROM_SONG")) key_from_song = 1;
     if (frames < 1 || frames > 2) { fprintf(stderr, "bench_harmonize: --frames 1 or 2\n"); return 1; }
     if (!strcmp(argv[1], "learn")) return cmd_learn(data);
-    if (!strcmp(argv[1], "eval")) return cmd_eval(data, frames, songs);
+    if (!strcmp(argv[1], "eval")) {
+        gm_model *m = NULL;
+        char err[GM_ERR_SIZE];
+        if (model && !(m = gm_model_load(model, err))) { fprintf(stderr, "bench_harmonize: %s\n", err); return 1; }
+        const gm_harmonizer *net = m ? gm_model_harmonizer(m) : NULL;
+        if (m && !net) { fprintf(stderr, "bench_harmonize: %s has no harmoniser\n", model); return 1; }
+        int rc = cmd_eval(data, frames, songs, net);
+        gm_model_free(m);
+        return rc;
+    }
+    if (!strcmp(argv[1], "dump") && argc >= 3) return cmd_dump(argc >= 4 ? argv[3] : data, argv[2]);
     fprintf(stderr, "bench_harmonize: unknown command '%s'\n", argv[1]);
     return 1;
 }

@@ -368,15 +368,25 @@ int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *e
 int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_bar, const gm_timed_chord *labels,
                          int n_labels, int shift, gm_chord *out, char *err);
 
-/* Chords chosen for a bare melody (src/harmonize.c): a key-chord HMM whose
- * chord transitions and melody emissions were counted on POP909's human
- * labels (training split), decoded by Viterbi. Every pitched note of s is
- * melody; s is best given in C major / A minor (as generate moves it), other
- * keys are followed at a small cost. frames_per_bar 1 or 2; out:
+/* Chords chosen for a bare melody (src/harmonize.c). With net (a model's
+ * learnt harmoniser, gm_model_harmonizer): a bidirectional GRU over the
+ * melody's half bars gives every chord a score per frame, and the
+ * progression with the best scores less a cost per change is taken. With
+ * net NULL: a key-chord HMM whose transitions and melody emissions were
+ * counted on POP909's human labels (training split), decoded by Viterbi.
+ * Every pitched note of s is melody; s is best given in C major / A minor
+ * (as generate moves it). frames_per_bar 1 or 2; out:
  * [n_bars·frames_per_bar], a chord in every frame (none, root -1, only when
  * s has no pitched note). The recogniser above is for textures that sound
  * their harmony; a melody implies it. */
-int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames_per_bar, gm_chord *out, char *err);
+typedef struct gm_harmonizer gm_harmonizer;
+int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames_per_bar, const gm_harmonizer *net,
+                        gm_chord *out, char *err);
+/* The learnt harmoniser's scores (src/harmonizer.c): h [T][36] half-bar
+ * frames as gm_harmony_frames gives them (T even, a bar's halves in turn) →
+ * logits [T][96], chords root·8 + quality. Its provenance text. */
+int gm_harmonizer_logits(const gm_harmonizer *net, const float *h, int T, float *logits, char *err);
+const char *gm_harmonizer_source(const gm_harmonizer *net);
 /* What the harmoniser hears of a melody, for learning its tables
  * (bench/bench_harmonize.c): fticks [n_frames+1] the frames' start ticks, h
  * [n_frames][3][12] quarters of each pitch class struck on a beat, struck
@@ -627,6 +637,9 @@ const char *gm_model_source(const gm_model *m); /* "" if none */
 /* Chords per bar the model was trained with (GGUF getmusic.chord_frames_per_bar;
  * 1 when absent, as in models made before it); generate encodes at it. */
 int  gm_model_chord_frames(const gm_model *m);
+/* The learnt bare-melody harmoniser the file carries (tensors harmonizer.*,
+ * python/harmonizer.py), or NULL. */
+const gm_harmonizer *gm_model_harmonizer(const gm_model *m);
 int  gm_model_set_chord_frames(gm_model *m, int frames_per_bar, char *err); /* 1 or 2 */
 size_t gm_model_n_params(const gm_model *m);
 /* Drum styles (dev/MODEL.md "Drum styles"): the name of style i (0 is "any"),

@@ -173,6 +173,7 @@ class GGUFReader:
             self._buf = f.read()
         self._off = 0
         self.kv, self.types, self.tensor_info, self.tensors = {}, {}, {}, {}
+        self.elem_types = {}  # array keys: their element type (to copy a file exactly)
         self._parse()
 
     def _need(self, n):
@@ -230,6 +231,8 @@ class GGUFReader:
             if key in self.kv:
                 raise GGUFError("duplicate key %r" % key)
             self.types[key] = vtype
+            if vtype == GGUF_ARRAY:
+                self.elem_types[key] = struct.unpack_from("<I", self._buf, self._off)[0]
             self.kv[key] = self._value(vtype)
         align = self.kv.get("general.alignment", DEFAULT_ALIGNMENT)
         order = []

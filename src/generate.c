@@ -373,7 +373,7 @@ static int chords_from_notes(gen_job *j, char *err) {
     j->harmonized = last >= 0 && (j->p.chord_mode == GM_CHORDS_HARMONIZE || gm_score_is_bare_melody(&cs));
     if (j->harmonized) {
         memset(j->bar_has_chord + first, 1, (size_t)(last - first + 1));
-        rc = gm_chords_harmonize(&cs, &j->bm, j->F, j->chords, err);
+        rc = gm_chords_harmonize(&cs, &j->bm, j->F, gm_model_harmonizer(j->m), j->chords, err);
     } else if (last >= 0) {
         rc = gm_chords_recognize_frames(&cs, &j->bm, j->F, j->chords, err);
     }

@@ -58,6 +58,9 @@
 #ifndef HARMONY_STAY_BONUS
 #define HARMONY_STAY_BONUS (-1.0)
 #endif
+#ifndef HARMONY_NET_CHANGE_COST
+#define HARMONY_NET_CHANGE_COST 1.0 /* nats a change costs the learnt harmoniser's path */
+#endif
 #define KEY_CHANGE_LOGP (-9.0)   /* log P(key change) per frame: about once in 8000 frames */
 #define KEY0_LOGP (-0.7)         /* log P(key 0 at the start): the melody was moved to C */
 #define HOLD_CAP_QUARTERS 2.0    /* a long note weighs no more than a half note */
@@ -207,27 +210,83 @@ done:
 }
 
 /* ======================================================================== */
+/* The learnt harmoniser's scores → a progression                            */
+/* ======================================================================== */
+
+/* Chords maximising Σ_f log P_f(c_f) - CHANGE_COST·changes (log P_f: the
+ * network's log-softmax at frame f). lp: [nf][N_CH]; back: [nf][N_CH]. */
+static void best_path(const float *lp, int nf, gm_chord *out, uint8_t *back) {
+    float score[N_CH];
+    for (int c = 0; c < N_CH; c++) score[c] = lp[c];
+    for (int f = 1; f < nf; f++) {
+        int best = 0;
+        for (int c = 1; c < N_CH; c++) best = score[c] > score[best] ? c : best;
+        const float move = score[best] - (float)HARMONY_NET_CHANGE_COST;
+        for (int c = 0; c < N_CH; c++) {
+            int stay = score[c] >= move;
+            back[(size_t)f * N_CH + c] = (uint8_t)(stay ? c : best);
+            score[c] = (stay ? score[c] : move) + lp[(size_t)f * N_CH + c];
+        }
+    }
+    int c = 0;
+    for (int i = 1; i < N_CH; i++) c = score[i] > score[c] ? i : c;
+    for (int f = nf - 1; f >= 0; f--) {
+        out[f] = (gm_chord){(int8_t)(c / GM_N_QUALITIES), (int8_t)(c % GM_N_QUALITIES)};
+        if (f > 0) c = back[(size_t)f * N_CH + c];
+    }
+}
+
+/* The network runs on half bars; a model of whole bars takes each bar's
+ * first half. h: [nb·2][36]. */
+static int decode_net(const gm_harmonizer *net, const float *h, int nb, int frames, gm_chord *out, char *err) {
+    const int T = nb * 2;
+    float *lp = malloc((size_t)T * N_CH * sizeof *lp);
+    uint8_t *back = malloc((size_t)T * N_CH);
+    gm_chord *half = malloc((size_t)T * sizeof *half);
+    int rc = -1;
+    if (!lp || !back || !half) gm_fail(err, "harmonising: out of memory for %d frames", T);
+    else if (!gm_harmonizer_logits(net, h, T, lp, err)) {
+        for (int t = 0; t < T; t++) { /* log-softmax */
+            float *l = lp + (size_t)t * N_CH, mx = l[0];
+            for (int c = 1; c < N_CH; c++) mx = l[c] > mx ? l[c] : mx;
+            double z = 0;
+            for (int c = 0; c < N_CH; c++) z += exp(l[c] - mx);
+            for (int c = 0; c < N_CH; c++) l[c] -= mx + (float)log(z);
+        }
+        best_path(lp, T, half, back);
+        for (int b = 0; b < nb; b++)
+            for (int k = 0; k < frames; k++) out[b * frames + k] = half[b * 2 + k * 2 / frames];
+        rc = 0;
+    }
+    free(lp);
+    free(back);
+    free(half);
+    return rc;
+}
+
+/* ======================================================================== */
 /* Entry                                                                     */
 /* ======================================================================== */
 
-int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames, gm_chord *out, char *err) {
+int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames, const gm_harmonizer *net, gm_chord *out,
+                        char *err) {
     if (!s || !bm || !out) return gm_fail(err, "harmonising: null argument");
     if (frames < 1 || frames > GM_MAX_CHORD_FRAMES)
         return gm_fail(err, "harmonising: %d frames per bar (1..%d allowed)", frames, GM_MAX_CHORD_FRAMES);
     const int nb = bm->n_bars;
     if (nb <= 0) return 0;
     if (!bm->bar_tick) return gm_fail(err, "harmonising: bar map has no bar lines");
-    if ((int64_t)nb * frames > HARMONY_MAX_FRAMES)
-        return gm_fail(err, "harmonising: %d bars is more than the %d we choose chords for", nb, HARMONY_MAX_FRAMES / frames);
-    const int nf = nb * frames;
+    if ((int64_t)nb * 2 > HARMONY_MAX_FRAMES)
+        return gm_fail(err, "harmonising: %d bars is more than the %d we choose chords for", nb, HARMONY_MAX_FRAMES / 2);
+    const int F = net ? 2 : frames, nf = nb * F; /* the network reads half bars */
     int64_t *fticks = malloc(((size_t)nf + 1) * sizeof *fticks);
     float *h = malloc((size_t)nf * 36 * sizeof *h);
     int rc;
     if (!fticks || !h) rc = gm_fail(err, "harmonising: out of memory for %d frames", nf);
-    else if (!gm_harmony_frames(s, bm, frames, fticks, h)) {
-        for (int f = 0; f < nf; f++) out[f] = (gm_chord){-1, -1}; /* no melody: no chord */
+    else if (!gm_harmony_frames(s, bm, F, fticks, h)) {
+        for (int f = 0; f < nb * frames; f++) out[f] = (gm_chord){-1, -1}; /* no melody: no chord */
         rc = 0;
-    } else rc = decode(h, nf, frames, out, err);
+    } else rc = net ? decode_net(net, h, nb, frames, out, err) : decode(h, nf, frames, out, err);
     free(fticks);
     free(h);
     return rc;

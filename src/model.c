@@ -38,6 +38,7 @@
 #include "model.h"
 
 #include "gguf.h"
+#include "harmonizer.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct gm_model {
     char *source;
     int chord_frames; /* chords per bar in the chord rows, 1 or 2 */
     char style_names[GM_MAX_DRUM_STYLES][GM_DRUM_STYLE_NAME]; /* [sizes.drum_styles] */
+    gm_harmonizer *harmonizer; /* NULL: none in the file (src/harmonizer.c) */
 };
 
 /* The names a model made here gets (python/model.py's DRUM_STYLES, the same order). */
@@ -64,6 +66,7 @@ const gm_vocab *gm_model_vocab(const gm_model *m) { return m->vocab; }
 const char *gm_model_source(const gm_model *m) { return m->source ? m->source : ""; }
 size_t gm_model_n_params(const gm_model *m) { return gd_model_n_params(m->net); }
 int gm_model_chord_frames(const gm_model *m) { return m->chord_frames; }
+const gm_harmonizer *gm_model_harmonizer(const gm_model *m) { return m->harmonizer; }
 
 const char *gm_model_drum_style_name(const gm_model *m, int i) {
     if (i == 0 && m->sizes.drum_styles == 0) return "any";
@@ -103,6 +106,7 @@ void gm_model_free(gm_model *m) {
     if (!m) return;
     gd_model_free(m->net);
     gm_vocab_free(m->vocab);
+    gm_harmonizer_free(m->harmonizer);
     free(m->source);
     free(m);
 }
@@ -315,6 +319,7 @@ int gm_model_to_gguf(const gm_model *m, gguf_writer *w, const char *source) {
         bad |= gguf_set_arr_str(w, "getmusic.drum_styles", sn, (size_t)m->sizes.drum_styles);
     }
     bad |= gguf_set_u32(w, "getmusic.chord_frames_per_bar", (uint32_t)m->chord_frames);
+    if (m->harmonizer) bad |= gm_harmonizer_write(m->harmonizer, w);
     const float *params = gd_model_params(m->net);
     for (int i = 0; i < gd_model_n_tensors(m->net) && !bad; i++) {
         const gd_tensor *t = gd_model_tensor(m->net, i);
@@ -530,6 +535,7 @@ gm_model *gm_model_from_gguf(const gguf_ctx *g, const char *path, char *err) {
         if (gguf_read_f32(g, t->name, t->n_dims, ne, params + t->offset, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
     }
     if (model_set_token_features(m, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
+    if (gm_harmonizer_read(g, &m->harmonizer, e2)) { gm_fail(err, "%s: %s", path, e2); goto fail; }
     char *src = NULL;
     if (gguf_key_type(g, "getmusic.source") >= 0 && gguf_get_str(g, "getmusic.source", &src, NULL) == 0) m->source = src;
     free(arch);

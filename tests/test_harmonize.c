@@ -32,7 +32,7 @@ static int harmonize(gm_score *s, int frames, gm_chord *out, int max) {
         CHECK(0, "too many frames %d", n);
         return -1;
     }
-    int rc = gm_chords_harmonize(s, &bm, frames, out, err);
+    int rc = gm_chords_harmonize(s, &bm, frames, NULL, out, err);
     CHECK(rc == 0, "harmonize: %s", err);
     gm_barmap_free(&bm);
     return rc ? -1 : n;
@@ -168,15 +168,15 @@ static void test_errors(void) {
     char err[GM_ERR_SIZE] = "";
     CHECK(gm_barmap_build(&bm, &s, 4, err) == 0, "barmap: %s", err);
     gm_chord out[8];
-    CHECK(gm_chords_harmonize(&s, &bm, 3, out, err) == -1 && strstr(err, "frames per bar"), "3 frames: '%s'", err);
-    CHECK(gm_chords_harmonize(NULL, &bm, 2, out, err) == -1, "null score accepted");
+    CHECK(gm_chords_harmonize(&s, &bm, 3, NULL, out, err) == -1 && strstr(err, "frames per bar"), "3 frames: '%s'", err);
+    CHECK(gm_chords_harmonize(NULL, &bm, 2, NULL, out, err) == -1, "null score accepted");
     gm_barmap_free(&bm);
     /* A piece too long to choose chords for is refused, not allocated. */
     gm_track_add_note(tr, (int64_t)20000 * BAR, TPQ, 60, 90, 0);
     gm_score_sort(&s);
     CHECK(gm_barmap_build(&bm, &s, 4, err) == 0, "barmap: %s", err);
     gm_chord one;
-    CHECK(gm_chords_harmonize(&s, &bm, 2, &one, err) == -1 && strstr(err, "bars"), "20000 bars: '%s'", err);
+    CHECK(gm_chords_harmonize(&s, &bm, 2, NULL, &one, err) == -1 && strstr(err, "bars"), "20000 bars: '%s'", err);
     gm_barmap_free(&bm);
     gm_score_free(&s);
 }
