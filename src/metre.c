@@ -12,7 +12,7 @@
  *      which of the four 16ths of a quarter carries the most weight;
  *   2. per beat, cues that a bar starts there: onsets (longer notes weigh
  *      more), bass onsets, a change of harmony (two beats before against two
- *      after, the bass counting double), kick, and no snare;
+ *      after, the bass counting double), kick, crash, and no snare;
  *   3. the metre: how much each bar length makes its downbeat stand out, and
  *      how alike a beat's rhythm is to the beat one bar later (20 numbers a
  *      beat: onsets on each 16th in five registers); duple unless triple wins
@@ -39,8 +39,8 @@
 
 /* Downbeat cues per beat and their weights in the downbeat strength. The
  * snare weighs against: it marks the backbeats, rarely the one. */
-enum { F_ONSET, F_BASS, F_NOVELTY, F_KICK, F_SNARE, N_FEAT };
-static const double feat_weight[N_FEAT] = {1.0, 1.5, 2.0, 1.5, -1.0};
+enum { F_ONSET, F_BASS, F_NOVELTY, F_KICK, F_SNARE, F_CRASH, N_FEAT };
+static const double feat_weight[N_FEAT] = {1.0, 1.5, 2.0, 1.5, -1.0, 2.0};
 /* Registers of the rhythm pattern of a beat. */
 enum { R_BASS, R_TREBLE, R_KICK, R_SNARE, R_KIT, N_REG };
 #define N_PAT (N_REG * SUB)
@@ -152,6 +152,9 @@ static int note_register(const gm_track *t, const gm_note *n, int bass_below) {
     }
 }
 
+/* Crash and splash cymbals mark the one after a fill. */
+static int is_crash(int key) { return key == 49 || key == 52 || key == 55 || key == 57; }
+
 /* One note into the grid: onset cues on its 16th, sounding pitch classes
  * over the beats it spans (at most 16: a drone says nothing more). */
 static void add_note(beat_grid *g, const gm_track *t, const gm_note *n) {
@@ -169,6 +172,7 @@ static void add_note(beat_grid *g, const gm_track *t, const gm_note *n) {
             else if (reg == R_SNARE) f[F_SNARE] += (float)w;
             else if (reg != R_KIT) f[F_ONSET] += (float)w;
             if (reg == R_BASS) f[F_BASS] += (float)w;
+            if (t->is_drum && is_crash(n->pitch)) f[F_CRASH] += (float)w;
         }
     }
     if (t->is_drum) return;
