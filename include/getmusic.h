@@ -211,9 +211,9 @@ int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err);
  *                  estimated from the notes (gm_metre_infer). A lone 4/4 or
  *                  2/4 at tick 0 (what a DAW writes by default), or 2/4 and
  *                  4/4 mended with 1/4 bars (POP909), is replaced only when
- *                  the estimate is confident and puts bar lines where the
- *                  file has none (3/4 for a waltz, a pickup, notes off the
- *                  file's beat);
+ *                  the estimate's bar lines differ from the file's (3/4 for
+ *                  a waltz, a pickup, 4/4 for 2/4) and it is confident or
+ *                  the notes lie off the file's 16ths (POP909);
  *   given          the caller's metre (--metre 3/4, --pickup BEATS).
  * The estimate keeps the tempo map and takes the file's quarter notes as
  * the beats; it finds where they fall (POP909's notes sit a fixed part of

@@ -521,8 +521,19 @@ static void file_metre(const gm_score *s, gm_metre *m) {
     m->confidence = 1;
 }
 
-/* Whether an inferred grid says what the file says: each inferred bar line
- * within half a 16th of one of the file's. */
+/* Every bar line of a (past its first) within `slack` ticks of one of b's. */
+static int lines_within(const gm_barmap *a, const gm_barmap *b, int64_t slack) {
+    int j = 0;
+    for (int i = 1; i < a->n_bars; i++) {
+        int64_t t = a->bar_tick[i];
+        while (j < b->n_bars && b->bar_tick[j] < t - slack) j++;
+        if (j >= b->n_bars || b->bar_tick[j] > t + slack) return 0;
+    }
+    return 1;
+}
+
+/* Whether an inferred grid is the file's: the same bar lines, give or take
+ * half a 16th (a lead-in bar of a few ticks aside). */
 static int same_as_file(const gm_score *s, const gm_metre *m, int *same) {
     gm_score c;
     gm_barmap fb, ib;
@@ -534,13 +545,7 @@ static int same_as_file(const gm_score *s, const gm_metre *m, int *same) {
     gm_score_free(&c);
     if (rc) { gm_barmap_free(&fb); return -1; }
     int64_t slack = s->ticks_per_quarter / 8;
-    int j = 0, ok = 1;
-    for (int b = 1; ok && b < ib.n_bars; b++) {
-        int64_t t = ib.bar_tick[b];
-        while (j < fb.n_bars && fb.bar_tick[j] < t - slack) j++;
-        ok = j < fb.n_bars && fb.bar_tick[j] <= t + slack;
-    }
-    *same = ok;
+    *same = lines_within(&ib, &fb, slack) && lines_within(&fb, &ib, slack);
     gm_barmap_free(&fb);
     gm_barmap_free(&ib);
     return 0;
