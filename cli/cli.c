@@ -192,10 +192,51 @@ int cli_metre_from_beats(gm_score *s, const char *midi_path) {
     return access(beats, R_OK) == 0 && gm_score_metre_from_beat_file(s, beats, err) == 0;
 }
 
+int cli_metre_option(const char *opt, const char *val, gm_metre_request *req) {
+    if (!val) return cli_fail(EXIT_USAGE, "%s needs a value", opt);
+    if (!strcmp(opt, "--pickup")) {
+        long n;
+        if (cli_parse_int(opt, val, 0, 64, &n)) return EXIT_USAGE;
+        req->pickup = (int)n;
+        return 0;
+    }
+    int num = 0, den = 0, used = 0;
+    req->keep_file = !strcmp(val, "file");
+    req->numerator = req->denominator = 0;
+    if (!strcmp(val, "auto") || req->keep_file) return 0;
+    if (sscanf(val, "%d/%d%n", &num, &den, &used) != 2 || val[used] || num < 1 || num > 64 ||
+        (den != 2 && den != 4 && den != 8 && den != 16))
+        return cli_fail(EXIT_USAGE, "--metre: '%s' is not auto, file or a metre like 3/4 or 6/8", val);
+    req->numerator = num, req->denominator = den;
+    return 0;
+}
+
+int cli_settle_metre(gm_score *s, const char *path, const gm_metre_request *req, gm_metre *out, char *err) {
+    memset(out, 0, sizeof *out);
+    int asked = req && (req->numerator || req->pickup >= 0 || req->keep_file);
+    if (!asked && cli_metre_from_beats(s, path)) {
+        out->numerator = s->n_timesigs ? s->timesigs[s->n_timesigs - 1].numerator : 4;
+        out->denominator = s->n_timesigs ? s->timesigs[s->n_timesigs - 1].denominator : 4;
+        out->downbeat_tick = s->n_timesigs > 1 ? s->timesigs[1].tick : 0;
+        out->confidence = 1;
+        out->source = GM_METRE_BEAT_FILE;
+        return 0;
+    }
+    return gm_score_settle_metre(s, req, out, err);
+}
+
 int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err) {
+    gm_metre m;
     if (cli_read_midi(path, s, err)) return -1;
-    int applied = cli_metre_from_beats(s, path);
-    if (metre_from_beats) *metre_from_beats = applied;
+    if (cli_settle_metre(s, path, NULL, &m, err)) { gm_score_free(s); return -1; }
+    if (metre_from_beats) *metre_from_beats = m.source == GM_METRE_BEAT_FILE;
+    gm_metre_free(&m);
+    return 0;
+}
+
+int cli_read_song(const char *path, gm_score *s, const gm_metre_request *req, gm_metre *metre, char *err) {
+    if (cli_read_midi(path, s, err)) return -1;
+    if (cli_settle_metre(s, path, req, metre, err)) { gm_score_free(s); return -1; }
     return 0;
 }
 

@@ -33,6 +33,9 @@ void cli_json_fstr(FILE *f, const char *s);             /* the same on f */
  * cmd_info.c, shared with the studio's upload and version replies. */
 void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
                         const gm_chord *chords, gm_key key);
+/* The same with the metre and where it came from ("metre": {...}; NULL: none). */
+void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
+                              const gm_chord *chords, gm_key key, const gm_metre *metre);
 extern const char *cli_program_names[128];
 
 /* generate's options, read the same by the CLI and the studio. */
@@ -54,9 +57,23 @@ int cli_write_midi(const char *path, const gm_score *s, char *err);
  * file (POP909 declares 1/4 or 2/4); 1 when applied, 0 when there is none, it
  * is unusable (the file's own metre stays) or the song came from "-". */
 int cli_metre_from_beats(gm_score *s, const char *midi_path);
-/* cli_read_midi, then cli_metre_from_beats (*metre_from_beats: applied).
- * 0, or -1 with err. */
+/* --metre auto|file|N/D or --pickup BEATS (generate, info, plot) into req
+ * (start it as {0, 0, -1, 0}); 0, or the exit status after a message. */
+int cli_metre_option(const char *opt, const char *val, gm_metre_request *req);
+#define CLI_METRE_HELP \
+    "  --metre M               the bars: auto (default: the file's time signatures, a\n" \
+    "                          beat_midi.txt beside it, or inferred from the music when\n" \
+    "                          the file's are absent or 1/4 all through), file, or 3/4, 6/8 ...\n" \
+    "  --pickup BEATS          beats before the first downbeat (default: from the music)\n"
+/* The bar grid of a song read from path: a metre asked for wins, then a
+ * beat_midi.txt beside the file, then gm_score_settle_metre. *out says which
+ * (gm_metre_free it; req may be NULL). 0, or -1 with err. */
+int cli_settle_metre(gm_score *s, const char *path, const gm_metre_request *req, gm_metre *out, char *err);
+/* cli_read_midi, then cli_settle_metre with no request (*metre_from_beats:
+ * the bars came from beat_midi.txt). 0, or -1 with err (nothing to free). */
 int cli_read_score(const char *path, gm_score *s, int *metre_from_beats, char *err);
+/* cli_read_midi, then cli_settle_metre(req) into *metre. 0, or -1 with err. */
+int cli_read_song(const char *path, gm_score *s, const gm_metre_request *req, gm_metre *metre, char *err);
 /* Path of the shipped model (see cli.c for the search order) or NULL. */
 const char *cli_default_model(void);
 

@@ -350,6 +350,18 @@ static int musician_metrics(file_res *r, group_res *g, const gm_score *gen, cons
 /* One file's figures, from reading it (and its reference) to the last
  * metric. About 100 lines: a straight sequence of library calls, each with
  * its own error path into one cleanup. */
+
+/* The bar lines eval judges the drums on: a beat_midi.txt beside the file,
+ * else the file's own time signatures as written (generate writes the grid
+ * it used), inferred from the music only when the file says nothing usable
+ * (none, or 1/4 all through). */
+static void eval_bars(gm_score *s, const char *path) {
+    char err[GM_ERR_SIZE];
+    gm_metre m;
+    if (cli_metre_from_beats(s, path) || gm_metre_file_trust(s) < GM_METRE_DEGENERATE) return;
+    if (gm_score_settle_metre(s, NULL, &m, err) == 0) gm_metre_free(&m);
+}
+
 static int eval_file(const eval_job *job, file_res *r) {
     const gm_layout *l = &job->layout;
     char err[GM_ERR_SIZE];
@@ -363,8 +375,8 @@ static int eval_file(const eval_job *job, file_res *r) {
         gm_score_free(&gen);
         return fail(r, EXIT_USAGE, cli_shown(r->ref), err);
     }
-    cli_metre_from_beats(&gen, r->gen);
-    if (have_ref) cli_metre_from_beats(&ref, r->ref);
+    eval_bars(&gen, r->gen);
+    if (have_ref) eval_bars(&ref, r->ref);
     gm_score_drop_ghost_notes(&gen, job->ghost_velocity);
     if (have_ref) gm_score_drop_ghost_notes(&ref, job->ghost_velocity);
     mg = calloc((size_t)gen.n_tracks + 1, 1);

@@ -55,6 +55,7 @@ void usage_generate(FILE *f) {
             "                          then which hit at the drum temperature (0: one stage, as before)\n"
             "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
             "  --window-bars N         bars per model window (default: as many as fit)\n"
+            CLI_METRE_HELP
             "  --render OUT.wav        also render the result to audio\n"
             "  --plot OUT.png          also draw the result (generated notes marked)\n"
             "  --json                  a machine-readable summary on stdout\n"
@@ -139,6 +140,8 @@ typedef struct {
     const gm_layout *l;     /* the model's */
     gm_generate_params p;
     gm_chord *chords;       /* --chords NAMES, parsed */
+    gm_metre_request metre_req; /* --metre, --pickup */
+    gm_metre metre;             /* the input's bars and where they came from */
     gm_score song, result;
     int have_song, have_result;
     gm_generate_report rep;
@@ -156,10 +159,12 @@ static void gen_job_init(gen_job *j) {
     j->drum_temperature = dp.drum_temperature;
     j->drum_hit_temperature = dp.drum_hit_temperature;
     j->guidance = dp.chord_guidance;
+    j->metre_req.pickup = -1;
 }
 
 static void gen_job_free(gen_job *j) {
     gm_generate_report_free(&j->rep);
+    gm_metre_free(&j->metre);
     if (j->have_result) gm_score_free(&j->result);
     if (j->have_song) gm_score_free(&j->song);
     free(j->chords);
@@ -196,6 +201,7 @@ static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
     } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->temperature)) return EXIT_USAGE; }
     else if (!strcmp(a, "--drum-temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->drum_temperature)) return EXIT_USAGE; }
     else if (!strcmp(a, "--drum-style")) j->drum_style = val;
+    else if (!strcmp(a, "--metre") || !strcmp(a, "--pickup")) { if (cli_metre_option(a, val, &j->metre_req)) return EXIT_USAGE; }
     else if (!strcmp(a, "--drum-hit-temperature")) { if (cli_parse_double(a, val, 0, 100, &j->drum_hit_temperature)) return EXIT_USAGE; }
     else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &j->guidance)) return EXIT_USAGE; }
     else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
@@ -294,7 +300,8 @@ static int gen_read_input(gen_job *j) {
     char err[GM_ERR_SIZE];
     int first_bar_cols = gm_grid_bar_cols(4, 4);
     if (j->in) {
-        if (cli_read_score(j->in, &j->song, NULL, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(j->in), err);
+        if (cli_read_song(j->in, &j->song, &j->metre_req, &j->metre, err))
+            return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(j->in), err);
         j->have_song = 1;
         for (int i = 0; i < j->song.n_tracks; i++) {
             const gm_track *t = &j->song.tracks[i];
@@ -414,6 +421,14 @@ static void gen_print_json(const gen_job *j, const char *key) {
     }
     printf(", \"drum_style\": ");
     cli_json_str(rep->drum_style);
+    if (j->in) {
+        char m[16];
+        snprintf(m, sizeof m, "%d/%d", j->metre.numerator, j->metre.denominator);
+        printf(", \"metre\": ");
+        cli_json_str(m);
+        printf(", \"metre_source\": ");
+        cli_json_str(gm_metre_source_name(j->metre.source));
+    }
     printf(", \"seconds\": %.3f", j->secs);
     if (j->wav) { printf(", \"wav\": "); cli_json_str(j->wav); }
     if (j->png) { printf(", \"png\": "); cli_json_str(j->png); }
@@ -434,6 +449,9 @@ static void gen_print_text(const gen_job *j, const char *key) {
             names_t, names_g[0] ? names_g : "nothing",
             chord_source(j, rep), rep->n_windows,
             rep->n_windows == 1 ? "" : "s", j->secs);
+    if (j->in && j->metre.source == GM_METRE_INFERRED)
+        fprintf(stderr, "%s: bars of %d/%d inferred from the music (the file's time signatures say nothing usable; "
+                "--metre to choose)\n", cli_prog, j->metre.numerator, j->metre.denominator);
     if (j->wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->wav);
     if (j->png) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->png);
 }

@@ -146,14 +146,17 @@ static int info_model(const char *path, int json) {
 /* ---- info SONG.mid ------------------------------------------------------ */
 
 void usage_info(FILE *f) {
-    fprintf(f, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
+    fprintf(f, "usage: getmusic info SONG.mid [--json] [--layout default|original] [--metre M] [--pickup BEATS]\n"
                "       getmusic info --model MODEL.gguf [--json]\n"
                "  A song: its tracks (channel, program, notes, role, the layout's class),\n"
                "  tempo, metre, bars, key and chords per bar. SONG.mid '-' reads standard input.\n"
                "  A model: its tracks (classes), vocabulary size per row, architecture sizes,\n"
                "  parameter count and the training provenance the file records.\n"
                "  --json          one JSON object on stdout\n"
-               "  --layout L      the layout whose classes the tracks get (default: default)\n");
+               "  --layout L      the layout whose classes the tracks get (default: default)\n"
+               "  The metre line says where the bars come from: the file, a beat_midi.txt\n"
+               "  beside it, or inferred from the music (when the file's are absent or 1/4\n"
+               "  all through).\n" CLI_METRE_HELP);
 }
 
 /* What info shows of a song: the score with its bar lines, the chord of
@@ -162,7 +165,7 @@ typedef struct {
     const char *path;
     gm_layout layout;
     gm_score s;
-    int metre_from_beats;   /* bars from a beat_midi.txt beside the file */
+    gm_metre metre;         /* the bars and where they came from (file, beat_midi.txt, inferred) */
     gm_barmap bm;
     gm_chord *chords;       /* [bm.n_bars] */
     gm_key key;
@@ -171,20 +174,20 @@ typedef struct {
 
 static void song_facts_free(song_facts *f) {
     free(f->chords);
+    gm_metre_free(&f->metre);
     gm_barmap_free(&f->bm);
     gm_score_free(&f->s);
 }
 
 /* Reads the song and works out its facts. 0, or the exit status after a
  * one-line message (nothing left to free). */
-static int song_facts_load(song_facts *f, const char *in, const char *layout_name) {
+static int song_facts_load(song_facts *f, const char *in, const char *layout_name, const gm_metre_request *req) {
     char err[GM_ERR_SIZE];
     memset(f, 0, sizeof *f);
     f->path = in;
     if (gm_layout_preset(&f->layout, layout_name, err)) return cli_fail(EXIT_USAGE, "%s", err);
-    if (cli_read_midi(in, &f->s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
-    /* A POP909-style beat annotation beside the file gives the real bar lines. */
-    f->metre_from_beats = cli_metre_from_beats(&f->s, in);
+    /* The bars: the file's, a POP909 beat annotation beside it, or the music's. */
+    if (cli_read_song(in, &f->s, req, &f->metre, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
     if (gm_barmap_build(&f->bm, &f->s, GM_STEPS_PER_QUARTER, err)) {
         song_facts_free(f);
         return cli_fail(EXIT_USAGE, "%s: %s", in, err);
@@ -203,6 +206,11 @@ static int song_facts_load(song_facts *f, const char *in, const char *layout_nam
 /* The song summary of `info --json` (also the studio's, cli.h). */
 void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
                         const gm_chord *chords, gm_key key) {
+    cli_song_info_json_metre(out, file, s, bm, layout, chords, key, NULL);
+}
+
+void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,
+                              const gm_chord *chords, gm_key key, const gm_metre *metre) {
     char kb[32], cb[16];
     gm_key_name(key, kb, sizeof kb);
     fprintf(out, "{\"file\": ");
@@ -223,7 +231,15 @@ void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm
         fprintf(out, "%s{\"tick\": %lld, \"bar\": %d, \"numerator\": %d, \"denominator\": %d}", i ? ", " : "",
                 (long long)s->timesigs[i].tick, gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1,
                 s->timesigs[i].numerator, s->timesigs[i].denominator);
-    fprintf(out, "], \"tracks\": [");
+    fprintf(out, "]");
+    if (metre) {
+        fprintf(out, ", \"metre\": {\"numerator\": %d, \"denominator\": %d, \"first_downbeat_tick\": %lld, "
+                "\"odd_bars\": %d, \"confidence\": %.3f, \"source\": ", metre->numerator, metre->denominator,
+                (long long)metre->downbeat_tick, metre->n_odd_bars, metre->confidence);
+        cli_json_fstr(out, gm_metre_source_name(metre->source));
+        fprintf(out, "}");
+    }
+    fprintf(out, ", \"tracks\": [");
     for (int i = 0; i < s->n_tracks; i++) {
         const gm_track *t = &s->tracks[i];
         int cls = gm_layout_classify(layout, t);
@@ -266,7 +282,13 @@ static void info_song_text(const song_facts *f) {
         printf(" %d/%d (bar %d)%s", s->timesigs[i].numerator, s->timesigs[i].denominator,
                gm_barmap_bar_of_tick(bm, s->timesigs[i].tick) + 1, i + 1 < s->n_timesigs ? "," : "");
     if (s->n_timesigs > 8) printf(" ... %d changes in all", s->n_timesigs);
-    if (f->metre_from_beats) printf("  (bars from the beat_midi.txt beside the file)");
+    printf("  (%s", gm_metre_source_name(f->metre.source));
+    if (f->metre.source == GM_METRE_BEAT_FILE) printf(" beside the file");
+    if (f->metre.source == GM_METRE_INFERRED) {
+        printf(", confidence %.2f", f->metre.confidence);
+        if (f->metre.n_odd_bars) printf(", %d odd bar%s", f->metre.n_odd_bars, f->metre.n_odd_bars == 1 ? "" : "s");
+    }
+    printf(")");
     printf("\nkey       %s (shift to C major / A minor: %+d)\n", kb, gm_key_shift_to_c(f->key));
     printf("tracks    (layout '%s')\n", layout->name);
     printf("   #  %-20s %3s  %-24s %6s  %-8s %s\n", "name", "ch", "program", "notes", "role", "class");
@@ -290,8 +312,13 @@ static void info_song_text(const song_facts *f) {
 int cmd_info(int argc, char **argv) {
     const char *in = NULL, *layout_name = "default", *model = NULL;
     int json = 0;
+    gm_metre_request req = {0, 0, -1, 0};
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--metre") || !strcmp(argv[i], "--pickup")) {
+            if (cli_metre_option(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &req)) return EXIT_USAGE;
+            i++;
+        }
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1]) return cli_fail(EXIT_USAGE, "info: unknown option '%s'", argv[i]);
@@ -303,10 +330,10 @@ int cmd_info(int argc, char **argv) {
     if (!in) return cli_fail(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"
                                     "       getmusic info --model MODEL.gguf [--json]");
     song_facts f;
-    int status = song_facts_load(&f, in, layout_name);
+    int status = song_facts_load(&f, in, layout_name, &req);
     if (status) return status;
     if (json) {
-        cli_song_info_json(stdout, f.path, &f.s, &f.bm, &f.layout, f.chords, f.key);
+        cli_song_info_json_metre(stdout, f.path, &f.s, &f.bm, &f.layout, f.chords, f.key, &f.metre);
         printf("\n");
     } else {
         info_song_text(&f);

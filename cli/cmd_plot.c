@@ -27,7 +27,9 @@ void usage_plot(FILE *f) {
             "  --layout L            track classes for the legend and --given: default|original\n"
             "  --title TEXT          title (default: the file name, none for -); --no-title for none\n"
             "  --no-chords           no chord names over the bars\n"
-            "  A beat_midi.txt (POP909 beat annotation) beside IN.mid gives the bar lines.\n",
+            "  A beat_midi.txt (POP909 beat annotation) beside IN.mid gives the bar lines;\n"
+            "  without one, a file whose metre is absent or 1/4 all through gets the\n"
+            "  bars inferred from the music (as generate and info).\n",
             GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, GM_ROLL_AUTO_MAX_W, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE);
 }
 
@@ -118,8 +120,9 @@ int cmd_plot(int argc, char **argv) {
     gm_layout layout;
     if (gm_layout_preset(&layout, layout_name, err)) return cli_fail(EXIT_USAGE, "plot: %s", err);
     gm_score s;
-    if (cli_read_midi(in, &s, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
-    cli_metre_from_beats(&s, in);
+    gm_metre metre;
+    if (cli_read_song(in, &s, NULL, &metre, err)) return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(in), err);
+    gm_metre_free(&metre);
     int status = given_path ? plot_mark_given(&s, in, given_path, &layout) : 0;
     if (status) goto out;
 

@@ -194,6 +194,8 @@ static void api_upload(studio *st, const st_query *q, const uint8_t *body, size_
     pthread_mutex_unlock(&read_mu);
     if (bad) { reply_error(r, 400, "not a usable MIDI file: %s", err); return; }
     if (!gm_score_n_notes(&s)) { gm_score_free(&s); reply_error(r, 400, "the MIDI file has no notes"); return; }
+    gm_metre metre; /* an upload has no beat_midi.txt: bars from the music when the file's say nothing */
+    if (gm_score_settle_metre(&s, NULL, &metre, err) == 0) gm_metre_free(&metre);
     safe_name(name, sizeof name, q->name);
     int id = st_song_add(st, &s, name, NULL, err);
     if (id < 0) { reply_error(r, 413, "%s", err); return; }

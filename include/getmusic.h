@@ -197,6 +197,68 @@ int64_t gm_score_seconds_to_tick(const gm_score *s, double seconds);
  * beats) and a lead-in bar before it. Returns 0, or -1 with err. */
 int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err);
 
+/* ------------------------------------------------------------------------ */
+/* Metre from the music (src/metre.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Where a score's bar grid comes from, and when the music decides it:
+ *   beat_midi.txt  a beat annotation beside the file (POP909) wins, as read
+ *                  by gm_score_metre_from_beat_file (the CLI looks for it);
+ *   file           a trustworthy time signature is kept: any other than
+ *                  the cases below;
+ *   inferred       the file says nothing (no time signature) or nothing
+ *                  usable (numerator 1 all through: 1/4, 1/8): the bars are
+ *                  estimated from the notes (gm_metre_infer). A lone 4/4 or
+ *                  2/4 at tick 0 (what a DAW writes by default), or 2/4 and
+ *                  4/4 mended with 1/4 bars (POP909), is replaced only when
+ *                  the estimate's bar lines differ from the file's (3/4 for
+ *                  a waltz, a pickup, 4/4 for 2/4) and it is confident or
+ *                  the notes lie off the file's 16ths (POP909);
+ *   given          the caller's metre (--metre 3/4, --pickup BEATS).
+ * The estimate keeps the tempo map and takes the file's quarter notes as
+ * the beats; it finds where they fall (POP909's notes sit a fixed part of
+ * a beat after the file's quarter lines), the beats per bar (2/4 only when
+ * given, 3/4, 4/4, 6/8) and the first downbeat. A grid set here is plain
+ * time signatures (a lead-in bar before the first downbeat when it is not
+ * at 0), so a MIDI file written from the score carries it. An estimate
+ * follows the piece's phase beat by beat and may put in odd bars (a bar of
+ * 2 or 5 beats where the song drops or adds one), each its own signature. */
+enum { GM_METRE_FILE = 0, GM_METRE_BEAT_FILE, GM_METRE_INFERRED, GM_METRE_GIVEN };
+typedef struct {
+    int numerator, denominator; /* the bar: 4/4, 3/4, 6/8 ... */
+    int64_t downbeat_tick;      /* the first full bar starts here (< a bar); a lead-in bar before it */
+    double confidence;          /* 0..1 for an estimate: the margins of its metre and phase; 1 otherwise */
+    int source;                 /* GM_METRE_* */
+    int n_odd_bars;             /* bars of another length the estimate put in (a beat dropped or added) */
+    gm_timesig *timesigs;       /* [n_timesigs] the grid when it has odd bars (owned), else NULL */
+    int n_timesigs;
+} gm_metre;
+void gm_metre_free(gm_metre *m);
+/* "file", "beat_midi.txt", "inferred from the music", "given". */
+const char *gm_metre_source_name(int source);
+
+/* How far a score's own time signatures can be trusted for its bars. */
+enum { GM_METRE_TRUSTED = 0, GM_METRE_WEAK, GM_METRE_DEGENERATE, GM_METRE_ABSENT };
+int gm_metre_file_trust(const gm_score *s);
+
+/* Estimates the bar grid from the notes. numerator 0: the metre too; else
+ * bars of numerator/denominator (1 to 6 quarter notes) and only the phase.
+ * Too little music (fewer than 4 beats with onsets) gives 4/4 (or the given
+ * metre) from tick 0 with confidence 0. 0, or -1 with err. */
+int gm_metre_infer(const gm_score *s, int numerator, int denominator, gm_metre *out, char *err);
+/* Replaces the score's time signatures with m's grid. 0, or -1 with err. */
+int gm_score_set_metre(gm_score *s, const gm_metre *m, char *err);
+
+typedef struct {
+    int numerator, denominator; /* 0: decide as above; else this metre, phase from the music */
+    int pickup;                 /* >= 0: beats (of the denominator) before the first downbeat; -1: from the music */
+    int keep_file;              /* 1: the file's time signatures whatever they are */
+} gm_metre_request;
+/* The decision above for a score read without a beat annotation (req may be
+ * NULL: decide): keeps or replaces its time signatures and says which in
+ * *out (for a kept file: its first metre, bars from 0). 0, or -1 with err. */
+int gm_score_settle_metre(gm_score *s, const gm_metre_request *req, gm_metre *out, char *err);
+
 /* Snaps every note onset to the nearest grid step and every duration to a
  * whole number of steps (>= 1), keeping bar lines where they are. */
 int gm_score_quantize(gm_score *s, int steps_per_quarter, char *err);

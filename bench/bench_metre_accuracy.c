@@ -1,0 +1,276 @@
+/*
+ * bench_metre_accuracy.c — how well the bar grid inferred from the music
+ * (src/metre.c) finds the bars of songs whose files do not say them.
+ *
+ *   bench_metre_accuracy [--all] [--list] [DATA_DIR]    POP909 (default: the validation songs)
+ *   bench_metre_accuracy --groove [--list] [DATA_DIR]   Groove's grooves, time signatures stripped
+ *
+ * POP909. Each song's MIDI file as read (1/4, 2/4 or 4/4 as its file says,
+ * no beat_midi.txt) goes through gm_score_settle_metre, the path of the CLI
+ * and the studio ("pipeline"); "inference alone" runs gm_metre_infer on every
+ * song whatever its file says. The reference is beat_midi.txt ("seconds
+ * 2-beat-flag 4-beat-flag"): the 4-beat flags are the downbeats of its 4/4
+ * songs (792 of 818); the 26 songs flagged every 6 beats are in 3/4 (the
+ * 2-beat flag marks every 3rd beat there), and their bars are those flags.
+ * Measures per song, then averaged:
+ *   metre     beats per bar as the reference (4; 3 for 3/4 or 6/8)
+ *   phase     metre right and at least half the reference downbeats found
+ *   bars      share of reference downbeats with an inferred bar line within
+ *             70 ms (the issue's "downbeats match in N% of bars")
+ *   F         downbeat F-measure at ±70 ms (mir_eval's window), over the
+ *             span the reference annotates
+ * "beat_midi.txt grid" scores the bars gm_score_metre_from_beat_file builds
+ * (one metre from the first annotated downbeat) the same way: the best a
+ * single grid does against annotations that drift or change metre.
+ *
+ * Groove. Every "beat" file of info.csv; its time signature is removed and the
+ * grid inferred; the reference is info.csv's metre and the file's own bar
+ * lines (Groove's files carry the right signature and start on a downbeat).
+ */
+#include "getmusic.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOL 0.070
+
+typedef struct { double *t; int n; } times;
+
+static int push(times *v, double t) {
+    double *g = realloc(v->t, (size_t)(v->n + 1) * sizeof *g);
+    if (!g) return -1;
+    v->t = g;
+    v->t[v->n++] = t;
+    return 0;
+}
+
+/* Greedy one-to-one matching of sorted times within TOL: how many match. */
+static int n_matched(const times *ref, const times *est) {
+    int i = 0, j = 0, m = 0;
+    while (i < ref->n && j < est->n) {
+        double d = est->t[j] - ref->t[i];
+        if (fabs(d) <= TOL) m++, i++, j++;
+        else if (d < 0) j++;
+        else i++;
+    }
+    return m;
+}
+
+/* Bar lines of the score as seconds within [lo, hi]; the lead-in bar's
+ * start (tick 0, shorter than its metre) is no downbeat. */
+static int downbeats(const gm_score *s, double lo, double hi, times *out) {
+    char err[GM_ERR_SIZE];
+    gm_barmap bm;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
+    for (int b = 0; b <= bm.n_bars; b++) {
+        int64_t len = b < bm.n_bars ? bm.bar_tick[b + 1] - bm.bar_tick[b] : 0;
+        int64_t full = b < bm.n_bars ? (int64_t)bm.bar_num[b] * 4 * bm.ticks_per_quarter / bm.bar_den[b] : 0;
+        if (b == 0 && len < full) continue;
+        double t = gm_score_tick_to_seconds(s, bm.bar_tick[b]);
+        if (t >= lo - TOL && t <= hi + TOL && push(out, t)) { gm_barmap_free(&bm); return -1; }
+    }
+    /* Bars go on past the last note; the reference stops at its last beat. */
+    gm_barmap_free(&bm);
+    return 0;
+}
+
+typedef struct { double metre, phase, bars, f; int n; } tally;
+
+static void score_one(tally *t, const times *ref, const times *est, int metre_ok) {
+    int m = n_matched(ref, est);
+    double p = est->n ? (double)m / est->n : 0, r = ref->n ? (double)m / ref->n : 0;
+    t->metre += metre_ok;
+    t->phase += metre_ok && r >= 0.5;
+    t->bars += r;
+    t->f += p + r > 0 ? 2 * p * r / (p + r) : 0;
+    t->n++;
+}
+
+static void print_tally(const char *name, const tally *t) {
+    int n = t->n ? t->n : 1;
+    printf("%-34s songs %3d  metre %5.1f%%  metre+phase %5.1f%%  bars %5.1f%%  F %.3f\n", name, t->n,
+           100 * t->metre / n, 100 * t->phase / n, 100 * t->bars / n, t->f / n);
+}
+
+/* Beats per bar of a metre, 6/8 and 3/4 both 3. */
+static int bar_beats(int num, int den) { return num * 4 / (den ? den : 4); }
+
+/* ======================================================================== */
+/* POP909                                                                    */
+/* ======================================================================== */
+
+/* beat_midi.txt → reference downbeats (seconds) and beats per bar. */
+static int pop_reference(const char *path, times *ref, int *beats, double *lo, double *hi) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    times b2 = {0}, b4 = {0};
+    double t, a, b;
+    int line = 0, last4 = -1, hist[13] = {0};
+    *lo = -1;
+    while (fscanf(f, "%lf %lf %lf", &t, &a, &b) == 3) {
+        if (*lo < 0) *lo = t;
+        *hi = t;
+        if (a == 1.0) push(&b2, t);
+        if (b == 1.0) {
+            if (last4 >= 0 && line - last4 <= 12) hist[line - last4]++;
+            last4 = line;
+            push(&b4, t);
+        }
+        line++;
+    }
+    fclose(f);
+    int n = 4;
+    for (int k = 1; k <= 12; k++)
+        if (hist[k] > hist[n]) n = k;
+    /* Every 6 beats: a 3/4 song whose 2-beat flag marks each bar. */
+    *beats = n == 6 ? 3 : n;
+    *ref = n == 6 ? b2 : b4;
+    free(n == 6 ? b4.t : b2.t);
+    return 0;
+}
+
+static int pop_song(const char *dir, const char *song, int list, tally *pipe, tally *alone, tally *beatgrid) {
+    char path[4200], err[GM_ERR_SIZE];
+    snprintf(path, sizeof path, "%s/pop909/%s/%s.mid", dir, song, song);
+    gm_score s, c, bf;
+    if (gm_midi_read_file(path, &s, err)) { fprintf(stderr, "%s: %s\n", path, err); return -1; }
+    snprintf(path, sizeof path, "%s/pop909/%s/beat_midi.txt", dir, song);
+    times ref = {0}, est = {0};
+    int beats = 4;
+    double lo = 0, hi = 0;
+    if (pop_reference(path, &ref, &beats, &lo, &hi)) { gm_score_free(&s); return -1; }
+    gm_metre m = {0}, a = {0};
+    int trust = gm_metre_file_trust(&s);
+    int rc = gm_score_copy(&c, &s) || gm_score_copy(&bf, &s);
+    rc = rc || gm_score_settle_metre(&c, NULL, &m, err) || downbeats(&c, lo, hi, &est);
+    if (!rc) score_one(pipe, &ref, &est, bar_beats(m.numerator, m.denominator) == beats);
+    if (!rc && list) {
+        int matched = n_matched(&ref, &est);
+        printf("%s file %d/%d (%s) -> %d/%d at %lld (%s, conf %.2f) ref %d beats: bars %.2f\n", song,
+               s.n_timesigs ? s.timesigs[0].numerator : 0, s.n_timesigs ? s.timesigs[0].denominator : 0,
+               trust == GM_METRE_TRUSTED ? "trusted" : trust == GM_METRE_WEAK ? "weak" : "degenerate", m.numerator,
+               m.denominator, (long long)m.downbeat_tick, gm_metre_source_name(m.source), m.confidence, beats,
+               ref.n ? (double)matched / ref.n : 0);
+    }
+    est.n = 0;
+    rc = rc || gm_metre_infer(&s, 0, 0, &a, err) || gm_score_set_metre(&s, &a, err) || downbeats(&s, lo, hi, &est);
+    if (!rc) score_one(alone, &ref, &est, bar_beats(a.numerator, a.denominator) == beats);
+    est.n = 0;
+    rc = rc || gm_score_metre_from_beat_file(&bf, path, err) || downbeats(&bf, lo, hi, &est);
+    if (!rc) score_one(beatgrid, &ref, &est, 1);
+    if (rc) fprintf(stderr, "%s: %s\n", song, err);
+    gm_metre_free(&m);
+    gm_metre_free(&a);
+    free(ref.t);
+    free(est.t);
+    gm_score_free(&s);
+    gm_score_free(&c);
+    gm_score_free(&bf);
+    return rc ? -1 : 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int run_pop(const char *dir, int all, int list) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/pop909", dir);
+    DIR *d = opendir(path);
+    if (!d) { fprintf(stderr, "cannot open %s\n", path); return 1; }
+    char *names[1024];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024) {
+        char rel[300];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) > 64) continue;
+        snprintf(rel, sizeof rel, "%s/%s.mid", e->d_name, e->d_name);
+        if (all || gm_song_is_validation(rel, 10) == 1) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    tally pipe = {0}, alone = {0}, beatgrid = {0};
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        bad += pop_song(dir, names[i], list, &pipe, &alone, &beatgrid) != 0;
+        free(names[i]);
+    }
+    printf("POP909 %s songs, no beat_midi.txt, against beat_midi.txt's downbeats (±70 ms)\n",
+           all ? "all" : "validation");
+    print_tally("pipeline (gm_score_settle_metre)", &pipe);
+    print_tally("inference alone (gm_metre_infer)", &alone);
+    print_tally("beat_midi.txt grid (for scale)", &beatgrid);
+    return bad ? 1 : 0;
+}
+
+/* ======================================================================== */
+/* Groove                                                                    */
+/* ======================================================================== */
+
+static int groove_file(const char *path, int beats, int list, tally *t) {
+    char err[GM_ERR_SIZE];
+    gm_score s;
+    if (gm_midi_read_file(path, &s, err)) { fprintf(stderr, "%s: %s\n", path, err); return -1; }
+    times ref = {0}, est = {0};
+    double hi = gm_score_tick_to_seconds(&s, s.end_tick);
+    gm_metre m = {0};
+    int rc = downbeats(&s, 0, hi, &ref);
+    s.n_timesigs = 0;
+    rc = rc || gm_score_settle_metre(&s, NULL, &m, err) || downbeats(&s, 0, hi, &est);
+    if (!rc) {
+        score_one(t, &ref, &est, bar_beats(m.numerator, m.denominator) == beats);
+        if (list)
+            printf("%s: %d beats -> %d/%d at %lld conf %.2f bars %.2f\n", path, beats, m.numerator, m.denominator,
+                   (long long)m.downbeat_tick, m.confidence, ref.n ? (double)n_matched(&ref, &est) / ref.n : 0);
+    }
+    gm_metre_free(&m);
+    free(ref.t);
+    free(est.t);
+    gm_score_free(&s);
+    return rc ? -1 : 0;
+}
+
+static int run_groove(const char *dir, int list) {
+    char path[4200], line[1024];
+    snprintf(path, sizeof path, "%s/groove/info.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) { fprintf(stderr, "cannot open %s\n", path); return 1; }
+    tally t[7] = {{0}}; /* by beats per bar; [0] all */
+    if (!fgets(line, sizeof line, f)) { fclose(f); return 1; }
+    while (fgets(line, sizeof line, f)) {
+        char *col[12];
+        int n = 0;
+        for (char *p = strtok(line, ",\n"); p && n < 12; p = strtok(NULL, ",\n")) col[n++] = p;
+        if (n < 8 || strcmp(col[5], "beat")) continue;
+        int num = 0, den = 0;
+        if (sscanf(col[6], "%d-%d", &num, &den) != 2 || bar_beats(num, den) < 2 || bar_beats(num, den) > 4) continue;
+        int beats = bar_beats(num, den);
+        snprintf(path, sizeof path, "%s/groove/%s", dir, col[7]);
+        tally one = {0};
+        if (groove_file(path, beats, list, &one)) continue;
+        for (int k = 0; k < 2; k++) {
+            tally *d = &t[k ? beats : 0];
+            d->metre += one.metre, d->phase += one.phase, d->bars += one.bars, d->f += one.f, d->n++;
+        }
+    }
+    fclose(f);
+    printf("Groove grooves (\"beat\" files), time signature removed, against the file's bars (±70 ms)\n");
+    print_tally("all", &t[0]);
+    print_tally("4/4", &t[4]);
+    print_tally("3/4 and 6/8", &t[3]);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = getenv("GETMUSIC_DATA") ? getenv("GETMUSIC_DATA") : "../shared/data";
+    int all = 0, groove = 0, list = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--all")) all = 1;
+        else if (!strcmp(argv[i], "--groove")) groove = 1;
+        else if (!strcmp(argv[i], "--list")) list = 1;
+        else dir = argv[i];
+    }
+    return groove ? run_groove(dir, list) : run_pop(dir, all, list);
+}
