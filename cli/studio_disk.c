@@ -375,8 +375,10 @@ static st_song *read_song(st_disk *d, int id) {
     int nums[1024], nn = 0;
     struct dirent *e;
     while (dd && (e = readdir(dd)) && nn < 1024) {
+        /* Any number: a version written just before a crash, whose song
+         * record was not rewritten yet, is read too (next_num follows). */
         int k = name_num(e->d_name, "v", ".gmv");
-        if (k >= 0 && k < s->next_num) nums[nn++] = k;
+        if (k >= 0) nums[nn++] = k;
     }
     if (dd) closedir(dd);
     qsort(nums, (size_t)nn, sizeof *nums, num_cmp);
