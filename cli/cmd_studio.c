@@ -15,15 +15,19 @@
 
 void usage_studio(FILE *f) {
     fprintf(f,
-            "usage: getmusic studio [--port 8080] [--host 127.0.0.1] [--model M.gguf]\n\n"
+            "usage: getmusic studio [--port 8080] [--host 127.0.0.1] [--model M.gguf] [--data DIR]\n\n"
             "Starts the studio, a web page on this machine to arrange in the browser: open a\n"
             "MIDI file or start from chords, pick tracks and bars, generate, listen, download.\n"
-            "Prints its URL and serves until Ctrl-C. Nothing leaves this machine.\n\n"
+            "Prints its URL and serves until Ctrl-C. Nothing leaves this machine. Songs and\n"
+            "their versions are kept in the data folder and come back after a restart.\n\n"
             "  --port N        TCP port (default 8080; 0 = any free port, printed)\n"
             "  --host H        address to listen on (default 127.0.0.1, this machine only;\n"
             "                  anything else lets other machines in: a warning is printed)\n"
             "  --model M.gguf  default: the shipped model (models/default.gguf)\n"
-            "  --quiet         print only the URL\n");
+            "  --data DIR      where songs are kept (default $XDG_DATA_HOME/getmusic/studio,\n"
+            "                  else ~/.local/share/getmusic/studio); --data none keeps nothing\n"
+            "  --header-timeout S  seconds a request's headers may take (default %d)\n"
+            "  --quiet         print only the URL\n", ST_HEADER_SECONDS);
 }
 
 #ifndef GM_NO_MHD
@@ -34,32 +38,48 @@ static int is_loopback(const char *h) {
 #endif
 
 int cmd_studio(int argc, char **argv) {
-    const char *host = "127.0.0.1", *model_path = NULL;
-    long port = 8080;
+    const char *host = "127.0.0.1", *model_path = NULL, *data = NULL;
+    long port = 8080, header_s = ST_HEADER_SECONDS;
     int quiet = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--port")) { if (cli_parse_int(a, val, 0, 65535, &port)) return EXIT_USAGE; i++; }
         else if (!strcmp(a, "--host") && val) host = argv[++i];
         else if (!strcmp(a, "--model") && val) model_path = argv[++i];
+        else if (!strcmp(a, "--data") && val) data = argv[++i];
+        else if (!strcmp(a, "--header-timeout")) { if (cli_parse_int(a, val, 1, 3600, &header_s)) return EXIT_USAGE; i++; }
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
         else return cli_fail(EXIT_USAGE, "studio: unknown or incomplete option '%s' (see getmusic studio --help)", a);
     }
 #ifdef GM_NO_MHD
-    (void)host, (void)model_path, (void)quiet;
+    (void)host, (void)model_path, (void)quiet, (void)data, (void)header_s;
     return cli_fail(EXIT_USAGE, "studio: this build has no HTTP server (install libmicrohttpd-dev and rebuild)");
 #else
     if (!model_path && !(model_path = cli_default_model()))
         return cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
-    char err[GM_ERR_SIZE];
+    char err[GM_ERR_SIZE], data_dir[512] = "";
+    if (!data) {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/') snprintf(data_dir, sizeof data_dir, "%s/getmusic/studio", xdg);
+        else if (home && home[0] == '/') snprintf(data_dir, sizeof data_dir, "%s/.local/share/getmusic/studio", home);
+        else return cli_fail(EXIT_USAGE, "studio: no HOME or XDG_DATA_HOME: give --data DIR (or --data none)");
+    } else if (strcmp(data, "none")) {
+        snprintf(data_dir, sizeof data_dir, "%s", data);
+    }
+    st_disk *disk = NULL;
+    if (data_dir[0] && !(disk = st_disk_open(data_dir, err))) return cli_fail(EXIT_USAGE, "studio: %s", err);
     gm_model *m = gm_model_load(model_path, err);
-    if (!m) return cli_fail(EXIT_USAGE, "%s", err);
+    if (!m) { st_disk_close(disk); return cli_fail(EXIT_USAGE, "%s", err); }
     /* Renders go to fixed names in a folder of our own, never to a name a
      * request could choose. */
     const char *base = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
     char tmpdir[512];
     snprintf(tmpdir, sizeof tmpdir, "%s/getmusic-studio-XXXXXX", base);
-    if (!mkdtemp(tmpdir)) { gm_model_free(m); return cli_fail(EXIT_INTERNAL, "cannot make a folder in %s", base); }
+    if (!mkdtemp(tmpdir)) {
+        gm_model_free(m);
+        st_disk_close(disk);
+        return cli_fail(EXIT_INTERNAL, "cannot make a folder in %s", base);
+    }
     /* Ctrl-C and SIGTERM are taken by sigwait below: block them before any
      * thread starts, so that every thread inherits the mask. */
     sigset_t stop;
@@ -69,8 +89,8 @@ int cmd_studio(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is not our death */
     int status = EXIT_INTERNAL;
-    studio *st = studio_new(m, tmpdir, err); /* owns m from here */
-    studio_server *sv = st ? studio_server_start(st, host, (int)port, err) : NULL;
+    studio *st = studio_new(m, tmpdir, disk, err); /* owns m and disk from here */
+    studio_server *sv = st ? studio_server_start(st, host, (int)port, (int)header_s, err) : NULL;
     if (!sv) {
         status = cli_fail(EXIT_USAGE, "studio: %s", err);
         goto out;
@@ -80,7 +100,11 @@ int cmd_studio(int argc, char **argv) {
     int p = studio_server_port(sv);
     if (strchr(host, ':')) printf("http://[%s]:%d/\n", host, p);
     else printf("http://%s:%d/\n", host, p);
-    if (!quiet) fprintf(stderr, "%s: studio serving (model %s); Ctrl-C to stop\n", cli_prog, model_path);
+    if (!quiet) {
+        if (data_dir[0]) fprintf(stderr, "%s: studio: songs kept in %s (%d there now)\n", cli_prog, data_dir, studio_n_songs(st));
+        else fprintf(stderr, "%s: studio: --data none: songs are not kept after it stops\n", cli_prog);
+        fprintf(stderr, "%s: studio serving (model %s); Ctrl-C to stop\n", cli_prog, model_path);
+    }
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);

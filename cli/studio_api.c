@@ -8,11 +8,15 @@
  *   POST /api/songs/ID/generate              generate's options as JSON → {"job"}
  *   GET  /api/songs/ID/versions/N.json       the notes, bars, chords of a version (the page draws it)
  *   GET  /api/songs/ID/versions/N.mid|.wav|.png   the version as MIDI, audio (?mute=0,2), picture
- *   GET  /api/jobs/ID                        {"state", "step", "steps", "position", "version", "error"}
+ *   GET  /api/songs/ID/versions/N/tracks/T.EXT    track T alone, compressed (EXT: GET /api/model's stems.ext)
+ *   GET  /api/jobs/ID                        {"state", "step", "steps", "position", "version", "error", "warning"}
  *   POST /api/jobs/ID/cancel (or DELETE /api/jobs/ID)
  *
  * Errors are {"error": "one line"} with a 4xx status (5xx for our own
- * failures). Requests carry ids only; no request text reaches a path. */
+ * failures): an upload the library refuses (not MIDI, too long, too many
+ * bars for chord recognition) is a 4xx and nothing is stored or evicted.
+ * Audio answers Range requests (206). Requests carry ids only; no request
+ * text reaches a path. */
 #include "studio.h"
 
 #include <errno.h>
@@ -148,32 +152,44 @@ static void json_song(sbuf *b, const st_song *s) {
     sb_printf(b, ", \"versions\": [");
     for (int i = 0; i < s->n_versions; i++) {
         const st_version *v = s->v[i];
-        sb_printf(b, "%s{\"version\": %d, \"from\": %d, \"notes\": %zu, \"label\": ", i ? ", " : "", v->num, v->from,
-                  v->n_notes);
+        sb_printf(b, "%s{\"version\": %d, \"from\": %d, \"notes\": %zu, \"tracks\": %d, \"label\": ", i ? ", " : "",
+                  v->num, v->from, v->n_notes, v->score.n_tracks);
         sb_str(b, v->label);
-        sb_printf(b, "}");
+        sb_printf(b, ", \"warning\": ");
+        sb_str(b, v->warning);
+        sb_printf(b, ", \"settings\": %s}", v->settings[0] == '{' ? v->settings : "{}");
     }
     sb_printf(b, "]}");
 }
 
-/* {"id", "version": 0, "info": {...}} for a song just added. */
-static void reply_new_song(studio *st, st_reply *r, int id) {
-    char err[GM_ERR_SIZE];
+/* What the library makes of a piece before the studio keeps it: the
+ * summary (`info --json`) in *info, and the checks generating and drawing
+ * it would meet (bar map: length; chord recognition: bars). -1 with the
+ * library's one-line message when it refuses. */
+static int check_piece(studio *st, const gm_score *s, const char *name, sbuf *info, char *err) {
+    if (json_info(info, s, st_layout(st), name, err)) return -1;
+    sbuf view = {0};
+    int bad = json_view(&view, s, st_chord_frames(st), err);
+    if (!bad && (view.oom || info->oom)) bad = gm_fail(err, "out of memory");
+    sb_free(&view);
+    return bad;
+}
+
+/* {"id", "version": 0, "name", "info": {...}, "evicted": [ids]} for a song just added. */
+static void reply_new_song(studio *st, st_reply *r, int id, const char *info, const int *evicted) {
     st_lock(st);
     st_song *s = st_song_find(st, id);
-    st_version *v = st_version_find(s, 0);
-    if (!v) {
+    if (!s) {
         st_unlock(st);
         reply_error(r, 503, "the song was evicted at once (the store is busy); try again");
         return;
     }
     sb_printf(&r->text, "{\"id\": %d, \"version\": 0, \"name\": ", id);
     sb_str(&r->text, s->name);
-    sb_printf(&r->text, ", \"info\": ");
-    int bad = json_info(&r->text, &v->score, st_layout(st), s->name, err);
     st_unlock(st);
-    if (bad) { reply_error(r, 500, "%s", err); return; }
-    sb_printf(&r->text, "}\n");
+    sb_printf(&r->text, ", \"info\": %s, \"evicted\": [", info);
+    for (int i = 0; evicted[i]; i++) sb_printf(&r->text, "%s%d", i ? ", " : "", evicted[i]);
+    sb_printf(&r->text, "], \"kept\": %d}\n", ST_MAX_SONGS);
     reply_json(r, 201);
 }
 
@@ -194,12 +210,28 @@ static void api_upload(studio *st, const st_query *q, const uint8_t *body, size_
     pthread_mutex_unlock(&read_mu);
     if (bad) { reply_error(r, 400, "not a usable MIDI file: %s", err); return; }
     if (!gm_score_n_notes(&s)) { gm_score_free(&s); reply_error(r, 400, "the MIDI file has no notes"); return; }
+    if (gm_score_n_notes(&s) > ST_MAX_NOTES) {
+        reply_error(r, 413, "%zu notes is more than the studio keeps per song (%d)", gm_score_n_notes(&s), ST_MAX_NOTES);
+        gm_score_free(&s);
+        return;
+    }
     gm_metre metre; /* an upload has no beat_midi.txt: bars from the music when the file's say nothing */
     if (gm_score_settle_metre(&s, NULL, &metre, err) == 0) gm_metre_free(&metre);
     safe_name(name, sizeof name, q->name);
-    int id = st_song_add(st, &s, name, NULL, err);
-    if (id < 0) { reply_error(r, 413, "%s", err); return; }
-    reply_new_song(st, r, id);
+    /* Checked and summarised before it is stored: what the library refuses
+     * takes no slot and evicts nothing. */
+    sbuf info = {0};
+    if (check_piece(st, &s, name, &info, err)) {
+        gm_score_free(&s);
+        sb_free(&info);
+        reply_error(r, 422, "the studio cannot use this MIDI file: %s", err);
+        return;
+    }
+    int evicted[ST_MAX_SONGS + 1];
+    int id = st_song_add(st, &s, name, NULL, evicted, err);
+    if (id < 0) { sb_free(&info); reply_error(r, 413, "%s", err); return; }
+    reply_new_song(st, r, id, info.s, evicted);
+    sb_free(&info);
 }
 
 /* Whole number option in [lo, hi]; *out untouched when absent. */
@@ -258,10 +290,20 @@ static void api_new_song(studio *st, const uint8_t *body, size_t n, st_reply *r)
         return;
     }
     s.end_tick = bars * 480 * 4 * num / den; /* the bars exist before any note does */
-    int id = st_song_add(st, &s, name, chords && chords[0] ? chords : "C", err);
+    sbuf info = {0};
+    if (check_piece(st, &s, name, &info, err)) {
+        gm_score_free(&s);
+        sb_free(&info);
+        jobj_free(&o);
+        reply_error(r, 422, "%s", err);
+        return;
+    }
+    int evicted[ST_MAX_SONGS + 1];
+    int id = st_song_add(st, &s, name, chords && chords[0] ? chords : "C", evicted, err);
     jobj_free(&o);
-    if (id < 0) { reply_error(r, 413, "%s", err); return; }
-    reply_new_song(st, r, id);
+    if (id < 0) { sb_free(&info); reply_error(r, 413, "%s", err); return; }
+    reply_new_song(st, r, id, info.s, evicted);
+    sb_free(&info);
 }
 
 /* ======================================================================== */
@@ -376,6 +418,26 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     if (j->drum_style[0]) sb_printf(&label, " · %s drums", j->drum_style);
     gm_strlcpy(j->label, label.s ? label.s : "", sizeof j->label);
     sb_free(&label);
+    /* The options as they were taken, kept with the version it makes. */
+    sbuf set = {0};
+    sb_printf(&set, "{\"version\": %lld, \"targets\": [", from);
+    for (int ci = 0, k = 0; ci < l->n_classes; ci++)
+        if (j->p.targets >> ci & 1) { sb_printf(&set, "%s", k++ ? ", " : ""); sb_str(&set, l->cls[ci].name); }
+    sb_printf(&set, "], \"bars\": ");
+    if (j->p.n_ranges && bv && bv->type == JV_STR) sb_str(&set, bv->str);
+    else if (j->p.n_ranges) sb_printf(&set, "\"%d-%d\"", j->ranges[0].first + 1, j->ranges[0].last + 1);
+    else sb_printf(&set, "null");
+    sb_printf(&set, ", \"continue\": %lld, \"steps\": %lld, \"seed\": %lld, \"temperature\": %g, "
+              "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"chord_guidance\": %g, \"top_k\": %lld, "
+              "\"drum_style\": ", cont, steps, seed, temp, drum_temp, hit_temp, guid, top_k);
+    if (j->drum_style[0]) sb_str(&set, j->drum_style);
+    else sb_printf(&set, "null");
+    sb_printf(&set, ", \"chords\": ");
+    if (c) sb_str(&set, c);
+    else sb_printf(&set, "null");
+    sb_printf(&set, "}");
+    gm_strlcpy(j->settings, set.s && !set.oom && set.n < sizeof j->settings ? set.s : "{}", sizeof j->settings);
+    sb_free(&set);
     return bad ? -1 : 0;
 }
 
@@ -414,7 +476,7 @@ static void api_generate(studio *st, int song, const uint8_t *body, size_t n, st
 /* ======================================================================== */
 
 static void api_job(studio *st, int id, st_reply *r) {
-    static const char *names[] = {"queued", "running", "done", "failed"};
+    static const char *names[] = {"queued", "running", "done", "failed", "cancelled"};
     st_lock(st);
     st_job *j = st_job_find(st, id);
     if (!j) {
@@ -422,13 +484,23 @@ static void api_job(studio *st, int id, st_reply *r) {
         reply_error(r, 404, "no job %d (finished jobs are forgotten after %d more)", id, ST_MAX_JOBS);
         return;
     }
+    /* steps: what the job runs in all, steps a window times windows (a
+     * piece longer than the model's window takes several). */
+    int per = j->p.steps > 0 ? j->p.steps : 1, windows = j->steps > per ? (j->steps + per - 1) / per : 1;
     sb_printf(&r->text, "{\"job\": %d, \"song\": %d, \"from\": %d, \"state\": \"%s\", \"step\": %d, \"steps\": %d, "
-              "\"position\": %d, \"version\": ", j->id, j->song, j->from, names[j->state], j->step, j->steps,
+              "\"steps_per_window\": %d, \"windows\": %d, \"position\": %d, \"version\": ", j->id, j->song, j->from,
+              names[j->state], j->step, j->steps, per, windows,
               j->state == JOB_QUEUED || j->state == JOB_RUNNING ? st_job_position(st, j) : 0);
     if (j->state == JOB_DONE) sb_printf(&r->text, "%d", j->version);
     else sb_printf(&r->text, "null");
     sb_printf(&r->text, ", \"error\": ");
-    if (j->state == JOB_FAILED) sb_str(&r->text, j->error);
+    if (j->state == JOB_FAILED || j->state == JOB_CANCELLED) sb_str(&r->text, j->error);
+    else sb_printf(&r->text, "null");
+    sb_printf(&r->text, ", \"warning\": ");
+    if (j->state == JOB_DONE && j->warning[0]) sb_str(&r->text, j->warning);
+    else sb_printf(&r->text, "null");
+    sb_printf(&r->text, ", \"evicted_version\": ");
+    if (j->state == JOB_DONE && j->evicted_version >= 0) sb_printf(&r->text, "%d", j->evicted_version);
     else sb_printf(&r->text, "null");
     sb_printf(&r->text, ", \"label\": ");
     sb_str(&r->text, j->label);
@@ -455,9 +527,11 @@ static void api_model(studio *st, st_reply *r) {
     }
     sb_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
-              "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}}\n",
+              "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}, "
+              "\"stems\": {\"ext\": \"%s\", \"type\": \"%s\"}}\n",
               st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature,
-              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS);
+              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS,
+              st_stem_ext(), st_stem_mime());
     reply_json(r, 200);
 }
 
@@ -500,7 +574,7 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
         /* Made once per version and shared: 200 readers cost one copy. */
         r->status = 200;
         r->type = kind == ST_JSON ? "application/json" : "audio/midi";
-        if ((r->blob = st_cache_get(v, kind))) { st_unlock(st); return; }
+        if ((r->blob = st_cache_get(st, v, kind))) { st_unlock(st); return; }
         sbuf t = {0};
         uint8_t *data = NULL;
         size_t size = 0;
@@ -527,12 +601,30 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
         return;
     }
     st_unlock(st);
-    int wav = !strcmp(ext, "wav");
+    int wav = !strcmp(ext, "wav"), status = 500;
     if (!wav && strcmp(ext, "png")) { reply_error(r, 404, "versions come as .json, .mid, .wav or .png"); return; }
-    r->blob = wav ? st_render_wav(st, song, num, q->mute, err) : st_render_png(st, song, num, err);
-    if (!r->blob) { reply_error(r, wav ? 422 : 500, "%s", err); return; }
+    r->blob = st_render(st, song, num, wav ? ST_WAV : ST_PNG, -1, q->mute, &status, err);
+    if (!r->blob) { reply_error(r, status, "%s", err); return; }
     r->status = 200;
     r->type = wav ? "audio/wav" : "image/png";
+    r->ranges = wav;
+}
+
+/* GET /api/songs/ID/versions/N/tracks/T.EXT: track T of the version alone,
+ * rendered once and compressed (the page mixes these). */
+static void api_stem(studio *st, int song, int num, int track, const char *ext, const st_query *q, st_reply *r) {
+    char err[GM_ERR_SIZE] = "";
+    int status = 500;
+    if (strcmp(ext, st_stem_ext())) {
+        reply_error(r, 404, "tracks come as .%s", st_stem_ext());
+        return;
+    }
+    if (q->download) snprintf(r->filename, sizeof r->filename, "song%d-v%d-track%d.%s", song, num, track, ext);
+    r->blob = st_render(st, song, num, ST_STEM, track, NULL, &status, err);
+    if (!r->blob) { reply_error(r, status, "%s", err); return; }
+    r->status = 200;
+    r->type = st_stem_mime();
+    r->ranges = 1;
 }
 
 /* ======================================================================== */
@@ -569,9 +661,16 @@ void studio_api(studio *st, const char *method, const char *path, const st_query
     if (!strncmp(path, "/api/songs/", 11) && (p = path + 11, !take_id(&p, &id))) {
         if (is(p, "")) { if (get) { api_songs(st, id, r); return; } goto method; }
         if (is(p, "/generate")) { if (post) { api_generate(st, id, body, n, r); return; } goto method; }
-        if (!strncmp(p, "/versions/", 10) && (p += 10, !take_id(&p, &num)) && *p == '.') {
-            if (get) { api_version(st, id, num, p + 1, q, r); return; }
-            goto method;
+        if (!strncmp(p, "/versions/", 10) && (p += 10, !take_id(&p, &num))) {
+            int track;
+            if (*p == '.') {
+                if (get) { api_version(st, id, num, p + 1, q, r); return; }
+                goto method;
+            }
+            if (!strncmp(p, "/tracks/", 8) && (p += 8, !take_id(&p, &track)) && *p == '.') {
+                if (get) { api_stem(st, id, num, track, p + 1, q, r); return; }
+                goto method;
+            }
         }
     }
     if (!strncmp(path, "/api/jobs/", 10) && (p = path + 10, !take_id(&p, &id))) {

@@ -1102,6 +1102,9 @@ typedef struct {
     double tail_s;           /* seconds rendered after the last note ends (release, reverb), 0..60 (1.5) */
     int effects;             /* 1: FluidSynth's reverb and chorus on (1) */
     double max_seconds;      /* longer pieces are refused (7200 = 2 hours) */
+    int64_t until_tick;      /* > 0: render at least up to this tick (then the tail), even where
+                                the notes end sooner: one track of a piece alone comes out as
+                                long as the whole (0) */
     /* Called as audio is rendered: frames done of frames in all. */
     void (*progress)(void *user_data, size_t done, size_t total);
     void *user_data;

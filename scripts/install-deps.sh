@@ -3,7 +3,7 @@
 #   build: gcc, make, clang + libFuzzer/sanitizer runtimes
 #   engine: OpenBLAS (the OpenMP build), OpenMP runtime, OpenMPI (data-parallel training), libpng
 #   render: FluidSynth + a small General MIDI SoundFont (TimGM6mb; FluidR3 is used when installed)
-#   transcribe: libsndfile (audio files), aubio (onsets, pitch, spectra), espeak-ng (a voice for a test)
+#   transcribe: libsndfile (audio files; also the studio's Opus tracks), aubio (onsets, pitch, spectra), espeak-ng (a voice for a test)
 #   dev/bench/tests: python3-torch (the PyTorch reference, the converter),
 #                    python3-mido (the reference MIDI reader we compare against)
 #   studio: libmicrohttpd (its HTTP server); chromium + nodejs/npm for its browser test

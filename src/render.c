@@ -39,6 +39,7 @@ gm_render_params gm_render_default_params(void) {
         .tail_s = 1.5,
         .effects = 1,
         .max_seconds = 7200.0,
+        .until_tick = 0,
         .progress = NULL,
         .user_data = NULL,
     };
@@ -338,6 +339,10 @@ static int render_measure(render_job *j, char *err) {
             if (e > end_s) end_s = e;
         }
         j->n_notes += t->n_notes;
+    }
+    if (j->p.until_tick > 0) {
+        double u = tm_seconds(&j->tm, j->p.until_tick);
+        if (u > end_s) end_s = u;
     }
     if (!(end_s <= j->p.max_seconds))
         return gm_fail(err, "the piece lasts %.0f s, over the %.0f s limit", end_s, j->p.max_seconds);

@@ -168,6 +168,24 @@ int main(void) {
         err[0] = 0;
         CHECK(gm_render_wav(&lng, wav, &p, NULL, err) == -1 && strstr(err, "limit"), "3-hour piece: %s", err);
         CHECK(file_is(wav, "precious"), "existing file changed by a refused long piece");
+        /* until_tick: a short note rendered as long as a longer piece
+         * (one track of a song alone keeps the song's length). */
+        gm_score_free(&lng);
+        gm_score_init(&lng, 480);
+        t = gm_score_add_track(&lng, "Short", 0, 0, 0);
+        gm_track_add_note(&lng.tracks[t], 0, 240, 60, 100, 0); /* 0.25 s at 120 bpm */
+        char wav2[600];
+        path_in(wav2, sizeof wav2, "until.wav");
+        p.sample_rate = 8000;
+        p.tail_s = 0;
+        p.until_tick = 480 * 8; /* 4 s */
+        gm_render_stats us;
+        CHECK(gm_render_wav(&lng, wav2, &p, &us, err) == 0 && us.frames == 4 * 8000, "until_tick: %zu frames (%s)",
+              us.frames, err);
+        p.until_tick = 0;
+        CHECK(gm_render_wav(&lng, wav2, &p, &us, err) == 0 && us.frames == 2000, "without until_tick: %zu frames",
+              us.frames);
+        remove(wav2);
         gm_score_free(&lng);
     }
     /* An output folder that does not exist. */

@@ -4,6 +4,8 @@
 # chromium driven by playwright-core from npm: `npm ci` installs it). The
 # downloaded MIDI is checked with `getmusic info`. Skips with a message when
 # chromium, node or node_modules is missing, or the build has no HTTP server.
+# The server keeps its songs in a temporary --data; midway the script stops
+# it and starts another on the same folder (the page must reopen the song).
 # STUDIO_SHOTS=docs refreshes the README's screenshots (default: build/).
 set -u
 GM=${GETMUSIC_BIN:-build/getmusic}
@@ -15,17 +17,45 @@ command -v node >/dev/null || skip "no node (apt install nodejs npm): the page i
 [ -d node_modules/playwright-core ] || skip "no node_modules/playwright-core (run: npm ci): the page is not tested in a browser"
 "$GM" studio --help >/dev/null 2>&1 || skip "getmusic has no studio command"
 tmp=$(mktemp -d)
-"$GM" studio --port 0 --quiet > "$tmp/url" 2> "$tmp/server.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do [ -s "$tmp/url" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-url=$(head -n 1 "$tmp/url")
+export XDG_DATA_HOME=$tmp/xdg # never the user's folder, even by mistake
+pid=
+trap 'touch "$tmp/done"; [ -n "$pid" ] && kill $pid 2>/dev/null; [ -s "$tmp/pid2" ] && kill "$(cat "$tmp/pid2")" 2>/dev/null; wait; rm -rf "$tmp"' EXIT
+# start_server [PORT]: a studio on the test's data folder; its URL in $url.
+start_server() {
+  rm -f "$tmp/url"
+  "$GM" studio --port "${1:-0}" --quiet --data "$tmp/data" > "$tmp/url" 2>> "$tmp/server.log" &
+  pid=$!
+  for _ in $(seq 100); do [ -s "$tmp/url" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  url=$(head -n 1 "$tmp/url")
+}
+start_server
 if grep -q "no HTTP server" "$tmp/server.log"; then skip "getmusic built without libmicrohttpd"; fi
 [ -n "$url" ] || { cat "$tmp/server.log" >&2; echo "test_studio_browser: 0 passed, 1 failed"; exit 1; }
 shots=${STUDIO_SHOTS:-build}
 mkdir -p "$shots"
 pass=0; fail=0
+# The browser script asks for a restart by writing $tmp/restart: the server
+# stops, another starts on the same port and data folder, and $tmp/restarted
+# says so.
+(
+  while [ ! -e "$tmp/done" ]; do
+    if [ -e "$tmp/restart" ]; then
+      rm -f "$tmp/restart"
+      p=$(cat "$tmp/pid"); kill -INT "$p"; while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+      port=${url##*:}; port=${port%/}
+      "$GM" studio --port "$port" --quiet --data "$tmp/data" > /dev/null 2>> "$tmp/server.log" &
+      echo $! > "$tmp/pid2"
+      touch "$tmp/restarted"
+    fi
+    sleep 0.2
+  done
+) &
+watcher=$!
+echo $pid > "$tmp/pid"
 out=$(CHROMIUM=$CHROMIUM node tests/studio_browser.mjs "$url" examples/melody.mid "$tmp" "$shots" 2>&1)
+touch "$tmp/done"
+wait $watcher
+[ -s "$tmp/pid2" ] && pid=$(cat "$tmp/pid2")
 printf '%s\n' "$out" | grep -E '^(ok|FAIL)' | grep FAIL >&2
 pass=$(printf '%s\n' "$out" | grep -c '^ok:')
 fail=$(printf '%s\n' "$out" | grep -c '^FAIL:')
