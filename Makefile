@@ -81,7 +81,7 @@ $(BUILD)/tool_%: tests/tool_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 # Every test binary, then the total "N passed, N failed" line.
-test: $(TEST_BIN) $(BUILD)/getmusic $(BUILD)/tool_probs $(BUILD)/bench_evaltool
+test: $(TEST_BIN) $(BUILD)/getmusic $(BUILD)/tool_probs $(BUILD)/tool_harmonizer $(BUILD)/bench_evaltool
 	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) GETMUSIC_TOOL_PROBS=$(abspath $(BUILD)/tool_probs) \
 	    GETMUSIC_EVALTOOL=$(abspath $(BUILD)/bench_evaltool) tests/run.sh $(TEST_BIN) $(TEST_SH)
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# test_harmonizer.sh — the learnt harmoniser (src/harmonizer.c) against
+# PyTorch (python/harmonizer.py): a random tiny GRU written into a model file,
+# C logits equal PyTorch's, also after gm_model_save; a model without one has
+# none; a broken one is a clear error. Skips without python3-torch.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+GM=${GETMUSIC_BIN:-build/getmusic}
+TOOL=${GETMUSIC_TOOL_HARMONIZER:-build/tool_harmonizer}
+PY=/usr/bin/python3
+skip_all() { echo "SKIP: $*" >&2; echo "test_harmonizer: 0 passed, 0 failed, 1 skipped"; exit 0; }
+"$PY" -c 'import torch' 2>/dev/null || skip_all "python3-torch absent"
+[ -r models/default.gguf ] || skip_all "models/default.gguf absent"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+"$PY" python/harmonizer.py selftest "$tmp" --model models/default.gguf && ok || bad "harmonizer.py selftest"
+close() { awk '/max \|C - torch\|/ { exit !($5 < 1e-4) }'; }
+out=$("$TOOL" "$tmp/tiny.gguf" "$tmp/h.f32" "$tmp/logits.f32") && close <<<"$out" && ok || bad "C logits vs PyTorch: $out"
+echo "  $out"
+out=$("$TOOL" "$tmp/tiny.gguf" "$tmp/h.f32" "$tmp/logits.f32" "$tmp/resaved.gguf") && close <<<"$out" && ok || bad "after gm_model_save: $out"
+"$TOOL" models/default.gguf "$tmp/h.f32" "$tmp/logits.f32" >/dev/null 2>&1; rc=$?
+if "$GM" info --model models/default.gguf | grep -q harmoniser; then [ $rc = 0 ] && ok || bad "shipped model's harmoniser"
+else [ $rc = 2 ] && ok || bad "a model without a harmoniser: exit $rc, want 2"; fi
+# A broken harmoniser (its hidden size disagrees with its tensors) is refused with a message.
+"$PY" - "$tmp/tiny.gguf" "$tmp/broken.gguf" <<'PYEOF' && ok || bad "writing a broken harmoniser"
+import sys; sys.path.insert(0, "python"); import gguf_py, numpy as np
+g = gguf_py.GGUFReader(sys.argv[1]); w = gguf_py.GGUFWriter()
+for k, v in g.kv.items():
+    vt = g.types[k]
+    if k == "getmusic.harmonizer.hidden": v = 9
+    if vt == gguf_py.GGUF_STRING: w.add_str(k, v)
+    elif vt == gguf_py.GGUF_ARRAY:
+        (w.add_arr_str(k, v) if g.elem_types[k] == gguf_py.GGUF_STRING else w.add_arr(k, g.elem_types[k], v))
+    else: w.add_scalar(k, vt, v)
+for n, a in g.tensors.items(): w.add_tensor(n, np.array(a), g.tensor_info[n][0])
+w.write(sys.argv[2])
+PYEOF
+msg=$("$GM" info --model "$tmp/broken.gguf" 2>&1); rc=$?
+[ $rc = 1 ] && grep -q "harmoniser: tensor harmonizer.in.weight" <<<"$msg" && ok || bad "broken harmoniser: exit $rc: $msg"
+finish test_harmonizer
