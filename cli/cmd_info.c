@@ -19,7 +19,8 @@ static int structural_key(const char *k) {
         "general.architecture", "general.alignment", "getmusic.rows", "getmusic.vocab_size", "getmusic.embd", "getmusic.hidden",
         "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols", "getmusic.diffusion_steps",
         "getmusic.dropout", "getmusic.layout", "getmusic.tokens", "getmusic.token_counts",
-        "getmusic.chord_frames_per_bar", "getmusic.token_features", "getmusic.bar_positions", "getmusic.drum_styles"};
+        "getmusic.chord_frames_per_bar", "getmusic.token_features", "getmusic.bar_positions", "getmusic.drum_styles",
+        "getmusic.harmonizer.hidden", "getmusic.harmonizer.layers", "getmusic.harmonizer.source"};
     for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
         if (!strcmp(k, exact[i])) return 1;
     return !strncmp(k, "getmusic.layout.", 16);
@@ -66,6 +67,9 @@ static void info_model_json(const char *path, gm_model *m) {
            gm_model_n_params(m), s.embd, s.hidden, s.layers, s.heads, s.ffn, s.max_cols, s.diffusion_steps,
            s.token_features, s.bar_positions, gm_vocab_size(v), gm_model_chord_frames(m));
     cli_json_str(l->name);
+    printf(", \"harmonizer\": ");
+    if (gm_model_harmonizer(m)) cli_json_str(gm_harmonizer_source(gm_model_harmonizer(m)));
+    else printf("null");
     printf(", \"drum_styles\": [");
     for (int i = 0; i < s.drum_styles; i++) {
         printf(i ? ", " : "");
@@ -116,6 +120,9 @@ static void info_model_text(const char *path, gm_model *m) {
     printf("layout    %s:", l->name);
     for (int c = 0; c < l->n_classes; c++) printf(" %s%s", l->cls[c].name, l->cls[c].is_drum ? " (drums)" : "");
     printf("\nchords    %d per bar\n", gm_model_chord_frames(m));
+    const gm_harmonizer *hz = gm_model_harmonizer(m);
+    if (hz) printf("harmoniser learnt, for bare melodies: %s\n", gm_harmonizer_source(hz)[0] ? gm_harmonizer_source(hz) : "-");
+    else printf("harmoniser none in the file: a bare melody's chords come from the built-in HMM\n");
     printf("source    %s\n", gm_model_source(m)[0] ? gm_model_source(m) : "-");
     printf("rows      %d; the tokens each may hold (and <pad>):\n", gm_layout_rows(l));
     for (int r = 0; r < gm_layout_rows(l); r++) {

@@ -211,9 +211,22 @@ def load_gguf_weights(model, g, path):
             p.copy_(torch.from_numpy(a.copy()))
 
 
-def write_gguf(path, model, corpus, source, f16=False, state=None):
+def harmonizer_part(path):
+    """The learnt harmoniser a model file carries (python/harmonizer.py, src/harmonizer.c):
+    ({key: (type, value)}, {tensor name: array}), or None when it has none."""
+    if not path or not os.path.exists(path):
+        return None
+    g = gguf_py.GGUFReader(path)
+    kv = {k: (g.types[k], v) for k, v in g.kv.items() if k.startswith("getmusic.harmonizer.")}
+    if not kv:
+        return None
+    return kv, {n: np.array(t) for n, t in g.tensors.items() if n.startswith("harmonizer.")}
+
+
+def write_gguf(path, model, corpus, source, f16=False, state=None, harmonizer=None):
     """The model file C loads (src/model.c): sizes, layout, vocabulary, provenance, tensors.
-    state: a name -> tensor dict to write instead of the model's weights (the EMA)."""
+    state: a name -> tensor dict to write instead of the model's weights (the EMA).
+    harmonizer: harmonizer_part() of the model trained from, carried over unchanged."""
     c = model.cfg
     w = gguf_py.GGUFWriter()
     w.add_str("general.architecture", "getmusic")
@@ -244,4 +257,9 @@ def write_gguf(path, model, corpus, source, f16=False, state=None):
     for name, p in model.named_parameters():
         a = sd[name].detach().float().cpu().numpy()
         w.add_tensor(name, a, gguf_py.GGML_F16 if f16 and a.ndim == 2 else gguf_py.GGML_F32)
+    if harmonizer:
+        for key, (vt, v) in harmonizer[0].items():
+            w.add_str(key, v) if vt == gguf_py.GGUF_STRING else w.add_scalar(key, vt, v)
+        for name, arr in harmonizer[1].items():
+            w.add_tensor(name, arr)
     w.write(path)

@@ -338,6 +338,8 @@ def main(argv=None):
         fail("%s has no training segments" % a.corpus)
     ckpt_path = a.out + ".pt"
     st = load_checkpoint(ckpt_path, a, corpus) if a.resume else None
+    # The learnt harmoniser rides along: from the model trained from, or (resuming) the last file written.
+    a.harmonizer = M.harmonizer_part(a.out if st else a.init)
     if st:
         a.init = None
         cfg = ref.GETDiffConfig(**st["cfg"])
@@ -491,7 +493,7 @@ class LossModule(torch.nn.Module):
 def save_all(a, model, opt, ema, ts, step, corpus, dev):
     src = "python/train.py: %d steps, EMA %.3g every %d, corpus %s, device %s" % (
         step, a.ema_decay, a.ema_every, os.path.basename(os.path.normpath(a.corpus)), dev)
-    M.write_gguf(a.out, model, corpus, src, f16=a.f16, state=ema_state(model, ema))
+    M.write_gguf(a.out, model, corpus, src, f16=a.f16, state=ema_state(model, ema), harmonizer=getattr(a, "harmonizer", None))
     if a.keep_checkpoints:
         shutil.copyfile(a.out, "%s-step%d.gguf" % (os.path.splitext(a.out)[0], step))
     save_checkpoint(a.out + ".pt", model, opt, ema, ts, step, a, corpus)

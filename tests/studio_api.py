@@ -151,6 +151,9 @@ def test_basics():
     check(j["state"] == "done" and v["info"]["bars"] == 18, "continue 2 bars: 18 bars")
     st, song = jreq("GET", f"/api/songs/{sid}")
     check(st == 200 and [x["version"] for x in song["versions"]] == [0, 1, 2, 3], "song lists its versions")
+    st, j = jreq("POST", f"/api/songs/{sid}/generate", {"targets": ["piano"], "steps": 2, "chords": "melody"})
+    j = wait_job(j["job"]) if st == 202 else j
+    check(st == 202 and j.get("state") == "done", f"chords 'melody': the melody harmonised ({st} {j})")
     return sid
 
 

@@ -5,6 +5,7 @@
 #    and with bar positions);
 #  - --init from a model without bar positions, with --bar-positions: the table
 #    starts at zero, so the continued model computes what its origin did;
+#  - a learnt harmoniser in the --init model is written into the new one;
 #  - drum styles (--drum-styles): C's probabilities equal PyTorch's for every
 #    style block; --init from a model without styles copies its table into every
 #    block (the same model for every style); Groove file names give their style;
@@ -97,6 +98,12 @@ with torch.no_grad():
     d01 = float((m0(x, cond, t) - m1(x, cond, t, torch.randint(0, 32, (1, 20)))).abs().max())
 assert d01 == 0.0, d01
 EOF
+
+# --- the learnt harmoniser a model carries survives --init (python/harmonizer.py writes one) --
+"$PY" python/harmonizer.py selftest "$tmp/hz" --model "$tmp/plain.gguf" 2>"$tmp/err" &&
+"$PY" python/train.py "$tmp/c" -o "$tmp/hz.gguf" $SMALL --steps 1 --init "$tmp/hz/tiny.gguf" 2>>"$tmp/err" &&
+"$GM" info --model "$tmp/hz.gguf" | grep -q "^harmoniser learnt, for bare melodies: selftest" &&
+  ok || bad "--init keeps the model's harmoniser: $(cat "$tmp/err")"
 
 # --- --init a model with bar positions, with --drum-styles: every block a copy --
 "$PY" python/train.py "$tmp/c" -o "$tmp/bp2.gguf" $SMALL --steps 2 --bar-positions 2>"$tmp/err" &&
