@@ -236,14 +236,7 @@ static int key_from_song; /* eval: the song's key, not the melody's (what the ke
 
 typedef struct { double root, exact, n, changes, ctr_num, ctr_den, overlap; } score;
 
-static int has_tone(gm_chord c, int pc) {
-    static const int tones[NQ][4] = {{0, 4, 7, -1}, {0, 3, 7, -1}, {0, 4, 8, -1},  {0, 3, 6, -1},
-                                     {0, 4, 7, 10}, {0, 4, 7, 11}, {0, 3, 7, 10}, {0, 3, 6, 10}};
-    if (c.root < 0) return 0;
-    for (int j = 0; j < 4 && tones[c.quality][j] >= 0; j++)
-        if ((c.root + tones[c.quality][j]) % 12 == pc) return 1;
-    return 0;
-}
+static int has_tone(gm_chord c, int pc) { return c.root >= 0 && (gm_chord_tones(c) >> pc & 1); }
 
 static void score_song(score *sc, const song *so, const gm_chord *ch) {
     for (int f = 0; f < so->nf; f++) {

@@ -215,13 +215,7 @@ done:
 /* ======================================================================== */
 
 /* Pitch-class set of chord c (root·8 + quality). */
-static unsigned tones_of(int c) {
-    static const int8_t t[GM_N_QUALITIES][4] = {{0, 4, 7, -1}, {0, 3, 7, -1}, {0, 4, 8, -1},  {0, 3, 6, -1},
-                                                {0, 4, 7, 10}, {0, 4, 7, 11}, {0, 3, 7, 10}, {0, 3, 6, 10}};
-    unsigned m = 0;
-    for (int j = 0; j < 4 && t[c % GM_N_QUALITIES][j] >= 0; j++) m |= 1u << ((c / GM_N_QUALITIES + t[c % GM_N_QUALITIES][j]) % 12);
-    return m;
-}
+static unsigned tones_of(int c) { return gm_chord_tones((gm_chord){(int8_t)(c / GM_N_QUALITIES), (int8_t)(c % GM_N_QUALITIES)}); }
 
 /* Per frame, the chord whose tones the likely chords share most: argmax_c
  * Σ_c2 P(c2)·|tones(c) ∩ tones(c2)| / |tones(c)| (minimum risk for the share
