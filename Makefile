@@ -81,8 +81,9 @@ $(BUILD)/tool_%: tests/tool_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 # Every test binary, then the total "N passed, N failed" line.
-test: $(TEST_BIN) $(BUILD)/getmusic $(BUILD)/tool_probs $(BUILD)/tool_harmonizer $(BUILD)/bench_evaltool
+test: $(TEST_BIN) $(BUILD)/getmusic $(BUILD)/tool_probs $(BUILD)/tool_harmonizer $(BUILD)/bench_evaltool $(BUILD)/bench_harmonize
 	@GETMUSIC_BIN=$(abspath $(BUILD)/getmusic) GETMUSIC_TOOL_PROBS=$(abspath $(BUILD)/tool_probs) \
+	    GETMUSIC_TOOL_HARMONIZER=$(abspath $(BUILD)/tool_harmonizer) GETMUSIC_BENCH_HARMONIZE=$(abspath $(BUILD)/bench_harmonize) \
 	    GETMUSIC_EVALTOOL=$(abspath $(BUILD)/bench_evaltool) tests/run.sh $(TEST_BIN) $(TEST_SH)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
