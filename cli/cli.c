@@ -135,6 +135,40 @@ int cli_find_class(const gm_layout *l, const char *name, char *err) {
     return gm_fail(err, "unknown track '%.40s': the model's tracks are %s", name, names);
 }
 
+/* A target class that came out empty or nearly so (fewer notes than one in
+ * four of the bars written), in w ("" when none): the studio says it on the
+ * version, generate on stderr and in --json, so that "asked for drums, got
+ * none" is never silent. */
+void cli_target_warning(const gm_layout *l, const gm_score *out, const gm_generate_params *p,
+                           const gm_generate_report *rep, char *w, size_t wn) {
+    int bars = rep->n_bars;
+    if (p->n_ranges) {
+        bars = 0;
+        for (int i = 0; i < p->n_ranges; i++) bars += p->ranges[i].last - p->ranges[i].first + 1;
+    } else if (p->continue_bars) bars = p->continue_bars;
+    w[0] = 0;
+    for (int c = 0; c < l->n_classes; c++) {
+        if (!(rep->targets >> c & 1)) continue;
+        size_t n = 0;
+        for (int t = 0; t < out->n_tracks; t++) {
+            if (gm_layout_classify(l, &out->tracks[t]) != c) continue;
+            for (size_t k = 0; k < out->tracks[t].n_notes; k++) n += out->tracks[t].notes[k].flags & GM_NOTE_GENERATED;
+        }
+        if (4 * n >= (size_t)bars && n > 0) continue;
+        size_t len = strlen(w);
+        if (n == 0)
+            snprintf(w + len, wn - len, "%s%s asked for, none written", len ? "; " : "", l->cls[c].name);
+        else
+            snprintf(w + len, wn - len, "%s%s asked for, only %zu note%s in %d bar%s", len ? "; " : "", l->cls[c].name,
+                     n, n == 1 ? "" : "s", bars, bars == 1 ? "" : "s");
+    }
+    if (w[0]) {
+        size_t len = strlen(w);
+        int dc = gm_layout_find(l, "drums");
+        snprintf(w + len, wn - len, " (try another seed%s)", dc >= 0 && (rep->targets >> dc & 1) ? " or drum style" : "");
+    }
+}
+
 int cli_chord_spec(const char *spec, gm_generate_params *p, gm_chord **chords, char *err) {
     if (!strcmp(spec, "input")) p->chord_mode = GM_CHORDS_INPUT;
     else if (!strcmp(spec, "kept")) p->chord_mode = GM_CHORDS_CONDITIONS;

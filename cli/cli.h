@@ -44,6 +44,9 @@ int cli_find_class(const gm_layout *l, const char *name, char *err);
 /* --chords: input, kept, none, or chord names ("C G | Am F", both halves of
  * every bar; *chords is then theirs, the caller frees it). 0, or -1 with err. */
 int cli_chord_spec(const char *spec, gm_generate_params *p, gm_chord **chords, char *err);
+/* "drums asked for, none written (try another seed or drum style)", or "" (w). */
+void cli_target_warning(const gm_layout *l, const gm_score *out, const gm_generate_params *p,
+                        const gm_generate_report *rep, char *w, size_t wn);
 
 /* "-" stands for standard input or output wherever the CLI reads or writes
  * a MIDI file, as in other Unix tools. cli_shown names it in messages. */

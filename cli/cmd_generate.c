@@ -140,6 +140,7 @@ typedef struct {
     const gm_layout *l;     /* the model's */
     gm_generate_params p;
     gm_chord *chords;       /* --chords NAMES, parsed */
+    char warning[256];      /* a target that came out empty or nearly so, or "" */
     gm_metre_request metre_req; /* --metre, --pickup */
     gm_metre metre;             /* the input's bars and where they came from */
     gm_score song, result;
@@ -350,6 +351,7 @@ static int gen_run(gen_job *j) {
         /* Requests the model cannot serve are the user's to fix. */
         return cli_fail(EXIT_USAGE, "%s", err);
     }
+    cli_target_warning(j->l, &j->result, p, &j->rep, j->warning, sizeof j->warning);
     j->have_result = 1;
     j->secs = cli_since(&t0);
     return 0;
@@ -429,6 +431,9 @@ static void gen_print_json(const gen_job *j, const char *key) {
         printf(", \"metre_source\": ");
         cli_json_str(gm_metre_source_name(j->metre.source));
     }
+    printf(", \"warning\": ");
+    if (j->warning[0]) cli_json_str(j->warning);
+    else printf("null");
     printf(", \"seconds\": %.3f", j->secs);
     if (j->wav) { printf(", \"wav\": "); cli_json_str(j->wav); }
     if (j->png) { printf(", \"png\": "); cli_json_str(j->png); }
@@ -454,6 +459,7 @@ static void gen_print_text(const gen_job *j, const char *key) {
                 "--metre to choose)\n", cli_prog, j->metre.numerator, j->metre.denominator);
     if (j->wav) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->wav);
     if (j->png) fprintf(stderr, "%s: wrote %s\n", cli_prog, j->png);
+    if (j->warning[0]) fprintf(stderr, "%s: warning: %s\n", cli_prog, j->warning);
 }
 
 /* Options → model → what to write (targets, chords, the input) → the model's

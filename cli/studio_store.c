@@ -473,39 +473,6 @@ static void on_progress(void *user, size_t done, size_t total) {
     pthread_mutex_unlock(&jp->st->mu);
 }
 
-/* A target class that came out empty or nearly so (fewer notes than one in
- * four of the bars written): said on the version, so that "asked for
- * drums, got none" is never silent. */
-static void target_warning(const gm_layout *l, const gm_score *out, const gm_generate_params *p,
-                           const gm_generate_report *rep, char *w, size_t wn) {
-    int bars = rep->n_bars;
-    if (p->n_ranges) {
-        bars = 0;
-        for (int i = 0; i < p->n_ranges; i++) bars += p->ranges[i].last - p->ranges[i].first + 1;
-    } else if (p->continue_bars) bars = p->continue_bars;
-    w[0] = 0;
-    for (int c = 0; c < l->n_classes; c++) {
-        if (!(rep->targets >> c & 1)) continue;
-        size_t n = 0;
-        for (int t = 0; t < out->n_tracks; t++) {
-            if (gm_layout_classify(l, &out->tracks[t]) != c) continue;
-            for (size_t k = 0; k < out->tracks[t].n_notes; k++) n += out->tracks[t].notes[k].flags & GM_NOTE_GENERATED;
-        }
-        if (4 * n >= (size_t)bars && n > 0) continue;
-        size_t len = strlen(w);
-        if (n == 0)
-            snprintf(w + len, wn - len, "%s%s asked for, none written", len ? "; " : "", l->cls[c].name);
-        else
-            snprintf(w + len, wn - len, "%s%s asked for, only %zu note%s in %d bar%s", len ? "; " : "", l->cls[c].name,
-                     n, n == 1 ? "" : "s", bars, bars == 1 ? "" : "s");
-    }
-    if (w[0]) {
-        size_t len = strlen(w);
-        int dc = gm_layout_find(l, "drums");
-        snprintf(w + len, wn - len, " (try another seed%s)", dc >= 0 && (rep->targets >> dc & 1) ? " or drum style" : "");
-    }
-}
-
 /* Runs job j (state RUNNING; its slot is not reused while running). Called
  * and returns with the mutex held; releases it while generating. Returns
  * the version made (to be written to the data folder), or -1. */
@@ -535,7 +502,7 @@ static int run_job(studio *st, st_job *j) {
     int rc = gm_generate(st->model, &in, &p, &out, &rep, err);
     gm_score_free(&in);
     char warning[256] = "";
-    if (!rc) target_warning(st_layout(st), &out, &p, &rep, warning, sizeof warning);
+    if (!rc) cli_target_warning(st_layout(st), &out, &p, &rep, warning, sizeof warning);
     gm_generate_report_free(&rep);
     pthread_mutex_lock(&st->mu);
     if (rc) {

@@ -56,6 +56,11 @@ if [ -x /usr/bin/python3 ]; then
   "$GM" generate $ex -o "$tmp/k.mid" --continue 4 --steps 3 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["bars"]==20 and set(d["targets"])=={"lead","piano"}, d' \
     && ok || bad "generate --json (continuation)"
+  # A target that comes out empty is said (here: a 1-step piano over one bar of rest can write little;
+  # the field is always there, null when every target has notes).
+  "$GM" generate $ex -o "$tmp/w.mid" --targets piano --steps 3 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert "warning" in d and (d["warning"] is None or "asked for" in d["warning"]), d' \
+    && ok || bad "generate --json reports a warning field"
   # Chords chosen for the melody (--chords melody), or recognised from the texture (default here).
   "$GM" generate $ex -o "$tmp/m.mid" --targets piano --chords melody --steps 3 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chord_source"]=="harmonised" and len(d["chords"])==16 and all(d["chords"]), d' \
