@@ -13,7 +13,7 @@ else
 endif
 # `override` so that `make CFLAGS=...` (as sanitize does) keeps these.
 override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread -fopenmp $(BLAS_CFLAGS)
-# FluidSynth renders WAV (src/render.c). Without its headers the library still
+# FluidSynth renders WAV (src/audio/render.c). Without its headers the library still
 # builds, and rendering returns an error saying so (tests skip). GLib (a
 # FluidSynth dependency) lets render.c mute the glib messages that Debian's
 # libinstpatch SoundFont loader prints on a bad file.
@@ -26,7 +26,7 @@ ifneq ($(wildcard /usr/include/fluidsynth.h),)
 else
   override CFLAGS += -DGM_NO_FLUIDSYNTH
 endif
-# Audio in (src/audio.c, src/transcribe.c): libsndfile and aubio. Without
+# Audio in (src/audio/audio.c, src/audio/transcribe.c): libsndfile and aubio. Without
 # their headers, transcription returns an error saying so (tests skip).
 ifneq ($(and $(wildcard /usr/include/sndfile.h),$(wildcard /usr/include/aubio/aubio.h)),)
   AUDIO_LIBS := -laubio -lsndfile
@@ -36,7 +36,10 @@ endif
 override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS)
 BUILD   ?= build
 
-LIB_SRC   := $(sort $(wildcard src/*.c))
+# The library, a folder per layer (src/music, src/model, src/audio, src/draw,
+# src/eval) around src/util.c; objects keep the folder (build/obj/music/midi.o).
+LIB_SRC   := $(sort $(wildcard src/*.c src/*/*.c))
+LIB_HDR   := $(wildcard include/*.h src/*.h src/*/*.h)
 LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
@@ -46,7 +49,7 @@ PYTHON    ?= /usr/bin/python3
 .PHONY: all test sanitize fuzz fuzz-audio bench demo deps clean mpi eval
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -54,24 +57,24 @@ $(BUILD)/libgetmusic.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# The browser studio (issue 11): cli/studio_*.c plus the page (web/*)
+# The browser studio: cli/studio/studio_*.c plus its page (cli/studio/web/*)
 # compiled in as C arrays. Its HTTP server is libmicrohttpd; without its
 # header the CLI still builds and `getmusic studio` says what is missing.
-STUDIO_SRC := $(sort $(wildcard cli/studio_*.c)) $(BUILD)/studio_web.c
+STUDIO_SRC := $(sort $(wildcard cli/studio/studio_*.c)) $(BUILD)/studio_web.c
 ifneq ($(wildcard /usr/include/microhttpd.h),)
   STUDIO_LIBS := -lmicrohttpd
 else
   STUDIO_CFLAGS := -DGM_NO_MHD
 endif
-STUDIO_WEB := $(sort $(wildcard web/*)) examples/melody.mid
-$(BUILD)/studio_web.c: $(STUDIO_WEB) cli/embed_web.sh
+STUDIO_WEB := $(sort $(wildcard cli/studio/web/*)) examples/melody.mid
+$(BUILD)/studio_web.c: $(STUDIO_WEB) cli/studio/embed_web.sh
 	@mkdir -p $(dir $@)
-	cli/embed_web.sh $(STUDIO_WEB) > $@.tmp && mv $@.tmp $@
+	cli/studio/embed_web.sh $(STUDIO_WEB) > $@.tmp && mv $@.tmp $@
 
 # The CLI: cli/main.c (the command table) + cli/cli.c (shared helpers) + one
-# cli/cmd_NAME.c per command (+ the studio's files).
+# cli/cmd_NAME.c per command (+ the studio's files, cli/studio/).
 CLI_SRC := cli/main.c cli/cli.c $(sort $(wildcard cli/cmd_*.c))
-$(BUILD)/getmusic: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h cli/studio.h $(BUILD)/libgetmusic.a
+$(BUILD)/getmusic: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h cli/studio/studio.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(STUDIO_CFLAGS) -Icli $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) $(STUDIO_LIBS) -o $@
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
@@ -93,20 +96,20 @@ sanitize:
 
 # libFuzzer target for the MIDI reader. FUZZ_SECONDS=600 for a long run.
 FUZZ_SECONDS ?= 30
-$(BUILD)/fuzz_midi: tests/fuzz_midi.c src/midi.c src/score.c src/util.c include/getmusic.h
+$(BUILD)/fuzz_midi: tests/fuzz_midi.c src/music/midi.c src/music/score.c src/util.c include/getmusic.h
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz_midi.c src/midi.c src/score.c src/util.c -lm -pthread -o $@
+	    tests/fuzz_midi.c src/music/midi.c src/music/score.c src/util.c -lm -pthread -o $@
 fuzz: $(BUILD)/fuzz_midi fuzz-audio
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
 
 # libFuzzer target for the audio reader (libsndfile through sf_open_virtual).
-$(BUILD)/fuzz_audio: tests/fuzz_audio.c src/audio.c src/util.c include/getmusic.h
+$(BUILD)/fuzz_audio: tests/fuzz_audio.c src/audio/audio.c src/util.c include/getmusic.h
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz_audio.c src/audio.c src/util.c -lsndfile -lm -pthread -o $@
+	    tests/fuzz_audio.c src/audio/audio.c src/util.c -lsndfile -lm -pthread -o $@
 fuzz-audio: $(BUILD)/fuzz_audio
 	@mkdir -p $(BUILD)/fuzz-audio-corpus
 	$(BUILD)/fuzz_audio -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
@@ -117,7 +120,7 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 
 # Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.
 MPICC ?= mpicc
-$(BUILD)/getmusic-mpi: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h $(LIB_SRC) $(wildcard include/*.h) $(wildcard src/*.h)
+$(BUILD)/getmusic-mpi: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(BUILD)
 	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(STUDIO_CFLAGS) -Icli -DGM_MPI $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(LIB_SRC) $(LDLIBS) $(STUDIO_LIBS) -o $@
 mpi: $(BUILD)/getmusic-mpi

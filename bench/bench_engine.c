@@ -8,9 +8,9 @@
  * SIZE: default | original (GM_BENCH_TOKEN_FEATURES=1 in the environment: with token features). Inputs are the same formula as bench/bench_torch.py
  * uses, so both sides see the same tokens. Prints one JSON line: seconds per
  * call, columns/s, GFLOP/s (matmul FLOPs counted analytically) and peak RSS. */
-#include "diffusion.h"
-#include "getdiff.h"
-#include "nn.h"
+#include "model/diffusion.h"
+#include "model/getdiff.h"
+#include "model/nn.h"
 
 #include <cblas.h>
 #include <math.h>

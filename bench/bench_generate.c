@@ -23,11 +23,11 @@
  * n_probe, f32 temperature, u64 seed, i32 x[R·L], i32 cond[R·L], i32 lo[R],
  * i32 hi[R], i32 probe (r, l)[n_probe], f32 probs[n_probe][V].
  * OUTDIR/SIZE.gen: the generated grid, i32 x[R·L]. */
-#include "diffusion.h"
-#include "getdiff.h"
+#include "model/diffusion.h"
+#include "model/getdiff.h"
 #include "getmusic.h"
-#include "model.h"
-#include "nn.h"
+#include "model/model.h"
+#include "model/nn.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /*
  * bench_harmonize.c — the bare-melody harmoniser's tables and its figures.
  *
- *   bench_harmonize learn [DATA_DIR] > src/harmony_table.h
+ *   bench_harmonize learn [DATA_DIR] > src/model/harmony_table.h
  *       Counts, on POP909's training songs (not `prepare`'s 10% validation
  *       split), the chord labels of chord_midi.txt per frame (half bars and
  *       whole bars, bars from beat_midi.txt, every song moved to C major /
  *       A minor by its whole-texture key as `prepare` does) and the MELODY
  *       track's notes in them, and prints the harmoniser's log-probability
- *       tables as C (src/harmonize.c includes them).
+ *       tables as C (src/model/harmonize.c includes them).
  *   bench_harmonize eval [DATA_DIR] [--frames F] [--songs N] [--model M.gguf]
  *       On the validation songs, as a user's bare melody meets `generate`:
  *       the MELODY track alone, its key found from the melody, moved to C;
@@ -157,7 +157,7 @@ static void print_table(const counts *k) {
     double tot = 0;
     for (int c = 0; c < NCH; c++) tot += k->uni[c] + 1;
     double pu[NCH];
-    printf("/* harmony_table.h — the bare-melody harmoniser's tables (src/harmonize.c),\n"
+    printf("/* harmony_table.h — the bare-melody harmoniser's tables (src/model/harmonize.c),\n"
            " * written by `bench_harmonize learn` from %d POP909 training songs: natural\n"
            " * logs, chords as root*8 + quality in C major / A minor. Do not edit. */\n", k->songs);
     printf("static const float harmony_unigram[%d] = {", NCH);

@@ -1,6 +1,6 @@
 /*
  * bench_metre_accuracy.c — how well the bar grid inferred from the music
- * (src/metre.c) finds the bars of songs whose files do not say them.
+ * (src/music/metre.c) finds the bars of songs whose files do not say them.
  *
  *   bench_metre_accuracy [--all] [--list] [DATA_DIR]    POP909 (default: the validation songs)
  *   bench_metre_accuracy --groove [--list] [DATA_DIR]   Groove's grooves, time signatures stripped

@@ -8,7 +8,7 @@
  * dx = dy·W and dW = dyᵀ·x), a square 1024³ sgemm (the "measured sgemm peak"
  * other benches compare against), then ms per forward+backward call of every
  * kernel, and last one JSON line with the peak figures. About 15 s on 2 cores. */
-#include "nn.h"
+#include "model/nn.h"
 
 #include <cblas.h>
 #include <omp.h>

@@ -1,5 +1,5 @@
 /* bench_transcribe.c — `getmusic transcribe` measured on POP909 songs
- * rendered by our own renderer (src/transcribe_eval.c, gm_eval_song): beats
+ * rendered by our own renderer (src/audio/transcribe_eval.c, gm_eval_song): beats
  * and downbeats (F-measure, ±70 ms), chords per reference beat (root,
  * maj/min, all 8 qualities), melody notes (onset ±50 ms and pitch; octave
  * forgiven; the quantised lead track; the melody taken from the full mix),
@@ -8,7 +8,7 @@
  *   bench_transcribe DATA_DIR TMP_DIR SECONDS SONG...   (SECONDS 0 = whole songs)
  */
 #include "getmusic.h"
-#include "transcribe_eval.h"
+#include "audio/transcribe_eval.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 #
 # Conditions, same seed, same model:
 #   beat_midi.txt   the song in its POP909 folder (bars from the annotation)
-#   inferred        the MIDI file alone (bars inferred from the music: src/metre.c)
+#   inferred        the MIDI file alone (bars inferred from the music: src/music/metre.c)
 #   file's 1/4      the MIDI file alone with --metre file (before: one-beat bars)
 # Prints per song and mean: snare on 2 and 4 (share of snare onsets), bars
 # with both backbeats, kick on 1 (share of kick onsets). GETMUSIC_DATA as

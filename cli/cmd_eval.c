@@ -3,7 +3,7 @@
  * against reference files (histogram overlap areas per class, chord
  * accuracy); per class, what a musician hears: the chord-tone ratio against
  * chord labels (POP909's chord_midi.txt beside the reference, a file, or
- * chord names) with its chord-blind floor, and the drum feel. The metrics live in src/metrics.c; this file finds the files,
+ * chord names) with its chord-blind floor, and the drum feel. The metrics live in src/eval/metrics.c; this file finds the files,
  * pairs them, groups tracks by class, runs the files on a few threads and
  * prints a table or JSON.
  *

@@ -1,5 +1,5 @@
 /* cmd_plot.c — `getmusic plot`: a multi-track piano roll of a MIDI file as a
- * PNG (src/plot_roll.c draws it). With --given ORIG.mid, the notes that ORIG does
+ * PNG (src/draw/plot_roll.c draws it). With --given ORIG.mid, the notes that ORIG does
  * not have are drawn as generated, so `getmusic generate`'s additions stand
  * out. A POP909 beat_midi.txt beside the file gives the bar lines, as in
  * `getmusic info`. */

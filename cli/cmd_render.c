@@ -1,5 +1,5 @@
 /* cmd_render.c — `getmusic render IN.mid -o OUT.wav`: a MIDI file to a WAV
- * file through FluidSynth (src/render.c). */
+ * file through FluidSynth (src/audio/render.c). */
 #include "cli.h"
 #include "getmusic.h"
 

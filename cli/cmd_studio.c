@@ -1,10 +1,10 @@
 /* cmd_studio.c — `getmusic studio`: the browser studio (issue 11). Loads the
- * model, starts the HTTP server (cli/studio_server.c) and the generation
- * worker (cli/studio_store.c), prints the URL and serves until Ctrl-C. */
+ * model, starts the HTTP server (cli/studio/studio_server.c) and the generation
+ * worker (cli/studio/studio_store.c), prints the URL and serves until Ctrl-C. */
 #include "cli.h"
 
 #include "getmusic.h"
-#include "studio.h"
+#include "studio/studio.h"
 
 #include <pthread.h>
 #include <signal.h>

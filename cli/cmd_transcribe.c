@@ -1,5 +1,5 @@
 /* cmd_transcribe.c — `getmusic transcribe IN.wav -o OUT.mid`: beats, bars,
- * chords and melody of a recording as a MIDI file (src/transcribe.c). */
+ * chords and melody of a recording as a MIDI file (src/audio/transcribe.c). */
 #include "cli.h"
 #include "getmusic.h"
 

@@ -1,8 +1,8 @@
 """
 dev/reference.py — PyTorch reference of GETDiff, exactly as dev/MODEL.md writes it.
 
-This is the yardstick for the C engine (src/nn.c, src/getdiff.c,
-src/diffusion.c): dev/make_golden.py runs it on a tiny config and writes
+This is the yardstick for the C engine (src/model/nn.c, src/model/getdiff.c,
+src/model/diffusion.c): dev/make_golden.py runs it on a tiny config and writes
 dev/golden.bin, which the C tests compare against; the benches run it beside
 the C engine on the same inputs.
 
@@ -473,7 +473,7 @@ def main_per_cell(logits, x0, x_t, cond, t, T=T_STEPS):
 
 
 # ---------------------------------------------------------------------------
-# Sampling (the algorithm of gd_sample in src/diffusion.c, DESIGN.md §2.3)
+# Sampling (the algorithm of gd_sample in src/model/diffusion.c, DESIGN.md §2.3)
 # ---------------------------------------------------------------------------
 
 def step_t(i, S, T=T_STEPS):

@@ -9,8 +9,8 @@
  * closest-subset shrinking of out-of-vocabulary compounds, and duration
  * tokens that differ from the compound's shared one.
  *
- *   cc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc src/score.c src/vocab.c src/grid.c \
- *      src/midi.c src/key.c dev/roundtrip_pop909.c -lm -o /tmp/roundtrip_pop909
+ *   cc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc src/music/score.c src/music/vocab.c src/music/grid.c \
+ *      src/music/midi.c src/music/key.c dev/roundtrip_pop909.c -lm -o /tmp/roundtrip_pop909
  *   /tmp/roundtrip_pop909 [DATA_DIR] [--coverage 0.9] [--min-count 10]
  *                         [--step 1] [--no-transpose] [--layout default]
  */

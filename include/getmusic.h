@@ -114,7 +114,7 @@ void gm_score_sort(gm_score *s);          /* sort notes, tempos, metres; recompu
 size_t gm_score_n_notes(const gm_score *s);
 
 /* ------------------------------------------------------------------------ */
-/* MIDI files (src/midi.c)                                                   */
+/* MIDI files (src/music/midi.c)                                                   */
 /* ------------------------------------------------------------------------ */
 
 /* Reads a Standard MIDI File (type 0, 1 or 2) into `out` (uninitialised on
@@ -134,7 +134,7 @@ int gm_midi_write_file(const char *path, const gm_score *s, char *err);
 int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Time grid: bars and columns (src/score.c)                                 */
+/* Time grid: bars and columns (src/music/score.c)                                 */
 /* ------------------------------------------------------------------------ */
 
 /* The GETScore grid: one column per 16th note, 4 per quarter, so a 4/4 bar
@@ -198,7 +198,7 @@ int64_t gm_score_seconds_to_tick(const gm_score *s, double seconds);
 int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Metre from the music (src/metre.c)                                        */
+/* Metre from the music (src/music/metre.c)                                        */
 /* ------------------------------------------------------------------------ */
 
 /* Where a score's bar grid comes from, and when the music decides it:
@@ -282,7 +282,7 @@ enum { GM_KIT_KICK = 0, GM_KIT_SNARE, GM_KIT_HAT, GM_KIT_OTHER, GM_KIT_GROUPS };
 int gm_drum_kit_group(int key);
 
 /* ------------------------------------------------------------------------ */
-/* Track classes and layouts (src/score.c)                                   */
+/* Track classes and layouts (src/music/score.c)                                   */
 /* ------------------------------------------------------------------------ */
 
 /* Roles that GM program families (and track names) map to. */
@@ -347,7 +347,7 @@ int gm_layout_classify(const gm_layout *l, const gm_track *t);
 int gm_layout_find(const gm_layout *l, const char *class_name); /* -1 if absent */
 
 /* ------------------------------------------------------------------------ */
-/* Key finding and transposition (src/key.c)                                 */
+/* Key finding and transposition (src/music/key.c)                                 */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -366,7 +366,7 @@ void gm_score_transpose(gm_score *s, int semitones);
 const char *gm_key_name(gm_key k, char *buf, size_t n); /* "Gb major" */
 
 /* ------------------------------------------------------------------------ */
-/* Chord recognition (src/chord.c)                                           */
+/* Chord recognition (src/music/chord.c)                                           */
 /* ------------------------------------------------------------------------ */
 
 /* Qualities in vocabulary order of the original dict.txt. */
@@ -388,7 +388,7 @@ int gm_chords_recognize(const gm_score *s, const gm_barmap *bm, gm_chord *out, c
  * frame k of bar b at out[b·frames + k]. */
 int gm_chords_recognize_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar, gm_chord *out,
                                char *err);
-/* The same model fed by a chromagram (from audio, src/transcribe.c): one
+/* The same model fed by a chromagram (from audio, src/audio/transcribe.c): one
  * frame per row, frames_per_bar (1 or 2) of them per bar. chroma:
  * [n_frames][12] non-negative energies (any scale, each row normalised
  * here; an all-zero row is a silent frame); bass: [n_frames][12] or NULL,
@@ -430,7 +430,7 @@ int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *e
 int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_bar, const gm_timed_chord *labels,
                          int n_labels, int shift, gm_chord *out, char *err);
 
-/* Chords chosen for a bare melody (src/harmonize.c). With net (a model's
+/* Chords chosen for a bare melody (src/model/harmonize.c). With net (a model's
  * learnt harmoniser, gm_model_harmonizer): a bidirectional GRU over the
  * melody's half bars gives every chord a score per frame, and the
  * progression with the best scores less a cost per change is taken. With
@@ -444,7 +444,7 @@ int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_
 typedef struct gm_harmonizer gm_harmonizer;
 int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames_per_bar, const gm_harmonizer *net,
                         gm_chord *out, char *err);
-/* The learnt harmoniser's scores (src/harmonizer.c): h [T][36] half-bar
+/* The learnt harmoniser's scores (src/model/harmonizer.c): h [T][36] half-bar
  * frames as gm_harmony_frames gives them (T even, a bar's halves in turn) →
  * logits [T][96], chords root·8 + quality. Its provenance text. */
 int gm_harmonizer_logits(const gm_harmonizer *net, const float *h, int T, float *logits, char *err);
@@ -463,7 +463,7 @@ int gm_harmony_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar
 int gm_score_is_bare_melody(const gm_score *s);
 
 /* ------------------------------------------------------------------------ */
-/* GETScore: vocabulary (src/vocab.c) and token grid (src/grid.c)            */
+/* GETScore: vocabulary (src/music/vocab.c) and token grid (src/music/grid.c)            */
 /* ------------------------------------------------------------------------ */
 
 #define GM_N_DURATIONS 15
@@ -565,7 +565,7 @@ void gm_grid_free(gm_grid *g);
 int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char **out_text, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Corpus preparation (src/corpus.c)                                         */
+/* Corpus preparation (src/music/corpus.c)                                         */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -654,7 +654,7 @@ int  gm_corpus_load(gm_corpus *c, const char *dir, char *err);
 void gm_corpus_free(gm_corpus *c);
 
 /* ------------------------------------------------------------------------ */
-/* The model: GETDiff weights + layout + vocabulary (src/model.c, gguf.c)    */
+/* The model: GETDiff weights + layout + vocabulary (src/model/model.c, gguf.c)    */
 /* ------------------------------------------------------------------------ */
 
 /* Sizes of a GETDiff network (rows and vocabulary come from layout and vocab). */
@@ -728,7 +728,7 @@ typedef int (*gm_gguf_key_fn)(void *user, const char *key, const char *value);
 int gm_gguf_keys(const char *path, gm_gguf_key_fn fn, void *user, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Training (src/train.c)                                                    */
+/* Training (src/model/train.c)                                                    */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -778,7 +778,7 @@ gm_train_params gm_train_default_params(void);
 int gm_train(const gm_train_params *p, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Generation (src/generate.c)                                               */
+/* Generation (src/model/generate.c)                                               */
 /* ------------------------------------------------------------------------ */
 /* What the chord rows hold while generating. */
 enum {
@@ -867,7 +867,7 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *p, gm
 void gm_generate_report_free(gm_generate_report *rep);
 
 /* ------------------------------------------------------------------------ */
-/* Evaluation metrics (src/metrics.c)                                        */
+/* Evaluation metrics (src/eval/metrics.c)                                        */
 /* ------------------------------------------------------------------------ */
 /* MusPy's metrics (muspy/metrics/metrics.py) with MusPy's definitions and
  * quirks, on a score or a subset of its tracks. Time steps are the score's
@@ -966,7 +966,7 @@ int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, cons
                               const uint8_t *ref_mask, double *accuracy, int *n_bars, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* What a musician hears (src/metrics.c)                                     */
+/* What a musician hears (src/eval/metrics.c)                                     */
 /* ------------------------------------------------------------------------ */
 /* MusPy's metrics do not see harmony or feel (a random piano and a
  * wandering kit score like the ground truth on them). These do: the
@@ -1088,7 +1088,7 @@ typedef struct {
 int gm_metrics_drum_feel(const gm_score *s, const uint8_t *track_mask, gm_drum_feel *out, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Audio rendering (src/render.c)                                            */
+/* Audio rendering (src/audio/render.c)                                            */
 /* ------------------------------------------------------------------------ */
 /* Offline rendering of a score to a 16-bit stereo PCM WAV file through
  * FluidSynth and a General MIDI SoundFont. No audio device is opened, and
@@ -1141,8 +1141,8 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
 
 /* ------------------------------------------------------------------------ */
 /* AUDIO-API (issue 14; edited by the transcription work only)              */
-/* Recordings in (src/audio.c, libsndfile) and transcription to a score     */
-/* (src/transcribe.c, aubio). Without those libraries every call fails      */
+/* Recordings in (src/audio/audio.c, libsndfile) and transcription to a score     */
+/* (src/audio/transcribe.c, aubio). Without those libraries every call fails      */
 /* with a one-line reason.                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -1225,8 +1225,8 @@ void gm_transcription_free(gm_transcription *t);
 }
 #endif
 
-/* Drawing: raster canvas and PNG (src/canvas.c), training-loss chart
- * (src/plot_loss.c), piano roll (src/plot_roll.c). A header of its own to
+/* Drawing: raster canvas and PNG (src/draw/canvas.c), training-loss chart
+ * (src/draw/plot_loss.c), piano roll (src/draw/plot_roll.c). A header of its own to
  * keep this one readable; part of the public API all the same. */
 #include "getmusic_plot.h"
 

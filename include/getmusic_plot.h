@@ -2,8 +2,8 @@
  * getmusic_plot.h — public API of libgetmusic, drawing part (included by
  * getmusic.h; include that): a tiny RGB rasteriser (canvas, clipped lines
  * and rectangles, a built-in 5x7 bitmap font, atomic PNG output:
- * src/canvas.c), the training-loss chart (src/plot_loss.c) and the
- * multi-track piano roll (src/plot_roll.c) drawn with it.
+ * src/draw/canvas.c), the training-loss chart (src/draw/plot_loss.c) and the
+ * multi-track piano roll (src/draw/plot_roll.c) drawn with it.
  *
  * Conventions as in getmusic.h: functions that can fail return 0 / -1 and
  * write a one-line reason into `err` (GM_ERR_SIZE bytes, may be NULL);

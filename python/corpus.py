@@ -1,6 +1,6 @@
 """
 python/corpus.py — reads a corpus folder written by `getmusic prepare`
-(corpus.bin + vocab.txt), validating it as src/corpus.c does: magic,
+(corpus.bin + vocab.txt), validating it as src/music/corpus.c does: magic,
 version, header size and CRC32, index and token checksums, the vocabulary's
 checksum and size, token ids in range. Any mismatch raises CorpusError with a
 one-line reason.
@@ -13,7 +13,7 @@ one-line reason.
     c.vocab_tokens, c.vocab_counts   # lists, ids = positions
     c.V, c.R, c.W, c.EMPTY, c.MASK
 
-Layout of corpus.bin (little-endian; the comment at the top of src/corpus.c
+Layout of corpus.bin (little-endian; the comment at the top of src/music/corpus.c
 is the authority):
   magic "GMCORPUS", u32 version, u32 header_bytes, u32 n_rows, u32 window_cols,
   u32 vocab_size, u32 vocab_crc, u64 n_segments, u64 n_songs, u32 index_crc,

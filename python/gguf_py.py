@@ -1,6 +1,6 @@
 """
 python/gguf_py.py — a small GGUF v3 writer and reader in pure Python (struct;
-numpy for tensor data). The same format as src/gguf.c: little-endian, typed
+numpy for tensor data). The same format as src/model/gguf.c: little-endian, typed
 key-value metadata, tensor infos, data aligned to 32 bytes (or the file's
 general.alignment).
 

@@ -3,7 +3,7 @@
 python/harmonizer.py — the learnt bare-melody harmoniser: a small
 bidirectional GRU that reads a melody frame by frame (half bars) and gives
 each frame's chord, trained on POP909's human labels, and stored inside a
-getmusic model file (tensors `harmonizer.*`), where src/harmonize.c runs it.
+getmusic model file (tensors `harmonizer.*`), where src/model/harmonize.c runs it.
 
     build/bench_harmonize dump frames.bin             # melodies + labels (C, as generate sees them)
     python/harmonizer.py train frames.bin --model models/default.gguf -o out.gguf

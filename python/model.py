@@ -165,7 +165,7 @@ def corpus_token_features(corpus, cfg):
 
 
 # ---------------------------------------------------------------------------
-# GGUF model files (the keys of src/model.c)
+# GGUF model files (the keys of src/model/model.c)
 # ---------------------------------------------------------------------------
 
 def config_from_gguf(g):
@@ -212,7 +212,7 @@ def load_gguf_weights(model, g, path):
 
 
 def harmonizer_part(path):
-    """The learnt harmoniser a model file carries (python/harmonizer.py, src/harmonizer.c):
+    """The learnt harmoniser a model file carries (python/harmonizer.py, src/model/harmonizer.c):
     ({key: (type, value)}, {tensor name: array}), or None when it has none."""
     if not path or not os.path.exists(path):
         return None
@@ -224,7 +224,7 @@ def harmonizer_part(path):
 
 
 def write_gguf(path, model, corpus, source, f16=False, state=None, harmonizer=None):
-    """The model file C loads (src/model.c): sizes, layout, vocabulary, provenance, tensors.
+    """The model file C loads (src/model/model.c): sizes, layout, vocabulary, provenance, tensors.
     state: a name -> tensor dict to write instead of the model's weights (the EMA).
     harmonizer: harmonizer_part() of the model trained from, carried over unchanged."""
     c = model.cfg

@@ -153,7 +153,7 @@ def probe_drums(net, corpus, cls, valid, W, n_segments):
 
 def sharpened_hit_share(p, hit, temperature, top_k):
     """p: (n, D) probabilities over the allowed tokens; hit: (D) bool -> (n) the mass
-    on hits after the sampler's top-k and temperature (src/diffusion.c sample_logits)."""
+    on hits after the sampler's top-k and temperature (src/model/diffusion.c sample_logits)."""
     w = p ** (1.0 / temperature)
     if top_k:
         kth = -np.sort(-p, axis=1)[:, min(top_k, p.shape[1]) - 1:min(top_k, p.shape[1])]

@@ -1,5 +1,5 @@
 """
-python/sampling.py — what one training sample is, as src/train.c draws it:
+python/sampling.py — what one training sample is, as src/model/train.c draws it:
 which tracks are targets, which are conditions, whether chords are given,
 whether a Groove drum part is laid beside a song without drums, and the
 uniforms that decide its corruption. Pure numpy; runs in DataLoader workers.

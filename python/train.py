@@ -8,7 +8,7 @@ runs. One GPU, N GPUs, or a cluster through torchrun; a CPU works too
     python/train.py CORPUS -o MODEL.gguf [--steps N] [--batch B] [--device cuda] ...
     torchrun --nproc_per_node 8 python/train.py CORPUS -o MODEL.gguf --batch 16   # 8 GPUs, global batch 128
 
-Training semantics are getmusic train's (src/train.c): target selection,
+Training semantics are getmusic train's (src/model/train.c): target selection,
 chord blanking, importance-sampled timesteps, the loss and its weights, AdamW
 with warm-up and linear decay, clipping, EMA every N steps, validation on the
 corpus' held-out segments. What differs and why is in dev/MODEL.md
@@ -117,7 +117,7 @@ def parse_args(argv):
 
 
 def lr_at(a, step):
-    """src/train.c lr_at: linear warm-up, then linear decay to lr_min at --steps."""
+    """src/model/train.c lr_at: linear warm-up, then linear decay to lr_min at --steps."""
     if step < a.warmup:
         return a.lr * (step + 1) / a.warmup
     f = (step - a.warmup) / (a.steps - a.warmup) if a.steps > a.warmup else 1.0
@@ -186,7 +186,7 @@ def seg_positions(corpus, i):
 
 
 class TSampler:
-    """Importance sampling of t (src/diffusion.c gd_tsampler): uniform until
+    """Importance sampling of t (src/model/diffusion.c gd_tsampler): uniform until
     every t has more than 10 samples, then pt ∝ sqrt(Lt2) + 1e-4, pt[0] = pt[1]."""
 
     def __init__(self, T):

@@ -1,4 +1,4 @@
-/* fuzz_audio.c — libFuzzer target for the audio reader (src/audio.c).
+/* fuzz_audio.c — libFuzzer target for the audio reader (src/audio/audio.c).
  *
  * Any input: gm_audio_open_mem must return (no crash, no leak); a rejection
  * leaves a one-line reason. When it opens, reading to the end must stop

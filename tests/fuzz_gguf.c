@@ -7,11 +7,11 @@
  * into an exactly-sized heap block, so any read past the end is reported.
  *
  *   clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
- *       tests/fuzz_gguf.c src/gguf.c src/util.c -lm -o build/fuzz_gguf
+ *       tests/fuzz_gguf.c src/model/gguf.c src/util.c -lm -o build/fuzz_gguf
  *   build/fuzz_gguf -max_total_time=600 CORPUS_DIR
  */
 #include "getmusic.h"
-#include "gguf.h"
+#include "model/gguf.h"
 
 #include <stdint.h>
 #include <stdio.h>

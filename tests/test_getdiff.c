@@ -3,11 +3,11 @@
  * of 10 AdamW steps. Prints the worst error per tensor; fails outside the
  * tolerance. Also: the diffusion schedule and loss weights, the sampler's
  * contract, and model files (save → load, foreign and damaged files). */
-#include "diffusion.h"
-#include "getdiff.h"
+#include "model/diffusion.h"
+#include "model/getdiff.h"
 #include "getmusic.h"
-#include "model.h"
-#include "nn.h"
+#include "model/model.h"
+#include "model/nn.h"
 #include "test.h"
 
 #include <math.h>

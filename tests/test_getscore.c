@@ -3,7 +3,7 @@
  * vocabulary save/load, the frequency rule, closest subsets, and the
  * score ⇄ grid round trip (4/4, 3/4, 6/8, chords, absent classes); with
  * data, the original's example files and the POP909 survival rate. The
- * vocabulary is src/vocab.c, the grid src/grid.c: one test for the pair,
+ * vocabulary is src/music/vocab.c, the grid src/music/grid.c: one test for the pair,
  * as the round trip needs both.
  */
 #include "getmusic.h"

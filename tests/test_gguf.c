@@ -6,7 +6,7 @@
  * their own one-line reason. Run it under ASan/UBSan (make sanitize) to prove
  * the corrupt inputs are read within bounds. */
 #include "getmusic.h"
-#include "gguf.h"
+#include "model/gguf.h"
 #include "test.h"
 
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* test_harmonize.c — chords chosen for a bare melody (src/harmonize.c): the
+/* test_harmonize.c — chords chosen for a bare melody (src/model/harmonize.c): the
  * harmoniser on melodies whose harmony any musician names, in every key; what
  * it hears of a melody (exact histograms); when a texture is a bare melody;
  * its edges and errors. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_harmonizer.sh — the learnt harmoniser (src/harmonizer.c) against
+# test_harmonizer.sh — the learnt harmoniser (src/model/harmonizer.c) against
 # PyTorch (python/harmonizer.py): a random tiny GRU written into a model file,
 # C logits equal PyTorch's, also after gm_model_save; a model without one has
 # none; a broken one is a clear error; the shipped one on 10 POP909

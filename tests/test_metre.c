@@ -1,4 +1,4 @@
-/* test_metre.c — the bar grid from the music (src/metre.c): hand-made pieces
+/* test_metre.c — the bar grid from the music (src/music/metre.c): hand-made pieces
  * of known metre and pickup, the rules of when the file's metre is kept,
  * --metre's request, and the grid's round trip through a MIDI file. */
 #include "getmusic.h"

@@ -10,7 +10,7 @@
  * with a floor so entries near zero are judged against the tensor's scale.
  * The worst error per kernel goes to stderr.
  */
-#include "nn.h"
+#include "model/nn.h"
 #include "test.h"
 
 #include <math.h>

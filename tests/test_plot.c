@@ -1,5 +1,5 @@
-/* test_plot.c — the canvas primitives (src/canvas.c), the training-loss chart
- * (src/plot_loss.c) and the piano roll (src/plot_roll.c). */
+/* test_plot.c — the canvas primitives (src/draw/canvas.c), the training-loss chart
+ * (src/draw/plot_loss.c) and the piano roll (src/draw/plot_roll.c). */
 #include "getmusic.h"
 #include "test.h"
 

@@ -14,7 +14,7 @@
 #  - the trainer's loss and gradients on a fixed batch equal the reference's
 #    (dev/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
 #  - the task mix draws chords, single tracks, the accompaniment task and t
-#    with the probabilities src/train.c uses (within 4.5 standard errors);
+#    with the probabilities src/model/train.c uses (within 4.5 standard errors);
 #  - stopped after 3 steps and resumed to 6 equals 6 straight;
 #  - 2 DDP ranks (gloo) equal 1 process with the doubled batch;
 #  - a corrupt corpus and bad options exit 1 with a one-line reason.

@@ -1,14 +1,14 @@
-/* test_transcribe.c — audio in (src/audio.c) and transcription
- * (src/transcribe.c): synthetic recordings with known notes, chords and beats;
+/* test_transcribe.c — audio in (src/audio/audio.c) and transcription
+ * (src/audio/transcribe.c): synthetic recordings with known notes, chords and beats;
  * robustness (silence, noise, clipping, one second, corrupt headers, files
  * that are not audio, a long file streamed in bounded memory); and a small
- * measured run on rendered POP909 songs (src/transcribe_eval.c) whose
+ * measured run on rendered POP909 songs (src/audio/transcribe_eval.c) whose
  * thresholds fail when something breaks. Everything skips, with a message,
  * when audio support is not built; the POP909 part when ../shared/data or a
  * SoundFont is missing. */
 #include "getmusic.h"
 #include "test.h"
-#include "transcribe_eval.h"
+#include "audio/transcribe_eval.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -4,9 +4,9 @@
  * IN.bin: i32 B, L, then x (B, R, L) i32, cond (B, R, L) i32, t (B) i32,
  * and for a model with bar positions pos (B, L) i32.
  * OUT.bin: probabilities (B, R, L, V) f32. Exit 1 with a reason on error. */
-#include "getdiff.h"
+#include "model/getdiff.h"
 #include "getmusic.h"
-#include "model.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * transcribe.c — from a recording to a score: beats and bars, chords, melody.
  *
- * One streaming pass over the audio (src/audio.c hands out mono blocks) feeds
+ * One streaming pass over the audio (src/audio/audio.c hands out mono blocks) feeds
  * three aubio analysers hop by hop and keeps only small per-hop features, so a
  * long file costs memory in proportion to its length in hops (352 bytes per
  * 46 ms: four floats a hop and 72 chroma floats a frame of four hops; about

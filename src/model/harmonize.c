@@ -5,7 +5,7 @@
  * melody alone does not sound its chords, it implies them, and which chord a
  * songwriter puts under a phrase is learnt, not heard. Two learnt answers:
  *
- * 1. The model's own harmoniser, when its file carries one (src/harmonizer.c,
+ * 1. The model's own harmoniser, when its file carries one (src/model/harmonizer.c,
  *    trained by python/harmonizer.py on POP909's labels): a bidirectional
  *    GRU reads the whole melody by half bars and scores every chord in every
  *    frame; the chord taken is the minimum-risk one (choose_chords). On the

@@ -1,5 +1,5 @@
 /* harmonizer.h — the learnt harmoniser's place in a model file (internal:
- * src/model.c reads and writes it with the model). */
+ * src/model/model.c reads and writes it with the model). */
 #ifndef GM_HARMONIZER_H
 #define GM_HARMONIZER_H
 #include "getmusic.h"

@@ -52,7 +52,7 @@ struct gm_model {
     char *source;
     int chord_frames; /* chords per bar in the chord rows, 1 or 2 */
     char style_names[GM_MAX_DRUM_STYLES][GM_DRUM_STYLE_NAME]; /* [sizes.drum_styles] */
-    gm_harmonizer *harmonizer; /* NULL: none in the file (src/harmonizer.c) */
+    gm_harmonizer *harmonizer; /* NULL: none in the file (src/model/harmonizer.c) */
 };
 
 /* The names a model made here gets (python/model.py's DRUM_STYLES, the same order). */

@@ -1,4 +1,4 @@
-/* studio_audio.c — a track rendered to WAV (FluidSynth, src/render.c) →
+/* studio_audio.c — a track rendered to WAV (FluidSynth, src/audio/render.c) →
  * the compressed stem the page mixes (issue 22). libsndfile writes it:
  * Ogg/Opus where this libsndfile has it (about 1/13 of the WAV's bytes and
  * quick to encode; Opus runs at 48 kHz, so stems are rendered at 48 kHz),

@@ -495,7 +495,7 @@ int gm_chords_recognize_frames(const gm_score *s, const gm_barmap *bm, int frame
     return rc;
 }
 
-/* From audio (src/transcribe.c): the same model fed by chroma instead of
+/* From audio (src/audio/transcribe.c): the same model fed by chroma instead of
  * notes, so that a recording and a MIDI file are judged alike. */
 int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, int frames_per_bar, gm_chord *out,
                           char *err) {

@@ -222,7 +222,7 @@ studio_server *studio_server_start(studio *st, const char *host, int port, int h
 int studio_server_port(const studio_server *s);
 void studio_server_stop(studio_server *s);
 
-/* The page's files, compiled in (build/studio_web.c, from web/). */
+/* The page's files, compiled in (build/studio_web.c, from cli/studio/web/). */
 typedef struct { const char *name; const unsigned char *data; size_t size; } studio_web_file;
 extern const studio_web_file studio_web_files[];
 extern const size_t studio_web_n_files;

@@ -3,7 +3,7 @@
  * GRU (python/harmonizer.py trains it on POP909's chord labels) that a model
  * file may carry beside its network, as tensors `harmonizer.*` and keys
  * `getmusic.harmonizer.*`. It reads a melody frame by frame and scores every
- * chord in every frame; src/harmonize.c turns the scores into a progression.
+ * chord in every frame; src/model/harmonize.c turns the scores into a progression.
  *
  * The network (PyTorch's nn.Linear / nn.GRU, gate order r, z, n):
  *   x_t   = [log(1 + 2·h_t) (36), 1 on a bar's first half]      input [T][37]
