@@ -80,6 +80,14 @@ $(BUILD)/getmusic: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h cli/studio/studio.h $(BUIL
 $(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
+# The usage example that opens include/getmusic.h, cut out of its comment
+# (from "#include <stdio.h>" to the closing brace), for tests/test_example.c.
+$(BUILD)/getmusic_example.c: include/getmusic.h
+	@mkdir -p $(dir $@)
+	sed -n '/^ \*     #include <stdio.h>/,/^ \*     }$$/{s/^ \*     //;s/^ \*$$//;p}' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/test_example: $(BUILD)/getmusic_example.c
+$(BUILD)/test_example: override CFLAGS += -I$(BUILD)
+
 $(BUILD)/tool_%: tests/tool_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 

@@ -10,6 +10,42 @@
  * audio rendering; drawing (canvas, loss chart, piano roll) is declared in
  * getmusic_plot.h, included at the end. Each section names its source file.
  *
+ * Usage: a piano part for a melody (tests/test_example.c builds and runs
+ * exactly these lines, from this comment):
+ *
+ *     #include <stdio.h>
+ *     #include "getmusic.h"
+ *
+ *     int main(int argc, char **argv) { // example MODEL.gguf IN.mid OUT.mid
+ *         char err[GM_ERR_SIZE] = "";
+ *         gm_score in = {0}, out = {0};
+ *         gm_model *m = argc == 4 ? gm_model_load(argv[1], err) : NULL;
+ *         int rc = !m || gm_midi_read_file(argv[2], &in, err);
+ *         if (!rc) {
+ *             gm_generate_params p = gm_generate_default_params();
+ *             int piano = gm_layout_find(gm_model_layout(m), "piano");
+ *             p.targets = piano >= 0 ? 1u << piano : 0; // 0: every class the song lacks
+ *             p.seed = 3;
+ *             rc = gm_generate(m, &in, &p, &out, NULL, err) || gm_midi_write_file(argv[3], &out, err);
+ *         }
+ *         if (rc) fprintf(stderr, "%s\n", err);
+ *         gm_score_free(&out);
+ *         gm_score_free(&in);
+ *         gm_model_free(m);
+ *         return rc;
+ *     }
+ *
+ * Threads: one gm_model per thread. gm_generate (and training) run the
+ * network in working memory that belongs to the model (activations grown
+ * to the longest window seen), which is why it takes a non-const
+ * gm_model *: never run two generations on one gm_model at once; to
+ * generate in parallel, load one gm_model per thread. Functions taking a
+ * const gm_model * (gm_model_layout, gm_model_vocab, ...) only read what
+ * loading set and may run beside a generation. Other objects (scores,
+ * grids, vocabularies) are plain data: one writer or many readers. The one
+ * process-wide call is gm_render_wav (FluidSynth's and GLib's log handlers
+ * are global): render from one thread at a time.
+ *
  * Conventions:
  *   - Functions that can fail return 0 on success and non-zero on failure;
  *     on failure they write a one-line, NUL-terminated reason into `err`
@@ -54,7 +90,7 @@ extern "C" {
 #define GM_VERSION "0.1.0"
 
 /* ------------------------------------------------------------------------ */
-/* Score model                                                               */
+/* Score model                                                              */
 /* ------------------------------------------------------------------------ */
 
 /* One note. Times are in MIDI ticks of the owning score. */
@@ -114,7 +150,7 @@ void gm_score_sort(gm_score *s);          /* sort notes, tempos, metres; recompu
 size_t gm_score_n_notes(const gm_score *s);
 
 /* ------------------------------------------------------------------------ */
-/* MIDI files (src/music/midi.c)                                                   */
+/* MIDI files (src/music/midi.c)                                            */
 /* ------------------------------------------------------------------------ */
 
 /* Reads a Standard MIDI File (type 0, 1 or 2) into `out` (uninitialised on
@@ -134,7 +170,7 @@ int gm_midi_write_file(const char *path, const gm_score *s, char *err);
 int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Time grid: bars and columns (src/music/score.c)                                 */
+/* Time grid: bars and columns (src/music/score.c)                          */
 /* ------------------------------------------------------------------------ */
 
 /* The GETScore grid: one column per 16th note, 4 per quarter, so a 4/4 bar
@@ -198,7 +234,7 @@ int64_t gm_score_seconds_to_tick(const gm_score *s, double seconds);
 int gm_score_metre_from_beat_file(gm_score *s, const char *path, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Metre from the music (src/music/metre.c)                                        */
+/* Metre from the music (src/music/metre.c)                                 */
 /* ------------------------------------------------------------------------ */
 
 /* Where a score's bar grid comes from, and when the music decides it:
@@ -282,7 +318,7 @@ enum { GM_KIT_KICK = 0, GM_KIT_SNARE, GM_KIT_HAT, GM_KIT_OTHER, GM_KIT_GROUPS };
 int gm_drum_kit_group(int key);
 
 /* ------------------------------------------------------------------------ */
-/* Track classes and layouts (src/music/score.c)                                   */
+/* Track classes and layouts (src/music/score.c)                            */
 /* ------------------------------------------------------------------------ */
 
 /* Roles that GM program families (and track names) map to. */
@@ -347,7 +383,7 @@ int gm_layout_classify(const gm_layout *l, const gm_track *t);
 int gm_layout_find(const gm_layout *l, const char *class_name); /* -1 if absent */
 
 /* ------------------------------------------------------------------------ */
-/* Key finding and transposition (src/music/key.c)                                 */
+/* Key finding and transposition (src/music/key.c)                          */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -366,7 +402,7 @@ void gm_score_transpose(gm_score *s, int semitones);
 const char *gm_key_name(gm_key k, char *buf, size_t n); /* "Gb major" */
 
 /* ------------------------------------------------------------------------ */
-/* Chord recognition (src/music/chord.c)                                           */
+/* Chord recognition (src/music/chord.c)                                    */
 /* ------------------------------------------------------------------------ */
 
 /* Qualities in vocabulary order of the original dict.txt. */
@@ -565,7 +601,7 @@ void gm_grid_free(gm_grid *g);
 int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char **out_text, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Corpus preparation (src/music/corpus.c)                                         */
+/* Corpus preparation (src/music/corpus.c)                                  */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -728,7 +764,7 @@ typedef int (*gm_gguf_key_fn)(void *user, const char *key, const char *value);
 int gm_gguf_keys(const char *path, gm_gguf_key_fn fn, void *user, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Training (src/model/train.c)                                                    */
+/* Training (src/model/train.c)                                             */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -763,7 +799,7 @@ typedef struct {
     int threads;                /* 0 = all cores */
     uint64_t seed;
     int stop_after;             /* 0, or stop (with a checkpoint) after this many steps of this run */
-    /* The task mix (issue 10: "the task people use most"); the defaults are the original's. */
+    /* The task mix (what people use most is accompaniment); the defaults are the original's. */
     float chord_given;          /* P(chord rows are a condition) outside the accompaniment task (0.25) */
     float accomp;               /* P(accompaniment task: lead and chords given, every other track a target) (0) */
     float drum_overlay;         /* P(a Groove drum part laid into a drum-less training segment) (0) */
@@ -778,7 +814,7 @@ gm_train_params gm_train_default_params(void);
 int gm_train(const gm_train_params *p, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Generation (src/model/generate.c)                                               */
+/* Generation (src/model/generate.c)                                        */
 /* ------------------------------------------------------------------------ */
 /* What the chord rows hold while generating. */
 enum {
@@ -867,7 +903,7 @@ int gm_generate(gm_model *m, const gm_score *in, const gm_generate_params *p, gm
 void gm_generate_report_free(gm_generate_report *rep);
 
 /* ------------------------------------------------------------------------ */
-/* Evaluation metrics (src/eval/metrics.c)                                        */
+/* Evaluation metrics (src/eval/metrics.c)                                  */
 /* ------------------------------------------------------------------------ */
 /* MusPy's metrics (muspy/metrics/metrics.py) with MusPy's definitions and
  * quirks, on a score or a subset of its tracks. Time steps are the score's
@@ -966,7 +1002,7 @@ int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, cons
                               const uint8_t *ref_mask, double *accuracy, int *n_bars, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* What a musician hears (src/eval/metrics.c)                                     */
+/* What a musician hears (src/eval/metrics.c)                               */
 /* ------------------------------------------------------------------------ */
 /* MusPy's metrics do not see harmony or feel (a random piano and a
  * wandering kit score like the ground truth on them). These do: the
@@ -1015,10 +1051,8 @@ void gm_chord_labels_free(gm_chord_labels *l);
 #define GM_CTR_MAX_WEIGHT_S 2.0
 /* A note is scored against the chord sounding this long after its onset,
  * so that an onset a hair before a labelled chord change takes the new
- * chord: POP909's label times come from audio, its notes sit on MIDI ticks.
- * On 100 POP909 songs the piano's CTR is 0.968 at 0 ms, 0.979 at 5 ms (that
- * step is rounding), 0.983 at 20 ms, then creeps up (anticipation); 20 ms
- * is still heard as together. */
+ * chord: POP909's label times come from audio, its notes sit on MIDI ticks
+ * (why 20 ms: src/eval/metrics.c, timed_notes). */
 #define GM_CTR_ONSET_SLACK_S 0.02
 
 typedef struct {
@@ -1088,7 +1122,7 @@ typedef struct {
 int gm_metrics_drum_feel(const gm_score *s, const uint8_t *track_mask, gm_drum_feel *out, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* Audio rendering (src/audio/render.c)                                            */
+/* Audio rendering (src/audio/render.c)                                     */
 /* ------------------------------------------------------------------------ */
 /* Offline rendering of a score to a 16-bit stereo PCM WAV file through
  * FluidSynth and a General MIDI SoundFont. No audio device is opened, and
@@ -1140,7 +1174,7 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
                   gm_render_stats *stats, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* AUDIO-API (issue 14; edited by the transcription work only)              */
+/* Audio in and transcription                                               */
 /* Recordings in (src/audio/audio.c, libsndfile) and transcription to a score     */
 /* (src/audio/transcribe.c, aubio). Without those libraries every call fails      */
 /* with a one-line reason.                                                  */
@@ -1215,7 +1249,7 @@ int gm_transcribe_mem(const void *data, size_t size, const gm_transcribe_params 
 void gm_transcription_free(gm_transcription *t);
 
 /* ------------------------------------------------------------------------ */
-/* Old names                                                                 */
+/* Old names                                                                */
 /* ------------------------------------------------------------------------ */
 
 /* Renamed to follow the lifecycle verbs above; the old names still work. */

@@ -1,4 +1,4 @@
-/* studio.h — what the files of `getmusic studio` share (issue 11).
+/* studio.h — what the files of `getmusic studio` share.
  *
  *   cmd_studio.c     the subcommand: options, start, wait for Ctrl-C, stop
  *   studio_server.c  HTTP through libmicrohttpd: Host check, body limits,

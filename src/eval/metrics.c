@@ -871,7 +871,10 @@ static const gm_chord_span *chord_at(const gm_chord_labels *l, double t) {
 typedef struct { double t, w; int pc; } timed_note;
 
 /* Onset (seconds, moved by GM_CTR_ONSET_SLACK_S) and clipped weight of the
- * selected pitched notes; *out malloc'd. */
+ * selected pitched notes; *out malloc'd. Why a 20 ms slack: on 100 POP909
+ * songs the piano's CTR is 0.968 at 0 ms, 0.979 at 5 ms (that step is
+ * rounding), 0.983 at 20 ms, then creeps up (anticipation); 20 ms is still
+ * heard as together. */
 static int timed_notes(const gm_score *s, const uint8_t *mask, timed_note **out, size_t *n_out) {
     size_t n = 0;
     for (int i = 0; i < s->n_tracks; i++)
