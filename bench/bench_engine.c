@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
     }
     if (argc < 4) { fprintf(stderr, "need SIZE and sizes\n"); return 1; }
     gd_config c = config(argv[2]);
-    if (getenv("GM_BENCH_TOKEN_FEATURES")) c.P = GD_TOKEN_FEATURES; /* token features on (dev/MODEL.md) */
+    if (getenv("GM_BENCH_TOKEN_FEATURES")) c.P = GD_TOKEN_FEATURES; /* token features on (docs/MODEL.md) */
     int train = !strcmp(mode, "train") || !strcmp(mode, "profile");
     int B = train ? atoi(argv[3]) : 1;
     int L = atoi(argv[train ? 4 : 3]);

@@ -1,5 +1,5 @@
 """
-dev/reference.py — PyTorch reference of GETDiff, exactly as dev/MODEL.md writes it.
+dev/reference.py — PyTorch reference of GETDiff, exactly as docs/MODEL.md writes it.
 
 This is the yardstick for the C engine (src/model/nn.c, src/model/getdiff.c,
 src/model/diffusion.c): dev/make_golden.py runs it on a tiny config and writes
@@ -473,7 +473,7 @@ def main_per_cell(logits, x0, x_t, cond, t, T=T_STEPS):
 
 
 # ---------------------------------------------------------------------------
-# Sampling (the algorithm of gd_sample in src/model/diffusion.c, DESIGN.md §2.3)
+# Sampling (the algorithm of gd_sample in src/model/diffusion.c, docs/MODEL.md "Sampling")
 # ---------------------------------------------------------------------------
 
 def step_t(i, S, T=T_STEPS):

@@ -13,7 +13,7 @@ in 'ema', whose state dict is of the inner DiffusionRFM); everything else
 so are encoder.embed_positions.weight (the fixed rotary table, recomputed by
 the engine) and lm_head.weight (tied to the token embedding).
 
-All sizes come from the tensor shapes (dev/MODEL.md): E and V+2 from
+All sizes come from the tensor shapes (docs/MODEL.md): E and V+2 from
 word_embeddings, R·E from the embedding LayerNorm, H and F from the first
 layer, NL by counting layers, max_cols and the head size from the rotary table
 (so the head count too; --heads when the table is absent, default 12), the

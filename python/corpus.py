@@ -22,7 +22,7 @@ is the authority):
   [version 2: u32 chord_frames_per_bar], [version 3: u32 positions_crc], u32 header_crc;
   index: per song {u16 len, bytes}, per segment {u32 song, u32 col, u8 valid};
   tokens: u16 [n_segments][n_rows][window_cols];
-  [version 3: positions: u8 [n_segments][window_cols], dev/MODEL.md "Bar positions"].
+  [version 3: positions: u8 [n_segments][window_cols], docs/MODEL.md "Bar positions"].
 """
 
 import os
@@ -33,7 +33,7 @@ import numpy as np
 
 MAGIC = b"GMCORPUS"
 VERSIONS = (1, 2, 3)
-BAR_POSITIONS = 32   # dev/MODEL.md "Bar positions": positions are 0..31
+BAR_POSITIONS = 32   # docs/MODEL.md "Bar positions": positions are 0..31
 
 
 class CorpusError(Exception):

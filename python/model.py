@@ -1,5 +1,5 @@
 """
-python/model.py — the GETDiff network of dev/MODEL.md, made trainable at
+python/model.py — the GETDiff network of docs/MODEL.md, made trainable at
 speed, and its GGUF model file.
 
 GETDiffFast subclasses the reference (dev/reference.py) so the parameters,
@@ -29,7 +29,7 @@ import gguf_py  # noqa: E402
 T_STEPS = ref.T_STEPS
 
 # ---------------------------------------------------------------------------
-# Drum styles (dev/MODEL.md "Drum styles"): the bar-position table holds one
+# Drum styles (docs/MODEL.md "Drum styles"): the bar-position table holds one
 # block of N_BAR_POSITIONS rows per style, and a column looks up row
 # style·32 + position, so a style is a learnt vector per position of the bar
 # (a swing ride and a backbeat differ by where in the bar they play).

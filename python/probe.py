@@ -26,7 +26,7 @@ drums are the only target with nothing else given, and:
     bar's first column, divided by its mean over all columns; snare on 2 and
     4: the same for a snare (37, 38, 40) on the columns of beats 2 and 4 (4/4
     bars). 1.0 means the model does not know where the bar starts (a model
-    without bar positions cannot: dev/MODEL.md "Bar positions"); Groove's own
+    without bar positions cannot: docs/MODEL.md "Bar positions"); Groove's own
     validation drums score 2.8 and 1.7 (measured on the corpus's own tokens).
 """
 
@@ -112,7 +112,7 @@ def predict(net, x0, cls, lead, V, chords, with_lead=True, pos=None):
         return torch.softmax(net(x[None], cond[None], torch.tensor([T_FIRST]), p)[0, 2 * cls], -1)
 
 
-STYLE = 0   # the drum style block the probe asks for (--drum-style; dev/MODEL.md "Drum styles")
+STYLE = 0   # the drum style block the probe asks for (--drum-style; docs/MODEL.md "Drum styles")
 
 
 def positions(corpus, s, W):

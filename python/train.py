@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-python/train.py — the PyTorch trainer: trains GETDiff (dev/MODEL.md) on a
+python/train.py — the PyTorch trainer: trains GETDiff (docs/MODEL.md) on a
 corpus made by `getmusic prepare` and writes the GGUF model file the C engine
 runs. One GPU, N GPUs, or a cluster through torchrun; a CPU works too
 (Debian's python3-torch).
@@ -11,7 +11,7 @@ runs. One GPU, N GPUs, or a cluster through torchrun; a CPU works too
 Training semantics are getmusic train's (src/model/train.c): target selection,
 chord blanking, importance-sampled timesteps, the loss and its weights, AdamW
 with warm-up and linear decay, clipping, EMA every N steps, validation on the
-corpus' held-out segments. What differs and why is in dev/MODEL.md
+corpus' held-out segments. What differs and why is in docs/MODEL.md
 ("The PyTorch trainer").
 
 Files: MODEL.gguf (EMA weights, as C writes), MODEL.gguf.pt (resumable
@@ -79,15 +79,15 @@ def parse_args(argv):
     ap.add_argument("--ffn", type=int, default=1024)
     ap.add_argument("--max-cols", type=int, default=512)
     ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--token-features", action="store_true", help="pitch-factorised token embeddings (dev/MODEL.md)")
+    ap.add_argument("--token-features", action="store_true", help="pitch-factorised token embeddings (docs/MODEL.md)")
     ap.add_argument("--bar-positions", action="store_true",
-                    help="each column's position in its bar as an input (dev/MODEL.md); with --init from a model"
+                    help="each column's position in its bar as an input (docs/MODEL.md); with --init from a model"
                          " without them, they start at zero")
     ap.add_argument("--bar-lr-scale", type=float, default=1.0,
                     help="learning rate of the bar-position table, as a multiple of --lr (a table new to an --init"
                          " model learns faster than the weights around it need to move)")
     ap.add_argument("--drum-styles", action="store_true",
-                    help="a bar-position block per drum style (dev/MODEL.md \"Drum styles\"); Groove's styles from file names")
+                    help="a bar-position block per drum style (docs/MODEL.md \"Drum styles\"); Groove's styles from file names")
     ap.add_argument("--style-dropout", type=float, default=0.25,
                     help="P(a sample's drum style is withheld: block 0, \"any\") with --drum-styles")
     ap.add_argument("--keep-checkpoints", action="store_true", help="also keep OUT-stepN.gguf at every checkpoint")
@@ -161,7 +161,7 @@ class Steps(torch.utils.data.IterableDataset):
         return tuple(torch.from_numpy(np.stack(z)) for z in zip(*out))
 
     def style(self, i, info, rng):
-        """The sample's drum style block (dev/MODEL.md "Drum styles"): the style of the
+        """The sample's drum style block (docs/MODEL.md "Drum styles"): the style of the
         Groove part in its drum rows, its own or the one laid beside it; 0 ("any") for a
         model without styles, a segment without drums, or with P(--style-dropout)."""
         if self.n_styles <= 1:

@@ -218,7 +218,7 @@ for f in d["files"]:
     assert f["chord_labels"].endswith("chord_midi.txt"), f["chord_labels"]
     t = {x["class"]: x for x in f["tracks"]}
     c = t["piano"]["chord_tones"]
-    assert c["ctr"] > 0.95 and 0.3 < c["floor"] < 0.65, c  # DESIGN.md: about 0.98 and 0.45
+    assert c["ctr"] > 0.95 and 0.3 < c["floor"] < 0.65, c  # POP909 piano: about 0.98 and 0.45 (models/README.md)
     assert t["lead"]["chord_tones"] is None  # not selected
 ' && ok || bad "POP909 piano chord tones"
   if [ -r "$DATA/groove/info.csv" ]; then

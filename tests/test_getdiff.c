@@ -477,7 +477,7 @@ static float max_abs_diff(const float *a, const float *b, size_t n) {
     return d;
 }
 
-/* Bar positions (dev/MODEL.md): saved and loaded; required and range-checked
+/* Bar positions (docs/MODEL.md): saved and loaded; required and range-checked
  * by the forward; added to a plain model as a zero table, it computes what it
  * did, and a non-zero table makes the position matter. */
 static void test_model_bar_positions(void) {

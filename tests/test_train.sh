@@ -60,7 +60,7 @@ ls "$tmp"/k.gguf*.tmp.* >/dev/null 2>&1 && echo "  (killed runs leave temporary 
 msg=$("$GM" train "$tmp/c2" -o "$tmp/g.gguf" $SMALL --steps 3 --init "$tmp/m.gguf" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && grep -q "vocabulary" <<<"$msg" && [ "$(wc -l <<<"$msg")" -eq 1 ] && ok || bad "--init with another vocabulary: rc $rc, '$msg'"
 
-# Token features (dev/MODEL.md): on for a new model with --token-features; --resume and --init keep it.
+# Token features (docs/MODEL.md): on for a new model with --token-features; --resume and --init keep it.
 "$GM" train "$tmp/c" -o "$tmp/t.gguf" $SMALL --token-features --steps 4 --warmup 2 --ckpt-every 100 --eval-every 2 >/dev/null 2>"$tmp/err" \
   && ok || bad "train --token-features: $(cat "$tmp/err")"
 "$GM" info --model "$tmp/t.gguf" --json 2>/dev/null | grep -q '"token_features": 280' && ok || bad "info --model: no token features in t.gguf"
@@ -71,7 +71,7 @@ cmp -s "$tmp/t.gguf" "$tmp/tr.gguf" && ok || bad "token features: resumed model 
 "$GM" train "$tmp/c" -o "$tmp/ti.gguf" $SMALL --steps 2 --init "$tmp/t.gguf" >/dev/null 2>"$tmp/err" && \
   "$GM" info --model "$tmp/ti.gguf" --json 2>/dev/null | grep -q '"token_features": 280' && ok || bad "--init from a token-features model: $(cat "$tmp/err")"
 
-# Bar positions (dev/MODEL.md): --init a plain model with --bar-positions adds the table (at zero, so the
+# Bar positions (docs/MODEL.md): --init a plain model with --bar-positions adds the table (at zero, so the
 # first step's loss equals the plain model's), the file says so, and resuming equals the straight run.
 "$GM" train "$tmp/c" -o "$tmp/b.gguf" $SMALL --steps 4 --warmup 1 --lr 3e-2 --ckpt-every 100 --eval-every 1 --init "$tmp/m.gguf" \
   --bar-positions >/dev/null 2>"$tmp/err" && "$GM" info --model "$tmp/b.gguf" --json 2>/dev/null | grep -q '"bar_positions": 32' \

@@ -1,7 +1,8 @@
 /*
  * diffusion.c — absorbing-state discrete diffusion (VQ-Diffusion form, the
  * uniform share taken as 0): schedule, corruption, loss weights, importance
- * sampling of timesteps and the sampler of DESIGN.md §2.3.
+ * sampling of timesteps and the sampler (docs/GETMUSIC.md "The diffusion";
+ * our choices: docs/MODEL.md).
  */
 #include "diffusion.h"
 

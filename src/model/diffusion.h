@@ -1,6 +1,6 @@
 /*
  * diffusion.h — absorbing-state discrete diffusion over GETScore grids
- * (dev/MODEL.md): schedule, corruption, loss weights, importance sampling of
+ * (docs/MODEL.md): schedule, corruption, loss weights, importance sampling of
  * timesteps, and the confidence-ordered sampler.
  */
 #ifndef GM_DIFFUSION_H
@@ -85,7 +85,7 @@ typedef struct {
 gd_sample_params gd_sample_default_params(void);
 
 /* Generates every MASK cell of x (R, L) in place. cond (R, L): 1 for given
- * cells. pos (L): each column's position in its bar (dev/MODEL.md "Bar
+ * cells. pos (L): each column's position in its bar (docs/MODEL.md "Bar
  * positions"), required by a model with bar positions, else may be NULL.
  * Row r may only take tokens in [lo[r], hi[r]) or `pad`. EMPTY cells stay
  * EMPTY. Returns 0, or -1 with err. Same seed, same result. */

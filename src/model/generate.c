@@ -216,7 +216,7 @@ static void job_free(gen_job *j) {
     free(j->hi);
 }
 
-/* The drum style's block of the bar-position table (dev/MODEL.md "Drum
+/* The drum style's block of the bar-position table (docs/MODEL.md "Drum
  * styles"): the one asked for, else the model's default. */
 static int choose_drum_style(gen_job *j, char *err) {
     const char *want = j->p.drum_style ? j->p.drum_style : gm_model_drum_style_default(j->m);

@@ -1,5 +1,5 @@
 /*
- * getdiff.h — the GETDiff network (dev/MODEL.md): parameter table, forward,
+ * getdiff.h — the GETDiff network (docs/MODEL.md): parameter table, forward,
  * backward, AdamW. Internal to the library; the public face is gm_model in
  * getmusic.h.
  *

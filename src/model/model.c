@@ -20,15 +20,15 @@
  *       the corpus header's chord_frames_per_bar (see corpus.c) by
  *       gm_model_set_chord_frames; always written.
  *   getmusic.token_features  u32, 0 or 280: pitch-factorised token embeddings
- *       (dev/MODEL.md "Token features"); absent = 0 (older models, converted
+ *       (docs/MODEL.md "Token features"); absent = 0 (older models, converted
  *       originals); written only when 280.
  *   getmusic.bar_positions  u32, 0 or 32: each column's position in its bar
- *       added to the encoder's input (dev/MODEL.md "Bar positions"); absent
+ *       added to the encoder's input (docs/MODEL.md "Bar positions"); absent
  *       = 0 (older models, converted originals); written only when 32.
  *   getmusic.drum_styles  [string], 2..8 names, the first "any": the bar
- *       position table holds 32 rows per style (dev/MODEL.md "Drum styles");
+ *       position table holds 32 rows per style (docs/MODEL.md "Drum styles");
  *       absent = no styles. Needs bar_positions.
- * Tensors: the names of dev/MODEL.md, F32, ne = {in, out} for (out, in)
+ * Tensors: the names of docs/MODEL.md, F32, ne = {in, out} for (out, in)
  * weights; lm_head.weight is tied and not stored. With token features,
  * embeddings.pitch_embeddings.weight (280, E); which features each token has
  * is derived from the vocabulary (model_set_token_features), never stored.
@@ -119,7 +119,7 @@ static gd_config config_of(const gm_model_params *p, const gm_layout *l, int V) 
 }
 
 /* ======================================================================== */
-/* Token features (dev/MODEL.md "Token features")                            */
+/* Token features (docs/MODEL.md "Token features")                            */
 /* ======================================================================== */
 
 /* Chord-tone intervals above the root, per quality (GM_Q_* order), as bits. */

@@ -1,5 +1,5 @@
 /*
- * nn.c — neural-network kernels for GETDiff (see nn.h and dev/MODEL.md).
+ * nn.c — neural-network kernels for GETDiff (see nn.h and docs/MODEL.md).
  *
  * Every op is a forward/backward pair in the llm.c manner: outputs first, then
  * inputs, then sizes; backward adds into gradients. Products go through

@@ -36,7 +36,7 @@
  * corpora are refused with a message to prepare them again.
  *
  * Version 3 (bar positions) added, after the tokens, each column's position in
- * its bar (dev/MODEL.md "Bar positions": grid steps from the bar line,
+ * its bar (docs/MODEL.md "Bar positions": grid steps from the bar line,
  * clipped to 31; past the song's end the last bar's metre goes on), with its
  * CRC in the header. Version 2 corpora are refused the same way.
  *   index:     per song {u16 len, bytes}, per segment {u32 song, u32 col, u8 valid}
