@@ -209,7 +209,7 @@ int  gm_barmap_bar_of_tick(const gm_barmap *bm, int64_t tick);
 int  gm_barmap_bar_of_col(const gm_barmap *bm, int col);
 /* pos[j] for columns j = 0..n_cols−1: the column's position in its bar in grid
  * steps (0 = the bar line), clipped to max_pos − 1 (what a model with bar
- * positions reads; dev/MODEL.md "Bar positions"). */
+ * positions reads; docs/MODEL.md "Bar positions"). */
 void gm_barmap_positions(const gm_barmap *bm, uint8_t *pos, int max_pos);
 
 /* Chord frames: a bar cut into `frames` parts (1 = the bar, 2 = half bars)
@@ -704,12 +704,12 @@ typedef struct {
     int diffusion_steps; /* T (100) */
     float dropout;       /* 0.1 */
     int token_features;  /* 0 (original) or GM_TOKEN_FEATURES: pitch-factorised token embeddings
-                            (dev/MODEL.md "Token features"; GGUF getmusic.token_features) */
+                            (docs/MODEL.md "Token features"; GGUF getmusic.token_features) */
     int bar_positions;   /* 0 (original) or GM_BAR_POSITIONS: each column's position in its bar
-                            added to the encoder input (dev/MODEL.md "Bar positions"; GGUF
+                            added to the encoder input (docs/MODEL.md "Bar positions"; GGUF
                             getmusic.bar_positions) */
     int drum_styles;     /* 0 (none) or 2..GM_MAX_DRUM_STYLES: the bar-position table holds a
-                            block per drum style, style 0 "any" (dev/MODEL.md "Drum styles";
+                            block per drum style, style 0 "any" (docs/MODEL.md "Drum styles";
                             GGUF getmusic.drum_styles, the names); needs bar_positions */
 } gm_model_params;
 #define GM_TOKEN_FEATURES 280
@@ -740,7 +740,7 @@ int  gm_model_chord_frames(const gm_model *m);
 const gm_harmonizer *gm_model_harmonizer(const gm_model *m);
 int  gm_model_set_chord_frames(gm_model *m, int frames_per_bar, char *err); /* 1 or 2 */
 size_t gm_model_n_params(const gm_model *m);
-/* Drum styles (dev/MODEL.md "Drum styles"): the name of style i (0 is "any"),
+/* Drum styles (docs/MODEL.md "Drum styles"): the name of style i (0 is "any"),
  * NULL outside 0..drum_styles-1; the index of a name, -1 when the model has no
  * such style (a model without styles has only "any", index 0). */
 const char *gm_model_drum_style_name(const gm_model *m, int i);
@@ -748,7 +748,7 @@ int  gm_model_drum_style_find(const gm_model *m, const char *name);
 /* The style generate plays when none is asked for: "pop" where the model has
  * it (what our users' songs are), else "any". */
 const char *gm_model_drum_style_default(const gm_model *m);
-/* Gives a model without bar positions a zero table of them (dev/MODEL.md "Bar
+/* Gives a model without bar positions a zero table of them (docs/MODEL.md "Bar
  * positions"), so it computes what it did and can learn them from there
  * (training with --init). No-op when it has them. */
 int  gm_model_add_bar_positions(gm_model *m, char *err);
