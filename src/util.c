@@ -121,3 +121,54 @@ double gm_now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+/* ======================================================================== */
+/* Growable byte buffer                                                      */
+/* ======================================================================== */
+
+/* Room for `more` bytes after the n held (and one more, for a NUL). */
+static int buf_reserve(gm_buf *b, size_t more) {
+    if (b->oom) return -1;
+    if (more >= SIZE_MAX - b->n) { b->oom = 1; return -1; }
+    size_t need = b->n + more + 1;
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) { cap = need; break; }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) { b->oom = 1; return -1; }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void gm_buf_put(gm_buf *b, const void *data, size_t n) {
+    if (!n || buf_reserve(b, n)) return;
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+void gm_buf_printf(gm_buf *b, const char *fmt, ...) {
+    char small[256]; /* most pieces fit: format once */
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (k < 0) { b->oom = 1; return; }
+    if (buf_reserve(b, (size_t)k)) return;
+    if ((size_t)k < sizeof small) {
+        memcpy(b->p + b->n, small, (size_t)k + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf((char *)b->p + b->n, (size_t)k + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->n += (size_t)k;
+}
+
+void gm_buf_free(gm_buf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}

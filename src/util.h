@@ -1,6 +1,7 @@
 /* util.h — small internal helpers shared by the library files: strings,
- * errors, the atomic file write, the random number generator and the clock
- * (the last three live in util.c). */
+ * errors, the atomic file write, the random number generator, the clock and
+ * a growable byte buffer
+ * (the last four live in util.c). */
 #ifndef GM_UTIL_H
 #define GM_UTIL_H
 #include <stdarg.h>
@@ -68,4 +69,25 @@ double gd_rng_uniform(uint64_t *s); /* [0, 1), 53 bits */
 
 /* Seconds on the monotonic clock, for timing (never for dates). */
 double gm_now_s(void);
+
+/* A growable byte buffer, for what is serialised before it is written (MIDI,
+ * GGUF, corpus files) and for text built piece by piece (the grid dump, the
+ * studio's JSON). A zeroed struct is empty. An append that cannot be made
+ * (out of memory, or a size past SIZE_MAX) sets oom and every later append
+ * does nothing, so a writer appends freely and checks oom once at the end.
+ * gm_buf_printf keeps the text NUL-terminated (the NUL is not counted in n). */
+typedef struct {
+    uint8_t *p;  /* malloc'd; NULL until the first append */
+    size_t n;    /* bytes held */
+    size_t cap;  /* bytes allocated */
+    int oom;     /* an append failed: the contents are incomplete */
+} gm_buf;
+
+void gm_buf_put(gm_buf *b, const void *data, size_t n);
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void gm_buf_printf(gm_buf *b, const char *fmt, ...);
+void gm_buf_free(gm_buf *b); /* releases the bytes; the struct is empty again */
+static inline char *gm_buf_text(const gm_buf *b) { return (char *)b->p; }
 #endif

@@ -134,6 +134,28 @@ static void test_clock(void) {
     CHECK(t0 > 0 && t1 >= t0, "monotonic: %f then %f", t0, t1);
 }
 
+/* The byte buffer: appends, text, and a size past SIZE_MAX refused (oom,
+ * contents kept, later appends ignored). */
+static void test_buf(void) {
+    gm_buf b = {0};
+    gm_buf_put(&b, "ab", 2);
+    gm_buf_printf(&b, "%d-%s", 42, "x");
+    CHECK(b.n == 6 && !strcmp(gm_buf_text(&b), "ab42-x") && !b.oom, "'%s' (%zu)", gm_buf_text(&b), b.n);
+    char big[1000];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    for (int i = 0; i < 10; i++) gm_buf_printf(&b, "%s", big);
+    CHECK(b.n == 6 + 10 * 999 && strlen(gm_buf_text(&b)) == b.n && !b.oom, "long text: %zu", b.n);
+    gm_buf_put(&b, "z", SIZE_MAX);
+    CHECK(b.oom && b.n == 6 + 10 * 999, "a size past SIZE_MAX is refused");
+    gm_buf_put(&b, "z", 1);
+    CHECK(b.n == 6 + 10 * 999, "after oom, appends do nothing");
+    gm_buf_free(&b);
+    CHECK(!b.p && !b.n && !b.oom, "free empties");
+    gm_buf_put(&b, NULL, 0);
+    CHECK(!b.p && !b.oom, "an empty append allocates nothing");
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/gm_test_util_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -145,6 +167,7 @@ int main(void) {
     test_errors();
     test_rng();
     test_clock();
+    test_buf();
     rmdir(dir);
     return test_done("test_util");
 }

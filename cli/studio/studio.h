@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "getmusic.h"
+#include "util.h" /* gm_buf */
 
 /* ---- bounds (the README states the memory bound they give) ---- */
 #define ST_MAX_UPLOAD (8u << 20)   /* bytes of a MIDI upload */
@@ -42,16 +43,8 @@
 #define ST_MAX_CONNECTIONS 256     /* open connections (libmicrohttpd refuses more) */
 #define ST_MAX_INFLIGHT (64u << 20) /* bytes of request bodies being received, all together */
 
-/* ---- string buffer (studio_json.c) ---- */
-typedef struct {
-    char *s;     /* NUL-terminated, malloc'd; NULL until the first append */
-    size_t n;    /* length without the NUL */
-    size_t cap;
-    int oom;     /* an append failed: the text is incomplete */
-} sbuf;
-void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_str(sbuf *b, const char *s); /* a JSON string literal, escaped */
-void sb_free(sbuf *b);
+/* ---- text (studio_json.c): replies are built in a gm_buf (util.h) ---- */
+void sb_str(gm_buf *b, const char *s); /* a JSON string literal, escaped */
 
 /* ---- JSON reader (studio_json.c): one flat object of options ---- */
 enum { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR };
@@ -90,7 +83,7 @@ void studio_free(studio *st); /* stops the worker (cancelling a running job) */
 typedef struct {
     int status;
     const char *type;        /* "application/json", "audio/wav", ... */
-    sbuf text;               /* the body when blob is NULL */
+    gm_buf text;             /* the body when blob is NULL */
     st_blob *blob;           /* or these bytes (one reference owned by the reply) */
     char filename[96];       /* non-empty: Content-Disposition attachment */
     int ranges;              /* the blob may be sent in part (Range: bytes=...; audio) */

@@ -41,12 +41,12 @@ static void reply_error(st_reply *r, int status, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sb_free(&r->text);
+    gm_buf_free(&r->text);
     r->status = status;
     r->type = "application/json";
-    sb_printf(&r->text, "{\"error\": ");
+    gm_buf_printf(&r->text, "{\"error\": ");
     sb_str(&r->text, msg);
-    sb_printf(&r->text, "}\n");
+    gm_buf_printf(&r->text, "}\n");
 }
 
 /* A JSON reply whose text the caller has written. */
@@ -77,7 +77,7 @@ static void safe_name(char *dst, size_t n, const char *src) {
 
 /* The summary `getmusic info --json` prints, for a score in the store: the
  * CLI's own writer (cli_song_info_json), into memory. */
-static int json_info(sbuf *b, const gm_score *s, const gm_layout *l, const char *name, char *err) {
+static int json_info(gm_buf *b, const gm_score *s, const gm_layout *l, const char *name, char *err) {
     gm_barmap bm;
     if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     gm_chord *chords = malloc((size_t)(bm.n_bars ? bm.n_bars : 1) * sizeof *chords);
@@ -93,7 +93,7 @@ static int json_info(sbuf *b, const gm_score *s, const gm_layout *l, const char 
             rc = fclose(f) ? -1 : 0;
         }
         if (rc) gm_fail(err, "out of memory");
-        else sb_printf(b, "%s", text);
+        else gm_buf_printf(b, "%s", text);
     }
     free(text);
     free(chords);
@@ -103,7 +103,7 @@ static int json_info(sbuf *b, const gm_score *s, const gm_layout *l, const char 
 
 /* Bars (tick, metre), chords per frame, tempo map and every note: what the
  * page needs to draw the roll and move the playhead. */
-static int json_view(sbuf *b, const gm_score *s, int frames, char *err) {
+static int json_view(gm_buf *b, const gm_score *s, int frames, char *err) {
     gm_barmap bm;
     if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return -1;
     size_t nf = (size_t)(bm.n_bars ? bm.n_bars : 1) * frames;
@@ -115,63 +115,63 @@ static int json_view(sbuf *b, const gm_score *s, int frames, char *err) {
         return -1;
     }
     char cb[16];
-    sb_printf(b, "\"ppq\": %d, \"end_tick\": %lld, \"chord_frames\": %d, \"bars\": [", s->ticks_per_quarter,
+    gm_buf_printf(b, "\"ppq\": %d, \"end_tick\": %lld, \"chord_frames\": %d, \"bars\": [", s->ticks_per_quarter,
               (long long)s->end_tick, frames);
     for (int i = 0; i < bm.n_bars; i++)
-        sb_printf(b, "%s[%lld, %d, %d]", i ? ", " : "", (long long)bm.bar_tick[i], bm.bar_num[i], bm.bar_den[i]);
-    sb_printf(b, "], \"bar_end\": %lld, \"frame_chords\": [", (long long)bm.bar_tick[bm.n_bars]);
+        gm_buf_printf(b, "%s[%lld, %d, %d]", i ? ", " : "", (long long)bm.bar_tick[i], bm.bar_num[i], bm.bar_den[i]);
+    gm_buf_printf(b, "], \"bar_end\": %lld, \"frame_chords\": [", (long long)bm.bar_tick[bm.n_bars]);
     for (int i = 0; i < bm.n_bars * frames; i++) {
-        sb_printf(b, "%s", i ? ", " : "");
+        gm_buf_printf(b, "%s", i ? ", " : "");
         sb_str(b, gm_chord_name(ch[i], cb, sizeof cb));
     }
-    sb_printf(b, "], \"tempo_map\": [");
+    gm_buf_printf(b, "], \"tempo_map\": [");
     for (int i = 0; i < s->n_tempos; i++)
-        sb_printf(b, "%s[%lld, %u]", i ? ", " : "", (long long)s->tempos[i].tick, s->tempos[i].usec_per_quarter);
-    sb_printf(b, "], \"notes\": [");
+        gm_buf_printf(b, "%s[%lld, %u]", i ? ", " : "", (long long)s->tempos[i].tick, s->tempos[i].usec_per_quarter);
+    gm_buf_printf(b, "], \"notes\": [");
     for (int i = 0; i < s->n_tracks; i++) {
         const gm_track *t = &s->tracks[i];
-        sb_printf(b, "%s[", i ? ", " : "");
+        gm_buf_printf(b, "%s[", i ? ", " : "");
         for (size_t k = 0; k < t->n_notes; k++) {
             const gm_note *n = &t->notes[k];
-            sb_printf(b, "%s[%lld,%lld,%d,%d,%d]", k ? "," : "", (long long)n->tick, (long long)n->duration, n->pitch,
+            gm_buf_printf(b, "%s[%lld,%lld,%d,%d,%d]", k ? "," : "", (long long)n->tick, (long long)n->duration, n->pitch,
                       n->velocity, n->flags & GM_NOTE_GENERATED ? 1 : 0);
         }
-        sb_printf(b, "]");
+        gm_buf_printf(b, "]");
     }
-    sb_printf(b, "]");
+    gm_buf_printf(b, "]");
     free(ch);
     gm_barmap_free(&bm);
     return 0;
 }
 
-static void json_song(sbuf *b, const st_song *s) {
-    sb_printf(b, "{\"id\": %d, \"name\": ", s->id);
+static void json_song(gm_buf *b, const st_song *s) {
+    gm_buf_printf(b, "{\"id\": %d, \"name\": ", s->id);
     sb_str(b, s->name);
-    sb_printf(b, ", \"chords\": ");
+    gm_buf_printf(b, ", \"chords\": ");
     sb_str(b, s->chords);
-    sb_printf(b, ", \"versions\": [");
+    gm_buf_printf(b, ", \"versions\": [");
     for (int i = 0; i < s->n_versions; i++) {
         const st_version *v = s->v[i];
-        sb_printf(b, "%s{\"version\": %d, \"from\": %d, \"notes\": %zu, \"tracks\": %d, \"label\": ", i ? ", " : "",
+        gm_buf_printf(b, "%s{\"version\": %d, \"from\": %d, \"notes\": %zu, \"tracks\": %d, \"label\": ", i ? ", " : "",
                   v->num, v->from, v->n_notes, v->score.n_tracks);
         sb_str(b, v->label);
-        sb_printf(b, ", \"warning\": ");
+        gm_buf_printf(b, ", \"warning\": ");
         sb_str(b, v->warning);
-        sb_printf(b, ", \"settings\": %s}", v->settings[0] == '{' ? v->settings : "{}");
+        gm_buf_printf(b, ", \"settings\": %s}", v->settings[0] == '{' ? v->settings : "{}");
     }
-    sb_printf(b, "]}");
+    gm_buf_printf(b, "]}");
 }
 
 /* What the library makes of a piece before the studio keeps it: the
  * summary (`info --json`) in *info, and the checks generating and drawing
  * it would meet (bar map: length; chord recognition: bars). -1 with the
  * library's one-line message when it refuses. */
-static int check_piece(studio *st, const gm_score *s, const char *name, sbuf *info, char *err) {
+static int check_piece(studio *st, const gm_score *s, const char *name, gm_buf *info, char *err) {
     if (json_info(info, s, st_layout(st), name, err)) return -1;
-    sbuf view = {0};
+    gm_buf view = {0};
     int bad = json_view(&view, s, st_chord_frames(st), err);
     if (!bad && (view.oom || info->oom)) bad = gm_fail(err, "out of memory");
-    sb_free(&view);
+    gm_buf_free(&view);
     return bad;
 }
 
@@ -184,12 +184,12 @@ static void reply_new_song(studio *st, st_reply *r, int id, const char *info, co
         reply_error(r, 503, "the song was evicted at once (the store is busy); try again");
         return;
     }
-    sb_printf(&r->text, "{\"id\": %d, \"version\": 0, \"name\": ", id);
+    gm_buf_printf(&r->text, "{\"id\": %d, \"version\": 0, \"name\": ", id);
     sb_str(&r->text, s->name);
     st_unlock(st);
-    sb_printf(&r->text, ", \"info\": %s, \"evicted\": [", info);
-    for (int i = 0; evicted[i]; i++) sb_printf(&r->text, "%s%d", i ? ", " : "", evicted[i]);
-    sb_printf(&r->text, "], \"kept\": %d}\n", ST_MAX_SONGS);
+    gm_buf_printf(&r->text, ", \"info\": %s, \"evicted\": [", info);
+    for (int i = 0; evicted[i]; i++) gm_buf_printf(&r->text, "%s%d", i ? ", " : "", evicted[i]);
+    gm_buf_printf(&r->text, "], \"kept\": %d}\n", ST_MAX_SONGS);
     reply_json(r, 201);
 }
 
@@ -220,18 +220,18 @@ static void api_upload(studio *st, const st_query *q, const uint8_t *body, size_
     safe_name(name, sizeof name, q->name);
     /* Checked and summarised before it is stored: what the library refuses
      * takes no slot and evicts nothing. */
-    sbuf info = {0};
+    gm_buf info = {0};
     if (check_piece(st, &s, name, &info, err)) {
         gm_score_free(&s);
-        sb_free(&info);
+        gm_buf_free(&info);
         reply_error(r, 422, "the studio cannot use this MIDI file: %s", err);
         return;
     }
     int evicted[ST_MAX_SONGS + 1];
     int id = st_song_add(st, &s, name, NULL, evicted, err);
-    if (id < 0) { sb_free(&info); reply_error(r, 413, "%s", err); return; }
-    reply_new_song(st, r, id, info.s, evicted);
-    sb_free(&info);
+    if (id < 0) { gm_buf_free(&info); reply_error(r, 413, "%s", err); return; }
+    reply_new_song(st, r, id, gm_buf_text(&info), evicted);
+    gm_buf_free(&info);
 }
 
 /* Whole number option in [lo, hi]; *out untouched when absent. */
@@ -290,10 +290,10 @@ static void api_new_song(studio *st, const uint8_t *body, size_t n, st_reply *r)
         return;
     }
     s.end_tick = bars * 480 * 4 * num / den; /* the bars exist before any note does */
-    sbuf info = {0};
+    gm_buf info = {0};
     if (check_piece(st, &s, name, &info, err)) {
         gm_score_free(&s);
-        sb_free(&info);
+        gm_buf_free(&info);
         jobj_free(&o);
         reply_error(r, 422, "%s", err);
         return;
@@ -301,9 +301,9 @@ static void api_new_song(studio *st, const uint8_t *body, size_t n, st_reply *r)
     int evicted[ST_MAX_SONGS + 1];
     int id = st_song_add(st, &s, name, chords && chords[0] ? chords : "C", evicted, err);
     jobj_free(&o);
-    if (id < 0) { sb_free(&info); reply_error(r, 413, "%s", err); return; }
-    reply_new_song(st, r, id, info.s, evicted);
-    sb_free(&info);
+    if (id < 0) { gm_buf_free(&info); reply_error(r, 413, "%s", err); return; }
+    reply_new_song(st, r, id, gm_buf_text(&info), evicted);
+    gm_buf_free(&info);
 }
 
 /* ======================================================================== */
@@ -337,7 +337,7 @@ static int parse_bars(const char *s, int n_bars, gm_bar_range **out, int *n, cha
 }
 
 /* targets: ["piano", "drums"] or "piano,drums" → class bits. */
-static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, sbuf *label, char *err) {
+static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, gm_buf *label, char *err) {
     char *copy = NULL;
     int n = 0;
     const char *names[GM_MAX_CLASSES * 4];
@@ -354,7 +354,7 @@ static int parse_targets(const jval *v, const gm_layout *l, uint32_t *bits, sbuf
             free(copy);
             return -1;
         }
-        if (!(*bits >> c & 1)) sb_printf(label, "%s%s", label->n ? "," : "", l->cls[c].name);
+        if (!(*bits >> c & 1)) gm_buf_printf(label, "%s%s", label->n ? "," : "", l->cls[c].name);
         *bits |= 1u << c;
     }
     free(copy);
@@ -390,7 +390,7 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     j->p.drum_temperature = (float)drum_temp;
     j->p.chord_guidance = (float)guid;
     j->p.continue_bars = (int)cont;
-    sbuf label = {0};
+    gm_buf label = {0};
     const jval *t = jobj_get(o, "targets");
     int bad = t && t->type != JV_NULL && parse_targets(t, l, &j->p.targets, &label, err);
     const jval *bv = jobj_get(o, "bars");
@@ -405,39 +405,39 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
             bad = parse_bars(bs, bm.n_bars, &j->ranges, &j->p.n_ranges, err);
             gm_barmap_free(&bm);
             j->p.ranges = j->ranges;
-            if (!bad) sb_printf(&label, "%sbars %s", label.n ? " · " : "", bs);
+            if (!bad) gm_buf_printf(&label, "%sbars %s", label.n ? " · " : "", bs);
         }
     }
     if (!bad && cont && j->p.n_ranges) bad = gm_fail(err, "bars and continue do not go together");
-    if (!bad && cont) sb_printf(&label, "%s+%lld bars", label.n ? " · " : "", cont);
+    if (!bad && cont) gm_buf_printf(&label, "%s+%lld bars", label.n ? " · " : "", cont);
     const char *c = opt_str(o, "chords");
     if (!c && s->chords[0]) c = s->chords; /* a piece started from nothing has its chords */
     if (!bad && c && cli_chord_spec(c, &j->p, &j->chords, err)) bad = 1;
     if (!bad && v->n_notes == 0 && !j->p.targets) j->p.targets = (1u << l->n_classes) - 1;
-    sb_printf(&label, "%sv%lld · %lld steps · seed %lld", label.n ? " · " : "", from, steps, seed);
-    if (j->drum_style[0]) sb_printf(&label, " · %s drums", j->drum_style);
-    gm_strlcpy(j->label, label.s ? label.s : "", sizeof j->label);
-    sb_free(&label);
+    gm_buf_printf(&label, "%sv%lld · %lld steps · seed %lld", label.n ? " · " : "", from, steps, seed);
+    if (j->drum_style[0]) gm_buf_printf(&label, " · %s drums", j->drum_style);
+    gm_strlcpy(j->label, gm_buf_text(&label) ? gm_buf_text(&label) : "", sizeof j->label);
+    gm_buf_free(&label);
     /* The options as they were taken, kept with the version it makes. */
-    sbuf set = {0};
-    sb_printf(&set, "{\"version\": %lld, \"targets\": [", from);
+    gm_buf set = {0};
+    gm_buf_printf(&set, "{\"version\": %lld, \"targets\": [", from);
     for (int ci = 0, k = 0; ci < l->n_classes; ci++)
-        if (j->p.targets >> ci & 1) { sb_printf(&set, "%s", k++ ? ", " : ""); sb_str(&set, l->cls[ci].name); }
-    sb_printf(&set, "], \"bars\": ");
+        if (j->p.targets >> ci & 1) { gm_buf_printf(&set, "%s", k++ ? ", " : ""); sb_str(&set, l->cls[ci].name); }
+    gm_buf_printf(&set, "], \"bars\": ");
     if (j->p.n_ranges && bv && bv->type == JV_STR) sb_str(&set, bv->str);
-    else if (j->p.n_ranges) sb_printf(&set, "\"%d-%d\"", j->ranges[0].first + 1, j->ranges[0].last + 1);
-    else sb_printf(&set, "null");
-    sb_printf(&set, ", \"continue\": %lld, \"steps\": %lld, \"seed\": %lld, \"temperature\": %g, "
+    else if (j->p.n_ranges) gm_buf_printf(&set, "\"%d-%d\"", j->ranges[0].first + 1, j->ranges[0].last + 1);
+    else gm_buf_printf(&set, "null");
+    gm_buf_printf(&set, ", \"continue\": %lld, \"steps\": %lld, \"seed\": %lld, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"chord_guidance\": %g, \"top_k\": %lld, "
               "\"drum_style\": ", cont, steps, seed, temp, drum_temp, hit_temp, guid, top_k);
     if (j->drum_style[0]) sb_str(&set, j->drum_style);
-    else sb_printf(&set, "null");
-    sb_printf(&set, ", \"chords\": ");
+    else gm_buf_printf(&set, "null");
+    gm_buf_printf(&set, ", \"chords\": ");
     if (c) sb_str(&set, c);
-    else sb_printf(&set, "null");
-    sb_printf(&set, "}");
-    gm_strlcpy(j->settings, set.s && !set.oom && set.n < sizeof j->settings ? set.s : "{}", sizeof j->settings);
-    sb_free(&set);
+    else gm_buf_printf(&set, "null");
+    gm_buf_printf(&set, "}");
+    gm_strlcpy(j->settings, gm_buf_text(&set) && !set.oom && set.n < sizeof j->settings ? gm_buf_text(&set) : "{}", sizeof j->settings);
+    gm_buf_free(&set);
     return bad ? -1 : 0;
 }
 
@@ -467,7 +467,7 @@ static void api_generate(studio *st, int song, const uint8_t *body, size_t n, st
         reply_error(r, 503, "%s", err);
         return;
     }
-    sb_printf(&r->text, "{\"job\": %d}\n", id);
+    gm_buf_printf(&r->text, "{\"job\": %d}\n", id);
     reply_json(r, 202);
 }
 
@@ -487,24 +487,24 @@ static void api_job(studio *st, int id, st_reply *r) {
     /* steps: what the job runs in all, steps a window times windows (a
      * piece longer than the model's window takes several). */
     int per = j->p.steps > 0 ? j->p.steps : 1, windows = j->steps > per ? (j->steps + per - 1) / per : 1;
-    sb_printf(&r->text, "{\"job\": %d, \"song\": %d, \"from\": %d, \"state\": \"%s\", \"step\": %d, \"steps\": %d, "
+    gm_buf_printf(&r->text, "{\"job\": %d, \"song\": %d, \"from\": %d, \"state\": \"%s\", \"step\": %d, \"steps\": %d, "
               "\"steps_per_window\": %d, \"windows\": %d, \"position\": %d, \"version\": ", j->id, j->song, j->from,
               names[j->state], j->step, j->steps, per, windows,
               j->state == JOB_QUEUED || j->state == JOB_RUNNING ? st_job_position(st, j) : 0);
-    if (j->state == JOB_DONE) sb_printf(&r->text, "%d", j->version);
-    else sb_printf(&r->text, "null");
-    sb_printf(&r->text, ", \"error\": ");
+    if (j->state == JOB_DONE) gm_buf_printf(&r->text, "%d", j->version);
+    else gm_buf_printf(&r->text, "null");
+    gm_buf_printf(&r->text, ", \"error\": ");
     if (j->state == JOB_FAILED || j->state == JOB_CANCELLED) sb_str(&r->text, j->error);
-    else sb_printf(&r->text, "null");
-    sb_printf(&r->text, ", \"warning\": ");
+    else gm_buf_printf(&r->text, "null");
+    gm_buf_printf(&r->text, ", \"warning\": ");
     if (j->state == JOB_DONE && j->warning[0]) sb_str(&r->text, j->warning);
-    else sb_printf(&r->text, "null");
-    sb_printf(&r->text, ", \"evicted_version\": ");
-    if (j->state == JOB_DONE && j->evicted_version >= 0) sb_printf(&r->text, "%d", j->evicted_version);
-    else sb_printf(&r->text, "null");
-    sb_printf(&r->text, ", \"label\": ");
+    else gm_buf_printf(&r->text, "null");
+    gm_buf_printf(&r->text, ", \"evicted_version\": ");
+    if (j->state == JOB_DONE && j->evicted_version >= 0) gm_buf_printf(&r->text, "%d", j->evicted_version);
+    else gm_buf_printf(&r->text, "null");
+    gm_buf_printf(&r->text, ", \"label\": ");
     sb_str(&r->text, j->label);
-    sb_printf(&r->text, "}\n");
+    gm_buf_printf(&r->text, "}\n");
     st_unlock(st);
     reply_json(r, 200);
 }
@@ -512,20 +512,20 @@ static void api_job(studio *st, int id, st_reply *r) {
 static void api_model(studio *st, st_reply *r) {
     const gm_layout *l = st_layout(st);
     gm_generate_params d = gm_generate_default_params();
-    sb_printf(&r->text, "{\"layout\": ");
+    gm_buf_printf(&r->text, "{\"layout\": ");
     sb_str(&r->text, l->name);
-    sb_printf(&r->text, ", \"classes\": [");
+    gm_buf_printf(&r->text, ", \"classes\": [");
     for (int c = 0; c < l->n_classes; c++) {
-        sb_printf(&r->text, "%s{\"name\": ", c ? ", " : "");
+        gm_buf_printf(&r->text, "%s{\"name\": ", c ? ", " : "");
         sb_str(&r->text, l->cls[c].name);
-        sb_printf(&r->text, ", \"drums\": %s}", l->cls[c].is_drum ? "true" : "false");
+        gm_buf_printf(&r->text, ", \"drums\": %s}", l->cls[c].is_drum ? "true" : "false");
     }
-    sb_printf(&r->text, "], \"drum_styles\": [");
+    gm_buf_printf(&r->text, "], \"drum_styles\": [");
     for (int i = 0; st_drum_style_name(st, i); i++) {
-        sb_printf(&r->text, "%s", i ? ", " : "");
+        gm_buf_printf(&r->text, "%s", i ? ", " : "");
         sb_str(&r->text, st_drum_style_name(st, i));
     }
-    sb_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
+    gm_buf_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
               "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}, "
               "\"stems\": {\"ext\": \"%s\", \"type\": \"%s\"}}\n",
@@ -544,14 +544,14 @@ static void api_songs(studio *st, int id, st_reply *r) {
     } else {
         /* Every song, oldest first: the store holds at most ST_MAX_SONGS. */
         int ids[ST_MAX_SONGS], n = st_song_ids(st, ids, ST_MAX_SONGS);
-        sb_printf(&r->text, "{\"songs\": [");
+        gm_buf_printf(&r->text, "{\"songs\": [");
         for (int i = 0; i < n; i++) {
-            sb_printf(&r->text, "%s", i ? ", " : "");
+            gm_buf_printf(&r->text, "%s", i ? ", " : "");
             json_song(&r->text, st_song_find(st, ids[i]));
         }
-        sb_printf(&r->text, "]}");
+        gm_buf_printf(&r->text, "]}");
     }
-    sb_printf(&r->text, "\n");
+    gm_buf_printf(&r->text, "\n");
     st_unlock(st);
     reply_json(r, 200);
 }
@@ -575,27 +575,27 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
         r->status = 200;
         r->type = kind == ST_JSON ? "application/json" : "audio/midi";
         if ((r->blob = st_cache_get(st, v, kind))) { st_unlock(st); return; }
-        sbuf t = {0};
+        gm_buf t = {0};
         uint8_t *data = NULL;
         size_t size = 0;
         int bad = 0;
         if (kind == ST_JSON) {
-            sb_printf(&t, "{\"song\": %d, \"version\": %d, \"from\": %d, \"label\": ", song, num, v->from);
+            gm_buf_printf(&t, "{\"song\": %d, \"version\": %d, \"from\": %d, \"label\": ", song, num, v->from);
             sb_str(&t, v->label);
-            sb_printf(&t, ", \"info\": ");
+            gm_buf_printf(&t, ", \"info\": ");
             bad = json_info(&t, &v->score, st_layout(st), name, err);
-            if (!bad) sb_printf(&t, ", ");
+            if (!bad) gm_buf_printf(&t, ", ");
             bad = bad || json_view(&t, &v->score, st_chord_frames(st), err);
-            sb_printf(&t, "}\n");
+            gm_buf_printf(&t, "}\n");
             if (!bad && t.oom) bad = gm_fail(err, "out of memory");
-            data = (uint8_t *)t.s, size = t.n;
+            data = t.p, size = t.n;
         } else {
             bad = gm_midi_write_mem(&v->score, &data, &size, err);
         }
         if (!bad && !(r->blob = st_blob_new(data, size))) bad = gm_fail(err, "out of memory");
         if (!bad) st_cache_put(st, v, kind, r->blob);
         st_unlock(st);
-        if (kind == ST_JSON) sb_free(&t);
+        if (kind == ST_JSON) gm_buf_free(&t);
         else free(data);
         if (bad) reply_error(r, 500, "%s", err);
         return;

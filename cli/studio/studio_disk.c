@@ -73,43 +73,29 @@ static uint32_t fnv1a(const uint8_t *p, size_t n) {
     return h;
 }
 
-typedef struct { uint8_t *p; size_t n, cap; int oom; } wbuf;
-
-static void put(wbuf *b, const void *d, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) { b->oom = 1; return; }
-        b->p = q, b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void put_u8(wbuf *b, unsigned v) { uint8_t x = (uint8_t)v; put(b, &x, 1); }
-static void put_u32(wbuf *b, uint32_t v) {
+static void put_u8(gm_buf *b, unsigned v) { uint8_t x = (uint8_t)v; gm_buf_put(b, &x, 1); }
+static void put_u32(gm_buf *b, uint32_t v) {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(b, x, 4);
+    gm_buf_put(b, x, 4);
 }
-static void put_i64(wbuf *b, int64_t v) {
+static void put_i64(gm_buf *b, int64_t v) {
     put_u32(b, (uint32_t)((uint64_t)v & 0xFFFFFFFFu));
     put_u32(b, (uint32_t)((uint64_t)v >> 32));
 }
 
 int st_disk_encode_version(const st_version *v, uint8_t **out, size_t *n) {
-    wbuf b = {0};
-    sbuf h = {0};
-    sb_printf(&h, "%s{\"num\": %d, \"from\": %d, \"label\": ", HEAD, v->num, v->from);
+    gm_buf b = {0};
+    gm_buf h = {0};
+    gm_buf_printf(&h, "%s{\"num\": %d, \"from\": %d, \"label\": ", HEAD, v->num, v->from);
     sb_str(&h, v->label);
-    sb_printf(&h, ", \"settings\": ");
+    gm_buf_printf(&h, ", \"settings\": ");
     sb_str(&h, v->settings);
-    sb_printf(&h, ", \"warning\": ");
+    gm_buf_printf(&h, ", \"warning\": ");
     sb_str(&h, v->warning);
-    sb_printf(&h, "}\n");
-    if (h.oom) { sb_free(&h); return -1; }
-    put(&b, h.s, h.n);
-    sb_free(&h);
+    gm_buf_printf(&h, "}\n");
+    if (h.oom) { gm_buf_free(&h); return -1; }
+    gm_buf_put(&b, h.p, h.n);
+    gm_buf_free(&h);
     const gm_score *s = &v->score;
     put_u32(&b, (uint32_t)s->ticks_per_quarter);
     put_u32(&b, (uint32_t)s->midi_format);
@@ -127,7 +113,7 @@ int st_disk_encode_version(const st_version *v, uint8_t **out, size_t *n) {
         const gm_track *t = &s->tracks[i];
         char name[64] = {0};
         gm_strlcpy(name, t->name, sizeof name);
-        put(&b, name, sizeof name);
+        gm_buf_put(&b, name, sizeof name);
         put_u32(&b, (uint32_t)t->program), put_u32(&b, (uint32_t)t->channel), put_u32(&b, (uint32_t)t->is_drum);
         put_u32(&b, (uint32_t)t->source_track);
         put_u32(&b, (uint32_t)t->n_notes);
@@ -138,21 +124,21 @@ int st_disk_encode_version(const st_version *v, uint8_t **out, size_t *n) {
         }
     }
     put_u32(&b, b.oom ? 0 : fnv1a(b.p, b.n));
-    if (b.oom) { free(b.p); return -1; }
+    if (b.oom) { gm_buf_free(&b); return -1; }
     *out = b.p;
     *n = b.n;
     return 0;
 }
 
 char *st_disk_encode_song(const st_song *s) {
-    sbuf b = {0};
-    sb_printf(&b, "{\"id\": %d, \"name\": ", s->id);
+    gm_buf b = {0};
+    gm_buf_printf(&b, "{\"id\": %d, \"name\": ", s->id);
     sb_str(&b, s->name);
-    sb_printf(&b, ", \"chords\": ");
+    gm_buf_printf(&b, ", \"chords\": ");
     sb_str(&b, s->chords);
-    sb_printf(&b, ", \"seq\": %llu, \"next_num\": %d}\n", (unsigned long long)s->seq, s->next_num);
-    if (b.oom) { sb_free(&b); return NULL; }
-    return b.s;
+    gm_buf_printf(&b, ", \"seq\": %llu, \"next_num\": %d}\n", (unsigned long long)s->seq, s->next_num);
+    if (b.oom) { gm_buf_free(&b); return NULL; }
+    return gm_buf_text(&b);
 }
 
 /* ======================================================================== */

@@ -17,48 +17,16 @@
 /* String buffer                                                             */
 /* ======================================================================== */
 
-static int sb_grow(sbuf *b, size_t need) {
-    if (b->oom) return -1;
-    if (b->n + need + 1 <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + need + 1) cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) { b->oom = 1; return -1; }
-    b->s = s;
-    b->cap = cap;
-    return 0;
-}
-
-void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char small[256];
-    int k = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (k < 0 || sb_grow(b, (size_t)k)) return;
-    if ((size_t)k < sizeof small) memcpy(b->s + b->n, small, (size_t)k + 1);
-    else {
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->n, (size_t)k + 1, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)k;
-}
-
-void sb_str(sbuf *b, const char *s) {
-    sb_printf(b, "\"");
+void sb_str(gm_buf *b, const char *s) {
+    gm_buf_printf(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') sb_printf(b, "\\%c", *p);
-        else if (*p < 0x20) sb_printf(b, "\\u%04x", *p);
-        else sb_printf(b, "%c", *p);
+        if (*p == '"' || *p == '\\') gm_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) gm_buf_printf(b, "\\u%04x", *p);
+        else gm_buf_printf(b, "%c", *p);
     }
-    sb_printf(b, "\"");
+    gm_buf_printf(b, "\"");
 }
 
-void sb_free(sbuf *b) {
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
 
 /* ======================================================================== */
 /* JSON reader                                                               */
@@ -75,34 +43,34 @@ static void skip_ws(jcur *c) {
 static char *parse_string(jcur *c) {
     if (c->p >= c->end || *c->p != '"') { gm_fail(c->err, "JSON: a string was expected"); return NULL; }
     c->p++;
-    sbuf b = {0};
+    gm_buf b = {0};
     while (c->p < c->end && *c->p != '"') {
         unsigned char ch = (unsigned char)*c->p++;
         if (ch < 0x20) { gm_fail(c->err, "JSON: control character in a string"); goto bad; }
-        if (ch != '\\') { sb_printf(&b, "%c", ch); continue; }
+        if (ch != '\\') { gm_buf_printf(&b, "%c", ch); continue; }
         if (c->p >= c->end) break;
         char e = *c->p++;
         const char *simple = strchr("\"\\/bfnrt", e);
         if (simple && e) {
             static const char out[] = "\"\\/\b\f\n\r\t";
-            sb_printf(&b, "%c", out[simple - "\"\\/bfnrt"]);
+            gm_buf_printf(&b, "%c", out[simple - "\"\\/bfnrt"]);
         } else if (e == 'u' && c->end - c->p >= 4) {
             char hex[5] = {c->p[0], c->p[1], c->p[2], c->p[3], 0}, *q;
             unsigned long u = strtoul(hex, &q, 16);
             c->p += 4;
             if (*q || u == 0 || (u >= 0xD800 && u < 0xE000)) { gm_fail(c->err, "JSON: unsupported \\u escape"); goto bad; }
-            if (u < 0x80) sb_printf(&b, "%c", (int)u);
-            else if (u < 0x800) sb_printf(&b, "%c%c", (int)(0xC0 | u >> 6), (int)(0x80 | (u & 63)));
-            else sb_printf(&b, "%c%c%c", (int)(0xE0 | u >> 12), (int)(0x80 | (u >> 6 & 63)), (int)(0x80 | (u & 63)));
+            if (u < 0x80) gm_buf_printf(&b, "%c", (int)u);
+            else if (u < 0x800) gm_buf_printf(&b, "%c%c", (int)(0xC0 | u >> 6), (int)(0x80 | (u & 63)));
+            else gm_buf_printf(&b, "%c%c%c", (int)(0xE0 | u >> 12), (int)(0x80 | (u >> 6 & 63)), (int)(0x80 | (u & 63)));
         } else { gm_fail(c->err, "JSON: bad escape in a string"); goto bad; }
     }
     if (c->p >= c->end) { gm_fail(c->err, "JSON: unterminated string"); goto bad; }
     c->p++;
     if (b.oom) { gm_fail(c->err, "out of memory"); goto bad; }
-    if (!b.s) { sb_printf(&b, "%s", ""); if (b.oom) goto bad; }
-    return b.s;
+    if (!b.p) { gm_buf_printf(&b, "%s", ""); if (b.oom) goto bad; }
+    return gm_buf_text(&b);
 bad:
-    sb_free(&b);
+    gm_buf_free(&b);
     return NULL;
 }
 

@@ -235,10 +235,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, st_reply *r) {
             size_t size = r->blob->size;
             st_blob_release(r->blob);
             r->blob = NULL;
-            sb_free(&r->text);
+            gm_buf_free(&r->text);
             r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
             r->type = "application/json";
-            sb_printf(&r->text, "{\"error\": \"the range is past the end (%zu bytes)\"}\n", size);
+            gm_buf_printf(&r->text, "{\"error\": \"the range is past the end (%zu bytes)\"}\n", size);
             snprintf(content_range, sizeof content_range, "bytes */%zu", size);
         } else if (k > 0) {
             snprintf(content_range, sizeof content_range, "bytes %zu-%zu/%zu", a, b, r->blob->size);
@@ -256,7 +256,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, st_reply *r) {
     } else {
         /* The text's buffer passes to libmicrohttpd, which frees it. */
         size_t n = r->text.n;
-        char *s = r->text.s ? r->text.s : strdup("");
+        char *s = gm_buf_text(&r->text) ? gm_buf_text(&r->text) : strdup("");
         memset(&r->text, 0, sizeof r->text);
         resp = s ? MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE) : NULL;
         if (!resp) free(s);
@@ -283,9 +283,9 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     st_reply r = {0};
     r.status = status;
     r.type = "application/json";
-    sb_printf(&r.text, "{\"error\": ");
+    gm_buf_printf(&r.text, "{\"error\": ");
     sb_str(&r.text, msg);
-    sb_printf(&r.text, "}\n");
+    gm_buf_printf(&r.text, "}\n");
     return send_reply(c, &r);
 }
 

@@ -187,35 +187,13 @@ struct gguf_writer {
     char err[GM_ERR_SIZE];
 };
 
-/* A growable byte buffer for serialising values. */
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} bbuf;
-
-static void bb_put(bbuf *b, const void *src, size_t n) {
-    if (b->oom || !n) return;
-    if (n > b->cap - b->n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->n < n) {
-            if (cap > SIZE_MAX / 2) { b->oom = 1; return; }
-            cap *= 2;
-        }
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void bb_u32(bbuf *b, uint32_t v) { bb_put(b, &v, 4); }
-static void bb_u64(bbuf *b, uint64_t v) { bb_put(b, &v, 8); }
-static void bb_str(bbuf *b, const char *s) {
+/* Values serialised into a gm_buf (util.h), little-endian as the host. */
+static void bb_u32(gm_buf *b, uint32_t v) { gm_buf_put(b, &v, 4); }
+static void bb_u64(gm_buf *b, uint64_t v) { gm_buf_put(b, &v, 8); }
+static void bb_str(gm_buf *b, const char *s) {
     size_t n = strlen(s);
     bb_u64(b, n);
-    bb_put(b, s, n);
+    gm_buf_put(b, s, n);
 }
 
 /* Records the first error of a set/add call; returns -1. */
@@ -248,7 +226,7 @@ void gguf_writer_free(gguf_writer *w) {
 
 /* Stores key = (type, serialised value), taking ownership of b->p; an
  * existing key is replaced where it stands (its position is kept). */
-static int w_set(gguf_writer *w, const char *key, uint32_t type, bbuf *b) {
+static int w_set(gguf_writer *w, const char *key, uint32_t type, gm_buf *b) {
     if (!w || !key || !key[0]) {
         free(b->p);
         return w_fail(w, "gguf_set: missing or empty key");
@@ -282,8 +260,8 @@ static int w_set(gguf_writer *w, const char *key, uint32_t type, bbuf *b) {
 }
 
 static int w_set_scalar(gguf_writer *w, const char *key, uint32_t type, const void *v, size_t n) {
-    bbuf b = {0};
-    bb_put(&b, v, n);
+    gm_buf b = {0};
+    gm_buf_put(&b, v, n);
     return w_set(w, key, type, &b);
 }
 
@@ -294,7 +272,7 @@ int gguf_set_f32(gguf_writer *w, const char *key, float v) { return w_set_scalar
 
 int gguf_set_str(gguf_writer *w, const char *key, const char *v) {
     if (!v) return w_fail(w, "gguf_set_str('%s'): NULL value", key ? key : "");
-    bbuf b = {0};
+    gm_buf b = {0};
     bb_str(&b, v);
     return w_set(w, key, GGUF_TYPE_STRING, &b);
 }
@@ -303,7 +281,7 @@ int gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *v, size
     if (n && !v) return w_fail(w, "gguf_set_arr_str('%s'): NULL array", key ? key : "");
     for (size_t i = 0; i < n; i++)
         if (!v[i]) return w_fail(w, "gguf_set_arr_str('%s'): element %zu is NULL", key ? key : "", i);
-    bbuf b = {0};
+    gm_buf b = {0};
     bb_u32(&b, GGUF_TYPE_STRING);
     bb_u64(&b, n);
     for (size_t i = 0; i < n; i++) bb_str(&b, v[i]);
@@ -314,10 +292,10 @@ static int w_set_arr(gguf_writer *w, const char *key, uint32_t elem, const void 
     size_t es = scalar_size(elem);
     if (n && !v) return w_fail(w, "gguf_set_arr('%s'): NULL array", key ? key : "");
     if (n > SIZE_MAX / es) return w_fail(w, "gguf_set_arr('%s'): array too large", key ? key : "");
-    bbuf b = {0};
+    gm_buf b = {0};
     bb_u32(&b, elem);
     bb_u64(&b, n);
-    bb_put(&b, v, n * es);
+    gm_buf_put(&b, v, n * es);
     return w_set(w, key, GGUF_TYPE_ARRAY, &b);
 }
 

@@ -80,29 +80,15 @@ static uint32_t crc32_update(uint32_t crc, const void *data, size_t n) {
     return ~crc;
 }
 
-/* A growable byte buffer, so every section is built in memory, checksummed,
- * and written in one go. */
-typedef struct { uint8_t *p; size_t n, cap; int oom; } buf;
-static void buf_put(buf *b, const void *d, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) { b->oom = 1; return; }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void buf_u8(buf *b, uint8_t v) { buf_put(b, &v, 1); }
-static void buf_u16(buf *b, uint16_t v) { uint8_t x[2] = {v & 0xff, v >> 8}; buf_put(b, x, 2); }
-static void buf_u32(buf *b, uint32_t v) {
+/* Little-endian values into a gm_buf: every section is built in memory,
+ * checksummed, and written in one go. */
+static void buf_u8(gm_buf *b, uint8_t v) { gm_buf_put(b, &v, 1); }
+static void buf_u16(gm_buf *b, uint16_t v) { uint8_t x[2] = {v & 0xff, v >> 8}; gm_buf_put(b, x, 2); }
+static void buf_u32(gm_buf *b, uint32_t v) {
     uint8_t x[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
-    buf_put(b, x, 4);
+    gm_buf_put(b, x, 4);
 }
-static void buf_u64(buf *b, uint64_t v) { buf_u32(b, (uint32_t)v); buf_u32(b, (uint32_t)(v >> 32)); }
+static void buf_u64(gm_buf *b, uint64_t v) { buf_u32(b, (uint32_t)v); buf_u32(b, (uint32_t)(v >> 32)); }
 static uint16_t rd_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint64_t rd_u64(const uint8_t *p) { return rd_u32(p) | (uint64_t)rd_u32(p + 4) << 32; }
@@ -451,7 +437,7 @@ static int run_pool(pool *pl, int n_threads) {
 /* Writing                                                                   */
 /* ======================================================================== */
 
-static int write_atomic(const char *path, const buf *parts, int n_parts, char *err) {
+static int write_atomic(const char *path, const gm_buf *parts, int n_parts, char *err) {
     gm_atomic_file a;
     if (gm_atomic_open(&a, path, err)) return -1;
     for (int i = 0; i < n_parts; i++)
@@ -471,10 +457,10 @@ static uint32_t file_crc(const char *path) {
     return crc;
 }
 
-static void put_name32(buf *b, const char *s) {
+static void put_name32(gm_buf *b, const char *s) {
     char x[32] = {0};
     gm_strlcpy(x, s, sizeof x);
-    buf_put(b, x, 32);
+    gm_buf_put(b, x, 32);
 }
 
 /* JSON string with the escapes JSON requires. */
@@ -591,7 +577,7 @@ typedef struct {
     pool pl;
     int pool_ready;
     hset hs;
-    buf head, index, seg_index, toks, poss; /* corpus.bin's parts (seg_index joins index) */
+    gm_buf head, index, seg_index, toks, poss; /* corpus.bin's parts (seg_index joins index) */
     size_t n_songs, n_out;       /* songs and segments written */
 } prep_job;
 
@@ -599,11 +585,11 @@ static void prep_free(prep_job *j) {
     if (j->pool_ready) pthread_mutex_destroy(&j->pl.mu);
     free(j->hs.keys);
     free(j->hs.who);
-    free(j->head.p);
-    free(j->index.p);
-    free(j->seg_index.p);
-    free(j->toks.p);
-    free(j->poss.p);
+    gm_buf_free(&j->head);
+    gm_buf_free(&j->index);
+    gm_buf_free(&j->seg_index);
+    gm_buf_free(&j->toks);
+    gm_buf_free(&j->poss);
     if (j->vocab != j->p.vocab) gm_vocab_free(j->vocab);
     if (j->builders)
         for (int t = 0; t < j->n_threads; t++) gm_vocab_builder_free(j->builders[t]);
@@ -758,13 +744,13 @@ static void add_song(prep_job *j, size_t i, gm_prepare_summary *sm) {
     size_t name_len = strlen(j->files.v[i].name);
     if (name_len > 65535) name_len = 65535;
     buf_u16(&j->index, (uint16_t)name_len);
-    buf_put(&j->index, j->files.v[i].name, name_len);
+    gm_buf_put(&j->index, j->files.v[i].name, name_len);
     for (int k = 0; k < so->n_segments; k++) {
         const uint16_t *seg = so->seg_tokens + (size_t)k * R * W;
         if (!so->seg_nonempty[k]) { sm->segments_empty++; continue; }
         if (is_duplicate(j, seg, so->seg_hash[k], seg_bytes)) { sm->segments_duplicate++; continue; }
-        buf_put(&j->toks, seg, seg_bytes);
-        buf_put(&j->poss, so->seg_pos + (size_t)k * W, (size_t)W);
+        gm_buf_put(&j->toks, seg, seg_bytes);
+        gm_buf_put(&j->poss, so->seg_pos + (size_t)k * W, (size_t)W);
         buf_u32(&j->seg_index, (uint32_t)j->n_songs);
         buf_u32(&j->seg_index, so->seg_col[k]);
         buf_u8(&j->seg_index, (uint8_t)valid);
@@ -790,15 +776,15 @@ static int collect_segments(prep_job *j, gm_prepare_summary *sm, char *err) {
             add_song(j, i, sm);
         }
     }
-    buf_put(&j->index, j->seg_index.p, j->seg_index.n);
+    gm_buf_put(&j->index, j->seg_index.p, j->seg_index.n);
     if (j->index.oom || j->toks.oom || j->poss.oom || j->seg_index.oom) return gm_fail(err, "out of memory building the corpus");
     return 0;
 }
 
 /* corpus.bin's header (the layout at the top of this file). */
 static void build_header(prep_job *j, uint32_t vocab_crc) {
-    buf *h = &j->head;
-    buf_put(h, CORPUS_MAGIC, 8);
+    gm_buf *h = &j->head;
+    gm_buf_put(h, CORPUS_MAGIC, 8);
     buf_u32(h, CORPUS_VERSION);
     buf_u32(h, 0); /* header_bytes, patched below */
     buf_u32(h, (uint32_t)gm_layout_rows(&j->layout));
@@ -837,7 +823,7 @@ static int write_corpus(prep_job *j, const char *out_dir, char *err) {
     build_header(j, file_crc(path));
     if (j->head.oom) return gm_fail(err, "out of memory");
     snprintf(path, sizeof path, "%s/corpus.bin", out_dir);
-    buf parts[4] = {j->head, j->index, j->toks, j->poss};
+    gm_buf parts[4] = {j->head, j->index, j->toks, j->poss};
     return write_atomic(path, parts, 4, err);
 }
 

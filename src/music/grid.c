@@ -364,29 +364,6 @@ oom:
 /* Text dump                                                                 */
 /* ======================================================================== */
 
-typedef struct { char *s; size_t len, cap; int oom; } sbuf;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && b->len + (size_t)k < b->cap) { b->len += (size_t)k; return; }
-        size_t cap = b->cap ? 2 * b->cap : 4096;
-        while (cap < b->len + (size_t)k + 1) cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) { b->oom = 1; return; }
-        b->s = ns;
-        b->cap = cap;
-    }
-}
-
 /*
  * A header (size, and the rows that are EMPTY throughout, which are not
  * repeated per bar), then one block per bar with one line per row that has
@@ -411,11 +388,11 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
     if (!g || !g->tok) return gm_fail(err, "no grid");
     if (check_vocab_layout(v, l, err)) return -1;
     if (g->n_rows != gm_layout_rows(l)) return gm_fail(err, "grid rows do not match the layout");
-    sbuf sb = {0};
+    gm_buf sb = {0};
     const int pad = gm_vocab_pad(v);
     int have_bars = g->bm.n_bars > 0 && g->bm.bar_col;
     int n_bars = have_bars ? g->bm.n_bars : (g->n_cols + 15) / 16;
-    sb_printf(&sb, "grid: %d rows x %d cols, %d bars, layout %s, vocabulary %d tokens\n", g->n_rows, g->n_cols,
+    gm_buf_printf(&sb, "grid: %d rows x %d cols, %d bars, layout %s, vocabulary %d tokens\n", g->n_rows, g->n_cols,
               n_bars, l->name, v->n);
     /* [n_rows] 1 = the row is EMPTY in every column */
     uint8_t *all_empty = calloc((size_t)g->n_rows, 1);
@@ -428,18 +405,18 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
         if (j == g->n_cols && g->n_cols > 0) {
             char name[48];
             row_name(name, sizeof name, l, r);
-            sb_printf(&sb, "%s%s", n_all_empty++ ? ", " : "EMPTY rows: ", name);
+            gm_buf_printf(&sb, "%s%s", n_all_empty++ ? ", " : "EMPTY rows: ", name);
             all_empty[r] = 1;
         }
     }
-    if (n_all_empty) sb_printf(&sb, "\n");
+    if (n_all_empty) gm_buf_printf(&sb, "\n");
     for (int bar = 0; bar < n_bars; bar++) {
         int c0 = have_bars ? g->bm.bar_col[bar] : 16 * bar;
         int c1 = have_bars ? g->bm.bar_col[bar + 1] : (16 * bar + 16 < g->n_cols ? 16 * bar + 16 : g->n_cols);
         if (have_bars)
-            sb_printf(&sb, "bar %d  cols %d..%d  %d/%d\n", bar + 1, c0, c1 - 1, g->bm.bar_num[bar], g->bm.bar_den[bar]);
+            gm_buf_printf(&sb, "bar %d  cols %d..%d  %d/%d\n", bar + 1, c0, c1 - 1, g->bm.bar_num[bar], g->bm.bar_den[bar]);
         else
-            sb_printf(&sb, "bar %d  cols %d..%d\n", bar + 1, c0, c1 - 1);
+            gm_buf_printf(&sb, "bar %d  cols %d..%d\n", bar + 1, c0, c1 - 1);
         for (int r = 0; r < g->n_rows; r++) {
             const int32_t *row = g->tok + (size_t)r * g->n_cols; /* [n_cols] */
             int any = 0;
@@ -447,30 +424,30 @@ int gm_grid_dump(const gm_grid *g, const gm_layout *l, const gm_vocab *v, char *
             if (!any || all_empty[r]) continue;
             char name[48];
             row_name(name, sizeof name, l, r);
-            sb_printf(&sb, "  %-14s", name);
+            gm_buf_printf(&sb, "  %-14s", name);
             for (int j = c0; j < c1;) {
                 int k = j + 1;
                 while (k < c1 && row[k] == row[j]) k++;
                 if (row[j] != pad) {
                     const char *t = gm_vocab_token(v, row[j]);
                     if (k - j > 1)
-                        sb_printf(&sb, " %d:%s x%d", j - c0, t ? t : "?", k - j);
+                        gm_buf_printf(&sb, " %d:%s x%d", j - c0, t ? t : "?", k - j);
                     else
-                        sb_printf(&sb, " %d:%s", j - c0, t ? t : "?");
+                        gm_buf_printf(&sb, " %d:%s", j - c0, t ? t : "?");
                     j = k;
                 } else {
                     j++;
                 }
             }
-            sb_printf(&sb, "\n");
+            gm_buf_printf(&sb, "\n");
         }
     }
     free(all_empty);
     if (sb.oom) {
-        free(sb.s);
+        gm_buf_free(&sb);
         return gm_fail(err, "out of memory writing the grid dump");
     }
-    *out_text = sb.s;
+    *out_text = gm_buf_text(&sb);
     return 0;
 }
 

@@ -526,26 +526,11 @@ done:
 /* Writing                                                                   */
 /* ======================================================================== */
 
-typedef struct { uint8_t *d; size_t n, cap; int oom; } wbuf;
-
-static void put(wbuf *b, const void *src, size_t k) {
-    if (b->oom || k == 0) return;
-    if (b->n + k > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + k) cap *= 2;
-        uint8_t *d = realloc(b->d, cap);
-        if (!d) { b->oom = 1; return; }
-        b->d = d;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->n, src, k);
-    b->n += k;
-}
-static void put1(wbuf *b, uint8_t v) { put(b, &v, 1); }
-static void put_be(wbuf *b, uint32_t v, int bytes) {
+static void put1(gm_buf *b, uint8_t v) { gm_buf_put(b, &v, 1); }
+static void put_be(gm_buf *b, uint32_t v, int bytes) {
     for (int k = bytes - 1; k >= 0; k--) put1(b, (uint8_t)(v >> (8 * k)));
 }
-static void put_vlq(wbuf *b, uint32_t v) {
+static void put_vlq(gm_buf *b, uint32_t v) {
     uint8_t tmp[4];
     int k = 0;
     tmp[k++] = v & 0x7F;
@@ -556,14 +541,14 @@ static void put_vlq(wbuf *b, uint32_t v) {
 /* Track writer: keeps the current tick and running status. A gap longer
  * than a 4-byte VLQ can hold is bridged with empty text events, which every
  * reader skips. Meta events cancel running status (as the standard says). */
-typedef struct { wbuf *b; int64_t tick; uint8_t status; } trk;
+typedef struct { gm_buf *b; int64_t tick; uint8_t status; } trk;
 
 static void put_delta(trk *t, int64_t tick) {
     if (tick < t->tick) tick = t->tick;
     int64_t d = tick - t->tick;
     while (d > (int64_t)GM_VLQ_MAX) {
         put_vlq(t->b, GM_VLQ_MAX);
-        put(t->b, "\xFF\x01\x00", 3);
+        gm_buf_put(t->b, "\xFF\x01\x00", 3);
         t->status = 0;
         d -= GM_VLQ_MAX;
     }
@@ -575,7 +560,7 @@ static void put_meta(trk *t, int64_t tick, uint8_t type, const void *data, uint3
     put1(t->b, 0xFF);
     put1(t->b, type);
     put_vlq(t->b, len);
-    put(t->b, data, len);
+    gm_buf_put(t->b, data, len);
     t->status = 0;
 }
 static void put_channel(trk *t, int64_t tick, uint8_t status, uint8_t d1, int d2) {
@@ -587,15 +572,15 @@ static void put_channel(trk *t, int64_t tick, uint8_t status, uint8_t d1, int d2
 }
 
 /* Starts an MTrk chunk; returns the offset of its length field. */
-static size_t begin_chunk(wbuf *b) {
-    put(b, "MTrk\0\0\0\0", 8);
+static size_t begin_chunk(gm_buf *b) {
+    gm_buf_put(b, "MTrk\0\0\0\0", 8);
     return b->n - 4;
 }
 static void end_chunk(trk *t, size_t len_at, int64_t end_tick) {
     put_meta(t, end_tick, 0x2F, NULL, 0);
     if (t->b->oom) return;
     size_t len = t->b->n - len_at - 4;
-    uint8_t *p = t->b->d + len_at;
+    uint8_t *p = t->b->p + len_at;
     p[0] = (uint8_t)(len >> 24); p[1] = (uint8_t)(len >> 16); p[2] = (uint8_t)(len >> 8); p[3] = (uint8_t)len;
 }
 
@@ -648,7 +633,7 @@ static int64_t score_end_tick(const gm_score *s) {
 }
 
 /* Conductor track: time signatures, keys, tempos, in tick order. */
-static int write_conductor(wbuf *b, const gm_score *s, int64_t end, char *err) {
+static int write_conductor(gm_buf *b, const gm_score *s, int64_t end, char *err) {
     size_t nce = (size_t)(s->n_tempos > 0 ? s->n_tempos : 0) + (size_t)(s->n_timesigs > 0 ? s->n_timesigs : 0) +
                  (size_t)(s->n_keysigs > 0 ? s->n_keysigs : 0), k = 0;
     cev *ce = malloc((nce ? nce : 1) * sizeof *ce);
@@ -687,7 +672,7 @@ static int write_conductor(wbuf *b, const gm_score *s, int64_t end, char *err) {
 /* One gm_track's chunk: name, program, notes. Notes go on the track's
  * channel (9 for drums), so that the file reads back as the same tracks.
  * *ne is the caller's event buffer, grown here and reused across tracks. */
-static int write_track(wbuf *b, const gm_track *tr, int64_t end, nev **ne, char *err) {
+static int write_track(gm_buf *b, const gm_track *tr, int64_t end, nev **ne, char *err) {
     int ch = tr->is_drum ? 9 : (tr->channel & 15);
     nev *e = realloc(*ne, (tr->n_notes ? 2 * tr->n_notes : 1) * sizeof *e);
     if (!e) return gm_fail(err, "out of memory while writing MIDI");
@@ -714,7 +699,7 @@ static int write_track(wbuf *b, const gm_track *tr, int64_t end, nev **ne, char 
 }
 
 int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err) {
-    wbuf b = {0};
+    gm_buf b = {0};
     nev *ne = NULL;
     int rc = -1;
     *out_data = NULL;
@@ -728,7 +713,7 @@ int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, c
         goto done;
     }
     const int64_t end = score_end_tick(s);
-    put(&b, "MThd\0\0\0\6\0\1", 10);
+    gm_buf_put(&b, "MThd\0\0\0\6\0\1", 10);
     put_be(&b, (uint32_t)s->n_tracks + 1, 2);
     put_be(&b, (uint32_t)s->ticks_per_quarter, 2);
     if (write_conductor(&b, s, end, err)) goto done;
@@ -738,8 +723,8 @@ int gm_midi_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, c
     rc = 0;
 done:
     free(ne);
-    if (rc) free(b.d);
-    else { *out_data = b.d; *out_size = b.n; }
+    if (rc) gm_buf_free(&b);
+    else { *out_data = b.p; *out_size = b.n; }
     return rc;
 }
 
