@@ -13,8 +13,8 @@
  * same file names therefore pair by name; the counts must be equal. */
 #include "cli.h"
 #include "getmusic.h"
+#include "util.h" /* gm_walk_midi */
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -79,11 +79,6 @@ void usage_eval(FILE *f) {
 
 typedef struct { char **v; size_t n, cap; } path_list;
 
-static int has_midi_ext(const char *s) {
-    size_t n = strlen(s);
-    return (n > 4 && !strcasecmp(s + n - 4, ".mid")) || (n > 5 && !strcasecmp(s + n - 5, ".midi"));
-}
-
 static int list_add(path_list *l, const char *p) {
     if (l->n >= MAX_FILES) return -1;
     if (l->n == l->cap) {
@@ -106,28 +101,12 @@ static void list_free(path_list *l) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Appends the MIDI files under dir (links to folders not followed, so no
- * cycles; hidden entries skipped). 0, or -1 after a message. */
-static int walk(path_list *l, const char *dir, int depth) {
-    if (depth > 32) return 0;
-    DIR *d = opendir(dir);
-    if (!d) return cli_fail(EXIT_USAGE, "eval: cannot open folder %s: %s", dir, strerror(errno)), -1;
-    struct dirent *e;
-    int rc = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
-        struct stat st;
-        if (lstat(path, &st)) continue;
-        if (S_ISDIR(st.st_mode)) rc = walk(l, path, depth + 1);
-        else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && has_midi_ext(e->d_name) && list_add(l, path)) {
-            cli_fail(EXIT_USAGE, "eval: too many files (limit %d) or out of memory", MAX_FILES);
-            rc = -1;
-        }
-    }
-    closedir(d);
-    return rc;
+/* gm_walk_midi's visitor: one more file, or the walk stops (after a message). */
+static int walk_add(void *user_data, const char *path, const char *name) {
+    (void)name;
+    if (!list_add(user_data, path)) return 0;
+    cli_fail(EXIT_USAGE, "eval: too many files (limit %d) or out of memory", MAX_FILES);
+    return -1;
 }
 
 /* Expands the arguments in order: a file as itself, a folder into its MIDI
@@ -146,7 +125,10 @@ static int expand(char **args, int n, path_list *out) {
             snprintf(dir, sizeof dir, "%s", args[i]);
             size_t k = strlen(dir);
             while (k > 1 && dir[k - 1] == '/') dir[--k] = 0; /* "gen/" → "gen": no "gen//a.mid" */
-            if (walk(out, dir, 0)) return -1;
+            char err[GM_ERR_SIZE] = "";
+            int rc = gm_walk_midi(dir, walk_add, out, err);
+            if (rc && err[0]) return cli_fail(EXIT_USAGE, "eval: %s", err), -1;
+            if (rc) return -1;
             if (out->n == first) return cli_fail(EXIT_USAGE, "eval: no MIDI files (*.mid, *.midi) in %s", args[i]), -1;
             qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
         } else if (list_add(out, args[i])) {

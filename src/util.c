@@ -2,9 +2,11 @@
  * the random number generator and the monotonic clock (see util.h). */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,4 +173,39 @@ void gm_buf_printf(gm_buf *b, const char *fmt, ...) {
 void gm_buf_free(gm_buf *b) {
     free(b->p);
     memset(b, 0, sizeof *b);
+}
+
+/* ======================================================================== */
+/* MIDI folders                                                              */
+/* ======================================================================== */
+
+int gm_is_midi_name(const char *s) {
+    size_t n = strlen(s);
+    return (n > 4 && !strcasecmp(s + n - 4, ".mid")) || (n > 5 && !strcasecmp(s + n - 5, ".midi"));
+}
+
+static int walk_midi(const char *dir, const char *rel, int depth, gm_walk_fn fn, void *user_data, char *err) {
+    if (depth > 32) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return gm_fail(err, "cannot open folder %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096], name[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= (int)sizeof name)
+            continue;
+        struct stat st;
+        if (lstat(path, &st)) continue;
+        if (S_ISDIR(st.st_mode)) rc = walk_midi(path, name, depth + 1, fn, user_data, err);
+        else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && gm_is_midi_name(e->d_name))
+            rc = fn(user_data, path, name);
+    }
+    closedir(d);
+    return rc;
+}
+
+int gm_walk_midi(const char *dir, gm_walk_fn fn, void *user_data, char *err) {
+    return walk_midi(dir, "", 0, fn, user_data, err);
 }

@@ -1,7 +1,6 @@
 /* util.h — small internal helpers shared by the library files: strings,
  * errors, the atomic file write, the random number generator, the clock and
- * a growable byte buffer
- * (the last four live in util.c). */
+ * a growable byte buffer (the last four live in util.c). */
 #ifndef GM_UTIL_H
 #define GM_UTIL_H
 #include <stdarg.h>
@@ -90,4 +89,17 @@ __attribute__((format(printf, 2, 3)))
 void gm_buf_printf(gm_buf *b, const char *fmt, ...);
 void gm_buf_free(gm_buf *b); /* releases the bytes; the struct is empty again */
 static inline char *gm_buf_text(const gm_buf *b) { return (char *)b->p; }
+
+/* A MIDI file's name: ends in .mid or .midi, any case. */
+int gm_is_midi_name(const char *name);
+
+/* Calls fn(user_data, path, name) for every MIDI file under dir, folder by
+ * folder in readdir's order (callers sort): path is dir/.../file, name the
+ * same relative to dir. Hidden entries are skipped, links to folders are not
+ * followed (no cycles), 32 levels at most, and a path longer than 4095 bytes
+ * is left out. fn returning non-zero stops the walk, which returns that
+ * value (fn writes its own message); a folder that cannot be opened is -1
+ * with err. 0 when every file was visited. */
+typedef int (*gm_walk_fn)(void *user_data, const char *path, const char *name);
+int gm_walk_midi(const char *dir, gm_walk_fn fn, void *user_data, char *err);
 #endif

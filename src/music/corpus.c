@@ -46,7 +46,6 @@
 #include "getmusic.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
@@ -109,11 +108,6 @@ typedef struct { char *path; char *name; } input_file; /* name: relative to its 
 
 typedef struct { input_file *v; size_t n, cap; } file_list;
 
-static int has_midi_ext(const char *s) {
-    size_t n = strlen(s);
-    return (n > 4 && !strcasecmp(s + n - 4, ".mid")) || (n > 5 && !strcasecmp(s + n - 5, ".midi"));
-}
-
 static int list_add(file_list *l, const char *path, const char *name) {
     if (l->n >= MAX_FILES) return -1;
     if (l->n == l->cap) {
@@ -130,27 +124,12 @@ static int list_add(file_list *l, const char *path, const char *name) {
     return 0;
 }
 
-/* Recursive walk. Symbolic links to folders are not followed (no cycles),
- * depth is bounded. */
-static int walk(file_list *l, const char *dir, const char *rel, int depth, char *err) {
-    if (depth > 32) return 0;
-    DIR *d = opendir(dir);
-    if (!d) return gm_fail(err, "cannot open folder %s: %s", dir, strerror(errno));
-    struct dirent *e;
-    int rc = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[4096], name[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        struct stat st;
-        if (lstat(path, &st)) continue;
-        if (S_ISDIR(st.st_mode)) rc = walk(l, path, name, depth + 1, err);
-        else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && has_midi_ext(e->d_name) && list_add(l, path, name))
-            rc = gm_fail(err, "too many files (limit %d) or out of memory", MAX_FILES);
-    }
-    closedir(d);
-    return rc;
+/* gm_walk_midi's visitor: one more input file, or the walk stops. */
+typedef struct { file_list *l; char *err; } walk_ctx;
+static int walk_add(void *user_data, const char *path, const char *name) {
+    walk_ctx *w = user_data;
+    if (list_add(w->l, path, name)) return gm_fail(w->err, "too many files (limit %d) or out of memory", MAX_FILES);
+    return 0;
 }
 
 static int cmp_file(const void *a, const void *b) {
@@ -644,7 +623,8 @@ static int find_files(prep_job *j, const char *const *inputs, int n_inputs, cons
         if (stat(inputs[i], &st)) return gm_fail(err, "cannot read %s: %s", inputs[i], strerror(errno));
         if (S_ISDIR(st.st_mode)) {
             size_t before = fl->n;
-            if (walk(fl, inputs[i], "", 0, err)) return -1;
+            walk_ctx w = {fl, err};
+            if (gm_walk_midi(inputs[i], walk_add, &w, err)) return -1;
             qsort(fl->v + before, fl->n - before, sizeof *fl->v, cmp_file);
         } else {
             const char *base = strrchr(inputs[i], '/');
