@@ -402,7 +402,8 @@ void gm_score_transpose(gm_score *s, int semitones);
 const char *gm_key_name(gm_key k, char *buf, size_t n); /* "Gb major" */
 
 /* ------------------------------------------------------------------------ */
-/* Chord recognition (src/music/chord.c)                                    */
+/* Chords: recognition (src/music/chord.c), names, progressions and        */
+/* labels as text (src/music/chord_text.c)                                 */
 /* ------------------------------------------------------------------------ */
 
 /* Qualities in vocabulary order of the original dict.txt. */
@@ -499,7 +500,7 @@ int gm_harmony_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar
 int gm_score_is_bare_melody(const gm_score *s);
 
 /* ------------------------------------------------------------------------ */
-/* GETScore: vocabulary (src/music/vocab.c) and token grid (src/music/grid.c)            */
+/* GETScore: vocabulary (src/music/vocab.c), token grid (src/music/grid.c) */
 /* ------------------------------------------------------------------------ */
 
 #define GM_N_DURATIONS 15
@@ -690,7 +691,7 @@ int  gm_corpus_load(gm_corpus *c, const char *dir, char *err);
 void gm_corpus_free(gm_corpus *c);
 
 /* ------------------------------------------------------------------------ */
-/* The model: GETDiff weights + layout + vocabulary (src/model/model.c, gguf.c)    */
+/* The model: weights + layout + vocabulary (src/model/model.c, gguf.c)    */
 /* ------------------------------------------------------------------------ */
 
 /* Sizes of a GETDiff network (rows and vocabulary come from layout and vocab). */
@@ -1002,7 +1003,8 @@ int gm_metrics_chord_accuracy(const gm_score *gen, const uint8_t *gen_mask, cons
                               const uint8_t *ref_mask, double *accuracy, int *n_bars, char *err);
 
 /* ------------------------------------------------------------------------ */
-/* What a musician hears (src/eval/metrics.c)                               */
+/* What a musician hears (src/eval/metrics.c; chord labels and tones:      */
+/* src/music/chord_text.c)                                                 */
 /* ------------------------------------------------------------------------ */
 /* MusPy's metrics do not see harmony or feel (a random piano and a
  * wandering kit score like the ground truth on them). These do: the
@@ -1175,9 +1177,9 @@ int gm_render_wav(const gm_score *s, const char *wav_path, const gm_render_param
 
 /* ------------------------------------------------------------------------ */
 /* Audio in and transcription                                               */
-/* Recordings in (src/audio/audio.c, libsndfile) and transcription to a score     */
-/* (src/audio/transcribe.c, aubio). Without those libraries every call fails      */
-/* with a one-line reason.                                                  */
+/* Recordings in (src/audio/audio.c, libsndfile) and transcription to a    */
+/* score (src/audio/transcribe.c, aubio). Without those libraries every    */
+/* call fails with a one-line reason.                                      */
 /* ------------------------------------------------------------------------ */
 
 typedef struct gm_audio gm_audio; /* opaque streaming reader */

@@ -26,6 +26,8 @@
  * steps instead of 1164², and gives the same path as the dense form, ties
  * going to the lowest state index as numpy's argmax does.
  *
+ * Chord names, labels and the qualities' tones are in chord_text.c.
+ *
  * Frames are the bars of a gm_barmap, or its half bars (frames_per_bar = 2,
  * cut where the grid cuts them, gm_barmap_frame_col). A frame's pitch-class vector sums, per
  * pitch class, the ticks of each non-drum note that overlap the bar (as in
@@ -109,22 +111,12 @@
 #define N_CHORDS (1 + 12 * GM_N_QUALITIES) /* index 0 = N, then 1 + root*8 + q */
 #define N_STATES (N_KEYS * N_CHORDS)
 
-/* Pitch classes of each quality above the root, in GM_Q_* order (which is
- * also Magenta's order: '', m, +, dim, 7, maj7, m7, m7b5). */
-static const int quality_tones[GM_N_QUALITIES][4] = {
-    {0, 4, 7, -1}, {0, 3, 7, -1}, {0, 4, 8, -1},  {0, 3, 6, -1},
-    {0, 4, 7, 10}, {0, 4, 7, 11}, {0, 3, 7, 10}, {0, 3, 6, 10},
-};
 static const int major_scale[7] = {0, 2, 4, 5, 7, 9, 11};
-
 
 /* Pitch-class mask (bit p set = pitch class p sounds) of chord index c. */
 static unsigned chord_mask(int c) {
     if (c == 0) return 0;
-    int root = (c - 1) / GM_N_QUALITIES, q = (c - 1) % GM_N_QUALITIES;
-    unsigned m = 0;
-    for (int j = 0; j < 4 && quality_tones[q][j] >= 0; j++) m |= 1u << ((root + quality_tones[q][j]) % 12);
-    return m;
+    return gm_chord_tones((gm_chord){(int8_t)((c - 1) / GM_N_QUALITIES), (int8_t)((c - 1) % GM_N_QUALITIES)});
 }
 
 /* ======================================================================== */
@@ -529,250 +521,6 @@ int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, 
     free(x);
     free(bs);
     return rc;
-}
-
-/* ======================================================================== */
-/* Names                                                                     */
-/* ======================================================================== */
-
-/* Magenta's spellings of the twelve roots. */
-static const char *root_names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
-static const char *quality_suffix[GM_N_QUALITIES] = {"", "m", "aug", "dim", "7", "maj7", "m7", "m7b5"};
-
-const char *gm_chord_name(gm_chord c, char *buf, size_t n) {
-    if (!buf || n == 0) return buf;
-    if (c.root < 0 || c.root > 11 || c.quality < 0 || c.quality >= GM_N_QUALITIES)
-        snprintf(buf, n, "N");
-    else
-        snprintf(buf, n, "%s%s", root_names[(int)c.root], quality_suffix[(int)c.quality]);
-    return buf;
-}
-
-/* Accepted spellings of each quality, after the root (and an optional ':'
- * as in Harte-style labels such as "B:maj", "A:hdim7"). */
-static const struct { const char *s; int q; } quality_words[] = {
-    {"", GM_Q_MAJ},      {"maj", GM_Q_MAJ},     {"M", GM_Q_MAJ},
-    {"m", GM_Q_MIN},     {"min", GM_Q_MIN},     {"-", GM_Q_MIN},
-    {"aug", GM_Q_AUG},   {"+", GM_Q_AUG},
-    {"dim", GM_Q_DIM},   {"o", GM_Q_DIM},
-    {"7", GM_Q_DOM7},    {"dom7", GM_Q_DOM7},
-    {"maj7", GM_Q_MAJ7}, {"M7", GM_Q_MAJ7},
-    {"m7", GM_Q_MIN7},   {"min7", GM_Q_MIN7},   {"-7", GM_Q_MIN7},
-    {"m7b5", GM_Q_M7B5}, {"min7b5", GM_Q_M7B5}, {"hdim7", GM_Q_M7B5}, {"-7b5", GM_Q_M7B5},
-    {"\xc3\xb8", GM_Q_M7B5}, {"\xc3\xb8" "7", GM_Q_M7B5}, /* ø, ø7 */
-};
-
-int gm_chord_parse(const char *name, gm_chord *out, char *err) {
-    if (!name || !out) return gm_fail(err, "chord name: null argument");
-    while (isspace((unsigned char)*name)) name++;
-    size_t len = strlen(name);
-    while (len > 0 && isspace((unsigned char)name[len - 1])) len--;
-    char buf[32];
-    if (len == 0 || len >= sizeof buf) return gm_fail(err, "'%.*s' is not a chord name", (int)(len > 40 ? 40 : len), name);
-    memcpy(buf, name, len);
-    buf[len] = 0;
-
-    if (!strcmp(buf, "N") || !strcmp(buf, "NC") || !strcmp(buf, "N.C.")) {
-        *out = (gm_chord){-1, -1};
-        return 0;
-    }
-    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
-    if (buf[0] < 'A' || buf[0] > 'G')
-        return gm_fail(err, "'%s' is not a chord name (expected a root A-G, or N)", buf);
-    int root = letter_pc[buf[0] - 'A'];
-    const char *p = buf + 1;
-    /* Up to two accidentals, '#' or 'b' (no quality suffix starts with b). */
-    for (int acc = 0; acc < 2 && (*p == '#' || *p == 'b'); acc++) {
-        root += *p == '#' ? 1 : -1;
-        p++;
-    }
-    root = ((root % 12) + 12) % 12;
-    if (*p == ':') p++;
-    for (size_t i = 0; i < sizeof quality_words / sizeof *quality_words; i++)
-        if (!strcmp(p, quality_words[i].s)) {
-            *out = (gm_chord){(int8_t)root, (int8_t)quality_words[i].q};
-            return 0;
-        }
-    return gm_fail(err, "'%s': unknown chord quality '%s' (known: maj, m, aug/+, dim, 7, maj7, m7, m7b5)", buf, p);
-}
-
-/* ======================================================================== */
-/* Progressions in bars ("C G | Am F")                                       */
-/* ======================================================================== */
-
-#define MAX_PROGRESSION_BARS 100000
-
-/* Appends bar `names` (1 or 2 chords) as two halves. */
-static int push_bar(gm_chord **out, int *n_bars, int *cap, const gm_chord *names, int n, char *err) {
-    if (*n_bars >= MAX_PROGRESSION_BARS) return gm_fail(err, "more than %d bars of chords", MAX_PROGRESSION_BARS);
-    if (*n_bars == *cap) {
-        int c = *cap ? 2 * *cap : 64;
-        gm_chord *nv = realloc(*out, (size_t)c * 2 * sizeof *nv);
-        if (!nv) return gm_fail(err, "out of memory");
-        *out = nv;
-        *cap = c;
-    }
-    (*out)[2 * *n_bars] = names[0];
-    (*out)[2 * *n_bars + 1] = names[n - 1];
-    (*n_bars)++;
-    return 0;
-}
-
-int gm_chords_parse_bars(const char *text, gm_chord **out, int *n_bars, char *err) {
-    if (!text || !out || !n_bars) return gm_fail(err, "chord progression: null argument");
-    *out = NULL;
-    *n_bars = 0;
-    /* Without '|' a name is a bar, so line ends need no meaning of their own;
-     * with '|' they end a bar too, so a file may put one bar per line. */
-    const int bars_marked = strchr(text, '|') != NULL;
-    int cap = 0, n = 0; /* names in the bar being read */
-    gm_chord names[2];
-    char first[3][32];  /* the bar's names as written, for the message */
-    for (const char *p = text;; p++) {
-        int bar_end = *p == 0 || (bars_marked && (*p == '|' || *p == '\n'));
-        if (bar_end || isspace((unsigned char)*p) || *p == ',') {
-            if (bar_end && n > 0) {
-                if (push_bar(out, n_bars, &cap, names, n, err)) goto fail;
-                n = 0;
-            }
-            if (*p == 0) break;
-            continue;
-        }
-        size_t len = strcspn(p, " \t\r\n,|");
-        char name[32];
-        if (len >= sizeof name) {
-            gm_fail(err, "'%.*s...' is not a chord name", 20, p);
-            goto fail;
-        }
-        memcpy(name, p, len);
-        name[len] = 0;
-        p += len - 1;
-        gm_chord c;
-        if (gm_chord_parse(name, &c, err)) goto fail;
-        if (n == 2) {
-            gm_fail(err, "bar %d has more than two chords (%s %s %s ...); a bar takes one, or two for its halves",
-                    *n_bars + 1, first[0], first[1], name);
-            goto fail;
-        }
-        memcpy(first[n], name, len + 1);
-        names[n++] = c;
-        if (!bars_marked) { /* every name is a bar */
-            if (push_bar(out, n_bars, &cap, names, 1, err)) goto fail;
-            n = 0;
-        }
-    }
-    if (*n_bars == 0) {
-        gm_fail(err, "no chord names");
-        goto fail;
-    }
-    return 0;
-fail:
-    free(*out);
-    *out = NULL;
-    *n_bars = 0;
-    return -1;
-}
-
-/* ======================================================================== */
-/* Human labels (POP909's chord_midi.txt)                                    */
-/* ======================================================================== */
-
-/* Every quality in POP909's chord_midi.txt files, and the nearest of ours:
- * sevenths and triads as they are; otherwise the chord that shares the most
- * tones with the label (sus2 and sus4 share root and fifth with maj and min
- * alike; POP909's are mostly on major degrees), the extra tone of a sixth
- * or minor-major seventh dropped. A few other Harte qualities for other
- * annotations. */
-static const struct { const char *s; int q; } label_qualities[] = {
-    {"maj", GM_Q_MAJ},  {"min", GM_Q_MIN},      {"aug", GM_Q_AUG},      {"dim", GM_Q_DIM},
-    {"7", GM_Q_DOM7},   {"maj7", GM_Q_MAJ7},    {"min7", GM_Q_MIN7},    {"hdim7", GM_Q_M7B5},
-    {"dim7", GM_Q_DIM}, {"sus2", GM_Q_MAJ},     {"sus4", GM_Q_MAJ},     {"sus4(b7)", GM_Q_DOM7},
-    {"maj6", GM_Q_MAJ}, {"min6", GM_Q_MIN},     {"minmaj7", GM_Q_MIN},
-    {"9", GM_Q_DOM7},   {"maj9", GM_Q_MAJ7},    {"min9", GM_Q_MIN7},    {"11", GM_Q_DOM7},
-    {"13", GM_Q_DOM7},  {"min11", GM_Q_MIN7},   {"sus4(b7,9)", GM_Q_DOM7},
-};
-
-int gm_chord_label_nearest(const char *text, gm_chord *out, char *err) {
-    if (!text || !out) return gm_fail(err, "chord label: null argument");
-    const char *colon = strchr(text, ':');
-    if (!colon) return gm_chord_parse(text, out, err); /* "N", "C", "Am" */
-    char root[8], qual[32];
-    size_t rl = (size_t)(colon - text), ql = strcspn(colon + 1, "/"); /* "/3": an inversion, same chord */
-    if (rl == 0 || rl >= sizeof root || ql >= sizeof qual)
-        return gm_fail(err, "'%.40s' is not a chord label", text);
-    memcpy(root, text, rl);
-    root[rl] = 0;
-    memcpy(qual, colon + 1, ql);
-    qual[ql] = 0;
-    gm_chord c;
-    if (gm_chord_parse(root, &c, NULL) || c.root < 0 || c.quality != GM_Q_MAJ)
-        return gm_fail(err, "'%.40s': '%s' is not a chord root", text, root);
-    for (size_t i = 0; i < sizeof label_qualities / sizeof *label_qualities; i++)
-        if (!strcmp(qual, label_qualities[i].s)) {
-            *out = (gm_chord){c.root, (int8_t)label_qualities[i].q};
-            return 0;
-        }
-    return gm_fail(err, "'%.40s': unknown chord quality '%s'", text, qual);
-}
-
-/* Most labels a file may hold (POP909's longest song has about 400). */
-#define MAX_LABELS 1000000
-
-int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *err) {
-    if (!path || !out || !n) return gm_fail(err, "chord labels: null argument");
-    *out = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return gm_fail(err, "cannot open %s", path);
-    char line[512];
-    int line_no = 0, cap = 0;
-    while (fgets(line, sizeof line, f)) {
-        line_no++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            gm_fail(err, "%s:%d: line too long", path, line_no);
-            goto fail;
-        }
-        double t0, t1;
-        char text[64], extra[2];
-        if (line[strspn(line, " \t\r\n")] == 0) continue; /* blank line */
-        int k = sscanf(line, "%lf %lf %63s %1s", &t0, &t1, text, extra);
-        if (k != 3) {
-            gm_fail(err, "%s:%d: expected 'start end label'", path, line_no);
-            goto fail;
-        }
-        if (!(t0 >= 0 && t1 >= t0 && t1 < 1e7)) { /* also refuses NaN */
-            gm_fail(err, "%s:%d: times %g..%g are not 0 <= start <= end", path, line_no, t0, t1);
-            goto fail;
-        }
-        gm_chord c;
-        char e2[GM_ERR_SIZE];
-        if (gm_chord_label_nearest(text, &c, e2)) {
-            gm_fail(err, "%s:%d: %s", path, line_no, e2);
-            goto fail;
-        }
-        if (*n == cap) {
-            if (cap >= MAX_LABELS) {
-                gm_fail(err, "%s: more than %d labels", path, MAX_LABELS);
-                goto fail;
-            }
-            cap = cap ? 2 * cap : 256;
-            gm_timed_chord *nv = realloc(*out, (size_t)cap * sizeof *nv);
-            if (!nv) {
-                gm_fail(err, "out of memory");
-                goto fail;
-            }
-            *out = nv;
-        }
-        (*out)[(*n)++] = (gm_timed_chord){t0, t1, c};
-    }
-    fclose(f);
-    return 0;
-fail:
-    fclose(f);
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return -1;
 }
 
 int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames, const gm_timed_chord *labels,

@@ -1,0 +1,552 @@
+/*
+ * chord_text.c — chords as text, and the tones each one spells: our chord
+ * names ("Am", "G7", gm_chord_name / gm_chord_parse), progressions in bars
+ * ("C G | Am F"), Harte labels as POP909's chord_midi.txt writes them
+ * ("A:min7/b7": their tones, and the nearest of our chords), and the one
+ * table of our qualities' tones (gm_chord_tones), which recognition
+ * (chord.c) and everything that scores chord tones share.
+ */
+#include "getmusic.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ======================================================================== */
+/* Tones: our qualities and Harte labels                                     */
+/* ======================================================================== */
+
+/* The tones of our qualities, the one table of them: interval sets (bit k =
+ * k semitones above the root) in GM_Q_* order, which is also Magenta's ('',
+ * m, +, dim, 7, maj7, m7, m7b5). Recognition (chord.c) scores against these
+ * sets; a quality missing here (added later) keeps its root. */
+static const uint16_t our_quality_tones[GM_N_QUALITIES] = {
+    [GM_Q_MAJ] = 0x091,  /* 0 4 7 */
+    [GM_Q_MIN] = 0x089,  /* 0 3 7 */
+    [GM_Q_AUG] = 0x111,  /* 0 4 8 */
+    [GM_Q_DIM] = 0x049,  /* 0 3 6 */
+    [GM_Q_DOM7] = 0x491, /* 0 4 7 10 */
+    [GM_Q_MAJ7] = 0x891, /* 0 4 7 11 */
+    [GM_Q_MIN7] = 0x489, /* 0 3 7 10 */
+    [GM_Q_M7B5] = 0x449, /* 0 3 6 10 */
+};
+
+/* Rotates a set of intervals above C up to `root`. */
+static uint16_t rotate_pcs(unsigned set, int root) {
+    root = ((root % 12) + 12) % 12;
+    unsigned r = ((set << root) | (set >> (12 - root))) & 0xfffu;
+    return (uint16_t)r;
+}
+
+uint16_t gm_chord_tones(gm_chord c) {
+    if (c.root < 0 || c.quality < 0 || c.quality >= GM_N_QUALITIES) return 0;
+    unsigned set = our_quality_tones[c.quality] ? our_quality_tones[c.quality] : 1u;
+    return rotate_pcs(set, c.root);
+}
+
+/* Harte's shorthands (Harte et al., ISMIR 2005, as POP909 writes them),
+ * as interval sets above the root (bit k = k semitones). */
+static const struct { const char *name; uint16_t set; } shorthands[] = {
+    {"maj", 0x091},     {"min", 0x089},    {"dim", 0x049},     {"aug", 0x111},   {"maj7", 0x891},
+    {"min7", 0x489},    {"7", 0x491},      {"dim7", 0x249},    {"hdim7", 0x449}, {"minmaj7", 0x889},
+    {"maj6", 0x291},    {"min6", 0x289},   {"9", 0x495},       {"maj9", 0x895},  {"min9", 0x48d},
+    {"sus2", 0x085},    {"sus4", 0x0a1},   {"11", 0x4b5},      {"min11", 0x4ad}, {"13", 0x6b5},
+    {"maj13", 0xab5},   {"min13", 0x6ad},  {"5", 0x081},       {"1", 0x001},
+};
+
+/* Semitones of a Harte degree such as "b7", "#11", "3" (degrees 1..13 of
+ * the major scale, any number of flats/sharps). -1 when malformed. */
+static int harte_degree(const char *s, size_t n) {
+    static const int scale[7] = {0, 2, 4, 5, 7, 9, 11};
+    int shift = 0;
+    size_t i = 0;
+    for (; i < n && (s[i] == 'b' || s[i] == '#'); i++) shift += s[i] == '#' ? 1 : -1;
+    if (i == n || n - i > 2) return -1;
+    int d = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        d = d * 10 + (s[i] - '0');
+    }
+    if (d < 1 || d > 13) return -1;
+    return ((scale[(d - 1) % 7] + shift) % 12 + 12) % 12;
+}
+
+/* Applies "(d1,d2,*d3)" to *set: adds degrees, removes starred ones. */
+static int harte_degree_list(const char *s, size_t n, unsigned *set) {
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] != ',') j++;
+        int omit = j > i && s[i] == '*';
+        int k = harte_degree(s + i + omit, j - i - (size_t)omit);
+        if (k < 0) return -1;
+        if (omit) *set &= ~(1u << k);
+        else *set |= 1u << k;
+        i = j + 1;
+    }
+    return 0;
+}
+
+int gm_chord_label_tones(const char *label, uint16_t *tones, char *err) {
+    if (!label || !tones) return gm_fail(err, "chord label: null argument");
+    size_t len = strlen(label);
+    if (len == 0 || len > 64) return gm_fail(err, "chord label '%.64s' is empty or too long", label);
+    if (!strcmp(label, "N") || !strcmp(label, "X")) { /* no chord; X = unknown (Harte) */
+        *tones = 0;
+        return 0;
+    }
+    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
+    if (label[0] < 'A' || label[0] > 'G')
+        return gm_fail(err, "chord label '%s' does not start with a root A-G (or N)", label);
+    int root = letter_pc[label[0] - 'A'];
+    const char *p = label + 1;
+    for (; *p == 'b' || *p == '#'; p++) root += *p == '#' ? 1 : -1;
+    const char *slash = strchr(p, '/'), *end = slash ? slash : label + len;
+    unsigned set = 0x091; /* a bare root is major (Harte) */
+    if (*p == ':') {
+        p++;
+        const char *paren = memchr(p, '(', (size_t)(end - p));
+        size_t nq = (size_t)((paren ? paren : end) - p);
+        if (nq) {
+            size_t k = 0, n_sh = sizeof shorthands / sizeof *shorthands;
+            while (k < n_sh && (strlen(shorthands[k].name) != nq || strncmp(shorthands[k].name, p, nq))) k++;
+            if (k == n_sh) return gm_fail(err, "chord label '%s': unknown quality '%.*s'", label, (int)nq, p);
+            set = shorthands[k].set;
+        } else {
+            set = paren ? 0 : set; /* "C:(1,3,5)": the list alone gives the tones */
+        }
+        if (paren) {
+            if (end[-1] != ')' || harte_degree_list(paren + 1, (size_t)(end - paren - 2), &set))
+                return gm_fail(err, "chord label '%s': malformed degree list", label);
+        }
+    } else if (p != end) {
+        return gm_fail(err, "chord label '%s': expected ':' after the root", label);
+    }
+    if (slash) { /* the bass note sounds, so it is a chord tone (Harte) */
+        int k = harte_degree(slash + 1, strlen(slash + 1));
+        if (k < 0) return gm_fail(err, "chord label '%s': malformed bass degree '%s'", label, slash + 1);
+        set |= 1u << k;
+    }
+    if (!(set & 0xfffu)) return gm_fail(err, "chord label '%s' has no tones", label);
+    *tones = rotate_pcs(set, root);
+    return 0;
+}
+
+void gm_chord_labels_free(gm_chord_labels *l) {
+    if (!l) return;
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int span_start_cmp(const void *x, const void *y) {
+    const gm_chord_span *a = x, *b = y;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int labels_push(gm_chord_labels *l, int *cap, double start, double end, uint16_t tones) {
+    if (l->n == *cap) {
+        int c = *cap ? 2 * *cap : 256;
+        gm_chord_span *v = realloc(l->v, (size_t)c * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        *cap = c;
+    }
+    l->v[l->n++] = (gm_chord_span){start, end, tones};
+    return 0;
+}
+
+#define MAX_LABEL_LINES 1000000
+
+int gm_chord_labels_parse(const char *text, size_t len, const char *name, gm_chord_labels *out, char *err) {
+    if (!text || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    if (!name) name = "chord labels";
+    int cap = 0, line_no = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && text[j] != '\n') j++;
+        char line[256];
+        size_t n = j - i < sizeof line - 1 ? j - i : sizeof line - 1;
+        memcpy(line, text + i, n);
+        line[n] = 0;
+        i = j + 1;
+        if (++line_no > MAX_LABEL_LINES) {
+            gm_chord_labels_free(out);
+            return gm_fail(err, "%s: more than %d lines", name, MAX_LABEL_LINES);
+        }
+        double a, b;
+        char label[80], extra[2];
+        int got = sscanf(line, "%lf %lf %79s %1s", &a, &b, label, extra);
+        if (got <= 0) continue; /* blank line */
+        uint16_t tones = 0;
+        char why[GM_ERR_SIZE] = "";
+        if (got != 3) snprintf(why, sizeof why, "not 'start_s end_s Root:quality'");
+        else if (!isfinite(a) || !isfinite(b) || a < 0 || b < a) snprintf(why, sizeof why, "times %g..%g are not 0 <= start <= end", a, b);
+        else if (gm_chord_label_tones(label, &tones, why)) {}
+        if (why[0]) {
+            gm_chord_labels_free(out);
+            return gm_fail(err, "%s: line %d: %s", name, line_no, why);
+        }
+        if (!tones || b <= a) continue; /* N: no chord, nothing to score against */
+        if (labels_push(out, &cap, a, b, tones)) {
+            gm_chord_labels_free(out);
+            return gm_fail(err, "%s: out of memory", name);
+        }
+    }
+    qsort(out->v, (size_t)out->n, sizeof *out->v, span_start_cmp);
+    return 0;
+}
+
+int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err) {
+    if (!path || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return gm_fail(err, "cannot open %s", path);
+    size_t cap = 1u << 24, n = 0; /* 16 MiB: POP909's largest is 6 KiB */
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap + 1, f);
+    fclose(f);
+    if (!buf) return gm_fail(err, "%s: out of memory", path);
+    int rc = n > cap ? gm_fail(err, "%s: larger than 16 MiB", path) : gm_chord_labels_parse(buf, n, path, out, err);
+    free(buf);
+    return rc;
+}
+
+static int is_sep(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; }
+
+/* Tones of one chord name: a Harte label ("A:min", "C/5", "N") or one of
+ * ours ("Am", "G7", gm_chord_parse). 0, or -1 with err. */
+static int name_tones(const char *name, uint16_t *t, char *err) {
+    if (strchr(name, ':') || strchr(name, '/') || !strcmp(name, "X")) return gm_chord_label_tones(name, t, err);
+    gm_chord c;
+    if (gm_chord_parse(name, &c, err)) return -1;
+    *t = gm_chord_tones(c);
+    return 0;
+}
+
+/* One bar's chord names (bar[0..n)), tones into t[]; returns the count or
+ * -1 with err. */
+static int bar_chords(const char *bar, size_t n, uint16_t *t, int max, char *err) {
+    int k = 0;
+    for (size_t i = 0, j; i < n; i = j) {
+        while (i < n && is_sep(bar[i])) i++;
+        for (j = i; j < n && !is_sep(bar[j]);) j++;
+        if (j == i) break;
+        char name[72];
+        if (j - i >= sizeof name) return gm_fail(err, "chord name '%.20s...' is too long", bar + i);
+        if (k == max) return gm_fail(err, "more than %d chords in one bar", max);
+        memcpy(name, bar + i, j - i);
+        name[j - i] = 0;
+        if (name_tones(name, &t[k++], err)) return -1;
+    }
+    return k;
+}
+
+/* The bars of chord-name text: '|'-separated groups when there is a '|'
+ * (groups of separators only, such as a chart's outer bar lines, are no
+ * bars), else one name per bar. Group g is text[at[g] .. at[g] + len[g]);
+ * at and len hold (strlen(text) + 3) / 2 entries, more than there can be. */
+static int bar_groups(const char *text, size_t *at, size_t *len) {
+    int piped = strchr(text, '|') != NULL, n = 0;
+    size_t end = strlen(text);
+    for (size_t i = 0; i < end;) {
+        size_t j = i;
+        if (piped) {
+            while (j < end && text[j] != '|') j++;
+        } else {
+            while (j < end && is_sep(text[j])) j++;
+            i = j;
+            while (j < end && !is_sep(text[j])) j++;
+        }
+        size_t q = i;
+        while (q < j && is_sep(text[q])) q++;
+        if (q < j) {
+            at[n] = i;
+            len[n++] = j - i;
+        }
+        i = j + 1;
+    }
+    return n;
+}
+
+#define MAX_CHORDS_PER_BAR 16
+
+int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_labels *out, char *err) {
+    if (!s || !names || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    size_t cap_groups = (strlen(names) + 3) / 2;
+    size_t *at = malloc(cap_groups * sizeof *at), *len = malloc(cap_groups * sizeof *len);
+    if (!at || !len) {
+        free(at);
+        free(len);
+        return gm_fail(err, "chord names: out of memory");
+    }
+    int n_groups = bar_groups(names, at, len), cap = 0, rc = 0;
+    gm_barmap bm;
+    if (!n_groups) rc = gm_fail(err, "no chord names given");
+    else rc = gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err);
+    for (int b = 0; n_groups && !rc && b < bm.n_bars; b++) {
+        uint16_t t[MAX_CHORDS_PER_BAR];
+        int g = b % n_groups, k = bar_chords(names + at[g], len[g], t, MAX_CHORDS_PER_BAR, err);
+        if (k < 0) rc = -1;
+        /* A bar's chords share it evenly in ticks (beats); times in seconds. */
+        int64_t t0 = bm.bar_tick[b], dt = bm.bar_tick[b + 1] - t0;
+        for (int c = 0; !rc && c < k; c++) {
+            double a = gm_score_tick_to_seconds(s, t0 + dt * c / k), e = gm_score_tick_to_seconds(s, t0 + dt * (c + 1) / k);
+            if (t[c] && e > a && labels_push(out, &cap, a, e, t[c])) rc = gm_fail(err, "chord names: out of memory");
+        }
+    }
+    if (n_groups) gm_barmap_free(&bm);
+    free(at);
+    free(len);
+    if (rc) gm_chord_labels_free(out);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Names                                                                     */
+/* ======================================================================== */
+
+/* Magenta's spellings of the twelve roots. */
+static const char *root_names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+static const char *quality_suffix[GM_N_QUALITIES] = {"", "m", "aug", "dim", "7", "maj7", "m7", "m7b5"};
+
+const char *gm_chord_name(gm_chord c, char *buf, size_t n) {
+    if (!buf || n == 0) return buf;
+    if (c.root < 0 || c.root > 11 || c.quality < 0 || c.quality >= GM_N_QUALITIES)
+        snprintf(buf, n, "N");
+    else
+        snprintf(buf, n, "%s%s", root_names[(int)c.root], quality_suffix[(int)c.quality]);
+    return buf;
+}
+
+/* Accepted spellings of each quality, after the root (and an optional ':'
+ * as in Harte-style labels such as "B:maj", "A:hdim7"). */
+static const struct { const char *s; int q; } quality_words[] = {
+    {"", GM_Q_MAJ},      {"maj", GM_Q_MAJ},     {"M", GM_Q_MAJ},
+    {"m", GM_Q_MIN},     {"min", GM_Q_MIN},     {"-", GM_Q_MIN},
+    {"aug", GM_Q_AUG},   {"+", GM_Q_AUG},
+    {"dim", GM_Q_DIM},   {"o", GM_Q_DIM},
+    {"7", GM_Q_DOM7},    {"dom7", GM_Q_DOM7},
+    {"maj7", GM_Q_MAJ7}, {"M7", GM_Q_MAJ7},
+    {"m7", GM_Q_MIN7},   {"min7", GM_Q_MIN7},   {"-7", GM_Q_MIN7},
+    {"m7b5", GM_Q_M7B5}, {"min7b5", GM_Q_M7B5}, {"hdim7", GM_Q_M7B5}, {"-7b5", GM_Q_M7B5},
+    {"\xc3\xb8", GM_Q_M7B5}, {"\xc3\xb8" "7", GM_Q_M7B5}, /* ø, ø7 */
+};
+
+int gm_chord_parse(const char *name, gm_chord *out, char *err) {
+    if (!name || !out) return gm_fail(err, "chord name: null argument");
+    while (isspace((unsigned char)*name)) name++;
+    size_t len = strlen(name);
+    while (len > 0 && isspace((unsigned char)name[len - 1])) len--;
+    char buf[32];
+    if (len == 0 || len >= sizeof buf) return gm_fail(err, "'%.*s' is not a chord name", (int)(len > 40 ? 40 : len), name);
+    memcpy(buf, name, len);
+    buf[len] = 0;
+
+    if (!strcmp(buf, "N") || !strcmp(buf, "NC") || !strcmp(buf, "N.C.")) {
+        *out = (gm_chord){-1, -1};
+        return 0;
+    }
+    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
+    if (buf[0] < 'A' || buf[0] > 'G')
+        return gm_fail(err, "'%s' is not a chord name (expected a root A-G, or N)", buf);
+    int root = letter_pc[buf[0] - 'A'];
+    const char *p = buf + 1;
+    /* Up to two accidentals, '#' or 'b' (no quality suffix starts with b). */
+    for (int acc = 0; acc < 2 && (*p == '#' || *p == 'b'); acc++) {
+        root += *p == '#' ? 1 : -1;
+        p++;
+    }
+    root = ((root % 12) + 12) % 12;
+    if (*p == ':') p++;
+    for (size_t i = 0; i < sizeof quality_words / sizeof *quality_words; i++)
+        if (!strcmp(p, quality_words[i].s)) {
+            *out = (gm_chord){(int8_t)root, (int8_t)quality_words[i].q};
+            return 0;
+        }
+    return gm_fail(err, "'%s': unknown chord quality '%s' (known: maj, m, aug/+, dim, 7, maj7, m7, m7b5)", buf, p);
+}
+
+/* ======================================================================== */
+/* Progressions in bars ("C G | Am F")                                       */
+/* ======================================================================== */
+
+#define MAX_PROGRESSION_BARS 100000
+
+/* Appends bar `names` (1 or 2 chords) as two halves. */
+static int push_bar(gm_chord **out, int *n_bars, int *cap, const gm_chord *names, int n, char *err) {
+    if (*n_bars >= MAX_PROGRESSION_BARS) return gm_fail(err, "more than %d bars of chords", MAX_PROGRESSION_BARS);
+    if (*n_bars == *cap) {
+        int c = *cap ? 2 * *cap : 64;
+        gm_chord *nv = realloc(*out, (size_t)c * 2 * sizeof *nv);
+        if (!nv) return gm_fail(err, "out of memory");
+        *out = nv;
+        *cap = c;
+    }
+    (*out)[2 * *n_bars] = names[0];
+    (*out)[2 * *n_bars + 1] = names[n - 1];
+    (*n_bars)++;
+    return 0;
+}
+
+int gm_chords_parse_bars(const char *text, gm_chord **out, int *n_bars, char *err) {
+    if (!text || !out || !n_bars) return gm_fail(err, "chord progression: null argument");
+    *out = NULL;
+    *n_bars = 0;
+    /* Without '|' a name is a bar, so line ends need no meaning of their own;
+     * with '|' they end a bar too, so a file may put one bar per line. */
+    const int bars_marked = strchr(text, '|') != NULL;
+    int cap = 0, n = 0; /* names in the bar being read */
+    gm_chord names[2];
+    char first[3][32];  /* the bar's names as written, for the message */
+    for (const char *p = text;; p++) {
+        int bar_end = *p == 0 || (bars_marked && (*p == '|' || *p == '\n'));
+        if (bar_end || isspace((unsigned char)*p) || *p == ',') {
+            if (bar_end && n > 0) {
+                if (push_bar(out, n_bars, &cap, names, n, err)) goto fail;
+                n = 0;
+            }
+            if (*p == 0) break;
+            continue;
+        }
+        size_t len = strcspn(p, " \t\r\n,|");
+        char name[32];
+        if (len >= sizeof name) {
+            gm_fail(err, "'%.*s...' is not a chord name", 20, p);
+            goto fail;
+        }
+        memcpy(name, p, len);
+        name[len] = 0;
+        p += len - 1;
+        gm_chord c;
+        if (gm_chord_parse(name, &c, err)) goto fail;
+        if (n == 2) {
+            gm_fail(err, "bar %d has more than two chords (%s %s %s ...); a bar takes one, or two for its halves",
+                    *n_bars + 1, first[0], first[1], name);
+            goto fail;
+        }
+        memcpy(first[n], name, len + 1);
+        names[n++] = c;
+        if (!bars_marked) { /* every name is a bar */
+            if (push_bar(out, n_bars, &cap, names, 1, err)) goto fail;
+            n = 0;
+        }
+    }
+    if (*n_bars == 0) {
+        gm_fail(err, "no chord names");
+        goto fail;
+    }
+    return 0;
+fail:
+    free(*out);
+    *out = NULL;
+    *n_bars = 0;
+    return -1;
+}
+
+/* ======================================================================== */
+/* Human labels (POP909's chord_midi.txt)                                    */
+/* ======================================================================== */
+
+/* Every quality in POP909's chord_midi.txt files, and the nearest of ours:
+ * sevenths and triads as they are; otherwise the chord that shares the most
+ * tones with the label (sus2 and sus4 share root and fifth with maj and min
+ * alike; POP909's are mostly on major degrees), the extra tone of a sixth
+ * or minor-major seventh dropped. A few other Harte qualities for other
+ * annotations. */
+static const struct { const char *s; int q; } label_qualities[] = {
+    {"maj", GM_Q_MAJ},  {"min", GM_Q_MIN},      {"aug", GM_Q_AUG},      {"dim", GM_Q_DIM},
+    {"7", GM_Q_DOM7},   {"maj7", GM_Q_MAJ7},    {"min7", GM_Q_MIN7},    {"hdim7", GM_Q_M7B5},
+    {"dim7", GM_Q_DIM}, {"sus2", GM_Q_MAJ},     {"sus4", GM_Q_MAJ},     {"sus4(b7)", GM_Q_DOM7},
+    {"maj6", GM_Q_MAJ}, {"min6", GM_Q_MIN},     {"minmaj7", GM_Q_MIN},
+    {"9", GM_Q_DOM7},   {"maj9", GM_Q_MAJ7},    {"min9", GM_Q_MIN7},    {"11", GM_Q_DOM7},
+    {"13", GM_Q_DOM7},  {"min11", GM_Q_MIN7},   {"sus4(b7,9)", GM_Q_DOM7},
+};
+
+int gm_chord_label_nearest(const char *text, gm_chord *out, char *err) {
+    if (!text || !out) return gm_fail(err, "chord label: null argument");
+    const char *colon = strchr(text, ':');
+    if (!colon) return gm_chord_parse(text, out, err); /* "N", "C", "Am" */
+    char root[8], qual[32];
+    size_t rl = (size_t)(colon - text), ql = strcspn(colon + 1, "/"); /* "/3": an inversion, same chord */
+    if (rl == 0 || rl >= sizeof root || ql >= sizeof qual)
+        return gm_fail(err, "'%.40s' is not a chord label", text);
+    memcpy(root, text, rl);
+    root[rl] = 0;
+    memcpy(qual, colon + 1, ql);
+    qual[ql] = 0;
+    gm_chord c;
+    if (gm_chord_parse(root, &c, NULL) || c.root < 0 || c.quality != GM_Q_MAJ)
+        return gm_fail(err, "'%.40s': '%s' is not a chord root", text, root);
+    for (size_t i = 0; i < sizeof label_qualities / sizeof *label_qualities; i++)
+        if (!strcmp(qual, label_qualities[i].s)) {
+            *out = (gm_chord){c.root, (int8_t)label_qualities[i].q};
+            return 0;
+        }
+    return gm_fail(err, "'%.40s': unknown chord quality '%s'", text, qual);
+}
+
+/* Most labels a file may hold (POP909's longest song has about 400). */
+#define MAX_LABELS 1000000
+
+int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *err) {
+    if (!path || !out || !n) return gm_fail(err, "chord labels: null argument");
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return gm_fail(err, "cannot open %s", path);
+    char line[512];
+    int line_no = 0, cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        line_no++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            gm_fail(err, "%s:%d: line too long", path, line_no);
+            goto fail;
+        }
+        double t0, t1;
+        char text[64], extra[2];
+        if (line[strspn(line, " \t\r\n")] == 0) continue; /* blank line */
+        int k = sscanf(line, "%lf %lf %63s %1s", &t0, &t1, text, extra);
+        if (k != 3) {
+            gm_fail(err, "%s:%d: expected 'start end label'", path, line_no);
+            goto fail;
+        }
+        if (!(t0 >= 0 && t1 >= t0 && t1 < 1e7)) { /* also refuses NaN */
+            gm_fail(err, "%s:%d: times %g..%g are not 0 <= start <= end", path, line_no, t0, t1);
+            goto fail;
+        }
+        gm_chord c;
+        char e2[GM_ERR_SIZE];
+        if (gm_chord_label_nearest(text, &c, e2)) {
+            gm_fail(err, "%s:%d: %s", path, line_no, e2);
+            goto fail;
+        }
+        if (*n == cap) {
+            if (cap >= MAX_LABELS) {
+                gm_fail(err, "%s: more than %d labels", path, MAX_LABELS);
+                goto fail;
+            }
+            cap = cap ? 2 * cap : 256;
+            gm_timed_chord *nv = realloc(*out, (size_t)cap * sizeof *nv);
+            if (!nv) {
+                gm_fail(err, "out of memory");
+                goto fail;
+            }
+            *out = nv;
+        }
+        (*out)[(*n)++] = (gm_timed_chord){t0, t1, c};
+    }
+    fclose(f);
+    return 0;
+fail:
+    fclose(f);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return -1;
+}
