@@ -621,9 +621,9 @@ static void test_labels_to_frames(void) {
 
     /* Malformed files: a clear error naming the line, never a crash. */
     static const struct { const char *text, *why; } bad[] = {
-        {"0 1 C:maj\nnonsense\n", ":2:"},        {"0 1 C:maj\n1 0.5 G:maj\n", ":2: times"},
-        {"nan 1 C:maj\n", ":1: times"},          {"-1 1 C:maj\n", ":1: times"},
-        {"0 1 C:maj extra\n", ":1: expected"},   {"0 1\n", ":1: expected"},
+        {"0 1 C:maj\nnonsense\n", ": line 2:"},        {"0 1 C:maj\n1 0.5 G:maj\n", ": line 2: times"},
+        {"nan 1 C:maj\n", ": line 1: times"},          {"-1 1 C:maj\n", ": line 1: times"},
+        {"0 1 C:maj extra\n", ": line 1: expected"},   {"0 1\n", ": line 1: expected"},
         {"0 1 C:blah\n", "unknown chord quality"}, {"0 1 X:maj\n", "not a chord root"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

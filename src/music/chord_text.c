@@ -158,44 +158,82 @@ static int labels_push(gm_chord_labels *l, int *cap, double start, double end, u
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Label files (POP909's chord_midi.txt): the one reader                     */
+/* ------------------------------------------------------------------------ */
+
 #define MAX_LABEL_LINES 1000000
+#define MAX_LABEL_FILE (1u << 24) /* 16 MiB: POP909's largest is 6 KiB */
+
+/* One line, "start_s end_s label" (spaces or tabs): 1 with the fields, 0 for
+ * a blank line, -1 with why. */
+static int label_line(const char *line, double *t0, double *t1, char label[80], char *why) {
+    char extra[2];
+    if (line[strspn(line, " \t\r\n")] == 0) return 0;
+    if (sscanf(line, "%lf %lf %79s %1s", t0, t1, label, extra) != 3) return gm_fail(why, "expected 'start end label'");
+    if (!(*t0 >= 0 && *t1 >= *t0 && *t1 < 1e7)) /* also refuses NaN */
+        return gm_fail(why, "times %g..%g are not 0 <= start <= end", *t0, *t1);
+    return 1;
+}
+
+/* Calls fn for each label line of text. A line over 511 bytes, a malformed
+ * line or fn's failure (fn fills why) is "name: line N: why". */
+typedef int (*label_fn)(void *user_data, double t0, double t1, const char *label, char *why);
+static int read_labels(const char *text, size_t len, const char *name, label_fn fn, void *user_data, char *err) {
+    int line_no = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n') j++;
+        if (++line_no > MAX_LABEL_LINES) return gm_fail(err, "%s: more than %d lines", name, MAX_LABEL_LINES);
+        char line[512], label[80], why[GM_ERR_SIZE] = "";
+        if (j - i >= sizeof line) return gm_fail(err, "%s: line %d: too long", name, line_no);
+        memcpy(line, text + i, j - i);
+        line[j - i] = 0;
+        i = j + 1;
+        double t0, t1;
+        int k = label_line(line, &t0, &t1, label, why);
+        if (k > 0 && fn(user_data, t0, t1, label, why)) k = -1;
+        if (k < 0) return gm_fail(err, "%s: line %d: %s", name, line_no, why);
+    }
+    return 0;
+}
+
+/* A label file read whole (*out malloc'd, NUL-terminated). */
+static int read_label_file(const char *path, char **out, size_t *n, char *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return gm_fail(err, "cannot open %s", path);
+    char *buf = malloc(MAX_LABEL_FILE + 2);
+    *n = buf ? fread(buf, 1, MAX_LABEL_FILE + 1, f) : 0;
+    fclose(f);
+    if (!buf) return gm_fail(err, "%s: out of memory", path);
+    if (*n > MAX_LABEL_FILE) {
+        free(buf);
+        return gm_fail(err, "%s: larger than 16 MiB", path);
+    }
+    buf[*n] = 0;
+    *out = buf;
+    return 0;
+}
+
+/* read_labels' visitor for gm_chord_labels: a label's tones; N is left out. */
+typedef struct { gm_chord_labels *l; int cap; } tones_ctx;
+static int add_tones(void *user_data, double t0, double t1, const char *label, char *why) {
+    tones_ctx *c = user_data;
+    uint16_t tones = 0;
+    if (gm_chord_label_tones(label, &tones, why)) return -1;
+    if (!tones || t1 <= t0) return 0; /* N: no chord, nothing to score against */
+    if (labels_push(c->l, &c->cap, t0, t1, tones)) return gm_fail(why, "out of memory");
+    return 0;
+}
 
 int gm_chord_labels_parse(const char *text, size_t len, const char *name, gm_chord_labels *out, char *err) {
     if (!text || !out) return gm_fail(err, "chord labels: null argument");
     memset(out, 0, sizeof *out);
-    if (!name) name = "chord labels";
-    int cap = 0, line_no = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && text[j] != '\n') j++;
-        char line[256];
-        size_t n = j - i < sizeof line - 1 ? j - i : sizeof line - 1;
-        memcpy(line, text + i, n);
-        line[n] = 0;
-        i = j + 1;
-        if (++line_no > MAX_LABEL_LINES) {
-            gm_chord_labels_free(out);
-            return gm_fail(err, "%s: more than %d lines", name, MAX_LABEL_LINES);
-        }
-        double a, b;
-        char label[80], extra[2];
-        int got = sscanf(line, "%lf %lf %79s %1s", &a, &b, label, extra);
-        if (got <= 0) continue; /* blank line */
-        uint16_t tones = 0;
-        char why[GM_ERR_SIZE] = "";
-        if (got != 3) snprintf(why, sizeof why, "not 'start_s end_s Root:quality'");
-        else if (!isfinite(a) || !isfinite(b) || a < 0 || b < a) snprintf(why, sizeof why, "times %g..%g are not 0 <= start <= end", a, b);
-        else if (gm_chord_label_tones(label, &tones, why)) {}
-        if (why[0]) {
-            gm_chord_labels_free(out);
-            return gm_fail(err, "%s: line %d: %s", name, line_no, why);
-        }
-        if (!tones || b <= a) continue; /* N: no chord, nothing to score against */
-        if (labels_push(out, &cap, a, b, tones)) {
-            gm_chord_labels_free(out);
-            return gm_fail(err, "%s: out of memory", name);
-        }
+    tones_ctx c = {out, 0};
+    if (read_labels(text, len, name ? name : "chord labels", add_tones, &c, err)) {
+        gm_chord_labels_free(out);
+        return -1;
     }
     qsort(out->v, (size_t)out->n, sizeof *out->v, span_start_cmp);
     return 0;
@@ -204,15 +242,11 @@ int gm_chord_labels_parse(const char *text, size_t len, const char *name, gm_cho
 int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err) {
     if (!path || !out) return gm_fail(err, "chord labels: null argument");
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return gm_fail(err, "cannot open %s", path);
-    size_t cap = 1u << 24, n = 0; /* 16 MiB: POP909's largest is 6 KiB */
-    char *buf = malloc(cap + 1);
-    if (buf) n = fread(buf, 1, cap + 1, f);
-    fclose(f);
-    if (!buf) return gm_fail(err, "%s: out of memory", path);
-    int rc = n > cap ? gm_fail(err, "%s: larger than 16 MiB", path) : gm_chord_labels_parse(buf, n, path, out, err);
-    free(buf);
+    char *text;
+    size_t n;
+    if (read_label_file(path, &text, &n, err)) return -1;
+    int rc = gm_chord_labels_parse(text, n, path, out, err);
+    free(text);
     return rc;
 }
 
@@ -494,59 +528,39 @@ int gm_chord_label_nearest(const char *text, gm_chord *out, char *err) {
 /* Most labels a file may hold (POP909's longest song has about 400). */
 #define MAX_LABELS 1000000
 
+/* read_labels' visitor for timed chords: the nearest of our chords. */
+typedef struct { gm_timed_chord *v; int n, cap; } timed_ctx;
+static int add_timed(void *user_data, double t0, double t1, const char *label, char *why) {
+    timed_ctx *c = user_data;
+    gm_chord ch;
+    if (gm_chord_label_nearest(label, &ch, why)) return -1;
+    if (c->n == c->cap) {
+        if (c->cap >= MAX_LABELS) return gm_fail(why, "more than %d labels", MAX_LABELS);
+        int cap = c->cap ? 2 * c->cap : 256;
+        gm_timed_chord *nv = realloc(c->v, (size_t)cap * sizeof *nv);
+        if (!nv) return gm_fail(why, "out of memory");
+        c->v = nv;
+        c->cap = cap;
+    }
+    c->v[c->n++] = (gm_timed_chord){t0, t1, ch};
+    return 0;
+}
+
 int gm_timed_chords_load(const char *path, gm_timed_chord **out, int *n, char *err) {
     if (!path || !out || !n) return gm_fail(err, "chord labels: null argument");
     *out = NULL;
     *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return gm_fail(err, "cannot open %s", path);
-    char line[512];
-    int line_no = 0, cap = 0;
-    while (fgets(line, sizeof line, f)) {
-        line_no++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            gm_fail(err, "%s:%d: line too long", path, line_no);
-            goto fail;
-        }
-        double t0, t1;
-        char text[64], extra[2];
-        if (line[strspn(line, " \t\r\n")] == 0) continue; /* blank line */
-        int k = sscanf(line, "%lf %lf %63s %1s", &t0, &t1, text, extra);
-        if (k != 3) {
-            gm_fail(err, "%s:%d: expected 'start end label'", path, line_no);
-            goto fail;
-        }
-        if (!(t0 >= 0 && t1 >= t0 && t1 < 1e7)) { /* also refuses NaN */
-            gm_fail(err, "%s:%d: times %g..%g are not 0 <= start <= end", path, line_no, t0, t1);
-            goto fail;
-        }
-        gm_chord c;
-        char e2[GM_ERR_SIZE];
-        if (gm_chord_label_nearest(text, &c, e2)) {
-            gm_fail(err, "%s:%d: %s", path, line_no, e2);
-            goto fail;
-        }
-        if (*n == cap) {
-            if (cap >= MAX_LABELS) {
-                gm_fail(err, "%s: more than %d labels", path, MAX_LABELS);
-                goto fail;
-            }
-            cap = cap ? 2 * cap : 256;
-            gm_timed_chord *nv = realloc(*out, (size_t)cap * sizeof *nv);
-            if (!nv) {
-                gm_fail(err, "out of memory");
-                goto fail;
-            }
-            *out = nv;
-        }
-        (*out)[(*n)++] = (gm_timed_chord){t0, t1, c};
+    char *text;
+    size_t len;
+    if (read_label_file(path, &text, &len, err)) return -1;
+    timed_ctx c = {0};
+    int rc = read_labels(text, len, path, add_timed, &c, err);
+    free(text);
+    if (rc) {
+        free(c.v);
+        return -1;
     }
-    fclose(f);
+    *out = c.v;
+    *n = c.n;
     return 0;
-fail:
-    fclose(f);
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return -1;
 }
