@@ -436,12 +436,14 @@ int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, 
 const char *gm_chord_name(gm_chord c, char *buf, size_t n);
 /* Parses "C G Am F7 ..." style names; returns 0 or -1 with err. */
 int gm_chord_parse(const char *name, gm_chord *out, char *err);
-/* A chord progression in bars: names separated by spaces or commas. Without
- * '|' every name is one bar ("C G Am F" = 4 bars). With '|', '|' and line
- * ends separate bars and a bar holds one name (the whole bar) or two (its
- * halves): "C G | Am F" = 2 bars of 2 chords; empty bars ("| C |") are
- * skipped. out: malloc'd [2·n_bars], both halves of every bar (a one-chord
- * bar twice). Returns 0 or -1 with err (the first bad name or bar). */
+/* A chord progression in bars, the one syntax that generate, eval and the
+ * studio take: names separated by spaces or commas. Without '|' every name
+ * is one bar ("C G Am F" = 4 bars). With '|', '|' and line ends separate
+ * bars and a bar holds one name (the whole bar) or two (its halves):
+ * "C G | Am F" = 2 bars of 2 chords; empty bars ("| C |") are skipped; a
+ * third name in a bar is an error. out: malloc'd [2·n_bars], both halves of
+ * every bar (a one-chord bar twice). Returns 0 or -1 with err (the first bad
+ * name or bar). */
 int gm_chords_parse_bars(const char *text, gm_chord **out, int *n_bars, char *err);
 
 /* Human chord labels as chords of our vocabulary (for training data; the
@@ -1040,10 +1042,10 @@ uint16_t gm_chord_tones(gm_chord c);
 int gm_chord_labels_parse(const char *text, size_t len, const char *name, gm_chord_labels *out, char *err);
 int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err);
 /* Chords given by name on the bars of s (its bar map at 16ths, its tempo
- * map for seconds), as `generate --chords` takes them: "C G Am F" is one
- * chord per bar; with '|', each '|'-separated group is a bar whose chords
- * share it evenly ("C G | Am F": two per bar). Names are ours ("Am", "G7",
- * gm_chord_parse) or Harte labels ("A:min"). Shorter than the piece: repeated. */
+ * map for seconds), in gm_chords_parse_bars' syntax (as `generate --chords`
+ * takes them): "C G Am F" is one chord per bar, "C G | Am F" two per bar,
+ * each on its half. Names are ours ("Am", "G7", gm_chord_parse) or Harte
+ * labels ("A:min"). Shorter than the piece: repeated. */
 int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_labels *out, char *err);
 void gm_chord_labels_free(gm_chord_labels *l);
 

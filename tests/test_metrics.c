@@ -702,6 +702,11 @@ static void test_chord_tones(void) {
     err[0] = 0;
     CHECK(gm_chord_labels_per_bar(&s, "C Xq", &l, err) != 0 && err[0], "bad name accepted");
     CHECK(gm_chord_labels_per_bar(&s, "  ", &l, err) != 0, "no names accepted");
+    /* The bar syntax is generate's: a bar takes one or two chords, and with
+     * '|' a line end closes a bar too. */
+    CHECK(gm_chord_labels_per_bar(&s, "C G Am | F", &l, err) != 0 && strstr(err, "more than two"), "3 in a bar: %s", err);
+    CHECK(gm_chord_labels_per_bar(&s, "C |\nAm F", &l, err) == 0 && l.n == 6, "line end closes a bar: %d (%s)", l.n, err);
+    gm_chord_labels_free(&l);
     gm_score_free(&s);
 }
 

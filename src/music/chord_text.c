@@ -250,97 +250,6 @@ int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err) {
     return rc;
 }
 
-static int is_sep(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; }
-
-/* Tones of one chord name: a Harte label ("A:min", "C/5", "N") or one of
- * ours ("Am", "G7", gm_chord_parse). 0, or -1 with err. */
-static int name_tones(const char *name, uint16_t *t, char *err) {
-    if (strchr(name, ':') || strchr(name, '/') || !strcmp(name, "X")) return gm_chord_label_tones(name, t, err);
-    gm_chord c;
-    if (gm_chord_parse(name, &c, err)) return -1;
-    *t = gm_chord_tones(c);
-    return 0;
-}
-
-/* One bar's chord names (bar[0..n)), tones into t[]; returns the count or
- * -1 with err. */
-static int bar_chords(const char *bar, size_t n, uint16_t *t, int max, char *err) {
-    int k = 0;
-    for (size_t i = 0, j; i < n; i = j) {
-        while (i < n && is_sep(bar[i])) i++;
-        for (j = i; j < n && !is_sep(bar[j]);) j++;
-        if (j == i) break;
-        char name[72];
-        if (j - i >= sizeof name) return gm_fail(err, "chord name '%.20s...' is too long", bar + i);
-        if (k == max) return gm_fail(err, "more than %d chords in one bar", max);
-        memcpy(name, bar + i, j - i);
-        name[j - i] = 0;
-        if (name_tones(name, &t[k++], err)) return -1;
-    }
-    return k;
-}
-
-/* The bars of chord-name text: '|'-separated groups when there is a '|'
- * (groups of separators only, such as a chart's outer bar lines, are no
- * bars), else one name per bar. Group g is text[at[g] .. at[g] + len[g]);
- * at and len hold (strlen(text) + 3) / 2 entries, more than there can be. */
-static int bar_groups(const char *text, size_t *at, size_t *len) {
-    int piped = strchr(text, '|') != NULL, n = 0;
-    size_t end = strlen(text);
-    for (size_t i = 0; i < end;) {
-        size_t j = i;
-        if (piped) {
-            while (j < end && text[j] != '|') j++;
-        } else {
-            while (j < end && is_sep(text[j])) j++;
-            i = j;
-            while (j < end && !is_sep(text[j])) j++;
-        }
-        size_t q = i;
-        while (q < j && is_sep(text[q])) q++;
-        if (q < j) {
-            at[n] = i;
-            len[n++] = j - i;
-        }
-        i = j + 1;
-    }
-    return n;
-}
-
-#define MAX_CHORDS_PER_BAR 16
-
-int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_labels *out, char *err) {
-    if (!s || !names || !out) return gm_fail(err, "chord labels: null argument");
-    memset(out, 0, sizeof *out);
-    size_t cap_groups = (strlen(names) + 3) / 2;
-    size_t *at = malloc(cap_groups * sizeof *at), *len = malloc(cap_groups * sizeof *len);
-    if (!at || !len) {
-        free(at);
-        free(len);
-        return gm_fail(err, "chord names: out of memory");
-    }
-    int n_groups = bar_groups(names, at, len), cap = 0, rc = 0;
-    gm_barmap bm;
-    if (!n_groups) rc = gm_fail(err, "no chord names given");
-    else rc = gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err);
-    for (int b = 0; n_groups && !rc && b < bm.n_bars; b++) {
-        uint16_t t[MAX_CHORDS_PER_BAR];
-        int g = b % n_groups, k = bar_chords(names + at[g], len[g], t, MAX_CHORDS_PER_BAR, err);
-        if (k < 0) rc = -1;
-        /* A bar's chords share it evenly in ticks (beats); times in seconds. */
-        int64_t t0 = bm.bar_tick[b], dt = bm.bar_tick[b + 1] - t0;
-        for (int c = 0; !rc && c < k; c++) {
-            double a = gm_score_tick_to_seconds(s, t0 + dt * c / k), e = gm_score_tick_to_seconds(s, t0 + dt * (c + 1) / k);
-            if (t[c] && e > a && labels_push(out, &cap, a, e, t[c])) rc = gm_fail(err, "chord names: out of memory");
-        }
-    }
-    if (n_groups) gm_barmap_free(&bm);
-    free(at);
-    free(len);
-    if (rc) gm_chord_labels_free(out);
-    return rc;
-}
-
 /* ======================================================================== */
 /* Names                                                                     */
 /* ======================================================================== */
@@ -411,20 +320,72 @@ int gm_chord_parse(const char *name, gm_chord *out, char *err) {
 /* ======================================================================== */
 
 #define MAX_PROGRESSION_BARS 100000
+#define MAX_NAME 72 /* bytes of one chord name, with its NUL (Harte labels are long) */
 
-/* Appends bar `names` (1 or 2 chords) as two halves. */
-static int push_bar(gm_chord **out, int *n_bars, int *cap, const gm_chord *names, int n, char *err) {
-    if (*n_bars >= MAX_PROGRESSION_BARS) return gm_fail(err, "more than %d bars of chords", MAX_PROGRESSION_BARS);
-    if (*n_bars == *cap) {
-        int c = *cap ? 2 * *cap : 64;
-        gm_chord *nv = realloc(*out, (size_t)c * 2 * sizeof *nv);
-        if (!nv) return gm_fail(err, "out of memory");
-        *out = nv;
-        *cap = c;
+/* One bar of a progression: one chord, or two for its halves. */
+typedef struct {
+    char name[2][MAX_NAME];
+    int n;
+} bar_names;
+typedef int (*bar_fn)(void *user_data, int bar, const bar_names *b, char *err);
+
+static int is_sep(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; }
+
+/* The one bar syntax, for generate and eval alike: with '|' anywhere, '|'
+ * and line ends close bars (so a chart's outer bar lines and one bar per
+ * line make no empty bars); without it, every name is a bar. Names are
+ * separated by spaces, tabs and commas. Calls fn for each bar in turn; a
+ * name over 71 bytes, a third name in a bar, more than
+ * MAX_PROGRESSION_BARS bars and no name at all are errors. */
+static int split_bars(const char *text, bar_fn fn, void *user_data, char *err) {
+    const int bars_marked = strchr(text, '|') != NULL;
+    bar_names b = {.n = 0};
+    int n_bars = 0;
+    for (const char *p = text;; p++) {
+        int bar_end = *p == 0 || (bars_marked && (*p == '|' || *p == '\n'));
+        if (bar_end || is_sep(*p)) {
+            if (bar_end && b.n > 0) {
+                if (n_bars >= MAX_PROGRESSION_BARS) return gm_fail(err, "more than %d bars of chords", MAX_PROGRESSION_BARS);
+                if (fn(user_data, n_bars++, &b, err)) return -1;
+                b.n = 0;
+            }
+            if (*p == 0) break;
+            continue;
+        }
+        size_t len = strcspn(p, " \t\r\n,|");
+        if (len >= MAX_NAME) return gm_fail(err, "'%.*s...' is not a chord name", 20, p);
+        if (b.n == 2)
+            return gm_fail(err, "bar %d has more than two chords (%s %s %.*s ...); a bar takes one, or two for its halves",
+                           n_bars + 1, b.name[0], b.name[1], (int)len, p);
+        memcpy(b.name[b.n], p, len);
+        b.name[b.n++][len] = 0;
+        p += len - 1;
+        if (!bars_marked) { /* every name is a bar */
+            if (n_bars >= MAX_PROGRESSION_BARS) return gm_fail(err, "more than %d bars of chords", MAX_PROGRESSION_BARS);
+            if (fn(user_data, n_bars++, &b, err)) return -1;
+            b.n = 0;
+        }
     }
-    (*out)[2 * *n_bars] = names[0];
-    (*out)[2 * *n_bars + 1] = names[n - 1];
-    (*n_bars)++;
+    return n_bars ? 0 : gm_fail(err, "no chord names");
+}
+
+/* split_bars' visitor for gm_chords_parse_bars: our chords, as two halves. */
+typedef struct { gm_chord *v; int n, cap; } halves;
+static int add_halves(void *user_data, int bar, const bar_names *b, char *err) {
+    halves *h = user_data;
+    gm_chord c[2];
+    for (int i = 0; i < b->n; i++)
+        if (gm_chord_parse(b->name[i], &c[i], err)) return -1;
+    if (bar == h->cap) {
+        int cap = h->cap ? 2 * h->cap : 64;
+        gm_chord *nv = realloc(h->v, (size_t)cap * 2 * sizeof *nv);
+        if (!nv) return gm_fail(err, "out of memory");
+        h->v = nv;
+        h->cap = cap;
+    }
+    h->v[2 * bar] = c[0];
+    h->v[2 * bar + 1] = c[b->n - 1];
+    h->n = bar + 1;
     return 0;
 }
 
@@ -432,55 +393,67 @@ int gm_chords_parse_bars(const char *text, gm_chord **out, int *n_bars, char *er
     if (!text || !out || !n_bars) return gm_fail(err, "chord progression: null argument");
     *out = NULL;
     *n_bars = 0;
-    /* Without '|' a name is a bar, so line ends need no meaning of their own;
-     * with '|' they end a bar too, so a file may put one bar per line. */
-    const int bars_marked = strchr(text, '|') != NULL;
-    int cap = 0, n = 0; /* names in the bar being read */
-    gm_chord names[2];
-    char first[3][32];  /* the bar's names as written, for the message */
-    for (const char *p = text;; p++) {
-        int bar_end = *p == 0 || (bars_marked && (*p == '|' || *p == '\n'));
-        if (bar_end || isspace((unsigned char)*p) || *p == ',') {
-            if (bar_end && n > 0) {
-                if (push_bar(out, n_bars, &cap, names, n, err)) goto fail;
-                n = 0;
-            }
-            if (*p == 0) break;
-            continue;
-        }
-        size_t len = strcspn(p, " \t\r\n,|");
-        char name[32];
-        if (len >= sizeof name) {
-            gm_fail(err, "'%.*s...' is not a chord name", 20, p);
-            goto fail;
-        }
-        memcpy(name, p, len);
-        name[len] = 0;
-        p += len - 1;
-        gm_chord c;
-        if (gm_chord_parse(name, &c, err)) goto fail;
-        if (n == 2) {
-            gm_fail(err, "bar %d has more than two chords (%s %s %s ...); a bar takes one, or two for its halves",
-                    *n_bars + 1, first[0], first[1], name);
-            goto fail;
-        }
-        memcpy(first[n], name, len + 1);
-        names[n++] = c;
-        if (!bars_marked) { /* every name is a bar */
-            if (push_bar(out, n_bars, &cap, names, 1, err)) goto fail;
-            n = 0;
-        }
+    halves h = {0};
+    if (split_bars(text, add_halves, &h, err)) {
+        free(h.v);
+        return -1;
     }
-    if (*n_bars == 0) {
-        gm_fail(err, "no chord names");
-        goto fail;
-    }
+    *out = h.v;
+    *n_bars = h.n;
     return 0;
-fail:
-    free(*out);
-    *out = NULL;
-    *n_bars = 0;
-    return -1;
+}
+
+/* Tones of one chord name: a Harte label ("A:min", "C/5", "N") or one of
+ * ours ("Am", "G7", gm_chord_parse). 0, or -1 with err. */
+static int name_tones(const char *name, uint16_t *t, char *err) {
+    if (strchr(name, ':') || strchr(name, '/') || !strcmp(name, "X")) return gm_chord_label_tones(name, t, err);
+    gm_chord c;
+    if (gm_chord_parse(name, &c, err)) return -1;
+    *t = gm_chord_tones(c);
+    return 0;
+}
+
+/* split_bars' visitor for gm_chord_labels_per_bar: each bar's tones. */
+typedef struct { uint16_t t[2]; int k; } bar_tones;
+typedef struct { bar_tones *v; int n, cap; } tone_bars;
+static int add_bar_tones(void *user_data, int bar, const bar_names *b, char *err) {
+    tone_bars *tb = user_data;
+    if (bar == tb->cap) {
+        int cap = tb->cap ? 2 * tb->cap : 64;
+        bar_tones *nv = realloc(tb->v, (size_t)cap * sizeof *nv);
+        if (!nv) return gm_fail(err, "chord names: out of memory");
+        tb->v = nv;
+        tb->cap = cap;
+    }
+    bar_tones *t = &tb->v[bar];
+    t->k = b->n;
+    for (int i = 0; i < b->n; i++)
+        if (name_tones(b->name[i], &t->t[i], err)) return -1;
+    tb->n = bar + 1;
+    return 0;
+}
+
+int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_labels *out, char *err) {
+    if (!s || !names || !out) return gm_fail(err, "chord labels: null argument");
+    memset(out, 0, sizeof *out);
+    tone_bars tb = {0};
+    gm_barmap bm;
+    int cap = 0, rc = split_bars(names, add_bar_tones, &tb, err);
+    int built = !rc && !(rc = gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err));
+    for (int b = 0; !rc && b < bm.n_bars; b++) {
+        const bar_tones *t = &tb.v[b % tb.n]; /* shorter than the piece: repeated */
+        /* A bar's chords share it evenly in ticks (beats); times in seconds. */
+        int64_t t0 = bm.bar_tick[b], dt = bm.bar_tick[b + 1] - t0;
+        for (int c = 0; !rc && c < t->k; c++) {
+            double a = gm_score_tick_to_seconds(s, t0 + dt * c / t->k);
+            double e = gm_score_tick_to_seconds(s, t0 + dt * (c + 1) / t->k);
+            if (t->t[c] && e > a && labels_push(out, &cap, a, e, t->t[c])) rc = gm_fail(err, "chord names: out of memory");
+        }
+    }
+    if (built) gm_barmap_free(&bm);
+    free(tb.v);
+    if (rc) gm_chord_labels_free(out);
+    return rc;
 }
 
 /* ======================================================================== */
