@@ -47,7 +47,7 @@ void usage_eval(FILE *f) {
             "                        POP909's chord_midi.txt format (start_s end_s Root:quality)\n"
             "  --chords NAMES        or chords by name on the generated file's bars, as\n"
             "                        generate takes them: \"C G Am F\" (one per bar, repeated),\n"
-            "                        \"C G | Am F\" ('|' between bars, chords share a bar)\n"
+            "                        \"C G | Am F\" ('|' between bars, two share a bar)\n"
             "  --layout L            track classes: default|original (default: default)\n"
             "  --ghost-velocity V    leave out snare strokes softer than V first, as prepare\n"
             "                        does (default 0: score every note)\n"
