@@ -44,8 +44,9 @@ void usage_generate(FILE *f) {
             "  --chord-guidance X      classifier-free guidance on the chords, X >= 0 (default 1;\n"
             "                          0 = off, half the work; 2-3 follows the chords closer still)\n"
             "  --model M.gguf          default: the shipped model (models/default.gguf)\n"
-            "  --steps N               denoising steps per window, 1..100 (default 10; more is slower,\n"
-            "                          not better by the musical figures of models/README.md)\n"
+            "  --steps N               denoising steps per window, 1..the model's diffusion steps (100)\n"
+            "                          (default 10; more is slower, not better by the musical\n"
+            "                          figures of models/README.md)\n"
             "  --seed S                same seed, same output, byte for byte (default 1)\n"
             "  --temperature X         sampling temperature > 0 (default 1)\n"
             "  --drum-temperature X    the drums' own temperature (default 0.5: a steadier groove)\n"
@@ -129,16 +130,14 @@ static char *read_text_file(const char *path, size_t max) {
  * stage makes. gen_job_free releases whatever the stages got to. */
 typedef struct {
     /* options */
-    const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg, *drum_style;
+    const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg;
     gm_bar_range *ranges;
     int n_ranges, json, quiet, force;
-    long new_bars, cont, steps, top_k, window_bars;
-    long long seed;
-    double temperature, drum_temperature, drum_hit_temperature, guidance;
+    long window_bars;
     /* stages */
     gm_model *model;
     const gm_layout *l;     /* the model's */
-    gm_generate_params p;
+    gm_generate_params p;   /* the options land here directly (defaults: the library's) */
     gm_chord *chords;       /* --chords NAMES, parsed */
     char warning[256];      /* a target that came out empty or nearly so, or "" */
     gm_metre_request metre_req; /* --metre, --pickup */
@@ -151,15 +150,7 @@ typedef struct {
 
 static void gen_job_init(gen_job *j) {
     memset(j, 0, sizeof *j);
-    const gm_generate_params dp = gm_generate_default_params(); /* the one home of the defaults */
-    j->p = dp;
-    j->steps = dp.steps;
-    j->top_k = dp.top_k;
-    j->seed = (long long)dp.seed;
-    j->temperature = dp.temperature;
-    j->drum_temperature = dp.drum_temperature;
-    j->drum_hit_temperature = dp.drum_hit_temperature;
-    j->guidance = dp.chord_guidance;
+    j->p = gm_generate_default_params(); /* the one home of the defaults */
     j->metre_req.pickup = -1;
 }
 
@@ -173,8 +164,23 @@ static void gen_job_free(gen_job *j) {
     free(j->ranges);
 }
 
+/* An int or float option straight into its gm_generate_params field. */
+static int opt_int(const char *a, const char *val, long lo, long hi, int *dst) {
+    long v;
+    if (cli_parse_int(a, val, lo, hi, &v)) return -1;
+    *dst = (int)v;
+    return 0;
+}
+static int opt_float(const char *a, const char *val, double lo, double hi, float *dst) {
+    double v;
+    if (cli_parse_double(a, val, lo, hi, &v)) return -1;
+    *dst = (float)v;
+    return 0;
+}
+
 /* One option at argv[*i] (its value, if any, at argv[*i + 1]). 0, or the
- * exit status after a one-line message. */
+ * exit status after a one-line message. Steps are checked against the
+ * model by gm_generate (1..its diffusion steps). */
 static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
@@ -192,19 +198,19 @@ static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
         /* With an input these are ranges; without, a length (decided later). */
         if (parse_ranges(val, &j->ranges, &j->n_ranges))
             return cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val);
-    } else if (!strcmp(a, "--continue")) { if (cli_parse_int(a, val, 1, 100000, &j->cont)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--steps")) { if (cli_parse_int(a, val, 1, 100, &j->steps)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--top-k")) { if (cli_parse_int(a, val, 0, 1000000, &j->top_k)) return EXIT_USAGE; }
+    } else if (!strcmp(a, "--continue")) { if (opt_int(a, val, 1, GM_MAX_GENERATE_BARS, &j->p.continue_bars)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--steps")) { if (opt_int(a, val, INT_MIN, INT_MAX, &j->p.steps)) return EXIT_USAGE; /* gm_generate checks */ }
+    else if (!strcmp(a, "--top-k")) { if (opt_int(a, val, 0, 1000000, &j->p.top_k)) return EXIT_USAGE; }
     else if (!strcmp(a, "--window-bars")) { if (cli_parse_int(a, val, 1, 10000, &j->window_bars)) return EXIT_USAGE; }
     else if (!strcmp(a, "--seed")) {
         if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) return EXIT_USAGE;
-        j->seed = tmp;
-    } else if (!strcmp(a, "--temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->temperature)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--drum-temperature")) { if (cli_parse_double(a, val, 1e-3, 100, &j->drum_temperature)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--drum-style")) j->drum_style = val;
+        j->p.seed = (uint64_t)tmp;
+    } else if (!strcmp(a, "--temperature")) { if (opt_float(a, val, 1e-3, 100, &j->p.temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--drum-temperature")) { if (opt_float(a, val, 1e-3, 100, &j->p.drum_temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--drum-style")) j->p.drum_style = val;
     else if (!strcmp(a, "--metre") || !strcmp(a, "--pickup")) { if (cli_metre_option(a, val, &j->metre_req)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--drum-hit-temperature")) { if (cli_parse_double(a, val, 0, 100, &j->drum_hit_temperature)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--chord-guidance")) { if (cli_parse_double(a, val, 0, 100, &j->guidance)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--drum-hit-temperature")) { if (opt_float(a, val, 0, 100, &j->p.drum_hit_temperature)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--chord-guidance")) { if (opt_float(a, val, 0, 100, &j->p.chord_guidance)) return EXIT_USAGE; }
     else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
     else if (!strcmp(a, "--force")) takes = 0, j->force = 1;
     else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, j->quiet = 1;
@@ -232,11 +238,11 @@ static int gen_parse_args(gen_job *j, int argc, char **argv) {
         /* From scratch: --bars N is the length. */
         if (!j->bars_arg || j->n_ranges != 1 || j->ranges[0].first != j->ranges[0].last)
             return cli_fail(EXIT_USAGE, "without an input file, give the length: --bars N");
-        j->new_bars = j->ranges[0].first + 1;
+        j->p.new_bars = j->ranges[0].first + 1;
         j->n_ranges = 0;
-        if (j->cont) return cli_fail(EXIT_USAGE, "--continue needs an input file");
+        if (j->p.continue_bars) return cli_fail(EXIT_USAGE, "--continue needs an input file");
     }
-    if (j->n_ranges && j->cont) return cli_fail(EXIT_USAGE, "--bars and --continue do not go together");
+    if (j->n_ranges && j->p.continue_bars) return cli_fail(EXIT_USAGE, "--bars and --continue do not go together");
     if (!j->force && same_file(j->in, j->out_path))
         return cli_fail(EXIT_USAGE, "generate: -o %s would replace the input; give another name, or --force", j->out_path);
     if (j->json && cli_is_std(j->out_path)) return cli_fail(EXIT_USAGE, "--json and -o - both write to standard output");
@@ -328,16 +334,6 @@ static int gen_run(gen_job *j) {
     char err[GM_ERR_SIZE];
     p->ranges = j->ranges;
     p->n_ranges = j->n_ranges;
-    p->continue_bars = (int)j->cont;
-    p->new_bars = (int)j->new_bars;
-    p->steps = (int)j->steps;
-    p->seed = (uint64_t)j->seed;
-    p->temperature = (float)j->temperature;
-    p->drum_temperature = (float)j->drum_temperature;
-    p->drum_hit_temperature = (float)j->drum_hit_temperature;
-    p->drum_style = j->drum_style;
-    p->top_k = (int)j->top_k;
-    p->chord_guidance = (float)j->guidance;
     cli_progress bar = {.on = !j->quiet && !j->json && isatty(2), .label = "generating", .last_pct = -1};
     clock_gettime(CLOCK_MONOTONIC, &bar.t0);
     p->progress = cli_progress_cb;
@@ -401,8 +397,8 @@ static void gen_print_json(const gen_job *j, const char *key) {
     cli_json_str(j->out_path);
     printf(", \"model\": ");
     cli_json_str(j->model_path);
-    printf(", \"bars\": %d, \"windows\": %d, \"steps\": %ld, \"seed\": %lld, \"key\": ", rep->n_bars, rep->n_windows,
-           j->steps, j->seed);
+    printf(", \"bars\": %d, \"windows\": %d, \"steps\": %d, \"seed\": %llu, \"key\": ", rep->n_bars, rep->n_windows,
+           j->p.steps, (unsigned long long)j->p.seed);
     cli_json_str(key);
     printf(", \"targets\": ");
     json_classes(j->l, rep->targets);

@@ -830,6 +830,11 @@ enum {
                                  when the notes they read are a bare melody */
 };
 
+/* Generation's limits: gm_generate checks them, the front ends quote them.
+ * continue_bars 0..GM_MAX_GENERATE_BARS, new_bars 1..GM_MAX_GENERATE_BARS;
+ * steps 1..the model's diffusion_steps (gm_model_sizes). */
+#define GM_MAX_GENERATE_BARS 100000
+
 /* Bars are 0-based here (the CLI's --bars 9-16 is {8, 15}). */
 typedef struct { int first, last; } gm_bar_range;
 

@@ -39,6 +39,8 @@
 #define ST_BODY_SECONDS 120        /* and its body within this after them */
 #define ST_MAX_JOBS 64             /* jobs remembered (finished ones forgotten first) */
 #define ST_MAX_QUEUED 16           /* jobs waiting; more are refused (503) */
+#define ST_MAX_BARS 256            /* bars of a new song, or appended by one job (the library
+                                      takes GM_MAX_GENERATE_BARS; a studio job stays short) */
 #define ST_MAX_SECONDS 600.0       /* longest piece rendered to WAV */
 #define ST_MAX_CONNECTIONS 256     /* open connections (libmicrohttpd refuses more) */
 #define ST_MAX_INFLIGHT (64u << 20) /* bytes of request bodies being received, all together */
@@ -156,6 +158,7 @@ const char *st_drum_style_name(studio *st, int i);
 int st_drum_style_find(studio *st, const char *name);
 const char *st_drum_style_default(studio *st);
 int st_chord_frames(studio *st);
+int st_diffusion_steps(studio *st); /* the model's: generate's steps are 1..this */
 st_song *st_song_find(studio *st, int id);                 /* locked */
 st_version *st_version_find(st_song *s, int num);          /* locked */
 int st_song_ids(studio *st, int *ids, int max);            /* locked: ids ascending */

@@ -271,7 +271,7 @@ static void api_new_song(studio *st, const uint8_t *body, size_t n, st_reply *r)
     if (jobj_parse(&o, (const char *)body, n, err)) { reply_error(r, 400, "%s", err); return; }
     long long bars = 8, tempo = 120, num = 4, den = 4;
     const char *metre = opt_str(&o, "metre"), *chords = opt_str(&o, "chords");
-    int bad = opt_int(&o, "bars", 1, 256, &bars, err) || opt_int(&o, "tempo", 20, 400, &tempo, err);
+    int bad = opt_int(&o, "bars", 1, ST_MAX_BARS, &bars, err) || opt_int(&o, "tempo", 20, 400, &tempo, err);
     if (!bad && metre && (sscanf(metre, "%lld/%lld", &num, &den) != 2 || num < 1 || num > 32 ||
                           (den != 2 && den != 4 && den != 8 && den != 16)))
         bad = gm_fail(err, "metre: give n/d like 4/4, 3/4 or 6/8");
@@ -374,9 +374,9 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     if (style) gm_strlcpy(j->drum_style, style, sizeof j->drum_style);
     if (opt_num(o, "drum_hit_temperature", 0, 100, &hit_temp, err)) return -1;
     j->p.drum_hit_temperature = (float)hit_temp;
-    if (opt_int(o, "version", 0, INT_MAX, &from, err) || opt_int(o, "steps", 1, 100, &steps, err) ||
+    if (opt_int(o, "version", 0, INT_MAX, &from, err) || opt_int(o, "steps", 1, st_diffusion_steps(st), &steps, err) ||
         opt_int(o, "seed", 0, 9007199254740991LL, &seed, err) || opt_int(o, "top_k", 0, 1000000, &top_k, err) ||
-        opt_int(o, "continue", 0, 256, &cont, err) || opt_num(o, "temperature", 1e-3, 100, &temp, err) ||
+        opt_int(o, "continue", 0, ST_MAX_BARS, &cont, err) || opt_num(o, "temperature", 1e-3, 100, &temp, err) ||
         opt_num(o, "drum_temperature", 1e-3, 100, &drum_temp, err) || opt_num(o, "chord_guidance", 0, 100, &guid, err))
         return -1;
     const st_version *v = st_version_find((st_song *)s, (int)from);

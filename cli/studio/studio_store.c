@@ -95,6 +95,7 @@ const char *st_drum_style_name(studio *st, int i) { return gm_model_drum_style_n
 int st_drum_style_find(studio *st, const char *name) { return gm_model_drum_style_find(st->model, name); }
 const char *st_drum_style_default(studio *st) { return gm_model_drum_style_default(st->model); }
 int st_chord_frames(studio *st) { return gm_model_chord_frames(st->model); }
+int st_diffusion_steps(studio *st) { return gm_model_sizes(st->model).diffusion_steps; }
 
 /* ======================================================================== */
 /* The cache: every rendered or serialised form of a version, bounded in     */

@@ -249,11 +249,13 @@ static int check_request(gen_job *j, const gm_score *in, char *err) {
     if (j->Fg > GM_MAX_CHORD_FRAMES) return gm_fail(err, "%d chords per bar given; at most %d", j->Fg, GM_MAX_CHORD_FRAMES);
     if (p->chord_mode == GM_CHORDS_GIVEN && p->n_chords % j->Fg)
         return gm_fail(err, "%d chords do not make whole bars of %d", p->n_chords, j->Fg);
-    if (p->continue_bars < 0 || p->continue_bars > 100000) return gm_fail(err, "bars to continue must be in 0..100000");
+    if (p->continue_bars < 0 || p->continue_bars > GM_MAX_GENERATE_BARS)
+        return gm_fail(err, "bars to continue must be in 0..%d", GM_MAX_GENERATE_BARS);
     if (p->n_ranges < 0 || (p->n_ranges > 0 && !p->ranges)) return gm_fail(err, "bad bar ranges");
     if (p->n_ranges && p->continue_bars) return gm_fail(err, "infill bars or continue a piece, not both at once");
     if (!in && p->continue_bars) return gm_fail(err, "nothing to continue: no input piece");
-    if (!in && (p->new_bars < 1 || p->new_bars > 100000)) return gm_fail(err, "a new piece needs 1..100000 bars");
+    if (!in && (p->new_bars < 1 || p->new_bars > GM_MAX_GENERATE_BARS))
+        return gm_fail(err, "a new piece needs 1..%d bars", GM_MAX_GENERATE_BARS);
     j->W = p->window_cols > 0 ? p->window_cols : mp.max_cols;
     if (j->W > mp.max_cols) j->W = mp.max_cols;
     if (j->W < 1) return gm_fail(err, "bad window size");
