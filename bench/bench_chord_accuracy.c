@@ -32,6 +32,7 @@
  * whole MIDI: exact (tonic and mode), and same key signature (relative
  * major/minor count as agreeing — what matters for transposing to C / Am).
  */
+#include "util.h" /* gm_now_s, gm_peak_rss_mb */
 #include "getmusic.h"
 
 #include <stdio.h>
@@ -141,12 +142,6 @@ typedef struct {
     double seconds;                         /* inside gm_chords_recognize */
 } tally;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Evaluates one song's chords with the given (already set) metre, scored on
  * fe frames per bar (1 bars, 2 half bars) against the label that covers most
  * of each frame, with the recogniser run on fr frames per bar (fr <= fe;
@@ -167,9 +162,9 @@ static int eval_chords(const gm_score *s, const label *labs, int nl, int fe, int
         gm_barmap_free(&bm);
         return -1;
     }
-    double t0 = now();
+    double t0 = gm_now_s();
     int rc = gm_chords_recognize_frames(s, &bm, fr, out, err);
-    t->seconds += now() - t0;
+    t->seconds += gm_now_s() - t0;
     if (rc) {
         fprintf(stderr, "recognize: %s\n", err);
         free(out); free(best); free(ref);
@@ -286,7 +281,7 @@ int main(int argc, char **argv) {
     static tally beats, own, half_bar, half_half; /* half bars scored: bar recogniser, half-bar recogniser */
     int songs = 0, failed = 0, key_n = 0, key_exact = 0, key_sig = 0, key_rel = 0, key_fifth = 0;
     int spacing[17] = {0};
-    double t_start = now(), t_key = 0;
+    double t_start = gm_now_s(), t_key = 0;
     for (int song = 1; song <= 818; song++) {
         gm_score s;
         snprintf(path, sizeof path, "%s/pop909/%03d/%03d.mid", dir, song, song);
@@ -317,9 +312,9 @@ int main(int argc, char **argv) {
         gm_key ref, k;
         snprintf(path, sizeof path, "%s/pop909/%03d/key_audio.txt", dir, song);
         if (read_key(path, &ref) == 0) {
-            double t0 = now();
+            double t0 = gm_now_s();
             k = gm_key_find(&s);
-            t_key += now() - t0;
+            t_key += gm_now_s() - t0;
             key_n++;
             key_exact += k.tonic == ref.tonic && k.minor == ref.minor;
             int sig = gm_key_shift_to_c(k) == gm_key_shift_to_c(ref);
@@ -332,7 +327,7 @@ int main(int argc, char **argv) {
         free(labs);
         gm_score_free(&s);
     }
-    double t_all = now() - t_start;
+    double t_all = gm_now_s() - t_start;
 
     printf("\nPOP909 chord recognition vs chord_midi.txt (%d songs, %d failed)\n", songs, failed);
     printf("bars: downbeat-aligned, %d songs of 4 beats/bar, %d of 6, %d other\n\n", spacing[4], spacing[6],

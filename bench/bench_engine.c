@@ -8,6 +8,8 @@
  * SIZE: default | original (GM_BENCH_TOKEN_FEATURES=1 in the environment: with token features). Inputs are the same formula as bench/bench_torch.py
  * uses, so both sides see the same tokens. Prints one JSON line: seconds per
  * call, columns/s, GFLOP/s (matmul FLOPs counted analytically) and peak RSS. */
+#include "util.h" /* gm_now_s, gm_peak_rss_mb */
+#include "getmusic.h" /* GM_TOKEN_FEATURES */
 #include "model/diffusion.h"
 #include "model/getdiff.h"
 #include "model/nn.h"
@@ -19,18 +21,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static long peak_rss_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024;
-}
 
 static gd_config config(const char *size) {
     gd_config c;
@@ -75,17 +65,17 @@ int main(int argc, char **argv) {
         float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
         for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.01f;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double t0 = now();
+        double t0 = gm_now_s();
         int it = 5;
         for (int k = 0; k < it; k++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double dt = (now() - t0) / it;
+        double dt = (gm_now_s() - t0) / it;
         printf("{\"mode\": \"peak\", \"gflops\": %.2f}\n", 2.0 * n * n * n / dt / 1e9);
         free(a); free(b); free(c);
         return 0;
     }
     if (argc < 4) { fprintf(stderr, "need SIZE and sizes\n"); return 1; }
     gd_config c = config(argv[2]);
-    if (getenv("GM_BENCH_TOKEN_FEATURES")) c.P = GD_TOKEN_FEATURES; /* token features on (docs/MODEL.md) */
+    if (getenv("GM_BENCH_TOKEN_FEATURES")) c.P = GM_TOKEN_FEATURES; /* token features on (docs/MODEL.md) */
     int train = !strcmp(mode, "train") || !strcmp(mode, "profile");
     int B = train ? atoi(argv[3]) : 1;
     int L = atoi(argv[train ? 4 : 3]);
@@ -120,16 +110,16 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "profile")) {
         /* phases of one step, after a warm-up step */
         for (int k = 0; k < 2; k++) {
-            double t0 = now();
+            double t0 = gm_now_s();
             gd_zero_grads(m);
             gd_forward(m, xt, cond, NULL, t, B, L, 1, err);
-            double t1 = now();
+            double t1 = gm_now_s();
             gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 0);
-            double t2 = now();
+            double t2 = gm_now_s();
             gd_loss_backward(m, y, wt, wi, ri, NULL, NULL, 1);
-            double t3 = now();
+            double t3 = gm_now_s();
             gd_adamw_step(m, 1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, k + 1);
-            double t4 = now();
+            double t4 = gm_now_s();
             if (k == 1)
                 printf("{\"mode\": \"profile\", \"size\": \"%s\", \"forward_s\": %.4f, \"loss_s\": %.4f, "
                        "\"loss_and_backward_s\": %.4f, \"adamw_s\": %.4f}\n",
@@ -139,7 +129,7 @@ int main(int argc, char **argv) {
     }
     double best = 1e30, loss = 0;
     for (int k = 0; k < iters + 1; k++) { /* the first is a warm-up */
-        double t0 = now();
+        double t0 = gm_now_s();
         if (train) {
             gd_zero_grads(m);
             gd_forward(m, xt, cond, NULL, t, B, L, 1, err);
@@ -149,13 +139,13 @@ int main(int argc, char **argv) {
             gd_forward(m, xt, cond, NULL, t, 1, L, 0, err);
             gd_probs(m, probs);
         }
-        double dt = now() - t0;
+        double dt = gm_now_s() - t0;
         if (k > 0 && dt < best) best = dt;
     }
     double flops = train ? 3 * fl : fl;
     printf("{\"mode\": \"%s\", \"size\": \"%s\", \"B\": %d, \"L\": %d, \"params\": %zu, \"seconds\": %.4f, "
            "\"cols_per_s\": %.1f, \"gflops\": %.2f, \"loss\": %.5f, \"peak_rss_mb\": %ld}\n",
-           mode, argv[2], B, L, gd_model_n_params(m), best, B * L / best, flops / best / 1e9, loss, peak_rss_mb());
+           mode, argv[2], B, L, gd_model_n_params(m), best, B * L / best, flops / best / 1e9, loss, gm_peak_rss_mb());
     gd_model_free(m);
     free(x0); free(xt); free(y); free(cond); free(wt); free(wi); free(ri); free(probs);
     return 0;

@@ -23,6 +23,7 @@
  * n_probe, f32 temperature, u64 seed, i32 x[R·L], i32 cond[R·L], i32 lo[R],
  * i32 hi[R], i32 probe (r, l)[n_probe], f32 probs[n_probe][V].
  * OUTDIR/SIZE.gen: the generated grid, i32 x[R·L]. */
+#include "util.h" /* gm_now_s, gm_peak_rss_mb */
 #include "model/diffusion.h"
 #include "model/getdiff.h"
 #include "getmusic.h"
@@ -39,18 +40,6 @@
 
 #define COLS 512   /* 32 bars of 4/4 at 16ths */
 #define N_PROBE 8
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static long peak_rss_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024;
-}
 
 static int die(const char *what, const char *err) {
     fprintf(stderr, "bench_generate: %s%s%s\n", what, err ? ": " : "", err ? err : "");
@@ -202,9 +191,9 @@ int main(int argc, char **argv) {
      *      is the sampler's time less its forwards ---------------------- */
     double forward_s = 1e30;
     for (int k = 0; k < (original ? 2 : 3); k++) {
-        double t0 = now();
+        double t0 = gm_now_s();
         gd_forward(net, x, cond, pos, &probe_t, 1, L, 0, err);
-        double dt = now() - t0;
+        double dt = gm_now_s() - t0;
         if (dt < forward_s) forward_s = dt;
     }
     /* Network calls: steps with cells still masked (rows reveal n_r·(i+1)/(S−1)
@@ -225,9 +214,9 @@ int main(int argc, char **argv) {
     sp.steps = steps;
     sp.seed = seed;
     sp.temperature = temperature;
-    double t0 = now();
+    double t0 = gm_now_s();
     if (gd_sample(net, x, cond, pos, L, lo, hi, pad, &sp, err)) return die("sample", err);
-    double seconds = now() - t0;
+    double seconds = gm_now_s() - t0;
     int left = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
         int r = (int)(i / L);
@@ -247,7 +236,7 @@ int main(int argc, char **argv) {
            "\"s_per_forward\": %.4f, \"forward_s\": %.4f, \"est_forward_total_s\": %.3f, \"est_rest_s\": %.3f, "
            "\"peak_rss_mb\": %ld}\n",
            size, source, src_cols, R, L, V, gd_model_n_params(net), steps, n_masked, forwards, seconds,
-           forwards ? seconds / forwards : 0, forward_s, fw_total, seconds - fw_total, peak_rss_mb());
+           forwards ? seconds / forwards : 0, forward_s, fw_total, seconds - fw_total, gm_peak_rss_mb());
     gm_model_free(gm);
     free(x); free(cond32); free(cond); free(pos); free(pos32); free(rows); free(probs);
     return 0;

@@ -8,6 +8,7 @@
  * dx = dy·W and dW = dyᵀ·x), a square 1024³ sgemm (the "measured sgemm peak"
  * other benches compare against), then ms per forward+backward call of every
  * kernel, and last one JSON line with the peak figures. About 15 s on 2 cores. */
+#include "util.h" /* gm_now_s, gm_peak_rss_mb */
 #include "model/nn.h"
 
 #include <cblas.h>
@@ -19,23 +20,17 @@
 
 #define MIN_SECONDS 0.1
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Runs stmt once to warm up, then repeatedly for at least MIN_SECONDS (and at
  * least twice); sets ms to the mean per call. */
 #define TIME_MS(ms, stmt)                                   \
     do {                                                    \
         stmt;                                               \
         int reps_ = 0;                                      \
-        double t0_ = now(), t1_;                            \
+        double t0_ = gm_now_s(), t1_;                            \
         do {                                                \
             stmt;                                           \
             reps_++;                                        \
-            t1_ = now();                                    \
+            t1_ = gm_now_s();                                    \
         } while (t1_ - t0_ < MIN_SECONDS || reps_ < 2);     \
         (ms) = 1e3 * (t1_ - t0_) / reps_;                   \
     } while (0)
@@ -193,7 +188,7 @@ static void bench_head(void) {
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
     nn_set_threads(threads);
-    double t_start = now();
+    double t_start = gm_now_s();
     double sq;
     {
         int N = 1024;
@@ -208,6 +203,6 @@ int main(int argc, char **argv) {
     bench_model(768);
     bench_head();
     printf("{\"threads\": %d, \"sgemm_1024_gflops\": %.1f, \"sgemm_best_step_gflops\": %.1f, \"seconds\": %.1f}\n", omp_get_max_threads(),
-           sq, best_gflops, now() - t_start);
+           sq, best_gflops, gm_now_s() - t_start);
     return 0;
 }

@@ -127,7 +127,7 @@ static char *read_text_file(const char *path, size_t max) {
 }
 
 /* One run of `getmusic generate`: the options as given, then what each
- * stage makes. gen_job_free releases whatever the stages got to. */
+ * stage makes. gen_cmd_free releases whatever the stages got to. */
 typedef struct {
     /* options */
     const char *in, *out_path, *model_path, *targets_s, *chords_s, *wav, *png, *bars_arg;
@@ -146,15 +146,15 @@ typedef struct {
     int have_song, have_result;
     gm_generate_report rep;
     double secs;            /* gm_generate's wall time */
-} gen_job;
+} gen_cmd;
 
-static void gen_job_init(gen_job *j) {
+static void gen_cmd_init(gen_cmd *j) {
     memset(j, 0, sizeof *j);
     j->p = gm_generate_default_params(); /* the one home of the defaults */
     j->metre_req.pickup = -1;
 }
 
-static void gen_job_free(gen_job *j) {
+static void gen_cmd_free(gen_cmd *j) {
     gm_generate_report_free(&j->rep);
     gm_metre_free(&j->metre);
     if (j->have_result) gm_score_free(&j->result);
@@ -181,7 +181,7 @@ static int opt_float(const char *a, const char *val, double lo, double hi, float
 /* One option at argv[*i] (its value, if any, at argv[*i + 1]). 0, or the
  * exit status after a one-line message. Steps are checked against the
  * model by gm_generate (1..its diffusion steps). */
-static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
+static int gen_parse_option(gen_cmd *j, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
     int takes = 1;
@@ -228,7 +228,7 @@ static int gen_parse_option(gen_job *j, int argc, char **argv, int *i) {
 }
 
 /* The options, and the rules between them. */
-static int gen_parse_args(gen_job *j, int argc, char **argv) {
+static int gen_parse_args(gen_cmd *j, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         int status = gen_parse_option(j, argc, argv, &i);
         if (status) return status;
@@ -249,7 +249,7 @@ static int gen_parse_args(gen_job *j, int argc, char **argv) {
     return 0;
 }
 
-static int gen_load_model(gen_job *j) {
+static int gen_load_model(gen_cmd *j) {
     char err[GM_ERR_SIZE];
     if (!j->model_path && !(j->model_path = cli_default_model()))
         return cli_fail(EXIT_USAGE, "no model found: pass --model M.gguf or set GETMUSIC_MODEL");
@@ -259,7 +259,7 @@ static int gen_load_model(gen_job *j) {
 }
 
 /* --targets a,b: class names of the model's layout → p.targets bits. */
-static int gen_parse_targets(gen_job *j) {
+static int gen_parse_targets(gen_cmd *j) {
     if (!j->targets_s) return 0;
     const gm_layout *l = j->l;
     char *copy = strdup(j->targets_s);
@@ -280,7 +280,7 @@ static int gen_parse_targets(gen_job *j) {
 
 /* --chords: a mode (input, kept, none), or chord names given inline or in
  * a file, which take both halves of every bar. */
-static int gen_parse_chords(gen_job *j) {
+static int gen_parse_chords(gen_cmd *j) {
     const char *spec = j->chords_s;
     if (!spec) return 0;
     gm_generate_params *p = &j->p;
@@ -303,7 +303,7 @@ static int gen_parse_chords(gen_job *j) {
 /* Reads IN (if any), says which of its tracks the model has no class for,
  * and turns --window-bars into columns: bars of the song's first metre, or
  * of 4/4 for a new piece (what gm_generate writes). */
-static int gen_read_input(gen_job *j) {
+static int gen_read_input(gen_cmd *j) {
     char err[GM_ERR_SIZE];
     int first_bar_cols = gm_grid_bar_cols(4, 4);
     if (j->in) {
@@ -329,7 +329,7 @@ static int gen_read_input(gen_job *j) {
 }
 
 /* The model's work, with a progress bar on a terminal. */
-static int gen_run(gen_job *j) {
+static int gen_run(gen_cmd *j) {
     gm_generate_params *p = &j->p;
     char err[GM_ERR_SIZE];
     p->ranges = j->ranges;
@@ -354,7 +354,7 @@ static int gen_run(gen_job *j) {
 }
 
 /* The MIDI file, then --render's WAV and --plot's piano roll. */
-static int gen_write_outputs(gen_job *j) {
+static int gen_write_outputs(gen_cmd *j) {
     char err[GM_ERR_SIZE];
     if (cli_write_midi(j->out_path, &j->result, err)) return cli_fail(EXIT_USAGE, "%s", err);
     if (j->wav) {
@@ -383,13 +383,13 @@ static void json_classes(const gm_layout *l, unsigned bits) {
 }
 
 /* Where the chords came from, in a word. */
-static const char *chord_source(const gen_job *j, const gm_generate_report *rep) {
+static const char *chord_source(const gen_cmd *j, const gm_generate_report *rep) {
     if (!rep->chords_given) return "none";
     if (j->p.chord_mode == GM_CHORDS_GIVEN) return "given";
     return rep->chords_harmonized ? "harmonised" : "recognised";
 }
 
-static void gen_print_json(const gen_job *j, const char *key) {
+static void gen_print_json(const gen_cmd *j, const char *key) {
     const gm_generate_report *rep = &j->rep;
     printf("{\"input\": ");
     if (j->in) cli_json_str(j->in); else printf("null");
@@ -436,7 +436,7 @@ static void gen_print_json(const gen_job *j, const char *key) {
     printf("}\n");
 }
 
-static void gen_print_text(const gen_job *j, const char *key) {
+static void gen_print_text(const gen_cmd *j, const char *key) {
     const gm_generate_report *rep = &j->rep;
     char names_t[256] = "", names_g[256] = "";
     for (int k = 0; k < j->l->n_classes; k++) {
@@ -461,8 +461,8 @@ static void gen_print_text(const gen_job *j, const char *key) {
 /* Options → model → what to write (targets, chords, the input) → the model's
  * work → files → a summary (JSON on stdout, or a line on stderr). */
 int cmd_generate(int argc, char **argv) {
-    gen_job j;
-    gen_job_init(&j);
+    gen_cmd j;
+    gen_cmd_init(&j);
     int status = gen_parse_args(&j, argc, argv);
     if (!status) status = gen_load_model(&j);
     if (!status) status = gen_parse_targets(&j);
@@ -476,6 +476,6 @@ int cmd_generate(int argc, char **argv) {
         if (j.json) gen_print_json(&j, key);
         else if (!j.quiet) gen_print_text(&j, key);
     }
-    gen_job_free(&j);
+    gen_cmd_free(&j);
     return status;
 }

@@ -68,6 +68,8 @@ double gd_rng_uniform(uint64_t *s); /* [0, 1), 53 bits */
 
 /* Seconds on the monotonic clock, for timing (never for dates). */
 double gm_now_s(void);
+/* The process's peak resident memory so far, in MiB (benches report it). */
+long gm_peak_rss_mb(void);
 
 /* A growable byte buffer, for what is serialised before it is written (MIDI,
  * GGUF, corpus files) and for text built piece by piece (the grid dump, the

@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #define GD_TIME_DIM 128 /* sinusoidal timestep features */
-#define GD_TOKEN_FEATURES 280 /* P with token features on (MODEL.md "Token features") */
 
 typedef struct {
     int R;        /* grid rows: 2 per track class + 2 chord rows */
@@ -26,7 +25,7 @@ typedef struct {
     int max_cols; /* longest sequence of columns */
     int T;        /* diffusion steps */
     float dropout;
-    int P;        /* token features: 0 = off (the original), else the feature count (GD_TOKEN_FEATURES) */
+    int P;        /* token features: 0 = off (the original), else the feature count (GM_TOKEN_FEATURES) */
     int Q;        /* bar positions: 0 = off (the original), else the table size (GM_BAR_POSITIONS = 32: 8 beats of 16ths) */
 } gd_config;
 
