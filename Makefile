@@ -33,7 +33,15 @@ ifneq ($(and $(wildcard /usr/include/sndfile.h),$(wildcard /usr/include/aubio/au
 else
   override CFLAGS += -DGM_NO_AUDIO
 endif
-override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS)
+# MusicXML (src/musicxml*.c): libxml2, and libzip for compressed .mxl. Without
+# their headers, reading or writing MusicXML returns an error saying so.
+ifneq ($(and $(wildcard /usr/include/libxml2/libxml/parser.h),$(wildcard /usr/include/zip.h)),)
+  override CFLAGS += -I/usr/include/libxml2
+  MUSICXML_LIBS := -lxml2 -lzip
+else
+  override CFLAGS += -DGM_NO_MUSICXML
+endif
+override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS) $(MUSICXML_LIBS)
 BUILD   ?= build
 
 LIB_SRC   := $(sort $(wildcard src/*.c))
