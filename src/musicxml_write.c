@@ -49,12 +49,32 @@ __attribute__((format(printf, 2, 3))) static void sb(sbuf *b, const char *fmt, .
     }
 }
 
+/* Length of a valid UTF-8 sequence at s (1..4), 0 when it is not one. */
+static int utf8_len(const unsigned char *s) {
+    int n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 && s[0] >= 0xC2 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+          : (s[0] & 0xF8) == 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (int k = 1; k < n; k++)
+        if ((s[k] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) return 0; /* overlong, surrogate */
+    if (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))) return 0;
+    return n;
+}
+
 /* Text content with XML's five special characters escaped; control bytes
- * (not allowed in XML 1.0) become spaces. */
+ * (not allowed in XML 1.0) become spaces, and bytes that are not UTF-8 (a
+ * Latin-1 track name from an old MIDI file, a name cut short) '?', so the
+ * file always parses. */
 static void sb_text(sbuf *b, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '&') sb(b, "&amp;");
+        int n = utf8_len((const unsigned char *)s);
+        if (n > 1) {
+            sb(b, "%.*s", n, s);
+            s += n - 1;
+            continue;
+        }
+        if (n == 0) sb(b, "?");
+        else if (c == '&') sb(b, "&amp;");
         else if (c == '<') sb(b, "&lt;");
         else if (c == '>') sb(b, "&gt;");
         else if (c == '"') sb(b, "&quot;");
@@ -185,30 +205,59 @@ static int cmp_seg(const void *x, const void *y) {
     return a->pitch - b->pitch;
 }
 
-/* A track's notes cut at bar lines, sorted, voices assigned (chords share). */
-static int track_segments(const gm_score *s, const gm_track *t, const wbars *B, seg **out, size_t *n_out, char *err) {
-    size_t cap = t->n_notes + 16, n = 0;
-    seg *v = malloc(cap * sizeof *v);
-    if (!v) return gm_fail(err, "out of memory writing MusicXML");
-    const int64_t end = B->start[B->n];
+typedef struct { int64_t a, z; uint8_t pitch, vel; } wnote;
+
+static int cmp_wnote(const void *x, const void *y) {
+    const wnote *a = x, *b = y;
+    if (a->pitch != b->pitch) return a->pitch - b->pitch;
+    return a->a < b->a ? -1 : a->a > b->a;
+}
+
+/* The notes on the grid; a note still sounding where the same pitch starts
+ * again ends there (one key cannot sound twice: a player, and MuseScore's
+ * playback, would cut it), a second note of one pitch at one onset goes. */
+static wnote *grid_notes(const gm_score *s, const gm_track *t, int64_t end, size_t *n_out) {
+    wnote *w = malloc((t->n_notes + 1) * sizeof *w);
+    size_t n = 0;
+    if (!w) return NULL;
     for (size_t i = 0; i < t->n_notes; i++) {
         const gm_note *no = &t->notes[i];
         int64_t a = to_units(s, no->tick), z = to_units(s, no->tick + no->duration);
         if (a >= end) continue;
-        if (z > end) z = end;
-        if (z <= a) z = a + 1;
+        w[n++] = (wnote){a, z > end ? end : z <= a ? a + 1 : z, no->pitch, no->velocity};
+    }
+    if (n > 1) qsort(w, n, sizeof *w, cmp_wnote);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && w[k - 1].pitch == w[i].pitch && w[k - 1].a == w[i].a) continue;
+        if (k && w[k - 1].pitch == w[i].pitch && w[k - 1].z > w[i].a) w[k - 1].z = w[i].a;
+        w[k++] = w[i];
+    }
+    *n_out = k;
+    return w;
+}
+
+/* A track's notes cut at bar lines, sorted, voices assigned (chords share). */
+static int track_segments(const gm_score *s, const gm_track *t, const wbars *B, seg **out, size_t *n_out, char *err) {
+    size_t cap = t->n_notes + 16, n = 0, nw = 0;
+    const int64_t end = B->start[B->n];
+    seg *v = malloc(cap * sizeof *v);
+    wnote *w = grid_notes(s, t, end, &nw);
+    if (!v || !w) { free(v); free(w); return gm_fail(err, "out of memory writing MusicXML"); }
+    for (size_t i = 0; i < nw; i++) {
+        int64_t a = w[i].a, z = w[i].z, a0 = a;
         for (int b = bar_of(B, a); a < z; b++) {
             int64_t bz = z < B->start[b + 1] ? z : B->start[b + 1];
             if (n == cap) {
                 seg *nv = realloc(v, (cap *= 2) * sizeof *v);
-                if (!nv) { free(v); return gm_fail(err, "out of memory writing MusicXML"); }
+                if (!nv) { free(v); free(w); return gm_fail(err, "out of memory writing MusicXML"); }
                 v = nv;
             }
-            v[n++] = (seg){b, a - B->start[b], bz - B->start[b], no->pitch, no->velocity,
-                           a > to_units(s, no->tick), bz < z, 0};
+            v[n++] = (seg){b, a - B->start[b], bz - B->start[b], w[i].pitch, w[i].vel, a > a0, bz < z, 0};
             a = bz;
         }
     }
+    free(w);
     if (n > 1) qsort(v, n, sizeof *v, cmp_seg);
     /* Voices per bar: a chord (same span and ties) joins its first note's
      * voice; anything else takes the first voice free at its onset. */
@@ -270,6 +319,7 @@ static void write_pitch(sbuf *b, const wpart *w, int pitch) {
     }
     const char *step = w->flats ? step_flat[pc] : step_sharp[pc];
     int alter = w->flats ? alter_flat[pc] : alter_sharp[pc];
+    if (oct < 0) oct = 0, alter -= 12; /* MIDI 0-11: below MusicXML's octave 0, spelt down from it */
     sb(b, "<pitch><step>%s</step>", step);
     if (alter) sb(b, "<alter>%d</alter>", alter);
     sb(b, "<octave>%d</octave></pitch>", oct);
