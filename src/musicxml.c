@@ -38,6 +38,7 @@
 #define MXL_MAX_PARTS 1024
 #define MXL_MAX_INSTRUMENTS 256            /* per part */
 #define MXL_MAX_TIMES 16                   /* a repeat played more often than this is refused */
+#define TIES 8                             /* ties of one pitch open at once (voices of a part) */
 
 int gm_path_is_musicxml(const char *path) {
     const char *dot = path ? strrchr(path, '.') : NULL;
@@ -231,7 +232,8 @@ typedef struct {
 /* A measure of the first part: where it stands in the grid. */
 typedef struct {
     int64_t len;                /* ticks */
-    int num, den;               /* time signature in force (declared) */
+    int num, den;               /* the bar's time signature: the declared one, or one of its real
+                                   length (a pickup: 1/4) */
     int fwd, bwd, times;        /* repeat barlines; times the section is played */
     int ending_start, ending_stop; /* a volta begins / ends in this measure */
     uint32_t ending_mask;       /* passes (bit k = pass k) the volta that starts here takes */
@@ -256,7 +258,7 @@ typedef struct {
     int key_fifths, key_minor;  /* last key written, so repeats add none */
     const part_rec *part;
     int track;                  /* its gm_track, -1 in the layout walk */
-    int64_t tie_open[128];      /* note index of an open tie per pitch, -1 */
+    int64_t tie_open[128][TIES]; /* note indices of open ties per pitch, -1 = free slot */
     int64_t chord_onset;        /* onset of the last note, for <chord/> */
     int first_part;             /* the part giving tempo-free things: key, metre */
     char where[96];             /* "part P1, measure 3" for messages */
@@ -434,8 +436,8 @@ static int read_attributes(rd *r, const xmlNode *a, int64_t at, int emit) {
             num += x;
         }
         if (num < 1 || num > 255 || num != floor(num)) return gm_fail(r->err, "%s: time signature of %g beats (1..255)", r->where, num);
-        if (parse_num(bt, &den) || !(den == 1 || den == 2 || den == 4 || den == 8 || den == 16 || den == 32 || den == 64))
-            return gm_fail(r->err, "%s: time signature beat type '%s' (want 1, 2, 4, ... 64)", r->where, bt);
+        if (parse_num(bt, &den) || !(den == 1 || den == 2 || den == 4 || den == 8 || den == 16 || den == 32))
+            return gm_fail(r->err, "%s: time signature beat type '%s' (want 1, 2, 4, 8, 16 or 32)", r->where, bt);
         r->num = (int)num, r->den = (int)den;
     }
     xmlNode *tr = child_el(a, "transpose");
@@ -535,7 +537,7 @@ static int apply_degrees(rd *r, const xmlNode *h, uint16_t *tones) {
         double v, alter = 0;
         char type[32];
         if (child_num(g, "degree-value", &v) <= 0 || child_num(g, "degree-alter", &alter) < 0 || fabs(alter) > 2 ||
-            degree_semitones((int)v) < 0 || v != floor(v))
+            !(v >= 1 && v <= 13) || v != floor(v))
             return gm_fail(r->err, "%s: a harmony <degree> out of range", r->where);
         int base = degree_semitones((int)v), a = (int)lround(alter);
         child_text(g, "degree-type", type, sizeof type);
@@ -663,16 +665,17 @@ static int note_ties(const xmlNode *n) {
 static int emit_note(rd *r, const xmlNode *n, int64_t onset, int64_t dur, int key) {
     gm_track *t = &r->s->tracks[r->track];
     int ties = note_ties(n);
-    /* Another voice may play the same pitch between the two tied notes, so
-     * an open tie stays open until a note ending it comes (or a new tie of
-     * that pitch starts). */
-    int64_t open = r->tie_open[key];
-    if ((ties & 1) && open >= 0) {
-        gm_note *o = &t->notes[open];
+    /* Voices are written one after another, so a tie's end may come after
+     * another voice has started (and tied) the same pitch: a pitch holds
+     * several open ties, and a tie's end takes the one ending where it starts. */
+    int64_t *open = r->tie_open[key];
+    for (int k = 0; k < TIES && (ties & 1); k++) {
+        if (open[k] < 0) continue;
+        gm_note *o = &t->notes[open[k]];
         if (llabs(o->tick + o->duration - onset) <= r->tpq / 16) {
             o->duration = onset + dur - o->tick;
             if (o->duration < 1) o->duration = 1;
-            if (!(ties & 2)) r->tie_open[key] = -1;
+            if (!(ties & 2)) open[k] = -1;
             return 0;
         }
     }
@@ -681,7 +684,13 @@ static int emit_note(rd *r, const xmlNode *n, int64_t onset, int64_t dur, int ke
     int vel = 80;
     if (!parse_num(attr(n, "dynamics", buf, sizeof buf), &dyn) && dyn >= 0 && dyn < 1000) vel = (int)lround(dyn * 0.9);
     if (gm_track_add_note(t, onset, dur, key, vel, t->channel)) return oom(r);
-    if (ties & 2) r->tie_open[key] = (int64_t)t->n_notes - 1;
+    if (ties & 2) { /* a free slot, else the oldest */
+        int k = 0, oldest = 0;
+        while (k < TIES && open[k] >= 0) k++;
+        for (int i = 1; k == TIES && i < TIES; i++)
+            if (open[i] < open[oldest]) oldest = i;
+        open[k < TIES ? k : oldest] = (int64_t)t->n_notes - 1;
+    }
     return 0;
 }
 
@@ -780,6 +789,24 @@ static void read_barlines(const mnode *m, mlayout *L) {
 /* Bar length from a time signature, in ticks. */
 static int64_t sig_ticks(const rd *r, int num, int den) { return (int64_t)num * 4 * r->tpq / den; }
 
+/* A bar of another length than its signature's gets a signature of its
+ * own: the coarsest n/4, n/8, n/16, n/32 that is exact, else the closest
+ * (n <= 255); the bar then is as long as that signature says, so the bar
+ * lines and the metre never disagree (and a 32nd, the finest, is a whole
+ * number of the writer's divisions). */
+static void bar_metre(const rd *r, mlayout *L) {
+    int best_num = 1, best_den = 4;
+    int64_t best_err = INT64_MAX;
+    for (int den = 4; den <= 32 && best_err; den *= 2) {
+        int64_t num = (L->len * den + 2 * r->tpq) / (4 * r->tpq);
+        num = num < 1 ? 1 : num > 255 ? 255 : num;
+        int64_t err = llabs(sig_ticks(r, (int)num, den) - L->len);
+        if (err < best_err) best_err = err, best_num = (int)num, best_den = den;
+    }
+    L->num = best_num, L->den = best_den;
+    L->len = sig_ticks(r, best_num, best_den);
+}
+
 /* The first part's measures in document order: lengths and repeat marks. */
 static int layout_first_part(rd *r) {
     const part_rec *p = &r->parts[r->first_part];
@@ -799,6 +826,7 @@ static int layout_first_part(rd *r) {
          * simply stop early). */
         L->len = len > 0 && (len > declared || !strcmp(attr(p->m[i].measure, "implicit", imp, sizeof imp), "yes")) ? len : declared;
         L->num = r->num, L->den = r->den;
+        if (L->len != declared) bar_metre(r, L);
         read_barlines(&p->m[i], L);
     }
     return 0;
@@ -853,20 +881,12 @@ static int expand_repeats(rd *r) {
     return 0;
 }
 
-/* A time signature for every change along the played bars; a bar of
- * another length than its signature's gets one of its own length. */
+/* A time signature for every change along the played bars. */
 static int write_metre(rd *r) {
     int pn = 0, pd = 0;
     for (int k = 0; k < r->n_order; k++) {
         const mlayout *L = &r->lay[r->order[k]];
         int num = L->num, den = L->den;
-        if (L->len != sig_ticks(r, num, den)) {
-            for (den = 4; den <= 64; den *= 2)
-                if ((L->len * den) % (4 * r->tpq) == 0) break;
-            if (den > 64) den = 16; /* no power of two: the nearest 16ths */
-            int64_t nn = (L->len * den + 2 * r->tpq) / (4 * r->tpq);
-            num = nn < 1 ? 1 : nn > 255 ? 255 : (int)nn;
-        }
         if (num != pn || den != pd) {
             if (gm_score_add_timesig(r->s, r->bar_start[k], num, den)) return oom(r);
             pn = num, pd = den;
@@ -902,7 +922,7 @@ static int read_part(rd *r, int pi, int *next_channel) {
     r->part = p;
     r->divisions = 0, r->transpose = 0, r->num = 4, r->den = 4;
     r->key_fifths = 99, r->key_minor = 0;
-    for (int k = 0; k < 128; k++) r->tie_open[k] = -1;
+    memset(r->tie_open, 0xFF, sizeof r->tie_open); /* all -1 */
     for (int k = 0; k < r->n_order; k++) {
         int mi = r->order[k];
         if (mi >= p->n_m) break;

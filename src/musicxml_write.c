@@ -319,7 +319,7 @@ static void write_pitch(sbuf *b, const wpart *w, int pitch) {
     }
     const char *step = w->flats ? step_flat[pc] : step_sharp[pc];
     int alter = w->flats ? alter_flat[pc] : alter_sharp[pc];
-    if (oct < 0) oct = 0, alter -= 12; /* MIDI 0-11: below MusicXML's octave 0, spelt down from it */
+    if (oct < 0) step = "C", alter = pitch - 12, oct = 0; /* MIDI 0-11: below MusicXML's octave 0, spelt down from C0 */
     sb(b, "<pitch><step>%s</step>", step);
     if (alter) sb(b, "<alter>%d</alter>", alter);
     sb(b, "<octave>%d</octave></pitch>", oct);
