@@ -389,8 +389,10 @@ static int gen_run(gen_job *j) {
 }
 
 /* A score written as MusicXML shows the chords the model followed as chord
- * symbols: the report's, one per change, in place of the input's. */
-static int gen_symbols_from_report(gen_job *j) {
+ * symbols: the report's, one per change, in place of the input's. A MIDI
+ * file gets them (as marker events) when they were chosen for a bare
+ * melody, so that `info` of the result names them. */
+static int gen_symbols_from_report(gen_job *j, int source) {
     const gm_generate_report *rep = &j->rep;
     gm_score *s = &j->result;
     gm_barmap bm;
@@ -406,7 +408,7 @@ static int gen_symbols_from_report(gen_job *j) {
     for (int f = 0; f < nb * F && !rc; f++) {
         gm_chord c = rep->chords[f];
         if (c.root == last.root && c.quality == last.quality) continue;
-        gm_chord_symbol sym = {gm_barmap_frame_tick(&bm, f / F, F, f % F), c.root, c.quality, -1, GM_SYMBOL_MUSICXML, ""};
+        gm_chord_symbol sym = {gm_barmap_frame_tick(&bm, f / F, F, f % F), c.root, c.quality, -1, (uint8_t)source, ""};
         gm_chord_name(c, sym.text, sizeof sym.text);
         if (c.root < 0) strcpy(sym.text, "N.C.");
         rc = gm_score_add_symbol(s, &sym);
@@ -419,7 +421,9 @@ static int gen_symbols_from_report(gen_job *j) {
 /* The MIDI (or MusicXML) file, then --render's WAV and --plot's piano roll. */
 static int gen_write_outputs(gen_job *j) {
     char err[GM_ERR_SIZE];
-    if (gm_path_is_musicxml(j->out_path) && gen_symbols_from_report(j)) return EXIT_INTERNAL;
+    if (gm_path_is_musicxml(j->out_path) ? gen_symbols_from_report(j, GM_SYMBOL_MUSICXML)
+        : j->rep.chords_harmonized && !j->result.n_symbols && gen_symbols_from_report(j, GM_SYMBOL_MARKER))
+        return EXIT_INTERNAL;
     if (cli_write_midi(j->out_path, &j->result, err)) return cli_fail(EXIT_USAGE, "%s", err);
     if (j->wav) {
         gm_render_params rp = gm_render_default_params();
