@@ -362,10 +362,18 @@ def test_cancel_and_queue(sid):
         elif st == 503:
             refused += 1
     check(refused > 0 and len(jobs) <= 18, f"the queue is bounded ({len(jobs)} taken, {refused} refused)")
+    at_cancel = {}
     for job in reversed(jobs):  # the waiting ones first, so none starts before it is cancelled
-        jreq("POST", f"/api/jobs/{job}/cancel")
-    states = {wait_job(job)["state"] for job in jobs}
-    check(states == {"cancelled"}, f"cancelled queued jobs are cancelled at once ({states})")
+        st, c = jreq("POST", f"/api/jobs/{job}/cancel")
+        at_cancel[job] = c.get("state") if isinstance(c, dict) else None
+    # A job may finish before its cancel arrives on a fast machine (the running one, or one the worker
+    # took meanwhile): every job that was still queued when cancelled must read cancelled, and none failed.
+    final = {job: wait_job(job)["state"] for job in jobs}
+    queued = [job for job in jobs if at_cancel[job] in ("queued", "cancelled")]
+    check(len(queued) >= len(jobs) - 2 and all(final[j] == "cancelled" for j in queued)
+          and set(final.values()) <= {"cancelled", "done"},
+          f"cancelled queued jobs are cancelled at once (at cancel: {sorted(set(at_cancel.values()), key=str)}, "
+          f"final: {sorted(set(final.values()))}, {len(queued)} of {len(jobs)} were queued)")
 
 
 def test_eviction():
