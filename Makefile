@@ -33,7 +33,15 @@ ifneq ($(and $(wildcard /usr/include/sndfile.h),$(wildcard /usr/include/aubio/au
 else
   override CFLAGS += -DGM_NO_AUDIO
 endif
-override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS)
+# MusicXML (src/music/musicxml*.c): libxml2, and libzip for compressed .mxl. Without
+# their headers, reading or writing MusicXML returns an error saying so.
+ifneq ($(and $(wildcard /usr/include/libxml2/libxml/parser.h),$(wildcard /usr/include/zip.h)),)
+  override CFLAGS += -I/usr/include/libxml2
+  MUSICXML_LIBS := -lxml2 -lzip
+else
+  override CFLAGS += -DGM_NO_MUSICXML
+endif
+override LDLIBS += $(BLAS_LIBS) -fopenmp -lpng -lm -pthread $(FLUIDSYNTH_LIBS) $(AUDIO_LIBS) $(MUSICXML_LIBS)
 BUILD   ?= build
 
 # The library, a folder per layer (src/music, src/model, src/audio, src/draw,
@@ -46,7 +54,7 @@ TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
 TEST_SH   := $(sort $(wildcard tests/test_*.sh))
 PYTHON    ?= /usr/bin/python3
 
-.PHONY: all test sanitize fuzz fuzz-audio bench demo deps clean mpi eval
+.PHONY: all test sanitize fuzz fuzz-audio fuzz-musicxml bench demo deps clean mpi eval
 all: $(BUILD)/getmusic $(BUILD)/libgetmusic.a
 
 $(BUILD)/obj/%.o: src/%.c $(LIB_HDR)
@@ -108,7 +116,7 @@ $(BUILD)/fuzz_midi: tests/fuzz_midi.c src/music/midi.c src/music/score.c src/uti
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
 	    tests/fuzz_midi.c src/music/midi.c src/music/score.c src/util.c -lm -pthread -o $@
-fuzz: $(BUILD)/fuzz_midi fuzz-audio
+fuzz: $(BUILD)/fuzz_midi fuzz-audio fuzz-musicxml
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz-seeds
@@ -122,6 +130,18 @@ fuzz-audio: $(BUILD)/fuzz_audio
 	@mkdir -p $(BUILD)/fuzz-audio-corpus
 	$(BUILD)/fuzz_audio -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-audio-corpus tests/fuzz-seeds-audio
+
+# libFuzzer target for the MusicXML reader (and writer), .mxl zips included.
+MXL_FUZZ_SRC := src/music/musicxml.c src/music/musicxml_write.c src/music/chord_symbol.c src/music/chord.c \
+                src/music/chord_text.c src/music/midi.c src/music/score.c src/util.c
+$(BUILD)/fuzz_musicxml: tests/fuzz_musicxml.c $(MXL_FUZZ_SRC) include/getmusic.h
+	@mkdir -p $(BUILD)
+	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/libxml2 -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz_musicxml.c $(MXL_FUZZ_SRC) -lxml2 -lzip -lm -pthread -o $@
+fuzz-musicxml: $(BUILD)/fuzz_musicxml
+	@mkdir -p $(BUILD)/fuzz-musicxml-corpus
+	$(BUILD)/fuzz_musicxml -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -timeout=10 $(BUILD)/fuzz-musicxml-corpus tests/fuzz-seeds-musicxml
 
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@

@@ -194,18 +194,19 @@ int cli_is_std(const char *path) { return path && !strcmp(path, "-"); }
 
 const char *cli_shown(const char *path) { return cli_is_std(path) ? "standard input" : path; }
 
+/* MIDI or MusicXML, told apart by the content (standard input too). */
 int cli_read_midi(const char *path, gm_score *s, char *err) {
-    if (!cli_is_std(path)) return gm_midi_read_file(path, s, err);
+    if (!cli_is_std(path)) return gm_score_read_file(path, s, err);
     /* Waiting for a MIDI file typed at a terminal would look like a hang. */
     if (isatty(0)) {
         snprintf(err, GM_ERR_SIZE, "is a terminal; pipe a MIDI file in (getmusic ... - < song.mid)");
         return -1;
     }
-    return gm_midi_read_fd(0, s, err);
+    return gm_score_read_fd(0, s, err);
 }
 
 int cli_write_midi(const char *path, const gm_score *s, char *err) {
-    if (!cli_is_std(path)) return gm_midi_write_file(path, s, err);
+    if (!cli_is_std(path)) return gm_score_write_file(path, s, err);
     uint8_t *data = NULL;
     size_t size = 0;
     if (gm_midi_write_mem(s, &data, &size, err)) return -1;

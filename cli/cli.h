@@ -52,9 +52,11 @@ void cli_target_warning(const gm_layout *l, const gm_score *out, const gm_genera
  * a MIDI file, as in other Unix tools. cli_shown names it in messages. */
 int cli_is_std(const char *path);
 const char *cli_shown(const char *path); /* "standard input" for "-" */
-/* gm_midi_read_file, or standard input for "-" (refused when a terminal). */
+/* gm_score_read_file (MIDI or MusicXML, by content), or standard input for
+ * "-" (refused when a terminal). */
 int cli_read_midi(const char *path, gm_score *s, char *err);
-/* gm_midi_write_file, or all the bytes to standard output in one go for "-". */
+/* gm_score_write_file (MusicXML for .musicxml/.xml/.mxl, else MIDI), or all
+ * the MIDI bytes to standard output in one go for "-". */
 int cli_write_midi(const char *path, const gm_score *s, char *err);
 /* Takes the bar lines from a POP909-style beat_midi.txt beside the MIDI
  * file (POP909 declares 1/4 or 2/4); 1 when applied, 0 when there is none, it
@@ -95,6 +97,7 @@ int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_plot_log(int argc, char **argv);
 int cmd_transcribe(int argc, char **argv); /* a recording to MIDI: cmd_transcribe.c */
+int cmd_convert(int argc, char **argv);    /* MIDI <-> MusicXML, lead sheets: cmd_convert.c */
 int cmd_studio(int argc, char **argv); /* the browser studio: cmd_studio.c + studio_*.c */
 void usage_info(FILE *f);
 void usage_prepare(FILE *f);
@@ -106,5 +109,6 @@ void usage_render(FILE *f);
 void usage_plot(FILE *f);
 void usage_plot_log(FILE *f);
 void usage_transcribe(FILE *f);
+void usage_convert(FILE *f);
 void usage_studio(FILE *f);
 #endif

@@ -16,6 +16,8 @@
 void usage_generate(FILE *f) {
     fprintf(f,
             "usage: getmusic generate [IN.mid] -o OUT.mid [options]\n\n"
+            "IN and OUT may be MusicXML (.musicxml, .xml, .mxl); OUT as MusicXML also gets the\n"
+            "chords followed as chord symbols.\n"
             "Writes the tracks you name (--targets) to fit the tracks IN.mid has; every\n"
             "note of the other tracks is kept as it is. A track written anew is named by\n"
             "its class (\"piano\", \"drums\"); one only partly rewritten (--bars,\n"
@@ -29,14 +31,16 @@ void usage_generate(FILE *f) {
             "                          targets; may be given more than once\n"
             "  --bars N                without IN.mid: a new piece of N bars (4/4, 120 bpm)\n"
             "  --continue N            append N bars to the targets (default: every track IN has)\n"
-            "  --chords SPEC           the chord condition: 'input' (default: recognised from all\n"
-            "                          of IN, per half bar with a half-bar model, so a replaced\n"
-            "                          chord track still gives its harmony; a bare melody has\n"
-            "                          its chords chosen, as 'melody'), 'kept' (only from\n"
-            "                          the notes that are kept), 'melody' (chosen for the\n"
-            "                          melody by a model of POP909's chord labels), 'none' (the\n"
-            "                          model picks the harmony), chord names repeated over the\n"
-            "                          piece, or a file\n"
+            "  --chords SPEC           the chord condition: 'input' (default: IN's chord symbols,\n"
+            "                          MusicXML <harmony> or chord names in MIDI text events, when\n"
+            "                          it has them, else recognised from all of IN, per half bar\n"
+            "                          with a half-bar model, so a replaced chord track still\n"
+            "                          gives its harmony; a bare melody has its chords chosen, as\n"
+            "                          'melody'; '--chords input' recognises even with symbols),\n"
+            "                          'kept' (only from the notes that are kept), 'melody'\n"
+            "                          (chosen for the melody by a model of POP909's chord\n"
+            "                          labels), 'none' (the model picks the harmony), chord\n"
+            "                          names repeated over the piece, or a file\n"
             "                          of them. Names: \"C G Am F\" is one chord per bar (4 bars);\n"
             "                          with '|' bars are marked and a bar takes one chord or two\n"
             "                          (its halves): \"C G | Am F\" is 2 bars, \"C | G D\" is C for\n"
@@ -144,6 +148,7 @@ typedef struct {
     gm_metre metre;             /* the input's bars and where they came from */
     gm_score song, result;
     int have_song, have_result;
+    int chords_from_symbols; /* the input's chord symbols are the given chords */
     gm_generate_report rep;
     double secs;            /* gm_generate's wall time */
 } gen_cmd;
@@ -300,6 +305,30 @@ static int gen_parse_chords(gen_cmd *j) {
     return 0;
 }
 
+/* A lead sheet's chord symbols (MusicXML <harmony>, chord names in MIDI
+ * text events) are the chords to follow when --chords says nothing: both
+ * halves of every bar, as --chords NAMES gives them. */
+static int gen_chords_from_symbols(gen_cmd *j) {
+    char err[GM_ERR_SIZE];
+    gm_barmap bm;
+    if (j->chords_s || !j->song.n_symbols) return 0;
+    if (gm_barmap_build(&bm, &j->song, GM_STEPS_PER_QUARTER, err)) return cli_fail(EXIT_USAGE, "%s: %s", j->in, err);
+    int rc = 0;
+    if (bm.n_bars > 0) {
+        if (!(j->chords = malloc(sizeof *j->chords * 2 * (size_t)bm.n_bars))) rc = cli_fail(EXIT_INTERNAL, "out of memory");
+        else if (gm_chords_from_symbols(&j->song, &bm, 2, j->chords, err)) rc = cli_fail(EXIT_USAGE, "%s: %s", j->in, err);
+        else {
+            j->p.chord_mode = GM_CHORDS_GIVEN;
+            j->p.chords = j->chords;
+            j->p.chord_frames_per_bar = 2;
+            j->p.n_chords = 2 * bm.n_bars;
+            j->chords_from_symbols = 1;
+        }
+    }
+    gm_barmap_free(&bm);
+    return rc;
+}
+
 /* Reads IN (if any), says which of its tracks the model has no class for,
  * and turns --window-bars into columns: bars of the song's first metre, or
  * of 4/4 for a new piece (what gm_generate writes). */
@@ -310,6 +339,8 @@ static int gen_read_input(gen_cmd *j) {
         if (cli_read_song(j->in, &j->song, &j->metre_req, &j->metre, err))
             return cli_fail(EXIT_USAGE, "%s: %s", cli_shown(j->in), err);
         j->have_song = 1;
+        int status = gen_chords_from_symbols(j);
+        if (status) return status;
         for (int i = 0; i < j->song.n_tracks; i++) {
             const gm_track *t = &j->song.tracks[i];
             if (t->n_notes && gm_layout_classify(j->l, t) < 0 && !j->quiet && !j->json)
@@ -353,9 +384,42 @@ static int gen_run(gen_cmd *j) {
     return 0;
 }
 
-/* The MIDI file, then --render's WAV and --plot's piano roll. */
+/* A score written as MusicXML shows the chords the model followed as chord
+ * symbols: the report's, one per change, in place of the input's. A MIDI
+ * file gets them (as marker events) when they were chosen for a bare
+ * melody, so that `info` of the result names them. */
+static int gen_symbols_from_report(gen_cmd *j, int source) {
+    const gm_generate_report *rep = &j->rep;
+    gm_score *s = &j->result;
+    gm_barmap bm;
+    char err[GM_ERR_SIZE];
+    if (!rep->chords_given || !rep->chords) return 0;
+    if (gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err)) return cli_fail(EXIT_INTERNAL, "%s", err);
+    free(s->symbols);
+    s->symbols = NULL;
+    s->n_symbols = 0;
+    const int F = rep->chord_frames_per_bar, nb = rep->n_bars < bm.n_bars ? rep->n_bars : bm.n_bars;
+    gm_chord last = {-2, -2};
+    int rc = 0;
+    for (int f = 0; f < nb * F && !rc; f++) {
+        gm_chord c = rep->chords[f];
+        if (c.root == last.root && c.quality == last.quality) continue;
+        gm_chord_symbol sym = {gm_barmap_frame_tick(&bm, f / F, F, f % F), c.root, c.quality, -1, (uint8_t)source, ""};
+        gm_chord_name(c, sym.text, sizeof sym.text);
+        if (c.root < 0) strcpy(sym.text, "N.C.");
+        rc = gm_score_add_symbol(s, &sym);
+        last = c;
+    }
+    gm_barmap_free(&bm);
+    return rc ? cli_fail(EXIT_INTERNAL, "out of memory") : 0;
+}
+
+/* The MIDI (or MusicXML) file, then --render's WAV and --plot's piano roll. */
 static int gen_write_outputs(gen_cmd *j) {
     char err[GM_ERR_SIZE];
+    if (gm_path_is_musicxml(j->out_path) ? gen_symbols_from_report(j, GM_SYMBOL_MUSICXML)
+        : j->rep.chords_harmonized && !j->result.n_symbols && gen_symbols_from_report(j, GM_SYMBOL_MARKER))
+        return EXIT_INTERNAL;
     if (cli_write_midi(j->out_path, &j->result, err)) return cli_fail(EXIT_USAGE, "%s", err);
     if (j->wav) {
         gm_render_params rp = gm_render_default_params();
@@ -385,6 +449,7 @@ static void json_classes(const gm_layout *l, unsigned bits) {
 /* Where the chords came from, in a word. */
 static const char *chord_source(const gen_cmd *j, const gm_generate_report *rep) {
     if (!rep->chords_given) return "none";
+    if (j->chords_from_symbols) return "the input's chord symbols";
     if (j->p.chord_mode == GM_CHORDS_GIVEN) return "given";
     return rep->chords_harmonized ? "harmonised" : "recognised";
 }

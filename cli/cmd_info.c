@@ -156,7 +156,9 @@ void usage_info(FILE *f) {
     fprintf(f, "usage: getmusic info SONG.mid [--json] [--layout default|original] [--metre M] [--pickup BEATS]\n"
                "       getmusic info --model MODEL.gguf [--json]\n"
                "  A song: its tracks (channel, program, notes, role, the layout's class),\n"
-               "  tempo, metre, bars, key and chords per bar. SONG.mid '-' reads standard input.\n"
+               "  tempo, metre, bars, key and chords per bar, and the chord symbols the file holds\n"
+               "  (MusicXML <harmony>, chord names in MIDI text events). SONG.mid (or .musicxml,\n"
+               "  .mxl) '-' reads standard input.\n"
                "  A model: its tracks (classes), vocabulary size per row, architecture sizes,\n"
                "  parameter count and the training provenance the file records.\n"
                "  --json          one JSON object on stdout\n"
@@ -208,6 +210,26 @@ static int song_facts_load(song_facts *f, const char *in, const char *layout_nam
     f->key = gm_key_find(&f->s);
     f->secs = gm_score_tick_to_seconds(&f->s, f->s.end_tick);
     return 0;
+}
+
+/* Where a chord symbol was read from. */
+static const char *symbol_source(int src) {
+    switch (src) {
+    case GM_SYMBOL_MUSICXML: return "musicxml";
+    case GM_SYMBOL_TEXT: return "text";
+    case GM_SYMBOL_LYRIC: return "lyric";
+    case GM_SYMBOL_MARKER: return "marker";
+    case GM_SYMBOL_CUE: return "cue";
+    default: return "other";
+    }
+}
+
+/* Beat of a tick in its bar, 1-based, in beats of the bar's denominator. */
+static double symbol_beat(const gm_score *s, const gm_barmap *bm, int64_t tick, int *bar) {
+    int b = gm_barmap_bar_of_tick(bm, tick);
+    *bar = b + 1;
+    if (b < 0 || b >= bm->n_bars) return 1;
+    return 1 + (double)(tick - bm->bar_tick[b]) * bm->bar_den[b] / (4.0 * s->ticks_per_quarter);
 }
 
 /* The song summary of `info --json` (also the studio's, cli.h). */
@@ -265,6 +287,20 @@ void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, co
         fprintf(out, "%s", b ? ", " : "");
         cli_json_fstr(out, gm_chord_name(chords[b], cb, sizeof cb));
     }
+    fprintf(out, "], \"chord_symbols\": [");
+    for (int i = 0; i < s->n_symbols; i++) {
+        const gm_chord_symbol *c = &s->symbols[i];
+        int bar;
+        double beat = symbol_beat(s, bm, c->tick, &bar);
+        fprintf(out, "%s{\"tick\": %lld, \"bar\": %d, \"beat\": %.4g, \"text\": ", i ? ", " : "", (long long)c->tick, bar, beat);
+        cli_json_fstr(out, c->text);
+        fprintf(out, ", \"chord\": ");
+        if (c->root >= 0) cli_json_fstr(out, gm_chord_name((gm_chord){c->root, c->quality}, cb, sizeof cb));
+        else fprintf(out, "null");
+        fprintf(out, ", \"source\": ");
+        cli_json_fstr(out, symbol_source(c->source));
+        fprintf(out, "}");
+    }
     fprintf(out, "]}");
 }
 
@@ -275,7 +311,8 @@ static void info_song_text(const song_facts *f) {
     char kb[32], cb[16];
     gm_key_name(f->key, kb, sizeof kb);
     int mins = (int)(f->secs / 60);
-    printf("file      %s (MIDI type %d, %d ticks per quarter)\n", f->path, s->midi_format, s->ticks_per_quarter);
+    if (gm_path_is_musicxml(f->path)) printf("file      %s (MusicXML, %d ticks per quarter)\n", f->path, s->ticks_per_quarter);
+    else printf("file      %s (MIDI type %d, %d ticks per quarter)\n", f->path, s->midi_format, s->ticks_per_quarter);
     printf("length    %d bars, %d:%04.1f, %zu notes\n", bm->n_bars, mins, f->secs - 60 * mins, gm_score_n_notes(s));
     printf("tempo    ");
     if (!s->n_tempos) printf(" 120 bpm (default)");
@@ -313,6 +350,18 @@ static void info_song_text(const song_facts *f) {
         if (b % 8 == 0) printf("  %4d |", b + 1);
         printf(" %-6s", gm_chord_name(f->chords[b], cb, sizeof cb));
         if (b % 8 == 7 || b + 1 == bm->n_bars) printf("\n");
+    }
+    if (!s->n_symbols) return;
+    printf("symbols   %d chord symbol%s in the file (%s; bar.beat, as written)\n", s->n_symbols,
+           s->n_symbols == 1 ? "" : "s", symbol_source(s->symbols[0].source));
+    for (int i = 0; i < s->n_symbols; i++) {
+        int bar;
+        double beat = symbol_beat(s, bm, s->symbols[i].tick, &bar);
+        char at[32];
+        snprintf(at, sizeof at, "%d.%g", bar, beat);
+        if (i % 6 == 0) printf("  ");
+        printf(" %-7s %-9s", at, s->symbols[i].text);
+        if (i % 6 == 5 || i + 1 == s->n_symbols) printf("\n");
     }
 }
 

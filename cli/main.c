@@ -37,6 +37,7 @@ static const cli_command cli_commands[] = {
      "[IN.mid] -o OUT.mid [options]\twrite tracks: --targets piano,drums, --bars 9-16,\n"
      "\t--continue N, --chords \"C G Am F\", --render, --plot"},
     {"eval", cmd_eval, usage_eval, "GEN... [--ref REF...] [--json]\tMusPy metrics; with --ref chord accuracy, overlaps"},
+    {"convert", cmd_convert, usage_convert, "IN -o OUT [--tracks A,B] [--chord-labels F]\tMIDI <-> MusicXML (.musicxml, .mxl); lead sheets"},
     {"render", cmd_render, usage_render, "IN.mid -o OUT.wav [--soundfont S]\taudio through FluidSynth"},
     {"plot", cmd_plot, usage_plot, "IN.mid -o OUT.png [--given ORIG]\tpiano roll, generated notes marked"},
     {"plot-log", cmd_plot_log, usage_plot_log, "LOG.jsonl -o LOSS.png\tloss curves of a training log"},

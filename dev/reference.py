@@ -60,7 +60,7 @@ FEAT_DRUM = 128            # drum pitch tokens: the stored number 128..255 (= 12
 FEAT_ROOT = 256            # chord root with pitch class c: 256 + c
 FEAT_INTERVAL = 268        # chord quality: 268 + i for each chord-tone interval i above the root
 ROOT_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-QUALITY_INTERVALS = {      # quality token -> chord-tone intervals (src/getscore.c quality_names order)
+QUALITY_INTERVALS = {      # quality token -> chord-tone intervals (GM_Q_* order: src/music/chord_text.c)
     "null": (0, 4, 7), "m": (0, 3, 7), "+": (0, 4, 8), "dim": (0, 3, 6),
     "seven": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "m7": (0, 3, 7, 10), "m7b5": (0, 3, 6, 10),
 }

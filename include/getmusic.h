@@ -127,6 +127,19 @@ typedef struct { int64_t tick; uint32_t usec_per_quarter; } gm_tempo;
 typedef struct { int64_t tick; uint8_t numerator, denominator; } gm_timesig;
 typedef struct { int64_t tick; int8_t sharps; uint8_t minor; } gm_keysig;
 
+/* A chord symbol written in the file: a MusicXML <harmony>, or a MIDI text,
+ * lyric, marker or cue event whose whole text is a chord name (see
+ * gm_chord_symbol_parse). It sounds from `tick` until the next symbol. */
+typedef struct {
+    int64_t tick;
+    int8_t root;        /* 0..11, -1 = no chord ("N.C.") */
+    int8_t quality;     /* the nearest of our qualities (GM_Q_*), -1 with root -1 */
+    int8_t bass;        /* pitch class of a written bass ("Bb/D": 2), -1 = none */
+    uint8_t source;     /* GM_SYMBOL_MUSICXML, or the MIDI meta type it came in (1, 5, 6, 7) */
+    char text[32];      /* as written ("F#m7b5", "Bb/D"); a MusicXML one spelt from its parts */
+} gm_chord_symbol;
+enum { GM_SYMBOL_MUSICXML = 0, GM_SYMBOL_TEXT = 1, GM_SYMBOL_LYRIC = 5, GM_SYMBOL_MARKER = 6, GM_SYMBOL_CUE = 7 };
+
 typedef struct {
     int ticks_per_quarter;     /* > 0 (SMPTE files are converted or rejected) */
     int midi_format;           /* 0, 1 or 2 as read; 1 when built in memory */
@@ -135,6 +148,7 @@ typedef struct {
     gm_timesig *timesigs; int n_timesigs; /* sorted by tick; may be empty (= 4/4) */
     gm_keysig *keysigs; int n_keysigs;    /* sorted by tick */
     int64_t end_tick;          /* last event tick (end of track), >= every note end */
+    gm_chord_symbol *symbols; int n_symbols; /* chord symbols, sorted by tick (stable) */
 } gm_score;
 
 void gm_score_init(gm_score *s, int ticks_per_quarter);
@@ -145,6 +159,7 @@ int  gm_track_add_note(gm_track *t, int64_t tick, int64_t duration, int pitch, i
 int  gm_score_add_tempo(gm_score *s, int64_t tick, uint32_t usec_per_quarter);
 int  gm_score_add_timesig(gm_score *s, int64_t tick, int numerator, int denominator);
 int  gm_score_add_keysig(gm_score *s, int64_t tick, int sharps, int minor);
+int  gm_score_add_symbol(gm_score *s, const gm_chord_symbol *sym); /* 0, or -1 out of memory */
 int  gm_score_copy(gm_score *dst, const gm_score *src); /* deep copy; dst uninitialised */
 void gm_score_sort(gm_score *s);          /* sort notes, tempos, metres; recompute end_tick */
 size_t gm_score_n_notes(const gm_score *s);
@@ -156,7 +171,14 @@ size_t gm_score_n_notes(const gm_score *s);
 /* Reads a Standard MIDI File (type 0, 1 or 2) into `out` (uninitialised on
  * entry; initialised on success, left freed on failure). Tracks are split per
  * (MIDI track, channel, program). Bounded: never loops forever; memory stays
- * within about 16× the file size (files over 64 MiB are refused). */
+ * within about 16× the file size (files over 64 MiB are refused).
+ * Chord symbols: text (FF 01), lyric (05), marker (06) and cue (07) events
+ * become s->symbols when their text is a chord name, judged per event type
+ * over the whole file so that words are never read as chords: every
+ * non-empty event of that type must parse (gm_chord_symbol_parse), and one
+ * of them must be more than a bare letter or there must be more than 8 (a
+ * marker stream "A", "B", "C" names sections). The writer puts them back
+ * as the same event type in the conductor track. */
 int gm_midi_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err);
 int gm_midi_read_file(const char *path, gm_score *out, char *err);
 /* Reads an open descriptor to its end (a pipe, standard input: fd 0), the
@@ -500,6 +522,73 @@ int gm_harmony_frames(const gm_score *s, const gm_barmap *bm, int frames_per_bar
  * chosen rather than recognised: every pitched track is a lead, or at most
  * one pitched onset in ten meets another pitched note sounding. */
 int gm_score_is_bare_melody(const gm_score *s);
+
+/* ------------------------------------------------------------------------ */
+/* Chord symbols as musicians write them (src/music/chord_symbol.c)        */
+/* ------------------------------------------------------------------------ */
+
+/* A lead-sheet chord name, strictly: the whole text (spaces around it aside)
+ * must be a root A-G with an optional accidental (#, b, ♯, ♭), one of the
+ * known suffixes (maj, m, min, -, aug, +, dim, °, o, 7, maj7, M7, Δ, m7, ø,
+ * m7b5, dim7, 6, m6, sus2, sus4, sus, 7sus4, 9, m9, maj9, 11, 13, add9,
+ * mM7, 5, 7b9, 7#9, 7b5, 7#5, ...) and an optional "/bass"; "N.C.", "NC",
+ * "N" are no chord. The chord is the nearest of our eight qualities by
+ * tones (gm_chord_quality_nearest): Csus4 → C, C9 → C7, Cdim7 → Cdim.
+ * bass (may be NULL): the bass's pitch class, -1 when none. 0, or -1 with
+ * err. */
+int gm_chord_symbol_parse(const char *text, gm_chord *out, int *bass, char *err);
+/* The tones of a MusicXML <kind> value ("major", "minor-seventh",
+ * "dominant-ninth", "suspended-fourth", "Neapolitan", "none", ...) as
+ * semitones above the root (bit i = i semitones; "none" gives 0, no chord).
+ * 0, or -1 for an unknown kind. */
+int gm_chord_kind_tones(const char *kind, uint16_t *tones);
+/* Our quality nearest to a set of tones above the root (bit i = i
+ * semitones): the most shared tones minus the quality's tones missing, ties
+ * to the first in GM_Q_* order (so a triad before its seventh). */
+int gm_chord_quality_nearest(uint16_t tones);
+/* Given chords from the score's symbols, per frame of bm (frames_per_bar
+ * 1 or 2), as gm_chords_from_timed does with labels: each symbol lasts until
+ * the next (the last one to the end of the piece), the one sounding longest
+ * in a frame wins, frames before the first symbol are N. out:
+ * [n_bars·frames_per_bar]. 0, or -1 with err (also when s has no symbol). */
+int gm_chords_from_symbols(const gm_score *s, const gm_barmap *bm, int frames_per_bar, gm_chord *out, char *err);
+
+/* ------------------------------------------------------------------------ */
+/* MusicXML (src/music/musicxml.c) and reading any score file              */
+/* ------------------------------------------------------------------------ */
+
+/* Reads MusicXML, uncompressed (.musicxml, .xml) or compressed (.mxl: a zip
+ * whose META-INF/container.xml names the score), into `out` as the MIDI
+ * reader would (uninitialised on entry, initialised on success): one track
+ * per part (part-name, midi-program, midi-channel; a part of unpitched notes
+ * is drums, keys from its instruments' midi-unpitched), voices and staves
+ * merged, ties merged, grace and cue notes skipped, transposing parts moved
+ * to concert pitch, repeats and volta endings played out (D.C., D.S. and coda
+ * jumps are not followed), tempo (<sound tempo>, <metronome>), metre changes
+ * and pickup or irregular bars as time signatures of their real length, key
+ * signatures, <harmony> as chord symbols. score-timewise files are read too.
+ * Bounded like the MIDI reader: 64 MiB of XML (also uncompressed), at most
+ * 100,000 bars after repeats, every malformed file a one-line error. */
+int gm_musicxml_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err);
+int gm_musicxml_read_file(const char *path, gm_score *out, char *err);
+/* Writes score-partwise MusicXML 3.1: one part per track (part-name, its
+ * GM program and channel), notes on a grid of 1/24 quarter split at bar
+ * lines into tied notes of standard types (dots, triplets where a length
+ * needs them), overlapping notes in voices, rests, time signatures, keys
+ * and tempos; drum tracks as percussion parts (unpitched notes, an
+ * instrument per key with its midi-unpitched); the score's chord symbols as
+ * <harmony>. Written through a temporary file and renamed. */
+int gm_musicxml_write_file(const char *path, const gm_score *s, char *err);
+int gm_musicxml_write_mem(const gm_score *s, uint8_t **out_data, size_t *out_size, char *err);
+/* Any score file by its content: MIDI (MThd, RIFF), MusicXML (XML text) or
+ * compressed MusicXML (a zip). */
+int gm_score_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err);
+int gm_score_read_file(const char *path, gm_score *out, char *err);
+int gm_score_read_fd(int fd, gm_score *out, char *err); /* to its end, 64 MiB at most */
+/* 1 when the path names a MusicXML file (.musicxml, .xml, .mxl; any case). */
+int gm_path_is_musicxml(const char *path);
+/* MusicXML for such a path, else MIDI (gm_midi_write_file). */
+int gm_score_write_file(const char *path, const gm_score *s, char *err);
 
 /* ------------------------------------------------------------------------ */
 /* GETScore: vocabulary (src/music/vocab.c), token grid (src/music/grid.c) */

@@ -6,10 +6,11 @@
 #   transcribe: libsndfile (audio files; also the studio's Opus tracks), aubio (onsets, pitch, spectra), espeak-ng (a voice for a test)
 #   dev/bench/tests: python3-torch (the PyTorch reference, the converter),
 #                    python3-mido (the reference MIDI reader we compare against)
+#   musicxml: libxml2 (MusicXML), libzip (compressed .mxl); musescore3 (the real client in the tests)
 #   studio: libmicrohttpd (its HTTP server); chromium + nodejs/npm for its browser test
 #           (`npm ci` then installs playwright-core from package-lock.json)
 set -euo pipefail
-pkgs="build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libpng-dev libfluidsynth-dev timgm6mb-soundfont openmpi-bin libopenmpi-dev python3-numpy python3-torch python3-mido libsndfile1-dev libaubio-dev espeak-ng libmicrohttpd-dev chromium"
+pkgs="build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libpng-dev libfluidsynth-dev timgm6mb-soundfont openmpi-bin libopenmpi-dev python3-numpy python3-torch python3-mido libsndfile1-dev libaubio-dev espeak-ng libmicrohttpd-dev chromium libxml2-dev libzip-dev musescore3"
 # node and npm: Debian's, unless some other node (e.g. NodeSource's, whose nodejs holds npm) is there
 command -v node >/dev/null || pkgs="$pkgs nodejs"
 command -v npm >/dev/null || pkgs="$pkgs npm"

@@ -98,6 +98,15 @@ def test_basics():
     styles = m.get("drum_styles") or []
     check(styles[:1] == ["any"] and m["defaults"].get("drum_style") in styles and m["defaults"].get("drum_hit_temperature") == 1,
           f"GET /api/model: the model's drum styles, 'any' first, and the default among them ({styles})")
+    xml_path = "/tmp/studio_test_%d.musicxml" % os.getpid()
+    conv = subprocess.run([GM, "convert", EXAMPLE, "-o", xml_path], capture_output=True)
+    if conv.returncode == 0:
+        st, sx = jreq("POST", "/api/songs?name=leadsheet.musicxml", open(xml_path, "rb").read())
+        os.unlink(xml_path)
+        check(st == 201 and sx["info"]["notes"] == 100 and sx["info"]["bars"] == 16,
+              f"a MusicXML upload is read like a MIDI one ({st} {sx.get('info', {}).get('notes')})")
+    else:
+        print("SKIP: this build converts no MusicXML: upload not checked", file=sys.stderr)
     st, s = jreq("POST", "/api/songs?name=../../etc/melody.mid", midi)
     check(st == 201 and s["id"] >= 1 and s["version"] == 0, f"POST /api/songs -> 201 id ({st})")
     check(s.get("name") == "melody", f"a path in ?name= is only a display name ({s.get('name')})")
@@ -174,6 +183,7 @@ def test_errors(sid):
         ("POST", f"/api/songs/{sid}/generate", "[]", 400, "object"),
         ("POST", "/api/songs/999999/generate", {}, 404, "no song"),
         ("POST", "/api/songs", b"MThd junk", 400, "not a usable MIDI"),
+        ("POST", "/api/songs", b"<?xml version='1.0'?><score-partwise><part-list/></score-partwise", 400, "not a usable MIDI or MusicXML"),
         ("POST", "/api/songs", b"", 400, "empty"),
         ("POST", "/api/songs/new", {"metre": "5/3"}, 400, "metre"),
         ("POST", "/api/songs/new", {"bars": 100000}, 400, "bars"),
@@ -362,10 +372,18 @@ def test_cancel_and_queue(sid):
         elif st == 503:
             refused += 1
     check(refused > 0 and len(jobs) <= 18, f"the queue is bounded ({len(jobs)} taken, {refused} refused)")
+    at_cancel = {}
     for job in reversed(jobs):  # the waiting ones first, so none starts before it is cancelled
-        jreq("POST", f"/api/jobs/{job}/cancel")
-    states = {wait_job(job)["state"] for job in jobs}
-    check(states == {"cancelled"}, f"cancelled queued jobs are cancelled at once ({states})")
+        st, c = jreq("POST", f"/api/jobs/{job}/cancel")
+        at_cancel[job] = c.get("state") if isinstance(c, dict) else None
+    # A job may finish before its cancel arrives on a fast machine (the running one, or one the worker
+    # took meanwhile): every job that was still queued when cancelled must read cancelled, and none failed.
+    final = {job: wait_job(job)["state"] for job in jobs}
+    queued = [job for job in jobs if at_cancel[job] in ("queued", "cancelled")]
+    check(len(queued) >= len(jobs) - 2 and all(final[j] == "cancelled" for j in queued)
+          and set(final.values()) <= {"cancelled", "done"},
+          f"cancelled queued jobs are cancelled at once (at cancel: {sorted(set(at_cancel.values()), key=str)}, "
+          f"final: {sorted(set(final.values()))}, {len(queued)} of {len(jobs)} were queued)")
 
 
 def test_eviction():

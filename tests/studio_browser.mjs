@@ -269,7 +269,7 @@ try {
   await page.setInputFiles('#file', junk);
   await page.waitForSelector('#error:not([hidden])', { timeout: 10000 });
   const msg = await page.textContent('#error');
-  check(/not a usable MIDI file/.test(msg), `junk upload shows an error (${msg})`);
+  check(/not a usable MIDI or MusicXML file/.test(msg), `junk upload shows an error (${msg})`);
   check(await page.evaluate(() => window.studio.version === 2), 'the song shown stays after a refused upload');
   await page.screenshot({ path: path.join(shots, 'studio-error.png') });
 

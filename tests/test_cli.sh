@@ -90,7 +90,7 @@ for k in ("embd", "hidden", "layers", "heads", "ffn", "max_cols", "diffusion_ste
 for k in ("token_features", "bar_positions"):
     assert j[k] == kv.get("getmusic." + k, 0), (k, j[k])
 assert j["chord_frames_per_bar"] == kv.get("getmusic.chord_frames_per_bar", 1)
-assert j["parameters"] == sum(int(np.prod(t.shape)) for n, t in g.tensors.items() if not n.startswith("harmonizer."))
+assert j["parameters"] == sum(int(np.prod(t.shape)) for n, t in g.tensors.items() if not n.startswith("harmonizer."))  # the network's; the harmoniser rides beside it
 names, drum = kv["getmusic.layout.names"], kv["getmusic.layout.is_drum"]
 assert j["layout"] == kv["getmusic.layout"] and j["classes"] == names, j["classes"]
 assert j["drums"] == [n for n, d in zip(names, drum) if d], j["drums"]
@@ -115,7 +115,9 @@ structural = {"general.architecture", "general.alignment", "getmusic.rows", "get
               "getmusic.diffusion_steps", "getmusic.dropout", "getmusic.layout", "getmusic.tokens",
               "getmusic.token_counts", "getmusic.chord_frames_per_bar", "getmusic.token_features",
               "getmusic.bar_positions"}
-prov = {k: v for k, v in kv.items() if k not in structural and not k.startswith("getmusic.layout.")}
+prov = {k: v for k, v in kv.items()
+        if k not in structural and not k.startswith("getmusic.layout.") and not k.startswith("getmusic.harmonizer.")}
+assert j["harmonizer"] == kv.get("getmusic.harmonizer.source"), j["harmonizer"]
 assert set(j["provenance"]) == set(prov) and "getmusic.source" in prov, (j["provenance"], prov)
 for k, v in prov.items():
     if isinstance(v, str):

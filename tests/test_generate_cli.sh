@@ -65,6 +65,7 @@ if [ -x /usr/bin/python3 ]; then
   "$GM" generate $ex -o "$tmp/m.mid" --targets piano --chords melody --steps 3 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chord_source"]=="harmonised" and len(d["chords"])==16 and all(d["chords"]), d' \
     && ok || bad "generate --chords melody (harmonised, a chord in every bar)"
+  "$GM" info "$tmp/m.mid" | grep -q "chord symbols in the file (marker" && ok || bad "info of a harmonised result names its chords (markers)"
   "$GM" generate $ex -o "$tmp/m.mid" --targets piano --steps 3 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["chord_source"]=="recognised", d' \
     && ok || bad "generate: a melody with its chord track has its chords recognised"

@@ -201,14 +201,15 @@ static void api_upload(studio *st, const st_query *q, const uint8_t *body, size_
     char err[GM_ERR_SIZE], name[64];
     if (!n) { reply_error(r, 400, "the body is empty: send a MIDI file"); return; }
     gm_score s;
-    /* The CLI's own reader and checks: a file that is not MIDI is a clear
-     * error. One upload is read at a time: the reader may use up to 16x the
-     * file's size, and the memory bound counts that once. */
+    /* The CLI's own reader and checks (MIDI, MusicXML or .mxl, by content):
+     * anything else is a clear error. One upload is read at a time: the
+     * reader may use up to 16x the file's size, and the memory bound counts
+     * that once. */
     static pthread_mutex_t read_mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&read_mu);
-    int bad = gm_midi_read_mem(body, n, &s, err);
+    int bad = gm_score_read_mem(body, n, &s, err);
     pthread_mutex_unlock(&read_mu);
-    if (bad) { reply_error(r, 400, "not a usable MIDI file: %s", err); return; }
+    if (bad) { reply_error(r, 400, "not a usable MIDI or MusicXML file: %s", err); return; }
     if (!gm_score_n_notes(&s)) { gm_score_free(&s); reply_error(r, 400, "the MIDI file has no notes"); return; }
     if (gm_score_n_notes(&s) > ST_MAX_NOTES) {
         reply_error(r, 413, "%zu notes is more than the studio keeps per song (%d)", gm_score_n_notes(&s), ST_MAX_NOTES);

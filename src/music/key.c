@@ -117,6 +117,12 @@ int gm_key_shift_to_c(gm_key k) {
 
 void gm_score_transpose(gm_score *s, int semitones) {
     if (semitones == 0) return;
+    /* Chord symbols move with the notes (their text stays as written). */
+    for (int i = 0; i < s->n_symbols; i++) {
+        gm_chord_symbol *c = &s->symbols[i];
+        if (c->root >= 0) c->root = (int8_t)(((c->root + semitones) % 12 + 12) % 12);
+        if (c->bass >= 0) c->bass = (int8_t)(((c->bass + semitones) % 12 + 12) % 12);
+    }
     for (int i = 0; i < s->n_tracks; i++) {
         gm_track *t = &s->tracks[i];
         /* Drum keys name instruments, not pitches: never move them. */

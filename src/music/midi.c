@@ -32,7 +32,8 @@
  * track), else 0. Name = the chunk's first track name; tracks without notes
  * are dropped, while tempo, metre and key events of every chunk are kept.
  * Type 2 chunks are independent sequences, placed one after another in time.
- * SMPTE division: see set_division().
+ * SMPTE division: see set_division(). Chord symbols in text, lyric, marker
+ * or cue events: see text_event() and getmusic.h.
  *
  * Bounds: every event consumes at least one byte, a note at least three, so
  * the number of notes and program changes is bounded by the file size; the
@@ -101,6 +102,18 @@ typedef struct {
 typedef struct { int64_t tick; uint32_t seq; uint8_t program; } prog_change;
 typedef struct { prog_change *a; size_t n, cap; } prog_line;
 
+/* A text, lyric, marker or cue event that may be a chord symbol: kept until
+ * the whole file is read, since whether an event type carries chords is
+ * judged over all of its events (gm_midi_read_mem's comment in getmusic.h). */
+typedef struct {
+    int64_t tick;
+    uint32_t seq;               /* file order, for a stable sort */
+    uint8_t type;               /* 1, 5, 6, 7 */
+    int8_t root, quality, bass;
+    char text[32];
+} sym_cand;
+#define GM_MIDI_MAX_SYMBOLS 100000 /* candidates kept; a type with more is not chords */
+
 typedef struct {
     gm_score *s;
     char *err;
@@ -122,6 +135,11 @@ typedef struct {
     /* whole file */
     prog_line prog[16];
     uint32_t prog_seq;
+    sym_cand *cand;             /* chord symbol candidates */
+    uint32_t n_cand, cap_cand;
+    uint8_t sym_bad[8];         /* per meta type: an event that is no chord name */
+    uint8_t sym_rich[8];        /* per meta type: an event that is more than a bare letter */
+    uint32_t sym_count[8];
 } reader;
 
 static int reader_fail_oom(reader *r) { return gm_fail(r->err, "out of memory while reading MIDI"); }
@@ -246,10 +264,64 @@ static int program_change(reader *r, int ch, int program, int64_t tick) {
 /* Meta events                                                               */
 /* ======================================================================== */
 
+/* Text-like event (type 1, 5, 6 or 7): a chord symbol candidate when its
+ * whole text is a chord name; otherwise its type carries no chords. */
+static int text_event(reader *r, int type, const uint8_t *d, uint32_t len, int64_t tick) {
+    char text[32];
+    size_t a = 0, z = len;
+    while (a < z && (d[a] == ' ' || d[a] == '\t' || d[a] == '\r' || d[a] == '\n' || d[a] == 0)) a++;
+    while (z > a && (d[z - 1] == ' ' || d[z - 1] == '\t' || d[z - 1] == '\r' || d[z - 1] == '\n' || d[z - 1] == 0)) z--;
+    if (z == a || r->sym_bad[type]) return 0; /* blank (a writer's filler), or already not chords */
+    gm_chord c;
+    int bass = -1;
+    if (z - a >= sizeof text || memchr(d + a, 0, z - a)) { r->sym_bad[type] = 1; return 0; }
+    memcpy(text, d + a, z - a);
+    text[z - a] = 0;
+    if (gm_chord_symbol_parse(text, &c, &bass, NULL) || r->n_cand >= GM_MIDI_MAX_SYMBOLS) {
+        r->sym_bad[type] = 1;
+        return 0;
+    }
+    if (r->n_cand == r->cap_cand) {
+        uint32_t cap = r->cap_cand ? 2 * r->cap_cand : 64;
+        sym_cand *v = realloc(r->cand, cap * sizeof *v);
+        if (!v) return reader_fail_oom(r);
+        r->cand = v;
+        r->cap_cand = cap;
+    }
+    sym_cand *k = &r->cand[r->n_cand];
+    *k = (sym_cand){tick, r->n_cand, (uint8_t)type, c.root, c.quality, (int8_t)bass, ""};
+    r->n_cand++;
+    memcpy(k->text, text, z - a + 1);
+    r->sym_count[type]++;
+    if (z - a > 1) r->sym_rich[type] = 1;
+    return 0;
+}
+
+static int cand_compare(const void *a, const void *b) {
+    const sym_cand *x = a, *y = b;
+    if (x->tick != y->tick) return x->tick < y->tick ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The candidates of every type that passed, as the score's symbols. */
+static int keep_symbols(reader *r) {
+    if (r->n_cand > 1) qsort(r->cand, r->n_cand, sizeof *r->cand, cand_compare);
+    for (uint32_t i = 0; i < r->n_cand; i++) {
+        const sym_cand *k = &r->cand[i];
+        if (r->sym_bad[k->type] || (!r->sym_rich[k->type] && r->sym_count[k->type] <= 8)) continue;
+        gm_chord_symbol cs = {k->tick, k->root, k->quality, k->bass, k->type, ""};
+        memcpy(cs.text, k->text, sizeof cs.text);
+        if (gm_score_add_symbol(r->s, &cs)) return reader_fail_oom(r);
+    }
+    return 0;
+}
+
 static int meta_event(reader *r, int type, const uint8_t *d, uint32_t len, int64_t tick) {
     if (r->pass == 0) return 0;
     gm_score *s = r->s;
     switch (type) {
+    case 0x01: case 0x05: case 0x06: case 0x07: /* text, lyric, marker, cue: chord symbols? */
+        return text_event(r, type, d, len, tick);
     case 0x03: /* track name: the first one of the chunk */
         if (!r->have_name) { copy_name(r->name, d, len); r->have_name = 1; }
         break;
@@ -265,7 +337,7 @@ static int meta_event(reader *r, int type, const uint8_t *d, uint32_t len, int64
         if (len >= 2)
             if (gm_score_add_keysig(s, tick, (int8_t)d[0], d[1] ? 1 : 0)) return reader_fail_oom(r);
         break;
-    default: break; /* text, markers, SMPTE offset, sequencer specific: skipped */
+    default: break; /* copyright, instrument name, SMPTE offset, sequencer specific: skipped */
     }
     return 0;
 }
@@ -466,10 +538,12 @@ int gm_midi_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err)
     }
     r.pass = 1;
     if (walk_chunks(&r, data, size, pos, n_tracks)) goto done;
+    if (keep_symbols(&r)) goto done;
     gm_score_sort(out);
     rc = 0;
 done:
     free(r.pool);
+    free(r.cand);
     for (int c = 0; c < 16; c++) free(r.prog[c].a);
     if (rc) gm_score_free(out);
     return rc;
@@ -584,7 +658,8 @@ static void end_chunk(trk *t, size_t len_at, int64_t end_tick) {
     p[0] = (uint8_t)(len >> 24); p[1] = (uint8_t)(len >> 16); p[2] = (uint8_t)(len >> 8); p[3] = (uint8_t)len;
 }
 
-/* Conductor events: kind 0 = time signature, 1 = key, 2 = tempo; sorted by
+/* Conductor events: kind 0 = time signature, 1 = key, 2 = tempo, 3 = chord
+ * symbol; sorted by
  * (tick, kind, index) so each kind keeps its array order. */
 typedef struct { int64_t tick; int kind, idx; } cev;
 static int cev_compare(const void *a, const void *b) {
@@ -623,6 +698,7 @@ static int64_t score_end_tick(const gm_score *s) {
     for (int i = 0; i < s->n_tempos; i++) if (clamp_tick(s->tempos[i].tick) > end) end = clamp_tick(s->tempos[i].tick);
     for (int i = 0; i < s->n_timesigs; i++) if (clamp_tick(s->timesigs[i].tick) > end) end = clamp_tick(s->timesigs[i].tick);
     for (int i = 0; i < s->n_keysigs; i++) if (clamp_tick(s->keysigs[i].tick) > end) end = clamp_tick(s->keysigs[i].tick);
+    for (int i = 0; i < s->n_symbols; i++) if (clamp_tick(s->symbols[i].tick) > end) end = clamp_tick(s->symbols[i].tick);
     for (int ti = 0; ti < s->n_tracks; ti++)
         for (size_t i = 0; i < s->tracks[ti].n_notes; i++) {
             const gm_note *n = &s->tracks[ti].notes[i];
@@ -632,15 +708,33 @@ static int64_t score_end_tick(const gm_score *s) {
     return end;
 }
 
-/* Conductor track: time signatures, keys, tempos, in tick order. */
+/* A chord symbol as the event type it came in (a MusicXML one as text),
+ * with its text as written, else its name ("Bb", "Am7/G"). */
+static void write_symbol(trk *t, int64_t tick, const gm_chord_symbol *c) {
+    char name[48];
+    size_t n = strnlen(c->text, sizeof c->text);
+    if (n) memcpy(name, c->text, n);
+    else {
+        static const char *pcs[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+        gm_chord_name((gm_chord){c->root, c->root >= 0 ? c->quality : -1}, name, 24);
+        if (c->root >= 0 && c->bass >= 0 && c->bass < 12) strcat(name, "/"), strcat(name, pcs[(int)c->bass]);
+        if (c->root < 0) strcpy(name, "N.C.");
+        n = strlen(name);
+    }
+    uint8_t type = c->source == 5 || c->source == 6 || c->source == 7 ? c->source : 1;
+    put_meta(t, tick, type, name, (uint32_t)n);
+}
+
+/* Conductor track: time signatures, keys, tempos, chord symbols, in tick order. */
 static int write_conductor(gm_buf *b, const gm_score *s, int64_t end, char *err) {
     size_t nce = (size_t)(s->n_tempos > 0 ? s->n_tempos : 0) + (size_t)(s->n_timesigs > 0 ? s->n_timesigs : 0) +
-                 (size_t)(s->n_keysigs > 0 ? s->n_keysigs : 0), k = 0;
+                 (size_t)(s->n_keysigs > 0 ? s->n_keysigs : 0) + (size_t)(s->n_symbols > 0 ? s->n_symbols : 0), k = 0;
     cev *ce = malloc((nce ? nce : 1) * sizeof *ce);
     if (!ce) return gm_fail(err, "out of memory while writing MIDI");
     for (int i = 0; i < s->n_timesigs; i++) ce[k++] = (cev){clamp_tick(s->timesigs[i].tick), 0, i};
     for (int i = 0; i < s->n_keysigs; i++) ce[k++] = (cev){clamp_tick(s->keysigs[i].tick), 1, i};
     for (int i = 0; i < s->n_tempos; i++) ce[k++] = (cev){clamp_tick(s->tempos[i].tick), 2, i};
+    for (int i = 0; i < s->n_symbols; i++) ce[k++] = (cev){clamp_tick(s->symbols[i].tick), 3, i};
     if (nce > 1) qsort(ce, nce, sizeof *ce, cev_compare);
     trk t = {b, 0, 0};
     size_t len_at = begin_chunk(b);
@@ -656,6 +750,8 @@ static int write_conductor(gm_buf *b, const gm_score *s, int64_t end, char *err)
             const gm_keysig *ks = &s->keysigs[ce[i].idx];
             d[0] = (uint8_t)ks->sharps; d[1] = ks->minor ? 1 : 0;
             put_meta(&t, ce[i].tick, 0x59, d, 2);
+        } else if (ce[i].kind == 3) {
+            write_symbol(&t, ce[i].tick, &s->symbols[ce[i].idx]);
         } else {
             uint32_t us = s->tempos[ce[i].idx].usec_per_quarter;
             if (us == 0) us = 500000;

@@ -27,6 +27,7 @@ void gm_score_free(gm_score *s) {
     free(s->tempos);
     free(s->timesigs);
     free(s->keysigs);
+    free(s->symbols);
     memset(s, 0, sizeof *s);
 }
 
@@ -102,6 +103,23 @@ int gm_score_add_keysig(gm_score *s, int64_t tick, int sharps, int minor) {
     return 0;
 }
 
+/* A song holds hundreds of chord symbols, so the array doubles (at each
+ * power of two) rather than growing by one. */
+int gm_score_add_symbol(gm_score *s, const gm_chord_symbol *sym) {
+    int n = s->n_symbols;
+    if (n >= 16 && !(n & (n - 1))) {
+        gm_chord_symbol *v = realloc(s->symbols, (size_t)n * 2 * sizeof *v);
+        if (!v) return -1;
+        s->symbols = v;
+    } else if (n == 0) {
+        if (!(s->symbols = malloc(16 * sizeof *s->symbols))) return -1;
+    }
+    gm_chord_symbol *c = &s->symbols[s->n_symbols++];
+    *c = *sym;
+    c->text[sizeof c->text - 1] = 0;
+    return 0;
+}
+
 static void *dup_array(const void *src, size_t n, size_t elem) {
     if (n == 0 || !src) return NULL;
     void *p = malloc(n * elem);
@@ -116,9 +134,16 @@ int gm_score_copy(gm_score *dst, const gm_score *src) {
     dst->tempos = dup_array(src->tempos, (size_t)src->n_tempos, sizeof(gm_tempo));
     dst->timesigs = dup_array(src->timesigs, (size_t)src->n_timesigs, sizeof(gm_timesig));
     dst->keysigs = dup_array(src->keysigs, (size_t)src->n_keysigs, sizeof(gm_keysig));
+    if (src->n_symbols > 0) { /* room as gm_score_add_symbol expects: 16, or the next power of two */
+        size_t cap = 16;
+        while (cap < (size_t)src->n_symbols) cap *= 2;
+        if ((dst->symbols = malloc(cap * sizeof *dst->symbols)))
+            memcpy(dst->symbols, src->symbols, (size_t)src->n_symbols * sizeof *dst->symbols);
+    }
     if ((src->n_tempos && !dst->tempos) || (src->n_timesigs && !dst->timesigs) ||
-        (src->n_keysigs && !dst->keysigs))
+        (src->n_keysigs && !dst->keysigs) || (src->n_symbols && !dst->symbols))
         goto fail;
+    dst->n_symbols = src->n_symbols;
     dst->n_tempos = src->n_tempos;
     dst->n_timesigs = src->n_timesigs;
     dst->n_keysigs = src->n_keysigs;
@@ -170,6 +195,7 @@ void gm_score_sort(gm_score *s) {
     STABLE_SORT_BY_TICK(s->tempos, s->n_tempos, gm_tempo);
     STABLE_SORT_BY_TICK(s->timesigs, s->n_timesigs, gm_timesig);
     STABLE_SORT_BY_TICK(s->keysigs, s->n_keysigs, gm_keysig);
+    STABLE_SORT_BY_TICK(s->symbols, s->n_symbols, gm_chord_symbol);
     s->end_tick = end;
 }
 
