@@ -75,17 +75,12 @@ static const chord_kind kinds[] = {
 };
 #define N_KINDS (sizeof kinds / sizeof *kinds)
 
-/* Tones of our qualities, GM_Q_* order. */
-static const uint16_t quality_tones[GM_N_QUALITIES] = {
-    B(0) | B(4) | B(7), B(0) | B(3) | B(7), B(0) | B(4) | B(8), B(0) | B(3) | B(6),
-    B(0) | B(4) | B(7) | B(10), B(0) | B(4) | B(7) | B(11), B(0) | B(3) | B(7) | B(10), B(0) | B(3) | B(6) | B(10),
-};
-
 int gm_chord_quality_nearest(uint16_t tones) {
     int best = GM_Q_MAJ, best_score = -100;
     for (int q = 0; q < GM_N_QUALITIES; q++) {
-        int shared = __builtin_popcount(tones & quality_tones[q]);
-        int missing = __builtin_popcount(quality_tones[q] & ~tones);
+        const unsigned qt = gm_chord_tones((gm_chord){0, (int8_t)q}); /* the one table (chord_text.c), on C */
+        int shared = __builtin_popcount(tones & qt);
+        int missing = __builtin_popcount(qt & ~tones);
         if (shared - missing > best_score) best_score = shared - missing, best = q;
     }
     return best;
