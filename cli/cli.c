@@ -55,6 +55,69 @@ int cli_parse_double(const char *opt, const char *s, double lo, double hi, doubl
 }
 
 /* ======================================================================== */
+/* Options                                                                   */
+/* ======================================================================== */
+
+static const cli_opt *find_option(const cli_opt *opts, const char *a) {
+    for (const cli_opt *o = opts; o->name; o++)
+        if (!strcmp(a, o->name) || (o->alias && !strcmp(a, o->alias))) return o;
+    return NULL;
+}
+
+/* The option's value into its destination. 0, or an exit status. */
+static int store_option(const cli_opt *o, const char *a, const char *val, void *user) {
+    long v;
+    double x;
+    switch (o->kind) {
+    case CLI_K_STR: *(const char **)o->dst = val; return 0;
+    case CLI_K_CALL: return o->fn(user, a, val);
+    case CLI_K_FLOAT:
+    case CLI_K_DOUBLE:
+        if (cli_parse_double(a, val, o->dlo, o->dhi, &x)) return EXIT_USAGE;
+        if (o->kind == CLI_K_FLOAT) *(float *)o->dst = (float)x;
+        else *(double *)o->dst = x;
+        return 0;
+    default:
+        if (cli_parse_int(a, val, o->lo, o->hi, &v)) return EXIT_USAGE;
+        if (o->kind == CLI_K_INT) *(int *)o->dst = (int)v;
+        else if (o->kind == CLI_K_LONG) *(long *)o->dst = v;
+        else if (o->kind == CLI_K_U32) *(uint32_t *)o->dst = (uint32_t)v;
+        else *(uint64_t *)o->dst = (uint64_t)v;
+        return 0;
+    }
+}
+
+int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, cli_word_fn word, void *user) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
+        const cli_opt *o = find_option(opts, a);
+        int status = 0;
+        if (!o && a[0] == '-' && a[1]) {
+            status = cli_fail(EXIT_USAGE, "%s: unknown option '%s' (see %s %s --help)", cmd, a, cli_prog, cmd);
+        } else if (!o) {
+            status = word ? word(user, a) : cli_fail(EXIT_USAGE, "%s: '%s' is not an option (see %s %s --help)", cmd, a, cli_prog, cmd);
+        } else if (o->kind == CLI_K_FLAG || o->kind == CLI_K_SET) {
+            *(int *)o->dst = o->kind == CLI_K_FLAG ? 1 : (int)o->lo;
+        } else if (!val) {
+            status = cli_fail(EXIT_USAGE, "%s needs a value", a);
+        } else {
+            i++;
+            status = store_option(o, a, val, user);
+        }
+        if (status) return status;
+    }
+    return 0;
+}
+
+int cli_word_one_input(void *user, const char *word) {
+    cli_one_input *one = user;
+    if (one->in) return cli_fail(EXIT_USAGE, "%s: one input at a time ('%s' is extra)", one->cmd, word);
+    one->in = word;
+    return 0;
+}
+
+/* ======================================================================== */
 /* Progress bar                                                              */
 /* ======================================================================== */
 

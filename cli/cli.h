@@ -22,6 +22,49 @@ int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 
 int cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
 
+/* ---- options: one table per command, one parser for all ----
+ * A command lists its options once, each with where its value goes and the
+ * range it takes; cli_parse_options walks argv against the table. Build
+ * entries with the macros below: they check the destination's type. */
+typedef enum { CLI_K_FLAG, CLI_K_SET, CLI_K_STR, CLI_K_INT, CLI_K_LONG, CLI_K_U32, CLI_K_U64, CLI_K_FLOAT,
+               CLI_K_DOUBLE, CLI_K_CALL } cli_opt_kind;
+/* An option's own handler: 0, or the exit status after a one-line message. */
+typedef int (*cli_opt_fn)(void *user, const char *opt, const char *val);
+typedef struct {
+    const char *name, *alias; /* "--output", "-o" (alias may be NULL) */
+    cli_opt_kind kind;
+    void *dst;                /* where the value goes (the macro's pointer type) */
+    long lo, hi;              /* whole numbers: the range; CLI_SET: the value stored */
+    double dlo, dhi;          /* CLI_FLOAT, CLI_DOUBLE: the range */
+    cli_opt_fn fn;            /* CLI_CALL */
+} cli_opt;
+#define CLI_TYPED(T, p) ((void *)(1 ? (p) : (T *)0)) /* a warning when p is not a T * */
+#define CLI_FLAG(n, a, p) {n, a, CLI_K_FLAG, CLI_TYPED(int, p), 0, 0, 0, 0, NULL}          /* *p = 1 */
+#define CLI_SET(n, a, p, v) {n, a, CLI_K_SET, CLI_TYPED(int, p), v, 0, 0, 0, NULL}         /* *p = v */
+#define CLI_STR(n, a, p) {n, a, CLI_K_STR, CLI_TYPED(const char *, p), 0, 0, 0, 0, NULL}
+#define CLI_INT(n, a, p, lo, hi) {n, a, CLI_K_INT, CLI_TYPED(int, p), lo, hi, 0, 0, NULL}
+#define CLI_LONG(n, a, p, lo, hi) {n, a, CLI_K_LONG, CLI_TYPED(long, p), lo, hi, 0, 0, NULL}
+#define CLI_U32(n, a, p, lo, hi) {n, a, CLI_K_U32, CLI_TYPED(uint32_t, p), lo, hi, 0, 0, NULL}
+#define CLI_U64(n, a, p, lo, hi) {n, a, CLI_K_U64, CLI_TYPED(uint64_t, p), lo, hi, 0, 0, NULL}
+#define CLI_FLOAT(n, a, p, lo, hi) {n, a, CLI_K_FLOAT, CLI_TYPED(float, p), 0, 0, lo, hi, NULL}
+#define CLI_DOUBLE(n, a, p, lo, hi) {n, a, CLI_K_DOUBLE, CLI_TYPED(double, p), 0, 0, lo, hi, NULL}
+#define CLI_CALL(n, a, f) {n, a, CLI_K_CALL, NULL, 0, 0, 0, 0, f} /* f(user, option, value) */
+#define CLI_END {NULL, NULL, CLI_K_FLAG, NULL, 0, 0, 0, 0, NULL}
+/* What a command does with a word that is not an option (an input file):
+ * 0, or the exit status after a message. */
+typedef int (*cli_word_fn)(void *user, const char *word);
+#define CLI_HELP (-1) /* cli_parse_options: -h or --help was given */
+/* Walks argv against opts (ended by CLI_END): stores each option's value,
+ * hands each other word to word(user, ...) (NULL: words are refused).
+ * 0; CLI_HELP for -h/--help (the command prints its usage); or the exit
+ * status after a one-line message ("CMD: unknown option ...", "X needs a
+ * value", a value out of range). */
+int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, cli_word_fn word, void *user);
+/* A word handler for commands of one input: *(const char **)user takes it;
+ * a second is "CMD: one input at a time ('B' is extra)" (cmd from user[1]). */
+typedef struct { const char *cmd, *in; } cli_one_input;
+int cli_word_one_input(void *user, const char *word);
+
 /* Progress bar on stderr (only when on: a terminal and not --quiet/--json). */
 typedef struct { int on; const char *label; struct timespec t0; int last_pct; } cli_progress;
 double cli_since(const struct timespec *t0);        /* seconds since t0 (monotonic) */

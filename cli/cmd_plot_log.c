@@ -18,18 +18,23 @@ void usage_plot_log(FILE *f) {
 
 int cmd_plot_log(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    long w = 900, h = 500;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) return cli_fail(EXIT_USAGE, "%s needs a file", a); out = val; i++; }
-        else if (!strcmp(a, "--width")) { if (cli_parse_int(a, val, GM_PLOT_MIN_W, GM_PLOT_MAX_SIDE, &w)) return EXIT_USAGE; i++; }
-        else if (!strcmp(a, "--height")) { if (cli_parse_int(a, val, GM_PLOT_MIN_H, GM_PLOT_MAX_SIDE, &h)) return EXIT_USAGE; i++; }
-        else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "plot-log: unknown option '%s'", a);
-        else if (!in) in = a;
-        else return cli_fail(EXIT_USAGE, "plot-log: one log at a time");
+    int w = 900, h = 500;
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &out),
+        CLI_INT("--width", NULL, &w, GM_PLOT_MIN_W, GM_PLOT_MAX_SIDE),
+        CLI_INT("--height", NULL, &h, GM_PLOT_MIN_H, GM_PLOT_MAX_SIDE),
+        CLI_END,
+    };
+    cli_one_input one = {"plot-log", NULL};
+    int status = cli_parse_options("plot-log", argc, argv, opts, cli_word_one_input, &one);
+    if (status == CLI_HELP) {
+        usage_plot_log(stdout);
+        return 0;
     }
+    if (status) return status;
+    in = one.in;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic plot-log MODEL.gguf.log.jsonl -o LOSS.png [--width W --height H]");
     char err[GM_ERR_SIZE];
-    if (gm_plot_losses(in, out, (int)w, (int)h, err)) return cli_fail(EXIT_USAGE, "plot-log: %s", err);
+    if (gm_plot_losses(in, out, w, h, err)) return cli_fail(EXIT_USAGE, "plot-log: %s", err);
     return 0;
 }

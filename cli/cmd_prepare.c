@@ -62,39 +62,71 @@ static int prepare_vocab_of_model(gm_prepare_params *p, int layout_given, gm_mod
     return 0;
 }
 
+/* The command line's words (input folders and files), --exclude patterns
+ * and whether --layout was given. */
+typedef struct {
+    const char **inputs;
+    int n_in;
+    const char **excl;
+    int n_excl;
+    gm_prepare_params *p;
+    int layout_given;
+} prepare_args;
+
+static int add_input(void *user, const char *word) {
+    prepare_args *a = user;
+    a->inputs[a->n_in++] = word;
+    return 0;
+}
+static int exclude_option(void *user, const char *opt, const char *val) {
+    prepare_args *a = user;
+    if (!*val) return cli_fail(EXIT_USAGE, "%s needs a pattern", opt);
+    a->excl[a->n_excl++] = val;
+    return 0;
+}
+static int layout_option(void *user, const char *opt, const char *val) {
+    prepare_args *a = user;
+    (void)opt;
+    a->p->layout = val;
+    a->layout_given = 1;
+    return 0;
+}
+
 int cmd_prepare(int argc, char **argv) {
     gm_prepare_params p = gm_prepare_default_params();
     const char *out = NULL;
     /* One allocation: the inputs, then the --exclude patterns. */
     const char **inputs = calloc(2 * ((size_t)argc + 1), sizeof *inputs), **excl = inputs ? inputs + argc + 1 : NULL;
-    int n_excl = 0;
-    int n_in = 0, quiet = 0, json = 0, status = 0, layout_given = 0;
-    long v = 0;
-    double x = 0;
+    int quiet = 0, json = 0;
     if (!inputs) return cli_fail(EXIT_INTERNAL, "out of memory");
     p.exclude = excl;
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_prepare(stdout); free(inputs); return 0; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a folder", a); out = val; i++; }
-        else if (!strcmp(a, "--vocab")) { if (!val) status = cli_fail(EXIT_USAGE, "--vocab needs a file"); p.vocab_path = val; i++; }
-        else if (!strcmp(a, "--layout")) { if (!val) status = cli_fail(EXIT_USAGE, "--layout needs a name"); p.layout = val; layout_given = 1; i++; }
-        else if (!strcmp(a, "--window")) { if (cli_parse_int(a, val, 16, 65536, &v)) status = 1; p.window_cols = (int)v; i++; }
-        else if (!strcmp(a, "--hop")) { if (cli_parse_int(a, val, 1, 65536, &v)) status = 1; p.hop_cols = (int)v; i++; }
-        else if (!strcmp(a, "--coverage")) { if (cli_parse_double(a, val, 0.001, 1.0, &x)) status = 1; p.vocab_coverage = x; i++; }
-        else if (!strcmp(a, "--min-count")) { if (cli_parse_int(a, val, 0, 1000000000, &v)) status = 1; p.vocab_min_count = (uint32_t)v; i++; }
-        else if (!strcmp(a, "--valid-percent")) { if (cli_parse_int(a, val, 0, 100, &v)) status = 1; p.valid_percent = (int)v; i++; }
-        else if (!strcmp(a, "--threads")) { if (cli_parse_int(a, val, 1, 64, &v)) status = 1; p.n_threads = (int)v; i++; }
-        else if (!strcmp(a, "--no-transpose")) p.transpose_to_c = 0;
-        else if (!strcmp(a, "--chord-frames")) { if (cli_parse_int(a, val, 1, GM_MAX_CHORD_FRAMES, &v)) status = 1; p.chord_frames_per_bar = (int)v; i++; }
-        else if (!strcmp(a, "--no-chord-labels")) p.chord_labels = 0;
-        else if (!strcmp(a, "--exclude")) { if (!val || !*val) status = cli_fail(EXIT_USAGE, "--exclude needs a pattern"); else excl[n_excl++] = val; i++; }
-        else if (!strcmp(a, "--ghost-velocity")) { if (cli_parse_int(a, val, 0, 128, &v)) status = 1; p.ghost_velocity = (int)v; i++; }
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "prepare: unknown option '%s' (see getmusic prepare --help)", a);
-        else inputs[n_in++] = a;
+    prepare_args args = {inputs, 0, excl, 0, &p, 0};
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &out),
+        CLI_STR("--vocab", NULL, &p.vocab_path),
+        CLI_CALL("--layout", NULL, layout_option),
+        CLI_INT("--window", NULL, &p.window_cols, 16, 65536),
+        CLI_INT("--hop", NULL, &p.hop_cols, 1, 65536),
+        CLI_DOUBLE("--coverage", NULL, &p.vocab_coverage, 0.001, 1.0),
+        CLI_U32("--min-count", NULL, &p.vocab_min_count, 0, 1000000000),
+        CLI_INT("--valid-percent", NULL, &p.valid_percent, 0, 100),
+        CLI_INT("--threads", NULL, &p.n_threads, 1, 64),
+        CLI_SET("--no-transpose", NULL, &p.transpose_to_c, 0),
+        CLI_INT("--chord-frames", NULL, &p.chord_frames_per_bar, 1, GM_MAX_CHORD_FRAMES),
+        CLI_SET("--no-chord-labels", NULL, &p.chord_labels, 0),
+        CLI_CALL("--exclude", NULL, exclude_option),
+        CLI_INT("--ghost-velocity", NULL, &p.ghost_velocity, 0, 128),
+        CLI_FLAG("--quiet", NULL, &quiet),
+        CLI_FLAG("--json", NULL, &json),
+        CLI_END,
+    };
+    int status = cli_parse_options("prepare", argc, argv, opts, add_input, &args);
+    if (status == CLI_HELP) {
+        free(inputs);
+        usage_prepare(stdout);
+        return 0;
     }
+    int n_in = args.n_in, n_excl = args.n_excl, layout_given = args.layout_given;
     if (!status && !out) status = cli_fail(EXIT_USAGE, "prepare: give the corpus folder with -o CORPUS");
     if (!status && !n_in) status = cli_fail(EXIT_USAGE, "prepare: give at least one folder or MIDI file");
     if (status) { free(inputs); return status; }

@@ -31,23 +31,24 @@ void usage_render(FILE *f) {
 int cmd_render(int argc, char **argv) {
     gm_render_params p = gm_render_default_params();
     const char *in = NULL, *out = NULL;
-    int quiet = 0, status = 0;
-    long v = 0;
-    double x = 0;
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_render(stdout); return 0; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a file", a); out = val; i++; }
-        else if (!strcmp(a, "--soundfont")) { if (!val) status = cli_fail(EXIT_USAGE, "--soundfont needs a file"); p.soundfont = val; i++; }
-        else if (!strcmp(a, "--sample-rate")) { if (cli_parse_int(a, val, 8000, 96000, &v)) status = EXIT_USAGE; p.sample_rate = (int)v; i++; }
-        else if (!strcmp(a, "--gain")) { if (cli_parse_double(a, val, 0, 10, &x)) status = EXIT_USAGE; p.gain = x; i++; }
-        else if (!strcmp(a, "--tail")) { if (cli_parse_double(a, val, 0, 60, &x)) status = EXIT_USAGE; p.tail_s = x; i++; }
-        else if (!strcmp(a, "--no-effects")) p.effects = 0;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "render: unknown option '%s' (see getmusic render --help)", a);
-        else if (in) status = cli_fail(EXIT_USAGE, "render: one input file only ('%s' and '%s')", in, a);
-        else in = a;
+    int quiet = 0;
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &out),
+        CLI_STR("--soundfont", NULL, &p.soundfont),
+        CLI_INT("--sample-rate", NULL, &p.sample_rate, 8000, 96000),
+        CLI_DOUBLE("--gain", NULL, &p.gain, 0, 10),
+        CLI_DOUBLE("--tail", NULL, &p.tail_s, 0, 60),
+        CLI_SET("--no-effects", NULL, &p.effects, 0),
+        CLI_FLAG("--quiet", NULL, &quiet),
+        CLI_END,
+    };
+    cli_one_input one = {"render", NULL};
+    int status = cli_parse_options("render", argc, argv, opts, cli_word_one_input, &one);
+    if (status == CLI_HELP) {
+        usage_render(stdout);
+        return 0;
     }
+    in = one.in;
     if (status) return status;
     if (!in) return cli_fail(EXIT_USAGE, "render: give a MIDI file (getmusic render IN.mid -o OUT.wav)");
     if (!out) return cli_fail(EXIT_USAGE, "render: give the WAV file to write with -o OUT.wav");

@@ -81,51 +81,48 @@ static int train_rank(int argc, char **argv, int rank, int world) {
     gm_train_params p = gm_train_default_params();
     p.rank = rank;
     p.world = world;
-    int quiet = 0, status = 0;
-    long v = 0;
-    double x = 0;
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-#define INT_OPT(name, lo, hi, field) else if (!strcmp(a, name)) { if (cli_parse_int(a, val, lo, hi, &v)) status = 1; else field = (int)v; i++; }
-#define FLT_OPT(name, lo, hi, field) else if (!strcmp(a, name)) { if (cli_parse_double(a, val, lo, hi, &x)) status = 1; else field = (float)x; i++; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_train(stdout); return 0; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a file", a); p.out = val; i++; }
-        else if (!strcmp(a, "--init")) { if (!val) status = cli_fail(EXIT_USAGE, "--init needs a model file"); p.init = val; i++; }
-        else if (!strcmp(a, "--resume")) p.resume = 1;
-        else if (!strcmp(a, "--token-features")) p.sizes.token_features = GM_TOKEN_FEATURES;
-        else if (!strcmp(a, "--bar-positions")) p.sizes.bar_positions = GM_BAR_POSITIONS;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        INT_OPT("--steps", 1, 100000000, p.steps)
-        INT_OPT("--stop-after", 1, 100000000, p.stop_after)
-        INT_OPT("--batch", 1, 256, p.batch)
-        INT_OPT("--accum", 1, 4096, p.accum)
-        INT_OPT("--warmup", 0, 100000000, p.warmup)
-        INT_OPT("--ema-every", 1, 1000000, p.ema_every)
-        INT_OPT("--eval-every", 1, 100000000, p.eval_every)
-        INT_OPT("--eval-segments", 1, 1000000, p.eval_segments)
-        INT_OPT("--ckpt-every", 1, 100000000, p.ckpt_every)
-        INT_OPT("--threads", 1, 64, p.threads)
-        INT_OPT("--embd", 1, 4096, p.sizes.embd)
-        INT_OPT("--hidden", 2, 16384, p.sizes.hidden)
-        INT_OPT("--layers", 1, 128, p.sizes.layers)
-        INT_OPT("--heads", 1, 256, p.sizes.heads)
-        INT_OPT("--ffn", 1, 65536, p.sizes.ffn)
-        FLT_OPT("--lr", 1e-9, 1.0, p.lr)
-        FLT_OPT("--lr-min", 0.0, 1.0, p.lr_min)
-        FLT_OPT("--weight-decay", 0.0, 10.0, p.weight_decay)
-        FLT_OPT("--clip", 0.0, 1e9, p.clip)
-        FLT_OPT("--chord-given", 0.0, 1.0, p.chord_given)
-        FLT_OPT("--accomp", 0.0, 1.0, p.accomp)
-        FLT_OPT("--drum-overlay", 0.0, 1.0, p.drum_overlay)
-        FLT_OPT("--ema-decay", 0.0, 0.999999, p.ema_decay)
-        FLT_OPT("--dropout", 0.0, 0.9, p.sizes.dropout)
-        else if (!strcmp(a, "--seed")) { if (cli_parse_int(a, val, 0, 2147483647, &v)) status = 1; else p.seed = (uint64_t)v; i++; }
-        else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "train: unknown option '%s' (see getmusic train --help)", a);
-        else if (!p.corpus) p.corpus = a;
-        else status = cli_fail(EXIT_USAGE, "train: one corpus at a time ('%s' is extra)", a);
-#undef INT_OPT
-#undef FLT_OPT
+    int quiet = 0;
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &p.out),
+        CLI_STR("--init", NULL, &p.init),
+        CLI_FLAG("--resume", NULL, &p.resume),
+        CLI_SET("--token-features", NULL, &p.sizes.token_features, GM_TOKEN_FEATURES),
+        CLI_SET("--bar-positions", NULL, &p.sizes.bar_positions, GM_BAR_POSITIONS),
+        CLI_FLAG("--quiet", NULL, &quiet),
+        CLI_INT("--steps", NULL, &p.steps, 1, 100000000),
+        CLI_INT("--stop-after", NULL, &p.stop_after, 1, 100000000),
+        CLI_INT("--batch", NULL, &p.batch, 1, 256),
+        CLI_INT("--accum", NULL, &p.accum, 1, 4096),
+        CLI_INT("--warmup", NULL, &p.warmup, 0, 100000000),
+        CLI_INT("--ema-every", NULL, &p.ema_every, 1, 1000000),
+        CLI_INT("--eval-every", NULL, &p.eval_every, 1, 100000000),
+        CLI_INT("--eval-segments", NULL, &p.eval_segments, 1, 1000000),
+        CLI_INT("--ckpt-every", NULL, &p.ckpt_every, 1, 100000000),
+        CLI_INT("--threads", NULL, &p.threads, 1, 64),
+        CLI_INT("--embd", NULL, &p.sizes.embd, 1, 4096),
+        CLI_INT("--hidden", NULL, &p.sizes.hidden, 2, 16384),
+        CLI_INT("--layers", NULL, &p.sizes.layers, 1, 128),
+        CLI_INT("--heads", NULL, &p.sizes.heads, 1, 256),
+        CLI_INT("--ffn", NULL, &p.sizes.ffn, 1, 65536),
+        CLI_FLOAT("--lr", NULL, &p.lr, 1e-9, 1.0),
+        CLI_FLOAT("--lr-min", NULL, &p.lr_min, 0.0, 1.0),
+        CLI_FLOAT("--weight-decay", NULL, &p.weight_decay, 0.0, 10.0),
+        CLI_FLOAT("--clip", NULL, &p.clip, 0.0, 1e9),
+        CLI_FLOAT("--chord-given", NULL, &p.chord_given, 0.0, 1.0),
+        CLI_FLOAT("--accomp", NULL, &p.accomp, 0.0, 1.0),
+        CLI_FLOAT("--drum-overlay", NULL, &p.drum_overlay, 0.0, 1.0),
+        CLI_FLOAT("--ema-decay", NULL, &p.ema_decay, 0.0, 0.999999),
+        CLI_FLOAT("--dropout", NULL, &p.sizes.dropout, 0.0, 0.9),
+        CLI_U64("--seed", NULL, &p.seed, 0, 2147483647),
+        CLI_END,
+    };
+    cli_one_input corpus = {"train", NULL};
+    int status = cli_parse_options("train", argc, argv, opts, cli_word_one_input, &corpus);
+    if (status == CLI_HELP) {
+        usage_train(stdout);
+        return 0;
     }
+    p.corpus = corpus.in;
     if (status) return status;
     if (!p.corpus) return cli_fail(EXIT_USAGE, "train: give the corpus folder (from getmusic prepare)");
     if (!p.out) return cli_fail(EXIT_USAGE, "train: give the model file to write with -o MODEL.gguf");

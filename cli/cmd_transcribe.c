@@ -74,31 +74,43 @@ static void print_summary(const char *in, const char *out, const gm_transcriptio
             cli_shown(out), gm_score_n_notes(s));
 }
 
+/* The command line's words: the recording, and where --metre goes. */
+typedef struct {
+    cli_one_input one; /* first: cli_word_one_input reads it */
+    gm_transcribe_params *p;
+} transcribe_args;
+
+static int metre_option(void *user, const char *opt, const char *val) {
+    gm_transcribe_params *p = ((transcribe_args *)user)->p;
+    (void)opt;
+    if (parse_metre(val, &p->metre_num, &p->metre_den) || p->metre_num < 1 || p->metre_num > 32 ||
+        (p->metre_den != 2 && p->metre_den != 4 && p->metre_den != 8))
+        return cli_fail(EXIT_USAGE, "--metre needs N/D with N in 1..32 and D 2, 4 or 8 (got '%s')", val);
+    return 0;
+}
+
 int cmd_transcribe(int argc, char **argv) {
     gm_transcribe_params p = gm_transcribe_default_params();
     const char *in = NULL, *out = NULL;
-    int quiet = 0, json = 0, only_melody = 0, only_chords = 0, status = 0;
-    double x = 0;
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage_transcribe(stdout); return 0; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!val) status = cli_fail(EXIT_USAGE, "%s needs a file", a); out = val; i++; }
-        else if (!strcmp(a, "--bpm")) { if (cli_parse_double(a, val, 20, 400, &x)) status = EXIT_USAGE; p.bpm = x; i++; }
-        else if (!strcmp(a, "--metre") || !strcmp(a, "--meter")) {
-            if (parse_metre(val, &p.metre_num, &p.metre_den) || p.metre_num < 1 || p.metre_num > 32 ||
-                (p.metre_den != 2 && p.metre_den != 4 && p.metre_den != 8))
-                status = cli_fail(EXIT_USAGE, "--metre needs N/D with N in 1..32 and D 2, 4 or 8 (got '%s')", val ? val : "");
-            i++;
-        }
-        else if (!strcmp(a, "--melody")) only_melody = 1;
-        else if (!strcmp(a, "--chords")) only_chords = 1;
-        else if (!strcmp(a, "--no-quantize")) p.quantize = 0;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (a[0] == '-' && a[1]) status = cli_fail(EXIT_USAGE, "transcribe: unknown option '%s' (see getmusic transcribe --help)", a);
-        else if (in) status = cli_fail(EXIT_USAGE, "transcribe: one recording at a time ('%s' and '%s')", in, a);
-        else in = a;
+    int quiet = 0, json = 0, only_melody = 0, only_chords = 0;
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &out),
+        CLI_DOUBLE("--bpm", NULL, &p.bpm, 20, 400),
+        CLI_CALL("--metre", "--meter", metre_option),
+        CLI_FLAG("--melody", NULL, &only_melody),
+        CLI_FLAG("--chords", NULL, &only_chords),
+        CLI_SET("--no-quantize", NULL, &p.quantize, 0),
+        CLI_FLAG("--json", NULL, &json),
+        CLI_FLAG("--quiet", NULL, &quiet),
+        CLI_END,
+    };
+    transcribe_args args = {{"transcribe", NULL}, &p};
+    int status = cli_parse_options("transcribe", argc, argv, opts, cli_word_one_input, &args);
+    if (status == CLI_HELP) {
+        usage_transcribe(stdout);
+        return 0;
     }
+    in = args.one.in;
     if (status) return status;
     if (!in) return cli_fail(EXIT_USAGE, "transcribe: give a recording (getmusic transcribe IN.wav -o OUT.mid)");
     if (!out) return cli_fail(EXIT_USAGE, "transcribe: give the MIDI file to write with -o OUT.mid");
