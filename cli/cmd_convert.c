@@ -76,22 +76,22 @@ static int labels_to_symbols(gm_score *s, const char *path, char *err) {
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *tracks = NULL, *labels = NULL;
     int quiet = 0, no_chords = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **dst = !strcmp(a, "-o") || !strcmp(a, "--output") ? &out
-                         : !strcmp(a, "--tracks")                    ? &tracks
-                         : !strcmp(a, "--chord-labels")              ? &labels
-                                                                     : NULL;
-        if (dst) { /* an option with a value */
-            if (!val) return cli_fail(EXIT_USAGE, "%s needs a value", a);
-            *dst = val;
-            i++;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
-        else if (!strcmp(a, "--no-chords")) no_chords = 1;
-        else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "convert: unknown option '%s' (see getmusic convert --help)", a);
-        else if (in) return cli_fail(EXIT_USAGE, "convert: one input file only ('%s' and '%s')", in, a);
-        else in = a;
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &out),
+        CLI_STR("--tracks", NULL, &tracks),
+        CLI_STR("--chord-labels", NULL, &labels),
+        CLI_FLAG("--quiet", "-q", &quiet),
+        CLI_FLAG("--no-chords", NULL, &no_chords),
+        CLI_END,
+    };
+    cli_one_input one = {"convert", NULL};
+    int status = cli_parse_options("convert", argc, argv, opts, cli_word_one_input, &one);
+    if (status == CLI_HELP) {
+        usage_convert(stdout);
+        return 0;
     }
+    if (status) return status;
+    in = one.in;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic convert IN -o OUT [--tracks A,B] [--chord-labels FILE]");
     char err[GM_ERR_SIZE];
     gm_score s;

@@ -365,22 +365,35 @@ static void info_song_text(const song_facts *f) {
     }
 }
 
+/* The command line's words: the song, and --metre / --pickup. */
+typedef struct {
+    cli_one_input one; /* first: cli_word_one_input reads it */
+    gm_metre_request req;
+} info_args;
+
+static int metre_option(void *user, const char *opt, const char *val) {
+    return cli_metre_option(opt, val, &((info_args *)user)->req) ? EXIT_USAGE : 0;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *in = NULL, *layout_name = "default", *model = NULL;
     int json = 0;
-    gm_metre_request req = {0, 0, -1, 0};
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--metre") || !strcmp(argv[i], "--pickup")) {
-            if (cli_metre_option(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &req)) return EXIT_USAGE;
-            i++;
-        }
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--layout") && i + 1 < argc) layout_name = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1]) return cli_fail(EXIT_USAGE, "info: unknown option '%s'", argv[i]);
-        else if (!in) in = argv[i];
-        else return cli_fail(EXIT_USAGE, "info: one file at a time ('%s' is extra)", argv[i]);
+    info_args args = {{"info", NULL}, {0, 0, -1, 0}};
+    const cli_opt opts[] = {
+        CLI_FLAG("--json", NULL, &json),
+        CLI_CALL("--metre", "--pickup", metre_option),
+        CLI_STR("--model", NULL, &model),
+        CLI_STR("--layout", NULL, &layout_name),
+        CLI_END,
+    };
+    int parsed = cli_parse_options("info", argc, argv, opts, cli_word_one_input, &args);
+    if (parsed == CLI_HELP) {
+        usage_info(stdout);
+        return 0;
     }
+    if (parsed) return parsed;
+    in = args.one.in;
+    gm_metre_request req = args.req;
     if (model && !in) return info_model(model, json);
     if (model) return cli_fail(EXIT_USAGE, "info: a song or --model, not both");
     if (!in) return cli_fail(EXIT_USAGE, "usage: getmusic info SONG.mid [--json] [--layout default|original]\n"

@@ -81,39 +81,44 @@ static int plot_bar_range(const gm_score *s, const char *in, long bar_a, long ba
     return 0;
 }
 
+/* The command line's words: the song, and --bars A-B. */
+typedef struct {
+    cli_one_input one; /* first: cli_word_one_input reads it */
+    long bar_a, bar_b;
+} plot_args;
+
+static int bars_option(void *user, const char *opt, const char *val) {
+    plot_args *a = user;
+    (void)opt;
+    if (parse_bars(val, &a->bar_a, &a->bar_b)) return cli_fail(EXIT_USAGE, "plot: --bars: '%s' is not a range like 9-16", val);
+    return 0;
+}
+
 int cmd_plot(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *given_path = NULL, *layout_name = "default", *title = NULL;
     long bar_a = 0, bar_b = 0, width = 0, height = 0, per_row = 0;
     int no_title = 0, no_chords = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage_plot(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "-o") || !strcmp(a, "--given") || !strcmp(a, "--bars") || !strcmp(a, "--width") ||
-            !strcmp(a, "--height") || !strcmp(a, "--bars-per-row") || !strcmp(a, "--layout") || !strcmp(a, "--title")) {
-            if (!v) return cli_fail(EXIT_USAGE, "plot: %s needs a value", a);
-            i++;
-            if (!strcmp(a, "-o")) out = v;
-            else if (!strcmp(a, "--given")) given_path = v;
-            else if (!strcmp(a, "--layout")) layout_name = v;
-            else if (!strcmp(a, "--title")) title = v;
-            else if (!strcmp(a, "--bars")) {
-                if (parse_bars(v, &bar_a, &bar_b)) return cli_fail(EXIT_USAGE, "plot: --bars: '%s' is not a range like 9-16", v);
-            } else if (!strcmp(a, "--width")) {
-                if (cli_parse_int(a, v, GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, &width)) return EXIT_USAGE;
-            } else if (!strcmp(a, "--height")) {
-                if (cli_parse_int(a, v, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE, &height)) return EXIT_USAGE;
-            } else if (cli_parse_int(a, v, 1, 100000, &per_row)) {
-                return EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--no-title")) no_title = 1;
-        else if (!strcmp(a, "--no-chords")) no_chords = 1;
-        else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "plot: unknown option '%s'", a);
-        else if (!in) in = a;
-        else return cli_fail(EXIT_USAGE, "plot: one file at a time ('%s' is extra)", a);
+    plot_args args = {{"plot", NULL}, 0, 0};
+    const cli_opt opts[] = {
+        CLI_STR("-o", "--output", &out),
+        CLI_STR("--given", NULL, &given_path),
+        CLI_CALL("--bars", NULL, bars_option),
+        CLI_LONG("--width", NULL, &width, GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE),
+        CLI_LONG("--height", NULL, &height, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE),
+        CLI_LONG("--bars-per-row", NULL, &per_row, 1, 100000),
+        CLI_STR("--layout", NULL, &layout_name),
+        CLI_STR("--title", NULL, &title),
+        CLI_FLAG("--no-title", NULL, &no_title),
+        CLI_FLAG("--no-chords", NULL, &no_chords),
+        CLI_END,
+    };
+    int parsed = cli_parse_options("plot", argc, argv, opts, cli_word_one_input, &args);
+    if (parsed == CLI_HELP) {
+        usage_plot(stdout);
+        return 0;
     }
+    if (parsed) return parsed;
+    in = args.one.in, bar_a = args.bar_a, bar_b = args.bar_b;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic plot IN.mid -o OUT.png [--given ORIG.mid] [--bars A-B] [--width N]");
 
     char err[GM_ERR_SIZE];

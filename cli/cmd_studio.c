@@ -41,16 +41,21 @@ int cmd_studio(int argc, char **argv) {
     const char *host = "127.0.0.1", *model_path = NULL, *data = NULL;
     long port = 8080, header_s = ST_HEADER_SECONDS;
     int quiet = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--port")) { if (cli_parse_int(a, val, 0, 65535, &port)) return EXIT_USAGE; i++; }
-        else if (!strcmp(a, "--host") && val) host = argv[++i];
-        else if (!strcmp(a, "--model") && val) model_path = argv[++i];
-        else if (!strcmp(a, "--data") && val) data = argv[++i];
-        else if (!strcmp(a, "--header-timeout")) { if (cli_parse_int(a, val, 1, 3600, &header_s)) return EXIT_USAGE; i++; }
-        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
-        else return cli_fail(EXIT_USAGE, "studio: unknown or incomplete option '%s' (see getmusic studio --help)", a);
+    const cli_opt opts[] = {
+        CLI_LONG("--port", NULL, &port, 0, 65535),
+        CLI_STR("--host", NULL, &host),
+        CLI_STR("--model", NULL, &model_path),
+        CLI_STR("--data", NULL, &data),
+        CLI_LONG("--header-timeout", NULL, &header_s, 1, 3600),
+        CLI_FLAG("--quiet", "-q", &quiet),
+        CLI_END,
+    };
+    int parsed = cli_parse_options("studio", argc, argv, opts, NULL, NULL);
+    if (parsed == CLI_HELP) {
+        usage_studio(stdout);
+        return 0;
     }
+    if (parsed) return parsed;
 #ifdef GM_NO_MHD
     (void)host, (void)model_path, (void)quiet, (void)data, (void)header_s;
     return cli_fail(EXIT_USAGE, "studio: this build has no HTTP server (install libmicrohttpd-dev and rebuild)");
