@@ -141,7 +141,7 @@ typedef struct {
     /* stages */
     gm_model *model;
     const gm_layout *l;     /* the model's */
-    gm_generate_params p;   /* the options land here directly (defaults: the library's) */
+    gm_generate_params p;   /* most options land here directly (defaults: the library's) */
     gm_chord *chords;       /* --chords NAMES, parsed */
     char warning[256];      /* a target that came out empty or nearly so, or "" */
     gm_metre_request metre_req; /* --metre, --pickup */
@@ -169,75 +169,58 @@ static void gen_cmd_free(gen_cmd *j) {
     free(j->ranges);
 }
 
-/* An int or float option straight into its gm_generate_params field. */
-static int opt_int(const char *a, const char *val, long lo, long hi, int *dst) {
-    long v;
-    if (cli_parse_int(a, val, lo, hi, &v)) return -1;
-    *dst = (int)v;
-    return 0;
-}
-static int opt_float(const char *a, const char *val, double lo, double hi, float *dst) {
-    double v;
-    if (cli_parse_double(a, val, lo, hi, &v)) return -1;
-    *dst = (float)v;
+/* The input file: one at a time. */
+static int gen_word(void *user, const char *word) {
+    gen_cmd *j = user;
+    if (j->in) return cli_fail(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", word);
+    j->in = word;
     return 0;
 }
 
-/* One option at argv[*i] (its value, if any, at argv[*i + 1]). 0, or the
- * exit status after a one-line message. Steps are checked against the
- * model by gm_generate (1..its diffusion steps). */
-static int gen_parse_option(gen_cmd *j, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
-    int takes = 1;
-    long tmp;
-    if (!strcmp(a, "-o") || !strcmp(a, "--output")) j->out_path = val;
-    else if (!strcmp(a, "--model")) j->model_path = val;
-    else if (!strcmp(a, "--targets")) j->targets_s = val;
-    else if (!strcmp(a, "--chords")) j->chords_s = val;
-    else if (!strcmp(a, "--render")) j->wav = val;
-    else if (!strcmp(a, "--plot")) j->png = val;
-    else if (!strcmp(a, "--bars")) {
-        if (!val) return cli_fail(EXIT_USAGE, "--bars needs a value");
-        j->bars_arg = val;
-        /* With an input these are ranges; without, a length (decided later). */
-        if (parse_ranges(val, &j->ranges, &j->n_ranges))
-            return cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val);
-    } else if (!strcmp(a, "--continue")) { if (opt_int(a, val, 1, GM_MAX_GENERATE_BARS, &j->p.continue_bars)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--steps")) { if (opt_int(a, val, INT_MIN, INT_MAX, &j->p.steps)) return EXIT_USAGE; /* gm_generate checks */ }
-    else if (!strcmp(a, "--top-k")) { if (opt_int(a, val, 0, 1000000, &j->p.top_k)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--window-bars")) { if (cli_parse_int(a, val, 1, 10000, &j->window_bars)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--seed")) {
-        if (cli_parse_int(a, val, 0, LONG_MAX, &tmp)) return EXIT_USAGE;
-        j->p.seed = (uint64_t)tmp;
-    } else if (!strcmp(a, "--temperature")) { if (opt_float(a, val, 1e-3, 100, &j->p.temperature)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--drum-temperature")) { if (opt_float(a, val, 1e-3, 100, &j->p.drum_temperature)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--drum-style")) j->p.drum_style = val;
-    else if (!strcmp(a, "--metre") || !strcmp(a, "--pickup")) { if (cli_metre_option(a, val, &j->metre_req)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--drum-hit-temperature")) { if (opt_float(a, val, 0, 100, &j->p.drum_hit_temperature)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--chord-guidance")) { if (opt_float(a, val, 0, 100, &j->p.chord_guidance)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--json")) takes = 0, j->json = 1;
-    else if (!strcmp(a, "--force")) takes = 0, j->force = 1;
-    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) takes = 0, j->quiet = 1;
-    else if (a[0] == '-' && a[1]) return cli_fail(EXIT_USAGE, "generate: unknown option '%s' (see getmusic generate --help)", a);
-    else {
-        takes = 0;
-        if (j->in) return cli_fail(EXIT_USAGE, "generate: one input file at a time ('%s' is extra)", a);
-        j->in = a;
-    }
-    if (takes) {
-        if (!val) return cli_fail(EXIT_USAGE, "%s needs a value", a);
-        (*i)++;
-    }
+/* --bars: with an input, ranges to regenerate; without, the length (decided
+ * in gen_parse_args). */
+static int gen_bars_option(void *user, const char *opt, const char *val) {
+    gen_cmd *j = user;
+    (void)opt;
+    j->bars_arg = val;
+    if (parse_ranges(val, &j->ranges, &j->n_ranges))
+        return cli_fail(EXIT_USAGE, "--bars: '%s' is not a bar range like 9-16 or 9-16,25-32", val);
     return 0;
+}
+
+static int gen_metre_option(void *user, const char *opt, const char *val) {
+    return cli_metre_option(opt, val, &((gen_cmd *)user)->metre_req) ? EXIT_USAGE : 0;
 }
 
 /* The options, and the rules between them. */
 static int gen_parse_args(gen_cmd *j, int argc, char **argv) {
-    for (int i = 0; i < argc; i++) {
-        int status = gen_parse_option(j, argc, argv, &i);
-        if (status) return status;
-    }
+    gm_generate_params *p = &j->p; /* most options land here directly (defaults: the library's) */
+    const cli_opt opts[] = {
+        CLI_STR("--output", "-o", &j->out_path),
+        CLI_STR("--model", NULL, &j->model_path),
+        CLI_STR("--targets", NULL, &j->targets_s),
+        CLI_STR("--chords", NULL, &j->chords_s),
+        CLI_STR("--render", NULL, &j->wav),
+        CLI_STR("--plot", NULL, &j->png),
+        CLI_CALL("--bars", NULL, gen_bars_option),
+        CLI_INT("--continue", NULL, &p->continue_bars, 1, GM_MAX_GENERATE_BARS),
+        CLI_INT("--steps", NULL, &p->steps, INT_MIN, INT_MAX), /* gm_generate checks them against the model */
+        CLI_INT("--top-k", NULL, &p->top_k, 0, 1000000),
+        CLI_LONG("--window-bars", NULL, &j->window_bars, 1, 10000),
+        CLI_U64("--seed", NULL, &p->seed, 0, LONG_MAX),
+        CLI_FLOAT("--temperature", NULL, &p->temperature, 1e-3, 100),
+        CLI_FLOAT("--drum-temperature", NULL, &p->drum_temperature, 1e-3, 100),
+        CLI_STR("--drum-style", NULL, &p->drum_style),
+        CLI_CALL("--metre", "--pickup", gen_metre_option),
+        CLI_FLOAT("--drum-hit-temperature", NULL, &p->drum_hit_temperature, 0, 100),
+        CLI_FLOAT("--chord-guidance", NULL, &p->chord_guidance, 0, 100),
+        CLI_FLAG("--json", NULL, &j->json),
+        CLI_FLAG("--force", NULL, &j->force),
+        CLI_FLAG("--quiet", "-q", &j->quiet),
+        CLI_END,
+    };
+    int status = cli_parse_options("generate", argc, argv, opts, gen_word, j);
+    if (status) return status;
     if (!j->out_path) return cli_fail(EXIT_USAGE, "usage: getmusic generate [IN.mid] -o OUT.mid [--targets piano,drums] ... (--help for all)");
     if (!j->in) {
         /* From scratch: --bars N is the length. */
@@ -529,6 +512,11 @@ int cmd_generate(int argc, char **argv) {
     gen_cmd j;
     gen_cmd_init(&j);
     int status = gen_parse_args(&j, argc, argv);
+    if (status == CLI_HELP) {
+        gen_cmd_free(&j);
+        usage_generate(stdout);
+        return 0;
+    }
     if (!status) status = gen_load_model(&j);
     if (!status) status = gen_parse_targets(&j);
     if (!status) status = gen_parse_chords(&j);
