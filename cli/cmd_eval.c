@@ -344,6 +344,25 @@ static void eval_bars(gm_score *s, const char *path) {
     if (gm_score_settle_metre(s, NULL, &m, err) == 0) gm_metre_free(&m);
 }
 
+/* Chord accuracy: the selected pitched classes of the generation against
+ * the whole reference (its chords are the song's harmony). mg: scratch
+ * track mask of gen. 0, or -1 after fail(). */
+static int chord_accuracy(const eval_job *job, file_res *r, const gm_score *gen, const gm_score *ref, uint8_t *mg) {
+    const gm_layout *l = &job->layout;
+    char err[GM_ERR_SIZE];
+    int any = 0;
+    for (int c = 0; c < l->n_classes; c++)
+        if (!l->cls[c].is_drum && (!job->selected || (job->selected & (1u << c)))) any = 1;
+    if (!any) return 0;
+    for (int i = 0; i < gen->n_tracks; i++) {
+        int c = gm_layout_classify(l, &gen->tracks[i]);
+        mg[i] = c >= 0 && !l->cls[c].is_drum && (!job->selected || (job->selected & (1u << c)));
+    }
+    if (gm_metrics_chord_accuracy(gen, mg, ref, NULL, &r->chord_acc, NULL, err)) return fail(r, EXIT_INTERNAL, r->gen, err);
+    r->has_chord = 1;
+    return 0;
+}
+
 static int eval_file(const eval_job *job, file_res *r) {
     const gm_layout *l = &job->layout;
     char err[GM_ERR_SIZE];
@@ -418,24 +437,7 @@ static int eval_file(const eval_job *job, file_res *r) {
         g->scored = 1;
     }
 
-    /* Chord accuracy: the selected pitched classes of the generation
-     * against the whole reference (its chords are the song's harmony). */
-    if (have_ref) {
-        int any = 0;
-        for (int c = 0; c < l->n_classes; c++)
-            if (!l->cls[c].is_drum && (!job->selected || (job->selected & (1u << c)))) any = 1;
-        if (any) {
-            for (int i = 0; i < gen.n_tracks; i++) {
-                int c = gm_layout_classify(l, &gen.tracks[i]);
-                mg[i] = c >= 0 && !l->cls[c].is_drum && (!job->selected || (job->selected & (1u << c)));
-            }
-            if (gm_metrics_chord_accuracy(&gen, mg, &ref, NULL, &r->chord_acc, NULL, err)) {
-                fail(r, EXIT_INTERNAL, r->gen, err);
-                goto done;
-            }
-            r->has_chord = 1;
-        }
-    }
+    if (have_ref && chord_accuracy(job, r, &gen, &ref, mg)) goto done;
     rc = 0;
 done:
     gm_chord_labels_free(&labels);
@@ -834,55 +836,78 @@ static void eval_run_workers(eval_job *job, long threads, int show_progress) {
  * between them in the order their errors are reported, then the three
  * stages (expand the file lists, run the workers, print). Splitting the
  * checks would scatter one command's contract over several functions. */
+/* Every file pair scored on `threads` workers, then the table or JSON. */
+static int eval_files(eval_job *job, const path_list *gl, const path_list *rl, int have_ref, long threads, int json,
+                      int quiet) {
+    job->n_files = gl->n;
+    job->res = calloc(gl->n, sizeof *job->res);
+    if (!job->res) return cli_fail(EXIT_INTERNAL, "eval: out of memory for %zu files", gl->n);
+    for (size_t f = 0; f < gl->n; f++) {
+        job->res[f].gen = gl->v[f];
+        job->res[f].ref = have_ref ? rl->v[f] : NULL;
+        job->res[f].chord_acc = NAN;
+    }
+    if (!threads) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? c : 1;
+    }
+    if ((size_t)threads > gl->n) threads = (long)gl->n;
+    eval_run_workers(job, threads, !quiet && !json && isatty(2));
+    for (size_t f = 0; f < gl->n; f++)
+        if (job->res[f].status) return cli_fail(job->res[f].status, "eval: %s", job->res[f].err);
+    means *mn = malloc(sizeof *mn);
+    if (!mn) return cli_fail(EXIT_INTERNAL, "eval: out of memory");
+    compute_means(job->res, gl->n, have_ref, mn);
+    if (json) print_json(job->res, gl->n, mn);
+    else print_table(job->res, gl->n, mn, have_ref);
+    free(mn);
+    return fflush(stdout) ? cli_fail(EXIT_INTERNAL, "eval: cannot write the output") : 0;
+}
+
+/* The command line: options, then GEN files, --ref and REF files. */
+typedef struct {
+    char **gen, **ref; /* [argc] each */
+    int n_gen, n_ref, in_ref;
+} eval_words;
+
+static int eval_word(void *user, const char *word) {
+    eval_words *w = user;
+    if (w->in_ref) w->ref[w->n_ref++] = (char *)word;
+    else w->gen[w->n_gen++] = (char *)word;
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *layout_name = "default", *tracks = NULL;
-    int json = 0, quiet = 0, in_ref = 0, have_ref = 0;
+    int json = 0, quiet = 0;
     long threads = 0;
-    char **gen_args = calloc((size_t)argc + 1, sizeof *gen_args), **ref_args = calloc((size_t)argc + 1, sizeof *ref_args);
-    int n_gen = 0, n_ref = 0, status = EXIT_USAGE;
+    eval_words w = {calloc((size_t)argc + 1, sizeof *w.gen), calloc((size_t)argc + 1, sizeof *w.ref), 0, 0, 0};
+    int status = EXIT_USAGE;
     path_list gl = {0}, rl = {0};
     eval_job job;
     memset(&job, 0, sizeof job);
-    if (!gen_args || !ref_args) {
+    if (!w.gen || !w.ref) {
         status = cli_fail(EXIT_INTERNAL, "eval: out of memory");
         goto out;
     }
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage_eval(stdout);
-            status = 0;
-            goto out;
-        }
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (!strcmp(a, "--ref")) in_ref = have_ref = 1;
-        else if (!strcmp(a, "--tracks") || !strcmp(a, "--layout") || !strcmp(a, "--threads") ||
-                 !strcmp(a, "--chord-labels") || !strcmp(a, "--chords") || !strcmp(a, "--ghost-velocity")) {
-            if (!v) {
-                status = cli_fail(EXIT_USAGE, "eval: %s needs a value", a);
-                goto out;
-            }
-            i++;
-            if (!strcmp(a, "--tracks")) tracks = v;
-            else if (!strcmp(a, "--layout")) layout_name = v;
-            else if (!strcmp(a, "--chord-labels")) job.labels_path = v;
-            else if (!strcmp(a, "--chords")) job.chord_names = v;
-            else if (!strcmp(a, "--ghost-velocity")) {
-                long g = 0;
-                if (cli_parse_int(a, v, 0, 128, &g)) goto out;
-                job.ghost_velocity = (int)g;
-            }
-            else if (cli_parse_int(a, v, 1, 256, &threads)) goto out;
-        } else if (a[0] == '-' && a[1]) {
-            status = cli_fail(EXIT_USAGE, "eval: unknown option '%s'", a);
-            goto out;
-        } else if (in_ref) {
-            ref_args[n_ref++] = argv[i];
-        } else {
-            gen_args[n_gen++] = argv[i];
-        }
-    }
+    const cli_opt opts[] = {
+        CLI_FLAG("--json", NULL, &json),
+        CLI_FLAG("--quiet", NULL, &quiet),
+        CLI_FLAG("--ref", NULL, &w.in_ref), /* the words after it are references */
+        CLI_STR("--tracks", NULL, &tracks),
+        CLI_STR("--layout", NULL, &layout_name),
+        CLI_LONG("--threads", NULL, &threads, 1, 256),
+        CLI_STR("--chord-labels", NULL, &job.labels_path),
+        CLI_STR("--chords", NULL, &job.chord_names),
+        CLI_INT("--ghost-velocity", NULL, &job.ghost_velocity, 0, 128),
+        CLI_END,
+    };
+    status = cli_parse_options("eval", argc, argv, opts, eval_word, &w);
+    if (status == CLI_HELP) usage_eval(stdout), status = 0;
+    if (status) goto out;
+    status = EXIT_USAGE;
+    const int have_ref = w.in_ref, n_gen = w.n_gen, n_ref = w.n_ref;
+    char **gen_args = w.gen, **ref_args = w.ref;
     if (!n_gen) {
         status = cli_fail(EXIT_USAGE, "usage: getmusic eval GEN... [--ref REF...] [--tracks a,b] [--json] (see --help)");
         goto out;
@@ -919,45 +944,13 @@ int cmd_eval(int argc, char **argv) {
         goto out;
     }
 
-    job.n_files = gl.n;
-    job.res = calloc(gl.n, sizeof *job.res);
-    if (!job.res) {
-        status = cli_fail(EXIT_INTERNAL, "eval: out of memory for %zu files", gl.n);
-        goto out;
-    }
-    for (size_t f = 0; f < gl.n; f++) {
-        job.res[f].gen = gl.v[f];
-        job.res[f].ref = have_ref ? rl.v[f] : NULL;
-        job.res[f].chord_acc = NAN;
-    }
-    if (!threads) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? c : 1;
-    }
-    if ((size_t)threads > gl.n) threads = (long)gl.n;
-    eval_run_workers(&job, threads, !quiet && !json && isatty(2));
-
-    for (size_t f = 0; f < gl.n; f++)
-        if (job.res[f].status) {
-            status = cli_fail(job.res[f].status, "eval: %s", job.res[f].err);
-            goto out;
-        }
-    means *mn = malloc(sizeof *mn);
-    if (!mn) {
-        status = cli_fail(EXIT_INTERNAL, "eval: out of memory");
-        goto out;
-    }
-    compute_means(job.res, gl.n, have_ref, mn);
-    if (json) print_json(job.res, gl.n, mn);
-    else print_table(job.res, gl.n, mn, have_ref);
-    free(mn);
-    status = fflush(stdout) ? cli_fail(EXIT_INTERNAL, "eval: cannot write the output") : 0;
+    status = eval_files(&job, &gl, &rl, have_ref, threads, json, quiet);
 out:
     for (size_t f = 0; job.res && f < job.n_files; f++) free(job.res[f].g);
     free(job.res);
     list_free(&gl);
     list_free(&rl);
-    free(gen_args);
-    free(ref_args);
+    free(w.gen);
+    free(w.ref);
     return status;
 }
