@@ -129,6 +129,14 @@ def test_basics():
     os.unlink(path)
     ok_info = out.returncode == 0 and {"piano", "drums"} <= {t["class"] for t in json.loads(out.stdout)["tracks"]}
     check(st == 200 and h.get("Content-Type") == "audio/midi" and ok_info, "version 1 .mid is a MIDI file with piano and drums")
+    st, h, b = req("GET", f"/api/songs/{sid}/versions/1.musicxml")
+    xml_path = "/tmp/studio_test_%d.musicxml" % os.getpid()
+    open(xml_path, "wb").write(b)
+    out = subprocess.run([GM, "info", xml_path, "--json"], capture_output=True)
+    os.unlink(xml_path)
+    ok_xml = out.returncode == 0 and {"piano", "drums"} <= {t["class"] for t in json.loads(out.stdout)["tracks"]}
+    check(st == 200 and "musicxml" in h.get("Content-Type", "") and b.startswith(b"<?xml") and ok_xml,
+          f"version 1 .musicxml is a score with piano and drums ({st} {out.stderr[:200]})")
     st, h, b = req("GET", f"/api/songs/{sid}/versions/1.mid?download=1")
     check("attachment" in h.get("Content-Disposition", ""), "?download=1 is an attachment")
     st, h, b = req("GET", f"/api/songs/{sid}/versions/0.wav")

@@ -99,7 +99,7 @@ void studio_api(studio *st, const char *method, const char *path, const st_query
 void st_blob_release(st_blob *b); /* drops one reference (atomic: any thread) */
 
 /* ---- store internals shared with the API (studio_store.c) ---- */
-enum { ST_WAV, ST_PNG, ST_JSON, ST_MID, ST_N_CACHED };
+enum { ST_WAV, ST_PNG, ST_JSON, ST_MID, ST_MUSICXML, ST_N_CACHED };
 #define ST_STEM ST_N_CACHED /* a render kind beside those: one track's audio (compressed) */
 typedef struct {
     int num;             /* number in its song: 0 = the upload (or the empty start) */
@@ -109,7 +109,7 @@ typedef struct {
     char warning[256];   /* "" or what came out unlike what was asked ("drums: none written") */
     gm_score score;      /* notes carry GM_NOTE_GENERATED where the model wrote them */
     size_t n_notes;
-    st_blob *cache[ST_N_CACHED]; /* ST_WAV (for mute set wav_key), ST_PNG, ST_JSON, ST_MID; NULL = none.
+    st_blob *cache[ST_N_CACHED]; /* ST_WAV (for mute set wav_key), ST_PNG, ST_JSON, ST_MID, ST_MUSICXML; NULL = none.
                                     Shared by every reply, so concurrent reads cost one copy */
     uint64_t used[ST_N_CACHED];  /* when each was last read (the cache drops the least recent) */
     char wav_key[128];

@@ -7,7 +7,7 @@
  *   GET  /api/songs/ID                       a song and its versions
  *   POST /api/songs/ID/generate              generate's options as JSON → {"job"}
  *   GET  /api/songs/ID/versions/N.json       the notes, bars, chords of a version (the page draws it)
- *   GET  /api/songs/ID/versions/N.mid|.wav|.png   the version as MIDI, audio (?mute=0,2), picture
+ *   GET  /api/songs/ID/versions/N.mid|.musicxml|.wav|.png   the version as MIDI, a score, audio (?mute=0,2), picture
  *   GET  /api/songs/ID/versions/N/tracks/T.EXT    track T alone, compressed (EXT: GET /api/model's stems.ext)
  *   GET  /api/jobs/ID                        {"state", "step", "steps", "position", "version", "error", "warning"}
  *   POST /api/jobs/ID/cancel (or DELETE /api/jobs/ID)
@@ -557,7 +557,7 @@ static void api_songs(studio *st, int id, st_reply *r) {
     reply_json(r, 200);
 }
 
-/* GET /api/songs/ID/versions/N.EXT: json (the page's view), mid, wav, png. */
+/* GET /api/songs/ID/versions/N.EXT: json (the page's view), mid, musicxml, wav, png. */
 static void api_version(studio *st, int song, int num, const char *ext, const st_query *q, st_reply *r) {
     char err[GM_ERR_SIZE] = "", name[64] = "song";
     st_lock(st);
@@ -570,11 +570,11 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
     }
     gm_strlcpy(name, s->name, sizeof name);
     if (q->download) snprintf(r->filename, sizeof r->filename, "%s-v%d.%s", name, num, ext);
-    int kind = !strcmp(ext, "json") ? ST_JSON : !strcmp(ext, "mid") ? ST_MID : -1;
+    int kind = !strcmp(ext, "json") ? ST_JSON : !strcmp(ext, "mid") ? ST_MID : !strcmp(ext, "musicxml") ? ST_MUSICXML : -1;
     if (kind >= 0) {
         /* Made once per version and shared: 200 readers cost one copy. */
         r->status = 200;
-        r->type = kind == ST_JSON ? "application/json" : "audio/midi";
+        r->type = kind == ST_JSON ? "application/json" : kind == ST_MID ? "audio/midi" : "application/vnd.recordare.musicxml+xml";
         if ((r->blob = st_cache_get(st, v, kind))) { st_unlock(st); return; }
         gm_buf t = {0};
         uint8_t *data = NULL;
@@ -590,8 +590,10 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
             gm_buf_printf(&t, "}\n");
             if (!bad && t.oom) bad = gm_fail(err, "out of memory");
             data = t.p, size = t.n;
-        } else {
+        } else if (kind == ST_MID) {
             bad = gm_midi_write_mem(&v->score, &data, &size, err);
+        } else { /* a score for MuseScore and the like */
+            bad = gm_musicxml_write_mem(&v->score, &data, &size, err);
         }
         if (!bad && !(r->blob = st_blob_new(data, size))) bad = gm_fail(err, "out of memory");
         if (!bad) st_cache_put(st, v, kind, r->blob);
@@ -603,7 +605,7 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
     }
     st_unlock(st);
     int wav = !strcmp(ext, "wav"), status = 500;
-    if (!wav && strcmp(ext, "png")) { reply_error(r, 404, "versions come as .json, .mid, .wav or .png"); return; }
+    if (!wav && strcmp(ext, "png")) { reply_error(r, 404, "versions come as .json, .mid, .musicxml, .wav or .png"); return; }
     r->blob = st_render(st, song, num, wav ? ST_WAV : ST_PNG, -1, q->mute, &status, err);
     if (!r->blob) { reply_error(r, status, "%s", err); return; }
     r->status = 200;

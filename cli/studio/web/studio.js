@@ -643,7 +643,7 @@ async function showVersion(num) {
   renderSelection();
   updateHeader();
   drawRoll();
-  for (const [id, ext] of [['dl-mid', 'mid'], ['dl-png', 'png']]) {
+  for (const [id, ext] of [['dl-mid', 'mid'], ['dl-xml', 'musicxml'], ['dl-png', 'png']]) {
     $(id).href = versionUrl(ext) + '?download=1';
     $(id).classList.remove('disabled');
   }
