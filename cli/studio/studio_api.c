@@ -528,10 +528,10 @@ static void api_model(studio *st, st_reply *r) {
     }
     gm_buf_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
-              "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d}, "
+              "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d, \"steps\": %d}, "
               "\"stems\": {\"ext\": \"%s\", \"type\": \"%s\"}}\n",
               st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature,
-              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS,
+              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS, st_diffusion_steps(st),
               st_stem_ext(), st_stem_mime());
     reply_json(r, 200);
 }

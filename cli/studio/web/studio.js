@@ -873,7 +873,8 @@ async function main() {
   try {
     S.model = await api('GET', '/api/model');
     const d = S.model.defaults;
-    $('steps').value = d.steps; $('seed').value = d.seed; $('temperature').value = d.temperature; $('guidance').value = d.chord_guidance;
+    $('steps').value = d.steps; $('steps').max = S.model.limits.steps; // the model's diffusion steps
+    $('seed').value = d.seed; $('temperature').value = d.temperature; $('guidance').value = d.chord_guidance;
     const ds = $('drumstyle');
     for (const name of S.model.drum_styles || []) ds.add(new Option(name, name, false, name === d.drum_style));
     ds.disabled = (S.model.drum_styles || []).length < 2; // a model without styles has only "any"
