@@ -27,6 +27,9 @@ expect 0 "convert --help" -- "$GM" convert --help
 expect 1 "convert without -o" -- "$GM" convert "$M"
 expect 1 "convert without input" -- "$GM" convert -o "$tmp/x.musicxml"
 expect 1 "convert unknown option" -- "$GM" convert "$M" -o "$tmp/x.musicxml" --frob
+# Bytes its declared encoding cannot hold: libxml2's own "encoding error" lines stay quiet, one line is ours.
+printf '<?xml version="1.0" encoding="EUC-JP"?>\n<score-partwise><part-list><score-part id="P1"><part-name>\377\376\200\201</part-name></score-part></part-list></score-partwise>' > "$tmp/enc.musicxml"
+expect 1 "a file its declared encoding cannot hold" -- "$GM" info "$tmp/enc.musicxml"
 expect 1 "convert missing input" -- "$GM" convert "$tmp/nope.musicxml" -o "$tmp/x.mid"
 printf '<score-partwise><part-list>' > "$tmp/trunc.musicxml"
 expect 1 "info on truncated MusicXML" -- "$GM" info "$tmp/trunc.musicxml"

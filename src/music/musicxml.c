@@ -1000,10 +1000,18 @@ static int read_score(rd *r, const xmlNode *root) {
 /* XML and zip                                                               */
 /* ======================================================================== */
 
+/* libxml2's generic error channel, which XML_PARSE_NOERROR does not close
+ * (an encoding it cannot convert prints "encoding error : ..."): nothing. */
+static void quiet_generic(void *ctx, const char *msg, ...) {
+    (void)ctx;
+    (void)msg;
+}
+
 /* Parses XML text without the network, DTDs or entity expansion, and
  * without libxml2 printing anything; a one-line reason on failure. */
 static xmlDoc *parse_xml(const uint8_t *data, size_t size, const char *what, char *err) {
     if (size > MXL_MAX_BYTES) { gm_fail(err, "%s too large (%zu bytes, limit 64 MiB)", what, size); return NULL; }
+    xmlSetGenericErrorFunc(NULL, quiet_generic); /* this thread's channel: the library owns its parsing */
     xmlParserCtxtPtr ctx = xmlNewParserCtxt();
     if (!ctx) { gm_fail(err, "out of memory"); return NULL; }
     xmlDoc *doc = xmlCtxtReadMemory(ctx, (const char *)data, (int)size, NULL, NULL,
