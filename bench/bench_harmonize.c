@@ -19,6 +19,9 @@
  *       chord-tone ratio (duration-weighted, capped at two quarters a note)
  *       against each system's chords.
  *
+ *       Ablation switches (environment): HARMONY_FOLD=1 folds the chosen
+ *       sevenths onto triads; HARMONY_KEY_FROM_SONG=1 moves each song to C by
+ *       its whole texture's key instead of the melody's (what the key costs).
  *   bench_harmonize dump OUT.bin [DATA_DIR]
  *       Every song's half-bar melody histograms and labels (both splits),
  *       for python/harmonizer.py.
