@@ -56,7 +56,7 @@ void usage_generate(FILE *f) {
             "  --drum-temperature X    the drums' own temperature (default 0.5: a steadier groove)\n"
             "  --drum-style NAME       the drums' style, for a model with styles (getmusic info --model\n"
             "                          lists them; default pop where the model has it, else any)\n"
-            "  --drum-hit-temperature X  hit or rest first, at the model's odds sharpened by X (default 1);\n"
+            "  --drum-hit-temperature X  hit or rest first, at the model's odds sharpened by X (default 0.5);\n"
             "                          then which hit at the drum temperature (0: one stage, as before)\n"
             "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
             "  --window-bars N         bars per model window (default: as many as fit)\n"

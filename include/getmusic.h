@@ -946,7 +946,7 @@ typedef struct {
                                   groove steadier without thinning the other tracks; 0.5);
                                   0 = temperature */
     float drum_hit_temperature; /* > 0: the drum pitch row is drawn in two stages, hit or rest
-                                  from the model's odds sharpened by this temperature only (1),
+                                  from the model's odds sharpened by this temperature only (0.5),
                                   then which hit at drum_temperature and top_k; 0 = one stage
                                   (the sharpening then also decides whether there is a hit) */
     int top_k;                 /* sample among the k most likely tokens (5); 0 = all */

@@ -97,7 +97,7 @@ def test_basics():
     check(m.get("defaults", {}).get("drum_temperature") == 0.5, "GET /api/model: generate's defaults, drum temperature 0.5 included")
     check(m.get("limits", {}).get("steps") == 100, "GET /api/model: the steps the model allows (its diffusion steps)")
     styles = m.get("drum_styles") or []
-    check(styles[:1] == ["any"] and m["defaults"].get("drum_style") in styles and m["defaults"].get("drum_hit_temperature") == 1,
+    check(styles[:1] == ["any"] and m["defaults"].get("drum_style") in styles and m["defaults"].get("drum_hit_temperature") == 0.5,
           f"GET /api/model: the model's drum styles, 'any' first, and the default among them ({styles})")
     xml_path = "/tmp/studio_test_%d.musicxml" % os.getpid()
     conv = subprocess.run([GM, "convert", EXAMPLE, "-o", xml_path], capture_output=True)

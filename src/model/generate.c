@@ -42,11 +42,14 @@ gm_generate_params gm_generate_default_params(void) {
      * the drum rows alone raised bar-to-bar repetition from 0.37 to 0.47 with
      * the other tracks' figures unchanged (models/README.md). */
     p.drum_temperature = 0.5f;
-    /* ...but whether a 16th has a hit at all is drawn at the model's own odds
-     * (two stages): sharpened with the rest, a hit's mass spread over 217
-     * compound tokens lost to the single <pad>, and the drums dropped out
-     * (models/README.md, "Why the drums dropped out"). */
-    p.drum_hit_temperature = 1.0f;
+    /* ...but whether a 16th has a hit at all is drawn first, from the summed
+     * odds of every hit (two stages): sharpened with the rest, a hit's mass
+     * spread over 217 compound tokens lost to the single <pad>, and the drums
+     * dropped out (models/README.md, "Why the drums dropped out"). That draw
+     * at 0.5 rather than the model's own odds (1) put the snare on both 2 and
+     * 4 in 0.37 of bars instead of 0.30 and raised repetition from 0.44 to
+     * 0.51 on all 113 validation songs, the harmony unchanged. */
+    p.drum_hit_temperature = 0.5f;
     p.top_k = 5;
     p.chord_guidance = 1.0f;
     p.seed = 1;
