@@ -102,11 +102,14 @@ fail:
     return -1;
 }
 
-/* The POP909 song names (NNN) of one side of the split, sorted. */
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The POP909 song names (NNN) of one side of the split, sorted. Three
+ * digits: 1000 names at most, so the array never fills. */
 static int song_names(const char *dir, int validation, char ***out) {
     DIR *d = opendir(dir);
     if (!d) return -1;
-    int n = 0, cap = 1024;
+    int n = 0, cap = 1000;
     char **v = malloc(cap * sizeof *v);
     struct dirent *e;
     while (v && (e = readdir(d)) && n < cap) {
@@ -116,9 +119,7 @@ static int song_names(const char *dir, int validation, char ***out) {
         if (gm_song_is_validation(rel, 10) == validation) v[n++] = strdup(e->d_name);
     }
     closedir(d);
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (strcmp(v[j], v[i]) < 0) { char *t = v[i]; v[i] = v[j]; v[j] = t; }
+    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_name);
     *out = v;
     return n;
 }

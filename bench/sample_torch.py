@@ -30,7 +30,8 @@ def load_model(path):
     cfg = config_from_gguf(g)    # sizes, and bar positions when the file has them
     cfg.dropout = 0.0
     model = GETDiffRef(cfg)
-    sd = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in g.tensors.items()}
+    # The network's tensors; a learnt harmoniser (harmonizer.*) rides beside them in the file.
+    sd = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in g.tensors.items() if not k.startswith("harmonizer.")}
     model.load_state_dict(sd, strict=True)
     model.eval()
     return model, kv["getmusic.diffusion_steps"]

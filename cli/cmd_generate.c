@@ -429,10 +429,10 @@ static void json_classes(const gm_layout *l, unsigned bits) {
     printf("]");
 }
 
-/* Where the chords came from, in a word. */
+/* Where the chords came from, in a word (--json's chord_source). */
 static const char *chord_source(const gen_cmd *j, const gm_generate_report *rep) {
     if (!rep->chords_given) return "none";
-    if (j->chords_from_symbols) return "the input's chord symbols";
+    if (j->chords_from_symbols) return "symbols";
     if (j->p.chord_mode == GM_CHORDS_GIVEN) return "given";
     return rep->chords_harmonized ? "harmonised" : "recognised";
 }
@@ -496,7 +496,7 @@ static void gen_print_text(const gen_cmd *j, const char *key) {
     fprintf(stderr, "%s: wrote %s: %d bars in %s, %zu notes generated for %s (given: %s; chords: %s), %d window%s, %.1f s\n",
             cli_prog, cli_is_std(j->out_path) ? "standard output" : j->out_path, rep->n_bars, key, rep->notes_generated,
             names_t, names_g[0] ? names_g : "nothing",
-            chord_source(j, rep), rep->n_windows,
+            j->chords_from_symbols && rep->chords_given ? "the input's chord symbols" : chord_source(j, rep), rep->n_windows,
             rep->n_windows == 1 ? "" : "s", j->secs);
     if (j->in && j->metre.source == GM_METRE_INFERRED)
         fprintf(stderr, "%s: bars of %d/%d inferred from the music (the file's time signatures say nothing usable; "

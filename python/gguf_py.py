@@ -167,6 +167,24 @@ class GGUFWriter:
 # Reader
 # ---------------------------------------------------------------------------
 
+def copy_kv(reader, writer, keep=lambda key: True, values=None):
+    """Every key of reader that keep() accepts into writer with its own type
+    (values: {key: new value} to write in place of the file's)."""
+    values = values or {}
+    for key, value in reader.kv.items():
+        if not keep(key):
+            continue
+        value = values.get(key, value)
+        vt = reader.types[key]
+        if vt == GGUF_STRING:
+            writer.add_str(key, value)
+        elif vt == GGUF_ARRAY:
+            et = reader.elem_types[key]
+            writer.add_arr_str(key, value) if et == GGUF_STRING else writer.add_arr(key, et, value)
+        else:
+            writer.add_scalar(key, vt, value)
+
+
 class GGUFReader:
     def __init__(self, path):
         with open(path, "rb") as f:

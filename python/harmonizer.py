@@ -121,20 +121,7 @@ def write_into(model_path, out_path, net, provenance):
     """OUT = MODEL with the harmoniser's keys and tensors (replacing any it had)."""
     g = gguf_py.GGUFReader(model_path)
     w = gguf_py.GGUFWriter(g.kv.get("general.alignment", gguf_py.DEFAULT_ALIGNMENT))
-    for key, value in g.kv.items():
-        if key.startswith("getmusic.harmonizer."):
-            continue
-        vt = g.types[key]
-        if vt == gguf_py.GGUF_STRING:
-            w.add_str(key, value)
-        elif vt == gguf_py.GGUF_ARRAY:
-            et = g.elem_types[key]
-            if et == gguf_py.GGUF_STRING:
-                w.add_arr_str(key, value)
-            else:
-                w.add_arr(key, et, value)
-        else:
-            w.add_scalar(key, vt, value)
+    gguf_py.copy_kv(g, w, keep=lambda key: not key.startswith("getmusic.harmonizer."))
     w.add_u32("getmusic.harmonizer.hidden", net.hidden)
     w.add_u32("getmusic.harmonizer.layers", net.layers)
     w.add_str("getmusic.harmonizer.source", provenance)

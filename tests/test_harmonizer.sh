@@ -26,27 +26,23 @@ else [ $rc = 2 ] && ok || bad "a model without a harmoniser: exit $rc, want 2"; 
 "$PY" - "$tmp/tiny.gguf" "$tmp/broken.gguf" <<'PYEOF' && ok || bad "writing a broken harmoniser"
 import sys; sys.path.insert(0, "python"); import gguf_py, numpy as np
 g = gguf_py.GGUFReader(sys.argv[1]); w = gguf_py.GGUFWriter()
-for k, v in g.kv.items():
-    vt = g.types[k]
-    if k == "getmusic.harmonizer.hidden": v = 9
-    if vt == gguf_py.GGUF_STRING: w.add_str(k, v)
-    elif vt == gguf_py.GGUF_ARRAY:
-        (w.add_arr_str(k, v) if g.elem_types[k] == gguf_py.GGUF_STRING else w.add_arr(k, g.elem_types[k], v))
-    else: w.add_scalar(k, vt, v)
+gguf_py.copy_kv(g, w, values={"getmusic.harmonizer.hidden": 9})
 for n, a in g.tensors.items(): w.add_tensor(n, np.array(a), g.tensor_info[n][0])
 w.write(sys.argv[2])
 PYEOF
 msg=$("$GM" info --model "$tmp/broken.gguf" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "harmoniser: tensor harmonizer.in.weight" <<<"$msg" && ok || bad "broken harmoniser: exit $rc: $msg"
 # The shipped harmoniser on 10 POP909 validation melodies (bench_harmonize eval): above the HMM's
-# and the recogniser's root accuracy (36%, 30% on all 113), melody CTR at least the labels'.
+# and the recogniser's root accuracy (36%, 30% on all 113), melody CTR at least the labels', chord
+# changes a bar within 25% of the labels' (issue 21's targets for the chords it chooses).
 BH=${GETMUSIC_BENCH_HARMONIZE:-build/bench_harmonize}
 DATA=$(ls -d ../shared/data 2>/dev/null)
 if [ -z "$DATA" ] || [ ! -d "$DATA/pop909" ] || [ ! -x "$BH" ]; then
   echo "SKIP: ../shared/data/pop909 or $BH absent: the harmoniser's POP909 figures not checked" >&2; skip=$((skip+1))
 elif "$GM" info --model models/default.gguf | grep -q "^harmoniser learnt"; then
   out=$("$BH" eval "$DATA" --model models/default.gguf --songs 10)
-  awk '/^labels/ { lab = $(NF-1) } /^harmonised/ { root = $2 + 0; ctr = $(NF-1) } END { exit !(root >= 40 && ctr >= lab) }' <<<"$out" &&
+  awk '/^labels/ { lab = $(NF-1); lch = $(NF-2) } /^harmonised/ { root = $2 + 0; ctr = $(NF-1); ch = $(NF-2) }
+       END { exit !(root >= 40 && ctr >= lab && ch >= 0.75 * lch && ch <= 1.25 * lch) }' <<<"$out" &&
     ok || bad "the shipped harmoniser on 10 validation melodies: $out"
 fi
 finish test_harmonizer

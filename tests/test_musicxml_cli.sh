@@ -75,6 +75,9 @@ expect 0 "lead sheet to MIDI" -- "$GM" convert "$tmp/ls.musicxml" -o "$tmp/ls.mi
 "$GM" info "$tmp/ls.mid" | grep -q "16 chord symbols in the file (text" && ok || bad "MIDI text chord symbols not read back"
 "$GM" generate "$tmp/ls.mid" -o "$tmp/gen3.mid" --targets piano 2>&1 | grep -q "chords: the input's chord symbols" \
   && ok || bad "generate on MIDI chord symbols did not use them"
+"$GM" generate "$tmp/ls.mid" -o "$tmp/gen4.mid" --targets piano --steps 2 --json |
+  /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)["chord_source"] == "symbols"' \
+  && ok || bad "generate --json: chord_source is 'symbols' for the input's chord symbols"
 expect 0 "convert --no-chords" -- "$GM" convert "$tmp/ls.mid" -o "$tmp/nochords.musicxml" --no-chords
 ! grep -q '<harmony>' "$tmp/nochords.musicxml" && ok || bad "--no-chords kept harmony"
 
