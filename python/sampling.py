@@ -14,6 +14,8 @@ compares the statistics).
 
 import numpy as np
 
+BAR_POSITIONS = 32   # docs/MODEL.md "Bar positions": positions are 0..31
+
 
 class SampleOptions:
     """The knobs of the task mix (getmusic train's --chord-given, --accomp, --drum-overlay)."""
@@ -49,11 +51,36 @@ def drum_pool(tokens, train_idx, layout, EMPTY):
     return np.asarray(pool, np.int64), dc
 
 
-def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, info=None):
+def bar_numbers(pos):
+    """(W) bar positions -> (W) bar number of each column from the segment's first."""
+    starts = np.asarray(pos) == 0
+    starts[0] = False
+    return np.cumsum(starts)
+
+
+def lay_by_bars(d, d_pos, pos, pad):
+    """Drum rows d (2, W) with bar positions d_pos, laid on a segment with bar
+    positions pos, as src/model/train.c overlay_drums does: each column takes the
+    drum column of the same bar and bar position; a position the drum bar lacks
+    is a rest (pad); bars past the part's last start it again. Column by column
+    instead, a song's odd bar (3 or 5 beats) shifted the rest of the part off
+    the song's bar positions."""
+    dbar, sbar = bar_numbers(d_pos), bar_numbers(pos)
+    nb = int(dbar[-1]) + 1
+    at = np.full((nb, BAR_POSITIONS), -1, np.int64)     # (bar, position) -> drum column
+    at[dbar, d_pos] = np.arange(len(d_pos))
+    src = at[sbar % nb, pos]                            # (W)
+    return np.where(src >= 0, d[:, np.maximum(src, 0)], pad)
+
+
+def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, info=None, positions=None, pad=None):
     """seg: (R, W) uint16 tokens -> (x0 (R, W) int64, cond (R, W) uint8, u (R, W) float32).
     cond = 1 on condition cells, 0 on targets and EMPTY cells; u decides the
     corruption once t is known (MASK where u < ctt[t] on target cells).
-    info: a dict that gets "overlay", the pool segment laid in the drum rows (or -1)."""
+    info: a dict that gets "overlay", the pool segment laid in the drum rows (or -1).
+    positions: ((W) this segment's bar positions, (n_segments, W) the corpus's) and
+    pad, the rest token: the overlay is laid bar by bar (lay_by_bars); without
+    them column by column (a corpus with no bar positions)."""
     R, W = seg.shape
     nc = (R - 2) // 2
     x0 = seg.astype(np.int64)
@@ -64,10 +91,11 @@ def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, inf
             k = int(pool[rng.integers(len(pool))])
             if info is not None:
                 info["overlay"] = k
-            d = tokens[k]
+            d = tokens[k][2 * dc:2 * dc + 2].astype(np.int64)
+            if positions is not None:
+                d = lay_by_bars(d, positions[1][k], positions[0], pad)
             live = (x0[:2 * nc] != EMPTY).any(axis=0)      # (W) columns where the song goes on
-            for r in (2 * dc, 2 * dc + 1):
-                x0[r] = np.where(live, d[r], EMPTY)
+            x0[2 * dc:2 * dc + 2] = np.where(live, d, EMPTY)
     present = [c for c in range(nc) if (x0[2 * c] != EMPTY).any()]
     role = np.zeros(nc, np.int64)              # 0 absent/blanked, 1 target, 2 condition
     lead = next((i for i, c in enumerate(layout["classes"]) if c["name"] == "lead"), 0)
@@ -91,3 +119,51 @@ def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, inf
     cond = ((rl[:, None] == 2) & (x0 != EMPTY)).astype(np.uint8)
     u = rng.random((R, W), dtype=np.float32)
     return x0, cond, u
+
+
+SNARES = (37, 38, 40)   # side stick, snare, rim shot: the keys --ghost-velocity treats as snare
+
+
+def snare_tokens(vocab_tokens, layout, V):
+    """(V + 2) bool: the drum tokens that hold a snare (a drum token is the class
+    prefix and its keys + 128, src/music/vocab.c)."""
+    out = np.zeros(V + 2, bool)
+    prefixes = [c["prefix"] for c in layout["classes"] if c["is_drum"]]
+    for t, tok in enumerate(vocab_tokens[:V]):
+        if tok[:1] in prefixes and tok[1:2].isdigit():
+            out[t] = any(int(k) - 128 in SNARES for k in tok[1:].split())
+    return out
+
+
+def backbeat_share(drums, pos, is_snare, EMPTY):
+    """Share of a segment's whole 4/4 bars (16 columns from a bar line, all with
+    drums) that have a snare on both 2 and 4 (positions 4 and 12), as `getmusic
+    eval`'s both_backbeats counts them; NaN with fewer than 4 such bars (a fill
+    file, which has no groove to judge)."""
+    starts = [j for j in np.flatnonzero(pos == 0) if j + 16 <= len(pos) and
+              (pos[j:j + 16] == np.arange(16)).all() and (drums[j:j + 16] != EMPTY).all()]
+    if len(starts) < 4:
+        return float("nan")
+    return float(np.mean([is_snare[drums[j + 4]] and is_snare[drums[j + 12]] for j in starts]))
+
+
+def drop_weak_backbeats(tokens, seg_pos, train_idx, layout, vocab_tokens, V, EMPTY, least):
+    """train_idx without the drums-only segments whose 4/4 bars have a snare on
+    both 2 and 4 in fewer than `least` of them (python/train.py
+    --drum-backbeat-min): the default drums are a pop backbeat, and Groove's
+    pop-style grooves have it in only half their bars. Segments with other
+    tracks, or fewer than 4 whole 4/4 bars (fills), stay. Returns (kept indices, left out)."""
+    dc = next((i for i, c in enumerate(layout["classes"]) if c["is_drum"]), -1)
+    if dc < 0 or least <= 0 or seg_pos is None:
+        return train_idx, 0
+    is_snare = snare_tokens(vocab_tokens, layout, V)
+    nc = (tokens.shape[1] - 2) // 2
+    keep = []
+    for s in train_idx:
+        seg = tokens[s]
+        alone = all((seg[2 * c] == EMPTY).all() for c in range(nc) if c != dc)
+        share = backbeat_share(seg[2 * dc], seg_pos[s], is_snare, EMPTY) if alone else float("nan")
+        if not share < least:
+            keep.append(s)
+    return np.asarray(keep, np.int64), len(train_idx) - len(keep)
+

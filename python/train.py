@@ -94,6 +94,8 @@ def parse_args(argv):
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
+    ap.add_argument("--drum-backbeat-min", type=float, default=0.0,
+                    help="leave out drums-only segments with a snare on both 2 and 4 in fewer than this share of bars")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on CUDA when supported)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the network")
@@ -110,7 +112,7 @@ def parse_args(argv):
         fail("invalid --lr, --ema-decay, or --hidden/--heads (hidden/heads must be an even integer)")
     if not a.bar_lr_scale > 0:
         fail("--bar-lr-scale must be positive")
-    for name in ("chord_given", "accomp", "drum_overlay", "dropout", "style_dropout"):
+    for name in ("chord_given", "accomp", "drum_overlay", "dropout", "style_dropout", "drum_backbeat_min"):
         if not 0 <= getattr(a, name) <= 1:
             fail("--%s must be in [0, 1]" % name.replace("_", "-"))
     return a
@@ -141,7 +143,12 @@ class Steps(torch.utils.data.IterableDataset):
             corpus, train_idx, a, rank, world, start, opt
         self.pool, self.dc = S.drum_pool(corpus.tokens, train_idx, corpus.layout, corpus.EMPTY)
         self.n_styles = getattr(a, "n_styles", 1)
+        self.pad = corpus.vocab_tokens.index("<pad>")
         self._perm = {}
+
+    def positions(self, i):
+        """make_sample's positions: segment i's bar positions and the corpus's (None without them)."""
+        return None if self.c.seg_pos is None else (self.c.seg_pos[i], self.c.seg_pos)
 
     def perm(self, epoch):
         if epoch not in self._perm:
@@ -156,7 +163,7 @@ class Steps(torch.utils.data.IterableDataset):
             i = self.perm(k // n)[k % n]
             rng, info = S.sample_rng(self.a.seed, step, j), {}
             smp = S.make_sample(self.c.tokens[i], rng, self.opt, self.c.EMPTY, self.c.layout, self.pool, self.dc,
-                                self.c.tokens, info)
+                                self.c.tokens, info, self.positions(i), self.pad)
             out.append(smp + (seg_positions(self.c, i) + ref.N_BAR_POSITIONS * self.style(i, info, rng),))
         return tuple(torch.from_numpy(np.stack(z)) for z in zip(*out))
 
@@ -334,6 +341,11 @@ def main(argv=None):
     except CorpusError as e:
         fail(str(e))
     train_idx, valid_idx = corpus.split()
+    train_idx, weak = S.drop_weak_backbeats(corpus.tokens, corpus.seg_pos, train_idx, corpus.layout,
+                                            corpus.vocab_tokens, corpus.V, corpus.EMPTY, a.drum_backbeat_min)
+    if weak and rank == 0 and not a.quiet:
+        print("%d drums-only segments with a backbeat in fewer than %.2f of their bars left out" %
+              (weak, a.drum_backbeat_min), file=sys.stderr)
     if not len(train_idx):
         fail("%s has no training segments" % a.corpus)
     ckpt_path = a.out + ".pt"

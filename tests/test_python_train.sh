@@ -216,6 +216,28 @@ print("  task mix and t histogram: within sampling error (t chi2 %.0f on 99 dof)
 EOF
 cat "$tmp/err" >&2
 
+# --- the drum overlay is laid bar by bar ------------------------------------
+"$PY" - <<'EOF' 2>"$tmp/err" && ok || bad "overlay by bars: $(cat "$tmp/err")"
+import sys, numpy as np
+sys.path.insert(0, "python")
+import sampling as S
+W, PAD = 40, 15
+d_pos = np.arange(W) % 16                                   # the drum part: 4/4 bars of 16ths
+d = np.stack([100 + np.arange(W), 200 + np.arange(W)])      # a distinct token per drum column
+pos = np.r_[np.arange(16), np.arange(12), np.arange(12)]    # the song: a 4/4 bar, then two 3/4 bars
+out = S.lay_by_bars(d, d_pos, pos, PAD)
+want = np.r_[np.arange(16), 16 + np.arange(12), 32 + np.arange(8)]
+assert (out[0, :36] == 100 + want).all() and (out[1, :36] == 200 + want).all(), out
+assert (out[:, 36:] == PAD).all(), out              # the third bar: the drum part has only 8 columns of it
+pos2 = np.r_[np.arange(20), np.arange(4), np.arange(4), np.arange(12)]   # 5/4, two 1/4 bars, then a fourth bar
+out2 = S.lay_by_bars(d, d_pos, pos2, PAD)
+assert (out2[0, :16] == 100 + np.arange(16)).all() and (out2[0, 16:20] == PAD).all(), out2[0]
+assert (out2[0, 20:28] == np.r_[116 + np.arange(4), 132 + np.arange(4)]).all(), out2[0]
+assert (out2[0, 28:] == 100 + np.arange(12)).all(), out2[0]   # past the part's 3 bars: from its first again
+print("  overlay: every column from the drum column of its bar and position", file=sys.stderr)
+EOF
+cat "$tmp/err" >&2
+
 # --- resume == uninterrupted -------------------------------------------------
 "$PY" python/train.py "$tmp/c" -o "$tmp/a.gguf" $SMALL --steps 6 --dropout 0.1 2>"$tmp/err" || bad "6 straight: $(cat "$tmp/err")"
 "$PY" python/train.py "$tmp/c" -o "$tmp/b.gguf" $SMALL --steps 6 --stop-after 3 --dropout 0.1 2>"$tmp/err" || bad "3 steps: $(cat "$tmp/err")"

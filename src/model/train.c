@@ -78,6 +78,7 @@ typedef struct {
     int32_t *x0, *xt, *y, *t;   /* (B, R, W) ×2, (B, W, R), (B) */
     uint8_t *cond;              /* (B, R, W) */
     uint8_t *bar_pos;           /* (B, W) bar positions of each sample's segment */
+    int *overlay_bar;           /* (2 + GM_BAR_POSITIONS, W) overlay_drums' bar numbers and (bar, position) table */
     float *wt, *wi, *ri, *nll;  /* (B, W, R) */
     float *pt;                  /* (B) */
     double *lb;                 /* (B) */
@@ -97,7 +98,7 @@ static void trainer_free(trainer *tr) {
     free(tr->valid_idx);
     free(tr->perm);
     free(tr->drum_pool);
-    free(tr->x0); free(tr->xt); free(tr->y); free(tr->t); free(tr->cond); free(tr->bar_pos);
+    free(tr->x0); free(tr->xt); free(tr->y); free(tr->t); free(tr->cond); free(tr->bar_pos); free(tr->overlay_bar);
     free(tr->wt); free(tr->wi); free(tr->ri); free(tr->nll); free(tr->pt); free(tr->lb);
     if (tr->log) fclose(tr->log);
 }
@@ -119,20 +120,43 @@ static void make_perm(trainer *tr) {
 /* One sample: segment → (x0, cond) with the original's target selection      */
 /* ======================================================================== */
 
+/* Bar b (from the segment's first column) of a segment's bar positions, per
+ * column, into bar[W]; returns how many bars. A first column off the
+ * downbeat starts bar 0 part way. */
+static int number_bars(const uint8_t *pos, int W, int *bar) {
+    int b = 0;
+    for (int l = 0; l < W; l++) bar[l] = b += l > 0 && pos[l] == 0;
+    return b + 1;
+}
+
 /* Drum rows of a random drums-only training segment (a Groove part) into a
  * segment that has none, over the columns where the song goes on: Groove
  * drums are otherwise only ever alone in the corpus, so drums generated next
- * to a melody would be out of distribution. */
-static void overlay_drums(trainer *tr, int32_t *x0, uint64_t *rng) {
-    const int R = tr->R, W = tr->W, V = tr->V, dc = tr->drum_class;
+ * to a melody would be out of distribution. Laid bar by bar: each column
+ * takes the drum column of the same bar and bar position (a position the
+ * drum bar lacks is a rest; bars past the part's last start it again). Laid
+ * column by column instead, a song's odd bar (3 or 5 beats, a quarter of
+ * POP909's segments have one) shifted the rest of the part off the song's
+ * bar positions, and the model learnt snares off 2 and 4. */
+static void overlay_drums(trainer *tr, int32_t *x0, const uint8_t *pos, uint64_t *rng) {
+    const int R = tr->R, W = tr->W, V = tr->V, dc = tr->drum_class, pad = gm_vocab_pad(NULL);
     const int nc = (R - 2) / 2, drum_row = gm_row_pitch(dc);
     for (int l = 0; l < W; l++)
         if (x0[drum_row * W + l] != V) return;        /* the segment has drums */
-    const uint16_t *d = tr->corpus.tokens + (size_t)tr->drum_pool[gd_rng_next(rng) % tr->n_drum_pool] * R * W;
+    const size_t k = tr->drum_pool[gd_rng_next(rng) % tr->n_drum_pool];
+    const uint16_t *d = tr->corpus.tokens + k * R * W;
+    const uint8_t *dpos = tr->corpus.seg_pos + k * W;
+    int *dbar = tr->overlay_bar, *sbar = tr->overlay_bar + W, *at = tr->overlay_bar + 2 * W;
+    const int nb = number_bars(dpos, W, dbar);
+    number_bars(pos, W, sbar);
+    for (int i = 0; i < nb * GM_BAR_POSITIONS; i++) at[i] = -1; /* (bar, position) → drum column */
+    for (int l = 0; l < W; l++) at[dbar[l] * GM_BAR_POSITIONS + dpos[l]] = l;
     for (int l = 0; l < W; l++) {
         int live = 0;
         for (int c = 0; c < nc && !live; c++) live = x0[gm_row_pitch(c) * W + l] != V;
-        for (int r = drum_row; r <= gm_row_duration(dc); r++) x0[r * W + l] = live ? d[r * W + l] : V;
+        const int from = at[(sbar[l] % nb) * GM_BAR_POSITIONS + pos[l]];
+        for (int r = drum_row; r <= gm_row_duration(dc); r++)
+            x0[r * W + l] = !live ? V : from < 0 ? pad : d[r * W + from];
     }
 }
 
@@ -181,7 +205,7 @@ static void make_sample(trainer *tr, uint32_t seg, int b, uint64_t *rng) {
     for (int i = 0; i < R * W; i++) x0[i] = src[i];
     memcpy(tr->bar_pos + (size_t)b * W, tr->corpus.seg_pos + (size_t)seg * W, (size_t)W);
     if (tr->mix.drum_overlay > 0 && tr->n_drum_pool && gd_rng_uniform(rng) < tr->mix.drum_overlay)
-        overlay_drums(tr, x0, rng);
+        overlay_drums(tr, x0, tr->bar_pos + (size_t)b * W, rng);
     int present[GM_MAX_CLASSES], np = 0, lead_present = 0;
     for (int c = 0; c < nc; c++) {
         int any = 0;
@@ -481,10 +505,11 @@ static int alloc_batch(trainer *tr, char *err) {
     size_t nc = (size_t)tr->B * tr->R * tr->W;
     tr->x0 = malloc(nc * 4); tr->xt = malloc(nc * 4); tr->y = malloc(nc * 4); tr->t = malloc((size_t)tr->B * 4);
     tr->cond = malloc(nc); tr->bar_pos = malloc((size_t)tr->B * tr->W);
+    tr->overlay_bar = malloc((size_t)(2 + GM_BAR_POSITIONS) * tr->W * sizeof *tr->overlay_bar);
     tr->wt = malloc(nc * 4); tr->wi = malloc(nc * 4); tr->ri = malloc(nc * 4); tr->nll = malloc(nc * 4);
     tr->pt = malloc((size_t)tr->B * 4); tr->lb = malloc((size_t)tr->B * sizeof(double));
-    if (!tr->x0 || !tr->xt || !tr->y || !tr->t || !tr->cond || !tr->bar_pos || !tr->wt || !tr->wi || !tr->ri ||
-        !tr->nll || !tr->pt || !tr->lb)
+    if (!tr->x0 || !tr->xt || !tr->y || !tr->t || !tr->cond || !tr->bar_pos || !tr->overlay_bar || !tr->wt ||
+        !tr->wi || !tr->ri || !tr->nll || !tr->pt || !tr->lb)
         return gm_fail(err, "out of memory for a batch of %d", tr->B);
     if (p->rank == 0) {
         char path[4200];
