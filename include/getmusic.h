@@ -456,7 +456,11 @@ int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, 
                           char *err);
 /* "C", "Am", "G7", "Bdim", "Fmaj7", "Em7", "Bm7b5", "Caug", "N" */
 const char *gm_chord_name(gm_chord c, char *buf, size_t n);
-/* Parses "C G Am F7 ..." style names; returns 0 or -1 with err. */
+/* One of our names, as gm_chord_name writes them and more: a root A-G with
+ * up to two accidentals, an optional ':' (Harte's "B:maj"), and a suffix
+ * that gm_chord_symbol_parse knows and whose tones are exactly one of our
+ * eight qualities ("Am", "G7", "Bø", "E:hdim7"; not "Csus4", "C/E");
+ * "N", "NC", "N.C." are no chord. 0, or -1 with err. */
 int gm_chord_parse(const char *name, gm_chord *out, char *err);
 /* A chord progression in bars, the one syntax that generate, eval and the
  * studio take: names separated by spaces or commas. Without '|' every name

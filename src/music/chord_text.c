@@ -1,11 +1,12 @@
 /*
- * chord_text.c — chords as text, and the tones each one spells: our chord
- * names ("Am", "G7", gm_chord_name / gm_chord_parse), progressions in bars
- * ("C G | Am F"), Harte labels as POP909's chord_midi.txt writes them
- * ("A:min7/b7": their tones, and the nearest of our chords), and the one
+ * chord_text.c — chords as text, and the tones each one spells: progressions
+ * in bars ("C G | Am F", of the names chord_symbol.c reads), Harte labels
+ * as POP909's chord_midi.txt writes them ("A:min7/b7": their tones, and the
+ * nearest of our chords), and the one
  * table of our qualities' tones (gm_chord_tones), which recognition
  * (chord.c) and everything that scores chord tones share.
  */
+#include "chord_name.h"
 #include "getmusic.h"
 #include "util.h"
 
@@ -97,12 +98,9 @@ int gm_chord_label_tones(const char *label, uint16_t *tones, char *err) {
         *tones = 0;
         return 0;
     }
-    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
-    if (label[0] < 'A' || label[0] > 'G')
-        return gm_fail(err, "chord label '%s' does not start with a root A-G (or N)", label);
-    int root = letter_pc[label[0] - 'A'];
-    const char *p = label + 1;
-    for (; *p == 'b' || *p == '#'; p++) root += *p == '#' ? 1 : -1;
+    const char *p = label;
+    int root = gm_note_name_read(&p);
+    if (root < 0) return gm_fail(err, "chord label '%s' does not start with a root A-G (or N)", label);
     const char *slash = strchr(p, '/'), *end = slash ? slash : label + len;
     unsigned set = 0x091; /* a bare root is major (Harte) */
     if (*p == ':') {
@@ -248,71 +246,6 @@ int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err) {
     int rc = gm_chord_labels_parse(text, n, path, out, err);
     free(text);
     return rc;
-}
-
-/* ======================================================================== */
-/* Names                                                                     */
-/* ======================================================================== */
-
-/* Magenta's spellings of the twelve roots. */
-static const char *root_names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
-static const char *quality_suffix[GM_N_QUALITIES] = {"", "m", "aug", "dim", "7", "maj7", "m7", "m7b5"};
-
-const char *gm_chord_name(gm_chord c, char *buf, size_t n) {
-    if (!buf || n == 0) return buf;
-    if (c.root < 0 || c.root > 11 || c.quality < 0 || c.quality >= GM_N_QUALITIES)
-        snprintf(buf, n, "N");
-    else
-        snprintf(buf, n, "%s%s", root_names[(int)c.root], quality_suffix[(int)c.quality]);
-    return buf;
-}
-
-/* Accepted spellings of each quality, after the root (and an optional ':'
- * as in Harte-style labels such as "B:maj", "A:hdim7"). */
-static const struct { const char *s; int q; } quality_words[] = {
-    {"", GM_Q_MAJ},      {"maj", GM_Q_MAJ},     {"M", GM_Q_MAJ},
-    {"m", GM_Q_MIN},     {"min", GM_Q_MIN},     {"-", GM_Q_MIN},
-    {"aug", GM_Q_AUG},   {"+", GM_Q_AUG},
-    {"dim", GM_Q_DIM},   {"o", GM_Q_DIM},
-    {"7", GM_Q_DOM7},    {"dom7", GM_Q_DOM7},
-    {"maj7", GM_Q_MAJ7}, {"M7", GM_Q_MAJ7},
-    {"m7", GM_Q_MIN7},   {"min7", GM_Q_MIN7},   {"-7", GM_Q_MIN7},
-    {"m7b5", GM_Q_M7B5}, {"min7b5", GM_Q_M7B5}, {"hdim7", GM_Q_M7B5}, {"-7b5", GM_Q_M7B5},
-    {"\xc3\xb8", GM_Q_M7B5}, {"\xc3\xb8" "7", GM_Q_M7B5}, /* ø, ø7 */
-};
-
-int gm_chord_parse(const char *name, gm_chord *out, char *err) {
-    if (!name || !out) return gm_fail(err, "chord name: null argument");
-    while (isspace((unsigned char)*name)) name++;
-    size_t len = strlen(name);
-    while (len > 0 && isspace((unsigned char)name[len - 1])) len--;
-    char buf[32];
-    if (len == 0 || len >= sizeof buf) return gm_fail(err, "'%.*s' is not a chord name", (int)(len > 40 ? 40 : len), name);
-    memcpy(buf, name, len);
-    buf[len] = 0;
-
-    if (!strcmp(buf, "N") || !strcmp(buf, "NC") || !strcmp(buf, "N.C.")) {
-        *out = (gm_chord){-1, -1};
-        return 0;
-    }
-    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
-    if (buf[0] < 'A' || buf[0] > 'G')
-        return gm_fail(err, "'%s' is not a chord name (expected a root A-G, or N)", buf);
-    int root = letter_pc[buf[0] - 'A'];
-    const char *p = buf + 1;
-    /* Up to two accidentals, '#' or 'b' (no quality suffix starts with b). */
-    for (int acc = 0; acc < 2 && (*p == '#' || *p == 'b'); acc++) {
-        root += *p == '#' ? 1 : -1;
-        p++;
-    }
-    root = ((root % 12) + 12) % 12;
-    if (*p == ':') p++;
-    for (size_t i = 0; i < sizeof quality_words / sizeof *quality_words; i++)
-        if (!strcmp(p, quality_words[i].s)) {
-            *out = (gm_chord){(int8_t)root, (int8_t)quality_words[i].q};
-            return 0;
-        }
-    return gm_fail(err, "'%s': unknown chord quality '%s' (known: maj, m, aug/+, dim, 7, maj7, m7, m7b5)", buf, p);
 }
 
 /* ======================================================================== */
