@@ -170,18 +170,7 @@ const char *cli_program_names[128] = {
     "Helicopter", "Applause", "Gunshot",
 };
 
-void cli_json_fstr(FILE *f, const char *s) {
-    putc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else putc(c, f);
-    }
-    putc('"', f);
-}
-
-void cli_json_str(const char *s) { cli_json_fstr(stdout, s); }
+void cli_json_str(const char *s) { gm_json_fstr(stdout, s); }
 
 /* ======================================================================== */
 /* Options of generate, shared with the studio                               */

@@ -70,8 +70,7 @@ typedef struct { int on; const char *label; struct timespec t0; int last_pct; } 
 double cli_since(const struct timespec *t0);        /* seconds since t0 (monotonic) */
 void cli_progress_cb(void *user, size_t done, size_t total); /* user: cli_progress* */
 
-void cli_json_str(const char *s);                       /* a JSON string literal on stdout */
-void cli_json_fstr(FILE *f, const char *s);             /* the same on f */
+void cli_json_str(const char *s); /* a JSON string literal on stdout (gm_json_fstr of util.h elsewhere) */
 /* The song summary `info --json` prints (no newline), written to out:
  * cmd_info.c, shared with the studio's upload and version replies. */
 void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,

@@ -143,7 +143,7 @@ enum { GM_SYMBOL_MUSICXML = 0, GM_SYMBOL_TEXT = 1, GM_SYMBOL_LYRIC = 5, GM_SYMBO
 typedef struct {
     int ticks_per_quarter;     /* > 0 (SMPTE files are converted or rejected) */
     int midi_format;           /* 0, 1 or 2 as read; 1 when built in memory */
-    gm_track *tracks; int n_tracks; int cap_tracks;
+    gm_track *tracks; int n_tracks; size_t cap_tracks;
     gm_tempo *tempos; int n_tempos;       /* sorted by tick; may be empty (= 120 bpm) */
     gm_timesig *timesigs; int n_timesigs; /* sorted by tick; may be empty (= 4/4) */
     gm_keysig *keysigs; int n_keysigs;    /* sorted by tick */

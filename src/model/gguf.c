@@ -245,12 +245,7 @@ static int w_set(gguf_writer *w, const char *key, uint32_t type, gm_buf *b) {
         }
     }
     char *k = strdup(key);
-    if (k && w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
-        w_kv *kv = realloc(w->kv, cap * sizeof *kv);
-        if (!kv) { free(k); k = NULL; }
-        else { w->kv = kv; w->cap_kv = cap; }
-    }
+    if (k && gm_grow(&w->kv, &w->cap_kv, w->n_kv, sizeof *w->kv, 16)) { free(k); k = NULL; }
     if (!k) {
         free(b->p);
         return w_fail(w, "gguf_set('%s'): out of memory", key);
@@ -324,13 +319,7 @@ int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, cons
     t.n_bytes = (size_t)n * tensor_elem_size(type);
     for (size_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0) return w_fail(w, "gguf_add_tensor: duplicate tensor name '%s'", name);
-    if (w->n_t == w->cap_t) {
-        size_t cap = w->cap_t ? 2 * w->cap_t : 16;
-        w_tensor *p = realloc(w->t, cap * sizeof *p);
-        if (!p) return w_fail(w, "gguf_add_tensor('%s'): out of memory", name);
-        w->t = p;
-        w->cap_t = cap;
-    }
+    if (gm_grow(&w->t, &w->cap_t, w->n_t, sizeof *w->t, 16)) return w_fail(w, "gguf_add_tensor('%s'): out of memory", name);
     if (!(t.name = strdup(name))) return w_fail(w, "gguf_add_tensor('%s'): out of memory", name);
     w->t[w->n_t++] = t;
     return 0;

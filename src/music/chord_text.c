@@ -144,14 +144,8 @@ static int span_start_cmp(const void *x, const void *y) {
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
-static int labels_push(gm_chord_labels *l, int *cap, double start, double end, uint16_t tones) {
-    if (l->n == *cap) {
-        int c = *cap ? 2 * *cap : 256;
-        gm_chord_span *v = realloc(l->v, (size_t)c * sizeof *v);
-        if (!v) return -1;
-        l->v = v;
-        *cap = c;
-    }
+static int labels_push(gm_chord_labels *l, size_t *cap, double start, double end, uint16_t tones) {
+    if (gm_grow(&l->v, cap, l->n, sizeof *l->v, 256)) return -1;
     l->v[l->n++] = (gm_chord_span){start, end, tones};
     return 0;
 }
@@ -215,7 +209,7 @@ static int read_label_file(const char *path, char **out, size_t *n, char *err) {
 }
 
 /* read_labels' visitor for gm_chord_labels: a label's tones; N is left out. */
-typedef struct { gm_chord_labels *l; int cap; } tones_ctx;
+typedef struct { gm_chord_labels *l; size_t cap; } tones_ctx;
 static int add_tones(void *user_data, double t0, double t1, const char *label, char *why) {
     tones_ctx *c = user_data;
     uint16_t tones = 0;
@@ -303,19 +297,13 @@ static int split_bars(const char *text, bar_fn fn, void *user_data, char *err) {
 }
 
 /* split_bars' visitor for gm_chords_parse_bars: our chords, as two halves. */
-typedef struct { gm_chord *v; int n, cap; } halves;
+typedef struct { gm_chord *v; int n; size_t cap; } halves; /* v: [cap][2] */
 static int add_halves(void *user_data, int bar, const bar_names *b, char *err) {
     halves *h = user_data;
     gm_chord c[2];
     for (int i = 0; i < b->n; i++)
         if (gm_chord_parse(b->name[i], &c[i], err)) return -1;
-    if (bar == h->cap) {
-        int cap = h->cap ? 2 * h->cap : 64;
-        gm_chord *nv = realloc(h->v, (size_t)cap * 2 * sizeof *nv);
-        if (!nv) return gm_fail(err, "out of memory");
-        h->v = nv;
-        h->cap = cap;
-    }
+    if (gm_grow(&h->v, &h->cap, bar, 2 * sizeof *h->v, 64)) return gm_fail(err, "out of memory");
     h->v[2 * bar] = c[0];
     h->v[2 * bar + 1] = c[b->n - 1];
     h->n = bar + 1;
@@ -348,16 +336,10 @@ static int name_tones(const char *name, uint16_t *t, char *err) {
 
 /* split_bars' visitor for gm_chord_labels_per_bar: each bar's tones. */
 typedef struct { uint16_t t[2]; int k; } bar_tones;
-typedef struct { bar_tones *v; int n, cap; } tone_bars;
+typedef struct { bar_tones *v; int n; size_t cap; } tone_bars;
 static int add_bar_tones(void *user_data, int bar, const bar_names *b, char *err) {
     tone_bars *tb = user_data;
-    if (bar == tb->cap) {
-        int cap = tb->cap ? 2 * tb->cap : 64;
-        bar_tones *nv = realloc(tb->v, (size_t)cap * sizeof *nv);
-        if (!nv) return gm_fail(err, "chord names: out of memory");
-        tb->v = nv;
-        tb->cap = cap;
-    }
+    if (gm_grow(&tb->v, &tb->cap, bar, sizeof *tb->v, 64)) return gm_fail(err, "chord names: out of memory");
     bar_tones *t = &tb->v[bar];
     t->k = b->n;
     for (int i = 0; i < b->n; i++)
@@ -371,7 +353,8 @@ int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_label
     memset(out, 0, sizeof *out);
     tone_bars tb = {0};
     gm_barmap bm;
-    int cap = 0, rc = split_bars(names, add_bar_tones, &tb, err);
+    size_t cap = 0;
+    int rc = split_bars(names, add_bar_tones, &tb, err);
     int built = !rc && !(rc = gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err));
     for (int b = 0; !rc && b < bm.n_bars; b++) {
         const bar_tones *t = &tb.v[b % tb.n]; /* shorter than the piece: repeated */
@@ -435,19 +418,13 @@ int gm_chord_label_nearest(const char *text, gm_chord *out, char *err) {
 #define MAX_LABELS 1000000
 
 /* read_labels' visitor for timed chords: the nearest of our chords. */
-typedef struct { gm_timed_chord *v; int n, cap; } timed_ctx;
+typedef struct { gm_timed_chord *v; int n; size_t cap; } timed_ctx;
 static int add_timed(void *user_data, double t0, double t1, const char *label, char *why) {
     timed_ctx *c = user_data;
     gm_chord ch;
     if (gm_chord_label_nearest(label, &ch, why)) return -1;
-    if (c->n == c->cap) {
-        if (c->cap >= MAX_LABELS) return gm_fail(why, "more than %d labels", MAX_LABELS);
-        int cap = c->cap ? 2 * c->cap : 256;
-        gm_timed_chord *nv = realloc(c->v, (size_t)cap * sizeof *nv);
-        if (!nv) return gm_fail(why, "out of memory");
-        c->v = nv;
-        c->cap = cap;
-    }
+    if (c->n >= MAX_LABELS) return gm_fail(why, "more than %d labels", MAX_LABELS);
+    if (gm_grow(&c->v, &c->cap, c->n, sizeof *c->v, 256)) return gm_fail(why, "out of memory");
     c->v[c->n++] = (gm_timed_chord){t0, t1, ch};
     return 0;
 }

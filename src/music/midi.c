@@ -124,7 +124,8 @@ typedef struct {
     int chunk_idx;
     /* open notes */
     pend_note *pool;
-    int32_t n_pool, cap_pool, free_head;
+    int32_t n_pool, free_head;
+    size_t cap_pool;
     int32_t n_open;             /* open notes (skips the close-all scan) */
     int32_t head[16 * 128], tail[16 * 128];
     /* per chunk */
@@ -136,7 +137,8 @@ typedef struct {
     prog_line prog[16];
     uint32_t prog_seq;
     sym_cand *cand;             /* chord symbol candidates */
-    uint32_t n_cand, cap_cand;
+    uint32_t n_cand;
+    size_t cap_cand;
     uint8_t sym_bad[8];         /* per meta type: an event that is no chord name */
     uint8_t sym_rich[8];        /* per meta type: an event that is more than a bare letter */
     uint32_t sym_count[8];
@@ -208,13 +210,7 @@ static int note_on(reader *r, int ch, int pitch, int velocity, int64_t tick) {
     if (slot >= 0) {
         r->free_head = r->pool[slot].next;
     } else {
-        if (r->n_pool == r->cap_pool) {
-            int32_t cap = r->cap_pool ? 2 * r->cap_pool : 256;
-            pend_note *p = realloc(r->pool, (size_t)cap * sizeof *p);
-            if (!p) return reader_fail_oom(r);
-            r->pool = p;
-            r->cap_pool = cap;
-        }
+        if (gm_grow(&r->pool, &r->cap_pool, r->n_pool, sizeof *r->pool, 256)) return reader_fail_oom(r);
         slot = r->n_pool++;
     }
     pend_note *pn = &r->pool[slot];
@@ -249,13 +245,7 @@ static int note_off(reader *r, int ch, int pitch, int64_t tick) {
 static int program_change(reader *r, int ch, int program, int64_t tick) {
     if (r->pass == 1) { r->program[ch] = program; return 0; }
     prog_line *l = &r->prog[ch];
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        prog_change *a = realloc(l->a, cap * sizeof *a);
-        if (!a) return reader_fail_oom(r);
-        l->a = a;
-        l->cap = cap;
-    }
+    if (gm_grow(&l->a, &l->cap, l->n, sizeof *l->a, 16)) return reader_fail_oom(r);
     l->a[l->n++] = (prog_change){tick, r->prog_seq++, (uint8_t)program};
     return 0;
 }
@@ -281,13 +271,7 @@ static int text_event(reader *r, int type, const uint8_t *d, uint32_t len, int64
         r->sym_bad[type] = 1;
         return 0;
     }
-    if (r->n_cand == r->cap_cand) {
-        uint32_t cap = r->cap_cand ? 2 * r->cap_cand : 64;
-        sym_cand *v = realloc(r->cand, cap * sizeof *v);
-        if (!v) return reader_fail_oom(r);
-        r->cand = v;
-        r->cap_cand = cap;
-    }
+    if (gm_grow(&r->cand, &r->cap_cand, r->n_cand, sizeof *r->cand, 64)) return reader_fail_oom(r);
     sym_cand *k = &r->cand[r->n_cand];
     *k = (sym_cand){tick, r->n_cand, (uint8_t)type, c.root, c.quality, (int8_t)bass, ""};
     r->n_cand++;
@@ -830,12 +814,7 @@ int gm_midi_write_file(const char *path, const gm_score *s, char *err) {
     uint8_t *data = NULL;
     size_t size = 0;
     if (gm_midi_write_mem(s, &data, &size, err)) return -1;
-    gm_atomic_file a;
-    int rc = gm_atomic_open(&a, path, err);
-    if (rc == 0) {
-        (void)fwrite(data, 1, size, a.f); /* a short write sets the error flag: commit reports it */
-        rc = gm_atomic_commit(&a, err);
-    }
+    int rc = gm_atomic_write(path, data, size, err);
     free(data);
     return rc;
 }

@@ -226,7 +226,8 @@ typedef struct {
     instrument *inst;
     int n_inst;
     mnode *m;
-    int n_m, cap_m;
+    int n_m;
+    size_t cap_m;
 } part_rec;
 
 /* A measure of the first part: where it stands in the grid. */
@@ -250,7 +251,8 @@ typedef struct {
     int n_order;
     int64_t *bar_start;         /* [n_order + 1] */
     gm_chord_symbol *sym;       /* harmonies of every part, sorted at the end */
-    int n_sym, cap_sym;
+    int n_sym;
+    size_t cap_sym;
     /* one part being read */
     double divisions;
     int transpose;              /* semitones to concert pitch */
@@ -338,13 +340,7 @@ static int read_part_list(rd *r, const xmlNode *root) {
 
 static int add_measure(rd *r, part_rec *p, xmlNode *content, xmlNode *measure) {
     if (p->n_m >= MXL_MAX_BARS) return gm_fail(r->err, "part %s: more than %d measures", p->id, MXL_MAX_BARS);
-    if (p->n_m == p->cap_m) {
-        int cap = p->cap_m ? 2 * p->cap_m : 64;
-        mnode *v = realloc(p->m, (size_t)cap * sizeof *v);
-        if (!v) return oom(r);
-        p->m = v;
-        p->cap_m = cap;
-    }
+    if (gm_grow(&p->m, &p->cap_m, p->n_m, sizeof *p->m, 64)) return oom(r);
     p->m[p->n_m++] = (mnode){content, measure};
     return 0;
 }
@@ -559,13 +555,7 @@ static int apply_degrees(rd *r, const xmlNode *h, uint16_t *tones) {
 
 static int push_symbol(rd *r, const gm_chord_symbol *c) {
     if (r->n_sym >= MXL_MAX_BARS * 4) return 0; /* more than 4 a bar of 100,000 bars: ignore the rest */
-    if (r->n_sym == r->cap_sym) {
-        int cap = r->cap_sym ? 2 * r->cap_sym : 64;
-        gm_chord_symbol *v = realloc(r->sym, (size_t)cap * sizeof *v);
-        if (!v) return oom(r);
-        r->sym = v;
-        r->cap_sym = cap;
-    }
+    if (gm_grow(&r->sym, &r->cap_sym, r->n_sym, sizeof *r->sym, 64)) return oom(r);
     r->sym[r->n_sym++] = *c;
     return 0;
 }
