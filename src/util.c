@@ -111,6 +111,49 @@ int gm_atomic_write(const char *path, const void *data, size_t n, char *err) {
 }
 
 /* ======================================================================== */
+/* Whole files                                                               */
+/* ======================================================================== */
+
+static int read_fd_whole(int fd, size_t max, const char *what, uint8_t **out, size_t *out_n, char *err) {
+    struct stat st;
+    if (fstat(fd, &st)) return gm_fail(err, "cannot stat: %s", strerror(errno));
+    if (S_ISDIR(st.st_mode)) return gm_fail(err, "is a directory, not a %s", what);
+    if (st.st_size > (off_t)max)
+        return gm_fail(err, "%s too large (%lld bytes, limit %zu MiB)", what, (long long)st.st_size, max >> 20);
+    /* Read until EOF rather than trusting st_size (pipes, files that grow);
+     * one byte past the limit is enough to know it is too large. */
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return gm_fail(err, "out of memory reading a %zu-byte file", cap);
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) { free(buf); return gm_fail(err, "%s too large (limit %zu MiB)", what, max >> 20); }
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); return gm_fail(err, "out of memory reading a file of over %zu bytes", cap); }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) { free(buf); return gm_fail(err, "read failed: %s", strerror(errno)); }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    *out = buf;
+    *out_n = n;
+    return 0;
+}
+
+int gm_read_whole(const char *path, int fd, size_t max, const char *what, uint8_t **out, size_t *n, char *err) {
+    *out = NULL;
+    *n = 0;
+    if (path && (fd = open(path, O_RDONLY)) < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
+    int rc = read_fd_whole(fd, max, what, out, n, err);
+    if (path) close(fd);
+    return rc;
+}
+
+/* ======================================================================== */
 /* Random numbers (splitmix64)                                               */
 /* ======================================================================== */
 

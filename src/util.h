@@ -98,6 +98,14 @@ static inline char *gm_buf_text(const gm_buf *b) { return (char *)b->p; }
  * fwrite, gm_atomic_commit). 0, or -1 with err naming the path. */
 int gm_atomic_write(const char *path, const void *data, size_t n, char *err);
 
+/* The whole of the file at path, or of fd when path is NULL, read to its
+ * end (pipes and growing files too) and at most max bytes: *out malloc'd
+ * (the caller frees it), *n its length. what names the kind of file in
+ * messages ("is a directory, not a MIDI file", "MIDI file too large ...");
+ * a message does not repeat the path (callers name the file). 0, or -1
+ * with err. */
+int gm_read_whole(const char *path, int fd, size_t max, const char *what, uint8_t **out, size_t *n, char *err);
+
 /* Room for element n of a doubling array: when n has reached *cap, the
  * array grows to twice *cap elements of elem bytes (first, when it has
  * none; more, should n be past *cap). arrp is the address of the array's

@@ -495,19 +495,11 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
 /* ======================================================================== */
 
 gm_prepare_params gm_prepare_default_params(void) {
-    gm_prepare_params p = {0};
-    p.layout = "default";
-    p.window_cols = 512;
-    p.hop_cols = 256;
-    p.vocab_coverage = 0.9;
-    p.vocab_min_count = 10;
-    p.valid_percent = 10;
-    p.n_threads = 0;
-    p.transpose_to_c = 1;
-    p.chord_frames_per_bar = 2;
-    p.chord_labels = 1;
-    p.ghost_velocity = 60;
-    return p;
+    return (gm_prepare_params){
+        .layout = "default", .window_cols = 512, .hop_cols = 256,
+        .vocab_coverage = 0.9, .vocab_min_count = 10, .valid_percent = 10,
+        .n_threads = 0, .transpose_to_c = 1, .chord_frames_per_bar = 2, .chord_labels = 1, .ghost_velocity = 60,
+    };
 }
 
 void gm_prepare_summary_free(gm_prepare_summary *sum) {

@@ -43,13 +43,9 @@
 #include "getmusic.h"
 #include "util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define GM_MIDI_MAX_BYTES ((size_t)64 << 20)   /* larger inputs are refused */
 #define GM_MIDI_MAX_TICK (INT64_C(1) << 60)    /* tick sums saturate here */
@@ -533,52 +529,21 @@ done:
     return rc;
 }
 
-/* The reason does not repeat the path: callers name the file themselves
- * ("song.mid: not a MIDI file (no MThd header)"). */
-int gm_midi_read_file(const char *path, gm_score *out, char *err) {
+/* A MIDI file's bytes, whole (from path, or fd when path is NULL), then
+ * gm_midi_read_mem. The reason does not repeat the path: callers name the
+ * file themselves ("song.mid: not a MIDI file (no MThd header)"). */
+static int read_whole_midi(const char *path, int fd, gm_score *out, char *err) {
+    uint8_t *data;
+    size_t n;
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
-    int rc = gm_midi_read_fd(fd, out, err);
-    close(fd);
+    if (gm_read_whole(path, fd, GM_MIDI_MAX_BYTES, "MIDI file", &data, &n, err)) return -1;
+    int rc = gm_midi_read_mem(data, n, out, err);
+    free(data);
     return rc;
 }
 
-int gm_midi_read_fd(int fd, gm_score *out, char *err) {
-    uint8_t *buf = NULL;
-    int rc = -1;
-    memset(out, 0, sizeof *out);
-    struct stat st;
-    if (fstat(fd, &st)) { gm_fail(err, "cannot stat: %s", strerror(errno)); goto done; }
-    if (S_ISDIR(st.st_mode)) { gm_fail(err, "is a directory, not a MIDI file"); goto done; }
-    if (st.st_size > (off_t)GM_MIDI_MAX_BYTES) { gm_fail(err, "MIDI file too large (%lld bytes, limit 64 MiB)", (long long)st.st_size); goto done; }
-    /* Read until EOF rather than trusting st_size (pipes, files that grow);
-     * one byte past the limit is enough to know it is too large. */
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
-    buf = malloc(cap);
-    if (!buf) { gm_fail(err, "out of memory reading a %zu-byte file", cap); goto done; }
-    for (;;) {
-        if (n == cap) {
-            if (cap > GM_MIDI_MAX_BYTES) { gm_fail(err, "MIDI file too large (limit 64 MiB)"); goto done; }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { gm_fail(err, "out of memory reading a file of over %zu bytes", cap); goto done; }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, buf + n, cap - n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            gm_fail(err, "read failed: %s", strerror(errno));
-            goto done;
-        }
-        if (k == 0) break;
-        n += (size_t)k;
-    }
-    rc = gm_midi_read_mem(buf, n, out, err);
-done:
-    free(buf);
-    return rc;
-}
+int gm_midi_read_file(const char *path, gm_score *out, char *err) { return read_whole_midi(path, -1, out, err); }
+int gm_midi_read_fd(int fd, gm_score *out, char *err) { return read_whole_midi(NULL, fd, out, err); }
 
 /* ======================================================================== */
 /* Writing                                                                   */

@@ -24,13 +24,10 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define MXL_MAX_BYTES ((size_t)64 << 20)   /* XML text, also after unzipping */
 #define MXL_MAX_BARS 100000                /* bars after repeats are played out */
@@ -49,67 +46,25 @@ int gm_path_is_musicxml(const char *path) {
 /* Reading whole files                                                       */
 /* ======================================================================== */
 
-/* A descriptor's bytes to its end, at most `max` (files over it refused). */
-static int slurp_fd(int fd, size_t max, uint8_t **out, size_t *out_n, char *err) {
-    struct stat st;
-    *out = NULL;
-    *out_n = 0;
-    if (fstat(fd, &st)) return gm_fail(err, "cannot stat: %s", strerror(errno));
-    if (S_ISDIR(st.st_mode)) return gm_fail(err, "is a directory, not a score file");
-    if (st.st_size > (off_t)max) return gm_fail(err, "file too large (%lld bytes, limit %zu MiB)", (long long)st.st_size, max >> 20);
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) return gm_fail(err, "out of memory reading a %zu-byte file", cap);
-    for (;;) {
-        if (n == cap) {
-            if (cap > max) { free(buf); return gm_fail(err, "file too large (limit %zu MiB)", max >> 20); }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); return gm_fail(err, "out of memory reading a file of over %zu bytes", cap); }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, buf + n, cap - n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) { free(buf); return gm_fail(err, "read failed: %s", strerror(errno)); }
-        if (k == 0) break;
-        n += (size_t)k;
-    }
-    *out = buf;
-    *out_n = n;
-    return 0;
-}
+typedef int (*mem_reader)(const uint8_t *data, size_t n, gm_score *out, char *err);
 
-int gm_score_read_fd(int fd, gm_score *out, char *err) {
+/* A score file's bytes, whole (from path, or fd when path is NULL), handed to read_mem. */
+static int read_whole(const char *path, int fd, mem_reader read_mem, gm_score *out, char *err) {
     uint8_t *data;
     size_t n;
     memset(out, 0, sizeof *out);
-    if (slurp_fd(fd, MXL_MAX_BYTES, &data, &n, err)) return -1;
-    int rc = gm_score_read_mem(data, n, out, err);
+    if (gm_read_whole(path, fd, MXL_MAX_BYTES, "score file", &data, &n, err)) return -1;
+    int rc = read_mem(data, n, out, err);
     free(data);
     return rc;
 }
 
+int gm_score_read_fd(int fd, gm_score *out, char *err) { return read_whole(NULL, fd, gm_score_read_mem, out, err); }
 int gm_score_read_file(const char *path, gm_score *out, char *err) {
-    memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
-    int rc = gm_score_read_fd(fd, out, err);
-    close(fd);
-    return rc;
+    return read_whole(path, -1, gm_score_read_mem, out, err);
 }
-
 int gm_musicxml_read_file(const char *path, gm_score *out, char *err) {
-    memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
-    uint8_t *data;
-    size_t n;
-    int rc = slurp_fd(fd, MXL_MAX_BYTES, &data, &n, err);
-    close(fd);
-    if (rc) return -1;
-    rc = gm_musicxml_read_mem(data, n, out, err);
-    free(data);
-    return rc;
+    return read_whole(path, -1, gm_musicxml_read_mem, out, err);
 }
 
 /* MIDI by its header; XML text (a byte-order mark, '<' after blanks) or a
