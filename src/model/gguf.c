@@ -339,13 +339,6 @@ static void out_put(wout *o, const void *p, size_t n) {
     if (!o->err && n && fwrite(p, 1, n, o->f) != n) o->err = errno ? errno : EIO;
     o->pos += n;
 }
-static void out_u32(wout *o, uint32_t v) { out_put(o, &v, 4); }
-static void out_u64(wout *o, uint64_t v) { out_put(o, &v, 8); }
-static void out_str(wout *o, const char *s) {
-    size_t n = strlen(s);
-    out_u64(o, n);
-    out_put(o, s, n);
-}
 static void out_pad(wout *o, uint64_t align) {
     static const uint8_t zeros[64];
     uint64_t n = align_up(o->pos, align) - o->pos;
@@ -356,32 +349,42 @@ static void out_pad(wout *o, uint64_t align) {
     }
 }
 
-/* Header, metadata, tensor infos and data, in file order. */
-static void write_body(const gguf_writer *w, wout *o, uint32_t align, int add_align_key) {
-    out_put(o, "GGUF", 4);
-    out_u32(o, GGUF_VERSION);
-    out_u64(o, w->n_t);
-    out_u64(o, w->n_kv + (add_align_key ? 1 : 0));
+/* Header, metadata and tensor infos, serialised as the values are (bb_*). */
+static void put_head(const gguf_writer *w, gm_buf *b, uint32_t align, int add_align_key) {
+    gm_buf_put(b, "GGUF", 4);
+    bb_u32(b, GGUF_VERSION);
+    bb_u64(b, w->n_t);
+    bb_u64(b, w->n_kv + (add_align_key ? 1 : 0));
     for (size_t i = 0; i < w->n_kv; i++) {
-        out_str(o, w->kv[i].key);
-        out_u32(o, w->kv[i].type);
-        out_put(o, w->kv[i].val, w->kv[i].n_val);
+        bb_str(b, w->kv[i].key);
+        bb_u32(b, w->kv[i].type);
+        gm_buf_put(b, w->kv[i].val, w->kv[i].n_val);
     }
     if (add_align_key) {
-        out_str(o, GGUF_KEY_ALIGNMENT);
-        out_u32(o, GGUF_TYPE_UINT32);
-        out_u32(o, align);
+        bb_str(b, GGUF_KEY_ALIGNMENT);
+        bb_u32(b, GGUF_TYPE_UINT32);
+        bb_u32(b, align);
     }
     uint64_t off = 0;
     for (size_t i = 0; i < w->n_t; i++) {
         const w_tensor *t = &w->t[i];
-        out_str(o, t->name);
-        out_u32(o, (uint32_t)t->n_dims);
-        for (int d = 0; d < t->n_dims; d++) out_u64(o, (uint64_t)t->ne[d]);
-        out_u32(o, (uint32_t)t->type);
-        out_u64(o, off);
+        bb_str(b, t->name);
+        bb_u32(b, (uint32_t)t->n_dims);
+        for (int d = 0; d < t->n_dims; d++) bb_u64(b, (uint64_t)t->ne[d]);
+        bb_u32(b, (uint32_t)t->type);
+        bb_u64(b, off);
         off += align_up(t->n_bytes, align);
     }
+}
+
+/* The head, then the tensors' data, streamed (a model is too large to
+ * build in memory twice), each padded to the alignment. */
+static void write_body(const gguf_writer *w, wout *o, uint32_t align, int add_align_key) {
+    gm_buf head = {0};
+    put_head(w, &head, align, add_align_key);
+    if (head.oom) o->err = ENOMEM;
+    out_put(o, head.p, head.n);
+    gm_buf_free(&head);
     out_pad(o, align);
     for (size_t i = 0; i < w->n_t; i++) {
         const w_tensor *t = &w->t[i];
