@@ -53,12 +53,14 @@ typedef struct {
 /* What a command does with a word that is not an option (an input file):
  * 0, or the exit status after a message. */
 typedef int (*cli_word_fn)(void *user, const char *word);
-#define CLI_HELP (-1) /* cli_parse_options: -h or --help was given */
+/* -h or --help was given. Not an exit status (those are 0..255): a command
+ * hands it back like any failed status (`if (status) return status;`, after
+ * its cleanup), and main prints that command's usage and exits 0. */
+#define CLI_HELP 256
 /* Walks argv against opts (ended by CLI_END): stores each option's value,
  * hands each other word to word(user, ...) (NULL: words are refused).
- * 0; CLI_HELP for -h/--help (the command prints its usage); or the exit
- * status after a one-line message ("CMD: unknown option ...", "X needs a
- * value", a value out of range). */
+ * 0; CLI_HELP for -h/--help; or the exit status after a one-line message
+ * ("CMD: unknown option ...", "X needs a value", a value out of range). */
 int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, cli_word_fn word, void *user);
 /* A word handler for commands of one input: *(const char **)user takes it;
  * a second is "CMD: one input at a time ('B' is extra)" (cmd from user[1]). */

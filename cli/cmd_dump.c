@@ -83,10 +83,6 @@ int cmd_dump(int argc, char **argv) {
         CLI_END,
     };
     int parsed = cli_parse_options("dump", argc, argv, opts, cli_word_one_input, &args);
-    if (parsed == CLI_HELP) {
-        usage_dump(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
     in = args.one.in;
     long bar_a = args.bar_a, bar_b = args.bar_b;

@@ -892,7 +892,6 @@ int cmd_eval(int argc, char **argv) {
         CLI_END,
     };
     status = cli_parse_options("eval", argc, argv, opts, eval_word, &w);
-    if (status == CLI_HELP) usage_eval(stdout), status = 0;
     if (status) goto out;
     status = EXIT_USAGE;
     const int have_ref = w.in_ref, n_gen = w.n_gen, n_ref = w.n_ref;

@@ -388,10 +388,6 @@ int cmd_info(int argc, char **argv) {
         CLI_END,
     };
     int parsed = cli_parse_options("info", argc, argv, opts, cli_word_one_input, &args);
-    if (parsed == CLI_HELP) {
-        usage_info(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
     in = args.one.in;
     gm_metre_request req = args.req;

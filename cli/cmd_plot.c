@@ -113,10 +113,6 @@ int cmd_plot(int argc, char **argv) {
         CLI_END,
     };
     int parsed = cli_parse_options("plot", argc, argv, opts, cli_word_one_input, &args);
-    if (parsed == CLI_HELP) {
-        usage_plot(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
     in = args.one.in, bar_a = args.bar_a, bar_b = args.bar_b;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic plot IN.mid -o OUT.png [--given ORIG.mid] [--bars A-B] [--width N]");
