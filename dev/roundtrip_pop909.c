@@ -56,11 +56,7 @@ int main(int argc, char **argv) {
         gm_encode_stats st;
         if (gm_grid_encode(&g, &songs[i], &l, voc, NULL, &st, err)) { fprintf(stderr, "%s\n", err); continue; }
         gm_grid_free(&g);
-        tot.notes_in += st.notes_in;
-        tot.notes_exact += st.notes_exact;
-        tot.notes_dropped += st.notes_dropped;
-        tot.compounds_oov += st.compounds_oov;
-        tot.tracks_unmapped += st.tracks_unmapped;
+        encode_stats_add(&tot, &st);
         /* Duration sharing, before any vocabulary loss: how many notes of a
          * column group share the lowest pitch's token, and how many would
          * share the group's most common token. */

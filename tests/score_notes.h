@@ -84,6 +84,15 @@ static inline int count_score(gm_vocab_builder *b, const gm_score *s, const gm_l
     return 0;
 }
 
+/* Adds one song's encoding figures into a total. */
+static inline void encode_stats_add(gm_encode_stats *tot, const gm_encode_stats *st) {
+    tot->notes_in += st->notes_in;
+    tot->notes_exact += st->notes_exact;
+    tot->notes_dropped += st->notes_dropped;
+    tot->compounds_oov += st->compounds_oov;
+    tot->tracks_unmapped += st->tracks_unmapped;
+}
+
 /* Every step-th POP909 song under data (pop909/NNN/NNN.mid), transposed to
  * C major / A minor when asked: *n songs read (free each, then the array).
  * A song that cannot be read is left out and counted in *n_bad, err then

@@ -75,14 +75,6 @@ static int files_equal(const char *a, const char *b) {
     return eq;
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 static void test_dict(const char *data) {
     if (!data) {
         SKIP("no data directory: original dict.txt tests skipped");
@@ -214,7 +206,7 @@ static void test_vocab_errors(void) {
     char path[] = "/tmp/gm_test_vocab_XXXXXX";
     int fd = mkstemp(path);
     if (fd >= 0) close(fd);
-    write_file(path, good);
+    test_write_text(path, good);
     gm_vocab *v = gm_vocab_load(path, &l, err);
     CHECK(v && gm_vocab_size(v) == 16 + 129 + 20, "minimal vocabulary: %s", v ? "" : err);
     uint8_t cm[3] = {60, 64, 67};
@@ -245,7 +237,7 @@ static void test_vocab_errors(void) {
         memcpy(bad, good, k);
         strcpy(bad + k, cases[i].to);
         strcat(bad, hit + strlen(cases[i].from));
-        write_file(path, bad);
+        test_write_text(path, bad);
         err[0] = 0;
         v = gm_vocab_load(path, &l, err);
         CHECK(v == NULL && strstr(err, cases[i].want), "case %zu (%s): %s", i, cases[i].to, err);
@@ -254,10 +246,10 @@ static void test_vocab_errors(void) {
     }
     /* Truncated in the middle of the class block, and empty. */
     good[compounds_at] = 0;
-    write_file(path, good);
+    test_write_text(path, good);
     v = gm_vocab_load(path, &l, err);
     CHECK(v == NULL && strstr(err, "truncated"), "truncated: %s", err);
-    write_file(path, "");
+    test_write_text(path, "");
     v = gm_vocab_load(path, &l, err);
     CHECK(v == NULL, "empty file: %s", err);
     CHECK(gm_vocab_load("/nonexistent/dict.txt", &l, err) == NULL && strstr(err, "cannot open"), "missing: %s", err);
@@ -689,11 +681,7 @@ static void test_examples(const char *data) {
         gm_score out;
         CHECK(gm_grid_decode(&g, &l, v, &s, &out, err) == 0 && out.n_tracks >= 5, "decode %s", files[i]);
         gm_score_free(&out);
-        tot.notes_in += st.notes_in;
-        tot.notes_exact += st.notes_exact;
-        tot.notes_dropped += st.notes_dropped;
-        tot.compounds_oov += st.compounds_oov;
-        tot.tracks_unmapped += st.tracks_unmapped;
+        encode_stats_add(&tot, &st);
         gm_grid_free(&g);
         gm_score_free(&s);
     }
@@ -743,11 +731,7 @@ static void test_pop909(const char *data) {
             CHECK(0, "encode song: %s", err);
             continue;
         }
-        tot.notes_in += st.notes_in;
-        tot.notes_exact += st.notes_exact;
-        tot.notes_dropped += st.notes_dropped;
-        tot.compounds_oov += st.compounds_oov;
-        tot.tracks_unmapped += st.tracks_unmapped;
+        encode_stats_add(&tot, &st);
         /* Check the claim by decoding: multiset match of (class, column,
          * pitch, duration token) between source and decoded notes. */
         gm_score out;

@@ -33,14 +33,6 @@ static const char *slurp(const char *path) {
     return buf;
 }
 
-static void put(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* Files in the test folder: a leftover temporary would show up here. */
 static int n_files(void) {
     DIR *d = opendir(dir);
@@ -54,7 +46,7 @@ static int n_files(void) {
 static void test_commit(void) {
     char err[256] = "";
     const char *target = tpath("out.txt");
-    put(target, "old");
+    test_write_text(target, "old");
     chmod(target, 0640);
     gm_atomic_file a;
     CHECK(gm_atomic_open(&a, target, err) == 0, "open: %s", err);
@@ -80,7 +72,7 @@ static void test_commit(void) {
 static void test_abort(void) {
     char err[256] = "";
     const char *target = tpath("keep.txt");
-    put(target, "old");
+    test_write_text(target, "old");
     gm_atomic_file a;
     CHECK(gm_atomic_open(&a, target, err) == 0, "open: %s", err);
     fputs("half", a.f);
