@@ -117,10 +117,25 @@ int cli_word_one_input(void *user, const char *word) {
     return 0;
 }
 
+int cli_bars_option(void *user, const char *opt, const char *val) {
+    cli_song_bars *a = user;
+    char *end;
+    long x = strtol(val, &end, 10), y = x;
+    int ok = end != val && x >= 1;
+    if (ok && *end == '-') {
+        const char *q = end + 1;
+        y = strtol(q, &end, 10);
+        ok = end != q;
+    }
+    if (!ok || *end || y < x) return cli_fail(EXIT_USAGE, "%s: %s: '%s' is not a range like 9-16", a->one.cmd, opt, val);
+    a->bar_a = x;
+    a->bar_b = y;
+    return 0;
+}
+
 /* ======================================================================== */
 /* Progress bar                                                              */
 /* ======================================================================== */
-
 
 double cli_since(const struct timespec *t0) {
     struct timespec t;

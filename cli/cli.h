@@ -66,6 +66,14 @@ int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opt
  * a second is "CMD: one input at a time ('B' is extra)" (cmd from user[1]). */
 typedef struct { const char *cmd, *in; } cli_one_input;
 int cli_word_one_input(void *user, const char *word);
+/* The words of a command of one song with --bars (dump, plot): the song
+ * (first, for cli_word_one_input) and the 1-based range. */
+typedef struct {
+    cli_one_input one;
+    long bar_a, bar_b;
+} cli_song_bars;
+/* --bars "A-B" or "A" (A >= 1, B >= A) into the cli_song_bars at user. */
+int cli_bars_option(void *user, const char *opt, const char *val);
 
 /* Progress bar on stderr (only when on: a terminal and not --quiet/--json). */
 typedef struct { int on; const char *label; struct timespec t0; int last_pct; } cli_progress;

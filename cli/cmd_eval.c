@@ -552,23 +552,19 @@ static void json_num(double v) {
     else printf("%.10g", v);
 }
 
-static void json_metrics(const double *v) {
+/* {"name": value, ...} of n figures named by name(k). */
+static void json_named(const double *v, int n, const char *(*name)(int)) {
     printf("{");
-    for (int k = 0; k < GM_N_METRICS; k++) {
-        printf("%s\"%s\":", k ? "," : "", gm_metric_name(k));
+    for (int k = 0; k < n; k++) {
+        printf("%s\"%s\":", k ? "," : "", name(k));
         json_num(v[k]);
     }
     printf("}");
 }
 
-static void json_overlap(const double *ov) {
-    printf("{");
-    for (int k = 0; k < GM_N_OVERLAPS; k++) {
-        printf("%s\"%s\":", k ? "," : "", gm_overlap_name(k));
-        json_num(ov[k]);
-    }
-    printf("}");
-}
+static void json_metrics(const double *v) { json_named(v, GM_N_METRICS, gm_metric_name); }
+
+static void json_overlap(const double *ov) { json_named(ov, GM_N_OVERLAPS, gm_overlap_name); }
 
 /* {"ctr":..,"floor":..[,"notes":..,"unlabelled":..]} or null. */
 static void json_ctr(int has, double ctr, double floor, const gm_chord_tone_ratio *full) {
