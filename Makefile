@@ -85,7 +85,7 @@ CLI_SRC := cli/main.c cli/cli.c $(sort $(wildcard cli/cmd_*.c))
 $(BUILD)/getmusic: $(CLI_SRC) $(STUDIO_SRC) cli/cli.h cli/studio/studio.h $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(STUDIO_CFLAGS) -Icli $(LDFLAGS) $(CLI_SRC) $(STUDIO_SRC) $(BUILD)/libgetmusic.a $(LDLIBS) $(STUDIO_LIBS) -o $@
 
-$(BUILD)/test_%: tests/test_%.c tests/test.h $(BUILD)/libgetmusic.a
+$(BUILD)/test_%: tests/test_%.c $(wildcard tests/*.h) $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 # The usage example that opens include/getmusic.h, cut out of its comment

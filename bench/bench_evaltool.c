@@ -50,6 +50,7 @@
  * Exit status: 0 ok, 1 bad input or usage (one line on stderr), 2 internal.
  */
 #include "getmusic.h"
+#include "util.h" /* gm_grow */
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -97,13 +98,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 typedef struct { char **v; size_t n, cap; } name_list;
 
 static int names_push(name_list *l, const char *s) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        char **g = realloc(l->v, cap * sizeof *g);
-        if (!g) return -1;
-        l->v = g;
-        l->cap = cap;
-    }
+    if (gm_grow(&l->v, &l->cap, l->n, sizeof *l->v, 256)) return -1;
     if (!(l->v[l->n] = strdup(s))) return -1;
     l->n++;
     return 0;

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """The PyTorch side of `make bench` for the engine: the same configs, the same
 input formula and the same measurements as bench/bench_engine.c, on the
-reference model of dev/reference.py (2 threads, CPU, float32).
+reference model of python/reference.py (2 threads, CPU, float32).
 
   bench_torch.py train SIZE B L ITERS
   bench_torch.py denoise SIZE L ITERS
 Prints one JSON line."""
 import json, os, resource, sys, time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dev"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import torch
 from reference import GETDiffConfig, GETDiffRef, getdiff_loss
 

@@ -23,7 +23,7 @@ have_torch() { "$PY" -c 'import torch' 2>/dev/null; }
 # 5. A full generation: 512 columns (32 bars of 4/4), the lead (POP909 001's
 #    melody) and chords given, every other track class generated, 100 steps
 #    of gd_sample (confidence-ordered unmasking), 2 threads, vs the same
-#    sampling in PyTorch (dev/reference.py's sample: the full x̂0 distribution
+#    sampling in PyTorch (python/reference.py's sample: the full x̂0 distribution
 #    of every cell each step, as the original) with the same weights. The 86 M
 #    original configuration (random weights) takes seconds per network call,
 #    so it runs 5 steps (4 network calls) and is extrapolated to 100 steps
@@ -122,7 +122,7 @@ transcription() {
 if [ "${BENCH_ONLY:-}" = transcribe ]; then transcription; exit 0; fi
 transcription
 
-# 4. The engine against the PyTorch reference (dev/reference.py): same configs,
+# 4. The engine against the PyTorch reference (python/reference.py): same configs,
 #    same inputs, 2 threads each, best of a few calls after a warm-up.
 if ! have_torch; then echo "bench: python3-torch missing (make deps); engine bench skipped"; else
 make -s build/bench_engine >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch side of `make bench`'s generation: the problem that
 bench/bench_generate.c wrote (SIZE.prob) on the same GGUF weights, sampled by
-dev/reference.py's `sample` (the straightforward way: the full x̂0
+python/reference.py's `sample` (the straightforward way: the full x̂0
 distribution of every cell each step, then gd_sample's selection rules),
 2 threads, CPU, float32.
 
@@ -13,7 +13,6 @@ the onsets (non-pad cells) generated per target row here and by C (SIZE.gen)."""
 import json, os, resource, struct, sys, time
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "..", "dev"))
 sys.path.insert(0, os.path.join(here, "..", "python"))
 import numpy as np
 import torch

@@ -117,10 +117,25 @@ int cli_word_one_input(void *user, const char *word) {
     return 0;
 }
 
+int cli_bars_option(void *user, const char *opt, const char *val) {
+    cli_song_bars *a = user;
+    char *end;
+    long x = strtol(val, &end, 10), y = x;
+    int ok = end != val && x >= 1;
+    if (ok && *end == '-') {
+        const char *q = end + 1;
+        y = strtol(q, &end, 10);
+        ok = end != q;
+    }
+    if (!ok || *end || y < x) return cli_fail(EXIT_USAGE, "%s: %s: '%s' is not a range like 9-16", a->one.cmd, opt, val);
+    a->bar_a = x;
+    a->bar_b = y;
+    return 0;
+}
+
 /* ======================================================================== */
 /* Progress bar                                                              */
 /* ======================================================================== */
-
 
 double cli_since(const struct timespec *t0) {
     struct timespec t;
@@ -170,18 +185,7 @@ const char *cli_program_names[128] = {
     "Helicopter", "Applause", "Gunshot",
 };
 
-void cli_json_fstr(FILE *f, const char *s) {
-    putc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else putc(c, f);
-    }
-    putc('"', f);
-}
-
-void cli_json_str(const char *s) { cli_json_fstr(stdout, s); }
+void cli_json_str(const char *s) { gm_json_fstr(stdout, s); }
 
 /* ======================================================================== */
 /* Options of generate, shared with the studio                               */

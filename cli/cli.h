@@ -53,25 +53,34 @@ typedef struct {
 /* What a command does with a word that is not an option (an input file):
  * 0, or the exit status after a message. */
 typedef int (*cli_word_fn)(void *user, const char *word);
-#define CLI_HELP (-1) /* cli_parse_options: -h or --help was given */
+/* -h or --help was given. Not an exit status (those are 0..255): a command
+ * hands it back like any failed status (`if (status) return status;`, after
+ * its cleanup), and main prints that command's usage and exits 0. */
+#define CLI_HELP 256
 /* Walks argv against opts (ended by CLI_END): stores each option's value,
  * hands each other word to word(user, ...) (NULL: words are refused).
- * 0; CLI_HELP for -h/--help (the command prints its usage); or the exit
- * status after a one-line message ("CMD: unknown option ...", "X needs a
- * value", a value out of range). */
+ * 0; CLI_HELP for -h/--help; or the exit status after a one-line message
+ * ("CMD: unknown option ...", "X needs a value", a value out of range). */
 int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, cli_word_fn word, void *user);
 /* A word handler for commands of one input: *(const char **)user takes it;
  * a second is "CMD: one input at a time ('B' is extra)" (cmd from user[1]). */
 typedef struct { const char *cmd, *in; } cli_one_input;
 int cli_word_one_input(void *user, const char *word);
+/* The words of a command of one song with --bars (dump, plot): the song
+ * (first, for cli_word_one_input) and the 1-based range. */
+typedef struct {
+    cli_one_input one;
+    long bar_a, bar_b;
+} cli_song_bars;
+/* --bars "A-B" or "A" (A >= 1, B >= A) into the cli_song_bars at user. */
+int cli_bars_option(void *user, const char *opt, const char *val);
 
 /* Progress bar on stderr (only when on: a terminal and not --quiet/--json). */
 typedef struct { int on; const char *label; struct timespec t0; int last_pct; } cli_progress;
 double cli_since(const struct timespec *t0);        /* seconds since t0 (monotonic) */
 void cli_progress_cb(void *user, size_t done, size_t total); /* user: cli_progress* */
 
-void cli_json_str(const char *s);                       /* a JSON string literal on stdout */
-void cli_json_fstr(FILE *f, const char *s);             /* the same on f */
+void cli_json_str(const char *s); /* a JSON string literal on stdout (gm_json_fstr of util.h elsewhere) */
 /* The song summary `info --json` prints (no newline), written to out:
  * cmd_info.c, shared with the studio's upload and version replies. */
 void cli_song_info_json(FILE *out, const char *file, const gm_score *s, const gm_barmap *bm, const gm_layout *layout,

@@ -86,10 +86,6 @@ int cmd_convert(int argc, char **argv) {
     };
     cli_one_input one = {"convert", NULL};
     int status = cli_parse_options("convert", argc, argv, opts, cli_word_one_input, &one);
-    if (status == CLI_HELP) {
-        usage_convert(stdout);
-        return 0;
-    }
     if (status) return status;
     in = one.in;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic convert IN -o OUT [--tracks A,B] [--chord-labels FILE]");

@@ -57,36 +57,16 @@ void usage_dump(FILE *f) {
                "SONG.mid '-' reads standard input.\n");
 }
 
-/* The command line's words: the song, and --bars A-B. */
-typedef struct {
-    cli_one_input one; /* first: cli_word_one_input reads it */
-    long bar_a, bar_b;
-} dump_args;
-
-static int bars_option(void *user, const char *opt, const char *r) {
-    dump_args *a = user;
-    char *end;
-    (void)opt;
-    a->bar_a = strtol(r, &end, 10);
-    a->bar_b = *end == '-' ? strtol(end + 1, &end, 10) : a->bar_a;
-    if (*end || a->bar_a < 1 || a->bar_b < a->bar_a) return cli_fail(EXIT_USAGE, "--bars: '%s' is not a range like 9-16", r);
-    return 0;
-}
-
 int cmd_dump(int argc, char **argv) {
     const char *in = NULL, *vocab_path = NULL, *layout_name = "default";
-    dump_args args = {{"dump", NULL}, 1, LONG_MAX};
+    cli_song_bars args = {{"dump", NULL}, 1, LONG_MAX};
     const cli_opt opts[] = {
         CLI_STR("--vocab", NULL, &vocab_path),
         CLI_STR("--layout", NULL, &layout_name),
-        CLI_CALL("--bars", NULL, bars_option),
+        CLI_CALL("--bars", NULL, cli_bars_option),
         CLI_END,
     };
     int parsed = cli_parse_options("dump", argc, argv, opts, cli_word_one_input, &args);
-    if (parsed == CLI_HELP) {
-        usage_dump(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
     in = args.one.in;
     long bar_a = args.bar_a, bar_b = args.bar_b;

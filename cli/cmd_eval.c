@@ -81,13 +81,7 @@ typedef struct { char **v; size_t n, cap; } path_list;
 
 static int list_add(path_list *l, const char *p) {
     if (l->n >= MAX_FILES) return -1;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v) return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (gm_grow(&l->v, &l->cap, l->n, sizeof *l->v, 64)) return -1;
     if (!(l->v[l->n] = strdup(p))) return -1;
     l->n++;
     return 0;
@@ -187,7 +181,8 @@ typedef struct {
     int bars;                 /* bars of the generated file (16th grid bar map) */
     gm_metrics piece;
     group_res *g;             /* [n_groups], classes in layout order, then unmapped names */
-    int n_groups, cap_groups;
+    int n_groups;
+    size_t cap_groups;
     double chord_acc;         /* NaN when not computed */
     int has_chord;
     char labels[4400];        /* where the chord labels came from ("" = none) */
@@ -225,13 +220,7 @@ static int group_get(file_res *r, const char *name, int cls) {
     for (int k = 0; k < r->n_groups; k++)
         if (!strcmp(r->g[k].name, name)) return k;
     if (r->n_groups == MAX_GROUPS) return -1;
-    if (r->n_groups == r->cap_groups) {
-        int cap = r->cap_groups ? 2 * r->cap_groups : 8;
-        group_res *v = realloc(r->g, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        r->g = v;
-        r->cap_groups = cap;
-    }
+    if (gm_grow(&r->g, &r->cap_groups, r->n_groups, sizeof *r->g, 8)) return -1;
     group_res *g = &r->g[r->n_groups];
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name);
@@ -563,23 +552,19 @@ static void json_num(double v) {
     else printf("%.10g", v);
 }
 
-static void json_metrics(const double *v) {
+/* {"name": value, ...} of n figures named by name(k). */
+static void json_named(const double *v, int n, const char *(*name)(int)) {
     printf("{");
-    for (int k = 0; k < GM_N_METRICS; k++) {
-        printf("%s\"%s\":", k ? "," : "", gm_metric_name(k));
+    for (int k = 0; k < n; k++) {
+        printf("%s\"%s\":", k ? "," : "", name(k));
         json_num(v[k]);
     }
     printf("}");
 }
 
-static void json_overlap(const double *ov) {
-    printf("{");
-    for (int k = 0; k < GM_N_OVERLAPS; k++) {
-        printf("%s\"%s\":", k ? "," : "", gm_overlap_name(k));
-        json_num(ov[k]);
-    }
-    printf("}");
-}
+static void json_metrics(const double *v) { json_named(v, GM_N_METRICS, gm_metric_name); }
+
+static void json_overlap(const double *ov) { json_named(ov, GM_N_OVERLAPS, gm_overlap_name); }
 
 /* {"ctr":..,"floor":..[,"notes":..,"unlabelled":..]} or null. */
 static void json_ctr(int has, double ctr, double floor, const gm_chord_tone_ratio *full) {
@@ -903,7 +888,6 @@ int cmd_eval(int argc, char **argv) {
         CLI_END,
     };
     status = cli_parse_options("eval", argc, argv, opts, eval_word, &w);
-    if (status == CLI_HELP) usage_eval(stdout), status = 0;
     if (status) goto out;
     status = EXIT_USAGE;
     const int have_ref = w.in_ref, n_gen = w.n_gen, n_ref = w.n_ref;

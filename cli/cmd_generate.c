@@ -512,11 +512,6 @@ int cmd_generate(int argc, char **argv) {
     gen_cmd j;
     gen_cmd_init(&j);
     int status = gen_parse_args(&j, argc, argv);
-    if (status == CLI_HELP) {
-        gen_cmd_free(&j);
-        usage_generate(stdout);
-        return 0;
-    }
     if (!status) status = gen_load_model(&j);
     if (!status) status = gen_parse_targets(&j);
     if (!status) status = gen_parse_chords(&j);

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "getmusic.h"
+#include "util.h" /* gm_json_fstr */
 
 #include <limits.h>
 #include <stdio.h>
@@ -243,14 +244,14 @@ void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, co
     char kb[32], cb[16];
     gm_key_name(key, kb, sizeof kb);
     fprintf(out, "{\"file\": ");
-    cli_json_fstr(out, file);
+    gm_json_fstr(out, file);
     fprintf(out, ", \"format\": %d, \"ticks_per_quarter\": %d, \"end_tick\": %lld, \"seconds\": %.3f, \"bars\": %d, "
             "\"columns\": %d, \"notes\": %zu, \"key\": ",
             s->midi_format, s->ticks_per_quarter, (long long)s->end_tick, gm_score_tick_to_seconds(s, s->end_tick),
             bm->n_bars, bm->n_cols, gm_score_n_notes(s));
-    cli_json_fstr(out, kb);
+    gm_json_fstr(out, kb);
     fprintf(out, ", \"key_shift_to_c\": %d, \"layout\": ", gm_key_shift_to_c(key));
-    cli_json_fstr(out, layout->name);
+    gm_json_fstr(out, layout->name);
     fprintf(out, ", \"tempos\": [");
     for (int i = 0; i < s->n_tempos; i++)
         fprintf(out, "%s{\"tick\": %lld, \"bar\": %d, \"bpm\": %.3f}", i ? ", " : "", (long long)s->tempos[i].tick,
@@ -265,7 +266,7 @@ void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, co
         fprintf(out, ", \"metre\": {\"numerator\": %d, \"denominator\": %d, \"first_downbeat_tick\": %lld, "
                 "\"odd_bars\": %d, \"confidence\": %.3f, \"source\": ", metre->numerator, metre->denominator,
                 (long long)metre->downbeat_tick, metre->n_odd_bars, metre->confidence);
-        cli_json_fstr(out, gm_metre_source_name(metre->source));
+        gm_json_fstr(out, gm_metre_source_name(metre->source));
         fprintf(out, "}");
     }
     fprintf(out, ", \"tracks\": [");
@@ -273,19 +274,19 @@ void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, co
         const gm_track *t = &s->tracks[i];
         int cls = gm_layout_classify(layout, t);
         fprintf(out, "%s{\"index\": %d, \"name\": ", i ? ", " : "", i);
-        cli_json_fstr(out, t->name);
+        gm_json_fstr(out, t->name);
         fprintf(out, ", \"channel\": %d, \"program\": %d, \"program_name\": ", t->channel + 1, t->program);
-        cli_json_fstr(out, t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
+        gm_json_fstr(out, t->is_drum ? "Drum kit" : cli_program_names[t->program & 127]);
         fprintf(out, ", \"drums\": %s, \"notes\": %zu, \"role\": ", t->is_drum ? "true" : "false", t->n_notes);
-        cli_json_fstr(out, gm_role_name(gm_track_role(t)));
+        gm_json_fstr(out, gm_role_name(gm_track_role(t)));
         fprintf(out, ", \"class\": ");
-        if (cls >= 0) cli_json_fstr(out, layout->cls[cls].name); else fprintf(out, "null");
+        if (cls >= 0) gm_json_fstr(out, layout->cls[cls].name); else fprintf(out, "null");
         fprintf(out, "}");
     }
     fprintf(out, "], \"chords\": [");
     for (int b = 0; b < bm->n_bars; b++) {
         fprintf(out, "%s", b ? ", " : "");
-        cli_json_fstr(out, gm_chord_name(chords[b], cb, sizeof cb));
+        gm_json_fstr(out, gm_chord_name(chords[b], cb, sizeof cb));
     }
     fprintf(out, "], \"chord_symbols\": [");
     for (int i = 0; i < s->n_symbols; i++) {
@@ -293,12 +294,12 @@ void cli_song_info_json_metre(FILE *out, const char *file, const gm_score *s, co
         int bar;
         double beat = symbol_beat(s, bm, c->tick, &bar);
         fprintf(out, "%s{\"tick\": %lld, \"bar\": %d, \"beat\": %.4g, \"text\": ", i ? ", " : "", (long long)c->tick, bar, beat);
-        cli_json_fstr(out, c->text);
+        gm_json_fstr(out, c->text);
         fprintf(out, ", \"chord\": ");
-        if (c->root >= 0) cli_json_fstr(out, gm_chord_name((gm_chord){c->root, c->quality}, cb, sizeof cb));
+        if (c->root >= 0) gm_json_fstr(out, gm_chord_name((gm_chord){c->root, c->quality}, cb, sizeof cb));
         else fprintf(out, "null");
         fprintf(out, ", \"source\": ");
-        cli_json_fstr(out, symbol_source(c->source));
+        gm_json_fstr(out, symbol_source(c->source));
         fprintf(out, "}");
     }
     fprintf(out, "]}");
@@ -387,10 +388,6 @@ int cmd_info(int argc, char **argv) {
         CLI_END,
     };
     int parsed = cli_parse_options("info", argc, argv, opts, cli_word_one_input, &args);
-    if (parsed == CLI_HELP) {
-        usage_info(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
     in = args.one.in;
     gm_metre_request req = args.req;

@@ -33,20 +33,6 @@ void usage_plot(FILE *f) {
             GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE, GM_ROLL_AUTO_MAX_W, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE);
 }
 
-/* "A-B" or "A" (1-based, A >= 1, B >= A) into *a, *b; 0 or -1. */
-static int parse_bars(const char *r, long *a, long *b) {
-    char *end;
-    *a = strtol(r, &end, 10);
-    if (end == r || *a < 1) return -1;
-    if (*end == '-') {
-        const char *q = end + 1;
-        *b = strtol(q, &end, 10);
-        if (end == q) return -1;
-    } else {
-        *b = *a;
-    }
-    return *end || *b < *a ? -1 : 0;
-}
 
 /* --given ORIG.mid: marks the notes of s that ORIG lacks as generated.
  * 0, or the exit status after a message. */
@@ -81,28 +67,15 @@ static int plot_bar_range(const gm_score *s, const char *in, long bar_a, long ba
     return 0;
 }
 
-/* The command line's words: the song, and --bars A-B. */
-typedef struct {
-    cli_one_input one; /* first: cli_word_one_input reads it */
-    long bar_a, bar_b;
-} plot_args;
-
-static int bars_option(void *user, const char *opt, const char *val) {
-    plot_args *a = user;
-    (void)opt;
-    if (parse_bars(val, &a->bar_a, &a->bar_b)) return cli_fail(EXIT_USAGE, "plot: --bars: '%s' is not a range like 9-16", val);
-    return 0;
-}
-
 int cmd_plot(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *given_path = NULL, *layout_name = "default", *title = NULL;
     long bar_a = 0, bar_b = 0, width = 0, height = 0, per_row = 0;
     int no_title = 0, no_chords = 0;
-    plot_args args = {{"plot", NULL}, 0, 0};
+    cli_song_bars args = {{"plot", NULL}, 0, 0};
     const cli_opt opts[] = {
         CLI_STR("-o", "--output", &out),
         CLI_STR("--given", NULL, &given_path),
-        CLI_CALL("--bars", NULL, bars_option),
+        CLI_CALL("--bars", NULL, cli_bars_option),
         CLI_LONG("--width", NULL, &width, GM_ROLL_MIN_W, GM_ROLL_MAX_SIDE),
         CLI_LONG("--height", NULL, &height, GM_ROLL_MIN_H, GM_ROLL_MAX_SIDE),
         CLI_LONG("--bars-per-row", NULL, &per_row, 1, 100000),
@@ -113,10 +86,6 @@ int cmd_plot(int argc, char **argv) {
         CLI_END,
     };
     int parsed = cli_parse_options("plot", argc, argv, opts, cli_word_one_input, &args);
-    if (parsed == CLI_HELP) {
-        usage_plot(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
     in = args.one.in, bar_a = args.bar_a, bar_b = args.bar_b;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic plot IN.mid -o OUT.png [--given ORIG.mid] [--bars A-B] [--width N]");

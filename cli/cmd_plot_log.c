@@ -27,10 +27,6 @@ int cmd_plot_log(int argc, char **argv) {
     };
     cli_one_input one = {"plot-log", NULL};
     int status = cli_parse_options("plot-log", argc, argv, opts, cli_word_one_input, &one);
-    if (status == CLI_HELP) {
-        usage_plot_log(stdout);
-        return 0;
-    }
     if (status) return status;
     in = one.in;
     if (!in || !out) return cli_fail(EXIT_USAGE, "usage: getmusic plot-log MODEL.gguf.log.jsonl -o LOSS.png [--width W --height H]");

@@ -121,11 +121,6 @@ int cmd_prepare(int argc, char **argv) {
         CLI_END,
     };
     int status = cli_parse_options("prepare", argc, argv, opts, add_input, &args);
-    if (status == CLI_HELP) {
-        free(inputs);
-        usage_prepare(stdout);
-        return 0;
-    }
     int n_in = args.n_in, n_excl = args.n_excl, layout_given = args.layout_given;
     if (!status && !out) status = cli_fail(EXIT_USAGE, "prepare: give the corpus folder with -o CORPUS");
     if (!status && !n_in) status = cli_fail(EXIT_USAGE, "prepare: give at least one folder or MIDI file");

@@ -44,10 +44,6 @@ int cmd_render(int argc, char **argv) {
     };
     cli_one_input one = {"render", NULL};
     int status = cli_parse_options("render", argc, argv, opts, cli_word_one_input, &one);
-    if (status == CLI_HELP) {
-        usage_render(stdout);
-        return 0;
-    }
     in = one.in;
     if (status) return status;
     if (!in) return cli_fail(EXIT_USAGE, "render: give a MIDI file (getmusic render IN.mid -o OUT.wav)");

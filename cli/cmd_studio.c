@@ -51,10 +51,6 @@ int cmd_studio(int argc, char **argv) {
         CLI_END,
     };
     int parsed = cli_parse_options("studio", argc, argv, opts, NULL, NULL);
-    if (parsed == CLI_HELP) {
-        usage_studio(stdout);
-        return 0;
-    }
     if (parsed) return parsed;
 #ifdef GM_NO_MHD
     (void)host, (void)model_path, (void)quiet, (void)data, (void)header_s;

@@ -118,10 +118,6 @@ static int train_rank(int argc, char **argv, int rank, int world) {
     };
     cli_one_input corpus = {"train", NULL};
     int status = cli_parse_options("train", argc, argv, opts, cli_word_one_input, &corpus);
-    if (status == CLI_HELP) {
-        usage_train(stdout);
-        return 0;
-    }
     p.corpus = corpus.in;
     if (status) return status;
     if (!p.corpus) return cli_fail(EXIT_USAGE, "train: give the corpus folder (from getmusic prepare)");

@@ -106,10 +106,6 @@ int cmd_transcribe(int argc, char **argv) {
     };
     transcribe_args args = {{"transcribe", NULL}, &p};
     int status = cli_parse_options("transcribe", argc, argv, opts, cli_word_one_input, &args);
-    if (status == CLI_HELP) {
-        usage_transcribe(stdout);
-        return 0;
-    }
     in = args.one.in;
     if (status) return status;
     if (!in) return cli_fail(EXIT_USAGE, "transcribe: give a recording (getmusic transcribe IN.wav -o OUT.mid)");

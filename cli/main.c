@@ -117,7 +117,11 @@ int main(int argc, char **argv) {
         else usage(stdout);
         return 0;
     }
-    if (cmd) return cmd->run(argc - 2, argv + 2);
+    if (cmd) {
+        int status = cmd->run(argc - 2, argv + 2);
+        if (status == CLI_HELP) cmd->usage(stdout); /* -h or --help after other words */
+        return status == CLI_HELP ? 0 : status;
+    }
     usage(stderr);
     return cli_fail(EXIT_USAGE, "unknown command '%s'", name);
 }

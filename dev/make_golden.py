@@ -21,7 +21,7 @@ dev/golden_pos.bin is the same computation with bar positions on (MODEL.md
 rows repeat and their gradients add), and the parameter
 embeddings.bar_position_embeddings.weight (Q, H) with its gradient.
 
-What it computes (dev/reference.py, float32, dropout off), on the "tiny" config
+What it computes (python/reference.py, float32, dropout off), on the "tiny" config
 R=6, V=37 (EMPTY=37, MASK=38), E=8, H=16, NL=2, NH=2, F=32, L=12, B=2, T=100:
   - parameters: weights and embeddings normal(0, 0.3), biases and LayerNorm
     shifts normal(0, 0.1), LayerNorm gains 1 + normal(0, 0.1), EMPTY row of the
@@ -71,7 +71,7 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from reference import N_BAR_POSITIONS, N_TOKEN_FEATURES, GETDiffConfig, GETDiffRef, T_STEPS, getdiff_loss  # noqa: E402
 
 torch.set_num_threads(2)

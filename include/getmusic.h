@@ -143,7 +143,7 @@ enum { GM_SYMBOL_MUSICXML = 0, GM_SYMBOL_TEXT = 1, GM_SYMBOL_LYRIC = 5, GM_SYMBO
 typedef struct {
     int ticks_per_quarter;     /* > 0 (SMPTE files are converted or rejected) */
     int midi_format;           /* 0, 1 or 2 as read; 1 when built in memory */
-    gm_track *tracks; int n_tracks; int cap_tracks;
+    gm_track *tracks; int n_tracks; size_t cap_tracks;
     gm_tempo *tempos; int n_tempos;       /* sorted by tick; may be empty (= 120 bpm) */
     gm_timesig *timesigs; int n_timesigs; /* sorted by tick; may be empty (= 4/4) */
     gm_keysig *keysigs; int n_keysigs;    /* sorted by tick */
@@ -456,7 +456,11 @@ int gm_chords_from_chroma(const float *chroma, const float *bass, int n_frames, 
                           char *err);
 /* "C", "Am", "G7", "Bdim", "Fmaj7", "Em7", "Bm7b5", "Caug", "N" */
 const char *gm_chord_name(gm_chord c, char *buf, size_t n);
-/* Parses "C G Am F7 ..." style names; returns 0 or -1 with err. */
+/* One of our names, as gm_chord_name writes them and more: a root A-G with
+ * up to two accidentals, an optional ':' (Harte's "B:maj"), and a suffix
+ * that gm_chord_symbol_parse knows and whose tones are exactly one of our
+ * eight qualities ("Am", "G7", "Bø", "E:hdim7"; not "Csus4", "C/E");
+ * "N", "NC", "N.C." are no chord. 0, or -1 with err. */
 int gm_chord_parse(const char *name, gm_chord *out, char *err);
 /* A chord progression in bars, the one syntax that generate, eval and the
  * studio take: names separated by spaces or commas. Without '|' every name

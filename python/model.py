@@ -2,7 +2,7 @@
 python/model.py — the GETDiff network of docs/MODEL.md, made trainable at
 speed, and its GGUF model file.
 
-GETDiffFast subclasses the reference (dev/reference.py) so the parameters,
+GETDiffFast subclasses the reference (reference.py, beside this file) so the parameters,
 their names and their initialisation are the reference's; only the forward
 pass is rewritten for speed: fused attention (scaled_dot_product_attention),
 rotary tables cached per length, and the tied output layer evaluated only on
@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "dev"))
-sys.path.insert(0, HERE)  # gguf_py.py lives beside this file
+sys.path.insert(0, HERE)  # reference.py and gguf_py.py live beside this file
 
 import reference as ref  # noqa: E402
 import gguf_py  # noqa: E402

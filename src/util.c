@@ -1,5 +1,6 @@
 /* util.c — the few helpers every library file needs: the atomic file write,
- * the random number generator and the monotonic clock (see util.h). */
+ * the random number generator, the monotonic clock, the byte buffer, the
+ * doubling array, JSON strings and the MIDI-folder walk (see util.h). */
 #include "util.h"
 
 #include <dirent.h>
@@ -102,6 +103,56 @@ int gm_atomic_commit(gm_atomic_file *a, char *err) {
     return 0;
 }
 
+int gm_atomic_write(const char *path, const void *data, size_t n, char *err) {
+    gm_atomic_file a;
+    if (gm_atomic_open(&a, path, err)) return -1;
+    (void)fwrite(data, 1, n, a.f); /* a short write sets the error flag: commit reports it */
+    return gm_atomic_commit(&a, err);
+}
+
+/* ======================================================================== */
+/* Whole files                                                               */
+/* ======================================================================== */
+
+static int read_fd_whole(int fd, size_t max, const char *what, uint8_t **out, size_t *out_n, char *err) {
+    struct stat st;
+    if (fstat(fd, &st)) return gm_fail(err, "cannot stat: %s", strerror(errno));
+    if (S_ISDIR(st.st_mode)) return gm_fail(err, "is a directory, not a %s", what);
+    if (st.st_size > (off_t)max)
+        return gm_fail(err, "%s too large (%lld bytes, limit %zu MiB)", what, (long long)st.st_size, max >> 20);
+    /* Read until EOF rather than trusting st_size (pipes, files that grow);
+     * one byte past the limit is enough to know it is too large. */
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return gm_fail(err, "out of memory reading a %zu-byte file", cap);
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) { free(buf); return gm_fail(err, "%s too large (limit %zu MiB)", what, max >> 20); }
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); return gm_fail(err, "out of memory reading a file of over %zu bytes", cap); }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) { free(buf); return gm_fail(err, "read failed: %s", strerror(errno)); }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    *out = buf;
+    *out_n = n;
+    return 0;
+}
+
+int gm_read_whole(const char *path, int fd, size_t max, const char *what, uint8_t **out, size_t *n, char *err) {
+    *out = NULL;
+    *n = 0;
+    if (path && (fd = open(path, O_RDONLY)) < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
+    int rc = read_fd_whole(fd, max, what, out, n, err);
+    if (path) close(fd);
+    return rc;
+}
+
 /* ======================================================================== */
 /* Random numbers (splitmix64)                                               */
 /* ======================================================================== */
@@ -156,6 +207,7 @@ void gm_buf_put(gm_buf *b, const void *data, size_t n) {
     if (!n || buf_reserve(b, n)) return;
     memcpy(b->p + b->n, data, n);
     b->n += n;
+    b->p[b->n] = 0;
 }
 
 void gm_buf_printf(gm_buf *b, const char *fmt, ...) {
@@ -179,6 +231,48 @@ void gm_buf_printf(gm_buf *b, const char *fmt, ...) {
 void gm_buf_free(gm_buf *b) {
     free(b->p);
     memset(b, 0, sizeof *b);
+}
+
+/* ======================================================================== */
+/* Doubling array                                                            */
+/* ======================================================================== */
+
+int gm_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first) {
+    if (n < *cap) return 0;
+    size_t c = *cap;
+    do {
+        if (c > SIZE_MAX / 2) return -1;
+        c = c ? 2 * c : (first ? first : 1);
+    } while (c <= n);
+    if (!elem || c > SIZE_MAX / elem) return -1;
+    void *a; /* the caller's T *, read and written as bytes: T * and void * share a representation */
+    memcpy(&a, arrp, sizeof a);
+    void *p = realloc(a, c * elem);
+    if (!p) return -1;
+    memcpy(arrp, &p, sizeof p);
+    *cap = c;
+    return 0;
+}
+
+/* ======================================================================== */
+/* JSON strings                                                              */
+/* ======================================================================== */
+
+void gm_buf_json_str(gm_buf *b, const char *s) {
+    gm_buf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') gm_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) gm_buf_printf(b, "\\u%04x", *p);
+        else gm_buf_put(b, p, 1);
+    }
+    gm_buf_put(b, "\"", 1);
+}
+
+void gm_json_fstr(FILE *f, const char *s) {
+    gm_buf b = {0};
+    gm_buf_json_str(&b, s);
+    if (!b.oom) fwrite(b.p, 1, b.n, f);
+    gm_buf_free(&b);
 }
 
 /* ======================================================================== */

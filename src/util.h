@@ -1,6 +1,7 @@
 /* util.h — small internal helpers shared by the library files: strings,
- * errors, the atomic file write, the random number generator, the clock and
- * a growable byte buffer (the last four live in util.c). */
+ * errors, the atomic file write, the random number generator, the clock, a
+ * growable byte buffer and a doubling array, JSON strings and MIDI folders
+ * (all but the first two live in util.c). */
 #ifndef GM_UTIL_H
 #define GM_UTIL_H
 #include <stdarg.h>
@@ -76,7 +77,8 @@ long gm_peak_rss_mb(void);
  * studio's JSON). A zeroed struct is empty. An append that cannot be made
  * (out of memory, or a size past SIZE_MAX) sets oom and every later append
  * does nothing, so a writer appends freely and checks oom once at the end.
- * gm_buf_printf keeps the text NUL-terminated (the NUL is not counted in n). */
+ * Both appends keep the bytes NUL-terminated (the NUL is not counted in n),
+ * so text built with them is a C string. */
 typedef struct {
     uint8_t *p;  /* malloc'd; NULL until the first append */
     size_t n;    /* bytes held */
@@ -91,6 +93,34 @@ __attribute__((format(printf, 2, 3)))
 void gm_buf_printf(gm_buf *b, const char *fmt, ...);
 void gm_buf_free(gm_buf *b); /* releases the bytes; the struct is empty again */
 static inline char *gm_buf_text(const gm_buf *b) { return (char *)b->p; }
+
+/* Writes the n bytes at data to path atomically (gm_atomic_open, one
+ * fwrite, gm_atomic_commit). 0, or -1 with err naming the path. */
+int gm_atomic_write(const char *path, const void *data, size_t n, char *err);
+
+/* The whole of the file at path, or of fd when path is NULL, read to its
+ * end (pipes and growing files too) and at most max bytes: *out malloc'd
+ * (the caller frees it), *n its length. what names the kind of file in
+ * messages ("is a directory, not a MIDI file", "MIDI file too large ...");
+ * a message does not repeat the path (callers name the file). 0, or -1
+ * with err. */
+int gm_read_whole(const char *path, int fd, size_t max, const char *what, uint8_t **out, size_t *n, char *err);
+
+/* Room for element n of a doubling array: when n has reached *cap, the
+ * array grows to twice *cap elements of elem bytes (first, when it has
+ * none; more, should n be past *cap). arrp is the address of the array's
+ * pointer, of any element type:
+ *
+ *     if (gm_grow(&s->tracks, &s->cap_tracks, s->n_tracks, sizeof *s->tracks, 8)) return -1;
+ *
+ * 0, or -1 when out of memory or the size overflows (array and *cap as
+ * they were). */
+int gm_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first);
+
+/* s as a JSON string literal, quotes and the escapes JSON requires, onto
+ * b, or onto f (the one escaper of the library, the CLI and the studio). */
+void gm_buf_json_str(gm_buf *b, const char *s);
+void gm_json_fstr(FILE *f, const char *s);
 
 /* A MIDI file's name: ends in .mid or .midi, any case. */
 int gm_is_midi_name(const char *name);

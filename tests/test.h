@@ -58,6 +58,16 @@ static inline uint8_t *test_slurp(const char *path, size_t *size) {
     return d;
 }
 
+/* Writes text to path (a fixture); a file that cannot be made shows up
+ * later as a failed check of what reads it. */
+static inline void test_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
 static inline int test_done(const char *name) {
     if (t_skip)
         printf("%s: %d passed, %d failed, %d skipped\n", name, t_pass, t_fail, t_skip);

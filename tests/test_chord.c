@@ -568,14 +568,6 @@ static void test_label_qualities(void) {
     }
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* Labels in seconds land on the right half bars through the tempo map and
  * are moved by the song's transposition; frames no label reaches are N. */
 static void test_labels_to_frames(void) {
@@ -587,7 +579,7 @@ static void test_labels_to_frames(void) {
     snprintf(path, sizeof path, "%s/chord_midi.txt", dir);
     /* 60 bpm for bar 1 (4 s), 120 bpm after (2 s a bar): bar 1 = 0-4 s,
      * bar 2 = 4-6 s, bar 3 = 6-8 s, bar 4 = 8-10 s. */
-    write_text(path, "0.0 2.0 C:maj\n2.0 4.0 G:7\n\n4.0 5.0\tA:min/b3\n5.0 5.2 E:min\n5.2 6.0 F:sus2\n"
+    test_write_text(path, "0.0 2.0 C:maj\n2.0 4.0 G:7\n\n4.0 5.0\tA:min/b3\n5.0 5.2 E:min\n5.2 6.0 F:sus2\n"
                      "6.0 7.4 N\n7.4 8.0 D:hdim7\n");
     gm_timed_chord *l = NULL;
     int n = 0;
@@ -627,7 +619,7 @@ static void test_labels_to_frames(void) {
         {"0 1 C:blah\n", "unknown chord quality"}, {"0 1 X:maj\n", "not a chord root"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        write_text(path, bad[i].text);
+        test_write_text(path, bad[i].text);
         l = (gm_timed_chord *)1;
         n = 5;
         err[0] = 0;
@@ -637,9 +629,9 @@ static void test_labels_to_frames(void) {
     char big[2000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    write_text(path, big);
+    test_write_text(path, big);
     CHECK(gm_timed_chords_load(path, &l, &n, err) != 0 && strstr(err, "too long"), "long line: %s", err);
-    write_text(path, "");
+    test_write_text(path, "");
     CHECK(gm_timed_chords_load(path, &l, &n, err) == 0 && n == 0, "empty file: no labels");
     free(l);
     unlink(path);

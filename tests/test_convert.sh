@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_convert.sh — python/convert_getmusic.py on a fake original checkpoint:
-# a random GETDiff (dev/reference.py, small sizes) saved with the original's
+# a random GETDiff (python/reference.py, small sizes) saved with the original's
 # key prefixes ("rfm.roformer.input_transformers." in 'model', the inner
 # "roformer.input_transformers." in 'ema'), its schedule buffers, the rotary
 # table and the tied lm_head.weight; read back with python/gguf_py.py, every
@@ -24,7 +24,7 @@ CONV="python/convert_getmusic.py"
 # ---- fixtures: checkpoint(s) and dict.txt ---------------------------------
 if ! "$PY" - "$tmp" <<'EOF'
 import sys, os, math
-sys.path.insert(0, "dev")
+sys.path.insert(0, "python")
 import torch
 torch.set_num_threads(2)
 from reference import GETDiffConfig, GETDiffRef
@@ -186,7 +186,7 @@ TOOL=${GETMUSIC_TOOL_PROBS:-build/tool_probs}
 if [ -x "$TOOL" ]; then
   if "$PY" - "$tmp" <<'EOF'
 import sys, struct
-sys.path.insert(0, "dev")
+sys.path.insert(0, "python")
 import torch
 torch.set_num_threads(2)
 from reference import GETDiffConfig, GETDiffRef

@@ -348,13 +348,17 @@ static void test_sampler(void) {
 
 /* A small vocabulary of the default layout from a few compounds (a piano
  * triad, a drum pair). */
-static gm_vocab *small_vocab(const gm_layout *l, char *err) {
+/* The default layout into l, and a small vocabulary for it (NULL after a
+ * failed check). */
+static gm_vocab *small_vocab(gm_layout *l, char *err) {
+    gm_layout_preset(l, "default", err);
     gm_vocab_builder *b = gm_vocab_builder_new(l);
     uint8_t c1[3] = {60, 64, 67}, c2[2] = {36, 42};
     gm_vocab_builder_add(b, 2, c1, 3, 20);
     gm_vocab_builder_add(b, 3, c2, 2, 20);
     gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
     gm_vocab_builder_free(b);
+    if (!v) CHECK(0, "small vocabulary: %s", err);
     return v;
 }
 
@@ -382,9 +386,7 @@ static int save_reload(gm_model *m, char *dir, char *path, char *bad, size_t n, 
 static void test_model_file(void) {
     char err[GM_ERR_SIZE] = "";
     gm_layout l;
-    gm_layout_preset(&l, "default", err);
     gm_vocab *v = small_vocab(&l, err);
-    CHECK(v != NULL, "%s", err);
     if (!v) return;
     gm_model_params p = {.embd = 8, .hidden = 16, .layers = 2, .heads = 2, .ffn = 24, .max_cols = 64,
                          .diffusion_steps = 100, .dropout = 0.1f};
@@ -483,9 +485,8 @@ static float max_abs_diff(const float *a, const float *b, size_t n) {
 static void test_model_bar_positions(void) {
     char err[GM_ERR_SIZE] = "";
     gm_layout l;
-    gm_layout_preset(&l, "default", err);
     gm_vocab *v = small_vocab(&l, err);
-    if (!v) { CHECK(0, "%s", err); return; }
+    if (!v) return;
     gm_model_params p = {.embd = 8, .hidden = 16, .layers = 2, .heads = 2, .ffn = 24, .max_cols = 64,
                          .diffusion_steps = 100, .dropout = 0.1f, .bar_positions = GM_BAR_POSITIONS};
     gm_model *m = gm_model_new(&p, &l, v, 7, err);
@@ -538,9 +539,7 @@ static void test_model_bar_positions(void) {
 static void test_model_features(void) {
     char err[GM_ERR_SIZE] = "";
     gm_layout l;
-    gm_layout_preset(&l, "default", err);
     gm_vocab *v = small_vocab(&l, err);
-    CHECK(v != NULL, "%s", err);
     if (!v) return;
     /* feat(v) of MODEL.md for a few tokens */
     int32_t *off, *idx;

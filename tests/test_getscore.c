@@ -7,6 +7,7 @@
  * as the round trip needs both.
  */
 #include "getmusic.h"
+#include "score_notes.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -21,80 +22,11 @@ static char err[GM_ERR_SIZE];
 /* Helpers                                                                   */
 /* ======================================================================== */
 
-/* Counts the compound (and single) tokens of a score into a builder: the
- * pitch set of each class at each column, as gm_grid_encode groups them. */
-static int count_score(gm_vocab_builder *b, const gm_score *s, const gm_layout *l) {
-    gm_barmap bm;
-    if (gm_barmap_build(&bm, s, 4, err)) return -1;
-    for (int c = 0; c < l->n_classes; c++) {
-        /* [n_cols][2] 128-bit pitch masks per column, built lazily */
-        uint64_t *m = calloc((size_t)bm.n_cols * 2, sizeof *m);
-        if (!m) return -1;
-        for (int i = 0; i < s->n_tracks; i++) {
-            if (gm_layout_classify(l, &s->tracks[i]) != c) continue;
-            for (size_t k = 0; k < s->tracks[i].n_notes; k++) {
-                const gm_note *n = &s->tracks[i].notes[k];
-                int col = gm_barmap_tick_to_col(&bm, n->tick);
-                m[2 * col + n->pitch / 64] |= 1ull << (n->pitch % 64);
-            }
-        }
-        for (int col = 0; col < bm.n_cols; col++) {
-            uint8_t p[128];
-            int np = 0;
-            for (int q = 0; q < 128; q++)
-                if (m[2 * col + q / 64] >> (q % 64) & 1) p[np++] = (uint8_t)q;
-            if (np && gm_vocab_builder_add(b, c, p, np, 1)) { free(m); return -1; }
-        }
-        free(m);
-    }
-    gm_barmap_free(&bm);
-    return 0;
-}
-
-/* A note of a decoded or source score as (column, pitch, duration token). */
-typedef struct { int cls, col, pitch, dur; } cnote;
-
-static int cmp_cnote(const void *a, const void *b) {
-    const cnote *x = a, *y = b;
-    if (x->cls != y->cls) return x->cls - y->cls;
-    if (x->col != y->col) return x->col - y->col;
-    if (x->pitch != y->pitch) return x->pitch - y->pitch;
-    return x->dur - y->dur;
-}
-
-/* Notes of a score on the 16th grid of its own bar map, with classes. */
-static cnote *score_cnotes(const gm_score *s, const gm_layout *l, size_t *n_out) {
-    gm_barmap bm;
-    *n_out = 0;
-    if (gm_barmap_build(&bm, s, 4, err)) return NULL;
-    size_t total = gm_score_n_notes(s), n = 0;
-    cnote *v = malloc((total ? total : 1) * sizeof *v);
-    for (int i = 0; i < s->n_tracks; i++) {
-        int c = gm_layout_classify(l, &s->tracks[i]);
-        if (c < 0) continue;
-        for (size_t k = 0; k < s->tracks[i].n_notes; k++) {
-            const gm_note *nt = &s->tracks[i].notes[k];
-            /* length in columns, end minus start, as the encoder measures
-             * it: the end is not clamped to the last column */
-            int c0 = gm_barmap_tick_to_col(&bm, nt->tick);
-            int64_t end = nt->tick + nt->duration;
-            int c1 = gm_barmap_tick_to_col(&bm, end);
-            int64_t last = gm_barmap_col_to_tick(&bm, bm.n_cols - 1), fin = bm.bar_tick[bm.n_bars];
-            if (end >= fin || (c1 == bm.n_cols - 1 && fin - end <= end - last)) c1 = bm.n_cols;
-            v[n++] = (cnote){c, c0, nt->pitch, gm_duration_token(c1 - c0)};
-        }
-    }
-    gm_barmap_free(&bm);
-    qsort(v, n, sizeof *v, cmp_cnote);
-    *n_out = n;
-    return v;
-}
-
 /* A vocabulary built from one score (every compound kept). */
 static gm_vocab *vocab_of(const gm_score *s, const gm_layout *l) {
     gm_vocab_builder *b = gm_vocab_builder_new(l);
     for (int c = 0; c < l->n_classes; c++) gm_vocab_builder_set_monophonic(b, c, 0);
-    if (count_score(b, s, l)) return NULL;
+    if (count_score(b, s, l, err)) return NULL;
     gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err);
     gm_vocab_builder_free(b);
     return v;
@@ -141,14 +73,6 @@ static int files_equal(const char *a, const char *b) {
     if (fa) fclose(fa);
     if (fb) fclose(fb);
     return eq;
-}
-
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
 }
 
 static void test_dict(const char *data) {
@@ -282,7 +206,7 @@ static void test_vocab_errors(void) {
     char path[] = "/tmp/gm_test_vocab_XXXXXX";
     int fd = mkstemp(path);
     if (fd >= 0) close(fd);
-    write_file(path, good);
+    test_write_text(path, good);
     gm_vocab *v = gm_vocab_load(path, &l, err);
     CHECK(v && gm_vocab_size(v) == 16 + 129 + 20, "minimal vocabulary: %s", v ? "" : err);
     uint8_t cm[3] = {60, 64, 67};
@@ -313,7 +237,7 @@ static void test_vocab_errors(void) {
         memcpy(bad, good, k);
         strcpy(bad + k, cases[i].to);
         strcat(bad, hit + strlen(cases[i].from));
-        write_file(path, bad);
+        test_write_text(path, bad);
         err[0] = 0;
         v = gm_vocab_load(path, &l, err);
         CHECK(v == NULL && strstr(err, cases[i].want), "case %zu (%s): %s", i, cases[i].to, err);
@@ -322,10 +246,10 @@ static void test_vocab_errors(void) {
     }
     /* Truncated in the middle of the class block, and empty. */
     good[compounds_at] = 0;
-    write_file(path, good);
+    test_write_text(path, good);
     v = gm_vocab_load(path, &l, err);
     CHECK(v == NULL && strstr(err, "truncated"), "truncated: %s", err);
-    write_file(path, "");
+    test_write_text(path, "");
     v = gm_vocab_load(path, &l, err);
     CHECK(v == NULL, "empty file: %s", err);
     CHECK(gm_vocab_load("/nonexistent/dict.txt", &l, err) == NULL && strstr(err, "cannot open"), "missing: %s", err);
@@ -482,7 +406,7 @@ static void make_score(gm_score *s) {
 
 static int same_notes(const gm_score *a, const gm_score *b, const gm_layout *l) {
     size_t na, nb;
-    cnote *x = score_cnotes(a, l, &na), *y = score_cnotes(b, l, &nb);
+    cnote *x = score_cnotes(a, l, &na, err), *y = score_cnotes(b, l, &nb, err);
     int eq = x && y && na == nb;
     for (size_t i = 0; eq && i < na; i++) eq = !cmp_cnote(&x[i], &y[i]);
     free(x);
@@ -706,7 +630,7 @@ static void test_metres(void) {
 static size_t count_compound_groups(const gm_score *s, const gm_layout *l) {
     gm_vocab_builder *b = gm_vocab_builder_new(l);
     for (int c = 0; c < l->n_classes; c++) gm_vocab_builder_set_monophonic(b, c, 0);
-    count_score(b, s, l);
+    count_score(b, s, l, err);
     gm_vocab *v = gm_vocab_builder_finish(b, 1.0, 0, err); /* every compound, with its count */
     gm_vocab_builder_free(b);
     size_t n = 0;
@@ -757,11 +681,7 @@ static void test_examples(const char *data) {
         gm_score out;
         CHECK(gm_grid_decode(&g, &l, v, &s, &out, err) == 0 && out.n_tracks >= 5, "decode %s", files[i]);
         gm_score_free(&out);
-        tot.notes_in += st.notes_in;
-        tot.notes_exact += st.notes_exact;
-        tot.notes_dropped += st.notes_dropped;
-        tot.compounds_oov += st.compounds_oov;
-        tot.tracks_unmapped += st.tracks_unmapped;
+        encode_stats_add(&tot, &st);
         gm_grid_free(&g);
         gm_score_free(&s);
     }
@@ -785,22 +705,12 @@ static void test_pop909(const char *data) {
     gm_layout_preset(&l, "default", NULL);
     /* Every 8th song: about 100 songs, a few seconds. dev/roundtrip_pop909
      * runs all 818. */
-    enum { STEP = 8, N_SONGS = 909 };
-    gm_score *songs = calloc(N_SONGS, sizeof *songs);
-    int n = 0;
+    enum { STEP = 8 };
+    int n, n_bad;
+    gm_score *songs = pop909_songs(data, STEP, 1, &n, &n_bad, err);
+    if (n_bad) CHECK(0, "read %s", err);
     gm_vocab_builder *b = gm_vocab_builder_new(&l);
-    for (int i = 1; i <= N_SONGS; i += STEP) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/pop909/%03d/%03d.mid", data, i, i);
-        if (access(path, R_OK)) continue;
-        if (gm_midi_read_file(path, &songs[n], err)) {
-            CHECK(0, "read %s: %s", path, err);
-            continue;
-        }
-        gm_score_transpose(&songs[n], gm_key_shift_to_c(gm_key_find(&songs[n])));
-        count_score(b, &songs[n], &l);
-        n++;
-    }
+    for (int i = 0; i < n; i++) count_score(b, &songs[i], &l, err);
     if (n == 0) {
         SKIP("no POP909 songs found");
         gm_vocab_builder_free(b);
@@ -821,17 +731,13 @@ static void test_pop909(const char *data) {
             CHECK(0, "encode song: %s", err);
             continue;
         }
-        tot.notes_in += st.notes_in;
-        tot.notes_exact += st.notes_exact;
-        tot.notes_dropped += st.notes_dropped;
-        tot.compounds_oov += st.compounds_oov;
-        tot.tracks_unmapped += st.tracks_unmapped;
+        encode_stats_add(&tot, &st);
         /* Check the claim by decoding: multiset match of (class, column,
          * pitch, duration token) between source and decoded notes. */
         gm_score out;
         if (gm_grid_decode(&g, &l, v, &songs[i], &out, err) == 0) {
             size_t na, nb;
-            cnote *x = score_cnotes(&songs[i], &l, &na), *y = score_cnotes(&out, &l, &nb);
+            cnote *x = score_cnotes(&songs[i], &l, &na, err), *y = score_cnotes(&out, &l, &nb, err);
             for (size_t a = 0, k = 0; a < na && k < nb;) {
                 int c = cmp_cnote(&x[a], &y[k]);
                 if (c == 0) decoded_match++, a++, k++;

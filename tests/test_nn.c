@@ -39,25 +39,19 @@ static double dot(const float *a, const float *r, size_t n) {
     for (size_t i = 0; i < n; i++) s += (double)a[i] * r[i];
     return s;
 }
-/* max |a − b| / max(max|b|, tiny) */
-static double rel_diff(const float *a, const double *b, size_t n) {
+/* max |a − b| / max(max|b|, tiny), b given as doubles (bd) or floats (bf). */
+static double rel_diff_of(const float *a, const double *bd, const float *bf, size_t n) {
     double m = 0, s = 1e-30;
     for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
+        double b = bd ? bd[i] : (double)bf[i];
+        double d = fabs((double)a[i] - b);
         if (d > m) m = d;
-        if (fabs(b[i]) > s) s = fabs(b[i]);
+        if (fabs(b) > s) s = fabs(b);
     }
     return m / s;
 }
-static double rel_diff_ff(const float *a, const float *b, size_t n) {
-    double m = 0, s = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > m) m = d;
-        if (fabs(b[i]) > s) s = fabs(b[i]);
-    }
-    return m / s;
-}
+static double rel_diff(const float *a, const double *b, size_t n) { return rel_diff_of(a, b, NULL, n); }
+static double rel_diff_ff(const float *a, const float *b, size_t n) { return rel_diff_of(a, NULL, b, n); }
 
 /* Central differences of f() w.r.t. every entry of p, compared with ga. */
 typedef double (*fd_fn)(void);

@@ -22,13 +22,6 @@ static const char *tmp_path(const char *name) {
     return p;
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
 /* Temporary files left next to path by an atomic write. */
@@ -291,21 +284,21 @@ static void test_chart(void) {
 
     /* a flat loss (linear axis, zero span) and a single point */
     const char *one = tmp_path("one.jsonl"), *flat = tmp_path("flat.jsonl");
-    write_text(one, "{\"step\": 7, \"loss\": 0.5, \"val_loss\": 0.6}\n");
+    test_write_text(one, "{\"step\": 7, \"loss\": 0.5, \"val_loss\": 0.6}\n");
     CHECK(gm_plot_losses(one, png2, 400, 300, err) == 0, "single line: %s", err);
-    write_text(flat, "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0}\n");
+    test_write_text(flat, "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0}\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "flat loss with a zero: %s", err);
-    write_text(flat, "{\"step\": 1e6, \"loss\": 1e-9}\n{\"step\": 3e6, \"loss\": 1e3}\n{\"step\": -5, \"loss\": -2}\n");
+    test_write_text(flat, "{\"step\": 1e6, \"loss\": 1e-9}\n{\"step\": 3e6, \"loss\": 1e3}\n{\"step\": -5, \"loss\": -2}\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "extreme values: %s", err);
-    write_text(flat, "{\"step\": 1, \"loss\": 1e-30}\n{\"step\": 2, \"loss\": 1e30}\n");
+    test_write_text(flat, "{\"step\": 1, \"loss\": 1e-30}\n{\"step\": 2, \"loss\": 1e30}\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "60 decades: %s", err);
-    write_text(flat, "{\"step\": 1e17, \"loss\": 1}\n{\"step\": 1, \"loss\": 1e300}\n{\"step\": 1, \"loss\": 1e-300}\n");
+    test_write_text(flat, "{\"step\": 1e17, \"loss\": 1}\n{\"step\": 1, \"loss\": 1e300}\n{\"step\": 1, \"loss\": 1e-300}\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "absurd magnitudes dropped, tiny kept: %s", err);
-    write_text(flat, "{\"step\": 1, \"loss\": 5e-324}\n{\"step\": 1, \"loss\": 5e-324}\n");
+    test_write_text(flat, "{\"step\": 1, \"loss\": 5e-324}\n{\"step\": 1, \"loss\": 5e-324}\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "denormal flat loss: %s", err);
-    write_text(flat, "{\"step\": 3, \"loss\": 0.5}\n{\"step\": 3, \"loss\": 0.5}\n");
+    test_write_text(flat, "{\"step\": 3, \"loss\": 0.5}\n{\"step\": 3, \"loss\": 0.5}\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "one step, one value: %s", err);
-    write_text(flat, "  {\"val_loss\" : 0.3 , \"step\" : 2 }  \r\n");
+    test_write_text(flat, "  {\"val_loss\" : 0.3 , \"step\" : 2 }  \r\n");
     CHECK(gm_plot_losses(flat, png2, 400, 300, err) == 0, "val-only line, spaces, CRLF: %s", err);
 
     /* errors: each a one-line message, and no PNG written */
@@ -319,7 +312,7 @@ static void test_chart(void) {
         "{\"step\": 1, \"loss\": 0.3, }\n{\"step\": 1 \"loss\": 0.3}\n{\"step\": 1, \"loss\": [0.3}\n",
     };
     for (size_t i = 0; i < sizeof unusable / sizeof *unusable; i++) {
-        write_text(bad, unusable[i]);
+        test_write_text(bad, unusable[i]);
         err[0] = 0;
         rc = gm_plot_losses(bad, nopng, 400, 300, err);
         CHECK(rc == -1 && err[0] && !strchr(err, '\n'), "unusable log %zu refused: %s", i, err);
@@ -346,7 +339,7 @@ static void test_chart(void) {
         char buf[256];
         memcpy(buf, full, k);
         buf[k] = 0;
-        write_text(bad, buf);
+        test_write_text(bad, buf);
         ok += gm_plot_losses(bad, nopng, GM_PLOT_MIN_W, GM_PLOT_MIN_H, NULL) == 0;
     }
     CHECK(ok == 1, "of %zu truncations only the whole line plots, got %zu", len, ok);

@@ -12,7 +12,7 @@
 #    generate --drum-style picks a block, refuses a style the model lacks, and
 #    the C trainer refuses to continue a model with styles;
 #  - the trainer's loss and gradients on a fixed batch equal the reference's
-#    (dev/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
+#    (python/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
 #  - the task mix draws chords, single tracks, the accompaniment task and t
 #    with the probabilities src/model/train.c uses (within 4.5 standard errors);
 #  - stopped after 3 steps and resumed to 6 equals 6 straight;

@@ -42,11 +42,6 @@ static int count_files(const char *part) {
     return n;
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (f) { fputs(text, f); fclose(f); }
-}
-
 static int file_is(const char *path, const char *text) {
     size_t n;
     uint8_t *d = test_slurp(path, &n);
@@ -122,11 +117,11 @@ int main(void) {
     err[0] = 0;
     CHECK(gm_render_wav(&s, wav, &p, NULL, err) == -1 && strstr(err, "/no/such/font.sf2"), "missing SoundFont: %s", err);
     CHECK(access(wav, F_OK) != 0, "missing SoundFont left a file");
-    write_text(wav, "precious");
+    test_write_text(wav, "precious");
     CHECK(gm_render_wav(&s, wav, &p, NULL, err) == -1, "missing SoundFont over an existing file");
     CHECK(file_is(wav, "precious"), "existing file changed by a failed render");
     path_in(junk, sizeof junk, "junk.sf2");
-    write_text(junk, "this is not a SoundFont");
+    test_write_text(junk, "this is not a SoundFont");
     p.soundfont = junk;
     err[0] = 0;
     CHECK(gm_render_wav(&s, wav, &p, NULL, err) == -1 && strstr(err, "junk.sf2") && !strchr(err, '\n'),

@@ -1,7 +1,8 @@
 /* test_util.c — the library's shared helpers (src/util.c): the atomic file
  * write (commit replaces, abort leaves the old file and no temporary, a
- * missing folder is an error), the random number generator's pinned stream
- * and the monotonic clock. */
+ * missing folder is an error), the random number generator's pinned stream,
+ * the monotonic clock, the byte buffer, the doubling array and the JSON
+ * string escaper. */
 #include "test.h"
 #include "util.h"
 
@@ -32,14 +33,6 @@ static const char *slurp(const char *path) {
     return buf;
 }
 
-static void put(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* Files in the test folder: a leftover temporary would show up here. */
 static int n_files(void) {
     DIR *d = opendir(dir);
@@ -53,7 +46,7 @@ static int n_files(void) {
 static void test_commit(void) {
     char err[256] = "";
     const char *target = tpath("out.txt");
-    put(target, "old");
+    test_write_text(target, "old");
     chmod(target, 0640);
     gm_atomic_file a;
     CHECK(gm_atomic_open(&a, target, err) == 0, "open: %s", err);
@@ -79,7 +72,7 @@ static void test_commit(void) {
 static void test_abort(void) {
     char err[256] = "";
     const char *target = tpath("keep.txt");
-    put(target, "old");
+    test_write_text(target, "old");
     gm_atomic_file a;
     CHECK(gm_atomic_open(&a, target, err) == 0, "open: %s", err);
     fputs("half", a.f);
@@ -156,6 +149,47 @@ static void test_buf(void) {
     CHECK(!b.p && !b.oom, "an empty append allocates nothing");
 }
 
+/* The doubling array: first elements, then twice as many each time it is
+ * full; nothing moves while there is room; a size past SIZE_MAX is refused
+ * with the array as it was. */
+static void test_grow(void) {
+    int *a = NULL;
+    size_t cap = 0, caps[5], k = 0;
+    int ok = 1;
+    for (size_t n = 0; n < 40; n++) {
+        size_t before = cap;
+        ok &= gm_grow(&a, &cap, n, sizeof *a, 5) == 0 && n < cap;
+        a[n] = (int)n;
+        if (cap != before && k < 5) caps[k++] = cap;
+    }
+    CHECK(ok && k == 4 && caps[0] == 5 && caps[1] == 10 && caps[2] == 20 && caps[3] == 40, "growth 5, 10, 20, 40");
+    for (size_t n = 0; ok && n < 40; n++) ok &= a[n] == (int)n;
+    CHECK(ok, "elements kept across growth");
+    int *was = a;
+    CHECK(gm_grow(&a, &cap, cap, SIZE_MAX / 8, 1) == -1 && a == was && cap == 40, "overflow refused, array as it was");
+    free(a);
+}
+
+/* One JSON escaper: quotes, backslashes and control bytes, onto a buffer
+ * and onto a FILE alike. */
+static void test_json_str(void) {
+    gm_buf b = {0};
+    gm_buf_json_str(&b, "a\"b\\c\n\x01é");
+    CHECK(!strcmp(gm_buf_text(&b), "\"a\\\"b\\\\c\\u000a\\u0001é\""), "%s", gm_buf_text(&b));
+    const char *path = tpath("json.txt");
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        gm_json_fstr(f, "a\"b\\c\n\x01é");
+        fclose(f);
+    }
+    CHECK(!strcmp(slurp(path), gm_buf_text(&b)), "file '%s'", slurp(path));
+    unlink(path);
+    gm_buf_free(&b);
+    CHECK(gm_atomic_write(tpath("w.txt"), "hello", 5, NULL) == 0 && !strcmp(slurp(tpath("w.txt")), "hello"),
+          "gm_atomic_write");
+    unlink(tpath("w.txt"));
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/gm_test_util_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -168,6 +202,8 @@ int main(void) {
     test_rng();
     test_clock();
     test_buf();
+    test_grow();
+    test_json_str();
     rmdir(dir);
     return test_done("test_util");
 }

@@ -45,8 +45,7 @@
 #define ST_MAX_CONNECTIONS 256     /* open connections (libmicrohttpd refuses more) */
 #define ST_MAX_INFLIGHT (64u << 20) /* bytes of request bodies being received, all together */
 
-/* ---- text (studio_json.c): replies are built in a gm_buf (util.h) ---- */
-void sb_str(gm_buf *b, const char *s); /* a JSON string literal, escaped */
+/* ---- text: replies are built in a gm_buf, strings by gm_buf_json_str (util.h) ---- */
 
 /* ---- JSON reader (studio_json.c): one flat object of options ---- */
 enum { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR };

@@ -45,7 +45,7 @@ static void reply_error(st_reply *r, int status, const char *fmt, ...) {
     r->status = status;
     r->type = "application/json";
     gm_buf_printf(&r->text, "{\"error\": ");
-    sb_str(&r->text, msg);
+    gm_buf_json_str(&r->text, msg);
     gm_buf_printf(&r->text, "}\n");
 }
 
@@ -122,7 +122,7 @@ static int json_view(gm_buf *b, const gm_score *s, int frames, char *err) {
     gm_buf_printf(b, "], \"bar_end\": %lld, \"frame_chords\": [", (long long)bm.bar_tick[bm.n_bars]);
     for (int i = 0; i < bm.n_bars * frames; i++) {
         gm_buf_printf(b, "%s", i ? ", " : "");
-        sb_str(b, gm_chord_name(ch[i], cb, sizeof cb));
+        gm_buf_json_str(b, gm_chord_name(ch[i], cb, sizeof cb));
     }
     gm_buf_printf(b, "], \"tempo_map\": [");
     for (int i = 0; i < s->n_tempos; i++)
@@ -146,17 +146,17 @@ static int json_view(gm_buf *b, const gm_score *s, int frames, char *err) {
 
 static void json_song(gm_buf *b, const st_song *s) {
     gm_buf_printf(b, "{\"id\": %d, \"name\": ", s->id);
-    sb_str(b, s->name);
+    gm_buf_json_str(b, s->name);
     gm_buf_printf(b, ", \"chords\": ");
-    sb_str(b, s->chords);
+    gm_buf_json_str(b, s->chords);
     gm_buf_printf(b, ", \"versions\": [");
     for (int i = 0; i < s->n_versions; i++) {
         const st_version *v = s->v[i];
         gm_buf_printf(b, "%s{\"version\": %d, \"from\": %d, \"notes\": %zu, \"tracks\": %d, \"label\": ", i ? ", " : "",
                   v->num, v->from, v->n_notes, v->score.n_tracks);
-        sb_str(b, v->label);
+        gm_buf_json_str(b, v->label);
         gm_buf_printf(b, ", \"warning\": ");
-        sb_str(b, v->warning);
+        gm_buf_json_str(b, v->warning);
         gm_buf_printf(b, ", \"settings\": %s}", v->settings[0] == '{' ? v->settings : "{}");
     }
     gm_buf_printf(b, "]}");
@@ -185,7 +185,7 @@ static void reply_new_song(studio *st, st_reply *r, int id, const char *info, co
         return;
     }
     gm_buf_printf(&r->text, "{\"id\": %d, \"version\": 0, \"name\": ", id);
-    sb_str(&r->text, s->name);
+    gm_buf_json_str(&r->text, s->name);
     st_unlock(st);
     gm_buf_printf(&r->text, ", \"info\": %s, \"evicted\": [", info);
     for (int i = 0; evicted[i]; i++) gm_buf_printf(&r->text, "%s%d", i ? ", " : "", evicted[i]);
@@ -423,18 +423,18 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     gm_buf set = {0};
     gm_buf_printf(&set, "{\"version\": %lld, \"targets\": [", from);
     for (int ci = 0, k = 0; ci < l->n_classes; ci++)
-        if (j->p.targets >> ci & 1) { gm_buf_printf(&set, "%s", k++ ? ", " : ""); sb_str(&set, l->cls[ci].name); }
+        if (j->p.targets >> ci & 1) { gm_buf_printf(&set, "%s", k++ ? ", " : ""); gm_buf_json_str(&set, l->cls[ci].name); }
     gm_buf_printf(&set, "], \"bars\": ");
-    if (j->p.n_ranges && bv && bv->type == JV_STR) sb_str(&set, bv->str);
+    if (j->p.n_ranges && bv && bv->type == JV_STR) gm_buf_json_str(&set, bv->str);
     else if (j->p.n_ranges) gm_buf_printf(&set, "\"%d-%d\"", j->ranges[0].first + 1, j->ranges[0].last + 1);
     else gm_buf_printf(&set, "null");
     gm_buf_printf(&set, ", \"continue\": %lld, \"steps\": %lld, \"seed\": %lld, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"chord_guidance\": %g, \"top_k\": %lld, "
               "\"drum_style\": ", cont, steps, seed, temp, drum_temp, hit_temp, guid, top_k);
-    if (j->drum_style[0]) sb_str(&set, j->drum_style);
+    if (j->drum_style[0]) gm_buf_json_str(&set, j->drum_style);
     else gm_buf_printf(&set, "null");
     gm_buf_printf(&set, ", \"chords\": ");
-    if (c) sb_str(&set, c);
+    if (c) gm_buf_json_str(&set, c);
     else gm_buf_printf(&set, "null");
     gm_buf_printf(&set, "}");
     gm_strlcpy(j->settings, gm_buf_text(&set) && !set.oom && set.n < sizeof j->settings ? gm_buf_text(&set) : "{}", sizeof j->settings);
@@ -495,16 +495,16 @@ static void api_job(studio *st, int id, st_reply *r) {
     if (j->state == JOB_DONE) gm_buf_printf(&r->text, "%d", j->version);
     else gm_buf_printf(&r->text, "null");
     gm_buf_printf(&r->text, ", \"error\": ");
-    if (j->state == JOB_FAILED || j->state == JOB_CANCELLED) sb_str(&r->text, j->error);
+    if (j->state == JOB_FAILED || j->state == JOB_CANCELLED) gm_buf_json_str(&r->text, j->error);
     else gm_buf_printf(&r->text, "null");
     gm_buf_printf(&r->text, ", \"warning\": ");
-    if (j->state == JOB_DONE && j->warning[0]) sb_str(&r->text, j->warning);
+    if (j->state == JOB_DONE && j->warning[0]) gm_buf_json_str(&r->text, j->warning);
     else gm_buf_printf(&r->text, "null");
     gm_buf_printf(&r->text, ", \"evicted_version\": ");
     if (j->state == JOB_DONE && j->evicted_version >= 0) gm_buf_printf(&r->text, "%d", j->evicted_version);
     else gm_buf_printf(&r->text, "null");
     gm_buf_printf(&r->text, ", \"label\": ");
-    sb_str(&r->text, j->label);
+    gm_buf_json_str(&r->text, j->label);
     gm_buf_printf(&r->text, "}\n");
     st_unlock(st);
     reply_json(r, 200);
@@ -514,17 +514,17 @@ static void api_model(studio *st, st_reply *r) {
     const gm_layout *l = st_layout(st);
     gm_generate_params d = gm_generate_default_params();
     gm_buf_printf(&r->text, "{\"layout\": ");
-    sb_str(&r->text, l->name);
+    gm_buf_json_str(&r->text, l->name);
     gm_buf_printf(&r->text, ", \"classes\": [");
     for (int c = 0; c < l->n_classes; c++) {
         gm_buf_printf(&r->text, "%s{\"name\": ", c ? ", " : "");
-        sb_str(&r->text, l->cls[c].name);
+        gm_buf_json_str(&r->text, l->cls[c].name);
         gm_buf_printf(&r->text, ", \"drums\": %s}", l->cls[c].is_drum ? "true" : "false");
     }
     gm_buf_printf(&r->text, "], \"drum_styles\": [");
     for (int i = 0; st_drum_style_name(st, i); i++) {
         gm_buf_printf(&r->text, "%s", i ? ", " : "");
-        sb_str(&r->text, st_drum_style_name(st, i));
+        gm_buf_json_str(&r->text, st_drum_style_name(st, i));
     }
     gm_buf_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
@@ -582,7 +582,7 @@ static void api_version(studio *st, int song, int num, const char *ext, const st
         int bad = 0;
         if (kind == ST_JSON) {
             gm_buf_printf(&t, "{\"song\": %d, \"version\": %d, \"from\": %d, \"label\": ", song, num, v->from);
-            sb_str(&t, v->label);
+            gm_buf_json_str(&t, v->label);
             gm_buf_printf(&t, ", \"info\": ");
             bad = json_info(&t, &v->score, st_layout(st), name, err);
             if (!bad) gm_buf_printf(&t, ", ");

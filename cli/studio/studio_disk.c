@@ -87,11 +87,11 @@ int st_disk_encode_version(const st_version *v, uint8_t **out, size_t *n) {
     gm_buf b = {0};
     gm_buf h = {0};
     gm_buf_printf(&h, "%s{\"num\": %d, \"from\": %d, \"label\": ", HEAD, v->num, v->from);
-    sb_str(&h, v->label);
+    gm_buf_json_str(&h, v->label);
     gm_buf_printf(&h, ", \"settings\": ");
-    sb_str(&h, v->settings);
+    gm_buf_json_str(&h, v->settings);
     gm_buf_printf(&h, ", \"warning\": ");
-    sb_str(&h, v->warning);
+    gm_buf_json_str(&h, v->warning);
     gm_buf_printf(&h, "}\n");
     if (h.oom) { gm_buf_free(&h); return -1; }
     gm_buf_put(&b, h.p, h.n);
@@ -133,9 +133,9 @@ int st_disk_encode_version(const st_version *v, uint8_t **out, size_t *n) {
 char *st_disk_encode_song(const st_song *s) {
     gm_buf b = {0};
     gm_buf_printf(&b, "{\"id\": %d, \"name\": ", s->id);
-    sb_str(&b, s->name);
+    gm_buf_json_str(&b, s->name);
     gm_buf_printf(&b, ", \"chords\": ");
-    sb_str(&b, s->chords);
+    gm_buf_json_str(&b, s->chords);
     gm_buf_printf(&b, ", \"seq\": %llu, \"next_num\": %d}\n", (unsigned long long)s->seq, s->next_num);
     if (b.oom) { gm_buf_free(&b); return NULL; }
     return gm_buf_text(&b);
@@ -146,13 +146,7 @@ char *st_disk_encode_song(const st_song *s) {
 /* ======================================================================== */
 
 static long write_file(const char *path, const void *data, size_t n, char *err) {
-    gm_atomic_file a;
-    if (gm_atomic_open(&a, path, err)) return -1;
-    if (fwrite(data, 1, n, a.f) != n) {
-        gm_atomic_abort(&a);
-        return gm_fail(err, "cannot write %s: %s", path, strerror(errno));
-    }
-    return gm_atomic_commit(&a, err) ? -1 : (long)n;
+    return gm_atomic_write(path, data, n, err) ? -1 : (long)n;
 }
 
 long st_disk_write(st_disk *d, int song, int num, const void *data, size_t n, char *err) {

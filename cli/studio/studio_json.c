@@ -1,4 +1,5 @@
-/* studio_json.c — the studio's string buffer and its small JSON reader.
+/* studio_json.c — the studio's small JSON reader (replies are written with
+ * gm_buf_printf and gm_buf_json_str, util.h).
  * The API takes flat option objects ({"targets": ["piano"], "steps": 2});
  * a general JSON library would be more than that needs, and this one is
  * bounded: ST_MAX_JSON bytes in, J_MAX_KEYS keys, no nesting. */
@@ -12,21 +13,6 @@
 #include <string.h>
 
 #include "util.h"
-
-/* ======================================================================== */
-/* String buffer                                                             */
-/* ======================================================================== */
-
-void sb_str(gm_buf *b, const char *s) {
-    gm_buf_printf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') gm_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) gm_buf_printf(b, "\\u%04x", *p);
-        else gm_buf_printf(b, "%c", *p);
-    }
-    gm_buf_printf(b, "\"");
-}
-
 
 /* ======================================================================== */
 /* JSON reader                                                               */

@@ -284,7 +284,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     r.status = status;
     r.type = "application/json";
     gm_buf_printf(&r.text, "{\"error\": ");
-    sb_str(&r.text, msg);
+    gm_buf_json_str(&r.text, msg);
     gm_buf_printf(&r.text, "}\n");
     return send_reply(c, &r);
 }

@@ -37,14 +37,8 @@
 #include <string.h>
 
 gm_transcribe_params gm_transcribe_default_params(void) {
-    gm_transcribe_params p = {0};
-    p.metre_num = 4;
-    p.metre_den = 4;
-    p.melody = 1;
-    p.chords = 1;
-    p.quantize = 1;
-    p.max_seconds = 14400;
-    return p;
+    return (gm_transcribe_params){.metre_num = 4, .metre_den = 4, .melody = 1, .chords = 1, .quantize = 1,
+                                  .max_seconds = 14400};
 }
 
 void gm_transcription_free(gm_transcription *t) {

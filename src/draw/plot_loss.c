@@ -25,14 +25,7 @@ typedef struct { double x, y; size_t order; } point;
 typedef struct { point *v; size_t n, cap; } series;
 
 static int series_push(series *s, double x, double y) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        if (cap > SIZE_MAX / sizeof *s->v) return -1;
-        point *v = realloc(s->v, cap * sizeof *v);
-        if (!v) return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (gm_grow(&s->v, &s->cap, s->n, sizeof *s->v, 256)) return -1;
     s->v[s->n] = (point){x, y, s->n};
     s->n++;
     return 0;

@@ -69,6 +69,30 @@ gm_metrics_params gm_metrics_default_params(void) {
 
 static int selected(const uint8_t *mask, int i) { return !mask || mask[i]; }
 
+/* A walk over the notes of the selected tracks, track by track: of every
+ * kind, or only the pitched or only the drums. Start from a zeroed walk. */
+enum { ANY_NOTE = -1, PITCHED = 0, DRUMS = 1 };
+typedef struct { int track; size_t note; } note_walk;
+
+static int walked(const gm_score *s, const uint8_t *mask, int kind, int i) {
+    return selected(mask, i) && (kind == ANY_NOTE || !!s->tracks[i].is_drum == kind);
+}
+
+/* The walk's next note, or NULL at the end. */
+static const gm_note *next_note(const gm_score *s, const uint8_t *mask, int kind, note_walk *w) {
+    for (; w->track < s->n_tracks; w->track++, w->note = 0)
+        if (walked(s, mask, kind, w->track) && w->note < s->tracks[w->track].n_notes)
+            return &s->tracks[w->track].notes[w->note++];
+    return NULL;
+}
+
+static size_t count_notes(const gm_score *s, const uint8_t *mask, int kind) {
+    size_t n = 0;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (walked(s, mask, kind, i)) n += s->tracks[i].n_notes;
+    return n;
+}
+
 /* MusPy: max(track.get_end_time() for track in tracks); -1 when no track is
  * selected (MusPy's max() over nothing raises). */
 static int64_t piece_length(const gm_score *s, const uint8_t *mask) {
@@ -122,18 +146,12 @@ static int empty_rate(const gm_score *s, const uint8_t *mask, int64_t len, int64
         *out = NAN;
         return 0;
     }
-    size_t n = 0;
-    for (int i = 0; i < s->n_tracks; i++)
-        if (selected(mask, i)) n += s->tracks[i].n_notes;
+    size_t n = count_notes(s, mask, ANY_NOTE), k = 0;
     span *v = malloc((n ? n : 1) * sizeof *v);
     if (!v) return -1;
-    size_t k = 0;
-    for (int i = 0; i < s->n_tracks; i++) {
-        if (!selected(mask, i)) continue;
-        const gm_track *t = &s->tracks[i];
-        for (size_t j = 0; j < t->n_notes; j++)
-            v[k++] = (span){t->notes[j].tick / res, (t->notes[j].tick + t->notes[j].duration) / res};
-    }
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));)
+        v[k++] = (span){nt->tick / res, (nt->tick + nt->duration) / res};
     int64_t filled = covered_inclusive(v, k);
     free(v);
     *out = 1.0 - (double)filled / (double)(len / res + 1);
@@ -180,13 +198,10 @@ static int in_drum_pattern(int64_t pos, int64_t res, int meter) {
 static double drum_rate(const gm_score *s, const uint8_t *mask, int meter) {
     int64_t res = s->ticks_per_quarter;
     double n = 0, in = 0;
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        if (!selected(mask, i) || !t->is_drum) continue;
-        for (size_t k = 0; k < t->n_notes; k++) {
-            n++;
-            if (in_drum_pattern(t->notes[k].tick % res, res, meter)) in++;
-        }
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, DRUMS, &w));) {
+        n++;
+        if (in_drum_pattern(nt->tick % res, res, meter)) in++;
     }
     return n < 1 ? NAN : in / n;
 }
@@ -204,9 +219,7 @@ static int edge_cmp(const void *x, const void *y) {
 static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshold, int64_t *on_ticks,
                             int64_t *cells, int64_t *poly_ticks) {
     *on_ticks = *cells = *poly_ticks = 0;
-    size_t n = 0;
-    for (int i = 0; i < s->n_tracks; i++)
-        if (selected(mask, i) && !s->tracks[i].is_drum) n += s->tracks[i].n_notes;
+    size_t n = count_notes(s, mask, PITCHED);
     if (!n) return 0;
     span *iv = malloc(n * sizeof *iv);
     size_t *first = calloc(129, sizeof *first); /* notes of pitch p: iv[first[p] .. first[p+1]) */
@@ -219,22 +232,14 @@ static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshol
     }
     /* Bucket the intervals by pitch (counting sort), then merge each pitch's
      * overlapping notes: a cell is on or off, however many notes cover it. */
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        if (!selected(mask, i) || t->is_drum) continue;
-        for (size_t k = 0; k < t->n_notes; k++) first[t->notes[k].pitch + 1]++;
-    }
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, PITCHED, &w));) first[nt->pitch + 1]++;
     for (int p = 0; p < 128; p++) first[p + 1] += first[p];
     size_t fill[128];
     memcpy(fill, first, sizeof fill);
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        if (!selected(mask, i) || t->is_drum) continue;
-        for (size_t k = 0; k < t->n_notes; k++) {
-            const gm_note *nt = &t->notes[k];
-            iv[fill[nt->pitch]++] = (span){nt->tick, nt->tick + nt->duration};
-        }
-    }
+    w = (note_walk){0};
+    for (const gm_note *nt; (nt = next_note(s, mask, PITCHED, &w));)
+        iv[fill[nt->pitch]++] = (span){nt->tick, nt->tick + nt->duration};
     size_t n_ev = 0;
     for (int p = 0; p < 128; p++) {
         span *v = iv + first[p];
@@ -286,16 +291,11 @@ static int groove(const gm_score *s, const uint8_t *mask, int64_t len, int64_t r
         *out = NAN;
         return 0;
     }
-    size_t n = 0;
-    for (int i = 0; i < s->n_tracks; i++)
-        if (selected(mask, i)) n += s->tracks[i].n_notes;
+    size_t n = count_notes(s, mask, ANY_NOTE), k = 0;
     int64_t *on = malloc((n ? n : 1) * sizeof *on);
     if (!on) return -1;
-    size_t k = 0;
-    for (int i = 0; i < s->n_tracks; i++) {
-        if (!selected(mask, i)) continue;
-        for (size_t j = 0; j < s->tracks[i].n_notes; j++) on[k++] = s->tracks[i].notes[j].tick;
-    }
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));) on[k++] = nt->tick;
     qsort(on, k, sizeof *on, i64_cmp);
     size_t u = 0;
     for (size_t j = 0; j < k; j++)
@@ -458,20 +458,14 @@ int gm_metrics_histograms(const gm_score *s, const uint8_t *mask, gm_histograms 
     if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
     memset(h, 0, sizeof *h);
     int64_t tpq = s->ticks_per_quarter;
-    size_t n = 0;
-    for (int i = 0; i < s->n_tracks; i++)
-        if (selected(mask, i)) n += s->tracks[i].n_notes;
+    size_t n = count_notes(s, mask, ANY_NOTE), k = 0;
     int64_t *on = malloc((n ? n : 1) * sizeof *on);
     if (!on) return gm_fail(err, "metrics: out of memory");
-    size_t k = 0;
-    for (int i = 0; i < s->n_tracks; i++) {
-        if (!selected(mask, i)) continue;
-        const gm_track *t = &s->tracks[i];
-        for (size_t j = 0; j < t->n_notes; j++) {
-            h->pitch[t->notes[j].pitch]++;
-            h->duration[step_bin(to_16ths(t->notes[j].duration, tpq))]++; /* < 1 16th rounds up to 1 */
-            on[k++] = to_16ths(t->notes[j].tick, tpq);
-        }
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));) {
+        h->pitch[nt->pitch]++;
+        h->duration[step_bin(to_16ths(nt->duration, tpq))]++; /* < 1 16th rounds up to 1 */
+        on[k++] = to_16ths(nt->tick, tpq);
     }
     /* Onsets of the whole track set: a chord is one onset, so its notes
      * give no gaps of 0; the IOI is of the texture, not of each track. */
@@ -589,21 +583,15 @@ typedef struct { double t, w; int pc; } timed_note;
  * rounding), 0.983 at 20 ms, then creeps up (anticipation); 20 ms is still
  * heard as together. */
 static int timed_notes(const gm_score *s, const uint8_t *mask, timed_note **out, size_t *n_out) {
-    size_t n = 0;
-    for (int i = 0; i < s->n_tracks; i++)
-        if (selected(mask, i) && !s->tracks[i].is_drum) n += s->tracks[i].n_notes;
+    size_t n = count_notes(s, mask, PITCHED), k = 0;
     timed_note *v = malloc((n ? n : 1) * sizeof *v);
     if (!v) return -1;
-    size_t k = 0;
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        if (!selected(mask, i) || t->is_drum) continue;
-        for (size_t j = 0; j < t->n_notes; j++) {
-            double a = gm_score_tick_to_seconds(s, t->notes[j].tick);
-            double w = gm_score_tick_to_seconds(s, t->notes[j].tick + t->notes[j].duration) - a;
-            w = w < GM_CTR_MIN_WEIGHT_S ? GM_CTR_MIN_WEIGHT_S : w > GM_CTR_MAX_WEIGHT_S ? GM_CTR_MAX_WEIGHT_S : w;
-            v[k++] = (timed_note){a + GM_CTR_ONSET_SLACK_S, w, t->notes[j].pitch % 12};
-        }
+    note_walk it = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, PITCHED, &it));) {
+        double a = gm_score_tick_to_seconds(s, nt->tick);
+        double w = gm_score_tick_to_seconds(s, nt->tick + nt->duration) - a;
+        w = w < GM_CTR_MIN_WEIGHT_S ? GM_CTR_MIN_WEIGHT_S : w > GM_CTR_MAX_WEIGHT_S ? GM_CTR_MAX_WEIGHT_S : w;
+        v[k++] = (timed_note){a + GM_CTR_ONSET_SLACK_S, w, nt->pitch % 12};
     }
     *out = v;
     *n_out = k;
@@ -691,27 +679,21 @@ static int beat_16ths(int num, int den) {
  * each onset goes to the nearest 16th of its bar's grid (one a hair before
  * a bar line is on the next bar's 1). *out malloc'd. */
 static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm, drum_hit **out, size_t *n_out) {
-    size_t n = 0;
-    for (int i = 0; i < s->n_tracks; i++)
-        if (selected(mask, i) && s->tracks[i].is_drum) n += s->tracks[i].n_notes;
+    size_t n = count_notes(s, mask, DRUMS), k = 0;
     drum_hit *v = malloc((n ? n : 1) * sizeof *v);
     if (!v) return -1;
-    size_t k = 0;
     int64_t tpq = bm->ticks_per_quarter;
-    for (int i = 0; i < s->n_tracks; i++) {
-        const gm_track *t = &s->tracks[i];
-        if (!selected(mask, i) || !t->is_drum) continue;
-        for (size_t j = 0; j < t->n_notes; j++) {
-            int b = gm_barmap_bar_of_tick(bm, t->notes[j].tick);
-            int64_t pos = ((t->notes[j].tick - bm->bar_tick[b]) * 8 + tpq) / (2 * tpq); /* nearest 16th */
-            int cols = bm->bar_col[b + 1] - bm->bar_col[b];
-            if (pos >= cols && b + 1 < bm->n_bars) {
-                b++;
-                pos = 0;
-            }
-            if (pos >= cols) continue; /* past the end of the last bar */
-            v[k++] = (drum_hit){b, (int)pos, gm_drum_kit_group(t->notes[j].pitch), is_timekeeper(t->notes[j].pitch)};
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, DRUMS, &w));) {
+        int b = gm_barmap_bar_of_tick(bm, nt->tick);
+        int64_t pos = ((nt->tick - bm->bar_tick[b]) * 8 + tpq) / (2 * tpq); /* nearest 16th */
+        int cols = bm->bar_col[b + 1] - bm->bar_col[b];
+        if (pos >= cols && b + 1 < bm->n_bars) {
+            b++;
+            pos = 0;
         }
+        if (pos >= cols) continue; /* past the end of the last bar */
+        v[k++] = (drum_hit){b, (int)pos, gm_drum_kit_group(nt->pitch), is_timekeeper(nt->pitch)};
     }
     qsort(v, k, sizeof *v, hit_cmp);
     *out = v;

@@ -123,12 +123,7 @@ void gd_tsampler_update(gd_tsampler *ts, int t, double loss) {
 /* ======================================================================== */
 
 gd_sample_params gd_sample_default_params(void) {
-    gd_sample_params p = {0};
-    p.steps = 100;
-    p.temperature = 1.0f;
-    p.top_k = 0;
-    p.seed = 1;
-    return p;
+    return (gd_sample_params){.steps = 100, .temperature = 1.0f, .top_k = 0, .seed = 1};
 }
 
 typedef struct { float key; int idx; } keyed;

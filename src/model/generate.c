@@ -29,31 +29,26 @@
 #include <string.h>
 
 gm_generate_params gm_generate_default_params(void) {
-    gm_generate_params p;
-    memset(&p, 0, sizeof p);
-    p.chord_mode = GM_CHORDS_INPUT;
-    /* Sampler defaults chosen by the musical figures and speed (models/README.md,
-     * "Sampler settings"): 10 steps with chord guidance 1 and top-k 5 follow the
-     * chords (piano CTR 0.93, counter 0.79 on 12 validation songs) better than
-     * 100 plain steps (0.78 / 0.59), in about a tenth of the time. */
-    p.steps = 10;
-    p.temperature = 1.0f;
-    /* The drums sample narrower: on 30 validation songs temperature 0.5 for
-     * the drum rows alone raised bar-to-bar repetition from 0.37 to 0.47 with
-     * the other tracks' figures unchanged (models/README.md). */
-    p.drum_temperature = 0.5f;
-    /* ...but whether a 16th has a hit at all is drawn first, from the summed
-     * odds of every hit (two stages): sharpened with the rest, a hit's mass
-     * spread over 217 compound tokens lost to the single <pad>, and the drums
-     * dropped out (models/README.md, "Why the drums dropped out"). That draw
-     * at 0.5 rather than the model's own odds (1) put the snare on both 2 and
-     * 4 in 0.37 of bars instead of 0.30 and raised repetition from 0.44 to
-     * 0.51 on all 113 validation songs, the harmony unchanged. */
-    p.drum_hit_temperature = 0.5f;
-    p.top_k = 5;
-    p.chord_guidance = 1.0f;
-    p.seed = 1;
-    return p;
+    return (gm_generate_params){
+        .chord_mode = GM_CHORDS_INPUT,
+        /* Sampler defaults chosen by the musical figures and speed (models/README.md,
+         * "Sampler settings"): 10 steps with chord guidance 1 and top-k 5 follow the
+         * chords (piano CTR 0.93, counter 0.79 on 12 validation songs) better than
+         * 100 plain steps (0.78 / 0.59), in about a tenth of the time. */
+        .steps = 10, .temperature = 1.0f, .top_k = 5, .chord_guidance = 1.0f, .seed = 1,
+        /* The drums sample narrower: on 30 validation songs temperature 0.5 for
+         * the drum rows alone raised bar-to-bar repetition from 0.37 to 0.47 with
+         * the other tracks' figures unchanged (models/README.md). */
+        .drum_temperature = 0.5f,
+        /* ...but whether a 16th has a hit at all is drawn first, from the summed
+         * odds of every hit (two stages): sharpened with the rest, a hit's mass
+         * spread over 217 compound tokens lost to the single <pad>, and the drums
+         * dropped out (models/README.md, "Why the drums dropped out"). That draw
+         * at 0.5 rather than the model's own odds (1) put the snare on both 2 and
+         * 4 in 0.37 of bars instead of 0.30 and raised repetition from 0.44 to
+         * 0.51 on all 113 validation songs, the harmony unchanged. */
+        .drum_hit_temperature = 0.5f,
+    };
 }
 
 void gm_generate_report_free(gm_generate_report *rep) {

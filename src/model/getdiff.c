@@ -1,6 +1,6 @@
 /*
  * getdiff.c — the GETDiff network: parameter table, forward, backward, AdamW.
- * The math is docs/MODEL.md; dev/reference.py is the same model in PyTorch and
+ * The math is docs/MODEL.md; python/reference.py is the same model in PyTorch and
  * tests/test_getdiff.c checks this file against it (dev/golden.bin).
  *
  * Shapes: B samples, L columns, N = B·L column tokens, R rows, E cell dim,

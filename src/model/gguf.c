@@ -245,12 +245,7 @@ static int w_set(gguf_writer *w, const char *key, uint32_t type, gm_buf *b) {
         }
     }
     char *k = strdup(key);
-    if (k && w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
-        w_kv *kv = realloc(w->kv, cap * sizeof *kv);
-        if (!kv) { free(k); k = NULL; }
-        else { w->kv = kv; w->cap_kv = cap; }
-    }
+    if (k && gm_grow(&w->kv, &w->cap_kv, w->n_kv, sizeof *w->kv, 16)) { free(k); k = NULL; }
     if (!k) {
         free(b->p);
         return w_fail(w, "gguf_set('%s'): out of memory", key);
@@ -324,13 +319,7 @@ int gguf_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, cons
     t.n_bytes = (size_t)n * tensor_elem_size(type);
     for (size_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0) return w_fail(w, "gguf_add_tensor: duplicate tensor name '%s'", name);
-    if (w->n_t == w->cap_t) {
-        size_t cap = w->cap_t ? 2 * w->cap_t : 16;
-        w_tensor *p = realloc(w->t, cap * sizeof *p);
-        if (!p) return w_fail(w, "gguf_add_tensor('%s'): out of memory", name);
-        w->t = p;
-        w->cap_t = cap;
-    }
+    if (gm_grow(&w->t, &w->cap_t, w->n_t, sizeof *w->t, 16)) return w_fail(w, "gguf_add_tensor('%s'): out of memory", name);
     if (!(t.name = strdup(name))) return w_fail(w, "gguf_add_tensor('%s'): out of memory", name);
     w->t[w->n_t++] = t;
     return 0;
@@ -350,13 +339,6 @@ static void out_put(wout *o, const void *p, size_t n) {
     if (!o->err && n && fwrite(p, 1, n, o->f) != n) o->err = errno ? errno : EIO;
     o->pos += n;
 }
-static void out_u32(wout *o, uint32_t v) { out_put(o, &v, 4); }
-static void out_u64(wout *o, uint64_t v) { out_put(o, &v, 8); }
-static void out_str(wout *o, const char *s) {
-    size_t n = strlen(s);
-    out_u64(o, n);
-    out_put(o, s, n);
-}
 static void out_pad(wout *o, uint64_t align) {
     static const uint8_t zeros[64];
     uint64_t n = align_up(o->pos, align) - o->pos;
@@ -367,32 +349,42 @@ static void out_pad(wout *o, uint64_t align) {
     }
 }
 
-/* Header, metadata, tensor infos and data, in file order. */
-static void write_body(const gguf_writer *w, wout *o, uint32_t align, int add_align_key) {
-    out_put(o, "GGUF", 4);
-    out_u32(o, GGUF_VERSION);
-    out_u64(o, w->n_t);
-    out_u64(o, w->n_kv + (add_align_key ? 1 : 0));
+/* Header, metadata and tensor infos, serialised as the values are (bb_*). */
+static void put_head(const gguf_writer *w, gm_buf *b, uint32_t align, int add_align_key) {
+    gm_buf_put(b, "GGUF", 4);
+    bb_u32(b, GGUF_VERSION);
+    bb_u64(b, w->n_t);
+    bb_u64(b, w->n_kv + (add_align_key ? 1 : 0));
     for (size_t i = 0; i < w->n_kv; i++) {
-        out_str(o, w->kv[i].key);
-        out_u32(o, w->kv[i].type);
-        out_put(o, w->kv[i].val, w->kv[i].n_val);
+        bb_str(b, w->kv[i].key);
+        bb_u32(b, w->kv[i].type);
+        gm_buf_put(b, w->kv[i].val, w->kv[i].n_val);
     }
     if (add_align_key) {
-        out_str(o, GGUF_KEY_ALIGNMENT);
-        out_u32(o, GGUF_TYPE_UINT32);
-        out_u32(o, align);
+        bb_str(b, GGUF_KEY_ALIGNMENT);
+        bb_u32(b, GGUF_TYPE_UINT32);
+        bb_u32(b, align);
     }
     uint64_t off = 0;
     for (size_t i = 0; i < w->n_t; i++) {
         const w_tensor *t = &w->t[i];
-        out_str(o, t->name);
-        out_u32(o, (uint32_t)t->n_dims);
-        for (int d = 0; d < t->n_dims; d++) out_u64(o, (uint64_t)t->ne[d]);
-        out_u32(o, (uint32_t)t->type);
-        out_u64(o, off);
+        bb_str(b, t->name);
+        bb_u32(b, (uint32_t)t->n_dims);
+        for (int d = 0; d < t->n_dims; d++) bb_u64(b, (uint64_t)t->ne[d]);
+        bb_u32(b, (uint32_t)t->type);
+        bb_u64(b, off);
         off += align_up(t->n_bytes, align);
     }
+}
+
+/* The head, then the tensors' data, streamed (a model is too large to
+ * build in memory twice), each padded to the alignment. */
+static void write_body(const gguf_writer *w, wout *o, uint32_t align, int add_align_key) {
+    gm_buf head = {0};
+    put_head(w, &head, align, add_align_key);
+    if (head.oom) o->err = ENOMEM;
+    out_put(o, head.p, head.n);
+    gm_buf_free(&head);
     out_pad(o, align);
     for (size_t i = 0; i < w->n_t; i++) {
         const w_tensor *t = &w->t[i];

@@ -337,44 +337,35 @@ static inline void rope_cs(const float *tab, int l, int j, int P, int HD, float 
     }
 }
 
-void nn_rope_forward(float *y, const float *x, int B, int L, int NH, int HD) {
+/* Rotates every pair (out = R(sign·θ) in), or adds the rotation into out.
+ * Backward is forward's transpose: the rotation by −θ, added (R(θ)ᵀ = R(−θ);
+ * negating s is exact, so each sum is the one a written-out form makes). */
+static void rope_rotate(float *out, const float *in, int B, int L, int NH, int HD, float sign, int add) {
     const float *tab = rope_table(L, HD);
     int P = HD / 2, C = NH * HD, BL = B * L;
 #pragma omp parallel for schedule(static) if ((size_t)BL * C >= NN_PAR_MIN)
     for (int bl = 0; bl < BL; bl++) {
         int l = bl % L;
-        const float *xr = x + (size_t)bl * C;
-        float *yr = y + (size_t)bl * C;
+        const float *xr = in + (size_t)bl * C;
+        float *yr = out + (size_t)bl * C;
         for (int h = 0; h < NH; h++)
             for (int j = 0; j < P; j++) {
                 float c, s;
                 rope_cs(tab, l, j, P, HD, &c, &s);
+                s = sign * s;
                 int o = h * HD + 2 * j;
                 float a = xr[o], b = xr[o + 1];
-                yr[o] = a * c - b * s;
-                yr[o + 1] = b * c + a * s;
+                float u = a * c - b * s, v = b * c + a * s;
+                if (add) yr[o] += u, yr[o + 1] += v;
+                else yr[o] = u, yr[o + 1] = v;
             }
     }
 }
 
+void nn_rope_forward(float *y, const float *x, int B, int L, int NH, int HD) { rope_rotate(y, x, B, L, NH, HD, 1.0f, 0); }
+
 void nn_rope_backward(float *dx, const float *dy, int B, int L, int NH, int HD) {
-    const float *tab = rope_table(L, HD);
-    int P = HD / 2, C = NH * HD, BL = B * L;
-#pragma omp parallel for schedule(static) if ((size_t)BL * C >= NN_PAR_MIN)
-    for (int bl = 0; bl < BL; bl++) {
-        int l = bl % L;
-        const float *gr = dy + (size_t)bl * C;
-        float *dr = dx + (size_t)bl * C;
-        for (int h = 0; h < NH; h++)
-            for (int j = 0; j < P; j++) {
-                float c, s;
-                rope_cs(tab, l, j, P, HD, &c, &s);
-                int o = h * HD + 2 * j;
-                float ga = gr[o], gb = gr[o + 1];
-                dr[o] += ga * c + gb * s;
-                dr[o + 1] += gb * c - ga * s;
-            }
-    }
+    rope_rotate(dx, dy, B, L, NH, HD, -1.0f, 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -29,25 +29,14 @@
 #endif
 
 gm_train_params gm_train_default_params(void) {
-    gm_train_params p = {0};
-    p.sizes = gm_model_default_params();
-    p.batch = 4;
-    p.accum = 1;
-    p.steps = 20000;
-    p.warmup = 1000;
-    p.lr = 1e-4f;
-    p.lr_min = 1e-6f;
-    p.weight_decay = 0.01f;
-    p.clip = 0.5f;
-    p.ema_decay = 0.9f;
-    p.ema_every = 100;
-    p.eval_every = 500;
-    p.eval_segments = 64;
-    p.ckpt_every = 500;
-    p.seed = 1234;
-    p.chord_given = 0.25f;
-    p.world = 1;
-    return p;
+    return (gm_train_params){
+        .sizes = gm_model_default_params(),
+        .batch = 4, .accum = 1, .steps = 20000, .warmup = 1000,
+        .lr = 1e-4f, .lr_min = 1e-6f, .weight_decay = 0.01f, .clip = 0.5f,
+        .ema_decay = 0.9f, .ema_every = 100,
+        .eval_every = 500, .eval_segments = 64, .ckpt_every = 500,
+        .seed = 1234, .chord_given = 0.25f, .world = 1,
+    };
 }
 
 /* ======================================================================== */

@@ -1,15 +1,16 @@
 /*
- * chord_symbol.c — chord symbols as musicians write them: lead-sheet names
- * ("F#m7b5", "Bb/D", "Csus4", "N.C.") and MusicXML <kind> values
- * ("minor-seventh"), each a set of tones above the root, brought to the
- * nearest of our eight qualities; and the symbols of a score as given
- * chords per frame of the bar grid.
+ * chord_symbol.c — chord names, the one home of their rules: lead-sheet
+ * symbols as musicians write them ("F#m7b5", "Bb/D", "Csus4", "N.C.") and
+ * MusicXML <kind> values ("minor-seventh"), each a set of tones above the
+ * root, brought to the nearest of our eight qualities; our own names
+ * (gm_chord_parse: "Am7", "B:maj"), the same spellings held to the eight;
+ * and the symbols of a score as given chords per frame of the bar grid.
  *
  * One table holds every kind: its MusicXML name, its tones and its
  * lead-sheet spellings, so a spelling and a kind of the same chord cannot
- * disagree. The vocabulary's own names (gm_chord_parse, "Am7") are a subset
- * of these spellings.
+ * disagree, and our names are read through it too.
  */
+#include "chord_name.h"
 #include "getmusic.h"
 #include "util.h"
 
@@ -100,9 +101,8 @@ int gm_chord_kind_tones(const char *kind, uint16_t *tones) {
 /* Lead-sheet names                                                          */
 /* ======================================================================== */
 
-/* A note name at *p: letter A-G and up to two accidentals (#, b, ♯, ♭).
- * Its pitch class, p advanced; -1 when there is no letter. */
-static int read_note_name(const char **p) {
+/* chord_name.h: the one reader of a root, for names and Harte labels alike. */
+int gm_note_name_read(const char **p) {
     static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
     const char *q = *p;
     if (*q < 'A' || *q > 'G') return -1;
@@ -137,30 +137,50 @@ static int suffix_tones(const char *suffix, uint16_t *tones) {
     return -1;
 }
 
-int gm_chord_symbol_parse(const char *text, gm_chord *out, int *bass, char *err) {
-    if (!text || !out) return gm_fail(err, "chord symbol: null argument");
+/* The text of a chord name, spaces around it dropped, into buf (40 bytes).
+ * 0, or -1 with err when it is empty or too long to be a chord name. */
+static int trimmed_name(const char *text, char buf[40], char *err) {
     while (isspace((unsigned char)*text)) text++;
     size_t len = strlen(text);
     while (len > 0 && isspace((unsigned char)text[len - 1])) len--;
-    char buf[40];
-    if (len == 0 || len >= sizeof buf) return gm_fail(err, "'%.*s' is not a chord name", (int)(len > 30 ? 30 : len), text);
+    if (len == 0 || len >= 40) return gm_fail(err, "'%.*s' is not a chord name", (int)(len > 30 ? 30 : len), text);
     memcpy(buf, text, len);
     buf[len] = 0;
-    if (bass) *bass = -1;
-    if (!strcmp(buf, "N.C.") || !strcmp(buf, "N.C") || !strcmp(buf, "NC") || !strcmp(buf, "N")) {
+    return 0;
+}
+
+static int is_no_chord(const char *s) {
+    return !strcmp(s, "N.C.") || !strcmp(s, "N.C") || !strcmp(s, "NC") || !strcmp(s, "N");
+}
+
+/* The start both parsers share: the trimmed text in buf, then no chord
+ * (1, *out = N) or the root read (0, *rest after it). -1 with err. */
+static int name_root(const char *text, gm_chord *out, char buf[40], int *root, const char **rest, char *err) {
+    if (!text || !out) return gm_fail(err, "chord name: null argument");
+    if (trimmed_name(text, buf, err)) return -1;
+    if (is_no_chord(buf)) {
         *out = (gm_chord){-1, -1};
-        return 0;
+        return 1;
     }
-    const char *p = buf;
-    int root = read_note_name(&p);
-    if (root < 0) return gm_fail(err, "'%s' is not a chord name (no root A-G)", buf);
+    *rest = buf;
+    *root = gm_note_name_read(rest);
+    if (*root < 0) return gm_fail(err, "'%s' is not a chord name (expected a root A-G, or N)", buf);
+    return 0;
+}
+
+int gm_chord_symbol_parse(const char *text, gm_chord *out, int *bass, char *err) {
+    if (bass) *bass = -1;
+    char buf[40];
+    const char *p;
+    int root, rc = name_root(text, out, buf, &root, &p, err);
+    if (rc) return rc < 0 ? -1 : 0;
     char suffix[40];
     gm_strlcpy(suffix, p, sizeof suffix);
     char *slash = strchr(suffix, '/');
     int b = -1;
     if (slash) { /* "/D": the bass, a note name and nothing more */
         const char *q = slash + 1;
-        b = read_note_name(&q);
+        b = gm_note_name_read(&q);
         if (b < 0 || *q) return gm_fail(err, "'%s': '%s' is not a bass note", buf, slash + 1);
         *slash = 0;
     }
@@ -168,6 +188,41 @@ int gm_chord_symbol_parse(const char *text, gm_chord *out, int *bass, char *err)
     if (suffix_tones(suffix, &tones)) return gm_fail(err, "'%s': unknown chord suffix '%s'", buf, suffix);
     *out = (gm_chord){(int8_t)root, (int8_t)gm_chord_quality_nearest(tones)};
     if (bass) *bass = b;
+    return 0;
+}
+
+/* ======================================================================== */
+/* Our names                                                                 */
+/* ======================================================================== */
+
+/* Magenta's spellings of the twelve roots. */
+static const char *root_names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+static const char *quality_suffix[GM_N_QUALITIES] = {"", "m", "aug", "dim", "7", "maj7", "m7", "m7b5"};
+
+const char *gm_chord_name(gm_chord c, char *buf, size_t n) {
+    if (!buf || n == 0) return buf;
+    if (c.root < 0 || c.root > 11 || c.quality < 0 || c.quality >= GM_N_QUALITIES)
+        snprintf(buf, n, "N");
+    else
+        snprintf(buf, n, "%s%s", root_names[(int)c.root], quality_suffix[(int)c.quality]);
+    return buf;
+}
+
+/* Our names are the symbols whose tones are exactly one of our qualities,
+ * with no bass; a ':' may follow the root, as in Harte's "B:maj". */
+int gm_chord_parse(const char *name, gm_chord *out, char *err) {
+    char buf[40];
+    const char *p;
+    int root, rc = name_root(name, out, buf, &root, &p, err);
+    if (rc) return rc < 0 ? -1 : 0;
+    if (*p == ':') p++;
+    uint16_t tones;
+    int q = GM_N_QUALITIES;
+    if (!suffix_tones(p, &tones))
+        for (q = 0; q < GM_N_QUALITIES && gm_chord_tones((gm_chord){0, (int8_t)q}) != tones; q++) {}
+    if (q == GM_N_QUALITIES)
+        return gm_fail(err, "'%s': unknown chord quality '%s' (known: maj, m, aug/+, dim, 7, maj7, m7, m7b5)", buf, p);
+    *out = (gm_chord){(int8_t)root, (int8_t)q};
     return 0;
 }
 

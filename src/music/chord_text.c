@@ -1,11 +1,12 @@
 /*
- * chord_text.c — chords as text, and the tones each one spells: our chord
- * names ("Am", "G7", gm_chord_name / gm_chord_parse), progressions in bars
- * ("C G | Am F"), Harte labels as POP909's chord_midi.txt writes them
- * ("A:min7/b7": their tones, and the nearest of our chords), and the one
+ * chord_text.c — chords as text, and the tones each one spells: progressions
+ * in bars ("C G | Am F", of the names chord_symbol.c reads), Harte labels
+ * as POP909's chord_midi.txt writes them ("A:min7/b7": their tones, and the
+ * nearest of our chords), and the one
  * table of our qualities' tones (gm_chord_tones), which recognition
  * (chord.c) and everything that scores chord tones share.
  */
+#include "chord_name.h"
 #include "getmusic.h"
 #include "util.h"
 
@@ -97,12 +98,9 @@ int gm_chord_label_tones(const char *label, uint16_t *tones, char *err) {
         *tones = 0;
         return 0;
     }
-    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
-    if (label[0] < 'A' || label[0] > 'G')
-        return gm_fail(err, "chord label '%s' does not start with a root A-G (or N)", label);
-    int root = letter_pc[label[0] - 'A'];
-    const char *p = label + 1;
-    for (; *p == 'b' || *p == '#'; p++) root += *p == '#' ? 1 : -1;
+    const char *p = label;
+    int root = gm_note_name_read(&p);
+    if (root < 0) return gm_fail(err, "chord label '%s' does not start with a root A-G (or N)", label);
     const char *slash = strchr(p, '/'), *end = slash ? slash : label + len;
     unsigned set = 0x091; /* a bare root is major (Harte) */
     if (*p == ':') {
@@ -146,14 +144,8 @@ static int span_start_cmp(const void *x, const void *y) {
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
-static int labels_push(gm_chord_labels *l, int *cap, double start, double end, uint16_t tones) {
-    if (l->n == *cap) {
-        int c = *cap ? 2 * *cap : 256;
-        gm_chord_span *v = realloc(l->v, (size_t)c * sizeof *v);
-        if (!v) return -1;
-        l->v = v;
-        *cap = c;
-    }
+static int labels_push(gm_chord_labels *l, size_t *cap, double start, double end, uint16_t tones) {
+    if (gm_grow(&l->v, cap, l->n, sizeof *l->v, 256)) return -1;
     l->v[l->n++] = (gm_chord_span){start, end, tones};
     return 0;
 }
@@ -217,7 +209,7 @@ static int read_label_file(const char *path, char **out, size_t *n, char *err) {
 }
 
 /* read_labels' visitor for gm_chord_labels: a label's tones; N is left out. */
-typedef struct { gm_chord_labels *l; int cap; } tones_ctx;
+typedef struct { gm_chord_labels *l; size_t cap; } tones_ctx;
 static int add_tones(void *user_data, double t0, double t1, const char *label, char *why) {
     tones_ctx *c = user_data;
     uint16_t tones = 0;
@@ -248,71 +240,6 @@ int gm_chord_labels_load(const char *path, gm_chord_labels *out, char *err) {
     int rc = gm_chord_labels_parse(text, n, path, out, err);
     free(text);
     return rc;
-}
-
-/* ======================================================================== */
-/* Names                                                                     */
-/* ======================================================================== */
-
-/* Magenta's spellings of the twelve roots. */
-static const char *root_names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
-static const char *quality_suffix[GM_N_QUALITIES] = {"", "m", "aug", "dim", "7", "maj7", "m7", "m7b5"};
-
-const char *gm_chord_name(gm_chord c, char *buf, size_t n) {
-    if (!buf || n == 0) return buf;
-    if (c.root < 0 || c.root > 11 || c.quality < 0 || c.quality >= GM_N_QUALITIES)
-        snprintf(buf, n, "N");
-    else
-        snprintf(buf, n, "%s%s", root_names[(int)c.root], quality_suffix[(int)c.quality]);
-    return buf;
-}
-
-/* Accepted spellings of each quality, after the root (and an optional ':'
- * as in Harte-style labels such as "B:maj", "A:hdim7"). */
-static const struct { const char *s; int q; } quality_words[] = {
-    {"", GM_Q_MAJ},      {"maj", GM_Q_MAJ},     {"M", GM_Q_MAJ},
-    {"m", GM_Q_MIN},     {"min", GM_Q_MIN},     {"-", GM_Q_MIN},
-    {"aug", GM_Q_AUG},   {"+", GM_Q_AUG},
-    {"dim", GM_Q_DIM},   {"o", GM_Q_DIM},
-    {"7", GM_Q_DOM7},    {"dom7", GM_Q_DOM7},
-    {"maj7", GM_Q_MAJ7}, {"M7", GM_Q_MAJ7},
-    {"m7", GM_Q_MIN7},   {"min7", GM_Q_MIN7},   {"-7", GM_Q_MIN7},
-    {"m7b5", GM_Q_M7B5}, {"min7b5", GM_Q_M7B5}, {"hdim7", GM_Q_M7B5}, {"-7b5", GM_Q_M7B5},
-    {"\xc3\xb8", GM_Q_M7B5}, {"\xc3\xb8" "7", GM_Q_M7B5}, /* ø, ø7 */
-};
-
-int gm_chord_parse(const char *name, gm_chord *out, char *err) {
-    if (!name || !out) return gm_fail(err, "chord name: null argument");
-    while (isspace((unsigned char)*name)) name++;
-    size_t len = strlen(name);
-    while (len > 0 && isspace((unsigned char)name[len - 1])) len--;
-    char buf[32];
-    if (len == 0 || len >= sizeof buf) return gm_fail(err, "'%.*s' is not a chord name", (int)(len > 40 ? 40 : len), name);
-    memcpy(buf, name, len);
-    buf[len] = 0;
-
-    if (!strcmp(buf, "N") || !strcmp(buf, "NC") || !strcmp(buf, "N.C.")) {
-        *out = (gm_chord){-1, -1};
-        return 0;
-    }
-    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A..G */
-    if (buf[0] < 'A' || buf[0] > 'G')
-        return gm_fail(err, "'%s' is not a chord name (expected a root A-G, or N)", buf);
-    int root = letter_pc[buf[0] - 'A'];
-    const char *p = buf + 1;
-    /* Up to two accidentals, '#' or 'b' (no quality suffix starts with b). */
-    for (int acc = 0; acc < 2 && (*p == '#' || *p == 'b'); acc++) {
-        root += *p == '#' ? 1 : -1;
-        p++;
-    }
-    root = ((root % 12) + 12) % 12;
-    if (*p == ':') p++;
-    for (size_t i = 0; i < sizeof quality_words / sizeof *quality_words; i++)
-        if (!strcmp(p, quality_words[i].s)) {
-            *out = (gm_chord){(int8_t)root, (int8_t)quality_words[i].q};
-            return 0;
-        }
-    return gm_fail(err, "'%s': unknown chord quality '%s' (known: maj, m, aug/+, dim, 7, maj7, m7, m7b5)", buf, p);
 }
 
 /* ======================================================================== */
@@ -370,19 +297,13 @@ static int split_bars(const char *text, bar_fn fn, void *user_data, char *err) {
 }
 
 /* split_bars' visitor for gm_chords_parse_bars: our chords, as two halves. */
-typedef struct { gm_chord *v; int n, cap; } halves;
+typedef struct { gm_chord *v; int n; size_t cap; } halves; /* v: [cap][2] */
 static int add_halves(void *user_data, int bar, const bar_names *b, char *err) {
     halves *h = user_data;
     gm_chord c[2];
     for (int i = 0; i < b->n; i++)
         if (gm_chord_parse(b->name[i], &c[i], err)) return -1;
-    if (bar == h->cap) {
-        int cap = h->cap ? 2 * h->cap : 64;
-        gm_chord *nv = realloc(h->v, (size_t)cap * 2 * sizeof *nv);
-        if (!nv) return gm_fail(err, "out of memory");
-        h->v = nv;
-        h->cap = cap;
-    }
+    if (gm_grow(&h->v, &h->cap, bar, 2 * sizeof *h->v, 64)) return gm_fail(err, "out of memory");
     h->v[2 * bar] = c[0];
     h->v[2 * bar + 1] = c[b->n - 1];
     h->n = bar + 1;
@@ -415,16 +336,10 @@ static int name_tones(const char *name, uint16_t *t, char *err) {
 
 /* split_bars' visitor for gm_chord_labels_per_bar: each bar's tones. */
 typedef struct { uint16_t t[2]; int k; } bar_tones;
-typedef struct { bar_tones *v; int n, cap; } tone_bars;
+typedef struct { bar_tones *v; int n; size_t cap; } tone_bars;
 static int add_bar_tones(void *user_data, int bar, const bar_names *b, char *err) {
     tone_bars *tb = user_data;
-    if (bar == tb->cap) {
-        int cap = tb->cap ? 2 * tb->cap : 64;
-        bar_tones *nv = realloc(tb->v, (size_t)cap * sizeof *nv);
-        if (!nv) return gm_fail(err, "chord names: out of memory");
-        tb->v = nv;
-        tb->cap = cap;
-    }
+    if (gm_grow(&tb->v, &tb->cap, bar, sizeof *tb->v, 64)) return gm_fail(err, "chord names: out of memory");
     bar_tones *t = &tb->v[bar];
     t->k = b->n;
     for (int i = 0; i < b->n; i++)
@@ -438,7 +353,8 @@ int gm_chord_labels_per_bar(const gm_score *s, const char *names, gm_chord_label
     memset(out, 0, sizeof *out);
     tone_bars tb = {0};
     gm_barmap bm;
-    int cap = 0, rc = split_bars(names, add_bar_tones, &tb, err);
+    size_t cap = 0;
+    int rc = split_bars(names, add_bar_tones, &tb, err);
     int built = !rc && !(rc = gm_barmap_build(&bm, s, GM_STEPS_PER_QUARTER, err));
     for (int b = 0; !rc && b < bm.n_bars; b++) {
         const bar_tones *t = &tb.v[b % tb.n]; /* shorter than the piece: repeated */
@@ -502,19 +418,13 @@ int gm_chord_label_nearest(const char *text, gm_chord *out, char *err) {
 #define MAX_LABELS 1000000
 
 /* read_labels' visitor for timed chords: the nearest of our chords. */
-typedef struct { gm_timed_chord *v; int n, cap; } timed_ctx;
+typedef struct { gm_timed_chord *v; int n; size_t cap; } timed_ctx;
 static int add_timed(void *user_data, double t0, double t1, const char *label, char *why) {
     timed_ctx *c = user_data;
     gm_chord ch;
     if (gm_chord_label_nearest(label, &ch, why)) return -1;
-    if (c->n == c->cap) {
-        if (c->cap >= MAX_LABELS) return gm_fail(why, "more than %d labels", MAX_LABELS);
-        int cap = c->cap ? 2 * c->cap : 256;
-        gm_timed_chord *nv = realloc(c->v, (size_t)cap * sizeof *nv);
-        if (!nv) return gm_fail(why, "out of memory");
-        c->v = nv;
-        c->cap = cap;
-    }
+    if (c->n >= MAX_LABELS) return gm_fail(why, "more than %d labels", MAX_LABELS);
+    if (gm_grow(&c->v, &c->cap, c->n, sizeof *c->v, 256)) return gm_fail(why, "out of memory");
     c->v[c->n++] = (gm_timed_chord){t0, t1, ch};
     return 0;
 }

@@ -110,13 +110,7 @@ typedef struct { input_file *v; size_t n, cap; } file_list;
 
 static int list_add(file_list *l, const char *path, const char *name) {
     if (l->n >= MAX_FILES) return -1;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        input_file *v = realloc(l->v, cap * sizeof *v);
-        if (!v) return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (gm_grow(&l->v, &l->cap, l->n, sizeof *l->v, 256)) return -1;
     l->v[l->n].path = strdup(path);
     l->v[l->n].name = strdup(name);
     if (!l->v[l->n].path || !l->v[l->n].name) return -1;
@@ -442,17 +436,6 @@ static void put_name32(gm_buf *b, const char *s) {
     gm_buf_put(b, x, 32);
 }
 
-/* JSON string with the escapes JSON requires. */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 static void write_summaries(const char *dir, const gm_prepare_summary *sm, const gm_layout *l, const gm_prepare_params *p) {
     char path[4200];
@@ -479,7 +462,7 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
     f = fopen(path, "w");
     if (f) {
         fprintf(f, "{\"layout\": ");
-        json_str(f, l->name);
+        gm_json_fstr(f, l->name);
         fprintf(f, ", \"window_cols\": %d, \"hop_cols\": %d, \"files\": %zu, \"files_excluded\": %zu, \"songs\": %zu, \"songs_valid\": %zu, "
                    "\"segments_train\": %zu, \"segments_valid\": %zu, \"segments_duplicate\": %zu, \"segments_empty\": %zu, "
                    "\"notes_in\": %zu, \"notes_exact\": %zu, \"notes_onset_pitch\": %zu, \"compounds_oov\": %zu, \"tracks_unmapped\": %zu, "
@@ -491,15 +474,15 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
                 p->ghost_velocity, sm->ghost_notes_dropped, sm->vocab_size);
         for (int c = 0; c < l->n_classes; c++) {
             fprintf(f, "%s", c ? ", " : "");
-            json_str(f, l->cls[c].name);
+            gm_json_fstr(f, l->cls[c].name);
             fprintf(f, ": %d", sm->vocab_class_size[c]);
         }
         fprintf(f, "}, \"seconds\": %.3f, \"skipped\": [", sm->seconds);
         for (size_t i = 0; i < sm->n_skipped; i++) {
             fprintf(f, "%s{\"path\": ", i ? ", " : "");
-            json_str(f, sm->skipped[i].path);
+            gm_json_fstr(f, sm->skipped[i].path);
             fprintf(f, ", \"reason\": ");
-            json_str(f, sm->skipped[i].reason);
+            gm_json_fstr(f, sm->skipped[i].reason);
             fprintf(f, "}");
         }
         fprintf(f, "]}\n");
@@ -512,19 +495,11 @@ static void write_summaries(const char *dir, const gm_prepare_summary *sm, const
 /* ======================================================================== */
 
 gm_prepare_params gm_prepare_default_params(void) {
-    gm_prepare_params p = {0};
-    p.layout = "default";
-    p.window_cols = 512;
-    p.hop_cols = 256;
-    p.vocab_coverage = 0.9;
-    p.vocab_min_count = 10;
-    p.valid_percent = 10;
-    p.n_threads = 0;
-    p.transpose_to_c = 1;
-    p.chord_frames_per_bar = 2;
-    p.chord_labels = 1;
-    p.ghost_velocity = 60;
-    return p;
+    return (gm_prepare_params){
+        .layout = "default", .window_cols = 512, .hop_cols = 256,
+        .vocab_coverage = 0.9, .vocab_min_count = 10, .valid_percent = 10,
+        .n_threads = 0, .transpose_to_c = 1, .chord_frames_per_bar = 2, .chord_labels = 1, .ghost_velocity = 60,
+    };
 }
 
 void gm_prepare_summary_free(gm_prepare_summary *sum) {

@@ -43,13 +43,9 @@
 #include "getmusic.h"
 #include "util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define GM_MIDI_MAX_BYTES ((size_t)64 << 20)   /* larger inputs are refused */
 #define GM_MIDI_MAX_TICK (INT64_C(1) << 60)    /* tick sums saturate here */
@@ -124,7 +120,8 @@ typedef struct {
     int chunk_idx;
     /* open notes */
     pend_note *pool;
-    int32_t n_pool, cap_pool, free_head;
+    int32_t n_pool, free_head;
+    size_t cap_pool;
     int32_t n_open;             /* open notes (skips the close-all scan) */
     int32_t head[16 * 128], tail[16 * 128];
     /* per chunk */
@@ -136,7 +133,8 @@ typedef struct {
     prog_line prog[16];
     uint32_t prog_seq;
     sym_cand *cand;             /* chord symbol candidates */
-    uint32_t n_cand, cap_cand;
+    uint32_t n_cand;
+    size_t cap_cand;
     uint8_t sym_bad[8];         /* per meta type: an event that is no chord name */
     uint8_t sym_rich[8];        /* per meta type: an event that is more than a bare letter */
     uint32_t sym_count[8];
@@ -208,13 +206,7 @@ static int note_on(reader *r, int ch, int pitch, int velocity, int64_t tick) {
     if (slot >= 0) {
         r->free_head = r->pool[slot].next;
     } else {
-        if (r->n_pool == r->cap_pool) {
-            int32_t cap = r->cap_pool ? 2 * r->cap_pool : 256;
-            pend_note *p = realloc(r->pool, (size_t)cap * sizeof *p);
-            if (!p) return reader_fail_oom(r);
-            r->pool = p;
-            r->cap_pool = cap;
-        }
+        if (gm_grow(&r->pool, &r->cap_pool, r->n_pool, sizeof *r->pool, 256)) return reader_fail_oom(r);
         slot = r->n_pool++;
     }
     pend_note *pn = &r->pool[slot];
@@ -249,13 +241,7 @@ static int note_off(reader *r, int ch, int pitch, int64_t tick) {
 static int program_change(reader *r, int ch, int program, int64_t tick) {
     if (r->pass == 1) { r->program[ch] = program; return 0; }
     prog_line *l = &r->prog[ch];
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        prog_change *a = realloc(l->a, cap * sizeof *a);
-        if (!a) return reader_fail_oom(r);
-        l->a = a;
-        l->cap = cap;
-    }
+    if (gm_grow(&l->a, &l->cap, l->n, sizeof *l->a, 16)) return reader_fail_oom(r);
     l->a[l->n++] = (prog_change){tick, r->prog_seq++, (uint8_t)program};
     return 0;
 }
@@ -281,13 +267,7 @@ static int text_event(reader *r, int type, const uint8_t *d, uint32_t len, int64
         r->sym_bad[type] = 1;
         return 0;
     }
-    if (r->n_cand == r->cap_cand) {
-        uint32_t cap = r->cap_cand ? 2 * r->cap_cand : 64;
-        sym_cand *v = realloc(r->cand, cap * sizeof *v);
-        if (!v) return reader_fail_oom(r);
-        r->cand = v;
-        r->cap_cand = cap;
-    }
+    if (gm_grow(&r->cand, &r->cap_cand, r->n_cand, sizeof *r->cand, 64)) return reader_fail_oom(r);
     sym_cand *k = &r->cand[r->n_cand];
     *k = (sym_cand){tick, r->n_cand, (uint8_t)type, c.root, c.quality, (int8_t)bass, ""};
     r->n_cand++;
@@ -549,52 +529,21 @@ done:
     return rc;
 }
 
-/* The reason does not repeat the path: callers name the file themselves
- * ("song.mid: not a MIDI file (no MThd header)"). */
-int gm_midi_read_file(const char *path, gm_score *out, char *err) {
+/* A MIDI file's bytes, whole (from path, or fd when path is NULL), then
+ * gm_midi_read_mem. The reason does not repeat the path: callers name the
+ * file themselves ("song.mid: not a MIDI file (no MThd header)"). */
+static int read_whole_midi(const char *path, int fd, gm_score *out, char *err) {
+    uint8_t *data;
+    size_t n;
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
-    int rc = gm_midi_read_fd(fd, out, err);
-    close(fd);
+    if (gm_read_whole(path, fd, GM_MIDI_MAX_BYTES, "MIDI file", &data, &n, err)) return -1;
+    int rc = gm_midi_read_mem(data, n, out, err);
+    free(data);
     return rc;
 }
 
-int gm_midi_read_fd(int fd, gm_score *out, char *err) {
-    uint8_t *buf = NULL;
-    int rc = -1;
-    memset(out, 0, sizeof *out);
-    struct stat st;
-    if (fstat(fd, &st)) { gm_fail(err, "cannot stat: %s", strerror(errno)); goto done; }
-    if (S_ISDIR(st.st_mode)) { gm_fail(err, "is a directory, not a MIDI file"); goto done; }
-    if (st.st_size > (off_t)GM_MIDI_MAX_BYTES) { gm_fail(err, "MIDI file too large (%lld bytes, limit 64 MiB)", (long long)st.st_size); goto done; }
-    /* Read until EOF rather than trusting st_size (pipes, files that grow);
-     * one byte past the limit is enough to know it is too large. */
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
-    buf = malloc(cap);
-    if (!buf) { gm_fail(err, "out of memory reading a %zu-byte file", cap); goto done; }
-    for (;;) {
-        if (n == cap) {
-            if (cap > GM_MIDI_MAX_BYTES) { gm_fail(err, "MIDI file too large (limit 64 MiB)"); goto done; }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { gm_fail(err, "out of memory reading a file of over %zu bytes", cap); goto done; }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, buf + n, cap - n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            gm_fail(err, "read failed: %s", strerror(errno));
-            goto done;
-        }
-        if (k == 0) break;
-        n += (size_t)k;
-    }
-    rc = gm_midi_read_mem(buf, n, out, err);
-done:
-    free(buf);
-    return rc;
-}
+int gm_midi_read_file(const char *path, gm_score *out, char *err) { return read_whole_midi(path, -1, out, err); }
+int gm_midi_read_fd(int fd, gm_score *out, char *err) { return read_whole_midi(NULL, fd, out, err); }
 
 /* ======================================================================== */
 /* Writing                                                                   */
@@ -830,12 +779,7 @@ int gm_midi_write_file(const char *path, const gm_score *s, char *err) {
     uint8_t *data = NULL;
     size_t size = 0;
     if (gm_midi_write_mem(s, &data, &size, err)) return -1;
-    gm_atomic_file a;
-    int rc = gm_atomic_open(&a, path, err);
-    if (rc == 0) {
-        (void)fwrite(data, 1, size, a.f); /* a short write sets the error flag: commit reports it */
-        rc = gm_atomic_commit(&a, err);
-    }
+    int rc = gm_atomic_write(path, data, size, err);
     free(data);
     return rc;
 }

@@ -24,13 +24,10 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define MXL_MAX_BYTES ((size_t)64 << 20)   /* XML text, also after unzipping */
 #define MXL_MAX_BARS 100000                /* bars after repeats are played out */
@@ -49,67 +46,25 @@ int gm_path_is_musicxml(const char *path) {
 /* Reading whole files                                                       */
 /* ======================================================================== */
 
-/* A descriptor's bytes to its end, at most `max` (files over it refused). */
-static int slurp_fd(int fd, size_t max, uint8_t **out, size_t *out_n, char *err) {
-    struct stat st;
-    *out = NULL;
-    *out_n = 0;
-    if (fstat(fd, &st)) return gm_fail(err, "cannot stat: %s", strerror(errno));
-    if (S_ISDIR(st.st_mode)) return gm_fail(err, "is a directory, not a score file");
-    if (st.st_size > (off_t)max) return gm_fail(err, "file too large (%lld bytes, limit %zu MiB)", (long long)st.st_size, max >> 20);
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) return gm_fail(err, "out of memory reading a %zu-byte file", cap);
-    for (;;) {
-        if (n == cap) {
-            if (cap > max) { free(buf); return gm_fail(err, "file too large (limit %zu MiB)", max >> 20); }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); return gm_fail(err, "out of memory reading a file of over %zu bytes", cap); }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, buf + n, cap - n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) { free(buf); return gm_fail(err, "read failed: %s", strerror(errno)); }
-        if (k == 0) break;
-        n += (size_t)k;
-    }
-    *out = buf;
-    *out_n = n;
-    return 0;
-}
+typedef int (*mem_reader)(const uint8_t *data, size_t n, gm_score *out, char *err);
 
-int gm_score_read_fd(int fd, gm_score *out, char *err) {
+/* A score file's bytes, whole (from path, or fd when path is NULL), handed to read_mem. */
+static int read_whole(const char *path, int fd, mem_reader read_mem, gm_score *out, char *err) {
     uint8_t *data;
     size_t n;
     memset(out, 0, sizeof *out);
-    if (slurp_fd(fd, MXL_MAX_BYTES, &data, &n, err)) return -1;
-    int rc = gm_score_read_mem(data, n, out, err);
+    if (gm_read_whole(path, fd, MXL_MAX_BYTES, "score file", &data, &n, err)) return -1;
+    int rc = read_mem(data, n, out, err);
     free(data);
     return rc;
 }
 
+int gm_score_read_fd(int fd, gm_score *out, char *err) { return read_whole(NULL, fd, gm_score_read_mem, out, err); }
 int gm_score_read_file(const char *path, gm_score *out, char *err) {
-    memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
-    int rc = gm_score_read_fd(fd, out, err);
-    close(fd);
-    return rc;
+    return read_whole(path, -1, gm_score_read_mem, out, err);
 }
-
 int gm_musicxml_read_file(const char *path, gm_score *out, char *err) {
-    memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return gm_fail(err, "cannot open: %s", strerror(errno));
-    uint8_t *data;
-    size_t n;
-    int rc = slurp_fd(fd, MXL_MAX_BYTES, &data, &n, err);
-    close(fd);
-    if (rc) return -1;
-    rc = gm_musicxml_read_mem(data, n, out, err);
-    free(data);
-    return rc;
+    return read_whole(path, -1, gm_musicxml_read_mem, out, err);
 }
 
 /* MIDI by its header; XML text (a byte-order mark, '<' after blanks) or a
@@ -226,7 +181,8 @@ typedef struct {
     instrument *inst;
     int n_inst;
     mnode *m;
-    int n_m, cap_m;
+    int n_m;
+    size_t cap_m;
 } part_rec;
 
 /* A measure of the first part: where it stands in the grid. */
@@ -250,7 +206,8 @@ typedef struct {
     int n_order;
     int64_t *bar_start;         /* [n_order + 1] */
     gm_chord_symbol *sym;       /* harmonies of every part, sorted at the end */
-    int n_sym, cap_sym;
+    int n_sym;
+    size_t cap_sym;
     /* one part being read */
     double divisions;
     int transpose;              /* semitones to concert pitch */
@@ -338,13 +295,7 @@ static int read_part_list(rd *r, const xmlNode *root) {
 
 static int add_measure(rd *r, part_rec *p, xmlNode *content, xmlNode *measure) {
     if (p->n_m >= MXL_MAX_BARS) return gm_fail(r->err, "part %s: more than %d measures", p->id, MXL_MAX_BARS);
-    if (p->n_m == p->cap_m) {
-        int cap = p->cap_m ? 2 * p->cap_m : 64;
-        mnode *v = realloc(p->m, (size_t)cap * sizeof *v);
-        if (!v) return oom(r);
-        p->m = v;
-        p->cap_m = cap;
-    }
+    if (gm_grow(&p->m, &p->cap_m, p->n_m, sizeof *p->m, 64)) return oom(r);
     p->m[p->n_m++] = (mnode){content, measure};
     return 0;
 }
@@ -559,13 +510,7 @@ static int apply_degrees(rd *r, const xmlNode *h, uint16_t *tones) {
 
 static int push_symbol(rd *r, const gm_chord_symbol *c) {
     if (r->n_sym >= MXL_MAX_BARS * 4) return 0; /* more than 4 a bar of 100,000 bars: ignore the rest */
-    if (r->n_sym == r->cap_sym) {
-        int cap = r->cap_sym ? 2 * r->cap_sym : 64;
-        gm_chord_symbol *v = realloc(r->sym, (size_t)cap * sizeof *v);
-        if (!v) return oom(r);
-        r->sym = v;
-        r->cap_sym = cap;
-    }
+    if (gm_grow(&r->sym, &r->cap_sym, r->n_sym, sizeof *r->sym, 64)) return oom(r);
     r->sym[r->n_sym++] = *c;
     return 0;
 }

@@ -661,12 +661,7 @@ int gm_musicxml_write_file(const char *path, const gm_score *s, char *err) {
         data = zipped;
 #endif
     }
-    gm_atomic_file a;
-    int rc = gm_atomic_open(&a, path, err);
-    if (rc == 0) {
-        (void)fwrite(data, 1, size, a.f); /* a short write sets the error flag: commit reports it */
-        rc = gm_atomic_commit(&a, err);
-    }
+    int rc = gm_atomic_write(path, data, size, err);
     free(data);
     return rc;
 }

@@ -32,13 +32,7 @@ void gm_score_free(gm_score *s) {
 }
 
 int gm_score_add_track(gm_score *s, const char *name, int program, int channel, int is_drum) {
-    if (s->n_tracks == s->cap_tracks) {
-        int cap = s->cap_tracks ? 2 * s->cap_tracks : 8;
-        gm_track *t = realloc(s->tracks, (size_t)cap * sizeof *t);
-        if (!t) return -1;
-        s->tracks = t;
-        s->cap_tracks = cap;
-    }
+    if (gm_grow(&s->tracks, &s->cap_tracks, s->n_tracks, sizeof *s->tracks, 8)) return -1;
     gm_track *t = &s->tracks[s->n_tracks];
     memset(t, 0, sizeof *t);
     if (name) gm_strlcpy(t->name, name, sizeof t->name);
@@ -51,13 +45,7 @@ int gm_score_add_track(gm_score *s, const char *name, int program, int channel, 
 }
 
 int gm_track_add_note(gm_track *t, int64_t tick, int64_t duration, int pitch, int velocity, int channel) {
-    if (t->n_notes == t->cap_notes) {
-        size_t cap = t->cap_notes ? 2 * t->cap_notes : 64;
-        gm_note *n = realloc(t->notes, cap * sizeof *n);
-        if (!n) return -1;
-        t->notes = n;
-        t->cap_notes = cap;
-    }
+    if (gm_grow(&t->notes, &t->cap_notes, t->n_notes, sizeof *t->notes, 64)) return -1;
     gm_note *n = &t->notes[t->n_notes++];
     n->tick = tick < 0 ? 0 : tick;
     n->duration = duration < 1 ? 1 : duration;

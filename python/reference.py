@@ -1,5 +1,5 @@
 """
-dev/reference.py — PyTorch reference of GETDiff, exactly as docs/MODEL.md writes it.
+python/reference.py — PyTorch reference of GETDiff, exactly as docs/MODEL.md writes it.
 
 This is the yardstick for the C engine (src/model/nn.c, src/model/getdiff.c,
 src/model/diffusion.c): dev/make_golden.py runs it on a tiny config and writes
