@@ -2,6 +2,7 @@
  * of known metre and pickup, the rules of when the file's metre is kept,
  * --metre's request, and the grid's round trip through a MIDI file. */
 #include "getmusic.h"
+#include "music/metre.h"
 #include "test.h"
 
 #define Q 480 /* ticks per quarter of every piece here */
@@ -263,6 +264,92 @@ static void test_round_trip(void) {
     gm_score_free(&s);
 }
 
+/* A song of pop bars (bass on 1 and 3, a chord held from 1, a melody
+ * entering on 1 and moving on 3) from beat `at`, `bars` bars; returns the
+ * beat after it. */
+static double pop_bars(gm_score *s, int b, int p, int m, double at, int bars, int first) {
+    for (int k = 0; k < bars; k++) {
+        double t = at + 4 * k;
+        int r = roots[(first + k) % 4];
+        note(s, b, t, 2, 36 + r, 100), note(s, b, t + 2, 2, 43 + r, 80);
+        for (int v = 0; v < 3; v++) note(s, p, t, 4, 60 + r + (int[]){0, 4, 7}[v], 70);
+        note(s, m, t, 1.5, 72 + r, 90), note(s, m, t + 1.5, 0.5, 74 + r, 70), note(s, m, t + 2, 2, 76 + r, 80);
+    }
+    return at + 4 * bars;
+}
+
+/* A song that drops two beats after 8 bars (a 2/4 bar, as POP909's
+ * annotations have in many songs): the bars after it start two beats
+ * early, and a single grid would put every later bar line mid-bar. */
+static void test_dropped_beats(void) {
+    gm_score s;
+    gm_score_init(&s, Q);
+    int b = gm_score_add_track(&s, "bass", 33, 1, 0), p = gm_score_add_track(&s, "piano", 0, 0, 0);
+    int m = gm_score_add_track(&s, "melody", 73, 2, 0);
+    double t = pop_bars(&s, b, p, m, 0, 8, 0);
+    note(&s, b, t, 2, 38, 90), note(&s, m, t, 2, 74, 80); /* the short bar: two beats, no new chord */
+    pop_bars(&s, b, p, m, t + 2, 8, 0);
+    gm_score_sort(&s);
+    gm_metre m1 = infer(&s);
+    CHECK(m1.numerator == 4 && m1.downbeat_tick == 0 && m1.n_odd_bars >= 1, "dropped beats: %d/%d at %lld, %d odd",
+          m1.numerator, m1.denominator, (long long)m1.downbeat_tick, m1.n_odd_bars);
+    char err[GM_ERR_SIZE] = "";
+    gm_barmap bm;
+    CHECK(gm_score_set_metre(&s, &m1, err) == 0 && gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err) == 0, "%s", err);
+    /* Every bar line after the short bar on a bar of the music: beat 34 + 4k. */
+    int later = 0, right = 0;
+    for (int k = 0; k < bm.n_bars; k++)
+        if (bm.bar_tick[k] >= 36 * Q && bm.bar_tick[k] < 66 * Q) later++, right += (bm.bar_tick[k] / Q - 34) % 4 == 0;
+    CHECK(later >= 7 && right == later, "after the short bar %d of %d bar lines right", right, later);
+    gm_barmap_free(&bm);
+    gm_metre_free(&m1);
+    gm_score_free(&s);
+}
+
+/* Eighths pushed ahead of the beat (short off-beat chords, more of them
+ * than of anything else) under a bass and melody held from the beats: the
+ * beats are where the held notes start, not the busier 8ths. */
+static void test_offbeat_eighths(void) {
+    gm_score s;
+    gm_score_init(&s, Q);
+    int b = gm_score_add_track(&s, "bass", 33, 1, 0), p = gm_score_add_track(&s, "piano", 0, 0, 0);
+    int m = gm_score_add_track(&s, "melody", 73, 2, 0);
+    for (int k = 0; k < 12; k++) {
+        double t = 4.0 * k;
+        int r = roots[k % 4];
+        note(&s, b, t, 4, 36 + r, 90), note(&s, m, t, 2, 72 + r, 80), note(&s, m, t + 2, 2, 76 + r, 80);
+        for (int e = 0; e < 4; e++)
+            for (int v = 0; v < 4; v++) note(&s, p, t + e + 0.5, 0.25, 60 + r + (int[]){0, 4, 7, 12}[v], 100);
+    }
+    gm_score_sort(&s);
+    gm_metre m1 = infer(&s);
+    CHECK(m1.downbeat_tick % Q == 0, "off-beat eighths: first bar at %lld", (long long)m1.downbeat_tick);
+    gm_metre_free(&m1);
+    gm_score_free(&s);
+}
+
+/* The classifier's inputs: one row a beat, the bass onset where it is. */
+static void test_beat_inputs(void) {
+    gm_score s;
+    gm_score_init(&s, Q);
+    int b = gm_score_add_track(&s, "bass", 33, 1, 0), p = gm_score_add_track(&s, "piano", 0, 0, 0);
+    int m = gm_score_add_track(&s, "melody", 73, 2, 0);
+    pop_bars(&s, b, p, m, 0, 4, 0);
+    gm_score_sort(&s);
+    float *x = NULL;
+    int n = 0;
+    int64_t b0 = -1;
+    char err[GM_ERR_SIZE] = "";
+    CHECK(gm_metre_beat_inputs(&s, &x, &n, &b0, err) == 0 && n >= 16 && b0 == 0, "inputs: %d beats from %lld: %s", n,
+          (long long)b0, err);
+    CHECK(x && x[1] > 0 && x[GM_METRE_INPUTS + 1] == 0, "bass onset on beat 0 only: %g %g", x ? x[1] : -1,
+          x ? x[GM_METRE_INPUTS + 1] : -1);
+    free(x);
+    s.ticks_per_quarter = 2;
+    CHECK(gm_metre_beat_inputs(&s, &x, &n, &b0, err) != 0 && x == NULL, "too coarse refused");
+    gm_score_free(&s);
+}
+
 static void test_bad_requests(void) {
     char err[GM_ERR_SIZE] = "";
     gm_score s;
@@ -279,6 +366,9 @@ int main(void) {
     test_little_music();
     test_settle();
     test_round_trip();
+    test_dropped_beats();
+    test_offbeat_eighths();
+    test_beat_inputs();
     test_bad_requests();
     printf("test_metre: %d passed, %d failed\n", t_pass, t_fail);
     return t_fail ? 1 : 0;

@@ -18,11 +18,16 @@
  *      beat: onsets on each 16th in five registers); duple unless triple wins
  *      clearly, since most music is; 3/4 against 6/8 by whether the middle
  *      eighth of the bar (1.5 beats in) outweighs beats 2 and 3;
- *   4. the phase: the beat of the bar whose cues are strongest.
+ *   4. the phase, followed beat by beat (songs drop or add beats): in 4/4
+ *      music with pitched notes, a classifier learnt from POP909
+ *      (metre_net.h) says which beat of the bar each beat is; otherwise the
+ *      beat of the bar whose cues are strongest.
  *
  * gm_score_settle_metre decides when this replaces the file's metre; see
  * include/getmusic.h, "Metre from the music".
  */
+#include "music/metre.h"
+#include "music/metre_net.h"
 #include "getmusic.h"
 #include "util.h"
 
@@ -53,6 +58,7 @@ typedef struct {
     float *feat;    /* [n][N_FEAT] downbeat cues */
     float *pat;     /* [n][N_PAT] onset weight per register and 16th of the beat */
     float *chroma;  /* [n][24] sounding pitch classes: bass[12], treble[12] */
+    float *held;    /* [n][2] beats held (at most 4) by notes starting on the beat: bass, treble */
     double *down;   /* [n] downbeat strength: weighted cues, each over its mean */
 } beat_grid;
 
@@ -60,6 +66,7 @@ static void grid_free(beat_grid *g) {
     free(g->feat);
     free(g->pat);
     free(g->chroma);
+    free(g->held);
     free(g->down);
 }
 
@@ -107,21 +114,28 @@ static int64_t sixteenth_offset(const gm_score *s) {
 }
 
 /* Tick of the first beat, in [0, tpq): the 16th offset, then the 16th of
- * the quarter with the most weight (a beat carries more than its 8ths). */
+ * the quarter with the most weight (a beat carries more than its 8ths).
+ * A busy off-beat line (eighths pushed ahead) can outweigh the beats, but
+ * notes held a beat or more still start on them: the other 8th wins when it
+ * starts clearly more of those (12 of POP909's 13 off-beat songs, no other
+ * song moved). */
 static int64_t beat_offset(const gm_score *s) {
     int tpq = s->ticks_per_quarter;
     int64_t q = tpq / SUB, o = sixteenth_offset(s);
     if (q < 1) return 0;
-    double w[SUB] = {0};
+    double w[SUB] = {0}, held[SUB] = {0};
     for (int t = 0; t < s->n_tracks; t++)
         for (size_t k = 0; k < s->tracks[t].n_notes; k++) {
             const gm_note *n = &s->tracks[t].notes[k];
             int64_t r = ((n->tick - o) % tpq + tpq + q / 2) % tpq; /* nearest 16th of the quarter */
             w[(r / q) % SUB] += note_weight(n, tpq);
+            if (!s->tracks[t].is_drum && n->duration >= tpq) held[(r / q) % SUB] += 1;
         }
     int best = 0;
     for (int k = 1; k < SUB; k++)
         if (w[k] > w[best]) best = k;
+    int other = (best + SUB / 2) % SUB;
+    if (held[other] > 1.5 * held[best] + 2) best = other;
     return (o + best * q) % tpq;
 }
 
@@ -173,6 +187,7 @@ static void add_note(beat_grid *g, const gm_track *t, const gm_note *n) {
             else if (reg != R_KIT) f[F_ONSET] += (float)w;
             if (reg == R_BASS) f[F_BASS] += (float)w;
             if (t->is_drum && is_crash(n->pitch)) f[F_CRASH] += (float)w;
+            if (!t->is_drum) g->held[(size_t)i * 2 + (reg != R_BASS)] += (float)fmin(4, (double)n->duration / g->tpq);
         }
     }
     if (t->is_drum) return;
@@ -236,8 +251,9 @@ static int grid_build(beat_grid *g, const gm_score *s, char *err) {
     g->feat = calloc((size_t)g->n * N_FEAT, sizeof *g->feat);
     g->pat = calloc((size_t)g->n * N_PAT, sizeof *g->pat);
     g->chroma = calloc((size_t)g->n * 24, sizeof *g->chroma);
+    g->held = calloc((size_t)g->n * 2, sizeof *g->held);
     g->down = calloc((size_t)g->n, sizeof *g->down);
-    if (!g->feat || !g->pat || !g->chroma || !g->down) {
+    if (!g->feat || !g->pat || !g->chroma || !g->held || !g->down) {
         grid_free(g);
         return gm_fail(err, "metre: out of memory for %d beats", g->n);
     }
@@ -245,6 +261,74 @@ static int grid_build(beat_grid *g, const gm_score *s, char *err) {
         for (size_t k = 0; k < s->tracks[t].n_notes; k++) add_note(g, &s->tracks[t], &s->tracks[t].notes[k]);
     harmony_change(g);
     downbeat_strength(g);
+    return 0;
+}
+
+/* ======================================================================== */
+/* 2b. The learnt classifier's inputs (src/music/metre.h)                    */
+/* ======================================================================== */
+
+/* Sum of the pitch classes of half h (0 bass, 12 treble) over beats [a, b). */
+static void chroma_sum(const beat_grid *g, int a, int b, int h, double *out) {
+    for (int k = 0; k < 12; k++) out[k] = 0;
+    for (int i = a < 0 ? 0 : a; i < b && i < g->n; i++)
+        for (int k = 0; k < 12; k++) out[k] += g->chroma[(size_t)i * 24 + h + k];
+}
+
+/* Mean over the beats of column c of x[n][stride], for scaling. */
+static double column_mean(const float *x, int n, int stride, int c) {
+    double m = 0;
+    for (int i = 0; i < n; i++) m += x[(size_t)i * stride + c];
+    return m / n;
+}
+
+static float over(double v, double mean) { return mean > 0 ? (float)(v / mean) : 0; }
+
+/* x[n][GM_METRE_INPUTS], in metre.h's order. */
+static void beat_inputs(const beat_grid *g, float *x) {
+    const int cue[3] = {F_ONSET, F_BASS, F_NOVELTY};
+    double cm[3], rm[2], hm[2], em[2];
+    for (int c = 0; c < 3; c++) cm[c] = column_mean(g->feat, g->n, N_FEAT, cue[c]);
+    for (int r = 0; r < 2; r++) {
+        rm[r] = 0;
+        for (int k = 0; k < SUB; k++) rm[r] += column_mean(g->pat, g->n, N_PAT, r * SUB + k);
+        hm[r] = column_mean(g->held, g->n, 2, r);
+        em[r] = 0;
+        for (int k = 0; k < 12; k++) em[r] += column_mean(g->chroma, g->n, 24, 12 * r + k);
+    }
+    for (int i = 0; i < g->n; i++) {
+        float *o = x + (size_t)i * GM_METRE_INPUTS;
+        for (int c = 0; c < 3; c++) *o++ = over(g->feat[(size_t)i * N_FEAT + cue[c]], cm[c]);
+        for (int r = 0; r < 2; r++) /* R_BASS, R_TREBLE */
+            for (int k = 0; k < SUB; k++) *o++ = over(g->pat[(size_t)i * N_PAT + r * SUB + k], rm[r]);
+        for (int w = 1; w <= 4; w *= 2)
+            for (int h = 0; h < 24; h += 12) {
+                double a[12], b[12];
+                chroma_sum(g, i - w, i, h, a), chroma_sum(g, i, i + w, h, b);
+                *o++ = (float)pc_change(a, b);
+            }
+        for (int r = 0; r < 2; r++) *o++ = over(g->held[(size_t)i * 2 + r], hm[r]);
+        double e[2][2] = {{0}}; /* [beat i, i-1][bass, treble] */
+        for (int r = 0; r < 2; r++)
+            for (int k = 0; k < 12; k++) {
+                e[0][r] += g->chroma[(size_t)i * 24 + 12 * r + k];
+                if (i > 0) e[1][r] += g->chroma[(size_t)(i - 1) * 24 + 12 * r + k];
+            }
+        for (int r = 0; r < 2; r++) *o++ = over(e[0][r], em[r]);
+        for (int r = 0; r < 2; r++) *o++ = over(e[1][r], em[r]) - over(e[0][r], em[r]);
+    }
+}
+
+int gm_metre_beat_inputs(const gm_score *s, float **x, int *n, int64_t *b0, char *err) {
+    beat_grid g;
+    *x = NULL, *n = 0, *b0 = 0;
+    if (s->ticks_per_quarter < SUB) return gm_fail(err, "metre: %d ticks a quarter is too coarse for beats", s->ticks_per_quarter);
+    if (grid_build(&g, s, err)) return -1;
+    *x = malloc((size_t)g.n * GM_METRE_INPUTS * sizeof **x);
+    if (!*x) { grid_free(&g); return gm_fail(err, "metre: out of memory for %d beats", g.n); }
+    beat_inputs(&g, *x);
+    *n = g.n, *b0 = g.b0;
+    grid_free(&g);
     return 0;
 }
 
@@ -385,6 +469,113 @@ static int track_phase(const beat_grid *g, int L, const double *S, int p0, int *
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The learnt tracker, for 4/4 music with pitched notes                      */
+/* ------------------------------------------------------------------------ */
+
+/* The hand-weighted cues above tell a bar's first beat from its second and
+ * fourth but often not from its third, and POP909 songs change phase at odd
+ * bars. A classifier learnt from POP909's annotations (bench/metre_train.py,
+ * src/music/metre_net.h) reads 13 beats around each beat and says how likely
+ * it is to be the 1st, 2nd, 3rd, 4th or a later beat of its bar; a Viterbi
+ * pass over "beats since the downbeat" (0 to METRE_NET_STATES-1) joins those
+ * with the odds of bars of 2 to 6 beats. It knows no drums: pieces without
+ * pitched notes keep the cues above. */
+static void net_beat(const float *win, double *logp) {
+    const int w = (2 * METRE_NET_CONTEXT + 1) * GM_METRE_INPUTS;
+    double h[METRE_NET_HIDDEN], z[METRE_NET_CLASSES], top = -HUGE_VAL, sum = 0;
+    for (int j = 0; j < METRE_NET_HIDDEN; j++) {
+        double a = metre_net_b1[j];
+        for (int c = 0; c < w; c++) a += metre_net_w1[(size_t)j * w + c] * win[c];
+        h[j] = tanh(a);
+    }
+    for (int k = 0; k < METRE_NET_CLASSES; k++) {
+        z[k] = metre_net_b2[k];
+        for (int j = 0; j < METRE_NET_HIDDEN; j++) z[k] += metre_net_w2[k * METRE_NET_HIDDEN + j] * h[j];
+        top = fmax(top, z[k]);
+    }
+    for (int k = 0; k < METRE_NET_CLASSES; k++) sum += exp(z[k] - top);
+    for (int k = 0; k < METRE_NET_CLASSES; k++) logp[k] = z[k] - top - log(sum);
+}
+
+/* e[n][METRE_NET_STATES]: each beat's weighted log-likelihood ratio of each
+ * state (the classes over their share of the training beats). */
+static int net_evidence(const beat_grid *g, double *e) {
+    const int w = (2 * METRE_NET_CONTEXT + 1) * GM_METRE_INPUTS;
+    float *x = malloc((size_t)g->n * GM_METRE_INPUTS * sizeof *x), *win = malloc((size_t)w * sizeof *win);
+    if (!x || !win) { free(x), free(win); return -1; }
+    beat_inputs(g, x);
+    for (int i = 0; i < g->n; i++) {
+        for (int k = -METRE_NET_CONTEXT; k <= METRE_NET_CONTEXT; k++) {
+            float *dst = win + (size_t)(k + METRE_NET_CONTEXT) * GM_METRE_INPUTS;
+            if (i + k < 0 || i + k >= g->n) memset(dst, 0, GM_METRE_INPUTS * sizeof *dst);
+            else memcpy(dst, x + (size_t)(i + k) * GM_METRE_INPUTS, GM_METRE_INPUTS * sizeof *dst);
+        }
+        double logp[METRE_NET_CLASSES];
+        net_beat(win, logp);
+        for (int st = 0; st < METRE_NET_STATES; st++) {
+            int c = st < METRE_NET_CLASSES ? st : METRE_NET_CLASSES - 1;
+            e[(size_t)i * METRE_NET_STATES + st] = METRE_NET_WEIGHT * (logp[c] - metre_net_log_prior[c]);
+        }
+    }
+    free(x), free(win);
+    return 0;
+}
+
+/* The regular 4/4 phase the evidence favours: the beat of the first bar. */
+static int net_phase(const beat_grid *g, const double *e) {
+    double sum[4] = {0};
+    for (int p = 0; p < 4; p++)
+        for (int i = 0; i < g->n; i++) sum[p] += e[(size_t)i * METRE_NET_STATES + ((i - p) % 4 + 4) % 4];
+    int b = 0;
+    for (int p = 1; p < 4; p++)
+        if (sum[p] > sum[b]) b = p;
+    return b;
+}
+
+/* Bar starts (ascending) into *starts (malloc'd, [*n_starts]). */
+static int net_track(const beat_grid *g, const double *e, int **starts, int *n_starts) {
+    enum { S = METRE_NET_STATES };
+    int n = g->n;
+    double v[S], nv[S], stay[S], end[S];
+    uint8_t *back = malloc((size_t)n * S);
+    *starts = malloc((size_t)n * sizeof **starts);
+    if (!back || !*starts) { free(back), free(*starts), *starts = NULL; return -1; }
+    for (int k = 0; k < S; k++)
+        stay[k] = log(fmax(1 - metre_bar_hazard[k], 1e-12)), end[k] = log(fmax(metre_bar_hazard[k], 1e-12));
+    for (int k = 0; k < S; k++) v[k] = e[k], back[k] = (uint8_t)k;
+    for (int i = 1; i < n; i++) {
+        int j = 0;
+        for (int k = 1; k < S; k++)
+            if (v[k] + end[k] > v[j] + end[j]) j = k;
+        nv[0] = v[j] + end[j], back[(size_t)i * S] = (uint8_t)j;
+        for (int k = 1; k < S; k++) nv[k] = v[k - 1] + stay[k - 1], back[(size_t)i * S + k] = (uint8_t)(k - 1);
+        for (int k = 0; k < S; k++) v[k] = nv[k] + e[(size_t)i * S + k];
+    }
+    int k = 0, m = 0;
+    for (int j = 1; j < S; j++)
+        if (v[j] > v[k]) k = j;
+    for (int i = n - 1; i >= 0; i--) {
+        if (k == 0) (*starts)[m++] = i;
+        k = back[(size_t)i * S + k];
+    }
+    for (int a = 0, b = m - 1; a < b; a++, b--) { int t = (*starts)[a]; (*starts)[a] = (*starts)[b]; (*starts)[b] = t; }
+    *n_starts = m;
+    free(back);
+    return 0;
+}
+
+/* Pitched notes on enough beats for the classifier to read. */
+static int pitched_beats(const beat_grid *g) {
+    int n = 0;
+    for (int i = 0; i < g->n; i++) {
+        const float *p = g->pat + (size_t)i * N_PAT;
+        for (int k = 0; k < 2 * SUB; k++) /* R_BASS, R_TREBLE */
+            if (p[k] > 0) { n++; break; }
+    }
+    return n;
+}
+
 static int push_sig(gm_metre *m, int64_t tick, int num, int den) {
     gm_timesig *t = realloc(m->timesigs, (size_t)(m->n_timesigs + 1) * sizeof *t);
     if (!t) return -1;
@@ -393,28 +584,43 @@ static int push_sig(gm_metre *m, int64_t tick, int num, int den) {
     return 0;
 }
 
-/* The tracked bars as time signatures, when any breaks the metre: the
- * metre from 0 (the lead-in), at the first bar, and around each odd bar. */
-static int odd_bars(const beat_grid *g, int L, const double *S, int p0, gm_metre *m, char *err) {
-    int *st = NULL, n = 0, rc = track_phase(g, L, S, p0, &st, &n);
-    if (rc) return rc > 0 ? 0 : gm_fail(err, "metre: out of memory");
+/* The tracked bars (starts, beat indices) as time signatures, when any
+ * breaks the metre: the metre from 0 (the lead-in), at the first bar, and
+ * around each odd bar. */
+static int odd_bars(const beat_grid *g, int L, const int *st, int n, gm_metre *m) {
     int odd = 0, cur = -1;
     for (int j = 0; j + 1 < n; j++) odd += st[j + 1] - st[j] != L;
     if (n) m->downbeat_tick = g->b0 + (int64_t)st[0] * g->tpq;
     for (int j = 0; odd && j < n; j++) {
         int len = j + 1 < n ? st[j + 1] - st[j] : L;
-        if (j == 0 && m->downbeat_tick > 0 && push_sig(m, 0, m->numerator, m->denominator)) goto oom;
+        if (j == 0 && m->downbeat_tick > 0 && push_sig(m, 0, m->numerator, m->denominator)) return -1;
         if (len == cur) continue;
         int num = len == L ? m->numerator : len, den = len == L ? m->denominator : 4;
-        if (push_sig(m, g->b0 + (int64_t)st[j] * g->tpq, num, den)) goto oom;
+        if (push_sig(m, g->b0 + (int64_t)st[j] * g->tpq, num, den)) return -1;
         cur = len;
     }
     m->n_odd_bars = odd;
+    return 0;
+}
+
+/* The bars: by the learnt tracker for 4/4 with pitched notes (regular when
+ * the metre was given: the caller asked for that grid), else by the cues'
+ * own profile. */
+static int place_bars(const beat_grid *g, int L, int fixed, const double *S, int p, gm_metre *m, char *err) {
+    int *st = NULL, n = 0, rc = 0;
+    if (L == 4 && pitched_beats(g) >= 8) {
+        double *e = malloc((size_t)g->n * METRE_NET_STATES * sizeof *e);
+        if (!e || net_evidence(g, e)) { free(e); return gm_fail(err, "metre: out of memory"); }
+        if (fixed) m->downbeat_tick = g->b0 + (int64_t)net_phase(g, e) * g->tpq;
+        else rc = net_track(g, e, &st, &n);
+        free(e);
+    } else if (!fixed) {
+        rc = track_phase(g, L, S, p, &st, &n);
+        if (rc > 0) return 0; /* nothing to track */
+    }
+    if (rc || (st && odd_bars(g, L, st, n, m))) { free(st); return gm_fail(err, "metre: out of memory"); }
     free(st);
     return 0;
-oom:
-    free(st);
-    return gm_fail(err, "metre: out of memory");
 }
 
 /* Beats per bar of a given metre (6/8 is three quarters), or 0. */
@@ -452,8 +658,7 @@ int gm_metre_infer(const gm_score *s, int numerator, int denominator, gm_metre *
     if (!fixed) set_bar(out, &g, L, p);
     out->downbeat_tick = g.b0 + (int64_t)p * g.tpq;
     out->confidence = fmin(1, fmin(conf, gap / 0.2));
-    /* A metre given is kept regular: the caller asked for that grid. */
-    int rc = fixed ? 0 : odd_bars(&g, L, S, p, out, err);
+    int rc = place_bars(&g, L, fixed, S, p, out, err);
     grid_free(&g);
     return rc;
 }
