@@ -140,7 +140,7 @@ static int cmd_list_valid(int argc, char **argv) {
     while (!oom && (e = readdir(d))) {
         if (e->d_name[0] == '.' || strlen(e->d_name) > 64) continue;
         char rel[160], path[4400];
-        snprintf(rel, sizeof rel, "%s/%s.mid", e->d_name, e->d_name);
+        snprintf(rel, sizeof rel, "%.64s/%.64s.mid", e->d_name, e->d_name);
         snprintf(path, sizeof path, "%s/%s", dir, rel);
         if (access(path, R_OK) != 0) continue; /* LICENSE, stray files */
         if (gm_song_is_validation(rel, percent) != 1) continue;

@@ -115,7 +115,7 @@ static int song_names(const char *dir, int validation, char ***out) {
     while (v && (e = readdir(d)) && n < cap) {
         if (strlen(e->d_name) != 3 || e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         char rel[64];
-        snprintf(rel, sizeof rel, "%s/%s.mid", e->d_name, e->d_name);
+        snprintf(rel, sizeof rel, "%.3s/%.3s.mid", e->d_name, e->d_name);
         if (gm_song_is_validation(rel, 10) == validation) v[n++] = strdup(e->d_name);
     }
     closedir(d);

@@ -382,7 +382,7 @@ static void *worker(void *arg) {
         pthread_mutex_lock(&pl->mu);
         if (rc && !pl->failed) {
             pl->failed = 1;
-            snprintf(pl->err, sizeof pl->err, "%s: %s", pl->files->v[i].name, err);
+            snprintf(pl->err, sizeof pl->err, "%.120s: %.130s", pl->files->v[i].name, err);
         }
         pl->done++;
         if (pl->p->progress) pl->p->progress(pl->p->user_data, pl->done, pl->total);
