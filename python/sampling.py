@@ -157,13 +157,26 @@ def drop_weak_backbeats(tokens, seg_pos, train_idx, layout, vocab_tokens, V, EMP
     if dc < 0 or least <= 0 or seg_pos is None:
         return train_idx, 0
     is_snare = snare_tokens(vocab_tokens, layout, V)
-    nc = (tokens.shape[1] - 2) // 2
-    keep = []
-    for s in train_idx:
-        seg = tokens[s]
-        alone = all((seg[2 * c] == EMPTY).all() for c in range(nc) if c != dc)
-        share = backbeat_share(seg[2 * dc], seg_pos[s], is_snare, EMPTY) if alone else float("nan")
-        if not share < least:
-            keep.append(s)
+    alone = drums_alone(tokens, train_idx, layout, EMPTY)
+    keep = [s for s, a in zip(train_idx, alone)
+            if not (a and backbeat_share(tokens[s][2 * dc], seg_pos[s], is_snare, EMPTY) < least)]
     return np.asarray(keep, np.int64), len(train_idx) - len(keep)
+
+
+def drums_alone(tokens, idx, layout, EMPTY):
+    """(len(idx)) bool: the segments whose only track is the drums (Groove's)."""
+    dc = next((i for i, c in enumerate(layout["classes"]) if c["is_drum"]), -1)
+    nc = (tokens.shape[1] - 2) // 2
+    return np.array([dc >= 0 and (tokens[s][2 * dc] != EMPTY).any() and
+                     all((tokens[s][2 * c] == EMPTY).all() for c in range(nc) if c != dc) for s in idx], bool)
+
+
+def repeat_drums_alone(tokens, train_idx, layout, EMPTY, times):
+    """train_idx with its drums-only segments `times` times over (python/train.py
+    --drums-alone-repeat): beside the songs' overlays they are a sixth of the
+    drum samples, too few to move the drums' own prior (models/README.md, stage 5)."""
+    if times <= 1:
+        return train_idx
+    alone = train_idx[drums_alone(tokens, train_idx, layout, EMPTY)]
+    return np.concatenate([train_idx] + [alone] * (times - 1))
 

@@ -96,6 +96,8 @@ def parse_args(argv):
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
     ap.add_argument("--drum-backbeat-min", type=float, default=0.0,
                     help="leave out drums-only segments with a snare on both 2 and 4 in fewer than this share of bars")
+    ap.add_argument("--drums-alone-repeat", type=int, default=1,
+                    help="take each drums-only segment this many times per epoch")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on CUDA when supported)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the network")
@@ -104,7 +106,7 @@ def parse_args(argv):
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    for name in ("steps", "batch", "warmup", "ema_every", "eval_every", "ckpt_every", "eval_segments", "embd",
+    for name in ("drums_alone_repeat", "steps", "batch", "warmup", "ema_every", "eval_every", "ckpt_every", "eval_segments", "embd",
                  "hidden", "layers", "heads", "ffn", "max_cols"):
         if getattr(a, name) < (0 if name == "warmup" else 1):
             fail("--%s must be positive" % name.replace("_", "-"))
@@ -346,6 +348,7 @@ def main(argv=None):
     if weak and rank == 0 and not a.quiet:
         print("%d drums-only segments with a backbeat in fewer than %.2f of their bars left out" %
               (weak, a.drum_backbeat_min), file=sys.stderr)
+    train_idx = S.repeat_drums_alone(corpus.tokens, train_idx, corpus.layout, corpus.EMPTY, a.drums_alone_repeat)
     if not len(train_idx):
         fail("%s has no training segments" % a.corpus)
     ckpt_path = a.out + ".pt"

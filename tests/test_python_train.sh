@@ -234,7 +234,18 @@ out2 = S.lay_by_bars(d, d_pos, pos2, PAD)
 assert (out2[0, :16] == 100 + np.arange(16)).all() and (out2[0, 16:20] == PAD).all(), out2[0]
 assert (out2[0, 20:28] == np.r_[116 + np.arange(4), 132 + np.arange(4)]).all(), out2[0]
 assert (out2[0, 28:] == 100 + np.arange(12)).all(), out2[0]   # past the part's 3 bars: from its first again
-print("  overlay: every column from the drum column of its bar and position", file=sys.stderr)
+E = 99
+lay = {"classes": [{"name": "lead", "is_drum": 0}, {"name": "counter", "is_drum": 0},
+                   {"name": "piano", "is_drum": 0}, {"name": "drums", "is_drum": 1}]}
+tok = np.full((3, 10, 16), E, np.uint16)
+tok[0, 6:8] = 5                       # drums alone
+tok[1, 0:2] = 7                       # a melody alone
+tok[2, 0:2] = 7; tok[2, 6:8] = 5      # a melody with drums
+assert list(S.drums_alone(tok, np.arange(3), lay, E)) == [True, False, False]
+assert sorted(S.repeat_drums_alone(tok, np.arange(3), lay, E, 3).tolist()) == [0, 0, 0, 1, 2]
+assert S.repeat_drums_alone(tok, np.arange(3), lay, E, 1).tolist() == [0, 1, 2]
+print("  overlay: every column from the drum column of its bar and position; drums-only segments repeated",
+      file=sys.stderr)
 EOF
 cat "$tmp/err" >&2
 
