@@ -146,7 +146,7 @@ fuzz-musicxml: $(BUILD)/fuzz_musicxml
 	$(BUILD)/fuzz_musicxml -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	    -timeout=10 $(BUILD)/fuzz-musicxml-corpus tests/fuzz-seeds-musicxml
 
-$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libgetmusic.a
+$(BUILD)/bench_%: bench/bench_%.c $(wildcard bench/*.h) $(BUILD)/libgetmusic.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libgetmusic.a $(LDLIBS) -o $@
 
 # Data-parallel training build: `mpirun -np N build/getmusic-mpi train ...`.

@@ -29,6 +29,7 @@
  * DATA_DIR defaults to $GETMUSIC_DATA or ../shared/data. Library API only.
  */
 #include "getmusic.h"
+#include "pop909_names.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -102,27 +103,6 @@ fail:
     return -1;
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The POP909 song names (NNN) of one side of the split, sorted. Three
- * digits: 1000 names at most, so the array never fills. */
-static int song_names(const char *dir, int validation, char ***out) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0, cap = 1000;
-    char **v = malloc(cap * sizeof *v);
-    struct dirent *e;
-    while (v && (e = readdir(d)) && n < cap) {
-        if (strlen(e->d_name) != 3 || e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char rel[64];
-        snprintf(rel, sizeof rel, "%.3s/%.3s.mid", e->d_name, e->d_name);
-        if (gm_song_is_validation(rel, 10) == validation) v[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_name);
-    *out = v;
-    return n;
-}
 
 static int chord_index(gm_chord c) { return c.root < 0 ? -1 : c.root * NQ + c.quality; }
 
@@ -209,8 +189,8 @@ static void print_table(const counts *k) {
 static int cmd_learn(const char *data) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/pop909", data);
-    char **names;
-    int n = song_names(dir, 0, &names);
+    char **names = NULL;
+    int n = pop909_names(dir, POP909_TRAIN, &names);
     if (n <= 0) { fprintf(stderr, "bench_harmonize: no POP909 songs in %s\n", dir); return 1; }
     counts *k = calloc(1, sizeof *k);
     if (!k) return 2;
@@ -266,8 +246,8 @@ static void score_song(score *sc, const song *so, const gm_chord *ch) {
 static int cmd_eval(const char *data, int frames, int max_songs, const gm_harmonizer *net) {
     char dir[4200], err[GM_ERR_SIZE];
     snprintf(dir, sizeof dir, "%s/pop909", data);
-    char **names;
-    int n = song_names(dir, 1, &names);
+    char **names = NULL;
+    int n = pop909_names(dir, POP909_VALIDATION, &names);
     if (n <= 0) { fprintf(stderr, "bench_harmonize: no POP909 songs in %s\n", dir); return 1; }
     score lab = {0}, har = {0}, rec = {0};
     double bars = 0;
@@ -321,8 +301,8 @@ static int cmd_dump(const char *data, const char *out) {
     FILE *fo = fopen(out, "wb");
     if (!fo) { fprintf(stderr, "bench_harmonize: cannot write %s\n", out); return 1; }
     for (int valid = 0; valid <= 1; valid++) {
-        char **names;
-        int n = song_names(dir, valid, &names);
+        char **names = NULL;
+        int n = pop909_names(dir, valid, &names);
         for (int i = 0; i < n; i++) {
             song so;
             if (!song_load(dir, names[i], 2, 1, &so)) {
@@ -355,7 +335,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--songs") && i + 1 < argc) songs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else data = argv[i];
+        else if (!(i == 2 && !strcmp(argv[1], "dump"))) data = argv[i]; /* dump's first word is its OUT */
     }
     if (getenv("HARMONY_KEY_FROM_SONG")) key_from_song = 1;
     if (frames < 1 || frames > 2) { fprintf(stderr, "bench_harmonize: --frames 1 or 2\n"); return 1; }
@@ -370,7 +350,7 @@ int main(int argc, char **argv) {
         gm_model_free(m);
         return rc;
     }
-    if (!strcmp(argv[1], "dump") && argc >= 3) return cmd_dump(argc >= 4 ? argv[3] : data, argv[2]);
+    if (!strcmp(argv[1], "dump") && argc >= 3) return cmd_dump(data, argv[2]);
     fprintf(stderr, "bench_harmonize: unknown command '%s'\n", argv[1]);
     return 1;
 }

@@ -28,6 +28,7 @@
  * lines (Groove's files carry the right signature and start on a downbeat).
  */
 #include "getmusic.h"
+#include "pop909_names.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -173,30 +174,19 @@ static int pop_song(const char *dir, const char *song, int list, tally *pipe, ta
     return rc ? -1 : 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static int run_pop(const char *dir, int all, int list) {
     char path[4200];
     snprintf(path, sizeof path, "%s/pop909", dir);
-    DIR *d = opendir(path);
-    if (!d) { fprintf(stderr, "cannot open %s\n", path); return 1; }
-    char *names[1024];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 1024) {
-        char rel[300];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) > 64) continue;
-        snprintf(rel, sizeof rel, "%s/%s.mid", e->d_name, e->d_name);
-        if (all || gm_song_is_validation(rel, 10) == 1) names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    char **names = NULL;
+    int n = pop909_names(path, all ? POP909_ALL : POP909_VALIDATION, &names);
+    if (n < 0) { fprintf(stderr, "cannot open %s\n", path); return 1; }
     tally pipe = {0}, alone = {0}, beatgrid = {0};
     int bad = 0;
     for (int i = 0; i < n; i++) {
         bad += pop_song(dir, names[i], list, &pipe, &alone, &beatgrid) != 0;
         free(names[i]);
     }
+    free(names);
     printf("POP909 %s songs, no beat_midi.txt, against beat_midi.txt's downbeats (±70 ms)\n",
            all ? "all" : "validation");
     print_tally("pipeline (gm_score_settle_metre)", &pipe);

@@ -15,6 +15,7 @@
  */
 #include "getmusic.h"
 #include "music/metre.h"
+#include "pop909_names.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -22,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Labels from beat_midi.txt ("seconds beat-flag downbeat-flag"). */
 static int song(const char *dir, const char *name) {
@@ -81,16 +81,11 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : getenv("GETMUSIC_DATA") ? getenv("GETMUSIC_DATA") : "../shared/data";
     char path[4200];
     snprintf(path, sizeof path, "%s/pop909", dir);
-    DIR *d = opendir(path);
-    if (!d) { fprintf(stderr, "cannot open %s\n", path); return 1; }
-    char *names[1024];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 1024)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && strlen(e->d_name) <= 64) names[n++] = strdup(e->d_name);
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    char **names = NULL;
+    int n = pop909_names(path, POP909_ALL, &names);
+    if (n < 0) { fprintf(stderr, "cannot open %s\n", path); return 1; }
     int bad = 0;
     for (int i = 0; i < n; i++) bad += song(dir, names[i]) != 0, free(names[i]);
+    free(names);
     return bad ? 1 : 0;
 }

@@ -278,14 +278,21 @@ static double pop_bars(gm_score *s, int b, int p, int m, double at, int bars, in
     return at + 4 * bars;
 }
 
+/* An empty score with a bass, a piano and a melody track (their indices). */
+static void band(gm_score *s, int *bass, int *piano, int *melody) {
+    gm_score_init(s, Q);
+    *bass = gm_score_add_track(s, "bass", 33, 1, 0);
+    *piano = gm_score_add_track(s, "piano", 0, 0, 0);
+    *melody = gm_score_add_track(s, "melody", 73, 2, 0);
+}
+
 /* A song that drops two beats after 8 bars (a 2/4 bar, as POP909's
  * annotations have in many songs): the bars after it start two beats
  * early, and a single grid would put every later bar line mid-bar. */
 static void test_dropped_beats(void) {
     gm_score s;
-    gm_score_init(&s, Q);
-    int b = gm_score_add_track(&s, "bass", 33, 1, 0), p = gm_score_add_track(&s, "piano", 0, 0, 0);
-    int m = gm_score_add_track(&s, "melody", 73, 2, 0);
+    int b, p, m;
+    band(&s, &b, &p, &m);
     double t = pop_bars(&s, b, p, m, 0, 8, 0);
     note(&s, b, t, 2, 38, 90), note(&s, m, t, 2, 74, 80); /* the short bar: two beats, no new chord */
     pop_bars(&s, b, p, m, t + 2, 8, 0);
@@ -311,9 +318,8 @@ static void test_dropped_beats(void) {
  * beats are where the held notes start, not the busier 8ths. */
 static void test_offbeat_eighths(void) {
     gm_score s;
-    gm_score_init(&s, Q);
-    int b = gm_score_add_track(&s, "bass", 33, 1, 0), p = gm_score_add_track(&s, "piano", 0, 0, 0);
-    int m = gm_score_add_track(&s, "melody", 73, 2, 0);
+    int b, p, m;
+    band(&s, &b, &p, &m);
     for (int k = 0; k < 12; k++) {
         double t = 4.0 * k;
         int r = roots[k % 4];
@@ -331,9 +337,8 @@ static void test_offbeat_eighths(void) {
 /* The classifier's inputs: one row a beat, the bass onset where it is. */
 static void test_beat_inputs(void) {
     gm_score s;
-    gm_score_init(&s, Q);
-    int b = gm_score_add_track(&s, "bass", 33, 1, 0), p = gm_score_add_track(&s, "piano", 0, 0, 0);
-    int m = gm_score_add_track(&s, "melody", 73, 2, 0);
+    int b, p, m;
+    band(&s, &b, &p, &m);
     pop_bars(&s, b, p, m, 0, 4, 0);
     gm_score_sort(&s);
     float *x = NULL;
