@@ -75,4 +75,16 @@ static inline int test_done(const char *name) {
         printf("%s: %d passed, %d failed\n", name, t_pass, t_fail);
     return t_fail ? 1 : 0;
 }
+#ifdef GETMUSIC_H
+/* s sorted and its bar map (16ths) into bm, for tests that work bar by bar:
+ * 0, or -1 after a failed check (nothing to free then). */
+static inline int test_barmap(gm_score *s, gm_barmap *bm) {
+    gm_score_sort(s);
+    char err[GM_ERR_SIZE] = "";
+    int rc = gm_barmap_build(bm, s, 4, err);
+    CHECK(rc == 0, "barmap: %s", err);
+    return rc ? -1 : 0;
+}
+#endif
+
 #endif

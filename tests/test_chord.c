@@ -35,13 +35,9 @@ static void add_chord(gm_track *t, int64_t tick, int64_t dur, int root, int q) {
 
 /* Recognises the chords of every bar of s into out (n_bars returned, or -1). */
 static int recognize(gm_score *s, gm_chord *out, int max) {
-    gm_score_sort(s);
     gm_barmap bm;
+    if (test_barmap(s, &bm)) return -1;
     char err[GM_ERR_SIZE] = "";
-    if (gm_barmap_build(&bm, s, 4, err)) {
-        CHECK(0, "barmap: %s", err);
-        return -1;
-    }
     int n = bm.n_bars;
     if (n > max) {
         gm_barmap_free(&bm);

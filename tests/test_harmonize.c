@@ -19,13 +19,9 @@ static gm_track *new_track(gm_score *s, const char *name, int prog) {
 
 /* Chords of every half bar of s (F frames per bar) into out; n frames or -1. */
 static int harmonize(gm_score *s, int frames, gm_chord *out, int max) {
-    gm_score_sort(s);
     gm_barmap bm;
+    if (test_barmap(s, &bm)) return -1;
     char err[GM_ERR_SIZE] = "";
-    if (gm_barmap_build(&bm, s, 4, err)) {
-        CHECK(0, "barmap: %s", err);
-        return -1;
-    }
     int n = bm.n_bars * frames;
     if (n > max) {
         gm_barmap_free(&bm);
