@@ -106,8 +106,8 @@ def parse_args(argv):
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    for name in ("drums_alone_repeat", "steps", "batch", "warmup", "ema_every", "eval_every", "ckpt_every", "eval_segments", "embd",
-                 "hidden", "layers", "heads", "ffn", "max_cols"):
+    for name in ("steps", "batch", "warmup", "ema_every", "eval_every", "ckpt_every", "eval_segments", "embd",
+                 "hidden", "layers", "heads", "ffn", "max_cols", "drums_alone_repeat"):
         if getattr(a, name) < (0 if name == "warmup" else 1):
             fail("--%s must be positive" % name.replace("_", "-"))
     if not (a.lr > 0) or not (0 <= a.ema_decay < 1) or a.hidden % a.heads or (a.hidden // a.heads) % 2:
