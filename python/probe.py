@@ -41,6 +41,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as M  # noqa: E402
 from corpus import Corpus, CorpusError  # noqa: E402
+import sampling as S  # noqa: E402
 
 T_FIRST = 99   # the first step of a 100-step sampler: every target cell MASK
 
@@ -122,17 +123,11 @@ def positions(corpus, s, W):
     return p.astype(np.int64) + M.ref.N_BAR_POSITIONS * STYLE
 
 
-KICK, SNARE = (35, 36), (37, 38, 40)
-
-
 def probe_drums(net, corpus, cls, valid, W, n_segments):
     """Kick-on-1 and snare-on-2-and-4 lifts of the first-step drum prediction (module doc)."""
     T, V, R = corpus.tokens, corpus.V, corpus.R
-    prefix = corpus.layout["classes"][cls]["prefix"]
-    keys = {i: {int(p) - 128 for p in s[1:].split()} for i, s in enumerate(corpus.vocab_tokens)
-            if s[:1] == prefix and s[1:2].isdigit()}
-    kick = np.array([i for i, ks in keys.items() if ks & set(KICK)])
-    snare = np.array([i for i, ks in keys.items() if ks & set(SNARE)])
+    kick = np.flatnonzero(S.drum_token_mask(corpus.vocab_tokens, corpus.layout, V, S.KICK))
+    snare = np.flatnonzero(S.drum_token_mask(corpus.vocab_tokens, corpus.layout, V, S.SNARE))
     segs = [s for s in valid if (T[s, 2 * cls, :W] != V).any()][:n_segments]
     lk, ls = [], []
     for s in segs:

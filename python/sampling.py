@@ -38,15 +38,8 @@ def drum_pool(tokens, train_idx, layout, EMPTY):
     dc = next((i for i, c in enumerate(layout["classes"]) if c["is_drum"]), -1)
     if dc < 0:
         return np.zeros(0, np.int64), -1
-    R = tokens.shape[1]
-    full, any_ = [], []
-    for s in train_idx:
-        seg = tokens[s]
-        present = [(seg[2 * c] != EMPTY).any() for c in range((R - 2) // 2)]
-        if present[dc] and sum(present) == 1:
-            any_.append(s)
-            if (seg[2 * dc] != EMPTY).all():
-                full.append(s)
+    any_ = np.asarray(train_idx, np.int64)[drums_alone(tokens, train_idx, layout, EMPTY)]
+    full = [s for s in any_ if (tokens[s][2 * dc] != EMPTY).all()]
     pool = full if len(full) >= 16 else any_
     return np.asarray(pool, np.int64), dc
 
@@ -121,17 +114,17 @@ def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, inf
     return x0, cond, u
 
 
-SNARES = (37, 38, 40)   # side stick, snare, rim shot: the keys --ghost-velocity treats as snare
+KICK, SNARE = (35, 36), (37, 38, 40)   # the keys of src/music/score.c gm_drum_kit_group (and --ghost-velocity's snare)
 
 
-def snare_tokens(vocab_tokens, layout, V):
-    """(V + 2) bool: the drum tokens that hold a snare (a drum token is the class
-    prefix and its keys + 128, src/music/vocab.c)."""
+def drum_token_mask(vocab_tokens, layout, V, keys):
+    """(V + 2) bool: the drum tokens that hold any of `keys` (a drum token is the
+    class prefix and its keys + 128, src/music/vocab.c)."""
     out = np.zeros(V + 2, bool)
     prefixes = [c["prefix"] for c in layout["classes"] if c["is_drum"]]
     for t, tok in enumerate(vocab_tokens[:V]):
         if tok[:1] in prefixes and tok[1:2].isdigit():
-            out[t] = any(int(k) - 128 in SNARES for k in tok[1:].split())
+            out[t] = any(int(k) - 128 in keys for k in tok[1:].split())
     return out
 
 
@@ -156,7 +149,7 @@ def drop_weak_backbeats(tokens, seg_pos, train_idx, layout, vocab_tokens, V, EMP
     dc = next((i for i, c in enumerate(layout["classes"]) if c["is_drum"]), -1)
     if dc < 0 or least <= 0 or seg_pos is None:
         return train_idx, 0
-    is_snare = snare_tokens(vocab_tokens, layout, V)
+    is_snare = drum_token_mask(vocab_tokens, layout, V, SNARE)
     alone = drums_alone(tokens, train_idx, layout, EMPTY)
     keep = [s for s, a in zip(train_idx, alone)
             if not (a and backbeat_share(tokens[s][2 * dc], seg_pos[s], is_snare, EMPTY) < least)]
