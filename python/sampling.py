@@ -140,19 +140,22 @@ def backbeat_share(drums, pos, is_snare, EMPTY):
     return float(np.mean([is_snare[drums[j + 4]] and is_snare[drums[j + 12]] for j in starts]))
 
 
-def drop_weak_backbeats(tokens, seg_pos, train_idx, layout, vocab_tokens, V, EMPTY, least):
+def drop_weak_backbeats(tokens, seg_pos, train_idx, layout, vocab_tokens, V, EMPTY, least, judged=None):
     """train_idx without the drums-only segments whose 4/4 bars have a snare on
     both 2 and 4 in fewer than `least` of them (python/train.py
     --drum-backbeat-min): the default drums are a pop backbeat, and Groove's
     pop-style grooves have it in only half their bars. Segments with other
-    tracks, or fewer than 4 whole 4/4 bars (fills), stay. Returns (kept indices, left out)."""
+    tracks, or fewer than 4 whole 4/4 bars (fills), stay; so do those for
+    which judged(segment) is false (with drum styles only the pop grooves are
+    judged: jazz and latin have no backbeat to keep). Returns (kept indices, left out)."""
     dc = next((i for i, c in enumerate(layout["classes"]) if c["is_drum"]), -1)
     if dc < 0 or least <= 0 or seg_pos is None:
         return train_idx, 0
     is_snare = drum_token_mask(vocab_tokens, layout, V, SNARE)
     alone = drums_alone(tokens, train_idx, layout, EMPTY)
     keep = [s for s, a in zip(train_idx, alone)
-            if not (a and backbeat_share(tokens[s][2 * dc], seg_pos[s], is_snare, EMPTY) < least)]
+            if not (a and (judged is None or judged(s)) and
+                    backbeat_share(tokens[s][2 * dc], seg_pos[s], is_snare, EMPTY) < least)]
     return np.asarray(keep, np.int64), len(train_idx) - len(keep)
 
 

@@ -95,7 +95,8 @@ def parse_args(argv):
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
     ap.add_argument("--drum-backbeat-min", type=float, default=0.0,
-                    help="leave out drums-only segments with a snare on both 2 and 4 in fewer than this share of bars")
+                    help="leave out drums-only segments with a snare on both 2 and 4 in fewer than this share of bars"
+                         " (with --drum-styles: the pop-style ones only)")
     ap.add_argument("--drums-alone-repeat", type=int, default=1,
                     help="take each drums-only segment this many times per epoch")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -343,8 +344,10 @@ def main(argv=None):
     except CorpusError as e:
         fail(str(e))
     train_idx, valid_idx = corpus.split()
+    pop = M.DRUM_STYLES.index("pop")      # with styles, only the pop block's grooves need a backbeat
+    judged = (lambda s: M.drum_style_of(corpus.song_names[corpus.seg_song[s]]) == pop) if a.drum_styles else None
     train_idx, weak = S.drop_weak_backbeats(corpus.tokens, corpus.seg_pos, train_idx, corpus.layout,
-                                            corpus.vocab_tokens, corpus.V, corpus.EMPTY, a.drum_backbeat_min)
+                                            corpus.vocab_tokens, corpus.V, corpus.EMPTY, a.drum_backbeat_min, judged)
     if weak and rank == 0 and not a.quiet:
         print("%d drums-only segments with a backbeat in fewer than %.2f of their bars left out" %
               (weak, a.drum_backbeat_min), file=sys.stderr)
