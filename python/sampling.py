@@ -20,8 +20,9 @@ BAR_POSITIONS = 32   # docs/MODEL.md "Bar positions": positions are 0..31
 class SampleOptions:
     """The knobs of the task mix (getmusic train's --chord-given, --accomp, --drum-overlay)."""
 
-    def __init__(self, chord_given=0.25, accomp=0.0, drum_overlay=0.0, single=0.1):
+    def __init__(self, chord_given=0.25, accomp=0.0, drum_overlay=0.0, single=0.1, chord_target=0.0):
         self.chord_given = chord_given    # P(chord rows are a condition) outside the accompaniment task
+        self.chord_target = chord_target  # P(the harmonising task: lead given, chord rows the targets, the rest blank)
         self.accomp = accomp              # P(the accompaniment task: lead + chords given, the rest targets)
         self.drum_overlay = drum_overlay  # P(a drum-less segment gets a Groove part in its drum rows)
         self.single = single              # P(one present track alone), the original's 10%
@@ -93,6 +94,8 @@ def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, inf
     role = np.zeros(nc, np.int64)              # 0 absent/blanked, 1 target, 2 condition
     lead = next((i for i, c in enumerate(layout["classes"]) if c["name"] == "lead"), 0)
     chords = False
+    if lead in present and opt.chord_target > 0 and rng.random() < opt.chord_target:
+        return finish_sample(x0, harmonise_roles(lead, nc), EMPTY, rng)
     if present and opt.accomp > 0 and rng.random() < opt.accomp and lead in present and len(present) > 1:
         for c in present:
             role[c] = 2 if c == lead else 1
@@ -108,10 +111,27 @@ def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, inf
                     role[c] = 1 if i < k else 2
         chords = rng.random() < opt.chord_given
     rl = np.concatenate([np.repeat(role, 2), [2 if chords else 0] * 2])    # (R)
+    return finish_sample(x0, rl, EMPTY, rng)
+
+
+def finish_sample(x0, rl, EMPTY, rng):
+    """x0 (R, W) and each row's role rl (R: 0 blank, 1 target, 2 condition) ->
+    make_sample's (x0, cond, u)."""
     x0[rl == 0] = EMPTY
     cond = ((rl[:, None] == 2) & (x0 != EMPTY)).astype(np.uint8)
-    u = rng.random((R, W), dtype=np.float32)
+    u = rng.random(x0.shape, dtype=np.float32)
     return x0, cond, u
+
+
+def harmonise_roles(lead, nc):
+    """(R) row roles of the harmonising task (python/train.py --chord-target):
+    the lead is the condition, the chord rows (the song's labels) are the
+    targets and every other track is blank, so the network learns to write the
+    chords a bare melody implies (issue 21), as it writes any other row."""
+    rl = np.zeros(2 * nc + 2, np.int64)
+    rl[2 * lead:2 * lead + 2] = 2
+    rl[2 * nc:] = 1
+    return rl
 
 
 KICK, SNARE = (35, 36), (37, 38, 40)   # the keys of src/music/score.c gm_drum_kit_group (and --ghost-velocity's snare)

@@ -93,6 +93,8 @@ def parse_args(argv):
     ap.add_argument("--keep-checkpoints", action="store_true", help="also keep OUT-stepN.gguf at every checkpoint")
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
+    ap.add_argument("--chord-target", type=float, default=0.0,
+                    help="P(harmonising task: the lead given, the chord rows the targets, the rest blank)")
     ap.add_argument("--drum-overlay", type=float, default=0.0, help="P(lay a Groove part beside a drum-less segment)")
     ap.add_argument("--drum-backbeat-min", type=float, default=0.0,
                     help="leave out drums-only segments with a snare on both 2 and 4 in fewer than this share of bars"
@@ -115,7 +117,7 @@ def parse_args(argv):
         fail("invalid --lr, --ema-decay, or --hidden/--heads (hidden/heads must be an even integer)")
     if not a.bar_lr_scale > 0:
         fail("--bar-lr-scale must be positive")
-    for name in ("chord_given", "accomp", "drum_overlay", "dropout", "style_dropout", "drum_backbeat_min"):
+    for name in ("chord_given", "accomp", "chord_target", "drum_overlay", "dropout", "style_dropout", "drum_backbeat_min"):
         if not 0 <= getattr(a, name) <= 1:
             fail("--%s must be in [0, 1]" % name.replace("_", "-"))
     return a
@@ -390,7 +392,7 @@ def main(argv=None):
         (lambda: torch.autocast(dev.type, enabled=False))
     if a.compile:
         model.cells = torch.compile(model.cells)
-    opt_mix = S.SampleOptions(a.chord_given, a.accomp, a.drum_overlay)
+    opt_mix = S.SampleOptions(a.chord_given, a.accomp, a.drum_overlay, chord_target=a.chord_target)
     data = Steps(corpus, train_idx, a, rank, world, step, opt_mix)
     more = {"prefetch_factor": 4} if a.workers else {}
     loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=a.workers, pin_memory=dev.type == "cuda",
