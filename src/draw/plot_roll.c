@@ -469,9 +469,7 @@ static int roll_check_params(const gm_roll_params *p, const gm_score *s, char *e
 }
 
 static void roll_job_free(roll_job *j, int failed) {
-    free(j->own_chords);
-    free(j->slot);
-    free(j->leg);
+    GM_FREE_ALL(j->own_chords, j->slot, j->leg);
     if (failed) gm_roll_free(j->r);
 }
 

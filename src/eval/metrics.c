@@ -225,9 +225,7 @@ static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshol
     size_t *first = calloc(129, sizeof *first); /* notes of pitch p: iv[first[p] .. first[p+1]) */
     edge *ev = malloc(2 * n * sizeof *ev);
     if (!iv || !first || !ev) {
-        free(iv);
-        free(first);
-        free(ev);
+        GM_FREE_ALL(iv, first, ev);
         return -1;
     }
     /* Bucket the intervals by pitch (counting sort), then merge each pitch's
@@ -274,9 +272,7 @@ static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshol
             if (on > threshold) *poly_ticks += dt;
         }
     }
-    free(iv);
-    free(first);
-    free(ev);
+    GM_FREE_ALL(iv, first, ev);
     return 0;
 }
 

@@ -218,19 +218,9 @@ gd_model *gd_model_new(const gd_config *cfg, char *err) {
 
 void gd_model_free(gd_model *m) {
     if (!m) return;
-    free(m->params);
-    free(m->grads);
-    free(m->adam_m);
-    free(m->adam_v);
-    free(m->tensors);
-    free(m->act_mem);
-    free(m->scratch);
     for (int i = 0; i < 8; i++) free(m->tmp[i]);
-    free(m->dc);
-    free(m->f_off);
-    free(m->f_idx);
-    free(m->tok);
-    free(m->dtok);
+    GM_FREE_ALL(m->params, m->grads, m->adam_m, m->adam_v, m->tensors, m->act_mem, m->scratch, m->dc, m->f_off,
+                m->f_idx, m->tok, m->dtok);
     free(m);
 }
 

@@ -776,10 +776,7 @@ void gguf_close(gguf_ctx *g) {
         free(g->kv[i].str_off);
     }
     for (int64_t i = 0; i < g->n_t && g->t; i++) free((char *)g->t[i].name);
-    free(g->kv);
-    free(g->kv_sorted);
-    free(g->t);
-    free(g->t_sorted);
+    GM_FREE_ALL(g->kv, g->kv_sorted, g->t, g->t_sorted);
     if (g->heap) free(g->map);
     else if (g->map) munmap(g->map, g->size);
     free(g);

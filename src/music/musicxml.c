@@ -1080,11 +1080,7 @@ int gm_musicxml_read_mem(const uint8_t *data, size_t size, gm_score *out, char *
     r.err = err;
     int rc = read_score(&r, xmlDocGetRootElement(doc));
     for (int i = 0; i < r.n_parts; i++) free(r.parts[i].inst), free(r.parts[i].m);
-    free(r.parts);
-    free(r.lay);
-    free(r.order);
-    free(r.bar_start);
-    free(r.sym);
+    GM_FREE_ALL(r.parts, r.lay, r.order, r.bar_start, r.sym);
     xmlFreeDoc(doc);
     if (rc) gm_score_free(out);
     return rc;
