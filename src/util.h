@@ -123,9 +123,9 @@ int gm_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first);
  *     GM_FREE_ALL(t->beats, t->downbeat, t->notes);
  */
 void gm_free_all(void *const *ptrs, size_t n);
-#define GM_FREE_ALL(...)                                                       \
-    do {                                                                       \
-        void *const gm_free_list_[] = {__VA_ARGS__};                           \
+#define GM_FREE_ALL(...)                                                          \
+    do {                                                                          \
+        void *const gm_free_list_[] = {__VA_ARGS__};                              \
         gm_free_all(gm_free_list_, sizeof gm_free_list_ / sizeof *gm_free_list_); \
     } while (0)
 
