@@ -152,17 +152,20 @@ static void print_table(const counts *k) {
     printf("};\n");
     /* P(c2 | c1) = (n(c1, c2) + A·P(c2)) / (n(c1) + A): rare chords lean on the unigram. */
     const double A = 4;
+    /* One table row a line, every row and block with its comma, braces that
+     * open or close a block on lines of their own: rows that differ only in
+     * their numbers look alike, wherever they stand. */
     printf("static const float harmony_trans[3][%d][%d] = {\n", NCH, NCH);
     for (int t = 0; t < 3; t++) {
-        printf("{");
+        printf("{\n");
         for (int a = 0; a < NCH; a++) {
             double n = 0;
             for (int b = 0; b < NCH; b++) n += k->tr[t][a][b];
-            printf("%s{", a ? ",\n" : "");
+            printf("{");
             for (int b = 0; b < NCH; b++) printf("%s%.2f", b ? "," : "", log((k->tr[t][a][b] + A * pu[b]) / (n + A)));
-            printf("}");
+            printf("},\n");
         }
-        printf("}%s\n", t < 2 ? "," : "");
+        printf("},\n");
     }
     printf("};\n");
     /* P(pc | chord, class) = (n + B·P(interval | quality, class)) / (N + B):
@@ -181,7 +184,7 @@ static void print_table(const counts *k) {
             }
             printf("}");
         }
-        printf("}%s\n", c < NCH - 1 ? "," : "");
+        printf("},\n");
     }
     printf("};\n");
 }

@@ -1,6 +1,7 @@
 /* util.c — the few helpers every library file needs: the atomic file write,
  * the random number generator, the monotonic clock, the byte buffer, the
- * doubling array, JSON strings and the MIDI-folder walk (see util.h). */
+ * doubling array, freeing a list of pointers, JSON strings and the
+ * MIDI-folder walk (see util.h). */
 #include "util.h"
 
 #include <dirent.h>
@@ -252,6 +253,14 @@ int gm_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first) {
     memcpy(arrp, &p, sizeof p);
     *cap = c;
     return 0;
+}
+
+/* ======================================================================== */
+/* Freeing a list of pointers                                                */
+/* ======================================================================== */
+
+void gm_free_all(void *const *ptrs, size_t n) {
+    for (size_t i = 0; i < n; i++) free(ptrs[i]);
 }
 
 /* ======================================================================== */

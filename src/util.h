@@ -1,7 +1,7 @@
 /* util.h — small internal helpers shared by the library files: strings,
  * errors, the atomic file write, the random number generator, the clock, a
- * growable byte buffer and a doubling array, JSON strings and MIDI folders
- * (all but the first two live in util.c). */
+ * growable byte buffer and a doubling array, freeing a list of pointers,
+ * JSON strings and MIDI folders (all but the first two live in util.c). */
 #ifndef GM_UTIL_H
 #define GM_UTIL_H
 #include <stdarg.h>
@@ -116,6 +116,18 @@ int gm_read_whole(const char *path, int fd, size_t max, const char *what, uint8_
  * 0, or -1 when out of memory or the size overflows (array and *cap as
  * they were). */
 int gm_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first);
+
+/* Frees the n pointers in ptrs (NULLs are fine): a destructor's members in
+ * one call instead of a run of free()s. GM_FREE_ALL lists them in place:
+ *
+ *     GM_FREE_ALL(t->beats, t->downbeat, t->notes);
+ */
+void gm_free_all(void *const *ptrs, size_t n);
+#define GM_FREE_ALL(...)                                                          \
+    do {                                                                          \
+        void *const gm_free_list_[] = {__VA_ARGS__};                              \
+        gm_free_all(gm_free_list_, sizeof gm_free_list_ / sizeof *gm_free_list_); \
+    } while (0)
 
 /* s as a JSON string literal, quotes and the escapes JSON requires, onto
  * b, or onto f (the one escaper of the library, the CLI and the studio). */

@@ -258,13 +258,7 @@ typedef struct {
 
 static void render_job_free(render_job *j) {
     gm_atomic_abort(&j->out); /* does nothing after a commit */
-    free(j->held);
-    free(j->obuf);
-    free(j->fbuf);
-    free(j->ev);
-    free(j->track_chan);
-    free(j->tsec);
-    free(j->tempos);
+    GM_FREE_ALL(j->held, j->obuf, j->fbuf, j->ev, j->track_chan, j->tsec, j->tempos);
     if (j->synth) delete_fluid_synth(j->synth);
     if (j->settings) delete_fluid_settings(j->settings);
 }

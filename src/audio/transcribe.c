@@ -43,11 +43,7 @@ gm_transcribe_params gm_transcribe_default_params(void) {
 
 void gm_transcription_free(gm_transcription *t) {
     if (!t) return;
-    free(t->beats);
-    free(t->downbeat);
-    free(t->chords);
-    free(t->chord_start);
-    free(t->notes);
+    GM_FREE_ALL(t->beats, t->downbeat, t->chords, t->chord_start, t->notes);
     memset(t, 0, sizeof *t);
 }
 
@@ -120,12 +116,7 @@ typedef struct {
 } features;
 
 static void features_free(features *f) {
-    free(f->pitch);
-    free(f->conf);
-    free(f->db);
-    free(f->odf);
-    free(f->onsets);
-    free(f->chroma);
+    GM_FREE_ALL(f->pitch, f->conf, f->db, f->odf, f->onsets, f->chroma);
 }
 
 /* Grows *p (elements of `size` bytes, capacity *cap) to hold `need`. */
@@ -435,9 +426,7 @@ static int track_beats(const features *f, double **beats, int *n_beats) {
     }
     rc = 0;
 done:
-    free(o);
-    free(score);
-    free(from);
+    GM_FREE_ALL(o, score, from);
     return rc;
 }
 

@@ -226,10 +226,6 @@ int gm_eval_song(const char *data_dir, const char *song, double seconds, const c
     rc = 0;
 done:
     gm_score_free(&ref);
-    free(bt);
-    free(bd);
-    free(ch);
-    free(rn);
-    free(wn);
+    GM_FREE_ALL(bt, bd, ch, rn, wn);
     return rc;
 }

@@ -458,9 +458,7 @@ int gm_plot_losses(const char *log_path, const char *png_path, int width, int he
     rc = gm_canvas_write_png(c, png_path, err);
 done:
     gm_canvas_free(c);
-    free(ema);
-    free(train.v);
-    free(val.v);
+    GM_FREE_ALL(ema, train.v, val.v);
     return rc;
 }
 

@@ -469,9 +469,7 @@ static int roll_check_params(const gm_roll_params *p, const gm_score *s, char *e
 }
 
 static void roll_job_free(roll_job *j, int failed) {
-    free(j->own_chords);
-    free(j->slot);
-    free(j->leg);
+    GM_FREE_ALL(j->own_chords, j->slot, j->leg);
     if (failed) gm_roll_free(j->r);
 }
 
@@ -582,13 +580,9 @@ static int roll_rows(roll_job *j, char *err) {
     return 0;
 }
 
-/* The width (given, or automatic: see getmusic_plot.h), the left margin
- * that fits the labels, the bars of every system and the column scale. */
-static int roll_width(roll_job *j, char *err) {
-    gm_roll *r = j->r;
-    gm_roll_info *in = &r->info;
-    const gm_barmap *bm = &r->bm;
-    const gm_roll_params *p = &j->p;
+/* The left margin that fits the row labels: pitch names, and the drum
+ * lanes' names. */
+static int label_margin(const gm_roll *r) {
     char buf[64];
     int label_w = gm_canvas_text_width("C-1", 1);
     for (int k = 0; k < 128; k++)
@@ -596,7 +590,17 @@ static int roll_width(roll_job *j, char *err) {
             int w = gm_canvas_text_width(drum_name(k, buf, sizeof buf), 1);
             if (w > label_w) label_w = w;
         }
-    r->plot_x = 8 + label_w + 6;
+    return 8 + label_w + 6;
+}
+
+/* The width (given, or automatic: see getmusic_plot.h), the left margin
+ * that fits the labels, the bars of every system and the column scale. */
+static int roll_width(roll_job *j, char *err) {
+    gm_roll *r = j->r;
+    r->plot_x = label_margin(r);
+    gm_roll_info *in = &r->info;
+    const gm_barmap *bm = &r->bm;
+    const gm_roll_params *p = &j->p;
     int n_sel = in->last_bar - in->first_bar + 1;
     int total_cols = bm->bar_col[in->last_bar + 1] - bm->bar_col[in->first_bar];
     r->sys_bar = malloc((size_t)(n_sel + 1) * sizeof *r->sys_bar);

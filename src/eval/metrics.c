@@ -93,6 +93,13 @@ static size_t count_notes(const gm_score *s, const uint8_t *mask, int kind) {
     return n;
 }
 
+/* Room for one elem-byte element per note a walk of kind gives (at least
+ * one, so malloc never sees 0); NULL when out of memory. */
+static void *per_note(const gm_score *s, const uint8_t *mask, int kind, size_t elem) {
+    size_t n = count_notes(s, mask, kind);
+    return malloc((n ? n : 1) * elem);
+}
+
 /* MusPy: max(track.get_end_time() for track in tracks); -1 when no track is
  * selected (MusPy's max() over nothing raises). */
 static int64_t piece_length(const gm_score *s, const uint8_t *mask) {
@@ -118,6 +125,20 @@ static int span_cmp(const void *x, const void *y) {
 static int i64_cmp(const void *x, const void *y) {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return a < b ? -1 : a > b;
+}
+
+/* The onset ticks of every selected note (drums too), ascending: *out
+ * malloc'd, *n of them. */
+static int sorted_onsets(const gm_score *s, const uint8_t *mask, int64_t **out, size_t *n) {
+    size_t k = 0;
+    int64_t *on = per_note(s, mask, ANY_NOTE, sizeof *on);
+    if (!on) return -1;
+    note_walk w = {0};
+    for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));) on[k++] = nt->tick;
+    qsort(on, k, sizeof *on, i64_cmp);
+    *out = on;
+    *n = k;
+    return 0;
 }
 
 /* Number of integers covered by the union of inclusive ranges [a, b]
@@ -146,8 +167,8 @@ static int empty_rate(const gm_score *s, const uint8_t *mask, int64_t len, int64
         *out = NAN;
         return 0;
     }
-    size_t n = count_notes(s, mask, ANY_NOTE), k = 0;
-    span *v = malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    span *v = per_note(s, mask, ANY_NOTE, sizeof *v);
     if (!v) return -1;
     note_walk w = {0};
     for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));)
@@ -225,9 +246,7 @@ static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshol
     size_t *first = calloc(129, sizeof *first); /* notes of pitch p: iv[first[p] .. first[p+1]) */
     edge *ev = malloc(2 * n * sizeof *ev);
     if (!iv || !first || !ev) {
-        free(iv);
-        free(first);
-        free(ev);
+        GM_FREE_ALL(iv, first, ev);
         return -1;
     }
     /* Bucket the intervals by pitch (counting sort), then merge each pitch's
@@ -274,9 +293,7 @@ static int pianoroll_counts(const gm_score *s, const uint8_t *mask, int threshol
             if (on > threshold) *poly_ticks += dt;
         }
     }
-    free(iv);
-    free(first);
-    free(ev);
+    GM_FREE_ALL(iv, first, ev);
     return 0;
 }
 
@@ -291,13 +308,9 @@ static int groove(const gm_score *s, const uint8_t *mask, int64_t len, int64_t r
         *out = NAN;
         return 0;
     }
-    size_t n = count_notes(s, mask, ANY_NOTE), k = 0;
-    int64_t *on = malloc((n ? n : 1) * sizeof *on);
-    if (!on) return -1;
-    note_walk w = {0};
-    for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));) on[k++] = nt->tick;
-    qsort(on, k, sizeof *on, i64_cmp);
-    size_t u = 0;
+    int64_t *on;
+    size_t k, u = 0;
+    if (sorted_onsets(s, mask, &on, &k)) return -1;
     for (size_t j = 0; j < k; j++)
         if (!u || on[j] != on[u - 1]) on[u++] = on[j];
     int64_t first = 0, last = 0, shared = 0;
@@ -458,18 +471,18 @@ int gm_metrics_histograms(const gm_score *s, const uint8_t *mask, gm_histograms 
     if (s->ticks_per_quarter < 1) return gm_fail(err, "metrics: ticks per quarter must be positive");
     memset(h, 0, sizeof *h);
     int64_t tpq = s->ticks_per_quarter;
-    size_t n = count_notes(s, mask, ANY_NOTE), k = 0;
-    int64_t *on = malloc((n ? n : 1) * sizeof *on);
-    if (!on) return gm_fail(err, "metrics: out of memory");
+    int64_t *on;
+    size_t k;
+    if (sorted_onsets(s, mask, &on, &k)) return gm_fail(err, "metrics: out of memory");
     note_walk w = {0};
     for (const gm_note *nt; (nt = next_note(s, mask, ANY_NOTE, &w));) {
         h->pitch[nt->pitch]++;
         h->duration[step_bin(to_16ths(nt->duration, tpq))]++; /* < 1 16th rounds up to 1 */
-        on[k++] = to_16ths(nt->tick, tpq);
     }
     /* Onsets of the whole track set: a chord is one onset, so its notes
-     * give no gaps of 0; the IOI is of the texture, not of each track. */
-    qsort(on, k, sizeof *on, i64_cmp);
+     * give no gaps of 0; the IOI is of the texture, not of each track.
+     * to_16ths keeps the ticks' order, so the steps stay sorted. */
+    for (size_t j = 0; j < k; j++) on[j] = to_16ths(on[j], tpq);
     for (size_t j = 1; j < k; j++)
         if (on[j] != on[j - 1]) h->ioi[step_bin(on[j] - on[j - 1])]++;
     free(on);
@@ -583,8 +596,8 @@ typedef struct { double t, w; int pc; } timed_note;
  * rounding), 0.983 at 20 ms, then creeps up (anticipation); 20 ms is still
  * heard as together. */
 static int timed_notes(const gm_score *s, const uint8_t *mask, timed_note **out, size_t *n_out) {
-    size_t n = count_notes(s, mask, PITCHED), k = 0;
-    timed_note *v = malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    timed_note *v = per_note(s, mask, PITCHED, sizeof *v);
     if (!v) return -1;
     note_walk it = {0};
     for (const gm_note *nt; (nt = next_note(s, mask, PITCHED, &it));) {
@@ -679,8 +692,8 @@ static int beat_16ths(int num, int den) {
  * each onset goes to the nearest 16th of its bar's grid (one a hair before
  * a bar line is on the next bar's 1). *out malloc'd. */
 static int drum_hits(const gm_score *s, const uint8_t *mask, const gm_barmap *bm, drum_hit **out, size_t *n_out) {
-    size_t n = count_notes(s, mask, DRUMS), k = 0;
-    drum_hit *v = malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    drum_hit *v = per_note(s, mask, DRUMS, sizeof *v);
     if (!v) return -1;
     int64_t tpq = bm->ticks_per_quarter;
     note_walk w = {0};

@@ -274,19 +274,8 @@ static int sampler_check(const gd_config *c, const gd_sample_params *p, int L, c
 }
 
 static void sampler_free(sampler *s) {
-    free(s->n_row);
-    free(s->left_row);
-    free(s->cells);
-    free(s->tok);
-    free(s->conf);
-    free(s->order);
-    free(s->rows);
-    free(s->probs);
-    free(s->probs_u);
-    free(s->wbuf);
-    free(s->xb);
-    free(s->posb);
-    free(s->flags);
+    GM_FREE_ALL(s->n_row, s->left_row, s->cells, s->tok, s->conf, s->order, s->rows, s->probs, s->probs_u, s->wbuf,
+                s->xb, s->posb, s->flags);
 }
 
 /* The buffers, the condition flags of both batches, the bar positions and the

@@ -204,14 +204,7 @@ static void job_free(gen_job *j) {
     gm_barmap_free(&j->bm);
     gm_barmap_free(&j->bm0);
     gm_grid_free(&j->g);
-    free(j->bar_masked);
-    free(j->chords);
-    free(j->bar_has_chord);
-    free(j->cond);
-    free(j->col_masked);
-    free(j->bar_pos);
-    free(j->lo);
-    free(j->hi);
+    GM_FREE_ALL(j->bar_masked, j->chords, j->bar_has_chord, j->cond, j->col_masked, j->bar_pos, j->lo, j->hi);
 }
 
 /* The drum style's block of the bar-position table (docs/MODEL.md "Drum
@@ -490,9 +483,7 @@ static int sample_grid(gen_job *j, char *err) {
     for (int k = 0; !rc && k < j->n_win; k++) rc = sample_window(j, k, win[k].a, win[k].e - win[k].a, xs, xc, &pc, err);
     for (size_t i = 0; !rc && i < (size_t)j->R * L; i++)
         if (j->g.tok[i] == j->MASK) rc = gm_fail(err, "internal: cell %zu was left unwritten", i);
-    free(win);
-    free(xs);
-    free(xc);
+    GM_FREE_ALL(win, xs, xc);
     return rc;
 }
 

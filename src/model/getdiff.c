@@ -134,6 +134,18 @@ static void add(table_builder *tb, float **field, const char *name, int64_t rows
     tb->off += (size_t)reps * n;
 }
 
+/* A layer's weight, (rows, cols) or, for a LayerNorm's gain, cols 0: (rows),
+ * then its bias (rows), named "<prefix>.weight" and "<prefix>.bias" as in
+ * the original checkpoint. */
+static void add_wb(table_builder *tb, float **w, float **b, const char *prefix, int64_t rows, int64_t cols,
+                   int stacked) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    add(tb, w, name, rows, cols, stacked);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    add(tb, b, name, rows, 0, stacked);
+}
+
 static void build_table(table_builder *tb) {
     const gd_config *c = &tb->m->cfg;
     int64_t RE = (int64_t)c->R * c->E;
@@ -142,36 +154,21 @@ static void build_table(table_builder *tb) {
     if (c->P > 0) add(tb, &p->feat, "embeddings.pitch_embeddings.weight", c->P, c->E, 0);
     add(tb, &p->type, "embeddings.token_type_embeddings.weight", 2, c->E, 0);
     if (c->Q > 0) add(tb, &p->bpos, "embeddings.bar_position_embeddings.weight", c->Q, c->H, 0);
-    add(tb, &p->te1_w, "embeddings.time_embeddings.0.weight", c->E, GD_TIME_DIM, 0);
-    add(tb, &p->te1_b, "embeddings.time_embeddings.0.bias", c->E, 0, 0);
-    add(tb, &p->te2_w, "embeddings.time_embeddings.2.weight", c->E, c->E, 0);
-    add(tb, &p->te2_b, "embeddings.time_embeddings.2.bias", c->E, 0, 0);
-    add(tb, &p->lne_g, "embeddings.LayerNorm.weight", RE, 0, 0);
-    add(tb, &p->lne_b, "embeddings.LayerNorm.bias", RE, 0, 0);
-    add(tb, &p->p1_w, "embeddings_project.0.weight", c->H, RE, 0);
-    add(tb, &p->p1_b, "embeddings_project.0.bias", c->H, 0, 0);
-    add(tb, &p->p2_w, "embeddings_project.2.weight", c->H, c->H, 0);
-    add(tb, &p->p2_b, "embeddings_project.2.bias", c->H, 0, 0);
-    add(tb, &p->q_w, "attention.self.query.weight", c->H, c->H, 1);
-    add(tb, &p->q_b, "attention.self.query.bias", c->H, 0, 1);
-    add(tb, &p->k_w, "attention.self.key.weight", c->H, c->H, 1);
-    add(tb, &p->k_b, "attention.self.key.bias", c->H, 0, 1);
-    add(tb, &p->v_w, "attention.self.value.weight", c->H, c->H, 1);
-    add(tb, &p->v_b, "attention.self.value.bias", c->H, 0, 1);
-    add(tb, &p->ao_w, "attention.output.dense.weight", c->H, c->H, 1);
-    add(tb, &p->ao_b, "attention.output.dense.bias", c->H, 0, 1);
-    add(tb, &p->ln1_g, "attention.output.LayerNorm.weight", c->H, 0, 1);
-    add(tb, &p->ln1_b, "attention.output.LayerNorm.bias", c->H, 0, 1);
-    add(tb, &p->fc_w, "intermediate.dense.weight", c->F, c->H, 1);
-    add(tb, &p->fc_b, "intermediate.dense.bias", c->F, 0, 1);
-    add(tb, &p->fo_w, "output.dense.weight", c->H, c->F, 1);
-    add(tb, &p->fo_b, "output.dense.bias", c->H, 0, 1);
-    add(tb, &p->ln2_g, "output.LayerNorm.weight", c->H, 0, 1);
-    add(tb, &p->ln2_b, "output.LayerNorm.bias", c->H, 0, 1);
-    add(tb, &p->o1_w, "outputs_project.0.weight", RE, c->H, 0);
-    add(tb, &p->o1_b, "outputs_project.0.bias", RE, 0, 0);
-    add(tb, &p->o2_w, "outputs_project.2.weight", RE, RE, 0);
-    add(tb, &p->o2_b, "outputs_project.2.bias", RE, 0, 0);
+    add_wb(tb, &p->te1_w, &p->te1_b, "embeddings.time_embeddings.0", c->E, GD_TIME_DIM, 0);
+    add_wb(tb, &p->te2_w, &p->te2_b, "embeddings.time_embeddings.2", c->E, c->E, 0);
+    add_wb(tb, &p->lne_g, &p->lne_b, "embeddings.LayerNorm", RE, 0, 0);
+    add_wb(tb, &p->p1_w, &p->p1_b, "embeddings_project.0", c->H, RE, 0);
+    add_wb(tb, &p->p2_w, &p->p2_b, "embeddings_project.2", c->H, c->H, 0);
+    add_wb(tb, &p->q_w, &p->q_b, "attention.self.query", c->H, c->H, 1);
+    add_wb(tb, &p->k_w, &p->k_b, "attention.self.key", c->H, c->H, 1);
+    add_wb(tb, &p->v_w, &p->v_b, "attention.self.value", c->H, c->H, 1);
+    add_wb(tb, &p->ao_w, &p->ao_b, "attention.output.dense", c->H, c->H, 1);
+    add_wb(tb, &p->ln1_g, &p->ln1_b, "attention.output.LayerNorm", c->H, 0, 1);
+    add_wb(tb, &p->fc_w, &p->fc_b, "intermediate.dense", c->F, c->H, 1);
+    add_wb(tb, &p->fo_w, &p->fo_b, "output.dense", c->H, c->F, 1);
+    add_wb(tb, &p->ln2_g, &p->ln2_b, "output.LayerNorm", c->H, 0, 1);
+    add_wb(tb, &p->o1_w, &p->o1_b, "outputs_project.0", RE, c->H, 0);
+    add_wb(tb, &p->o2_w, &p->o2_b, "outputs_project.2", RE, RE, 0);
     add(tb, &p->lm_b, "lm_head.bias", c->V + 2, 0, 0);
 }
 
@@ -218,19 +215,9 @@ gd_model *gd_model_new(const gd_config *cfg, char *err) {
 
 void gd_model_free(gd_model *m) {
     if (!m) return;
-    free(m->params);
-    free(m->grads);
-    free(m->adam_m);
-    free(m->adam_v);
-    free(m->tensors);
-    free(m->act_mem);
-    free(m->scratch);
     for (int i = 0; i < 8; i++) free(m->tmp[i]);
-    free(m->dc);
-    free(m->f_off);
-    free(m->f_idx);
-    free(m->tok);
-    free(m->dtok);
+    GM_FREE_ALL(m->params, m->grads, m->adam_m, m->adam_v, m->tensors, m->act_mem, m->scratch, m->dc, m->f_off,
+                m->f_idx, m->tok, m->dtok);
     free(m);
 }
 
@@ -392,6 +379,16 @@ static void time_features(float *ts, const int32_t *t, int B) {
         }
 }
 
+/* The model's three two-layer MLPs (timestep embedding, projection to H,
+ * output cells): y = W2·silu(W1·x + b1) + b2 over n rows, in → out → out.
+ * pre (before SiLU) and act (after) are kept for mlp_backward. */
+static void mlp_forward(float *y, float *pre, float *act, const float *x, const float *w1, const float *b1,
+                        const float *w2, const float *b2, int n, int in, int out) {
+    nn_linear_forward(pre, x, w1, b1, n, in, out);
+    nn_silu_forward(act, pre, (size_t)n * out);
+    nn_linear_forward(y, act, w2, b2, n, out, out);
+}
+
 /* gd_forward's inputs against the config: sizes, bar positions (when the
  * model has them), timesteps and tokens. */
 static int forward_check(const gd_config *c, const int32_t *x, const uint8_t *pos, const int32_t *t, int B, int L,
@@ -465,9 +462,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t
 
     /* 1. timestep embedding (B, E) */
     time_features(a->ts, t, B);
-    nn_linear_forward(a->te1h, a->ts, p->te1_w, p->te1_b, B, GD_TIME_DIM, E);
-    nn_silu_forward(a->te1a, a->te1h, (size_t)B * E);
-    nn_linear_forward(a->te, a->te1a, p->te2_w, p->te2_b, B, E, E);
+    mlp_forward(a->te, a->te1h, a->te1a, a->ts, p->te1_w, p->te1_b, p->te2_w, p->te2_b, B, GD_TIME_DIM, E);
 
     /* 2. cells: token + condition flag + timestep, laid out per column (N, R·E) */
 #pragma omp parallel for collapse(2)
@@ -486,9 +481,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t
     /* 3. column LayerNorm, dropout, projection to H */
     nn_layernorm_forward(a->u, a->lne_mean, a->lne_rstd, a->u0, p->lne_g, p->lne_b, N, RE, 1e-12f);
     if (m->training) dropout_forward(a->u, a->u_keep, (size_t)N * RE, p_drop, &m->rng);
-    nn_linear_forward(a->p1h, a->u, p->p1_w, p->p1_b, N, RE, H);
-    nn_silu_forward(a->p1a, a->p1h, (size_t)N * H);
-    nn_linear_forward(a->h0, a->p1a, p->p2_w, p->p2_b, N, H, H);
+    mlp_forward(a->h0, a->p1h, a->p1a, a->u, p->p1_w, p->p1_b, p->p2_w, p->p2_b, N, RE, H);
     if (m->pos) /* each column's position in its bar (MODEL.md "Bar positions") */
         for (int n = 0; n < N; n++)
             for (int j = 0; j < H; j++) a->h0[(size_t)n * H + j] += p->bpos[(size_t)m->pos[n] * H + j];
@@ -498,9 +491,7 @@ int gd_forward(gd_model *m, const int32_t *x, const uint8_t *cond, const uint8_t
     for (int l = 0; l < c->NL; l++) hin = forward_layer(m, l, hin);
 
     /* 5. output cells (N, R·E) */
-    nn_linear_forward(a->o1h, hin, p->o1_w, p->o1_b, N, H, RE);
-    nn_silu_forward(a->o1a, a->o1h, (size_t)N * RE);
-    nn_linear_forward(a->c, a->o1a, p->o2_w, p->o2_b, N, RE, RE);
+    mlp_forward(a->c, a->o1h, a->o1a, hin, p->o1_w, p->o1_b, p->o2_w, p->o2_b, N, H, RE);
     return 0;
 }
 
@@ -512,6 +503,20 @@ void gd_probs(gd_model *m, float *out) {
 /* ======================================================================== */
 /* Backward                                                                  */
 /* ======================================================================== */
+
+/* mlp_forward's backward: dy (n, out) in; the weights' gradients added into
+ * dw1, db1, dw2, db2; dx (n, in) set (zeroed, then added into) unless NULL.
+ * t1, t2: (n, out) scratch; dx may be t1 (spent by the time dx is written). */
+static void mlp_backward(float *dx, float *dw1, float *db1, float *dw2, float *db2, float *t1, float *t2, const float *dy,
+                         const float *x, const float *pre, const float *act, const float *w1, const float *w2, int n,
+                         int in, int out) {
+    memset(t1, 0, (size_t)n * out * sizeof(float));
+    nn_linear_backward(t1, dw2, db2, dy, act, w2, n, out, out);
+    memset(t2, 0, (size_t)n * out * sizeof(float));
+    nn_silu_backward(t2, t1, pre, (size_t)n * out);
+    if (dx) memset(dx, 0, (size_t)n * in * sizeof(float));
+    nn_linear_backward(dx, dw1, db1, t2, x, w1, n, in, out);
+}
 
 /* Step 4 of MODEL.md "Forward" backwards, for layer l: m->tmp[0] holds the
  * gradient of the layer's output h2 (N, H) and leaves holding that of its
@@ -581,13 +586,9 @@ static void backward_network(gd_model *m) {
     float *dq = m->tmp[3];   /* (N, H); here (B, E) scratch for the timestep MLP */
 
     /* 5. output cells ← dc */
-    memset(dA, 0, (size_t)N * RE * sizeof(float));
-    nn_linear_backward(dA, g->o2_w, g->o2_b, m->dc, a->o1a, p->o2_w, N, RE, RE);
-    memset(dB, 0, (size_t)N * RE * sizeof(float));
-    nn_silu_backward(dB, dA, a->o1h, (size_t)N * RE);
     const float *h_last = c->NL ? a->h2 + (size_t)(c->NL - 1) * N * H : a->h0;
-    memset(dh, 0, (size_t)N * H * sizeof(float));
-    nn_linear_backward(dh, g->o1_w, g->o1_b, dB, h_last, p->o1_w, N, H, RE);
+    mlp_backward(dh, g->o1_w, g->o1_b, g->o2_w, g->o2_b, dA, dB, m->dc, h_last, a->o1h, a->o1a, p->o1_w, p->o2_w, N, H,
+                 RE);
 
     /* 4. layers, last to first */
     for (int l = c->NL - 1; l >= 0; l--) backward_layer(m, l);
@@ -596,15 +597,8 @@ static void backward_network(gd_model *m) {
     if (m->pos)
         for (int n = 0; n < N; n++)
             for (int j = 0; j < H; j++) g->bpos[(size_t)m->pos[n] * H + j] += dh[(size_t)n * H + j];
-    float *dp1a = dA;
-    memset(dp1a, 0, (size_t)N * H * sizeof(float));
-    nn_linear_backward(dp1a, g->p2_w, g->p2_b, dh, a->p1a, p->p2_w, N, H, H);
-    float *dp1h = dB;
-    memset(dp1h, 0, (size_t)N * H * sizeof(float));
-    nn_silu_backward(dp1h, dp1a, a->p1h, (size_t)N * H);
     float *du = dA;
-    memset(du, 0, (size_t)N * RE * sizeof(float));
-    nn_linear_backward(du, g->p1_w, g->p1_b, dp1h, a->u, p->p1_w, N, RE, H);
+    mlp_backward(du, g->p1_w, g->p1_b, g->p2_w, g->p2_b, dA, dB, dh, a->u, a->p1h, a->p1a, p->p1_w, p->p2_w, N, RE, H);
     if (m->training) dropout_backward(du, a->u_keep, (size_t)N * RE, c->dropout);
     float *du0 = dB;
     memset(du0, 0, (size_t)N * RE * sizeof(float));
@@ -635,13 +629,8 @@ static void backward_network(gd_model *m) {
     if (c->P > 0) nn_bag_backward(g->word, g->feat, dtok, m->f_off, m->f_idx, c->V + 2, E);
 
     /* 1. timestep MLP */
-    float *dte1a = dB;
-    memset(dte1a, 0, (size_t)B * E * sizeof(float));
-    nn_linear_backward(dte1a, g->te2_w, g->te2_b, dte, a->te1a, p->te2_w, B, E, E);
-    float *dte1h = dq;
-    memset(dte1h, 0, (size_t)B * E * sizeof(float));
-    nn_silu_backward(dte1h, dte1a, a->te1h, (size_t)B * E);
-    nn_linear_backward(NULL, g->te1_w, g->te1_b, dte1h, a->ts, p->te1_w, B, GD_TIME_DIM, E);
+    mlp_backward(NULL, g->te1_w, g->te1_b, g->te2_w, g->te2_b, dB, dq, dte, a->ts, a->te1h, a->te1a, p->te1_w, p->te2_w,
+                 B, GD_TIME_DIM, E);
 }
 
 const float *gd_model_cells(const gd_model *m) { return m->a.c; }

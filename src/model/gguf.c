@@ -511,6 +511,17 @@ static int cmp_tensor_data(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Sorts the n pointers of index (keys or tensors) by cmp, as qsort does;
+ * the position of the first that compares equal to the one before it (a
+ * duplicate name), or 0 when all differ. */
+static int64_t sort_index(void *index, int64_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    qsort(index, (size_t)n, size, cmp);
+    const char *p = index;
+    for (int64_t i = 1; i < n; i++)
+        if (!cmp(p + (size_t)(i - 1) * size, p + (size_t)i * size)) return i;
+    return 0;
+}
+
 #define TRUNC "truncated or corrupt file: "
 
 /* Reads one value of key kv->key (its type field first). */
@@ -559,25 +570,29 @@ static int parse_value(cur *c, r_kv *kv, char *err) {
     return 0;
 }
 
+/* The name of key or tensor (what) #i, read at the cursor into *out as a C
+ * string (dup_name). */
+static int read_name(cur *c, const char *what, int64_t i, char **out, char *err) {
+    const uint8_t *s;
+    uint64_t n;
+    if (rd_str(c, &s, &n)) return gm_fail(err, TRUNC "name of %s #%lld runs past the end", what, (long long)i);
+    if (!(*out = dup_name(s, n))) {
+        if (!n || memchr(s, 0, (size_t)n))
+            return gm_fail(err, "%s #%lld has an empty name or a NUL byte in it", what, (long long)i);
+        return gm_fail(err, "out of memory");
+    }
+    return 0;
+}
+
 static int parse_kvs(gguf_ctx *g, cur *c, char *err) {
     for (int64_t i = 0; i < g->n_kv; i++) {
         r_kv *kv = &g->kv[i];
-        const uint8_t *s;
-        uint64_t n;
-        if (rd_str(c, &s, &n)) return gm_fail(err, TRUNC "name of key #%lld runs past the end", (long long)i);
-        if (!(kv->key = dup_name(s, n))) {
-            if (!n || memchr(s, 0, (size_t)n)) return gm_fail(err, "key #%lld has an empty name or a NUL byte in it", (long long)i);
-            return gm_fail(err, "out of memory");
-        }
-        if (parse_value(c, kv, err)) return -1;
+        if (read_name(c, "key", i, &kv->key, err) || parse_value(c, kv, err)) return -1;
     }
     if (!g->n_kv) return 0;
     for (int64_t i = 0; i < g->n_kv; i++) g->kv_sorted[i] = &g->kv[i];
-    qsort(g->kv_sorted, (size_t)g->n_kv, sizeof *g->kv_sorted, cmp_kv);
-    for (int64_t i = 1; i < g->n_kv; i++)
-        if (strcmp(g->kv_sorted[i - 1]->key, g->kv_sorted[i]->key) == 0)
-            return gm_fail(err, "duplicate key '%s'", g->kv_sorted[i]->key);
-    return 0;
+    int64_t dup = sort_index(g->kv_sorted, g->n_kv, sizeof *g->kv_sorted, cmp_kv);
+    return dup ? gm_fail(err, "duplicate key '%s'", g->kv_sorted[dup]->key) : 0;
 }
 
 static const r_kv *find_kv(const gguf_ctx *g, const char *key) {
@@ -590,15 +605,10 @@ static const r_kv *find_kv(const gguf_ctx *g, const char *key) {
 static int parse_tensor_infos(gguf_ctx *g, cur *c, uint64_t *offsets, char *err) {
     for (int64_t i = 0; i < g->n_t; i++) {
         gguf_tensor *t = &g->t[i];
-        const uint8_t *s;
-        uint64_t n;
+        char *name;
         uint32_t n_dims, type;
-        if (rd_str(c, &s, &n)) return gm_fail(err, TRUNC "name of tensor #%lld runs past the end", (long long)i);
-        if (!(t->name = dup_name(s, n))) {
-            if (!n || memchr(s, 0, (size_t)n))
-                return gm_fail(err, "tensor #%lld has an empty name or a NUL byte in it", (long long)i);
-            return gm_fail(err, "out of memory");
-        }
+        if (read_name(c, "tensor", i, &name, err)) return -1;
+        t->name = name;
         if (rd_u32(c, &n_dims)) return gm_fail(err, TRUNC "info of tensor '%s' runs past the end", t->name);
         if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
             return gm_fail(err, "tensor '%s' has %u dimensions (1 to %d allowed)", t->name, n_dims, GGUF_MAX_DIMS);
@@ -647,10 +657,8 @@ static int place_tensors(gguf_ctx *g, uint64_t data_start, const uint64_t *offse
     }
     if (!g->n_t) return 0;
     for (int64_t i = 0; i < g->n_t; i++) g->t_sorted[i] = &g->t[i];
-    qsort(g->t_sorted, (size_t)g->n_t, sizeof *g->t_sorted, cmp_tensor_name);
-    for (int64_t i = 1; i < g->n_t; i++)
-        if (strcmp(g->t_sorted[i - 1]->name, g->t_sorted[i]->name) == 0)
-            return gm_fail(err, "duplicate tensor name '%s'", g->t_sorted[i]->name);
+    int64_t dup = sort_index(g->t_sorted, g->n_t, sizeof *g->t_sorted, cmp_tensor_name);
+    if (dup) return gm_fail(err, "duplicate tensor name '%s'", g->t_sorted[dup]->name);
     /* Overlap check on a scratch order by address; t_sorted is re-sorted by
      * name afterwards. */
     qsort(g->t_sorted, (size_t)g->n_t, sizeof *g->t_sorted, cmp_tensor_data);
@@ -776,10 +784,7 @@ void gguf_close(gguf_ctx *g) {
         free(g->kv[i].str_off);
     }
     for (int64_t i = 0; i < g->n_t && g->t; i++) free((char *)g->t[i].name);
-    free(g->kv);
-    free(g->kv_sorted);
-    free(g->t);
-    free(g->t_sorted);
+    GM_FREE_ALL(g->kv, g->kv_sorted, g->t, g->t_sorted);
     if (g->heap) free(g->map);
     else if (g->map) munmap(g->map, g->size);
     free(g);

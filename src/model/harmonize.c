@@ -203,10 +203,7 @@ static int decode(const float *h, int nf, int frames, gm_chord *out, char *err) 
     }
     rc = 0;
 done:
-    free(emit);
-    free(prev);
-    free(cur);
-    free(back);
+    GM_FREE_ALL(emit, prev, cur, back);
     return rc;
 }
 

@@ -263,19 +263,30 @@ void nn_silu_backward(float *dx, const float *dy, const float *x, size_t n) {
 /* ------------------------------------------------------------------------ */
 /* Softmax over rows, in place. Returns the row's log-sum-exp. */
 
-static float softmax_row(float *r, int d) {
+/* The steps every softmax row shares (here and in the output layer's
+ * log-softmax): the row's max, then r[j] = exp(r[j] − mx) in place, so the
+ * terms are in (0, 1] with one of them 1. Each caller sums them at its own
+ * precision. */
+static float row_max(const float *r, int d) {
     float mx = r[0];
     NN_SIMD_MAX_MX
     for (int j = 1; j < d; j++) mx = r[j] > mx ? r[j] : mx;
-    /* A float sum at full vector width (a double one halves it): the
-     * terms are in (0, 1] with one of them 1, so it is accurate to ~1e-7·√d. */
+    return mx;
+}
+
+static void exp_shifted(float *r, int d, float mx) {
+#pragma omp simd
+    for (int j = 0; j < d; j++) r[j] = nn_expf(r[j] - mx);
+}
+
+static float softmax_row(float *r, int d) {
+    float mx = row_max(r, d);
+    exp_shifted(r, d, mx);
+    /* A float sum at full vector width (a double one halves it): it is
+     * accurate to ~1e-7·√d. */
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < d; j++) {
-        float e = nn_expf(r[j] - mx);
-        r[j] = e;
-        s += e;
-    }
+    for (int j = 0; j < d; j++) s += r[j];
     float inv = 1.0f / s;
 #pragma omp simd
     for (int j = 0; j < d; j++) r[j] *= inv;
@@ -469,17 +480,12 @@ static double ce_row(float *s, int V, int row, const int32_t *y, const float *wt
         if (grad) memset(s, 0, (size_t)V * sizeof(float));
         return 0.0;
     }
-    float mx = s[0];
-    NN_SIMD_MAX_MX
-    for (int v = 1; v < V; v++) mx = s[v] > mx ? s[v] : mx;
+    float mx = row_max(s, V);
     float ly = valid ? s[yy] : 0.0f;
+    exp_shifted(s, V, mx);
     double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
-    for (int v = 0; v < V; v++) {
-        float e = nn_expf(s[v] - mx);
-        s[v] = e;
-        sum += e;
-    }
+    for (int v = 0; v < V; v++) sum += s[v];
     double nll = (double)mx + log(sum) - (double)ly;
     if (nll_out) nll_out[row] = valid ? (float)nll : 0.0f;
     double rowloss = (w != 0.0f && valid) ? (double)w * nll : 0.0;

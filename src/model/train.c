@@ -82,13 +82,8 @@ typedef struct {
 static void trainer_free(trainer *tr) {
     gm_corpus_free(&tr->corpus);
     gm_model_free(tr->model);
-    free(tr->ema);
-    free(tr->train_idx);
-    free(tr->valid_idx);
-    free(tr->perm);
-    free(tr->drum_pool);
-    free(tr->x0); free(tr->xt); free(tr->y); free(tr->t); free(tr->cond); free(tr->bar_pos); free(tr->overlay_bar);
-    free(tr->wt); free(tr->wi); free(tr->ri); free(tr->nll); free(tr->pt); free(tr->lb);
+    GM_FREE_ALL(tr->ema, tr->train_idx, tr->valid_idx, tr->perm, tr->drum_pool, tr->x0, tr->xt, tr->y, tr->t,
+                tr->cond, tr->bar_pos, tr->overlay_bar, tr->wt, tr->wi, tr->ri, tr->nll, tr->pt, tr->lb);
     if (tr->log) fclose(tr->log);
 }
 

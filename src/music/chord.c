@@ -449,12 +449,7 @@ static int viterbi(const double *x, const double *bass, int nb, int frames, int 
     viterbi_trace(prev, back, jumps, bass, nb, out);
     rc = 0;
 done:
-    free(m);
-    free(emit);
-    free(prev);
-    free(cur);
-    free(back);
-    free(jumps);
+    GM_FREE_ALL(m, emit, prev, cur, back, jumps);
     return rc;
 }
 

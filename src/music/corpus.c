@@ -331,12 +331,7 @@ static int segment_song(song *so, const gm_layout *l, const gm_vocab *v, int W, 
 
 static void song_free(song *so) {
     if (so->ok) gm_score_free(&so->score);
-    free(so->chords);
-    free(so->seg_tokens);
-    free(so->seg_col);
-    free(so->seg_pos);
-    free(so->seg_hash);
-    free(so->seg_nonempty);
+    GM_FREE_ALL(so->chords, so->seg_tokens, so->seg_col, so->seg_pos, so->seg_hash, so->seg_nonempty);
 }
 
 /* ======================================================================== */
@@ -819,11 +814,7 @@ int gm_prepare(const char *const *inputs, int n_inputs, const char *out_dir, con
 void gm_corpus_free(gm_corpus *c) {
     if (!c) return;
     gm_vocab_free(c->vocab);
-    free(c->tokens);
-    free(c->seg_song);
-    free(c->seg_col);
-    free(c->seg_pos);
-    free(c->seg_valid);
+    GM_FREE_ALL(c->tokens, c->seg_song, c->seg_col, c->seg_pos, c->seg_valid);
     if (c->song_names)
         for (size_t i = 0; i < c->n_songs; i++) free(c->song_names[i]);
     free(c->song_names);

@@ -63,11 +63,7 @@ typedef struct {
 } beat_grid;
 
 static void grid_free(beat_grid *g) {
-    free(g->feat);
-    free(g->pat);
-    free(g->chroma);
-    free(g->held);
-    free(g->down);
+    GM_FREE_ALL(g->feat, g->pat, g->chroma, g->held, g->down);
 }
 
 /* A note's say in where beats and bars fall: sustained, loud notes more. */

@@ -529,21 +529,8 @@ done:
     return rc;
 }
 
-/* A MIDI file's bytes, whole (from path, or fd when path is NULL), then
- * gm_midi_read_mem. The reason does not repeat the path: callers name the
- * file themselves ("song.mid: not a MIDI file (no MThd header)"). */
-static int read_whole_midi(const char *path, int fd, gm_score *out, char *err) {
-    uint8_t *data;
-    size_t n;
-    memset(out, 0, sizeof *out);
-    if (gm_read_whole(path, fd, GM_MIDI_MAX_BYTES, "MIDI file", &data, &n, err)) return -1;
-    int rc = gm_midi_read_mem(data, n, out, err);
-    free(data);
-    return rc;
-}
-
-int gm_midi_read_file(const char *path, gm_score *out, char *err) { return read_whole_midi(path, -1, out, err); }
-int gm_midi_read_fd(int fd, gm_score *out, char *err) { return read_whole_midi(NULL, fd, out, err); }
+/* gm_midi_read_file and gm_midi_read_fd read the file whole with every
+ * other score reader, in musicxml.c, then call gm_midi_read_mem. */
 
 /* ======================================================================== */
 /* Writing                                                                   */

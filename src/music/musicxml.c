@@ -1,6 +1,7 @@
 /*
  * musicxml.c — MusicXML in (libxml2; compressed .mxl through libzip) into the
- * gm_score the MIDI reader makes, and any score file read by its content.
+ * gm_score the MIDI reader makes, any score file read by its content, and
+ * the reading of whole files for every reader (MIDI's too).
  * The writer is in musicxml_write.c.
  *
  * Reading, in three walks over the parsed tree:
@@ -48,23 +49,34 @@ int gm_path_is_musicxml(const char *path) {
 
 typedef int (*mem_reader)(const uint8_t *data, size_t n, gm_score *out, char *err);
 
-/* A score file's bytes, whole (from path, or fd when path is NULL), handed to read_mem. */
-static int read_whole(const char *path, int fd, mem_reader read_mem, gm_score *out, char *err) {
+/* A score file's bytes, whole (from path, or fd when path is NULL), handed
+ * to read_mem; what names the kind of file in messages. The reason does not
+ * repeat the path: callers name the file themselves ("song.mid: not a MIDI
+ * file (no MThd header)"). Every reader's limit, MIDI's too, is 64 MiB. */
+static int read_whole(const char *path, int fd, const char *what, mem_reader read_mem, gm_score *out, char *err) {
     uint8_t *data;
     size_t n;
     memset(out, 0, sizeof *out);
-    if (gm_read_whole(path, fd, MXL_MAX_BYTES, "score file", &data, &n, err)) return -1;
+    if (gm_read_whole(path, fd, MXL_MAX_BYTES, what, &data, &n, err)) return -1;
     int rc = read_mem(data, n, out, err);
     free(data);
     return rc;
 }
 
-int gm_score_read_fd(int fd, gm_score *out, char *err) { return read_whole(NULL, fd, gm_score_read_mem, out, err); }
+int gm_score_read_fd(int fd, gm_score *out, char *err) {
+    return read_whole(NULL, fd, "score file", gm_score_read_mem, out, err);
+}
 int gm_score_read_file(const char *path, gm_score *out, char *err) {
-    return read_whole(path, -1, gm_score_read_mem, out, err);
+    return read_whole(path, -1, "score file", gm_score_read_mem, out, err);
 }
 int gm_musicxml_read_file(const char *path, gm_score *out, char *err) {
-    return read_whole(path, -1, gm_musicxml_read_mem, out, err);
+    return read_whole(path, -1, "score file", gm_musicxml_read_mem, out, err);
+}
+int gm_midi_read_file(const char *path, gm_score *out, char *err) {
+    return read_whole(path, -1, "MIDI file", gm_midi_read_mem, out, err);
+}
+int gm_midi_read_fd(int fd, gm_score *out, char *err) {
+    return read_whole(NULL, fd, "MIDI file", gm_midi_read_mem, out, err);
 }
 
 /* MIDI by its header; XML text (a byte-order mark, '<' after blanks) or a
@@ -1080,11 +1092,7 @@ int gm_musicxml_read_mem(const uint8_t *data, size_t size, gm_score *out, char *
     r.err = err;
     int rc = read_score(&r, xmlDocGetRootElement(doc));
     for (int i = 0; i < r.n_parts; i++) free(r.parts[i].inst), free(r.parts[i].m);
-    free(r.parts);
-    free(r.lay);
-    free(r.order);
-    free(r.bar_start);
-    free(r.sym);
+    GM_FREE_ALL(r.parts, r.lay, r.order, r.bar_start, r.sym);
     xmlFreeDoc(doc);
     if (rc) gm_score_free(out);
     return rc;

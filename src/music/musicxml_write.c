@@ -153,9 +153,7 @@ static int bar_of(const wbars *B, int64_t u) {
 }
 
 static void wbars_free(wbars *B) {
-    free(B->start);
-    free(B->num);
-    free(B->den);
+    GM_FREE_ALL(B->start, B->num, B->den);
 }
 
 static int build_bars(const gm_score *s, wbars *B, char *err) {

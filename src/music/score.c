@@ -23,11 +23,7 @@ void gm_score_init(gm_score *s, int ticks_per_quarter) {
 void gm_score_free(gm_score *s) {
     if (!s) return;
     for (int i = 0; i < s->n_tracks; i++) free(s->tracks[i].notes);
-    free(s->tracks);
-    free(s->tempos);
-    free(s->timesigs);
-    free(s->keysigs);
-    free(s->symbols);
+    GM_FREE_ALL(s->tracks, s->tempos, s->timesigs, s->keysigs, s->symbols);
     memset(s, 0, sizeof *s);
 }
 
@@ -204,10 +200,7 @@ size_t gm_score_n_notes(const gm_score *s) {
 
 void gm_barmap_free(gm_barmap *bm) {
     if (!bm) return;
-    free(bm->bar_tick);
-    free(bm->bar_col);
-    free(bm->bar_num);
-    free(bm->bar_den);
+    GM_FREE_ALL(bm->bar_tick, bm->bar_col, bm->bar_num, bm->bar_den);
     memset(bm, 0, sizeof *bm);
 }
 

@@ -108,13 +108,7 @@ static const char *const quality_names[GM_N_QUALITIES] = {"null", "m", "+", "dim
 
 void gm_vocab_free(gm_vocab *v) {
     if (!v) return;
-    free(v->kind);
-    free(v->odd);
-    free(v->mask);
-    free(v->count);
-    free(v->text_off);
-    free(v->text);
-    free(v->hash);
+    GM_FREE_ALL(v->kind, v->odd, v->mask, v->count, v->text_off, v->text, v->hash);
     free(v);
 }
 
