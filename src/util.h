@@ -105,6 +105,9 @@ int gm_atomic_write(const char *path, const void *data, size_t n, char *err);
  * a message does not repeat the path (callers name the file). 0, or -1
  * with err. */
 int gm_read_whole(const char *path, int fd, size_t max, const char *what, uint8_t **out, size_t *n, char *err);
+/* The size limit of a score file read whole: MIDI, MusicXML (also after
+ * unzipping .mxl); larger inputs are refused. */
+#define GM_SCORE_FILE_MAX_BYTES ((size_t)64 << 20)
 
 /* Room for element n of a doubling array: when n has reached *cap, the
  * array grows to twice *cap elements of elem bytes (first, when it has

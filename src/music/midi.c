@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GM_MIDI_MAX_BYTES ((size_t)64 << 20)   /* larger inputs are refused */
+#define GM_MIDI_MAX_BYTES GM_SCORE_FILE_MAX_BYTES
 #define GM_MIDI_MAX_TICK (INT64_C(1) << 60)    /* tick sums saturate here */
 #define GM_MIDI_MAX_TRACKS 65536               /* (chunk, channel, program) tracks */
 #define GM_VLQ_MAX 0x0FFFFFFFu                 /* largest 4-byte VLQ */
@@ -530,7 +530,7 @@ done:
 }
 
 /* gm_midi_read_file and gm_midi_read_fd read the file whole with every
- * other score reader, in musicxml.c, then call gm_midi_read_mem. */
+ * other score reader, in score_file.c, then call gm_midi_read_mem. */
 
 /* ======================================================================== */
 /* Writing                                                                   */

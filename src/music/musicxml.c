@@ -1,8 +1,7 @@
 /*
  * musicxml.c — MusicXML in (libxml2; compressed .mxl through libzip) into the
- * gm_score the MIDI reader makes, any score file read by its content, and
- * the reading of whole files for every reader (MIDI's too).
- * The writer is in musicxml_write.c.
+ * gm_score the MIDI reader makes. The writer is in musicxml_write.c; files
+ * read whole and told apart by content or name are score_file.c's.
  *
  * Reading, in three walks over the parsed tree:
  *   1. the part list: each part's name, MIDI program and channel, and its
@@ -30,71 +29,13 @@
 #include <string.h>
 #include <strings.h>
 
-#define MXL_MAX_BYTES ((size_t)64 << 20)   /* XML text, also after unzipping */
+#define MXL_MAX_BYTES GM_SCORE_FILE_MAX_BYTES /* XML text, also after unzipping */
 #define MXL_MAX_BARS 100000                /* bars after repeats are played out */
 #define MXL_MAX_QUARTERS ((int64_t)1 << 20) /* the music ends before this many quarters */
 #define MXL_MAX_PARTS 1024
 #define MXL_MAX_INSTRUMENTS 256            /* per part */
 #define MXL_MAX_TIMES 16                   /* a repeat played more often than this is refused */
 #define TIES 8                             /* ties of one pitch open at once (voices of a part) */
-
-int gm_path_is_musicxml(const char *path) {
-    const char *dot = path ? strrchr(path, '.') : NULL;
-    return dot && (!strcasecmp(dot, ".musicxml") || !strcasecmp(dot, ".xml") || !strcasecmp(dot, ".mxl"));
-}
-
-/* ======================================================================== */
-/* Reading whole files                                                       */
-/* ======================================================================== */
-
-typedef int (*mem_reader)(const uint8_t *data, size_t n, gm_score *out, char *err);
-
-/* A score file's bytes, whole (from path, or fd when path is NULL), handed
- * to read_mem; what names the kind of file in messages. The reason does not
- * repeat the path: callers name the file themselves ("song.mid: not a MIDI
- * file (no MThd header)"). Every reader's limit, MIDI's too, is 64 MiB. */
-static int read_whole(const char *path, int fd, const char *what, mem_reader read_mem, gm_score *out, char *err) {
-    uint8_t *data;
-    size_t n;
-    memset(out, 0, sizeof *out);
-    if (gm_read_whole(path, fd, MXL_MAX_BYTES, what, &data, &n, err)) return -1;
-    int rc = read_mem(data, n, out, err);
-    free(data);
-    return rc;
-}
-
-int gm_score_read_fd(int fd, gm_score *out, char *err) {
-    return read_whole(NULL, fd, "score file", gm_score_read_mem, out, err);
-}
-int gm_score_read_file(const char *path, gm_score *out, char *err) {
-    return read_whole(path, -1, "score file", gm_score_read_mem, out, err);
-}
-int gm_musicxml_read_file(const char *path, gm_score *out, char *err) {
-    return read_whole(path, -1, "score file", gm_musicxml_read_mem, out, err);
-}
-int gm_midi_read_file(const char *path, gm_score *out, char *err) {
-    return read_whole(path, -1, "MIDI file", gm_midi_read_mem, out, err);
-}
-int gm_midi_read_fd(int fd, gm_score *out, char *err) {
-    return read_whole(NULL, fd, "MIDI file", gm_midi_read_mem, out, err);
-}
-
-/* MIDI by its header; XML text (a byte-order mark, '<' after blanks) or a
- * zip is MusicXML; anything else goes to the MIDI reader for its message. */
-int gm_score_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err) {
-    size_t i = 0;
-    if (size >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF) i = 3;
-    while (i < size && i < 4096 && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n')) i++;
-    int xml = i < size && data[i] == '<';
-    int zip = size >= 4 && !memcmp(data, "PK\3\4", 4);
-    if (xml || zip) return gm_musicxml_read_mem(data, size, out, err);
-    return gm_midi_read_mem(data, size, out, err);
-}
-
-int gm_score_write_file(const char *path, const gm_score *s, char *err) {
-    if (gm_path_is_musicxml(path)) return gm_musicxml_write_file(path, s, err);
-    return gm_midi_write_file(path, s, err);
-}
 
 #ifdef GM_NO_MUSICXML
 int gm_musicxml_read_mem(const uint8_t *data, size_t size, gm_score *out, char *err) {
