@@ -114,7 +114,8 @@ structural = {"general.architecture", "general.alignment", "getmusic.rows", "get
               "getmusic.hidden", "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols",
               "getmusic.diffusion_steps", "getmusic.dropout", "getmusic.layout", "getmusic.tokens",
               "getmusic.token_counts", "getmusic.chord_frames_per_bar", "getmusic.token_features",
-              "getmusic.bar_positions"}
+              "getmusic.bar_positions", "getmusic.drum_styles"}
+assert j["drum_styles"] == (kv.get("getmusic.drum_styles") or []), j["drum_styles"]
 prov = {k: v for k, v in kv.items()
         if k not in structural and not k.startswith("getmusic.layout.") and not k.startswith("getmusic.harmonizer.")}
 assert j["harmonizer"] == kv.get("getmusic.harmonizer.source"), j["harmonizer"]
