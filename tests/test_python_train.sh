@@ -249,6 +249,44 @@ print("  overlay: every column from the drum column of its bar and position; dru
 EOF
 cat "$tmp/err" >&2
 
+# --- the harmonising task (--chord-target) and the backbeat filter by style --
+"$PY" - <<'EOF' 2>"$tmp/err" && ok || bad "chord target / judged filter: $(cat "$tmp/err")"
+import sys, numpy as np
+sys.path.insert(0, "python")
+import sampling as S
+E, W = 99, 32
+lay = {"classes": [{"name": "lead", "is_drum": 0, "prefix": "L"}, {"name": "counter", "is_drum": 0, "prefix": "C"},
+                   {"name": "piano", "is_drum": 0, "prefix": "P"}, {"name": "drums", "is_drum": 1, "prefix": "D"}]}
+seg = np.full((10, W), E, np.uint16)
+seg[0:2] = 7; seg[4:6] = 8; seg[8:10] = 9          # lead, piano, chord labels
+n, hits = 4000, 0
+for k in range(n):
+    x0, cond, u = S.make_sample(seg, S.sample_rng(1, k, 0), S.SampleOptions(0.5, 0.3, chord_target=0.25), E, lay)
+    if ((cond[8:] == 0) & (x0[8:] != E)).all():      # chord rows are targets: only the harmonising task does that
+        hits += 1
+        assert cond[0:2].all() and (x0[0:2] == 7).all(), "the lead is the condition"
+        assert (x0[2:8] == E).all() and not cond[2:8].any(), "every other track blank"
+assert abs(hits / n - 0.25) < 4.5 * np.sqrt(0.25 * 0.75 / n), hits / n
+for k in range(200):                                  # without it, chord rows are never targets
+    x0, cond, u = S.make_sample(seg, S.sample_rng(1, k, 0), S.SampleOptions(0.5, 0.3), E, lay)
+    assert not ((cond[8:] == 0) & (x0[8:] != E)).any()
+# The backbeat filter: two drums-only segments of 4 bars, rests only; only a judged one is left out.
+vocab = ["<pad>", "D166"] + ["x"] * 6                 # token 1: key 38, a snare (a drum token is key + 128)
+tok = np.full((2, 10, 64), E, np.uint16)
+tok[:, 6] = 0
+pos = np.tile(np.arange(16), 4)[None].repeat(2, 0)
+kept, out = S.drop_weak_backbeats(tok, pos, np.arange(2), lay, vocab, 8, E, 0.5)
+assert out == 2 and len(kept) == 0, (kept, out)
+kept, out = S.drop_weak_backbeats(tok, pos, np.arange(2), lay, vocab, 8, E, 0.5, judged=lambda s: s == 1)
+assert out == 1 and kept.tolist() == [0], (kept, out)
+tok[1, 6, 4::16] = 1; tok[1, 6, 12::16] = 1           # segment 1: a snare on 2 and 4 of every bar
+kept, out = S.drop_weak_backbeats(tok, pos, np.arange(2), lay, vocab, 8, E, 0.5, judged=lambda s: s == 1)
+assert out == 0 and kept.tolist() == [0, 1], (kept, out)
+print("  harmonising task: the lead given, chords the targets, the rest blank; the filter judges what it is told",
+      file=sys.stderr)
+EOF
+cat "$tmp/err" >&2
+
 # --- resume == uninterrupted -------------------------------------------------
 "$PY" python/train.py "$tmp/c" -o "$tmp/a.gguf" $SMALL --steps 6 --dropout 0.1 2>"$tmp/err" || bad "6 straight: $(cat "$tmp/err")"
 "$PY" python/train.py "$tmp/c" -o "$tmp/b.gguf" $SMALL --steps 6 --stop-after 3 --dropout 0.1 2>"$tmp/err" || bad "3 steps: $(cat "$tmp/err")"
