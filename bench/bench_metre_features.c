@@ -5,7 +5,8 @@
  *
  *   bench_metre_features [DATA_DIR] > features.txt      (bench/metre_train.py reads it)
  *
- * Per song a line "song NAME valid V beats_per_bar B aligned A n N", then N
+ * Per song a line "song NAME valid V beats_per_bar B aligned A n N b0 T tpq Q"
+ * (beat i at tick T + i·Q), then N
  * lines of GM_METRE_INPUTS numbers and the label: beats since the last
  * annotated downbeat (0..3, 4 for the fifth beat on of a long bar), -1 before
  * the first. B is the annotation's usual bar (its most common downbeat
@@ -66,8 +67,8 @@ static int song(const char *dir, const char *name) {
         if (since >= 0) since++;
     }
     snprintf(path, sizeof path, "%s/%s.mid", name, name);
-    printf("song %s valid %d beats_per_bar %d aligned %d n %d\n", name, gm_song_is_validation(path, 10) == 1,
-           bpb == 6 ? 3 : bpb, beats && near >= 0.9 * beats, n);
+    printf("song %s valid %d beats_per_bar %d aligned %d n %d b0 %lld tpq %d\n", name,
+           gm_song_is_validation(path, 10) == 1, bpb == 6 ? 3 : bpb, beats && near >= 0.9 * beats, n, (long long)b0, tpq);
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < GM_METRE_INPUTS; k++) printf("%.5g ", x[(size_t)i * GM_METRE_INPUTS + k]);
         printf("%d\n", label[i]);

@@ -518,15 +518,37 @@ static int net_evidence(const beat_grid *g, double *e) {
     return 0;
 }
 
-/* The regular 4/4 phase the evidence favours: the beat of the first bar. */
-static int net_phase(const beat_grid *g, const double *e) {
+/* Of the regular 4/4 phases over beats [a, b), the one the evidence
+ * favours (the beat of the first bar), and into *margin how much it beats
+ * the runner-up by. */
+static int phase_over(const double *e, int a, int b, double *margin) {
     double sum[4] = {0};
     for (int p = 0; p < 4; p++)
-        for (int i = 0; i < g->n; i++) sum[p] += e[(size_t)i * METRE_NET_STATES + ((i - p) % 4 + 4) % 4];
-    int b = 0;
+        for (int i = a; i < b; i++) sum[p] += e[(size_t)i * METRE_NET_STATES + ((i - p) % 4 + 4) % 4];
+    int best = 0, r = -1;
     for (int p = 1; p < 4; p++)
-        if (sum[p] > sum[b]) b = p;
-    return b;
+        if (sum[p] > sum[best]) best = p;
+    for (int p = 0; p < 4; p++)
+        if (p != best && (r < 0 || sum[p] > sum[r])) r = p;
+    *margin = sum[best] - sum[r];
+    return best;
+}
+
+static int net_phase(const beat_grid *g, const double *e) {
+    double margin;
+    return phase_over(e, 0, g->n, &margin);
+}
+
+/* How sure the evidence is of the phase, in evidence per bar: the margin of
+ * the best phase over stretches of 8 bars, since songs change phase. */
+static double net_margin(const beat_grid *g, const double *e) {
+    enum { SPAN = 32 };
+    double sum = 0, m;
+    for (int a = 0; a < g->n; a += SPAN) {
+        phase_over(e, a, a + SPAN < g->n ? a + SPAN : g->n, &m);
+        sum += m;
+    }
+    return sum * 4 / g->n;
 }
 
 /* Bar starts (ascending) into *starts (malloc'd, [*n_starts]). */
@@ -599,14 +621,24 @@ static int odd_bars(const beat_grid *g, int L, const int *st, int n, gm_metre *m
     return 0;
 }
 
+/* The learnt phase's margin (evidence per bar, as the tracker weighs it)
+ * that counts as full confidence; 0.25 to 1 set the same POP909 grids. */
+#ifndef NET_CONFIDENT
+#define NET_CONFIDENT 0.5
+#endif
+
 /* The bars: by the learnt tracker for 4/4 with pitched notes (regular when
  * the metre was given: the caller asked for that grid), else by the cues'
- * own profile. */
-static int place_bars(const beat_grid *g, int L, int fixed, const double *S, int p, gm_metre *m, char *err) {
+ * own profile. The learnt tracker's phase margin replaces the cues' in the
+ * confidence (metre_conf is the metre's): the cues' may be small where the
+ * classifier is sure, and then a DAW's default 4/4 from 0 would be kept. */
+static int place_bars(const beat_grid *g, int L, int fixed, const double *S, int p, double metre_conf, gm_metre *m,
+                      char *err) {
     int *st = NULL, n = 0, rc = 0;
     if (L == 4 && pitched_beats(g) >= 8) {
         double *e = malloc((size_t)g->n * METRE_NET_STATES * sizeof *e);
         if (!e || net_evidence(g, e)) { free(e); return gm_fail(err, "metre: out of memory"); }
+        m->confidence = fmin(1, fmin(metre_conf, net_margin(g, e) / NET_CONFIDENT));
         if (fixed) m->downbeat_tick = g->b0 + (int64_t)net_phase(g, e) * g->tpq;
         else rc = net_track(g, e, &st, &n);
         free(e);
@@ -654,7 +686,7 @@ int gm_metre_infer(const gm_score *s, int numerator, int denominator, gm_metre *
     if (!fixed) set_bar(out, &g, L, p);
     out->downbeat_tick = g.b0 + (int64_t)p * g.tpq;
     out->confidence = fmin(1, fmin(conf, gap / 0.2));
-    int rc = place_bars(&g, L, fixed, S, p, out, err);
+    int rc = place_bars(&g, L, fixed, S, p, conf, out, err);
     grid_free(&g);
     return rc;
 }
