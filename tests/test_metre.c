@@ -314,8 +314,6 @@ static void test_dropped_beats(void) {
     gm_metre m1 = infer(&s);
     CHECK(m1.numerator == 4 && m1.downbeat_tick == 0 && m1.n_odd_bars >= 1, "dropped beats: %d/%d at %lld, %d odd",
           m1.numerator, m1.denominator, (long long)m1.downbeat_tick, m1.n_odd_bars);
-    /* Sure of each half's phase, though no one phase fits the whole. */
-    CHECK(m1.confidence > 0.25, "dropped beats: confidence %.2f", m1.confidence);
     char err[GM_ERR_SIZE] = "";
     gm_barmap bm;
     CHECK(gm_score_set_metre(&s, &m1, err) == 0 && gm_barmap_build(&bm, &s, GM_STEPS_PER_QUARTER, err) == 0, "%s", err);

@@ -518,37 +518,19 @@ static int net_evidence(const beat_grid *g, double *e) {
     return 0;
 }
 
-/* Of the regular 4/4 phases over beats [a, b), the one the evidence
- * favours (the beat of the first bar), and into *margin how much it beats
- * the runner-up by. */
-static int phase_over(const double *e, int a, int b, double *margin) {
+/* The regular 4/4 phase the evidence favours (the beat of the first bar),
+ * and into *margin how much it beats the runner-up by, in evidence per bar. */
+static int net_phase(const beat_grid *g, const double *e, double *margin) {
     double sum[4] = {0};
     for (int p = 0; p < 4; p++)
-        for (int i = a; i < b; i++) sum[p] += e[(size_t)i * METRE_NET_STATES + ((i - p) % 4 + 4) % 4];
-    int best = 0, r = -1;
+        for (int i = 0; i < g->n; i++) sum[p] += e[(size_t)i * METRE_NET_STATES + ((i - p) % 4 + 4) % 4];
+    int b = 0, r = -1;
     for (int p = 1; p < 4; p++)
-        if (sum[p] > sum[best]) best = p;
+        if (sum[p] > sum[b]) b = p;
     for (int p = 0; p < 4; p++)
-        if (p != best && (r < 0 || sum[p] > sum[r])) r = p;
-    *margin = sum[best] - sum[r];
-    return best;
-}
-
-static int net_phase(const beat_grid *g, const double *e) {
-    double margin;
-    return phase_over(e, 0, g->n, &margin);
-}
-
-/* How sure the evidence is of the phase, in evidence per bar: the margin of
- * the best phase over stretches of 8 bars, since songs change phase. */
-static double net_margin(const beat_grid *g, const double *e) {
-    enum { SPAN = 32 };
-    double sum = 0, m;
-    for (int a = 0; a < g->n; a += SPAN) {
-        phase_over(e, a, a + SPAN < g->n ? a + SPAN : g->n, &m);
-        sum += m;
-    }
-    return sum * 4 / g->n;
+        if (p != b && (r < 0 || sum[p] > sum[r])) r = p;
+    *margin = (sum[b] - sum[r]) * 4 / g->n;
+    return b;
 }
 
 /* Bar starts (ascending) into *starts (malloc'd, [*n_starts]). */
@@ -636,10 +618,11 @@ static int place_bars(const beat_grid *g, int L, int fixed, const double *S, int
                       char *err) {
     int *st = NULL, n = 0, rc = 0;
     if (L == 4 && pitched_beats(g) >= 8) {
-        double *e = malloc((size_t)g->n * METRE_NET_STATES * sizeof *e);
+        double *e = malloc((size_t)g->n * METRE_NET_STATES * sizeof *e), margin;
         if (!e || net_evidence(g, e)) { free(e); return gm_fail(err, "metre: out of memory"); }
-        m->confidence = fmin(1, fmin(metre_conf, net_margin(g, e) / NET_CONFIDENT));
-        if (fixed) m->downbeat_tick = g->b0 + (int64_t)net_phase(g, e) * g->tpq;
+        int phase = net_phase(g, e, &margin);
+        m->confidence = fmin(1, fmin(metre_conf, margin / NET_CONFIDENT));
+        if (fixed) m->downbeat_tick = g->b0 + (int64_t)phase * g->tpq;
         else rc = net_track(g, e, &st, &n);
         free(e);
     } else if (!fixed) {
