@@ -518,18 +518,14 @@ static int net_evidence(const beat_grid *g, double *e) {
     return 0;
 }
 
-/* The regular 4/4 phase the evidence favours (the beat of the first bar),
- * and into *margin how much it beats the runner-up by, in evidence per bar. */
-static int net_phase(const beat_grid *g, const double *e, double *margin) {
+/* The regular 4/4 phase the evidence favours: the beat of the first bar. */
+static int net_phase(const beat_grid *g, const double *e) {
     double sum[4] = {0};
     for (int p = 0; p < 4; p++)
         for (int i = 0; i < g->n; i++) sum[p] += e[(size_t)i * METRE_NET_STATES + ((i - p) % 4 + 4) % 4];
-    int b = 0, r = -1;
+    int b = 0;
     for (int p = 1; p < 4; p++)
         if (sum[p] > sum[b]) b = p;
-    for (int p = 0; p < 4; p++)
-        if (p != b && (r < 0 || sum[p] > sum[r])) r = p;
-    *margin = (sum[b] - sum[r]) * 4 / g->n;
     return b;
 }
 
@@ -603,26 +599,15 @@ static int odd_bars(const beat_grid *g, int L, const int *st, int n, gm_metre *m
     return 0;
 }
 
-/* The learnt phase's margin (evidence per bar, as the tracker weighs it)
- * that counts as full confidence; 0.25 to 1 set the same POP909 grids. */
-#ifndef NET_CONFIDENT
-#define NET_CONFIDENT 0.5
-#endif
-
 /* The bars: by the learnt tracker for 4/4 with pitched notes (regular when
  * the metre was given: the caller asked for that grid), else by the cues'
- * own profile. The learnt tracker's phase margin replaces the cues' in the
- * confidence (metre_conf is the metre's): the cues' may be small where the
- * classifier is sure, and then a DAW's default 4/4 from 0 would be kept. */
-static int place_bars(const beat_grid *g, int L, int fixed, const double *S, int p, double metre_conf, gm_metre *m,
-                      char *err) {
+ * own profile. */
+static int place_bars(const beat_grid *g, int L, int fixed, const double *S, int p, gm_metre *m, char *err) {
     int *st = NULL, n = 0, rc = 0;
     if (L == 4 && pitched_beats(g) >= 8) {
-        double *e = malloc((size_t)g->n * METRE_NET_STATES * sizeof *e), margin;
+        double *e = malloc((size_t)g->n * METRE_NET_STATES * sizeof *e);
         if (!e || net_evidence(g, e)) { free(e); return gm_fail(err, "metre: out of memory"); }
-        int phase = net_phase(g, e, &margin);
-        m->confidence = fmin(1, fmin(metre_conf, margin / NET_CONFIDENT));
-        if (fixed) m->downbeat_tick = g->b0 + (int64_t)phase * g->tpq;
+        if (fixed) m->downbeat_tick = g->b0 + (int64_t)net_phase(g, e) * g->tpq;
         else rc = net_track(g, e, &st, &n);
         free(e);
     } else if (!fixed) {
@@ -669,7 +654,7 @@ int gm_metre_infer(const gm_score *s, int numerator, int denominator, gm_metre *
     if (!fixed) set_bar(out, &g, L, p);
     out->downbeat_tick = g.b0 + (int64_t)p * g.tpq;
     out->confidence = fmin(1, fmin(conf, gap / 0.2));
-    int rc = place_bars(&g, L, fixed, S, p, conf, out, err);
+    int rc = place_bars(&g, L, fixed, S, p, out, err);
     grid_free(&g);
     return rc;
 }
