@@ -136,7 +136,7 @@ fuzz-audio: $(BUILD)/fuzz_audio
 
 # libFuzzer target for the MusicXML reader (and writer), .mxl zips included.
 MXL_FUZZ_SRC := src/music/musicxml.c src/music/musicxml_write.c src/music/chord_symbol.c src/music/chord.c \
-                src/music/chord_text.c src/music/midi.c src/music/score.c src/util.c
+                src/music/chord_text.c src/music/midi.c src/music/score.c src/music/score_file.c src/util.c
 $(BUILD)/fuzz_musicxml: tests/fuzz_musicxml.c $(MXL_FUZZ_SRC) include/getmusic.h
 	@mkdir -p $(BUILD)
 	clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/libxml2 -fsanitize=fuzzer,address,undefined \
