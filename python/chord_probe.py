@@ -20,14 +20,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import probe as P  # noqa: E402
 from corpus import Corpus  # noqa: E402
 
-ROOTS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-QUALITIES = ["null", "m", "+", "dim", "seven", "maj7", "m7", "m7b5"]   # src/music/vocab.c's order
-INTERVALS = [(0, 4, 7), (0, 3, 7), (0, 4, 8), (0, 3, 6), (0, 4, 7, 10), (0, 4, 7, 11), (0, 3, 7, 10), (0, 3, 6, 10)]
+ROOTS = P.M.ref.ROOT_NAMES
+QUALITIES = list(P.M.ref.QUALITY_INTERVALS)     # GM_Q_* order
 ROUNDS = 4
 
 
 def tones(root, quality):
-    return {(root + i) % 12 for i in INTERVALS[quality]}
+    return {(root + i) % 12 for i in P.M.ref.QUALITY_INTERVALS[QUALITIES[quality]]}
 
 
 def write_chords(net, x0, pos, V, roots, quals):

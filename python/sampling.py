@@ -75,8 +75,7 @@ def make_sample(seg, rng, opt, EMPTY, layout, pool=None, dc=-1, tokens=None, inf
     positions: ((W) this segment's bar positions, (n_segments, W) the corpus's) and
     pad, the rest token: the overlay is laid bar by bar (lay_by_bars); without
     them column by column (a corpus with no bar positions)."""
-    R, W = seg.shape
-    nc = (R - 2) // 2
+    nc = (seg.shape[0] - 2) // 2
     x0 = seg.astype(np.int64)
     if info is not None:
         info["overlay"] = -1
