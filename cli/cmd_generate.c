@@ -56,6 +56,9 @@ void usage_generate(FILE *f) {
             "  --drum-temperature X    the drums' own temperature (default 0.5: a steadier groove)\n"
             "  --drum-style NAME       the drums' style, for a model with styles (getmusic info --model\n"
             "                          lists them; default pop where the model has it, else any)\n"
+            "  --drum-style-guidance X  how far the drums lean into their style, against the\n"
+            "                          model's style-blind drums, X >= 0 (default 1; 0 = off)\n"
+            "  --drum-chord-guidance X  the drums' own weight of chord guidance (default 1)\n"
             "  --drum-hit-temperature X  hit or rest first, at the model's odds sharpened by X (default 0.5);\n"
             "                          then which hit at the drum temperature (0: one stage, as before)\n"
             "  --top-k K               sample among the K most likely tokens (default 5; 0 = all)\n"
@@ -214,6 +217,8 @@ static int gen_parse_args(gen_cmd *j, int argc, char **argv) {
         CLI_CALL("--metre", "--pickup", gen_metre_option),
         CLI_FLOAT("--drum-hit-temperature", NULL, &p->drum_hit_temperature, 0, 100),
         CLI_FLOAT("--chord-guidance", NULL, &p->chord_guidance, 0, 100),
+        CLI_FLOAT("--drum-style-guidance", NULL, &p->drum_style_guidance, 0, 100),
+        CLI_FLOAT("--drum-chord-guidance", NULL, &p->drum_chord_guidance, 0, 100),
         CLI_FLAG("--json", NULL, &j->json),
         CLI_FLAG("--force", NULL, &j->force),
         CLI_FLAG("--quiet", "-q", &j->quiet),

@@ -6,6 +6,7 @@
 #include "getmusic.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -442,6 +443,10 @@ static void test_errors(gm_model *m) {
     CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1, "chord root 12 accepted");
     q = p, q.chord_guidance = -1;
     CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1, "negative guidance accepted");
+    q = p, q.drum_style_guidance = -0.5f;
+    CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1 && strstr(err, "drum style guidance"), "negative drum style guidance accepted");
+    q = p, q.drum_chord_guidance = NAN;
+    CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1 && strstr(err, "drum chord guidance"), "NaN drum chord guidance accepted");
     q = p, q.drum_temperature = -0.5f;
     CHECK(gm_generate(m, &in, &q, &out, NULL, err) == -1 && strstr(err, "drum temperature"), "negative drum temperature: %s", err);
     /* an input with every class already present and no targets named */

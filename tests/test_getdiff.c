@@ -342,6 +342,89 @@ static void test_sampler(void) {
     gd_model_free(m);
 }
 
+/* Guidance passes (chords and drum style): in one greedy step, each row takes
+ * the argmax of c + g_c·(c − u_chord) + g_s·(c − u_style) over its allowed
+ * tokens, c = log p(·|x, pos), u_chord = log p(·|x minus the guide rows, pos),
+ * u_style = log p(·|x, pos_unguided), each from its own forward; a row of
+ * weight 0 takes the argmax of c alone. */
+static int guided_argmax_matches(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t *sampled, const uint8_t *pos,
+                                 const uint8_t *pos_u, const uint8_t *blank, const float *gc, const float *gs,
+                                 const int *lo, const int *hi, int pad, int R, int L, int V) {
+    char err[GM_ERR_SIZE];
+    float *pr[3]; /* (L, R, V) each: conditional, chord pass, style pass */
+    int32_t *xb = malloc((size_t)R * L * sizeof *xb), t0 = 0;
+    uint8_t *cb = malloc((size_t)R * L); /* the chord pass's flags: blanked rows not given */
+    for (int i = 0; i < R * L; i++) xb[i] = blank[i / L] ? V : x[i], cb[i] = blank[i / L] ? 0 : cond[i];
+    const int32_t *in[3] = {x, xb, x};
+    const uint8_t *ps[3] = {pos, pos, pos_u}, *fl[3] = {cond, cb, cond};
+    for (int k = 0; k < 3; k++) {
+        pr[k] = malloc((size_t)R * L * V * sizeof **pr);
+        gd_forward(m, in[k], fl[k], ps[k], &t0, 1, L, 0, err);
+        gd_probs(m, pr[k]);
+    }
+    int match = 1;
+    for (int i = 0; i < R * L; i++) {
+        int r = i / L, l = i % L, best = -1;
+        double best_s = -INFINITY;
+        if (cond[i]) { /* given: kept */
+            match &= sampled[i] == x[i];
+            continue;
+        }
+        for (int v = lo[r]; v <= hi[r]; v++) {
+            size_t q = ((size_t)l * R + r) * V + (size_t)(v == hi[r] ? pad : v);
+            double c = log(pr[0][q]), sc = c + gc[r] * (c - log(pr[1][q])) + gs[r] * (c - log(pr[2][q]));
+            if (sc > best_s) best_s = sc, best = v == hi[r] ? pad : v;
+        }
+        match &= sampled[i] == best;
+    }
+    for (int k = 0; k < 3; k++) free(pr[k]);
+    free(xb);
+    free(cb);
+    return match;
+}
+
+static void test_sampler_guidance(void) {
+    gd_config cfg = {.R = 4, .V = 30, .E = 8, .H = 16, .NL = 1, .NH = 2, .F = 32, .max_cols = 32, .T = 100, .Q = 64};
+    char err[GM_ERR_SIZE] = "";
+    gd_model *m = gd_model_new(&cfg, err);
+    CHECK(m != NULL, "%s", err);
+    if (!m) return;
+    gd_model_init_random(m, 5);
+    float *bp = gd_model_p(m)->bpos; /* (Q, H): random, so the two blocks differ */
+    uint64_t rng = 11;
+    for (int i = 0; i < cfg.Q * cfg.H; i++) bp[i] = (float)(gd_rng_uniform(&rng) * 2 - 1);
+    enum { R = 4, L = 24 };
+    const int V = 30, pad = 29;
+    int lo[R] = {0, 10, 20, 25}, hi[R] = {10, 20, 25, 29};
+    int32_t x[R * L], orig[R * L];
+    uint8_t cond[R * L], pos[L], pos_u[L], blank[R] = {0, 0, 0, 1}; /* row 3 given, blanked by the chord pass */
+    for (int i = 0; i < R * L; i++) {
+        cond[i] = i / L == 3;
+        orig[i] = cond[i] ? lo[3] + i % 4 : V + 1;
+    }
+    for (int l = 0; l < L; l++) pos[l] = (uint8_t)(32 + l % 32), pos_u[l] = (uint8_t)(l % 32);
+    float gc[R] = {1, 0, 2, 0}, gs[R] = {0, 2, 1.5f, 0}, none[R] = {0};
+    gd_sample_params sp = gd_sample_default_params();
+    sp.steps = 1, sp.top_k = 1, sp.guide_rows = blank, sp.row_guidance = gc, sp.style_guidance = gs, sp.pos_unguided = pos_u;
+    memcpy(x, orig, sizeof x);
+    CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0, "guided sample: %s", err);
+    CHECK(guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, gs, lo, hi, pad, R, L, V),
+          "both passes: each row the argmax of its own guided log-odds");
+    sp.style_guidance = NULL; /* the chord pass alone */
+    memcpy(x, orig, sizeof x);
+    CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0 &&
+              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, none, lo, hi, pad, R, L, V),
+          "the chord pass alone");
+    sp.style_guidance = gs, sp.guide_rows = NULL; /* the style pass alone */
+    memcpy(x, orig, sizeof x);
+    CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0 &&
+              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, none, gs, lo, hi, pad, R, L, V),
+          "the style pass alone");
+    gs[1] = -1;
+    CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) != 0 && strstr(err, "guidance"), "negative style guidance refused");
+    gd_model_free(m);
+}
+
 /* ======================================================================== */
 /* Model files                                                               */
 /* ======================================================================== */
@@ -671,6 +754,7 @@ int main(void) {
     test_golden();
     test_schedule();
     test_sampler();
+    test_sampler_guidance();
     test_model_file();
     test_model_features();
     test_model_bar_positions();

@@ -140,6 +140,12 @@ EOF
 [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q "not one of the model's: any, pop" "$tmp/err" && ok || bad "unknown style: rc $rc, $(cat "$tmp/err")"
 "$GM" generate examples/melody.mid -o "$tmp/x.mid" --model "$tmp/bp2.gguf" --drum-style jazz 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "not one of the model's: any" "$tmp/err" && ok || bad "style asked of a model without styles: rc $rc, $(cat "$tmp/err")"
+# drum style guidance: nothing to guide towards without styles (the same bytes), a negative weight refused
+"$GM" generate examples/melody.mid -o "$tmp/g0.mid" --model "$tmp/bp2.gguf" --targets drums --drum-style-guidance 0 2>"$tmp/err" &&
+"$GM" generate examples/melody.mid -o "$tmp/g3.mid" --model "$tmp/bp2.gguf" --targets drums --drum-style-guidance 3 2>>"$tmp/err" &&
+  cmp -s "$tmp/g0.mid" "$tmp/g3.mid" && ok || bad "drum style guidance changed a model without styles: $(cat "$tmp/err")"
+"$GM" generate examples/melody.mid -o "$tmp/x.mid" --model "$tmp/st.gguf" --drum-style-guidance -1 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q "0..100" "$tmp/err" && ok || bad "negative drum style guidance: rc $rc, $(cat "$tmp/err")"
 "$GM" train "$tmp/c" -o "$tmp/ct.gguf" --init "$tmp/st.gguf" --steps 1 --quiet 2>"$tmp/err"; rc=$?
 [ $rc -ne 0 ] && grep -q "python/train.py --drum-styles" "$tmp/err" && ok || bad "C trainer on a model with styles: rc $rc, $(cat "$tmp/err")"
 

@@ -368,13 +368,18 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     long long from = s->v[s->n_versions - 1]->num, steps = j->p.steps, seed = (long long)j->p.seed, top_k = j->p.top_k;
     long long cont = 0;
     double temp = j->p.temperature, drum_temp = j->p.drum_temperature, guid = j->p.chord_guidance;
-    double hit_temp = j->p.drum_hit_temperature;
+    double hit_temp = j->p.drum_hit_temperature, style_guid = j->p.drum_style_guidance, drum_guid = j->p.drum_chord_guidance;
     const char *style = opt_str(o, "drum_style");
     if (style && st_drum_style_find(st, style) < 0)
         return gm_fail(err, "drum_style: '%.32s' is not one of the model's styles (GET /api/model lists them)", style);
     if (style) gm_strlcpy(j->drum_style, style, sizeof j->drum_style);
-    if (opt_num(o, "drum_hit_temperature", 0, 100, &hit_temp, err)) return -1;
+    if (opt_num(o, "drum_hit_temperature", 0, 100, &hit_temp, err) ||
+        opt_num(o, "drum_style_guidance", 0, 100, &style_guid, err) ||
+        opt_num(o, "drum_chord_guidance", 0, 100, &drum_guid, err))
+        return -1;
     j->p.drum_hit_temperature = (float)hit_temp;
+    j->p.drum_style_guidance = (float)style_guid;
+    j->p.drum_chord_guidance = (float)drum_guid;
     if (opt_int(o, "version", 0, INT_MAX, &from, err) || opt_int(o, "steps", 1, st_diffusion_steps(st), &steps, err) ||
         opt_int(o, "seed", 0, 9007199254740991LL, &seed, err) || opt_int(o, "top_k", 0, 1000000, &top_k, err) ||
         opt_int(o, "continue", 0, ST_MAX_BARS, &cont, err) || opt_num(o, "temperature", 1e-3, 100, &temp, err) ||
@@ -430,7 +435,8 @@ static int job_options(studio *st, const st_song *s, const jobj *o, st_job *j, c
     else gm_buf_printf(&set, "null");
     gm_buf_printf(&set, ", \"continue\": %lld, \"steps\": %lld, \"seed\": %lld, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"chord_guidance\": %g, \"top_k\": %lld, "
-              "\"drum_style\": ", cont, steps, seed, temp, drum_temp, hit_temp, guid, top_k);
+              "\"drum_style_guidance\": %g, \"drum_chord_guidance\": %g, \"drum_style\": ", cont, steps, seed, temp,
+              drum_temp, hit_temp, guid, top_k, style_guid, drum_guid);
     if (j->drum_style[0]) gm_buf_json_str(&set, j->drum_style);
     else gm_buf_printf(&set, "null");
     gm_buf_printf(&set, ", \"chords\": ");
@@ -528,10 +534,10 @@ static void api_model(studio *st, st_reply *r) {
     }
     gm_buf_printf(&r->text, "], \"chord_frames\": %d, \"defaults\": {\"steps\": %d, \"seed\": %llu, \"temperature\": %g, "
               "\"drum_temperature\": %g, \"drum_hit_temperature\": %g, \"drum_style\": \"%s\", \"chord_guidance\": %g, "
-              "\"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d, \"steps\": %d}, "
+              "\"drum_style_guidance\": %g, \"drum_chord_guidance\": %g, \"top_k\": %d}, \"limits\": {\"upload_bytes\": %u, \"songs\": %d, \"versions\": %d, \"steps\": %d}, "
               "\"stems\": {\"ext\": \"%s\", \"type\": \"%s\"}}\n",
               st_chord_frames(st), d.steps, (unsigned long long)d.seed, d.temperature, d.drum_temperature,
-              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS, st_diffusion_steps(st),
+              d.drum_hit_temperature, st_drum_style_default(st), d.chord_guidance, d.drum_style_guidance, d.drum_chord_guidance, d.top_k, ST_MAX_UPLOAD, ST_MAX_SONGS, ST_MAX_VERSIONS, st_diffusion_steps(st),
               st_stem_ext(), st_stem_mime());
     reply_json(r, 200);
 }

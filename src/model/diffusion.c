@@ -231,8 +231,9 @@ typedef struct {
     const uint8_t *cond; /* (R, L) 1 = kept as given */
     const int *lo, *hi;  /* [R] each row's allowed tokens [lo, hi) */
     int R, V, E, L, pad, MASK;
-    int guided;          /* classifier-free guidance on: batch 1 is the grid with the guide rows blanked */
-    int B;               /* batch: 2 when guided, else 1 */
+    int chord_b;         /* the batch of the chord pass (guide rows blanked), 0 = off */
+    int style_b;         /* the batch of the style pass (pos_unguided), 0 = off */
+    int B;               /* batch: 1 + the passes on */
     size_t n_cells;      /* R·L */
     int *n_row;          /* [R] cells to generate per row */
     int *left_row;       /* [R] still masked */
@@ -242,15 +243,19 @@ typedef struct {
     keyed *order;        /* [n_masked] */
     float *rows;         /* (chunk, E) gathered cells */
     float *probs;        /* (chunk, ≤ V+1) logits of allowed tokens */
-    float *probs_u;      /* (chunk, ≤ V+1) the same, unguided; NULL unless guided */
+    float *probs_u;      /* (chunk, ≤ V+1) the same, of an unguided pass; NULL unless B > 1 */
     float *wbuf;         /* (≤ V+1) sampling weights of one cell */
     uint8_t *flags;      /* (B, R, L) condition flags */
-    int32_t *xb;         /* (B, R, L) network input; NULL unless guided (then x itself is the input) */
+    int32_t *xb;         /* (B, R, L) network input; NULL when B = 1 (then x itself is the input) */
     uint8_t *posb;       /* (B, L) bar positions, the same per sample; NULL without positions */
     uint64_t rng;
 } sampler;
 
 enum { SAMPLE_CHUNK = 256 }; /* cells gathered per row_logits call */
+
+/* Row r's weight in the chord pass and in the style pass. */
+static float chord_weight(const gd_sample_params *p, int r) { return p->row_guidance ? p->row_guidance[r] : p->guidance; }
+static float style_weight(const gd_sample_params *p, int r) { return p->style_guidance ? p->style_guidance[r] : 0.0f; }
 
 /* The request's checks, in the order callers' messages were written for. */
 static int sampler_check(const gd_config *c, const gd_sample_params *p, int L, const int *lo, const int *hi, int pad,
@@ -269,6 +274,10 @@ static int sampler_check(const gd_config *c, const gd_sample_params *p, int L, c
     if (L < 1 || L > c->max_cols) return gm_fail(err, "%d columns is outside 1..%d", L, c->max_cols);
     if (p->guidance < 0 || !isfinite(p->guidance)) return gm_fail(err, "guidance must be a number >= 0");
     for (int r = 0; r < R; r++)
+        if (!(chord_weight(p, r) >= 0) || !isfinite(chord_weight(p, r)) || !(style_weight(p, r) >= 0) ||
+            !isfinite(style_weight(p, r)))
+            return gm_fail(err, "row %d: guidance must be a number >= 0", r);
+    for (int r = 0; r < R; r++)
         if (lo[r] < 0 || hi[r] > V || lo[r] > hi[r]) return gm_fail(err, "row %d: bad token range", r);
     return 0;
 }
@@ -278,12 +287,16 @@ static void sampler_free(sampler *s) {
                 s->xb, s->posb, s->flags);
 }
 
+/* Row r is blanked to EMPTY in the unguided pass. */
+static int blanked(const sampler *s, int r) { return s->p.guide_rows && s->p.guide_rows[r]; }
+
+
 /* The buffers, the condition flags of both batches, the bar positions and the
  * per-row counts of cells to generate. On failure the caller still frees. */
 static int sampler_init(sampler *s, const int32_t *x, const uint8_t *pos, char *err) {
     const int R = s->R, V = s->V, E = s->E, L = s->L;
     const size_t n_cells = s->n_cells;
-    const int guided = s->guided, B = s->B;
+    const int guided = s->B > 1, B = s->B;
     s->n_row = calloc((size_t)R, sizeof *s->n_row);
     s->left_row = calloc((size_t)R, sizeof *s->left_row);
     s->cells = malloc(n_cells * sizeof *s->cells);
@@ -304,9 +317,11 @@ static int sampler_init(sampler *s, const int32_t *x, const uint8_t *pos, char *
         s->flags[i] = s->cond[i] ? 1 : 0;
         if (x[i] == s->MASK && !s->cond[i]) s->n_row[i / L]++;
     }
-    if (guided)
-        for (size_t i = 0; i < n_cells; i++) s->flags[n_cells + i] = s->p.guide_rows[i / L] ? 0 : s->flags[i];
-    for (int b = 0; pos && b < B; b++) memcpy(s->posb + (size_t)b * L, pos, (size_t)L);
+    for (int b = 1; b < B; b++)
+        for (size_t i = 0; i < n_cells; i++)
+            s->flags[b * n_cells + i] = s->chord_b && b == s->chord_b && blanked(s, (int)(i / L)) ? 0 : s->flags[i];
+    for (int b = 0; pos && b < B; b++)
+        memcpy(s->posb + (size_t)b * L, s->style_b && b == s->style_b ? s->p.pos_unguided : pos, (size_t)L);
     memcpy(s->left_row, s->n_row, (size_t)R * sizeof *s->left_row);
     return 0;
 }
@@ -323,16 +338,56 @@ static int sampler_masked(sampler *s, const int32_t *x) {
  * a time (cells are in row-major order, and a row's cells share their allowed
  * tokens): s->tok and s->conf of each masked cell. The model's cells are
  * (B, L, R, E). */
-static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, char *err) {
-    const int R = s->R, V = s->V, E = s->E, L = s->L, pad = s->pad;
-    const size_t n_cells = s->n_cells;
-    const gd_sample_params *p = &s->p;
-    const int32_t tb[2] = {t, t};
-    if (s->guided) {
-        memcpy(s->xb, x, n_cells * sizeof *s->xb);
-        for (size_t k = 0; k < n_cells; k++) s->xb[n_cells + k] = p->guide_rows[k / L] ? V : x[k];
+/* Cell j's output vectors of batch b, gathered into s->rows (chunk, E). */
+static void gather_rows(sampler *s, const float *cellv, int b, int a, int n, int r) {
+    const int E = s->E, R = s->R, L = s->L;
+    for (int j = 0; j < n; j++) {
+        int l = s->cells[a + j] % L;
+        memcpy(s->rows + (size_t)j * E, cellv + (size_t)b * s->n_cells * E + ((size_t)l * R + r) * E,
+               (size_t)E * sizeof(float));
     }
-    if (gd_forward(s->m, s->guided ? s->xb : x, s->flags, s->posb, tb, s->B, L, 0, err)) return -1;
+}
+
+/* probs −= g·(logits of pass b), for n cells of row r (after probs was
+ * scaled by 1 + the row's weights): log p's normalisers cancel in the softmax. */
+static void subtract_pass(sampler *s, const float *cellv, int b, float g, int a, int n, int r) {
+    const gd_params *pp = gd_model_p(s->m);
+    const int D = s->hi[r] - s->lo[r] + 1;
+    gather_rows(s, cellv, b, a, n, r);
+    row_logits(s->probs_u, s->rows, gd_model_tok(s->m), pp->lm_b, n, s->E, s->lo[r], s->hi[r], s->pad);
+    for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] -= g * s->probs_u[q];
+}
+
+/* Guidance on n cells of row r: c + g_c·(c − u_chord) + g_s·(c − u_style). */
+static void guide_row(sampler *s, const float *cellv, int a, int n, int r) {
+    const float gc = s->chord_b ? chord_weight(&s->p, r) : 0.0f, gs = s->style_b ? style_weight(&s->p, r) : 0.0f;
+    if (gc + gs <= 0) return;
+    const int D = s->hi[r] - s->lo[r] + 1;
+    for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] *= 1.0f + gc + gs;
+    if (gc > 0) subtract_pass(s, cellv, s->chord_b, gc, a, n, r);
+    if (gs > 0) subtract_pass(s, cellv, s->style_b, gs, a, n, r);
+}
+
+/* The network input of every batch: x, then x with the guide rows blanked
+ * (chord pass), then x again (style pass: only its bar positions differ). */
+static const int32_t *batch_input(sampler *s, const int32_t *x) {
+    if (s->B == 1) return x;
+    const size_t n_cells = s->n_cells;
+    for (int b = 0; b < s->B; b++)
+        for (size_t k = 0; k < n_cells; k++)
+            s->xb[b * n_cells + k] = s->chord_b && b == s->chord_b && blanked(s, (int)(k / s->L)) ? s->V : x[k];
+    return s->xb;
+}
+
+/* One network pass at timestep t, then x̂0 for the masked cells only, a row at
+ * a time (cells are in row-major order, and a row's cells share their allowed
+ * tokens): s->tok and s->conf of each masked cell. The model's cells are
+ * (B, L, R, E). */
+static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, char *err) {
+    const int L = s->L, pad = s->pad;
+    const gd_sample_params *p = &s->p;
+    const int32_t tb[3] = {t, t, t};
+    if (gd_forward(s->m, batch_input(s, x), s->flags, s->posb, tb, s->B, L, 0, err)) return -1;
     const float *cellv = gd_model_cells(s->m);
     const gd_params *pp = gd_model_p(s->m);
     const float *table = gd_model_tok(s->m); /* the tied output layer: word, plus token features (MODEL.md) */
@@ -341,21 +396,9 @@ static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, ch
         int n = 0;
         while (a + n < n_masked && n < SAMPLE_CHUNK && s->cells[a + n] / L == r) n++;
         const int D = s->hi[r] - s->lo[r] + 1;
-        for (int j = 0; j < n; j++) {
-            int l = s->cells[a + j] % L;
-            memcpy(s->rows + (size_t)j * E, cellv + ((size_t)l * R + r) * E, (size_t)E * sizeof(float));
-        }
-        row_logits(s->probs, s->rows, table, pp->lm_b, n, E, s->lo[r], s->hi[r], pad);
-        if (s->guided) { /* the same cells of batch 1; log p's normalisers cancel in the softmax */
-            for (int j = 0; j < n; j++) {
-                int l = s->cells[a + j] % L;
-                memcpy(s->rows + (size_t)j * E, cellv + n_cells * E + ((size_t)l * R + r) * E,
-                       (size_t)E * sizeof(float));
-            }
-            row_logits(s->probs_u, s->rows, table, pp->lm_b, n, E, s->lo[r], s->hi[r], pad);
-            const float g = p->guidance;
-            for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] = (1.0f + g) * s->probs[q] - g * s->probs_u[q];
-        }
+        gather_rows(s, cellv, 0, a, n, r);
+        row_logits(s->probs, s->rows, table, pp->lm_b, n, s->E, s->lo[r], s->hi[r], pad);
+        guide_row(s, cellv, a, n, r);
         const float temp = p->row_temperature ? p->row_temperature[r] : p->temperature;
         const float pad_temp = p->row_pad_temperature ? p->row_pad_temperature[r] : 0.0f;
         for (int j = 0; j < n; j++) {
@@ -394,6 +437,22 @@ static void sampler_reveal(sampler *s, int32_t *x, int n_masked, int i, int S) {
     }
 }
 
+/* Which unguided passes run, and their batches: the chord pass when some
+ * row has a chord weight > 0 and a row is blanked, the style pass when some
+ * row has a style weight > 0 and other positions are given. */
+static void plan_passes(sampler *s) {
+    const gd_sample_params *p = &s->p;
+    int chord = 0, style = 0, blanks = 0;
+    for (int r = 0; r < s->R; r++) {
+        chord |= chord_weight(p, r) > 0;
+        style |= style_weight(p, r) > 0;
+        blanks |= blanked(s, r);
+    }
+    s->B = 1;
+    s->chord_b = chord && blanks ? s->B++ : 0;
+    s->style_b = style && p->pos_unguided ? s->B++ : 0;
+}
+
 int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, int L, const int *lo, const int *hi,
               int pad, const gd_sample_params *sp, char *err) {
     const gd_config *c = gd_model_config(m);
@@ -406,9 +465,7 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, 
     s.hi = hi;
     s.R = c->R, s.V = c->V, s.E = c->E, s.L = L, s.pad = pad, s.MASK = c->V + 1;
     s.n_cells = (size_t)c->R * L;
-    if (s.p.guidance > 0 && s.p.guide_rows)
-        for (int r = 0; r < c->R; r++) s.guided |= s.p.guide_rows[r] != 0;
-    s.B = s.guided ? 2 : 1;
+    plan_passes(&s);
     s.rng = s.p.seed ? s.p.seed : 1;
     int rc = -1;
     if (sampler_init(&s, x, pos, err)) goto out;

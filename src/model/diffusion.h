@@ -76,7 +76,18 @@ typedef struct {
      * rows), renormalised. g = 0 (default) or guide_rows NULL: off; one
      * forward of batch 2 instead of 1 when on. */
     float guidance;
-    const uint8_t *guide_rows; /* [R] 1 = a row to blank in the unguided pass */
+    const uint8_t *guide_rows; /* [R] 1 = a row to blank in the unguided pass, or NULL: none */
+    /* [R] or NULL: each row's own weight for that pass instead of `guidance`. */
+    const float *row_guidance;
+    /* Guidance towards a drum style (models/README.md "Drum style guidance"):
+     * a second unguided pass with other bar positions, pos_unguided (L), the
+     * same columns in block 0 ("any"), and its own weights per row,
+     * style_guidance [R]. Both passes on, a row samples from
+     * log p(·|x) + g_c·(log p(·|x) − log p(·|x minus rows)) + g_s·(log p(·|x) − log p(·|x, any)).
+     * NULL either: off. Batch 1 + the passes on (each on when some row's weight
+     * is > 0 and the pass differs: a blanked row, or positions given). */
+    const uint8_t *pos_unguided;
+    const float *style_guidance;
     void (*progress)(void *user_data, int step, int steps);
     void *user_data;
     const volatile int *cancel; /* set non-zero: stop before the next step, fail with "cancelled" */

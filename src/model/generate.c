@@ -48,6 +48,7 @@ gm_generate_params gm_generate_default_params(void) {
          * 4 in 0.37 of bars instead of 0.30 and raised repetition from 0.44 to
          * 0.51 on all 113 validation songs, the harmony unchanged. */
         .drum_hit_temperature = 0.5f,
+        .drum_style_guidance = 1.0f, .drum_chord_guidance = 1.0f,
     };
 }
 
@@ -186,10 +187,15 @@ typedef struct {
     uint8_t *bar_pos;       /* [L] each column's row of the bar-position table: its position in its
                                bar, in the drum style's block (models with bar positions) */
     int style;              /* the drum style's index (0 "any"; a model without styles: 0) */
+    uint8_t *bar_pos_any;   /* [L] the same positions in block 0 ("any"): the unguided pass of drum
+                               style guidance; NULL when the style is "any" */
     int *lo, *hi;           /* [R] each row's allowed token range */
     uint8_t guide_rows[2 * GM_MAX_CLASSES + 2]; /* [R] rows blanked by chord guidance */
     float row_temp[2 * GM_MAX_CLASSES + 2];     /* [R] each row's sampling temperature */
     float row_pad_temp[2 * GM_MAX_CLASSES + 2]; /* [R] two-stage rows' hit-or-rest temperature, 0 = one stage */
+    uint8_t drum_rows[2 * GM_MAX_CLASSES + 2];  /* [R] 1 = a row of a drum class */
+    float chord_guide[2 * GM_MAX_CLASSES + 2];  /* [R] each row's weight of chord guidance */
+    float style_guide[2 * GM_MAX_CLASSES + 2];  /* [R] each row's weight of drum style guidance */
     int n_win;
     /* results */
     size_t dropped, n_gen;
@@ -204,7 +210,8 @@ static void job_free(gen_job *j) {
     gm_barmap_free(&j->bm);
     gm_barmap_free(&j->bm0);
     gm_grid_free(&j->g);
-    GM_FREE_ALL(j->bar_masked, j->chords, j->bar_has_chord, j->cond, j->col_masked, j->bar_pos, j->lo, j->hi);
+    GM_FREE_ALL(j->bar_masked, j->chords, j->bar_has_chord, j->cond, j->col_masked, j->bar_pos, j->bar_pos_any, j->lo,
+                j->hi);
 }
 
 /* The drum style's block of the bar-position table (docs/MODEL.md "Drum
@@ -235,6 +242,10 @@ static int check_request(gen_job *j, const gm_score *in, char *err) {
     if (p->top_k < 0) return gm_fail(err, "top-k must not be negative");
     if (choose_drum_style(j, err)) return -1;
     if (!(p->chord_guidance >= 0) || !isfinite(p->chord_guidance)) return gm_fail(err, "chord guidance must be a number >= 0");
+    if (!(p->drum_style_guidance >= 0) || !isfinite(p->drum_style_guidance))
+        return gm_fail(err, "drum style guidance must be a number >= 0");
+    if (!(p->drum_chord_guidance >= 0) || !isfinite(p->drum_chord_guidance))
+        return gm_fail(err, "drum chord guidance must be a number >= 0");
     if (p->chord_mode < GM_CHORDS_CONDITIONS || p->chord_mode > GM_CHORDS_HARMONIZE) return gm_fail(err, "unknown chord mode");
     if (p->chord_mode == GM_CHORDS_GIVEN && (!p->chords || p->n_chords < 1)) return gm_fail(err, "no chords given");
     if (j->Fg > GM_MAX_CHORD_FRAMES) return gm_fail(err, "%d chords per bar given; at most %d", j->Fg, GM_MAX_CHORD_FRAMES);
@@ -398,6 +409,10 @@ static int encode_grid(gen_job *j, char *err) {
     if (!(j->cond = calloc((size_t)R * L, 1)) || !(j->col_masked = calloc((size_t)L, 1)) || !(j->bar_pos = malloc((size_t)L)))
         return oom(err);
     gm_barmap_positions(&j->bm, j->bar_pos, GM_BAR_POSITIONS);
+    if (j->style > 0) {
+        if (!(j->bar_pos_any = malloc((size_t)L))) return oom(err);
+        memcpy(j->bar_pos_any, j->bar_pos, (size_t)L);
+    }
     for (int c = 0; c < L; c++) j->bar_pos[c] = (uint8_t)(j->bar_pos[c] + j->style * GM_BAR_POSITIONS);
     int32_t *tok = j->g.tok; /* (R, L) */
     const int root_row = gm_row_chord_root(j->nc), qual_row = gm_row_chord_quality(j->nc);
@@ -426,12 +441,27 @@ static int encode_grid(gen_job *j, char *err) {
     j->guide_rows[root_row] = j->guide_rows[qual_row] = 1;
     for (int r = 0; r < R; r++) {
         int cls = gm_row_class(j->nc, r);
-        int drums = cls >= 0 && j->l->cls[cls].is_drum && j->p.drum_temperature > 0;
-        j->row_temp[r] = drums ? j->p.drum_temperature : j->p.temperature;
+        j->drum_rows[r] = cls >= 0 && j->l->cls[cls].is_drum;
+        j->row_temp[r] = j->drum_rows[r] && j->p.drum_temperature > 0 ? j->p.drum_temperature : j->p.temperature;
         /* the drum pitch row: hit or rest first, then which hit (gd_sample_params) */
         j->row_pad_temp[r] = cls >= 0 && j->l->cls[cls].is_drum && r == 2 * cls ? j->p.drum_hit_temperature : 0.0f;
     }
     return 0;
+}
+
+/* Classifier-free guidance in the window starting at column a: towards the
+ * chords (every row, chord_guidance) where chords are given, and for the
+ * drum rows towards the drum style (drum_style_guidance, against style
+ * "any") where one is chosen (models/README.md "Drum style guidance"). */
+static void set_guidance(gen_job *j, gd_sample_params *sp, int chord_cells, int a) {
+    for (int r = 0; r < j->R; r++) {
+        j->chord_guide[r] = !chord_cells ? 0.0f : j->drum_rows[r] ? j->p.drum_chord_guidance : j->p.chord_guidance;
+        j->style_guide[r] = j->drum_rows[r] && j->bar_pos_any ? j->p.drum_style_guidance : 0.0f;
+    }
+    sp->row_guidance = j->chord_guide;
+    sp->guide_rows = j->guide_rows;
+    sp->style_guidance = j->style_guide;
+    sp->pos_unguided = j->bar_pos_any ? j->bar_pos_any + a : NULL;
 }
 
 /* One window [a, a + Lw) of the grid through the sampler, and what it wrote
@@ -453,8 +483,7 @@ static int sample_window(gen_job *j, int k, int a, int Lw, int32_t *xs, uint8_t 
     sp.row_pad_temperature = j->row_pad_temp;
     sp.top_k = j->p.top_k;
     sp.seed = j->p.seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1; /* a stream per window */
-    sp.guidance = chord_cells ? j->p.chord_guidance : 0.0f;
-    sp.guide_rows = j->guide_rows;
+    set_guidance(j, &sp, chord_cells, a);
     sp.progress = window_progress;
     sp.user_data = pc;
     sp.cancel = j->p.cancel;
