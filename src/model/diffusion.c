@@ -359,8 +359,8 @@ static void subtract_pass(sampler *s, const float *cellv, int b, float g, int a,
 }
 
 /* Guidance on n cells of row r: c + g_c·(c − u_chord) + g_s·(c − u_style). */
-static void guide_row(sampler *s, const float *cellv, int a, int n, int r) {
-    const float gc = s->chord_b ? chord_weight(&s->p, r) : 0.0f, gs = s->style_b ? style_weight(&s->p, r) : 0.0f;
+static void guide_row(sampler *s, const float *cellv, int styled, int a, int n, int r) {
+    const float gc = s->chord_b ? chord_weight(&s->p, r) : 0.0f, gs = s->style_b && styled ? style_weight(&s->p, r) : 0.0f;
     if (gc + gs <= 0) return;
     const int D = s->hi[r] - s->lo[r] + 1;
     for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] *= 1.0f + gc + gs;
@@ -383,11 +383,13 @@ static const int32_t *batch_input(sampler *s, const int32_t *x) {
  * a time (cells are in row-major order, and a row's cells share their allowed
  * tokens): s->tok and s->conf of each masked cell. The model's cells are
  * (B, L, R, E). */
-static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, char *err) {
+static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, int styled, char *err) {
     const int L = s->L, pad = s->pad;
     const gd_sample_params *p = &s->p;
     const int32_t tb[3] = {t, t, t};
-    if (gd_forward(s->m, batch_input(s, x), s->flags, s->posb, tb, s->B, L, 0, err)) return -1;
+    /* the style pass is the last batch: left out of the steps after style_steps */
+    const int B = s->style_b && !styled ? s->B - 1 : s->B;
+    if (gd_forward(s->m, batch_input(s, x), s->flags, s->posb, tb, B, L, 0, err)) return -1;
     const float *cellv = gd_model_cells(s->m);
     const gd_params *pp = gd_model_p(s->m);
     const float *table = gd_model_tok(s->m); /* the tied output layer: word, plus token features (MODEL.md) */
@@ -398,7 +400,7 @@ static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, ch
         const int D = s->hi[r] - s->lo[r] + 1;
         gather_rows(s, cellv, 0, a, n, r);
         row_logits(s->probs, s->rows, table, pp->lm_b, n, s->E, s->lo[r], s->hi[r], pad);
-        guide_row(s, cellv, a, n, r);
+        guide_row(s, cellv, styled, a, n, r);
         const float temp = p->row_temperature ? p->row_temperature[r] : p->temperature;
         const float pad_temp = p->row_pad_temperature ? p->row_pad_temperature[r] : 0.0f;
         for (int j = 0; j < n; j++) {
@@ -477,7 +479,8 @@ int gd_sample(gd_model *m, int32_t *x, const uint8_t *cond, const uint8_t *pos, 
         }
         int n_masked = sampler_masked(&s, x);
         if (!n_masked) break;
-        if (sampler_predict(&s, x, n_masked, step_t(i, S, c->T), err)) goto out;
+        const int styled = !s.p.style_steps || i < s.p.style_steps;
+        if (sampler_predict(&s, x, n_masked, step_t(i, S, c->T), styled, err)) goto out;
         if (i == S - 1) { /* t = 0: everything left */
             for (int j = 0; j < n_masked; j++) x[s.cells[j]] = s.tok[j];
             break;

@@ -88,6 +88,9 @@ typedef struct {
      * is > 0 and the pass differs: a blanked row, or positions given). */
     const uint8_t *pos_unguided;
     const float *style_guidance;
+    int style_steps;     /* > 0: the style pass runs in the first style_steps steps only (the
+                            drums' places are mostly chosen early; a third batch costs ~45%
+                            more time a step); 0: every step */
     void (*progress)(void *user_data, int step, int steps);
     void *user_data;
     const volatile int *cancel; /* set non-zero: stop before the next step, fail with "cancelled" */
