@@ -24,8 +24,7 @@
  *       its whole texture's key instead of the melody's (what the key costs).
  *   bench_harmonize dump OUT.bin [DATA_DIR]
  *       Every song's half-bar melody histograms and labels (both splits),
- *       for python/harmonizer.py. HARMONY_DUMP_QUARTERS=1 (an experiment):
- *       each half bar's histograms are its two quarter bars' (72 floats).
+ *       for python/harmonizer.py.
  *
  * DATA_DIR defaults to $GETMUSIC_DATA or ../shared/data. Library API only.
  */
@@ -301,7 +300,7 @@ static int cmd_eval(const char *data, int frames, int max_songs, const gm_harmon
 /* OUT: per song int32 n_frames, int32 validation, then per frame float32
  * h[36] and int32 label (chord index in C, -1 none); half-bar frames, key
  * from the melody as generate sees it. */
-static int cmd_dump(const char *data, const char *out, int quarters) {
+static int cmd_dump(const char *data, const char *out) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/pop909", data);
     FILE *fo = fopen(out, "wb");
@@ -313,18 +312,12 @@ static int cmd_dump(const char *data, const char *out, int quarters) {
             song so;
             if (!song_load(dir, names[i], 2, 1, &so)) {
                 int32_t hd[2] = {so.nf, valid};
-                float *h4 = quarters ? malloc((size_t)so.nf * 2 * 36 * sizeof *h4) : NULL; /* [nf·2][36] */
-                int64_t *ft4 = quarters ? malloc(((size_t)so.nf * 2 + 1) * sizeof *ft4) : NULL;
-                if (quarters && (!h4 || !ft4)) return 2;
-                if (quarters) gm_harmony_frames(&so.mel, &so.bm, 4, ft4, h4);
                 fwrite(hd, sizeof hd, 1, fo);
                 for (int f = 0; f < so.nf; f++) {
                     int32_t lab = chord_index(so.labels[f]);
-                    fwrite(quarters ? h4 + (size_t)f * 72 : so.h + (size_t)f * 36, sizeof(float), quarters ? 72 : 36, fo);
+                    fwrite(so.h + (size_t)f * 36, sizeof(float), 36, fo);
                     fwrite(&lab, sizeof lab, 1, fo);
                 }
-                free(h4);
-                free(ft4);
                 song_free(&so);
             }
             free(names[i]);
@@ -362,7 +355,7 @@ int main(int argc, char **argv) {
         gm_model_free(m);
         return rc;
     }
-    if (!strcmp(argv[1], "dump") && argc >= 3) return cmd_dump(data, argv[2], getenv("HARMONY_DUMP_QUARTERS") != NULL);
+    if (!strcmp(argv[1], "dump") && argc >= 3) return cmd_dump(data, argv[2]);
     fprintf(stderr, "bench_harmonize: unknown command '%s'\n", argv[1]);
     return 1;
 }

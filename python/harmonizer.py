@@ -31,7 +31,11 @@ tones the likely chords share most, argmax_c Σ_c2 P(c2)·|c ∩ c2| / |c|.
 Training: Adam, songs in batches of 16, cross-entropy on labelled frames; the
 epoch kept is the best (tones in label of that choice) on 5% of the training
 songs held out, the same songs for every seed (--split-seed), never the
-validation songs that `eval` and bench_harmonize eval report on.
+validation songs that `eval` and bench_harmonize eval report on. Options
+tried (models/README.md has the figures; none beat the plain recipe on the
+held-out songs): --shift N (each song moved by a random -N..N semitones, the
+labels with it), --smooth E (label smoothing), --decay (cosine learning
+rate), --dropout.
 """
 import argparse
 import os
@@ -47,15 +51,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf_py  # noqa: E402
 
 N_IN, N_CHORDS = 37, 96
-N_PHRASE = 5  # (experiment, Python only) phrase position: sin/cos of 8- and 16-half-bar cycles, rest flag
 GRU_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class Harmonizer(nn.Module):
-    def __init__(self, hidden=64, layers=2, dropout=0.2, phrase=False, beats=False):
+    def __init__(self, hidden=64, layers=2, dropout=0.2):
         super().__init__()
-        self.hidden, self.layers, self.phrase, self.beats = hidden, layers, phrase, beats
-        self.inp = nn.Linear(N_IN + N_PHRASE * phrase + 36 * beats, hidden)
+        self.hidden, self.layers = hidden, layers
+        self.inp = nn.Linear(N_IN, hidden)
         self.rnn = nn.GRU(hidden, hidden, layers, batch_first=True, bidirectional=True,
                           dropout=dropout if layers > 1 else 0.0)
         self.out = nn.Linear(2 * hidden, N_CHORDS)
@@ -64,32 +67,24 @@ class Harmonizer(nn.Module):
         return self.out(self.rnn(torch.relu(self.inp(x)))[0])
 
 
-def features(h, phrase=False):
-    """h: [T, 36] quarters → [T, 37] network input (phrase: [T, 42])."""
+def features(h):
+    """h: [T, 36] quarters → [T, 37] network input."""
     pos = np.zeros((len(h), 1), np.float32)
     pos[::2] = 1
-    x = [np.log1p(2 * h), pos]
-    if phrase:  # half bars since the bar of the melody's first note, in 4- and 8-bar cycles; rests
-        sounding = h.sum(1) > 0
-        first = int(np.argmax(sounding)) // 2 * 2 if sounding.any() else 0
-        t = (np.arange(len(h)) - first)[:, None]
-        x += [np.sin(2 * np.pi * t / 8), np.cos(2 * np.pi * t / 8), np.sin(2 * np.pi * t / 16),
-              np.cos(2 * np.pi * t / 16), (~sounding)[:, None]]
-    return np.concatenate(x, 1).astype(np.float32)
+    return np.concatenate([np.log1p(2 * h), pos], 1).astype(np.float32)
 
 
-def read_dump(path, width=36):
-    """Songs of `bench_harmonize dump`: (h [T,width], labels [T], validation); width 72
-    for HARMONY_DUMP_QUARTERS's quarter-bar histograms (an experiment)."""
+def read_dump(path):
+    """Songs of `bench_harmonize dump`: (h [T,36], labels [T], validation)."""
     raw = open(path, "rb").read()
-    off, songs, rb = 0, [], 4 * width + 4
+    off, songs = 0, []
     while off < len(raw):
         n, valid = struct.unpack_from("<ii", raw, off)
         off += 8
-        rec = np.frombuffer(raw, np.uint8, n * rb, off).reshape(n, rb)
-        off += n * rb
-        h = rec[:, :4 * width].copy().view(np.float32).reshape(n, width)
-        lab = rec[:, 4 * width:].copy().view(np.int32).reshape(n)
+        rec = np.frombuffer(raw, np.uint8, n * 148, off).reshape(n, 148)
+        off += n * 148
+        h = rec[:, :144].copy().view(np.float32).reshape(n, 36)
+        lab = rec[:, 144:].copy().view(np.int32).reshape(n)
         songs.append((h, lab, valid))
     return songs
 
@@ -105,17 +100,17 @@ def split(songs, seed):
 def transpose(song, k):
     """The song moved up k semitones: h's pitch classes and the labels' roots."""
     h, lab, valid = song
-    h = np.roll(h.reshape(len(h), -1, 12), k, axis=2).reshape(len(h), -1)
+    h = np.roll(h.reshape(-1, 3, 12), k, axis=2).reshape(-1, 36)
     lab = np.where(lab >= 0, ((lab // 8 + k) % 12) * 8 + lab % 8, lab)
     return h, lab, valid
 
 
-def batch(songs, phrase=False):
+def batch(songs):
     T = max(len(s[0]) for s in songs)
-    X = np.zeros((len(songs), T, songs[0][0].shape[1] + 1 + N_PHRASE * phrase), np.float32)
+    X = np.zeros((len(songs), T, N_IN), np.float32)
     Y = -np.ones((len(songs), T), np.int64)
     for i, (h, lab, _) in enumerate(songs):
-        X[i, :len(h)] = features(h, phrase)
+        X[i, :len(h)] = features(h)
         Y[i, :len(h)] = lab
     return torch.tensor(X), torch.tensor(Y)
 
@@ -142,9 +137,9 @@ SHARE = (TONE_M @ TONE_M.T) / TONE_M.sum(1, keepdims=True)  # [c, c2]: |c ∩ c2
 
 def posterior(nets, h):
     """The members' mean chord posterior of one song: h [T, 36] → [T, 96]."""
+    X = torch.tensor(features(h))[None]
     with torch.no_grad():
-        return torch.stack([torch.softmax(n(torch.tensor(features(h, n.phrase))[None])[0], -1)
-                            for n in nets]).mean(0).numpy()
+        return torch.stack([torch.softmax(n(X)[0], -1) for n in nets]).mean(0).numpy()
 
 
 def choose(P):
@@ -161,7 +156,7 @@ def figures(nets, songs):
         ch = choose(posterior(nets, h))
         changes += (ch[1:] != ch[:-1]).sum()
         frames += len(ch)
-        hw = h.reshape(len(h), -1, 12).sum(1)  # [T, 12]
+        hw = h.reshape(-1, 3, 12).sum(1)  # [T, 12]
         ctr_num += (hw * TONE_M[ch]).sum()
         ctr_den += hw.sum()
         m = lab >= 0
@@ -222,7 +217,7 @@ def load_members(path):
     """The nets of a .pt (train --save) or of a model file's harmoniser."""
     if path.endswith(".pt"):
         d = torch.load(path)
-        net = Harmonizer(d["hidden"], d["layers"], phrase=d.get("phrase", False), beats=d.get("beats", False))
+        net = Harmonizer(d["hidden"], d["layers"])
         net.load_state_dict(d["state"])
         return [net.eval()]
     g = gguf_py.GGUFReader(path)
@@ -268,8 +263,8 @@ def cmd_train(a):
     torch.manual_seed(a.seed)
     rng = np.random.RandomState(a.seed)
     torch.set_num_threads(a.threads)
-    train, hold = split(read_dump(a.frames, 72 if a.beats else 36), a.split_seed)
-    net = Harmonizer(a.hidden, a.layers, a.dropout, a.phrase, a.beats)
+    train, hold = split(read_dump(a.frames), a.split_seed)
+    net = Harmonizer(a.hidden, a.layers, a.dropout)
     opt = torch.optim.Adam(net.parameters(), a.lr)
     best, best_state, best_ep, t0 = -1.0, None, 0, time.time()
     for ep in range(a.epochs):
@@ -278,7 +273,7 @@ def cmd_train(a):
                 g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * ep / a.epochs)))
         order = rng.permutation(len(train))
         for i in range(0, len(train), 16):
-            X, Y = batch(augmented([train[j] for j in order[i:i + 16]], a.shift, rng), a.phrase)
+            X, Y = batch(augmented([train[j] for j in order[i:i + 16]], a.shift, rng))
             loss = nn.functional.cross_entropy(net(X).reshape(-1, N_CHORDS), Y.reshape(-1), ignore_index=-1,
                                                label_smoothing=a.smooth)
             opt.zero_grad()
@@ -294,7 +289,7 @@ def cmd_train(a):
         len(train), a.seed, best_ep, a.epochs, best, a.hidden, a.layers, a.dropout, a.shift, a.smooth,
         ", cosine decay" if a.decay else "")
     if a.save:
-        torch.save({"hidden": a.hidden, "layers": a.layers, "phrase": a.phrase, "beats": a.beats, "state": net.state_dict(), "source": prov}, a.save)
+        torch.save({"hidden": a.hidden, "layers": a.layers, "state": net.state_dict(), "source": prov}, a.save)
     if a.out:
         write_into(a.model, a.out, net, prov)
     print("kept: %s" % prov)
@@ -302,7 +297,7 @@ def cmd_train(a):
 
 def cmd_eval(a):
     nets = [n for p in a.members for n in load_members(p)]
-    songs = read_dump(a.frames, 72 if a.beats else 36)
+    songs = read_dump(a.frames)
     _, hold = split(songs, a.split_seed)
     print("%d member%s" % (len(nets), "s" if len(nets) > 1 else ""))
     print("held out (%3d training songs): %s" % (len(hold), fmt(figures(nets, hold))))
@@ -355,8 +350,6 @@ def main():
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--shift", type=int, default=0, help="transpose each song by a random -N..N semitones")
     t.add_argument("--smooth", type=float, default=0.0, help="label smoothing")
-    t.add_argument("--phrase", action="store_true", help="(experiment; C cannot run it) phrase-position inputs")
-    t.add_argument("--beats", action="store_true", help="(experiment; C cannot run it) FRAMES holds quarter bars")
     t.add_argument("--decay", action="store_true", help="cosine learning-rate decay over the epochs")
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--seed", type=int, default=1)
@@ -365,7 +358,6 @@ def main():
     e.add_argument("frames")
     e.add_argument("members", nargs="+")
     e.add_argument("--split-seed", type=int, default=1)
-    e.add_argument("--beats", action="store_true", help="FRAMES holds quarter bars")
     p = sub.add_parser("pack")
     p.add_argument("members", nargs="+")
     p.add_argument("--model", required=True)
