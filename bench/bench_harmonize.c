@@ -12,7 +12,7 @@
  *       On the validation songs, as a user's bare melody meets `generate`:
  *       the MELODY track alone, its key found from the melody, moved to C;
  *       chords chosen by the harmoniser (the HMM, or with --model the
- *       model's learnt harmoniser) and, for comparison, by the
+ *       model's learnt harmoniser, one net or an ensemble) and, for comparison, by the
  *       recogniser (gm_chords_recognize_frames, what generate used before)
  *       against the song's labels moved the same way: root and root+quality
  *       accuracy per frame, chord changes per bar, and the melody's
@@ -280,8 +280,10 @@ static int cmd_eval(const char *data, int frames, int max_songs, const gm_harmon
     }
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
-    printf("%d validation songs, %.0f bars, %d chord%s per bar, the melody alone (key from the melody)\n", used, bars,
-           frames, frames > 1 ? "s" : "");
+    printf("%d validation songs, %.0f bars, %d chord%s per bar, the melody alone (key from the melody), harmonised by ",
+           used, bars, frames, frames > 1 ? "s" : "");
+    if (net) printf("the learnt harmoniser (%d net%s)\n", gm_harmonizer_members(net), gm_harmonizer_members(net) > 1 ? "s" : "");
+    else printf("the HMM\n");
     printf("%-22s %8s %8s %14s %12s %14s\n", "chords", "root", "exact", "changes/bar", "melody CTR", "tones in label");
     const score *s3[3] = {&lab, &har, &rec};
     const char *nm[3] = {"labels (composer)", "harmonised", "recognised (before)"};

@@ -21,7 +21,8 @@ static int structural_key(const char *k) {
         "getmusic.layers", "getmusic.heads", "getmusic.ffn", "getmusic.max_cols", "getmusic.diffusion_steps",
         "getmusic.dropout", "getmusic.layout", "getmusic.tokens", "getmusic.token_counts",
         "getmusic.chord_frames_per_bar", "getmusic.token_features", "getmusic.bar_positions", "getmusic.drum_styles",
-        "getmusic.harmonizer.hidden", "getmusic.harmonizer.layers", "getmusic.harmonizer.source"};
+        "getmusic.harmonizer.hidden", "getmusic.harmonizer.layers", "getmusic.harmonizer.members",
+        "getmusic.harmonizer.source"};
     for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
         if (!strcmp(k, exact[i])) return 1;
     return !strncmp(k, "getmusic.layout.", 16);

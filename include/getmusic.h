@@ -496,9 +496,10 @@ int gm_chords_from_timed(const gm_score *s, const gm_barmap *bm, int frames_per_
                          int n_labels, int shift, gm_chord *out, char *err);
 
 /* Chords chosen for a bare melody (src/model/harmonize.c). With net (a model's
- * learnt harmoniser, gm_model_harmonizer): a bidirectional GRU over the
- * melody's half bars gives every chord a score per frame, and the
- * progression with the best scores less a cost per change is taken. With
+ * learnt harmoniser, gm_model_harmonizer): a bidirectional GRU (or an
+ * ensemble of them) over the melody's half bars gives every chord a
+ * posterior per frame, and each frame takes the chord whose tones the likely
+ * chords share most (minimum risk). With
  * net NULL: a key-chord HMM whose transitions and melody emissions were
  * counted on POP909's human labels (training split), decoded by Viterbi.
  * Every pitched note of s is melody; s is best given in C major / A minor
@@ -511,9 +512,12 @@ int gm_chords_harmonize(const gm_score *s, const gm_barmap *bm, int frames_per_b
                         gm_chord *out, char *err);
 /* The learnt harmoniser's scores (src/model/harmonizer.c): h [T][36] half-bar
  * frames as gm_harmony_frames gives them (T even, a bar's halves in turn) →
- * logits [T][96], chords root·8 + quality. Its provenance text. */
+ * logits [T][96], chords root·8 + quality, whose softmax is the chord
+ * posterior (an ensemble's: the log of its members' mean posterior). Its
+ * provenance text; how many nets it averages (1: a lone net). */
 int gm_harmonizer_logits(const gm_harmonizer *net, const float *h, int T, float *logits, char *err);
 const char *gm_harmonizer_source(const gm_harmonizer *net);
+int gm_harmonizer_members(const gm_harmonizer *net);
 /* What the harmoniser hears of a melody, for learning its tables
  * (bench/bench_harmonize.c): fticks [n_frames+1] the frames' start ticks, h
  * [n_frames][3][12] quarters of each pitch class struck on a beat, struck
