@@ -290,8 +290,7 @@ static void sampler_free(sampler *s) {
 /* Row r is blanked to EMPTY in the unguided pass. */
 static int blanked(const sampler *s, int r) { return s->p.guide_rows && s->p.guide_rows[r]; }
 
-
-/* The buffers, the condition flags of both batches, the bar positions and the
+/* The buffers, the condition flags of every batch, the bar positions and the
  * per-row counts of cells to generate. On failure the caller still frees. */
 static int sampler_init(sampler *s, const int32_t *x, const uint8_t *pos, char *err) {
     const int R = s->R, V = s->V, E = s->E, L = s->L;
@@ -334,11 +333,8 @@ static int sampler_masked(sampler *s, const int32_t *x) {
     return n_masked;
 }
 
-/* One network pass at timestep t, then x̂0 for the masked cells only, a row at
- * a time (cells are in row-major order, and a row's cells share their allowed
- * tokens): s->tok and s->conf of each masked cell. The model's cells are
- * (B, L, R, E). */
-/* Cell j's output vectors of batch b, gathered into s->rows (chunk, E). */
+/* The output vectors of cells a..a+n−1 (all of row r) in batch b, gathered
+ * into s->rows (chunk, E); the model's cells are (B, L, R, E). */
 static void gather_rows(sampler *s, const float *cellv, int b, int a, int n, int r) {
     const int E = s->E, R = s->R, L = s->L;
     for (int j = 0; j < n; j++) {
@@ -379,10 +375,10 @@ static const int32_t *batch_input(sampler *s, const int32_t *x) {
     return s->xb;
 }
 
-/* One network pass at timestep t, then x̂0 for the masked cells only, a row at
- * a time (cells are in row-major order, and a row's cells share their allowed
- * tokens): s->tok and s->conf of each masked cell. The model's cells are
- * (B, L, R, E). */
+/* One network pass at timestep t (the style pass only when styled), then x̂0
+ * for the masked cells only, a row at a time (cells are in row-major order,
+ * and a row's cells share their allowed tokens): s->tok and s->conf of each
+ * masked cell. */
 static int sampler_predict(sampler *s, const int32_t *x, int n_masked, int t, int styled, char *err) {
     const int L = s->L, pad = s->pad;
     const gd_sample_params *p = &s->p;
