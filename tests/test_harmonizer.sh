@@ -41,22 +41,20 @@ PYEOF
 if "$GM" info --model models/default.gguf | grep -q "^harmoniser learnt"; then [ $rc = 0 ] && ok || bad "shipped model's harmoniser"
 else [ $rc = 2 ] && ok || bad "a model without a harmoniser: exit $rc, want 2"; fi
 # A broken harmoniser (its hidden size disagrees with its tensors; an ensemble short of a member) is refused with a message.
-"$PY" - "$tmp/tiny.gguf" "$tmp/broken.gguf" <<'PYEOF' && ok || bad "writing a broken harmoniser"
+# with_key IN OUT KEY VALUE: IN copied to OUT with one u32 key set to VALUE.
+with_key() {
+  "$PY" - "$@" <<'PYEOF'
 import sys; sys.path.insert(0, "python"); import gguf_py, numpy as np
 g = gguf_py.GGUFReader(sys.argv[1]); w = gguf_py.GGUFWriter()
-gguf_py.copy_kv(g, w, values={"getmusic.harmonizer.hidden": 9})
+gguf_py.copy_kv(g, w, values={sys.argv[3]: int(sys.argv[4])})
 for n, a in g.tensors.items(): w.add_tensor(n, np.array(a), g.tensor_info[n][0])
 w.write(sys.argv[2])
 PYEOF
+}
+with_key "$tmp/tiny.gguf" "$tmp/broken.gguf" getmusic.harmonizer.hidden 9 && ok || bad "writing a broken harmoniser"
 msg=$("$GM" info --model "$tmp/broken.gguf" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "harmoniser: tensor harmonizer.in.weight" <<<"$msg" && ok || bad "broken harmoniser: exit $rc: $msg"
-"$PY" - "$tmp/ens/tiny.gguf" "$tmp/short.gguf" <<'PYEOF' && ok || bad "writing an ensemble short of a member"
-import sys; sys.path.insert(0, "python"); import gguf_py, numpy as np
-g = gguf_py.GGUFReader(sys.argv[1]); w = gguf_py.GGUFWriter()
-gguf_py.copy_kv(g, w, values={"getmusic.harmonizer.members": 4})
-for n, a in g.tensors.items(): w.add_tensor(n, np.array(a), g.tensor_info[n][0])
-w.write(sys.argv[2])
-PYEOF
+with_key "$tmp/ens/tiny.gguf" "$tmp/short.gguf" getmusic.harmonizer.members 4 && ok || bad "writing an ensemble short of a member"
 msg=$("$GM" info --model "$tmp/short.gguf" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "harmoniser: tensor harmonizer.3.in.weight: missing" <<<"$msg" && ok || bad "ensemble short of a member: exit $rc: $msg"
 # The shipped harmoniser on 10 POP909 validation melodies (bench_harmonize eval): above the HMM's

@@ -24,6 +24,7 @@
  */
 #include "getmusic.h"
 #include "harmonizer.h"
+#include "nn.h"
 #include "util.h"
 
 #include <float.h>
@@ -252,15 +253,6 @@ static void member_logits(const gm_harmonizer *net, const member *m, const float
         affine(logits + (size_t)t * N_OUT, m->out_w, m->out_b, a + (size_t)t * 2 * H, N_OUT, 2 * H);
 }
 
-/* acc[c] += softmax(l)[c] / K over one frame's 96 logits. */
-static void add_posterior(float *acc, const float *l, int K) {
-    float mx = l[0];
-    double z = 0;
-    for (int c = 1; c < N_OUT; c++) mx = l[c] > mx ? l[c] : mx;
-    for (int c = 0; c < N_OUT; c++) z += exp((double)l[c] - mx);
-    for (int c = 0; c < N_OUT; c++) acc[c] += (float)(exp((double)l[c] - mx) / z / K);
-}
-
 int gm_harmonizer_logits(const gm_harmonizer *net, const float *h, int T, float *logits, char *err) {
     if (!net || !h || !logits || T < 0) return gm_fail(err, "harmoniser: null argument");
     const int H = net->hidden, K = net->n_members;
@@ -283,7 +275,8 @@ int gm_harmonizer_logits(const gm_harmonizer *net, const float *h, int T, float 
         memset(logits, 0, (size_t)T * N_OUT * sizeof *logits);
         for (int k = 0; k < K; k++) {
             member_logits(net, &net->m[k], x, T, a, b, scratch, one);
-            for (int t = 0; t < T; t++) add_posterior(logits + (size_t)t * N_OUT, one + (size_t)t * N_OUT, K);
+            nn_softmax_forward(one, T, N_OUT); /* [T][96] member k's posterior */
+            for (size_t i = 0; i < (size_t)T * N_OUT; i++) logits[i] += one[i] / (float)K;
         }
         for (size_t i = 0; i < (size_t)T * N_OUT; i++) logits[i] = logf(logits[i] > FLT_MIN ? logits[i] : FLT_MIN);
     }
