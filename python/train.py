@@ -90,6 +90,9 @@ def parse_args(argv):
                     help="a bar-position block per drum style (docs/MODEL.md \"Drum styles\"); Groove's styles from file names")
     ap.add_argument("--style-dropout", type=float, default=0.25,
                     help="P(a sample's drum style is withheld: block 0, \"any\") with --drum-styles")
+    ap.add_argument("--train-styles", default="",
+                    help="comma-separated drum styles (not any): train only their blocks of the bar-position table on"
+                         " the songs and those styles' grooves; every other weight stays as --init gave it, byte for byte")
     ap.add_argument("--keep-checkpoints", action="store_true", help="also keep OUT-stepN.gguf at every checkpoint")
     ap.add_argument("--chord-given", type=float, default=0.25, help="P(chords given) outside the accompaniment task")
     ap.add_argument("--accomp", type=float, default=0.0, help="P(accompaniment task: lead and chords given)")
@@ -354,6 +357,9 @@ def main(argv=None):
         print("%d drums-only segments with a backbeat in fewer than %.2f of their bars left out" %
               (weak, a.drum_backbeat_min), file=sys.stderr)
     train_idx = S.repeat_drums_alone(corpus.tokens, train_idx, corpus.layout, corpus.EMPTY, a.drums_alone_repeat)
+    a.train_styles = parse_train_styles(a)
+    if a.train_styles:
+        train_idx = songs_and_styles(corpus, train_idx, a.train_styles)
     if not len(train_idx):
         fail("%s has no training segments" % a.corpus)
     ckpt_path = a.out + ".pt"
@@ -370,10 +376,11 @@ def main(argv=None):
     model.to(dev).train()
     a.n_styles = M.n_styles(model.cfg)
     params = list(model.parameters())
+    frozen_rows = freeze_but_styles(model, a.train_styles) if a.train_styles else None
     bar = [p for n, p in model.named_parameters() if n == M.BAR_TABLE]
     groups = [{"params": [p for n, p in model.named_parameters() if n != M.BAR_TABLE], "scale": 1.0}]
-    if bar:
-        groups.append({"params": bar, "scale": a.bar_lr_scale})
+    if bar:   # frozen rows get zero gradients: no weight decay on them either
+        groups.append({"params": bar, "scale": a.bar_lr_scale, "weight_decay": 0.0 if a.train_styles else a.weight_decay})
     opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay)
     ema = [p.detach().clone() for p in params]
     ts, step = TSampler(M.T_STEPS), 0
@@ -440,7 +447,10 @@ def main(argv=None):
         if step % a.ema_every == 0:
             with torch.no_grad():
                 for e, p in zip(ema, params):
-                    e.mul_(a.ema_decay).add_(p.detach(), alpha=1 - a.ema_decay)
+                    if p.requires_grad:
+                        e.mul_(a.ema_decay).add_(p.detach(), alpha=1 - a.ema_decay)
+                        if frozen_rows is not None and e.shape[0] == frozen_rows.shape[0]:
+                            e[frozen_rows] = p.detach()[frozen_rows]   # (decay·p + (1−decay)·p is not always p)
         now = time.time()
         if timed_from is None and step - step0 >= 5:
             timed_from, cols_done = now, 0     # speed after warm-up (first steps compile kernels)
@@ -473,6 +483,49 @@ def main(argv=None):
         dist.barrier()
         dist.destroy_process_group()
     return 0
+
+
+def parse_train_styles(a):
+    """--train-styles: the style indices named (M.DRUM_STYLES), or [] when not given."""
+    if not a.train_styles:
+        return []
+    names = [n.strip() for n in a.train_styles.split(",")]
+    bad = [n for n in names if n not in M.DRUM_STYLES[1:]]
+    if bad:
+        fail("--train-styles: unknown style %s (styles: %s)" % (bad[0], ", ".join(M.DRUM_STYLES[1:])))
+    if not a.init and not a.resume:
+        fail("--train-styles trains a model's style blocks: give the model with --init")
+    return sorted({M.DRUM_STYLES.index(n) for n in names})
+
+
+def songs_and_styles(corpus, train_idx, styles):
+    """The training segments --train-styles learns from: every segment that is not
+    drums alone (the songs, which get an overlay of those styles' grooves with
+    --drum-overlay), and the drums-only segments of those styles. The rest would
+    only reach frozen blocks."""
+    alone = S.drums_alone(corpus.tokens, train_idx, corpus.layout, corpus.EMPTY)
+    keep = [i for i, al in zip(train_idx, alone)
+            if not al or M.drum_style_of(corpus.song_names[corpus.seg_song[i]]) in styles]
+    if not any(al for al in S.drums_alone(corpus.tokens, keep, corpus.layout, corpus.EMPTY)):
+        fail("--train-styles: the corpus has no grooves of those styles")
+    return np.asarray(keep, train_idx.dtype if hasattr(train_idx, "dtype") else np.int64)
+
+
+def freeze_but_styles(model, styles):
+    """Every weight frozen but the named styles' blocks of the bar-position table
+    (a gradient mask on the table). Returns (Q) bool: the table's frozen rows."""
+    if M.n_styles(model.cfg) <= 1:
+        fail("--train-styles needs a model with drum styles (--drum-styles)")
+    Q = ref.N_BAR_POSITIONS
+    frozen = torch.ones(model.cfg.Q, dtype=torch.bool)
+    for s in styles:
+        frozen[s * Q:(s + 1) * Q] = False
+    for n, p in model.named_parameters():
+        p.requires_grad_(n == M.BAR_TABLE)
+        if n == M.BAR_TABLE:
+            keep = (~frozen).to(p.dtype).unsqueeze(1).to(p.device)     # (Q, 1)
+            p.register_hook(lambda g, keep=keep: g * keep)
+    return frozen.to(next(model.parameters()).device)
 
 
 def plan_steps(a, step, step0, now, t0, timed_from, world, rank, dev):

@@ -11,6 +11,9 @@
 #    block (the same model for every style); Groove file names give their style;
 #    generate --drum-style picks a block, refuses a style the model lacks, and
 #    the C trainer refuses to continue a model with styles;
+#  - --train-styles moves only the named styles' blocks (every other weight,
+#    and so the pop drums, byte for byte) and refuses any, an unknown style, a
+#    model without styles, no --init and a corpus without those grooves;
 #  - the trainer's loss and gradients on a fixed batch equal the reference's
 #    (python/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
 #  - the task mix draws chords, single tracks, the accompaniment task and t
@@ -148,6 +151,57 @@ EOF
 [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q "0..100" "$tmp/err" && ok || bad "negative drum style guidance: rc $rc, $(cat "$tmp/err")"
 "$GM" train "$tmp/c" -o "$tmp/ct.gguf" --init "$tmp/st.gguf" --steps 1 --quiet 2>"$tmp/err"; rc=$?
 [ $rc -ne 0 ] && grep -q "python/train.py --drum-styles" "$tmp/err" && ok || bad "C trainer on a model with styles: rc $rc, $(cat "$tmp/err")"
+
+# --- --train-styles: only the named styles' blocks of the bar-position table move --
+# a corpus with a song and a jazz groove (Groove's file-name convention gives the style)
+mkdir -p "$tmp/in2" && cp examples/melody.mid "$tmp/in2/a.mid"
+"$PY" - "$tmp/in2/1_jazz_120_beat_4-4.mid" <<'EOF' 2>"$tmp/err" && ok || bad "writing a drum groove: $(cat "$tmp/err")"
+import struct, sys
+def vlq(n):
+    b = [n & 0x7f]; n >>= 7
+    while n: b.append((n & 0x7f) | 0x80); n >>= 7
+    return bytes(reversed(b))
+ev, last = [], 0
+for q in range(32):              # 8 bars: kick on 1 and 3, snare on 2 and 4, hats on the 8ths
+    for t, n in ((q * 96, 36 if q % 2 == 0 else 38), (q * 96, 42), (q * 96 + 48, 42)):
+        ev += [(t, 0x99, n, 90), (t + 24, 0x89, n, 0)]
+trk = bytearray()
+for t, st, n, v in sorted(ev):
+    trk += vlq(t - last) + bytes([st, n, v]); last = t
+trk += b"\x00\xff\x2f\x00"
+open(sys.argv[1], "wb").write(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk" + struct.pack(">I", len(trk)) + trk)
+EOF
+"$GM" prepare "$tmp/in2" -o "$tmp/c2" --window 64 --hop 32 --valid-percent 0 --quiet >/dev/null 2>&1 &&
+"$PY" python/train.py "$tmp/c2" -o "$tmp/b0.gguf" $SMALL --steps 2 --bar-positions 2>"$tmp/err" &&
+"$PY" python/train.py "$tmp/c2" -o "$tmp/s0.gguf" $SMALL --steps 1 --init "$tmp/b0.gguf" --drum-styles 2>>"$tmp/err" &&
+"$PY" python/train.py "$tmp/c2" -o "$tmp/s1.gguf" $SMALL --steps 3 --init "$tmp/s0.gguf" --train-styles jazz \
+    --drum-overlay 1 --style-dropout 0 2>>"$tmp/err" &&
+"$PY" - "$tmp" <<'EOF' 2>>"$tmp/err" && ok || bad "--train-styles jazz moved other weights: $(cat "$tmp/err")"
+import sys, numpy as np
+sys.path.insert(0, "python")
+import model as M
+d = sys.argv[1]
+t0, t1 = M.gguf_py.GGUFReader(d + "/s0.gguf").tensors, M.gguf_py.GGUFReader(d + "/s1.gguf").tensors
+assert set(t0) == set(t1)
+jazz = M.DRUM_STYLES.index("jazz")
+for n in t0:
+    a, b = np.asarray(t0[n]), np.asarray(t1[n])
+    if n == M.BAR_TABLE:
+        moved = sorted(set(np.where((a != b).reshape(a.shape[0], -1).any(1))[0].tolist()))
+        assert moved and set(moved) <= set(range(32 * jazz, 32 * jazz + 32)), moved
+    else:
+        assert np.array_equal(a, b), n
+EOF
+"$GM" generate examples/melody.mid -o "$tmp/p0.mid" --model "$tmp/s0.gguf" --targets drums 2>"$tmp/err" &&
+"$GM" generate examples/melody.mid -o "$tmp/p1.mid" --model "$tmp/s1.gguf" --targets drums 2>>"$tmp/err" &&
+  cmp -s "$tmp/p0.mid" "$tmp/p1.mid" && ok || bad "--train-styles jazz changed the pop drums: $(cat "$tmp/err")"
+for arg in "--init $tmp/s0.gguf --train-styles any" "--init $tmp/s0.gguf --train-styles bossa" \
+           "--init $tmp/b0.gguf --train-styles jazz" "--train-styles jazz"; do
+  "$PY" python/train.py "$tmp/c2" -o "$tmp/x.gguf" $SMALL --steps 1 $arg 2>"$tmp/err"; rc=$?
+  [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q "train-styles" "$tmp/err" && ok || bad "$arg: rc $rc, $(cat "$tmp/err")"
+done
+"$PY" python/train.py "$tmp/c" -o "$tmp/x.gguf" $SMALL --steps 1 --init "$tmp/s0.gguf" --train-styles funk 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no grooves of those styles" "$tmp/err" && ok || bad "--train-styles without grooves: rc $rc, $(cat "$tmp/err")"
 
 # --- the loss of a fixed batch: trainer == reference -------------------------
 "$PY" - <<'EOF' 2>"$tmp/err" && ok || bad "trainer loss differs from the reference: $(cat "$tmp/err")"
