@@ -57,7 +57,7 @@ void usage_generate(FILE *f) {
             "  --drum-style NAME       the drums' style, for a model with styles (getmusic info --model\n"
             "                          lists them; default pop where the model has it, else any)\n"
             "  --drum-style-guidance X  how far the drums lean into their style, against the\n"
-            "                          model's style-blind drums, X >= 0 (default 1; 0 = off)\n"
+            "                          model's style-blind drums, X >= 0 (default 1.5; 0 = off)\n"
             "  --drum-chord-guidance X  the drums' own weight of chord guidance (default 1)\n"
             "  --drum-hit-temperature X  hit or rest first, at the model's odds sharpened by X (default 0.5);\n"
             "                          then which hit at the drum temperature (0: one stage, as before)\n"

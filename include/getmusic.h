@@ -965,7 +965,7 @@ typedef struct {
     float chord_guidance;      /* classifier-free guidance on the chord rows, >= 0 (1; 0 = off) */
     float drum_style_guidance; /* classifier-free guidance of the drum rows towards drum_style
                                   (against style "any"), >= 0; used when the style played is
-                                  not "any" (1; 0 = off) */
+                                  not "any" (1.5; 0 = off) */
     float drum_chord_guidance; /* the drum rows' own weight of chord guidance, >= 0 (1) */
     int window_cols;           /* columns per window, 0 = the model's longest (max_cols) */
     int context_cols;          /* columns of already written music before each later

@@ -346,10 +346,11 @@ static void test_sampler(void) {
  * the argmax of c + g_c·(c − u_chord) + g_s·(c − u_style) over its allowed
  * tokens, c = log p(·|x, pos), u_chord = log p(·|x minus the guide rows, pos),
  * u_style = log p(·|x, pos_unguided), each from its own forward; a row of
- * weight 0 takes the argmax of c alone. */
+ * weight 0 takes the argmax of c alone, and a column in free (or NULL) has
+ * no g_s. */
 static int guided_argmax_matches(gd_model *m, const int32_t *x, const uint8_t *cond, const int32_t *sampled, const uint8_t *pos,
                                  const uint8_t *pos_u, const uint8_t *blank, const float *gc, const float *gs,
-                                 const int *lo, const int *hi, int pad, int R, int L, int V) {
+                                 const uint8_t *free_cols, const int *lo, const int *hi, int pad, int R, int L, int V) {
     char err[GM_ERR_SIZE];
     float *pr[3]; /* (L, R, V) each: conditional, chord pass, style pass */
     int32_t *xb = malloc((size_t)R * L * sizeof *xb), t0 = 0;
@@ -370,9 +371,10 @@ static int guided_argmax_matches(gd_model *m, const int32_t *x, const uint8_t *c
             match &= sampled[i] == x[i];
             continue;
         }
+        const double g_s = free_cols && free_cols[l] ? 0.0 : gs[r];
         for (int v = lo[r]; v <= hi[r]; v++) {
             size_t q = ((size_t)l * R + r) * V + (size_t)(v == hi[r] ? pad : v);
-            double c = log(pr[0][q]), sc = c + gc[r] * (c - log(pr[1][q])) + gs[r] * (c - log(pr[2][q]));
+            double c = log(pr[0][q]), sc = c + gc[r] * (c - log(pr[1][q])) + g_s * (c - log(pr[2][q]));
             if (sc > best_s) best_s = sc, best = v == hi[r] ? pad : v;
         }
         match &= sampled[i] == best;
@@ -408,18 +410,27 @@ static void test_sampler_guidance(void) {
     sp.steps = 1, sp.top_k = 1, sp.guide_rows = blank, sp.row_guidance = gc, sp.style_guidance = gs, sp.pos_unguided = pos_u;
     memcpy(x, orig, sizeof x);
     CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0, "guided sample: %s", err);
-    CHECK(guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, gs, lo, hi, pad, R, L, V),
+    CHECK(guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, gs, NULL, lo, hi, pad, R, L, V),
           "both passes: each row the argmax of its own guided log-odds");
     sp.style_guidance = NULL; /* the chord pass alone */
     memcpy(x, orig, sizeof x);
     CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0 &&
-              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, none, lo, hi, pad, R, L, V),
+              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, none, NULL, lo, hi, pad, R, L, V),
           "the chord pass alone");
     sp.style_guidance = gs, sp.guide_rows = NULL; /* the style pass alone */
     memcpy(x, orig, sizeof x);
     CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0 &&
-              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, none, gs, lo, hi, pad, R, L, V),
+              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, none, gs, NULL, lo, hi, pad, R, L, V),
           "the style pass alone");
+    uint8_t free_cols[L]; /* every third column left to the chords (generate: the downbeats) */
+    for (int l = 0; l < L; l++) free_cols[l] = l % 3 == 0;
+    sp.guide_rows = blank, sp.style_free_cols = free_cols;
+    memcpy(x, orig, sizeof x);
+    CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) == 0 &&
+              guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, gs, free_cols, lo, hi, pad, R, L, V),
+          "both passes, the style pass's free columns unguided by it");
+    CHECK(!guided_argmax_matches(m, orig, cond, x, pos, pos_u, blank, gc, gs, NULL, lo, hi, pad, R, L, V),
+          "the free columns differ from guiding every column (or the test cannot tell)");
     gs[1] = -1;
     CHECK(gd_sample(m, x, cond, pos, L, lo, hi, pad, &sp, err) != 0 && strstr(err, "guidance"), "negative style guidance refused");
     gd_model_free(m);

@@ -344,14 +344,24 @@ static void gather_rows(sampler *s, const float *cellv, int b, int a, int n, int
     }
 }
 
+/* The style weight g_s of masked cell k (row weight gs): none in the columns
+ * the style pass leaves free. */
+static float cell_style_weight(const sampler *s, float gs, int k) {
+    return s->p.style_free_cols && s->p.style_free_cols[s->cells[k] % s->L] ? 0.0f : gs;
+}
+
 /* probs −= g·(logits of pass b), for n cells of row r (after probs was
- * scaled by 1 + the row's weights): log p's normalisers cancel in the softmax. */
+ * scaled by 1 + the cell's weights): log p's normalisers cancel in the
+ * softmax. The style pass's g is per cell (cell_style_weight). */
 static void subtract_pass(sampler *s, const float *cellv, int b, float g, int a, int n, int r) {
     const gd_params *pp = gd_model_p(s->m);
     const int D = s->hi[r] - s->lo[r] + 1;
     gather_rows(s, cellv, b, a, n, r);
     row_logits(s->probs_u, s->rows, gd_model_tok(s->m), pp->lm_b, n, s->E, s->lo[r], s->hi[r], s->pad);
-    for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] -= g * s->probs_u[q];
+    for (int j = 0; j < n; j++) {
+        const float gj = b == s->style_b ? cell_style_weight(s, g, a + j) : g;
+        for (int q = 0; q < D; q++) s->probs[(size_t)j * D + q] -= gj * s->probs_u[(size_t)j * D + q];
+    }
 }
 
 /* Guidance on n cells of row r: c + g_c·(c − u_chord) + g_s·(c − u_style). */
@@ -359,7 +369,10 @@ static void guide_row(sampler *s, const float *cellv, int styled, int a, int n, 
     const float gc = s->chord_b ? chord_weight(&s->p, r) : 0.0f, gs = s->style_b && styled ? style_weight(&s->p, r) : 0.0f;
     if (gc + gs <= 0) return;
     const int D = s->hi[r] - s->lo[r] + 1;
-    for (size_t q = 0; q < (size_t)n * D; q++) s->probs[q] *= 1.0f + gc + gs;
+    for (int j = 0; j < n; j++) {
+        const float scale = 1.0f + gc + cell_style_weight(s, gs, a + j);
+        for (int q = 0; q < D; q++) s->probs[(size_t)j * D + q] *= scale;
+    }
     if (gc > 0) subtract_pass(s, cellv, s->chord_b, gc, a, n, r);
     if (gs > 0) subtract_pass(s, cellv, s->style_b, gs, a, n, r);
 }

@@ -88,6 +88,10 @@ typedef struct {
      * is > 0 and the pass differs: a blanked row, or positions given). */
     const uint8_t *pos_unguided;
     const float *style_guidance;
+    /* [L] or NULL: 1 = a column the style pass leaves unguided (generate: each
+     * bar's downbeat, where the chords place the kick; models/README.md "Drum
+     * style guidance"). */
+    const uint8_t *style_free_cols;
     int style_steps;     /* > 0: the style pass runs in the first style_steps steps only (the
                             drums' places are mostly chosen early; a third batch costs ~45%
                             more time a step); 0: every step */

@@ -48,7 +48,7 @@ gm_generate_params gm_generate_default_params(void) {
          * 4 in 0.37 of bars instead of 0.30 and raised repetition from 0.44 to
          * 0.51 on all 113 validation songs, the harmony unchanged. */
         .drum_hit_temperature = 0.5f,
-        .drum_style_guidance = 1.0f, .drum_chord_guidance = 1.0f,
+        .drum_style_guidance = 1.5f, .drum_chord_guidance = 1.0f,
     };
 }
 
@@ -189,6 +189,8 @@ typedef struct {
     int style;              /* the drum style's index (0 "any"; a model without styles: 0) */
     uint8_t *bar_pos_any;   /* [L] the same positions in block 0 ("any"): the unguided pass of drum
                                style guidance; NULL when the style is "any" */
+    uint8_t *downbeats;     /* [L] 1 = a bar's first column: the style pass leaves it to the chords;
+                               NULL with bar_pos_any */
     int *lo, *hi;           /* [R] each row's allowed token range */
     uint8_t guide_rows[2 * GM_MAX_CLASSES + 2]; /* [R] rows blanked by chord guidance */
     float row_temp[2 * GM_MAX_CLASSES + 2];     /* [R] each row's sampling temperature */
@@ -210,8 +212,8 @@ static void job_free(gen_job *j) {
     gm_barmap_free(&j->bm);
     gm_barmap_free(&j->bm0);
     gm_grid_free(&j->g);
-    GM_FREE_ALL(j->bar_masked, j->chords, j->bar_has_chord, j->cond, j->col_masked, j->bar_pos, j->bar_pos_any, j->lo,
-                j->hi);
+    GM_FREE_ALL(j->bar_masked, j->chords, j->bar_has_chord, j->cond, j->col_masked, j->bar_pos, j->bar_pos_any,
+                j->downbeats, j->lo, j->hi);
 }
 
 /* The drum style's block of the bar-position table (docs/MODEL.md "Drum
@@ -410,8 +412,9 @@ static int encode_grid(gen_job *j, char *err) {
         return oom(err);
     gm_barmap_positions(&j->bm, j->bar_pos, GM_BAR_POSITIONS);
     if (j->style > 0) {
-        if (!(j->bar_pos_any = malloc((size_t)L))) return oom(err);
+        if (!(j->bar_pos_any = malloc((size_t)L)) || !(j->downbeats = malloc((size_t)L))) return oom(err);
         memcpy(j->bar_pos_any, j->bar_pos, (size_t)L);
+        for (int c = 0; c < L; c++) j->downbeats[c] = j->bar_pos[c] == 0;
     }
     for (int c = 0; c < L; c++) j->bar_pos[c] = (uint8_t)(j->bar_pos[c] + j->style * GM_BAR_POSITIONS);
     int32_t *tok = j->g.tok; /* (R, L) */
@@ -462,6 +465,12 @@ static void set_guidance(gen_job *j, gd_sample_params *sp, int chord_cells, int 
     sp->guide_rows = j->guide_rows;
     sp->style_guidance = j->style_guide;
     sp->pos_unguided = j->bar_pos_any ? j->bar_pos_any + a : NULL;
+    /* The chords place the kick on the downbeat, the style the rest of the
+     * bar: the style pass leaves each bar's first column alone (the bundled
+     * example at g_s 1.5, seeds 1-4: a backbeat in 15, 15, 16, 15 bars of 16,
+     * against 12, 15, 16, 13 guided there too; on the validation songs within
+     * noise, models/README.md "Drum style guidance"). */
+    sp->style_free_cols = j->downbeats ? j->downbeats + a : NULL;
     /* The drums' places are chosen in the first steps: guided in the first
      * 30% only (3 of the default 10), the style's backbeat stays (113
      * validation songs: both 2 and 4 in 0.71 of bars against 0.74 guided
