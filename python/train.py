@@ -377,6 +377,7 @@ def main(argv=None):
     a.n_styles = M.n_styles(model.cfg)
     params = list(model.parameters())
     frozen_rows = freeze_but_styles(model, a.train_styles) if a.train_styles else None
+    bar_i = [n for n, _ in model.named_parameters()].index(M.BAR_TABLE) if frozen_rows is not None else -1
     bar = [p for n, p in model.named_parameters() if n == M.BAR_TABLE]
     groups = [{"params": [p for n, p in model.named_parameters() if n != M.BAR_TABLE], "scale": 1.0}]
     if bar:   # frozen rows get zero gradients: no weight decay on them either
@@ -449,8 +450,8 @@ def main(argv=None):
                 for e, p in zip(ema, params):
                     if p.requires_grad:
                         e.mul_(a.ema_decay).add_(p.detach(), alpha=1 - a.ema_decay)
-                        if frozen_rows is not None and e.shape[0] == frozen_rows.shape[0]:
-                            e[frozen_rows] = p.detach()[frozen_rows]   # (decay·p + (1−decay)·p is not always p)
+                if bar_i >= 0:   # the table's frozen rows stay exact: decay·p + (1−decay)·p is not always p
+                    ema[bar_i][frozen_rows] = params[bar_i].detach()[frozen_rows]
         now = time.time()
         if timed_from is None and step - step0 >= 5:
             timed_from, cols_done = now, 0     # speed after warm-up (first steps compile kernels)
@@ -504,11 +505,10 @@ def songs_and_styles(corpus, train_idx, styles):
     --drum-overlay), and the drums-only segments of those styles. The rest would
     only reach frozen blocks."""
     alone = S.drums_alone(corpus.tokens, train_idx, corpus.layout, corpus.EMPTY)
-    keep = [i for i, al in zip(train_idx, alone)
-            if not al or M.drum_style_of(corpus.song_names[corpus.seg_song[i]]) in styles]
-    if not any(al for al in S.drums_alone(corpus.tokens, keep, corpus.layout, corpus.EMPTY)):
+    styled = np.array([M.drum_style_of(corpus.song_names[corpus.seg_song[i]]) in styles for i in train_idx], bool)
+    if not (alone & styled).any():
         fail("--train-styles: the corpus has no grooves of those styles")
-    return np.asarray(keep, train_idx.dtype if hasattr(train_idx, "dtype") else np.int64)
+    return np.asarray(train_idx)[~alone | styled]
 
 
 def freeze_but_styles(model, styles):

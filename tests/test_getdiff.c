@@ -269,13 +269,20 @@ static void test_schedule(void) {
 /* Sampler contract                                                          */
 /* ======================================================================== */
 
+/* A model of cfg's sizes with random weights (seed), or NULL after a failed check. */
+static gd_model *random_model(const gd_config *cfg, uint64_t seed) {
+    char err[GM_ERR_SIZE] = "";
+    gd_model *m = gd_model_new(cfg, err);
+    CHECK(m != NULL, "%s", err);
+    if (m) gd_model_init_random(m, seed);
+    return m;
+}
+
 static void test_sampler(void) {
     gd_config cfg = {.R = 6, .V = 40, .E = 8, .H = 16, .NL = 2, .NH = 2, .F = 32, .max_cols = 64, .T = 100, .dropout = 0};
     char err[GM_ERR_SIZE] = "";
-    gd_model *m = gd_model_new(&cfg, err);
-    CHECK(m != NULL, "%s", err);
+    gd_model *m = random_model(&cfg, 3);
     if (!m) return;
-    gd_model_init_random(m, 3);
     enum { R = 6, L = 48 };
     int lo[R] = {16, 0, 20, 0, 30, 34}, hi[R] = {20, 15, 30, 15, 34, 40};
     int pad = 15, V = 40;
@@ -388,10 +395,8 @@ static int guided_argmax_matches(gd_model *m, const int32_t *x, const uint8_t *c
 static void test_sampler_guidance(void) {
     gd_config cfg = {.R = 4, .V = 30, .E = 8, .H = 16, .NL = 1, .NH = 2, .F = 32, .max_cols = 32, .T = 100, .Q = 64};
     char err[GM_ERR_SIZE] = "";
-    gd_model *m = gd_model_new(&cfg, err);
-    CHECK(m != NULL, "%s", err);
+    gd_model *m = random_model(&cfg, 5);
     if (!m) return;
-    gd_model_init_random(m, 5);
     float *bp = gd_model_p(m)->bpos; /* (Q, H): random, so the two blocks differ */
     uint64_t rng = 11;
     for (int i = 0; i < cfg.Q * cfg.H; i++) bp[i] = (float)(gd_rng_uniform(&rng) * 2 - 1);

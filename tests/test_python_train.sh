@@ -14,6 +14,8 @@
 #  - --train-styles moves only the named styles' blocks (every other weight,
 #    and so the pop drums, byte for byte) and refuses any, an unknown style, a
 #    model without styles, no --init and a corpus without those grooves;
+#  - drum style guidance reaches generate's output (a model whose pop block
+#    differs from "any": other drums at weight 0 than at the default, 1.5);
 #  - the trainer's loss and gradients on a fixed batch equal the reference's
 #    (python/reference.py getdiff_loss, which tests/test_getdiff.c holds C to);
 #  - the task mix draws chords, single tracks, the accompaniment task and t
@@ -195,6 +197,32 @@ EOF
 "$GM" generate examples/melody.mid -o "$tmp/p0.mid" --model "$tmp/s0.gguf" --targets drums 2>"$tmp/err" &&
 "$GM" generate examples/melody.mid -o "$tmp/p1.mid" --model "$tmp/s1.gguf" --targets drums 2>>"$tmp/err" &&
   cmp -s "$tmp/p0.mid" "$tmp/p1.mid" && ok || bad "--train-styles jazz changed the pop drums: $(cat "$tmp/err")"
+# drum style guidance through generate: a model whose pop block differs from "any" (random rows)
+# plays other drums at weight 0 and at the default, and the same bytes for the same weight twice
+"$PY" - "$tmp" <<'EOF' 2>"$tmp/err" && ok || bad "writing a model with distinct style blocks: $(cat "$tmp/err")"
+import sys, numpy as np
+sys.path.insert(0, "python")
+import model as M
+d = sys.argv[1]
+g = M.gguf_py.GGUFReader(d + "/s0.gguf")
+w = M.gguf_py.GGUFWriter()
+M.gguf_py.copy_kv(g, w)
+rng = np.random.default_rng(7)
+for n, t in g.tensors.items():
+    t = np.array(t, np.float32)
+    if n == M.BAR_TABLE:
+        pop = M.DRUM_STYLES.index("pop")
+        t[32 * pop:32 * pop + 32] = rng.normal(0, 2, (32, t.shape[1]))
+    w.add_tensor(n, t)
+w.write(d + "/sd.gguf")
+EOF
+for gs in 0 1.5 1.5; do
+  "$GM" generate examples/melody.mid -o "$tmp/sd$gs.mid" --model "$tmp/sd.gguf" --targets drums --seed 3 \
+    --drum-style-guidance $gs 2>"$tmp/err" || bad "generate --drum-style-guidance $gs: $(cat "$tmp/err")"
+done
+cmp -s "$tmp/sd0.mid" "$tmp/sd1.5.mid" && bad "drum style guidance left the drums of a model with distinct styles unchanged" || ok
+"$GM" generate examples/melody.mid -o "$tmp/sdd.mid" --model "$tmp/sd.gguf" --targets drums --seed 3 2>"$tmp/err" &&
+  cmp -s "$tmp/sdd.mid" "$tmp/sd1.5.mid" && ok || bad "the default drum style guidance is not 1.5: $(cat "$tmp/err")"
 for arg in "--init $tmp/s0.gguf --train-styles any" "--init $tmp/s0.gguf --train-styles bossa" \
            "--init $tmp/b0.gguf --train-styles jazz" "--train-styles jazz"; do
   "$PY" python/train.py "$tmp/c2" -o "$tmp/x.gguf" $SMALL --steps 1 $arg 2>"$tmp/err"; rc=$?

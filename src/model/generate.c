@@ -194,7 +194,7 @@ typedef struct {
     uint8_t *bar_pos_any;   /* [L] the same positions in block 0 ("any"): the unguided pass of drum
                                style guidance; NULL when the style is "any" */
     uint8_t *downbeats;     /* [L] 1 = a bar's first column: the style pass leaves it to the chords;
-                               NULL with bar_pos_any */
+                               NULL when bar_pos_any is */
     int *lo, *hi;           /* [R] each row's allowed token range */
     uint8_t guide_rows[2 * GM_MAX_CLASSES + 2]; /* [R] rows blanked by chord guidance */
     float row_temp[2 * GM_MAX_CLASSES + 2];     /* [R] each row's sampling temperature */
@@ -451,7 +451,7 @@ static int encode_grid(gen_job *j, char *err) {
         j->drum_rows[r] = cls >= 0 && j->l->cls[cls].is_drum;
         j->row_temp[r] = j->drum_rows[r] && j->p.drum_temperature > 0 ? j->p.drum_temperature : j->p.temperature;
         /* the drum pitch row: hit or rest first, then which hit (gd_sample_params) */
-        j->row_pad_temp[r] = cls >= 0 && j->l->cls[cls].is_drum && r == 2 * cls ? j->p.drum_hit_temperature : 0.0f;
+        j->row_pad_temp[r] = j->drum_rows[r] && r == 2 * cls ? j->p.drum_hit_temperature : 0.0f;
     }
     return 0;
 }
@@ -477,8 +477,8 @@ static void set_guidance(gen_job *j, gd_sample_params *sp, int chord_cells, int 
     sp->style_free_cols = j->downbeats ? j->downbeats + a : NULL;
     /* The drums' places are chosen in the first steps: guided in the first
      * 30% only (3 of the default 10), the style's backbeat stays (113
-     * validation songs: both 2 and 4 in 0.71 of bars against 0.74 guided
-     * every step) at about a tenth more time instead of nearly half
+     * validation songs at g_s 1: both 2 and 4 in 0.71 of bars against 0.74
+     * guided every step) at about a tenth more time instead of nearly half
      * (models/README.md "Drum style guidance"). */
     sp->style_steps = (3 * j->p.steps + 9) / 10;
 }
